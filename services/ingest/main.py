@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.ingest import problems
+from services.ingest.api import api
+from services.ingest.settings import IngestSettings
+from shared.service import create_app
+
+
+def create(settings: IngestSettings | None = None) -> FastAPI:
+    app = create_app(settings or IngestSettings(), title="Vafa ingest", api=api)
+    problems.install(app)
+    return app

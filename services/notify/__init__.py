@@ -1,0 +1,1 @@
+"""Notify: templated messages over real channels. Not built yet: issue 6."""

@@ -1,0 +1,1 @@
+"""Tiers: the ladder and paid VIP membership. Not built yet: issue 5."""

@@ -1,0 +1,1 @@
+"""What every Vafa service shares: event contracts, topics, config, the reliable consumer and outbox."""

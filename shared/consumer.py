@@ -1,0 +1,326 @@
+"""The reliable consumer core every service uses.
+
+For each batch faststream hands over (records of several partitions, in order per partition):
+
+1. decode each record into its versioned contract; what cannot be decoded becomes a dead letter;
+2. in ONE PostgreSQL transaction: claim each event_id in the inbox (a redelivered event is skipped),
+   let the service apply the fresh events, write its outgoing events and the dead letters to the outbox;
+3. only then commit, per partition, the offset after the batch's last record.
+
+A crash before step 2 commits redelivers the batch; a crash between 2 and 3 redelivers events the inbox
+already holds. Either way each event has exactly one effect. Transient database errors retry with
+backoff; a handler bug is isolated by retrying event by event and dead-lettering the one that fails.
+faststream's own batch ``ack()`` is not used: it commits every assigned partition's position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.structs import ConsumerRecord
+from faststream import AckPolicy, Context
+from faststream.kafka import KafkaBroker
+from faststream.kafka.message import KafkaMessage
+from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.config import ServiceSettings
+from shared.contracts import Contract, Envelope
+from shared.contracts.envelope import utcnow
+from shared.deadletter import dead_letter
+from shared.failpoints import failpoint
+from shared.metrics import CoreMetrics
+from shared.outbox import OutboxMessage, append
+from shared.store.core_tables import INBOX
+from shared.topics import dead_letter_topic
+
+log = logging.getLogger(__name__)
+
+Record = ConsumerRecord[bytes, bytes]
+
+# Undecodable records have no event_id of their own: key their inbox row by where they sit.
+_POSITION_NAMESPACE = uuid.UUID("5b0e8f5e-3c1a-4f8e-9a51-7a1f0d6c2b11")
+
+# SQLSTATEs worth retrying: connection loss, serialization failure, deadlock, shutdown, overload.
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "57P01", "57P02", "57P03", "53300", "55P03"}
+
+
+@dataclass
+class BatchResult:
+    """What a service's handler returns: events to emit, and events it refuses (with the reason)."""
+
+    outgoing: list[OutboxMessage] = field(default_factory=list)
+    rejected: dict[uuid.UUID, str] = field(default_factory=dict)
+
+
+BatchHandler = Callable[[AsyncConnection, Sequence[Envelope[Any]]], Awaitable[BatchResult]]
+
+
+@dataclass(frozen=True)
+class _Event:
+    record: Record
+    envelope: Envelope[Any]
+
+
+@dataclass(frozen=True)
+class _Poison:
+    record: Record
+    reason: str
+    event_id: uuid.UUID
+
+
+_Item = _Event | _Poison
+
+
+def is_transient(error: BaseException) -> bool:
+    if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError, OSError, TimeoutError)):
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+        return bool(sqlstate) and (sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08"))
+    return False
+
+
+class ReliableConsumer:
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        engine: AsyncEngine,
+        contracts: Sequence[Contract[Any]],
+        handler: BatchHandler,
+        metrics: CoreMetrics,
+        on_committed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._handler = handler
+        self._metrics = metrics
+        self._on_committed = on_committed
+        self._models = {(c.type, c.version): Envelope[c.payload] for c in contracts}  # type: ignore[name-defined]
+        self.topics = sorted({settings.topic_prefix + c.topic for c in contracts})
+        self.dead_letter_topic = settings.topic_prefix + dead_letter_topic(settings.service_name)
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def subscribe(self, broker: KafkaBroker) -> None:
+        """Register this consumer as a faststream batch subscriber on ``broker``."""
+        settings = self._settings
+
+        async def consume(message: KafkaMessage = Context("message")) -> None:  # noqa: B008
+            await self.process(message.raw_message, message.consumer)  # type: ignore[arg-type]
+
+        broker.subscriber(
+            *self.topics,
+            group_id=settings.consumer_group,
+            batch=True,
+            max_records=settings.consumer_max_records,
+            batch_timeout_ms=settings.consumer_batch_timeout_ms,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.MANUAL,
+            listener=_DrainOnRevoke(self),
+            decoder=_keep_raw,
+            title=f"{settings.service_name}-consumer",
+        )(consume)
+
+    async def process(self, records: Sequence[Record], consumer: AIOKafkaConsumer) -> None:
+        self._idle.clear()
+        started = time.perf_counter()
+        try:
+            items = [self._decode(r) for r in records]
+            try:
+                await self._apply_with_retry(items)
+            except Exception as error:
+                log.exception("batch failed (%r); isolating the event that fails", error)
+                for item in items:
+                    await self._apply_alone(item)
+            failpoint("after_db_commit")
+            await self._commit_offsets(consumer, records)
+            self._on_committed()
+        except BaseException:
+            # Never let the fetch position run past records whose effect is not committed.
+            _rewind(consumer, records)
+            raise
+        finally:
+            self._idle.set()
+        self._metrics.batch_size.observe(len(records))
+        self._metrics.batch_seconds.observe(time.perf_counter() - started)
+
+    async def wait_idle(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            log.warning("batch still running after %.0fs of rebalance; its commit may be refused", timeout)
+
+    def _decode(self, record: Record) -> _Item:
+        position_id = uuid.uuid5(
+            _POSITION_NAMESPACE, f"{record.topic}:{record.partition}:{record.offset}"
+        )
+        try:
+            raw = orjson.loads(record.value or b"")
+        except orjson.JSONDecodeError as error:
+            return _Poison(record, f"not JSON: {error}", position_id)
+        if not isinstance(raw, dict):
+            return _Poison(record, f"not a JSON object but {type(raw).__name__}", position_id)
+        model = self._models.get((raw.get("type"), raw.get("schema_version")))
+        if model is None:
+            reason = (
+                f"unknown event type {raw.get('type')!r} version {raw.get('schema_version')!r}"
+                f" on topic {record.topic}"
+            )
+            return _Poison(record, reason, position_id)
+        try:
+            return _Event(record, model.model_validate(raw))
+        except ValidationError as error:
+            details = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+            )
+            return _Poison(record, f"invalid {raw.get('type')}: {details}", position_id)
+
+    async def _apply_with_retry(self, items: Sequence[_Item]) -> None:
+        delay = 0.05
+        while True:
+            try:
+                await self._apply(items)
+                return
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                self._metrics.retries.inc()
+                log.warning("transient error, retrying batch in %.2fs: %r", delay, error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _apply_alone(self, item: _Item) -> None:
+        try:
+            await self._apply_with_retry([item])
+        except Exception as error:
+            log.exception("event at %s:%s:%s dead-lettered", item.record.topic,
+                          item.record.partition, item.record.offset)
+            event_id = item.envelope.event_id if isinstance(item, _Event) else item.event_id
+            await self._apply_with_retry([_Poison(item.record, f"handler error: {error!r}", event_id)])
+
+    async def _apply(self, items: Sequence[_Item]) -> None:
+        async with self._engine.begin() as conn:
+            claimed = await self._claim(conn, items)
+            fresh: dict[uuid.UUID, _Event] = {}
+            for item in items:
+                # The same event twice in one batch is claimed once: its first copy is the one.
+                if isinstance(item, _Event) and item.envelope.event_id in claimed:
+                    fresh.setdefault(item.envelope.event_id, item)
+            envelopes = [e.envelope for e in fresh.values()]
+            result = await self._handler(conn, envelopes) if envelopes else BatchResult()
+            dead = [(i.record, i.reason) for i in items if isinstance(i, _Poison) and i.event_id in claimed]
+            dead += [(fresh[eid].record, reason) for eid, reason in result.rejected.items()]
+            if result.rejected:
+                await conn.execute(
+                    INBOX.update()
+                    .where(INBOX.c.event_id.in_(list(result.rejected)))
+                    .values(outcome="dead_lettered")
+                )
+            letters = [
+                dead_letter(
+                    record,
+                    reason,
+                    topic=self.dead_letter_topic,
+                    service=self._settings.service_name,
+                )
+                for record, reason in dead
+            ]
+            await append(conn, [*result.outgoing, *letters])
+            failpoint("before_db_commit")
+        self._observe(items, fresh, claimed, result)
+
+    def _observe(
+        self,
+        items: Sequence[_Item],
+        fresh: dict[uuid.UUID, _Event],
+        claimed: set[uuid.UUID],
+        result: BatchResult,
+    ) -> None:
+        now = utcnow()
+        for item in items:
+            if isinstance(item, _Poison):
+                outcome = "dead_lettered" if item.event_id in claimed else "duplicate"
+            elif fresh.get(item.envelope.event_id) is not item:
+                outcome = "duplicate"
+            elif item.envelope.event_id in result.rejected:
+                outcome = "dead_lettered"
+            else:
+                outcome = "applied"
+                self._metrics.event_latency.observe((now - item.envelope.occurred_at).total_seconds())
+            self._metrics.events.labels(item.record.topic, outcome).inc()
+
+    async def _claim(self, conn: AsyncConnection, items: Sequence[_Item]) -> set[uuid.UUID]:
+        rows = [
+            {
+                "event_id": i.envelope.event_id if isinstance(i, _Event) else i.event_id,
+                "topic": i.record.topic,
+                "partition": i.record.partition,
+                "offset": i.record.offset,
+                "outcome": "applied" if isinstance(i, _Event) else "dead_lettered",
+            }
+            for i in items
+        ]
+        result = await conn.execute(
+            insert(INBOX).on_conflict_do_nothing().returning(INBOX.c.event_id), rows
+        )
+        return set(result.scalars())
+
+    async def _commit_offsets(self, consumer: AIOKafkaConsumer, records: Sequence[Record]) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
+        try:
+            await consumer.commit(offsets)  # type: ignore[arg-type]
+        except (CommitFailedError, IllegalStateError) as error:
+            # The partitions moved to another member, which will redeliver; the inbox dedupes.
+            self._metrics.commit_failures.inc()
+            log.warning("offset commit refused, records will be redelivered: %r", error)
+            return
+        for tp, offset in offsets.items():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                self._metrics.lag.labels(tp.topic, str(tp.partition)).set(max(highwater - offset, 0))
+
+
+def _rewind(consumer: AIOKafkaConsumer, records: Sequence[Record]) -> None:
+    first: dict[TopicPartition, int] = {}
+    for r in records:
+        first.setdefault(TopicPartition(r.topic, r.partition), r.offset)
+    for tp, offset in first.items():
+        try:
+            consumer.seek(tp, offset)
+        except (IllegalStateError, KafkaError, AssertionError):
+            pass  # no longer ours: the new owner starts from the committed offset
+
+
+def _keep_raw(message: Any) -> Any:
+    return None  # the core decodes each record itself, so one bad record cannot fail the batch
+
+
+class _DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Let the in-flight batch commit before its partitions go; never holds a lock the fetch loop needs."""
+
+    def __init__(self, core: ReliableConsumer) -> None:
+        self._core = core
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self._core.wait_idle(timeout=20.0)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None

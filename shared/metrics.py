@@ -1,0 +1,57 @@
+"""The Prometheus metrics of the consumer core and outbox relay (faststream's middleware adds its own)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class CoreMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter(
+            "vafa_events_total",
+            "Events consumed, by outcome (applied, duplicate, dead_lettered)",
+            ["topic", "outcome"],
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "vafa_consumer_batch_size",
+            "Records per consumed batch",
+            buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000),
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "vafa_consumer_batch_seconds",
+            "Time to apply one batch: decode, transaction, offset commit",
+            registry=registry,
+        )
+        self.event_latency = Histogram(
+            "vafa_event_latency_seconds",
+            "From the event's occurred_at to its effect committed here",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=registry,
+        )
+        self.retries = Counter(
+            "vafa_consumer_retries_total",
+            "Batches retried after a transient error",
+            registry=registry,
+        )
+        self.commit_failures = Counter(
+            "vafa_consumer_commit_failures_total",
+            "Offset commits refused (e.g. partitions moved in a rebalance); redelivery is deduped",
+            registry=registry,
+        )
+        self.lag = Gauge(
+            "vafa_consumer_lag",
+            "Records behind the partition's high watermark after the last batch",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.outbox_backlog = Gauge(
+            "vafa_outbox_backlog", "Outbox rows not yet published", registry=registry
+        )
+        self.outbox_published = Counter(
+            "vafa_outbox_published_total", "Outbox rows published", ["topic"], registry=registry
+        )
+        self.outbox_errors = Counter(
+            "vafa_outbox_publish_errors_total", "Outbox publish attempts that failed", registry=registry
+        )

@@ -1,0 +1,150 @@
+"""The transactional outbox: rows written with the state change, published by one relay per database.
+
+Rows are published in id order by an idempotent producer (acks=all), then deleted. A relay killed
+between publish and delete publishes those rows again on restart: delivery is at least once, and every
+consumer's inbox makes the effect exactly once. A transaction-scoped advisory lock keeps one relay
+active per database, so two replicas of a service never interleave and per-key order holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.contracts import Envelope
+from shared.failpoints import failpoint
+from shared.metrics import CoreMetrics
+from shared.store.core_tables import OUTBOX
+
+log = logging.getLogger(__name__)
+
+# pg_try_advisory_xact_lock key: "vafa" in ASCII, one relay per database.
+RELAY_LOCK_KEY = 0x76616661
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, topic: str, envelope: Envelope[Any]) -> OutboxMessage:
+        return cls(
+            topic=topic,
+            value=envelope.to_bytes(),
+            key=envelope.key.encode(),
+            headers={"content-type": "application/json", "event-type": envelope.type},
+        )
+
+
+async def append(conn: AsyncConnection, messages: Sequence[OutboxMessage]) -> None:
+    """Add messages to the outbox inside the caller's transaction."""
+    if messages:
+        await conn.execute(
+            OUTBOX.insert(),
+            [{"topic": m.topic, "key": m.key, "value": m.value, "headers": m.headers} for m in messages],
+        )
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        bootstrap_servers: str,
+        metrics: CoreMetrics,
+        *,
+        batch_size: int = 1000,
+        poll_interval_s: float = 0.5,
+    ) -> None:
+        self._engine = engine
+        self._bootstrap_servers = bootstrap_servers
+        self._metrics = metrics
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Called after a transaction that wrote to the outbox: publish now rather than at next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task:
+            await self._task
+
+    async def _run(self) -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap_servers,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=2,
+        )
+        await producer.start()
+        backoff = 0.1
+        try:
+            while True:
+                try:
+                    published = await self.publish_once(producer)
+                    backoff = 0.1
+                except Exception:
+                    self._metrics.outbox_errors.inc()
+                    log.exception("outbox publish failed; retrying in %.1fs", backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    continue
+                if published == self._batch_size:
+                    continue  # more is waiting
+                if self._stopping:
+                    return  # drained
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+        finally:
+            await producer.stop()
+
+    async def publish_once(self, producer: AIOKafkaProducer) -> int:
+        async with self._engine.begin() as conn:
+            if not await conn.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY))):
+                return 0  # another replica's relay is publishing this database's outbox
+            rows = (
+                await conn.execute(
+                    select(OUTBOX.c.id, OUTBOX.c.topic, OUTBOX.c.key, OUTBOX.c.value, OUTBOX.c.headers)
+                    .order_by(OUTBOX.c.id)
+                    .limit(self._batch_size)
+                )
+            ).all()
+            if rows:
+                # send() only enqueues, in order; awaiting the futures waits for every ack.
+                acks = [
+                    await producer.send(
+                        row.topic,
+                        row.value,
+                        key=row.key,
+                        headers=[(k, v.encode()) for k, v in row.headers.items()],
+                    )
+                    for row in rows
+                ]
+                await asyncio.gather(*acks)
+                failpoint("relay_after_publish")
+                await conn.execute(delete(OUTBOX).where(OUTBOX.c.id.in_([row.id for row in rows])))
+            backlog = await conn.scalar(select(func.count()).select_from(OUTBOX)) or 0
+        for row in rows:
+            self._metrics.outbox_published.labels(row.topic).inc()
+        self._metrics.outbox_backlog.set(backlog)
+        return len(rows)

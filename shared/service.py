@@ -1,0 +1,154 @@
+"""How every service is assembled: a FastAPI app that owns a faststream KafkaBroker.
+
+Each service gets, the same way: its migrations applied and topics ensured at start, the reliable
+consumer (when it consumes), the outbox relay, ``/metrics`` (the core's metrics and faststream's
+Prometheus middleware on one registry), ``/healthz``, ``/readyz`` and the AsyncAPI document that
+faststream generates at ``/asyncapi.json``. (faststream 0.7 deprecates its FastAPI router, so the
+broker's start and stop sit in the app's lifespan here.)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Response
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.specification import AsyncAPI
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.config import ServiceSettings
+from shared.consumer import BatchHandler, ReliableConsumer
+from shared.contracts import Contract
+from shared.metrics import CoreMetrics
+from shared.outbox import OutboxRelay
+from shared.store.db import make_engine
+from shared.store.migrate import upgrade_async
+from shared.topics import CATALOG, dead_letter_spec, ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Consumes:
+    """What a consuming service reads and the handler that applies it."""
+
+    contracts: Sequence[Contract[Any]]
+    handler: BatchHandler
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    migrations: Path | None = None,
+    consumes: Consumes | None = None,
+    api: APIRouter | None = None,
+) -> FastAPI:
+    registry = CollectorRegistry()
+    metrics = CoreMetrics(registry)
+    engine: AsyncEngine | None = make_engine(settings) if migrations else None
+    relay = (
+        OutboxRelay(
+            engine,
+            settings.kafka_bootstrap_servers,
+            metrics,
+            batch_size=settings.outbox_batch_size,
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+        if engine is not None
+        else None
+    )
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        request_timeout_ms=10_000,
+        graceful_timeout=30.0,
+        client_id=f"vafa-{settings.service_name}",
+        middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name)],
+    )
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Runs around the broker's own start/stop (faststream's router wraps it).
+        if migrations is not None:
+            await upgrade_async(migrations, settings.database_url)
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            [*CATALOG, dead_letter_spec(settings.service_name)],
+            prefix=settings.topic_prefix,
+        )
+        if relay is not None:
+            await relay.start()
+        await broker.start()
+        yield
+        await broker.stop()  # waits for the in-flight batch to commit (graceful_timeout)
+        # Drain what the last batches wrote to the outbox.
+        if relay is not None:
+            await relay.stop()
+        if engine is not None:
+            await engine.dispose()
+
+    if consumes is not None:
+        assert engine is not None and relay is not None, "a consuming service owns a database"
+        ReliableConsumer(
+            settings=settings,
+            engine=engine,
+            contracts=consumes.contracts,
+            handler=consumes.handler,
+            metrics=metrics,
+            on_committed=relay.wake,
+        ).subscribe(broker)
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.broker = broker
+    app.state.registry = registry
+    app.include_router(_probes(broker, engine))
+    asyncapi = AsyncAPI(broker, title=title)
+
+    @app.get("/asyncapi.json", tags=["docs"])
+    async def asyncapi_document() -> Any:
+        """The AsyncAPI document of the topics this service reads and writes."""
+        return asyncapi.to_specification().to_jsonable()
+
+    if api is not None:
+        app.include_router(api)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _probes(broker: KafkaBroker, engine: AsyncEngine | None) -> APIRouter:
+    probes = APIRouter(tags=["probes"])
+
+    @probes.get("/healthz", status_code=204)
+    async def healthz() -> Response:
+        """The process is up and serving."""
+        return Response(status_code=204)
+
+    @probes.get("/readyz", status_code=204)
+    async def readyz() -> Response:
+        """Kafka and this service's database answer."""
+        if not await broker.ping(timeout=3.0):
+            return Response("kafka unreachable", status_code=503)
+        if engine is not None:
+            try:
+                async with engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            except Exception:
+                return Response("database unreachable", status_code=503)
+        return Response(status_code=204)
+
+    return probes

@@ -1,0 +1,1 @@
+"""Database plumbing every service shares: engine, the inbox/outbox tables, Alembic wiring."""

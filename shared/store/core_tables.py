@@ -1,0 +1,75 @@
+"""The inbox and outbox every consuming service keeps in its own database.
+
+inbox: one row per event already handled, so a redelivered event has no second effect.
+outbox: events to publish, written in the same transaction as the state change they describe.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+CORE_METADATA = MetaData()
+
+INBOX = Table(
+    "inbox",
+    CORE_METADATA,
+    Column("event_id", Uuid, primary_key=True),
+    Column("topic", String, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("outcome", String(16), nullable=False),  # applied | dead_lettered
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+OUTBOX = Table(
+    "outbox",
+    CORE_METADATA,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("topic", String, nullable=False),
+    Column("key", LargeBinary, nullable=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+def create_core_tables_v1() -> None:
+    """Called from each service's first Alembic migration; spelled out so later changes to the
+    table objects above arrive through new migrations, never by rewriting this one."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "inbox",
+        sa.Column("event_id", sa.Uuid, primary_key=True),
+        sa.Column("topic", sa.String, nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False,
+                  server_default=sa.func.now()),
+    )
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("topic", sa.String, nullable=False),
+        sa.Column("key", sa.LargeBinary, nullable=True),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+        sa.Column("headers", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
+                  server_default=sa.func.now()),
+    )

@@ -1,0 +1,72 @@
+"""The topic catalog: every topic's name, partitions, key and retention, created idempotently."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 24 * 3600 * 1000
+
+
+class Topic(StrEnum):
+    PURCHASES = "pos.purchases"
+    POINTS_EARNED = "points.earned"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    key: str
+    retention_ms: int = -1  # events are the system of record: keep them for replay
+    compacted: bool = False
+
+    def config(self) -> dict[str, str]:
+        return {
+            "retention.ms": str(self.retention_ms),
+            "cleanup.policy": "compact" if self.compacted else "delete",
+        }
+
+
+CATALOG: tuple[TopicSpec, ...] = (
+    TopicSpec(Topic.PURCHASES, partitions=6, key="member id"),
+    TopicSpec(Topic.POINTS_EARNED, partitions=6, key="member id"),
+)
+
+
+def dead_letter_topic(service_name: str) -> str:
+    """One dead-letter topic per consuming service, so a fix can re-drive exactly its records."""
+    return f"deadletter.{service_name}"
+
+
+def dead_letter_spec(service_name: str) -> TopicSpec:
+    return TopicSpec(dead_letter_topic(service_name), partitions=1, key="original key")
+
+
+async def ensure_topics(
+    bootstrap_servers: str, specs: tuple[TopicSpec, ...] | list[TopicSpec], prefix: str = ""
+) -> None:
+    """Create every missing topic; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(prefix + s.name, s.partitions, 1, topic_configs=s.config())
+            for s in specs
+            if prefix + s.name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another service created it between our list and create
+            log.info("created topics %s", [t.name for t in missing])
+    finally:
+        await admin.close()
