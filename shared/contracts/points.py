@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.money import Money
 
 
 class RuleContribution(BaseModel):
@@ -25,5 +25,5 @@ class PointsEarned(BaseModel):
     points: int = Field(ge=0)
     balance: int
     currency: str
-    amount: Decimal
+    amount: Money
     rules: list[RuleContribution]

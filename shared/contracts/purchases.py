@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.money import Money
 
 
 class PurchaseRecorded(BaseModel):
@@ -17,4 +17,4 @@ class PurchaseRecorded(BaseModel):
     receipt_no: str = Field(min_length=1, max_length=64)
     member_id: str = Field(min_length=1, max_length=200)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    total_amount: Decimal = Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)
+    total_amount: Money

@@ -1,0 +1,44 @@
+# Vafa: two commands on a fresh machine — `make demo` and `make test`. Everything else is a step of them.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+VAFACTL := deploy/local/vafactl
+STAMP := $(VENV)/.installed
+
+.PHONY: venv infra-up infra-down infra-status test test-unit test-infra lint demo clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+infra-up:
+	$(VAFACTL) up
+
+infra-down:
+	$(VAFACTL) down
+
+infra-status:
+	$(VAFACTL) status
+
+# Unit tests first (seconds), then the tests against the real broker and database.
+test: venv infra-up
+	$(PY) -m pytest -m "not infra" -q
+	eval "$$($(VAFACTL) env)" && $(PY) -m pytest -m infra -v
+
+test-unit: venv
+	$(PY) -m pytest -m "not infra" -q
+
+lint: venv
+	$(VENV)/bin/ruff check shared services tests deploy
+	$(VENV)/bin/mypy shared services
+
+demo: venv infra-up
+	eval "$$($(VAFACTL) env)" && $(PY) -m deploy.demo
+
+clean: infra-down
+	rm -rf .run

@@ -1,0 +1,76 @@
+"""Where the real Kafka and PostgreSQL come from, in this order:
+
+1. the environment (``VAFA_KAFKA_BOOTSTRAP_SERVERS`` and ``VAFA_PG_HOST``, as ``make test`` sets);
+2. testcontainers, when a Docker engine answers;
+3. ``deploy/local/vafactl up``, which starts both on loopback without Docker.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO, Infra, ServiceProcess, Stack, docker_answers
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    env = os.environ
+    if env.get("VAFA_KAFKA_BOOTSTRAP_SERVERS") and env.get("VAFA_PG_HOST"):
+        yield Infra(
+            kafka=env["VAFA_KAFKA_BOOTSTRAP_SERVERS"],
+            pg_host=env["VAFA_PG_HOST"],
+            pg_port=int(env.get("VAFA_PG_PORT", "5432")),
+            pg_user=env.get("VAFA_PG_USER", "vafa"),
+            pg_password=env.get("VAFA_PG_PASSWORD", "vafa"),
+        )
+    elif docker_answers():
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.postgres import PostgresContainer
+
+        with (
+            KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
+            PostgresContainer("postgres:16", username="vafa", password="vafa") as pg,
+        ):
+            yield Infra(
+                kafka=kafka.get_bootstrap_server(),
+                pg_host=pg.get_container_host_ip(),
+                pg_port=int(pg.get_exposed_port(5432)),
+                pg_user="vafa",
+                pg_password="vafa",
+            )
+    else:
+        subprocess.run([str(REPO / "deploy/local/vafactl"), "up"], check=True)
+        yield Infra("127.0.0.1:9092", "127.0.0.1", 5432, "vafa", "vafa")
+
+
+@pytest.fixture
+async def stack(infra: Infra) -> Stack:
+    """A private slice of the infrastructure: fresh databases and topics for this test."""
+    return Stack(infra)
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[list[ServiceProcess]]:
+    """Service processes a test starts are stopped at its end, their logs kept in tmp_path."""
+    started: list[ServiceProcess] = []
+    yield started
+    for service in started:
+        service.kill()
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.infra)
+
+

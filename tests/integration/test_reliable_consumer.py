@@ -1,0 +1,247 @@
+"""The backbone's promises, proven against a real Kafka broker, PostgreSQL and real processes."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from decimal import ROUND_FLOOR, Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared.contracts import POINTS_EARNED
+from shared.deadletter import REASON, SOURCE_OFFSET
+from shared.topics import Topic
+from tests.support import (
+    ServiceProcess,
+    Stack,
+    as_record,
+    decode,
+    eventually,
+    purchase,
+)
+
+MEMBERS = [f"member-{i}" for i in range(7)]
+
+
+def stream(n: int) -> list[Any]:
+    """n purchases spread over a few members, with fractional amounts that must round down."""
+    return [purchase(MEMBERS[i % len(MEMBERS)], f"{100 + i * 7}.{(i * 37) % 100:02d}") for i in range(n)]
+
+
+def expected_balances(purchases: list[Any]) -> dict[str, int]:
+    totals: Counter[str] = Counter()
+    for p in purchases:
+        totals[p.payload.member_id] += int(p.payload.total_amount.to_integral_value(ROUND_FLOOR))
+    return dict(totals)
+
+
+def points(stack: Stack, services: list[ServiceProcess], log_dir: Path) -> ServiceProcess:
+    service = ServiceProcess("services.points", stack.env("points"), log_dir)
+    services.append(service)
+    return service
+
+
+async def balances(stack: Stack) -> dict[str, int]:
+    rows = await stack.query("points", "SELECT member_id, balance FROM balances")
+    return {r["member_id"]: r["balance"] for r in rows}
+
+
+async def ledger_count(stack: Stack) -> int:
+    return int(await stack.scalar("points", "SELECT count(*) FROM ledger"))
+
+
+async def assert_ledger_matches(stack: Stack, purchases: list[Any]) -> None:
+    """Balances are the expected ones, and exactly the sum of the append-only ledger."""
+    assert await balances(stack) == expected_balances(purchases)
+    mismatched = await stack.query(
+        "points",
+        """SELECT b.member_id FROM balances b
+           LEFT JOIN (SELECT member_id, sum(points) AS total FROM ledger GROUP BY member_id) l
+             USING (member_id)
+           WHERE b.balance IS DISTINCT FROM l.total""",
+    )
+    assert mismatched == []
+    assert await ledger_count(stack) == len(purchases)
+
+
+async def earned_events(stack: Stack) -> list[dict[str, Any]]:
+    return [decode(r) for r in await stack.read_all(Topic.POINTS_EARNED)]
+
+
+async def all_committed(stack: Stack) -> bool:
+    return await stack.committed_offsets("points") == await stack.end_offsets(Topic.PURCHASES)
+
+
+async def test_batch_commits_state_inbox_and_outbox_together_then_offsets(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    await stack.create("points")
+    purchases = stream(60)
+    await stack.produce(Topic.PURCHASES, [as_record(p) for p in purchases])
+
+    service = points(stack, services, log_dir).start()
+    await service.wait_ready()
+    await eventually(lambda: all_committed(stack), what="offsets committed")
+
+    await assert_ledger_matches(stack, purchases)
+    assert await stack.scalar("points", "SELECT count(*) FROM inbox WHERE outcome = 'applied'") == 60
+    await eventually(lambda: stack.scalar("points", "SELECT count(*) = 0 FROM outbox"), what="outbox drained")
+    events = await earned_events(stack)
+    assert sorted(e["payload"]["purchase_event_id"] for e in events) == sorted(
+        str(p.event_id) for p in purchases
+    )
+    # Each points.earned explains itself and names its cause.
+    by_cause = {e["causation_id"]: e for e in events}
+    first = purchases[0]
+    earned = by_cause[str(first.event_id)]
+    assert earned["type"] == POINTS_EARNED.type and earned["key"] == first.key
+    assert earned["payload"]["points"] == int(first.payload.total_amount)
+    assert earned["payload"]["rules"][0]["points"] == earned["payload"]["points"]
+    # The balance in the event is the member's running balance at that purchase.
+    last_per_member = {e["key"]: e["payload"]["balance"] for e in events}
+    assert last_per_member == expected_balances(purchases)
+
+
+async def test_killed_before_db_commit_then_restarted_applies_each_event_once(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    await stack.create("points")
+    purchases = stream(25)
+    await stack.produce(Topic.PURCHASES, [as_record(p) for p in purchases])
+
+    service = points(stack, services, log_dir).start(VAFA_FAILPOINTS="before_db_commit")
+    assert await service.wait_exit() == -9
+    assert await ledger_count(stack) == 0
+    assert await stack.scalar("points", "SELECT count(*) FROM inbox") == 0
+    assert await stack.scalar("points", "SELECT count(*) FROM outbox") == 0
+    assert await stack.committed_offsets("points") == {}
+
+    service.start()
+    await eventually(lambda: all_committed(stack), what="offsets committed after restart")
+    await assert_ledger_matches(stack, purchases)
+    await eventually(lambda: len_distinct_earned(stack, 25), what="25 points.earned")
+
+
+async def test_killed_after_db_commit_before_offset_commit_has_no_double_effect(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    await stack.create("points")
+    purchases = stream(25)
+    await stack.produce(Topic.PURCHASES, [as_record(p) for p in purchases])
+
+    service = points(stack, services, log_dir).start(VAFA_FAILPOINTS="after_db_commit")
+    assert await service.wait_exit() == -9
+    applied_before_crash = await ledger_count(stack)
+    assert applied_before_crash > 0
+    assert await stack.committed_offsets("points") == {}
+
+    service.start()
+    await service.wait_ready()
+    await eventually(lambda: all_committed(stack), what="offsets committed after restart")
+    await assert_ledger_matches(stack, purchases)
+    # The redelivered events were recognised, not applied again.
+    assert await service.metric("vafa_events_total", outcome="duplicate") == applied_before_crash
+    await eventually(lambda: len_distinct_earned(stack, 25), what="25 points.earned")
+
+
+async def len_distinct_earned(stack: Stack, n: int) -> bool:
+    return len({e["event_id"] for e in await earned_events(stack)}) == n
+
+
+async def test_same_event_delivered_again_has_one_effect(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    """Re-published by a producer, and re-delivered when the group's offsets go back (as when a
+    rebalance hands partitions to a member that never saw the commit)."""
+    await stack.create("points")
+    purchases = stream(12)
+    again = purchases[3]
+    records = [as_record(p) for p in purchases] + [as_record(again)] * 3
+    await stack.produce(Topic.PURCHASES, records)
+
+    service = points(stack, services, log_dir).start()
+    await service.wait_ready()
+    await eventually(lambda: all_committed(stack), what="offsets committed")
+    await assert_ledger_matches(stack, purchases)
+    assert await service.metric("vafa_events_total", outcome="duplicate") == 3
+
+    # Graceful stop drains and commits; then the group's offsets are sent back to the start.
+    service.stop()
+    assert "Application shutdown complete" in service.tail()
+    await rewind_group(stack, "points", Topic.PURCHASES)
+
+    service.start()
+    await service.wait_ready()
+    await eventually(
+        lambda: service.metric("vafa_events_total", outcome="duplicate"),
+        what="redelivered records seen",
+    )
+    await eventually(lambda: all_committed(stack), what="offsets committed again")
+    assert await service.metric("vafa_events_total", outcome="duplicate") == len(records)
+    assert await service.metric("vafa_events_total", outcome="applied") == 0
+    await assert_ledger_matches(stack, purchases)
+
+
+async def rewind_group(stack: Stack, service: str, topic: str) -> None:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.infra.kafka,
+        group_id=f"{stack.prefix}vafa-{service}",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        tps = [TopicPartition(stack.topic(topic), p) for p in consumer.partitions_for_topic(stack.topic(topic)) or ()]
+        consumer.assign(tps)
+        await consumer.commit({tp: 0 for tp in tps})
+    finally:
+        await consumer.stop()
+
+
+async def test_poison_records_go_to_the_dead_letter_topic_and_the_rest_flow(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    await stack.create("points")
+    good_before, good_after = purchase("member-a", "10.00"), purchase("member-a", "5.50")
+    negative = orjson.loads(purchase("member-b", "1.00").to_bytes())
+    negative["payload"]["total_amount"] = "-3.00"
+    unknown = {**orjson.loads(good_before.to_bytes()), "type": "purchase.teleported",
+               "event_id": str(uuid.uuid4())}
+    poison: list[tuple[bytes | None, bytes]] = [
+        (b"member-a", b"\xff\xfe not json"),
+        (b"member-a", b"[1, 2, 3]"),
+        (b"member-a", orjson.dumps(unknown)),
+        (b"member-b", orjson.dumps(negative)),
+    ]
+    # Same key, same partition: the poison sits between two good purchases of one member.
+    await stack.produce(Topic.PURCHASES, [as_record(good_before), *poison, as_record(good_after)])
+
+    service = points(stack, services, log_dir).start()
+    await service.wait_ready()
+    dead_topic = "deadletter.points"
+    letters = await eventually(
+        lambda: _when_len(stack.read_all(dead_topic), 4), what="four dead letters"
+    )
+
+    reasons = {bytes(r.value): dict(r.headers)[REASON].decode() for r in letters}
+    assert reasons[b"\xff\xfe not json"].startswith("not JSON")
+    assert reasons[b"[1, 2, 3]"] == "not a JSON object but list"
+    assert reasons[orjson.dumps(unknown)].startswith("unknown event type 'purchase.teleported'")
+    assert "payload.total_amount" in reasons[orjson.dumps(negative)]
+    assert all(dict(r.headers)[SOURCE_OFFSET] for r in letters)
+    assert await eventually(lambda: _balance_is(stack, "member-a", 15), what="good records applied")
+    assert await stack.scalar("points", "SELECT count(*) FROM ledger") == 2
+    assert await service.metric("vafa_events_total", outcome="dead_lettered") == 4
+    await service.wait_ready(timeout=5)  # and it is still serving
+
+
+async def _when_len(records: Any, n: int) -> Any:
+    got = await records
+    return got if len(got) >= n else None
+
+
+async def _balance_is(stack: Stack, member: str, points: int) -> bool:
+    return (await balances(stack)).get(member) == points

@@ -1,0 +1,59 @@
+from datetime import datetime
+from decimal import Decimal
+
+import orjson
+import pytest
+from pydantic import ValidationError
+
+from shared.contracts import PURCHASE_RECORDED, Envelope, PurchaseRecorded
+
+
+def sample() -> Envelope[PurchaseRecorded]:
+    return PURCHASE_RECORDED.envelope(
+        key="m-1",
+        producer="test",
+        payload=PurchaseRecorded(chain_id="c", store_id="s", receipt_no="r", member_id="m-1",
+                                 currency="IRR", total_amount=Decimal("1234567.8900")),
+    )
+
+
+def test_envelope_round_trips_with_money_exact() -> None:
+    event = sample()
+    wire = orjson.loads(event.to_bytes())
+    assert wire["payload"]["total_amount"] == "1234567.8900"  # a string on the wire, never a float
+    back = Envelope[PurchaseRecorded].model_validate(wire)
+    assert back == event
+    assert back.payload.total_amount == Decimal("1234567.89")
+    assert back.occurred_at.tzinfo is not None
+
+
+def test_caused_events_carry_causation_and_correlation() -> None:
+    cause = sample()
+    fields = cause.caused()
+    assert fields["causation_id"] == cause.event_id
+    assert fields["correlation_id"] == cause.event_id  # the first event starts the correlation
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"occurred_at": "2026-11-20T10:00:00"}, "occurred_at"),  # naive time is refused
+        ({"surprise": 1}, "surprise"),
+        ({"payload": {"total_amount": 1.5}}, "payload"),  # floats are not money
+    ],
+)
+def test_envelope_refuses_bad_input(change: dict[str, object], field: str) -> None:
+    wire = orjson.loads(sample().to_bytes())
+    if "payload" in change:
+        wire["payload"].update(change["payload"])  # type: ignore[arg-type]
+    else:
+        wire.update(change)
+    with pytest.raises(ValidationError) as error:
+        Envelope[PurchaseRecorded].model_validate(wire)
+    assert field in str(error.value)
+
+
+def test_naive_datetimes_are_never_accepted() -> None:
+    with pytest.raises(ValidationError):
+        PURCHASE_RECORDED.envelope(key="k", producer="p", payload=sample().payload,
+                                   occurred_at=datetime(2026, 1, 1))  # noqa: DTZ001
