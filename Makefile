@@ -25,17 +25,17 @@ infra-down:
 infra-status:
 	$(VAFACTL) status
 
-# Unit tests first (seconds), then the tests against the real broker and database.
+# Every test: the fast unit tests and those against the real broker and database (marked infra).
 test: venv infra-up
-	$(PY) -m pytest -m "not infra" -q
-	eval "$$($(VAFACTL) env)" && $(PY) -m pytest -m infra -v
+	eval "$$($(VAFACTL) env)" && $(PY) -m pytest -v
 
 test-unit: venv
 	$(PY) -m pytest -m "not infra" -q
 
 lint: venv
 	$(VENV)/bin/ruff check shared services tests deploy
-	$(VENV)/bin/mypy shared services
+	$(VENV)/bin/ruff format --check shared services tests deploy
+	$(VENV)/bin/mypy shared services tests
 
 demo: venv infra-up
 	eval "$$($(VAFACTL) env)" && $(PY) -m deploy.demo

@@ -16,12 +16,13 @@ faststream's own batch ``ack()`` is not used: it commits every assigned partitio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -47,7 +48,7 @@ from shared.topics import dead_letter_topic
 
 log = logging.getLogger(__name__)
 
-Record = ConsumerRecord[bytes, bytes]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 # Undecodable records have no event_id of their own: key their inbox row by where they sit.
 _POSITION_NAMESPACE = uuid.UUID("5b0e8f5e-3c1a-4f8e-9a51-7a1f0d6c2b11")
@@ -89,8 +90,8 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, sa_exc.DBAPIError):
         if error.connection_invalidated:
             return True
-        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-        return bool(sqlstate) and (sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08"))
+        sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
+        return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08")
     return False
 
 
@@ -110,7 +111,7 @@ class ReliableConsumer:
         self._handler = handler
         self._metrics = metrics
         self._on_committed = on_committed
-        self._models = {(c.type, c.version): Envelope[c.payload] for c in contracts}  # type: ignore[name-defined]
+        self._models: dict[tuple[Any, Any], Any] = {(c.name, c.version): Envelope[c.payload] for c in contracts}  # type: ignore[name-defined]
         self.topics = sorted({settings.topic_prefix + c.topic for c in contracts})
         self.dead_letter_topic = settings.topic_prefix + dead_letter_topic(settings.service_name)
         self._idle = asyncio.Event()
@@ -121,7 +122,7 @@ class ReliableConsumer:
         settings = self._settings
 
         async def consume(message: KafkaMessage = Context("message")) -> None:  # noqa: B008
-            await self.process(message.raw_message, message.consumer)  # type: ignore[arg-type]
+            await self.process(message.raw_message, message.consumer)
 
         broker.subscriber(
             *self.topics,
@@ -166,9 +167,7 @@ class ReliableConsumer:
             log.warning("batch still running after %.0fs of rebalance; its commit may be refused", timeout)
 
     def _decode(self, record: Record) -> _Item:
-        position_id = uuid.uuid5(
-            _POSITION_NAMESPACE, f"{record.topic}:{record.partition}:{record.offset}"
-        )
+        position_id = uuid.uuid5(_POSITION_NAMESPACE, f"{record.topic}:{record.partition}:{record.offset}")
         try:
             raw = orjson.loads(record.value or b"")
         except orjson.JSONDecodeError as error:
@@ -185,9 +184,7 @@ class ReliableConsumer:
         try:
             return _Event(record, model.model_validate(raw))
         except ValidationError as error:
-            details = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-            )
+            details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
             return _Poison(record, f"invalid {raw.get('type')}: {details}", position_id)
 
     async def _apply_with_retry(self, items: Sequence[_Item]) -> None:
@@ -208,8 +205,12 @@ class ReliableConsumer:
         try:
             await self._apply_with_retry([item])
         except Exception as error:
-            log.exception("event at %s:%s:%s dead-lettered", item.record.topic,
-                          item.record.partition, item.record.offset)
+            log.exception(
+                "event at %s:%s:%s dead-lettered",
+                item.record.topic,
+                item.record.partition,
+                item.record.offset,
+            )
             event_id = item.envelope.event_id if isinstance(item, _Event) else item.event_id
             await self._apply_with_retry([_Poison(item.record, f"handler error: {error!r}", event_id)])
 
@@ -275,9 +276,7 @@ class ReliableConsumer:
             }
             for i in items
         ]
-        result = await conn.execute(
-            insert(INBOX).on_conflict_do_nothing().returning(INBOX.c.event_id), rows
-        )
+        result = await conn.execute(insert(INBOX).on_conflict_do_nothing().returning(INBOX.c.event_id), rows)
         return set(result.scalars())
 
     async def _commit_offsets(self, consumer: AIOKafkaConsumer, records: Sequence[Record]) -> None:
@@ -286,7 +285,7 @@ class ReliableConsumer:
             tp = TopicPartition(r.topic, r.partition)
             offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
         try:
-            await consumer.commit(offsets)  # type: ignore[arg-type]
+            await consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as error:
             # The partitions moved to another member, which will redeliver; the inbox dedupes.
             self._metrics.commit_failures.inc()
@@ -303,10 +302,9 @@ def _rewind(consumer: AIOKafkaConsumer, records: Sequence[Record]) -> None:
     for r in records:
         first.setdefault(TopicPartition(r.topic, r.partition), r.offset)
     for tp, offset in first.items():
-        try:
+        # A partition no longer ours needs nothing: its new owner starts from the committed offset.
+        with contextlib.suppress(IllegalStateError, KafkaError, AssertionError):
             consumer.seek(tp, offset)
-        except (IllegalStateError, KafkaError, AssertionError):
-            pass  # no longer ours: the new owner starts from the committed offset
 
 
 def _keep_raw(message: Any) -> Any:

@@ -46,9 +46,7 @@ class CoreMetrics:
             ["topic", "partition"],
             registry=registry,
         )
-        self.outbox_backlog = Gauge(
-            "vafa_outbox_backlog", "Outbox rows not yet published", registry=registry
-        )
+        self.outbox_backlog = Gauge("vafa_outbox_backlog", "Outbox rows not yet published", registry=registry)
         self.outbox_published = Counter(
             "vafa_outbox_published_total", "Outbox rows published", ["topic"], registry=registry
         )

@@ -75,6 +75,7 @@ def create_app(
         client_id=f"vafa-{settings.service_name}",
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name)],
     )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Runs around the broker's own start/stop (faststream's router wraps it).

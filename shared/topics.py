@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
@@ -63,10 +64,9 @@ async def ensure_topics(
             if prefix + s.name not in existing
         ]
         if missing:
-            try:
+            # Another service may create one between our list and create: that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another service created it between our list and create
             log.info("created topics %s", [t.name for t in missing])
     finally:
         await admin.close()

@@ -258,9 +258,7 @@ class ServiceProcess:
             if not line or line.startswith("#"):
                 continue
             series, value = line.rsplit(" ", 1)
-            if series.split("{", 1)[0] == name and all(
-                f'{k}="{v}"' in series for k, v in labels.items()
-            ):
+            if series.split("{", 1)[0] == name and all(f'{k}="{v}"' in series for k, v in labels.items()):
                 total += float(value)
         return total
 

@@ -39,9 +39,18 @@ def receipt_event_id(p: PurchaseRecorded) -> uuid.UUID:
 async def submit_purchase(purchase: PurchaseIn, request: Request) -> Response | Accepted:
     settings: IngestSettings = request.app.state.settings
     if purchase.occurred_at > utcnow() + timedelta(seconds=settings.ingest_max_clock_skew_s):
-        return problem(422, "Invalid request", "occurred_at is in the future",
-                       errors=[{"field": "occurred_at", "rule": "not_in_future",
-                                "message": "occurred_at is later than now plus the allowed skew"}])
+        return problem(
+            422,
+            "Invalid request",
+            "occurred_at is in the future",
+            errors=[
+                {
+                    "field": "occurred_at",
+                    "rule": "not_in_future",
+                    "message": "occurred_at is later than now plus the allowed skew",
+                }
+            ],
+        )
     envelope = PURCHASE_RECORDED.envelope(
         event_id=receipt_event_id(purchase),
         key=purchase.member_id,
@@ -60,6 +69,10 @@ async def submit_purchase(purchase: PurchaseIn, request: Request) -> Response | 
             settings.ingest_publish_timeout_s,
         )
     except (TimeoutError, KafkaError):
-        return problem(503, "Broker unavailable", "the purchase was not recorded; retry later",
-                       headers={"Retry-After": "5"})
+        return problem(
+            503,
+            "Broker unavailable",
+            "the purchase was not recorded; retry later",
+            headers={"Retry-After": "5"},
+        )
     return Accepted(event_id=envelope.event_id)

@@ -14,8 +14,13 @@ PROBLEM_JSON = "application/problem+json"
 def problem(
     status: int, title: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
-    body = {"type": f"https://vafa.dev/problems/{title.lower().replace(' ', '-')}",
-            "title": title, "status": status, "detail": detail, **extra}
+    body = {
+        "type": f"https://vafa.dev/problems/{title.lower().replace(' ', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -30,5 +35,4 @@ def install(app: FastAPI) -> None:
             }
             for e in error.errors()
         ]
-        return problem(422, "Invalid request", f"{len(errors)} field(s) failed validation",
-                       errors=errors)
+        return problem(422, "Invalid request", f"{len(errors)} field(s) failed validation", errors=errors)

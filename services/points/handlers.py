@@ -18,8 +18,7 @@ from shared.outbox import OutboxMessage
 def purchases_handler(settings: PointsSettings) -> BatchHandler:
     async def handle(conn: AsyncConnection, events: Sequence[Envelope[Any]]) -> BatchResult:
         entries = [
-            LedgerEntry(earn(e.payload, settings.points_earn_rate), e.event_id, e.occurred_at)
-            for e in events
+            LedgerEntry(earn(e.payload, settings.points_earn_rate), e.event_id, e.occurred_at) for e in events
         ]
         balances = await record_earnings(conn, entries)
         topic = settings.topic_prefix + POINTS_EARNED.topic

@@ -17,7 +17,7 @@ P = TypeVar("P", bound=BaseModel)
 
 @dataclass(frozen=True)
 class Contract(Generic[P]):
-    type: str
+    name: str  # the envelope's ``type``
     version: int
     payload: type[P]
     topic: Topic
@@ -25,7 +25,7 @@ class Contract(Generic[P]):
     def envelope(self, *, key: str, producer: str, payload: P, **fields: Any) -> Envelope[P]:
         fields.setdefault("occurred_at", utcnow())
         return Envelope[self.payload](  # type: ignore[name-defined]
-            type=self.type,
+            type=self.name,
             schema_version=self.version,
             key=key,
             producer=producer,
@@ -34,8 +34,8 @@ class Contract(Generic[P]):
         )
 
 
-PURCHASE_RECORDED = Contract("purchase.recorded", 1, PurchaseRecorded, Topic.PURCHASES)
-POINTS_EARNED = Contract("points.earned", 1, PointsEarned, Topic.POINTS_EARNED)
+PURCHASE_RECORDED: Contract[PurchaseRecorded] = Contract("purchase.recorded", 1, PurchaseRecorded, Topic.PURCHASES)
+POINTS_EARNED: Contract[PointsEarned] = Contract("points.earned", 1, PointsEarned, Topic.POINTS_EARNED)
 
 ALL_CONTRACTS: tuple[Contract[Any], ...] = (PURCHASE_RECORDED, POINTS_EARNED)
 

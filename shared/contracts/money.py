@@ -10,7 +10,7 @@ from pydantic import BeforeValidator, Field
 
 def _refuse_float(value: Any) -> Any:
     if isinstance(value, float):
-        raise ValueError("money must be a decimal string such as \"12.50\", not a JSON float")
+        raise ValueError('money must be a decimal string such as "12.50", not a JSON float')
     return value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.money import Money

@@ -8,7 +8,7 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, func, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.config import ServiceSettings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,7 @@ async def test_batch_commits_state_inbox_and_outbox_together_then_offsets(
     by_cause = {e["causation_id"]: e for e in events}
     first = purchases[0]
     earned = by_cause[str(first.event_id)]
-    assert earned["type"] == POINTS_EARNED.type and earned["key"] == first.key
+    assert earned["type"] == POINTS_EARNED.name and earned["key"] == first.key
     assert earned["payload"]["points"] == int(first.payload.total_amount)
     assert earned["payload"]["rules"][0]["points"] == earned["payload"]["points"]
     # The balance in the event is the member's running balance at that purchase.
@@ -194,7 +194,10 @@ async def rewind_group(stack: Stack, service: str, topic: str) -> None:
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()
-        tps = [TopicPartition(stack.topic(topic), p) for p in consumer.partitions_for_topic(stack.topic(topic)) or ()]
+        tps = [
+            TopicPartition(stack.topic(topic), p)
+            for p in consumer.partitions_for_topic(stack.topic(topic)) or ()
+        ]
         consumer.assign(tps)
         await consumer.commit({tp: 0 for tp in tps})
     finally:
@@ -208,8 +211,11 @@ async def test_poison_records_go_to_the_dead_letter_topic_and_the_rest_flow(
     good_before, good_after = purchase("member-a", "10.00"), purchase("member-a", "5.50")
     negative = orjson.loads(purchase("member-b", "1.00").to_bytes())
     negative["payload"]["total_amount"] = "-3.00"
-    unknown = {**orjson.loads(good_before.to_bytes()), "type": "purchase.teleported",
-               "event_id": str(uuid.uuid4())}
+    unknown = {
+        **orjson.loads(good_before.to_bytes()),
+        "type": "purchase.teleported",
+        "event_id": str(uuid.uuid4()),
+    }
     poison: list[tuple[bytes | None, bytes]] = [
         (b"member-a", b"\xff\xfe not json"),
         (b"member-a", b"[1, 2, 3]"),
@@ -222,9 +228,7 @@ async def test_poison_records_go_to_the_dead_letter_topic_and_the_rest_flow(
     service = points(stack, services, log_dir).start()
     await service.wait_ready()
     dead_topic = "deadletter.points"
-    letters = await eventually(
-        lambda: _when_len(stack.read_all(dead_topic), 4), what="four dead letters"
-    )
+    letters = await eventually(lambda: _when_len(stack.read_all(dead_topic), 4), what="four dead letters")
 
     reasons = {bytes(r.value): dict(r.headers)[REASON].decode() for r in letters}
     assert reasons[b"\xff\xfe not json"].startswith("not JSON")

@@ -39,9 +39,7 @@ async def test_http_purchase_earns_points_once_and_emits_points_earned(
         first = await client.post("/v1/purchases", json=body("R-1001", "250000.90"))
         retried = await client.post("/v1/purchases", json=body("R-1001", "250000.90"))
         second = await client.post("/v1/purchases", json=body("R-1002", "99.99"))
-        invalid = await client.post(
-            "/v1/purchases", json={**body("R-1003", "1.5"), "currency": "rial"}
-        )
+        invalid = await client.post("/v1/purchases", json={**body("R-1003", "1.5"), "currency": "rial"})
     assert first.status_code == 202 and second.status_code == 202
     assert retried.json()["event_id"] == first.json()["event_id"]
     assert invalid.status_code == 422
@@ -55,9 +53,7 @@ async def test_http_purchase_earns_points_once_and_emits_points_earned(
 
     # 250000 + 99 points; the retried receipt was not credited twice.
     assert await eventually(lambda: _equals(balance(), 250099), what="balance")
-    earned = await eventually(
-        lambda: _when_len(stack.read_all(Topic.POINTS_EARNED), 2), what="points.earned"
-    )
+    earned = await eventually(lambda: _when_len(stack.read_all(Topic.POINTS_EARNED), 2), what="points.earned")
     assert len(earned) == 2
     by_cause = {decode(r)["causation_id"]: decode(r) for r in earned}
     assert by_cause[first.json()["event_id"]]["payload"]["points"] == 250000
@@ -66,7 +62,7 @@ async def test_http_purchase_earns_points_once_and_emits_points_earned(
 
 
 async def _equals(value: Any, expected: Any) -> bool:
-    return await value == expected
+    return bool(await value == expected)
 
 
 async def _when_len(records: Any, n: int) -> Any:

@@ -12,8 +12,14 @@ def sample() -> Envelope[PurchaseRecorded]:
     return PURCHASE_RECORDED.envelope(
         key="m-1",
         producer="test",
-        payload=PurchaseRecorded(chain_id="c", store_id="s", receipt_no="r", member_id="m-1",
-                                 currency="IRR", total_amount=Decimal("1234567.8900")),
+        payload=PurchaseRecorded(
+            chain_id="c",
+            store_id="s",
+            receipt_no="r",
+            member_id="m-1",
+            currency="IRR",
+            total_amount=Decimal("1234567.8900"),
+        ),
     )
 
 
@@ -45,7 +51,7 @@ def test_caused_events_carry_causation_and_correlation() -> None:
 def test_envelope_refuses_bad_input(change: dict[str, object], field: str) -> None:
     wire = orjson.loads(sample().to_bytes())
     if "payload" in change:
-        wire["payload"].update(change["payload"])  # type: ignore[arg-type]
+        wire["payload"].update(change["payload"])
     else:
         wire.update(change)
     with pytest.raises(ValidationError) as error:
@@ -55,5 +61,9 @@ def test_envelope_refuses_bad_input(change: dict[str, object], field: str) -> No
 
 def test_naive_datetimes_are_never_accepted() -> None:
     with pytest.raises(ValidationError):
-        PURCHASE_RECORDED.envelope(key="k", producer="p", payload=sample().payload,
-                                   occurred_at=datetime(2026, 1, 1))  # noqa: DTZ001
+        PURCHASE_RECORDED.envelope(
+            key="k",
+            producer="p",
+            payload=sample().payload,
+            occurred_at=datetime(2026, 1, 1),  # noqa: DTZ001
+        )

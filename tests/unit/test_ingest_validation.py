@@ -14,8 +14,13 @@ from shared.contracts.envelope import utcnow
 
 def purchase(**change: Any) -> dict[str, Any]:
     return {
-        "chain_id": "c", "store_id": "s", "receipt_no": "r", "member_id": "m",
-        "currency": "IRR", "total_amount": "10.00", "occurred_at": "2026-11-20T10:00:00+03:30",
+        "chain_id": "c",
+        "store_id": "s",
+        "receipt_no": "r",
+        "member_id": "m",
+        "currency": "IRR",
+        "total_amount": "10.00",
+        "occurred_at": "2026-11-20T10:00:00+03:30",
         **change,
     }
 

@@ -7,8 +7,14 @@ from shared.contracts import PurchaseRecorded
 
 
 def bought(amount: str, currency: str = "IRR") -> PurchaseRecorded:
-    return PurchaseRecorded(chain_id="c", store_id="s", receipt_no="r", member_id="m",
-                            currency=currency, total_amount=Decimal(amount))
+    return PurchaseRecorded(
+        chain_id="c",
+        store_id="s",
+        receipt_no="r",
+        member_id="m",
+        currency=currency,
+        total_amount=Decimal(amount),
+    )
 
 
 @pytest.mark.parametrize(

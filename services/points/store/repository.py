@@ -67,8 +67,9 @@ async def balance_of(conn: AsyncConnection, member_id: str) -> int | None:
 
 async def ledger_of(conn: AsyncConnection, member_id: str, limit: int = 100) -> list[dict[str, Any]]:
     rows = await conn.execute(
-        select(ledger.c.kind, ledger.c.points, ledger.c.source_event_id, ledger.c.occurred_at,
-               ledger.c.details)
+        select(
+            ledger.c.kind, ledger.c.points, ledger.c.source_event_id, ledger.c.occurred_at, ledger.c.details
+        )
         .where(ledger.c.member_id == member_id)
         .order_by(ledger.c.id.desc())
         .limit(limit)

@@ -26,8 +26,7 @@ def upgrade() -> None:
         sa.Column("points", sa.BigInteger, nullable=False),
         sa.Column("source_event_id", sa.Uuid, nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("details", JSONB, nullable=False),
         sa.UniqueConstraint("source_event_id", "kind", name="uq_ledger_source_kind"),
     )
@@ -35,8 +34,7 @@ def upgrade() -> None:
         "balances",
         sa.Column("member_id", sa.String, primary_key=True),
         sa.Column("balance", sa.BigInteger, nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
 
 
