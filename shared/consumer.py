@@ -111,7 +111,11 @@ class ReliableConsumer:
         self._handler = handler
         self._metrics = metrics
         self._on_committed = on_committed
-        self._models: dict[tuple[Any, Any], Any] = {(c.name, c.version): Envelope[c.payload] for c in contracts}  # type: ignore[name-defined]
+        # Parametrised once per contract: pydantic builds each Envelope[Payload] validator here.
+        self._models: dict[tuple[Any, Any], Any] = {
+            (c.name, c.version): Envelope[c.payload]  # type: ignore[name-defined]
+            for c in contracts
+        }
         self.topics = sorted({settings.topic_prefix + c.topic for c in contracts})
         self.dead_letter_topic = settings.topic_prefix + dead_letter_topic(settings.service_name)
         self._idle = asyncio.Event()

@@ -34,7 +34,9 @@ class Contract(Generic[P]):
         )
 
 
-PURCHASE_RECORDED: Contract[PurchaseRecorded] = Contract("purchase.recorded", 1, PurchaseRecorded, Topic.PURCHASES)
+PURCHASE_RECORDED: Contract[PurchaseRecorded] = Contract(
+    "purchase.recorded", 1, PurchaseRecorded, Topic.PURCHASES
+)
 POINTS_EARNED: Contract[PointsEarned] = Contract("points.earned", 1, PointsEarned, Topic.POINTS_EARNED)
 
 ALL_CONTRACTS: tuple[Contract[Any], ...] = (PURCHASE_RECORDED, POINTS_EARNED)
