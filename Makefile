@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 VAFACTL := deploy/local/vafactl
 STAMP := $(VENV)/.installed
 
-.PHONY: venv infra-up infra-down infra-status test test-unit test-infra lint demo clean
+.PHONY: venv infra-up infra-down infra-status test test-unit lint demo asyncapi clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,3 +42,7 @@ demo: venv infra-up
 
 clean: infra-down
 	rm -rf .run
+
+# The AsyncAPI documents faststream generates, committed under docs/asyncapi/.
+asyncapi: venv
+	$(PY) -m deploy.asyncapi

@@ -139,6 +139,11 @@ class ReliableConsumer:
             listener=_DrainOnRevoke(self),
             decoder=_keep_raw,
             title=f"{settings.service_name}-consumer",
+            description="Consumes "
+            + ", ".join(f"{name} v{v}" for name, v in self._models)
+            + " (the Envelope schema; invalid records go to "
+            + self.dead_letter_topic
+            + ")",
         )(consume)
 
     async def process(self, records: Sequence[Record], consumer: AIOKafkaConsumer) -> None:

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.config import ServiceSettings
 from shared.consumer import BatchHandler, ReliableConsumer
-from shared.contracts import Contract
+from shared.contracts import Contract, Envelope
 from shared.metrics import CoreMetrics
 from shared.outbox import OutboxRelay
 from shared.store.db import make_engine
@@ -50,6 +50,7 @@ def create_app(
     title: str,
     migrations: Path | None = None,
     consumes: Consumes | None = None,
+    emits: Sequence[Contract[Any]] = (),
     api: APIRouter | None = None,
 ) -> FastAPI:
     registry = CollectorRegistry()
@@ -97,6 +98,17 @@ def create_app(
         if engine is not None:
             await engine.dispose()
 
+    # One faststream publisher per emitted contract: it documents the topic's schema in AsyncAPI, and
+    # a service that publishes directly (ingest) sends through it. Outbox rows go out via the relay.
+    publishers = {
+        c.name: broker.publisher(
+            settings.topic_prefix + c.topic,
+            title=c.name,
+            schema=Envelope[c.payload],  # type: ignore[name-defined]
+            description=f"{c.name} v{c.version}, keyed by member id",
+        )
+        for c in emits
+    }
     if consumes is not None:
         assert engine is not None and relay is not None, "a consuming service owns a database"
         ReliableConsumer(
@@ -112,9 +124,11 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.broker = broker
+    app.state.publishers = publishers
     app.state.registry = registry
     app.include_router(_probes(broker, engine))
     asyncapi = AsyncAPI(broker, title=title)
+    app.state.asyncapi = asyncapi
 
     @app.get("/asyncapi.json", tags=["docs"])
     async def asyncapi_document() -> Any:

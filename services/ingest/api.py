@@ -60,9 +60,8 @@ async def submit_purchase(purchase: PurchaseIn, request: Request) -> Response | 
     )
     try:
         await asyncio.wait_for(
-            request.app.state.broker.publish(
+            request.app.state.publishers[PURCHASE_RECORDED.name].publish(
                 envelope.to_bytes(),
-                topic=settings.topic_prefix + PURCHASE_RECORDED.topic,
                 key=envelope.key.encode(),
                 headers={"content-type": "application/json", "event-type": envelope.type},
             ),

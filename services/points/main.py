@@ -6,7 +6,7 @@ from services.points.api import api
 from services.points.handlers import purchases_handler
 from services.points.settings import PointsSettings
 from services.points.store import MIGRATIONS
-from shared.contracts import PURCHASE_RECORDED
+from shared.contracts import POINTS_EARNED, PURCHASE_RECORDED
 from shared.service import Consumes, create_app
 
 
@@ -17,5 +17,6 @@ def create(settings: PointsSettings | None = None) -> FastAPI:
         title="Vafa points",
         migrations=MIGRATIONS,
         consumes=Consumes([PURCHASE_RECORDED], purchases_handler(settings)),
+        emits=[POINTS_EARNED],
         api=api,
     )

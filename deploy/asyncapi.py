@@ -1,0 +1,26 @@
+"""`make asyncapi`: write the AsyncAPI document faststream generates for each service to docs/asyncapi/.
+
+Each running service also serves its own at /asyncapi.json.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from services.ingest.main import create as ingest
+from services.points.main import create as points
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "asyncapi"
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, create in (("ingest", ingest), ("points", points)):
+        document = create().state.asyncapi.to_specification().to_jsonable()
+        (OUT / f"{name}.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {OUT / name}.json")
+
+
+if __name__ == "__main__":
+    main()
