@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
@@ -53,8 +54,17 @@ Record: TypeAlias = ConsumerRecord[bytes, bytes]
 # Undecodable records have no event_id of their own: key their inbox row by where they sit.
 _POSITION_NAMESPACE = uuid.UUID("5b0e8f5e-3c1a-4f8e-9a51-7a1f0d6c2b11")
 
-# SQLSTATEs worth retrying: connection loss, serialization failure, deadlock, shutdown, overload.
-_TRANSIENT_SQLSTATES = {"40001", "40P01", "57P01", "57P02", "57P03", "53300", "55P03"}
+# Errors that say "this event, or this code, is wrong": retrying cannot help, isolate the event.
+# Everything else the database raises (lost connection, refused connection, shutdown, deadlock,
+# serialization failure, pool timeout) says "try again", and a batch is never dead-lettered for it.
+_DEFINITE_DB_ERRORS = (
+    sa_exc.IntegrityError,
+    sa_exc.DataError,
+    sa_exc.ProgrammingError,
+    sa_exc.NotSupportedError,
+)
+# Retryable even when raised as one of the above: serialization failure, deadlock, lock timeout.
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}
 
 
 @dataclass
@@ -85,14 +95,22 @@ _Item = _Event | _Poison
 
 
 def is_transient(error: BaseException) -> bool:
-    if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError, OSError, TimeoutError)):
-        return True
-    if isinstance(error, sa_exc.DBAPIError):
-        if error.connection_invalidated:
-            return True
-        sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
-        return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08")
-    return False
+    if isinstance(error, _DEFINITE_DB_ERRORS):
+        return str(getattr(error.orig, "sqlstate", "") or "") in _TRANSIENT_SQLSTATES
+    return isinstance(
+        error,
+        (
+            sa_exc.DBAPIError,
+            sa_exc.DisconnectionError,
+            sa_exc.TimeoutError,
+            asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError,
+            asyncpg.CannotConnectNowError,
+            asyncpg.TooManyConnectionsError,
+            OSError,
+            TimeoutError,
+        ),
+    )
 
 
 class ReliableConsumer:
