@@ -117,16 +117,19 @@ class Stack:
         finally:
             await producer.stop()
 
+    async def _partitions(self, consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+        await consumer._client.force_metadata_update()
+        return [
+            TopicPartition(self.topic(topic), p)
+            for p in consumer.partitions_for_topic(self.topic(topic)) or ()
+        ]
+
     async def read_all(self, topic: str, timeout: float = 5.0) -> list[ConsumerRecord[bytes, bytes]]:
         """Every record now in the topic, from offset 0 to the end."""
         consumer = AIOKafkaConsumer(bootstrap_servers=self.infra.kafka, enable_auto_commit=False)
         await consumer.start()
         try:
-            partitions = consumer.partitions_for_topic(self.topic(topic))
-            if partitions is None:
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(self.topic(topic)) or set()
-            tps = [TopicPartition(self.topic(topic), p) for p in partitions]
+            tps = await self._partitions(consumer, topic)
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             end = await consumer.end_offsets(tps)
@@ -155,12 +158,23 @@ class Stack:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.infra.kafka)
         await consumer.start()
         try:
-            await consumer._client.force_metadata_update()
-            tps = [
-                TopicPartition(self.topic(topic), p)
-                for p in consumer.partitions_for_topic(self.topic(topic)) or ()
-            ]
+            tps = await self._partitions(consumer, topic)
             return {tp.partition: off for tp, off in (await consumer.end_offsets(tps)).items() if off}
+        finally:
+            await consumer.stop()
+
+    async def rewind(self, service: str, topic: str) -> None:
+        """Send a service's consumer group back to offset 0, as if it never committed."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.infra.kafka,
+            group_id=f"{self.prefix}vafa-{service}",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            tps = await self._partitions(consumer, topic)
+            consumer.assign(tps)
+            await consumer.commit({tp: 0 for tp in tps})
         finally:
             await consumer.stop()
 
@@ -283,3 +297,9 @@ async def eventually(
             return last
         await asyncio.sleep(interval)
     raise TimeoutError(f"timed out waiting for {what or check}: last={last!r}")
+
+
+async def at_least(records: Any, n: int) -> Any:
+    """For `eventually`: the awaited records once there are n of them, else None."""
+    got = await records
+    return got if len(got) >= n else None

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from shared.topics import Topic
-from tests.integration.test_reliable_consumer import (
+from tests.pointsflow import (
     all_committed,
     assert_ledger_matches,
     points,

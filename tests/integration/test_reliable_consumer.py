@@ -3,76 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from collections import Counter
-from decimal import ROUND_FLOOR
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.contracts import POINTS_EARNED
 from shared.deadletter import REASON, SOURCE_OFFSET
 from shared.topics import Topic
-from tests.support import (
-    ServiceProcess,
-    Stack,
-    as_record,
-    decode,
-    eventually,
-    purchase,
+from tests.pointsflow import (
+    all_committed,
+    assert_ledger_matches,
+    balance_is,
+    earned_events,
+    expected_balances,
+    ledger_count,
+    len_distinct_earned,
+    points,
+    stream,
 )
-
-MEMBERS = [f"member-{i}" for i in range(7)]
-
-
-def stream(n: int) -> list[Any]:
-    """n purchases spread over a few members, with fractional amounts that must round down."""
-    return [purchase(MEMBERS[i % len(MEMBERS)], f"{100 + i * 7}.{(i * 37) % 100:02d}") for i in range(n)]
-
-
-def expected_balances(purchases: list[Any]) -> dict[str, int]:
-    totals: Counter[str] = Counter()
-    for p in purchases:
-        totals[p.payload.member_id] += int(p.payload.total_amount.to_integral_value(ROUND_FLOOR))
-    return dict(totals)
-
-
-def points(stack: Stack, services: list[ServiceProcess], log_dir: Path) -> ServiceProcess:
-    service = ServiceProcess("services.points", stack.env("points"), log_dir)
-    services.append(service)
-    return service
-
-
-async def balances(stack: Stack) -> dict[str, int]:
-    rows = await stack.query("points", "SELECT member_id, balance FROM balances")
-    return {r["member_id"]: r["balance"] for r in rows}
-
-
-async def ledger_count(stack: Stack) -> int:
-    return int(await stack.scalar("points", "SELECT count(*) FROM ledger"))
-
-
-async def assert_ledger_matches(stack: Stack, purchases: list[Any]) -> None:
-    """Balances are the expected ones, and exactly the sum of the append-only ledger."""
-    assert await balances(stack) == expected_balances(purchases)
-    mismatched = await stack.query(
-        "points",
-        """SELECT b.member_id FROM balances b
-           LEFT JOIN (SELECT member_id, sum(points) AS total FROM ledger GROUP BY member_id) l
-             USING (member_id)
-           WHERE b.balance IS DISTINCT FROM l.total""",
-    )
-    assert mismatched == []
-    assert await ledger_count(stack) == len(purchases)
-
-
-async def earned_events(stack: Stack) -> list[dict[str, Any]]:
-    return [decode(r) for r in await stack.read_all(Topic.POINTS_EARNED)]
-
-
-async def all_committed(stack: Stack) -> bool:
-    return await stack.committed_offsets("points") == await stack.end_offsets(Topic.PURCHASES)
+from tests.support import ServiceProcess, Stack, as_record, at_least, eventually, purchase
 
 
 async def test_batch_commits_state_inbox_and_outbox_together_then_offsets(
@@ -105,15 +55,22 @@ async def test_batch_commits_state_inbox_and_outbox_together_then_offsets(
     assert last_per_member == expected_balances(purchases)
 
 
-async def test_killed_before_db_commit_then_restarted_applies_each_event_once(
-    stack: Stack, services: list[ServiceProcess], log_dir: Path
-) -> None:
+async def crash_at(
+    failpoint: str, stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> tuple[list[Any], ServiceProcess]:
+    """25 purchases waiting; the points service started and SIGKILLed at ``failpoint``."""
     await stack.create("points")
     purchases = stream(25)
     await stack.produce(Topic.PURCHASES, [as_record(p) for p in purchases])
-
-    service = points(stack, services, log_dir).start(VAFA_FAILPOINTS="before_db_commit")
+    service = points(stack, services, log_dir).start(VAFA_FAILPOINTS=failpoint)
     assert await service.wait_exit() == -9
+    return purchases, service
+
+
+async def test_killed_before_db_commit_then_restarted_applies_each_event_once(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    purchases, service = await crash_at("before_db_commit", stack, services, log_dir)
     assert await ledger_count(stack) == 0
     assert await stack.scalar("points", "SELECT count(*) FROM inbox") == 0
     assert await stack.scalar("points", "SELECT count(*) FROM outbox") == 0
@@ -128,12 +85,7 @@ async def test_killed_before_db_commit_then_restarted_applies_each_event_once(
 async def test_killed_after_db_commit_before_offset_commit_has_no_double_effect(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
-    await stack.create("points")
-    purchases = stream(25)
-    await stack.produce(Topic.PURCHASES, [as_record(p) for p in purchases])
-
-    service = points(stack, services, log_dir).start(VAFA_FAILPOINTS="after_db_commit")
-    assert await service.wait_exit() == -9
+    purchases, service = await crash_at("after_db_commit", stack, services, log_dir)
     applied_before_crash = await ledger_count(stack)
     assert applied_before_crash > 0
     assert await stack.committed_offsets("points") == {}
@@ -145,10 +97,6 @@ async def test_killed_after_db_commit_before_offset_commit_has_no_double_effect(
     # The redelivered events were recognised, not applied again.
     assert await service.metric("vafa_events_total", outcome="duplicate") == applied_before_crash
     await eventually(lambda: len_distinct_earned(stack, 25), what="25 points.earned")
-
-
-async def len_distinct_earned(stack: Stack, n: int) -> bool:
-    return len({e["event_id"] for e in await earned_events(stack)}) == n
 
 
 async def test_same_event_delivered_again_has_one_effect(
@@ -171,7 +119,7 @@ async def test_same_event_delivered_again_has_one_effect(
     # Graceful stop drains and commits; then the group's offsets are sent back to the start.
     service.stop()
     assert "Application shutdown complete" in service.tail()
-    await rewind_group(stack, "points", Topic.PURCHASES)
+    await stack.rewind("points", Topic.PURCHASES)
 
     service.start()
     await service.wait_ready()
@@ -183,25 +131,6 @@ async def test_same_event_delivered_again_has_one_effect(
     assert await service.metric("vafa_events_total", outcome="duplicate") == len(records)
     assert await service.metric("vafa_events_total", outcome="applied") == 0
     await assert_ledger_matches(stack, purchases)
-
-
-async def rewind_group(stack: Stack, service: str, topic: str) -> None:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=stack.infra.kafka,
-        group_id=f"{stack.prefix}vafa-{service}",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        tps = [
-            TopicPartition(stack.topic(topic), p)
-            for p in consumer.partitions_for_topic(stack.topic(topic)) or ()
-        ]
-        consumer.assign(tps)
-        await consumer.commit({tp: 0 for tp in tps})
-    finally:
-        await consumer.stop()
 
 
 async def test_poison_records_go_to_the_dead_letter_topic_and_the_rest_flow(
@@ -228,7 +157,7 @@ async def test_poison_records_go_to_the_dead_letter_topic_and_the_rest_flow(
     service = points(stack, services, log_dir).start()
     await service.wait_ready()
     dead_topic = "deadletter.points"
-    letters = await eventually(lambda: _when_len(stack.read_all(dead_topic), 4), what="four dead letters")
+    letters = await eventually(lambda: at_least(stack.read_all(dead_topic), 4), what="four dead letters")
 
     reasons = {bytes(r.value): dict(r.headers)[REASON].decode() for r in letters}
     assert reasons[b"\xff\xfe not json"].startswith("not JSON")
@@ -236,16 +165,7 @@ async def test_poison_records_go_to_the_dead_letter_topic_and_the_rest_flow(
     assert reasons[orjson.dumps(unknown)].startswith("unknown event type 'purchase.teleported'")
     assert "payload.total_amount" in reasons[orjson.dumps(negative)]
     assert all(dict(r.headers)[SOURCE_OFFSET] for r in letters)
-    assert await eventually(lambda: _balance_is(stack, "member-a", 15), what="good records applied")
+    assert await eventually(lambda: balance_is(stack, "member-a", 15), what="good records applied")
     assert await stack.scalar("points", "SELECT count(*) FROM ledger") == 2
     assert await service.metric("vafa_events_total", outcome="dead_lettered") == 4
     await service.wait_ready(timeout=5)  # and it is still serving
-
-
-async def _when_len(records: Any, n: int) -> Any:
-    got = await records
-    return got if len(got) >= n else None
-
-
-async def _balance_is(stack: Stack, member: str, points: int) -> bool:
-    return (await balances(stack)).get(member) == points

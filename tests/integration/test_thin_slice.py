@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from shared.topics import Topic
-from tests.support import ServiceProcess, Stack, decode, eventually
+from tests.support import ServiceProcess, Stack, at_least, decode, eventually
 
 
 def body(receipt: str, amount: str, member: str = "0912-555-0101") -> dict[str, Any]:
@@ -53,7 +53,7 @@ async def test_http_purchase_earns_points_once_and_emits_points_earned(
 
     # 250000 + 99 points; the retried receipt was not credited twice.
     assert await eventually(lambda: _equals(balance(), 250099), what="balance")
-    earned = await eventually(lambda: _when_len(stack.read_all(Topic.POINTS_EARNED), 2), what="points.earned")
+    earned = await eventually(lambda: at_least(stack.read_all(Topic.POINTS_EARNED), 2), what="points.earned")
     assert len(earned) == 2
     by_cause = {decode(r)["causation_id"]: decode(r) for r in earned}
     assert by_cause[first.json()["event_id"]]["payload"]["points"] == 250000
@@ -63,8 +63,3 @@ async def test_http_purchase_earns_points_once_and_emits_points_earned(
 
 async def _equals(value: Any, expected: Any) -> bool:
     return bool(await value == expected)
-
-
-async def _when_len(records: Any, n: int) -> Any:
-    got = await records
-    return got if len(got) >= n else None
