@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import asyncpg
 import orjson
@@ -113,13 +113,55 @@ def is_transient(error: BaseException) -> bool:
     )
 
 
+class Decoder(Protocol):
+    """Turns a record into the event it carries, or says why it cannot (the dead letter's reason)."""
+
+    topics: Sequence[str]  # without the deployment's topic prefix
+    description: str
+
+    def __call__(self, record: Record) -> Envelope[Any] | str: ...
+
+
+class ContractDecoder:
+    """Decodes enveloped events of the given versioned contracts."""
+
+    def __init__(self, contracts: Sequence[Contract[Any]]) -> None:
+        # Parametrised once per contract: pydantic builds each Envelope[Payload] validator here.
+        self._models: dict[tuple[Any, Any], Any] = {
+            (c.name, c.version): Envelope[c.payload]  # type: ignore[name-defined]
+            for c in contracts
+        }
+        self.topics: Sequence[str] = sorted({str(c.topic) for c in contracts})
+        self.description = ", ".join(f"{c.name} v{c.version}" for c in contracts) + " (the Envelope)"
+
+    def __call__(self, record: Record) -> Envelope[Any] | str:
+        try:
+            raw = orjson.loads(record.value or b"")
+        except orjson.JSONDecodeError as error:
+            return f"not JSON: {error}"
+        if not isinstance(raw, dict):
+            return f"not a JSON object but {type(raw).__name__}"
+        model = self._models.get((raw.get("type"), raw.get("schema_version")))
+        if model is None:
+            return (
+                f"unknown event type {raw.get('type')!r} version {raw.get('schema_version')!r}"
+                f" on topic {record.topic}"
+            )
+        try:
+            envelope: Envelope[Any] = model.model_validate(raw)
+        except ValidationError as error:
+            details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+            return f"invalid {raw.get('type')}: {details}"
+        return envelope
+
+
 class ReliableConsumer:
     def __init__(
         self,
         *,
         settings: ServiceSettings,
         engine: AsyncEngine,
-        contracts: Sequence[Contract[Any]],
+        decoder: Decoder,
         handler: BatchHandler,
         metrics: CoreMetrics,
         on_committed: Callable[[], None] = lambda: None,
@@ -129,12 +171,8 @@ class ReliableConsumer:
         self._handler = handler
         self._metrics = metrics
         self._on_committed = on_committed
-        # Parametrised once per contract: pydantic builds each Envelope[Payload] validator here.
-        self._models: dict[tuple[Any, Any], Any] = {
-            (c.name, c.version): Envelope[c.payload]  # type: ignore[name-defined]
-            for c in contracts
-        }
-        self.topics = sorted({settings.topic_prefix + c.topic for c in contracts})
+        self._decoder = decoder
+        self.topics = sorted({settings.topic_prefix + t for t in decoder.topics})
         self.dead_letter_topic = settings.topic_prefix + dead_letter_topic(settings.service_name)
         self._idle = asyncio.Event()
         self._idle.set()
@@ -157,11 +195,8 @@ class ReliableConsumer:
             listener=_DrainOnRevoke(self),
             decoder=_keep_raw,
             title=f"{settings.service_name}-consumer",
-            description="Consumes "
-            + ", ".join(f"{name} v{v}" for name, v in self._models)
-            + " (the Envelope schema; invalid records go to "
-            + self.dead_letter_topic
-            + ")",
+            description=f"Consumes {self._decoder.description}; what it refuses goes to "
+            f"{self.dead_letter_topic} with the reason",
         )(consume)
 
     async def process(self, records: Sequence[Record], consumer: AIOKafkaConsumer) -> None:
@@ -194,25 +229,11 @@ class ReliableConsumer:
             log.warning("batch still running after %.0fs of rebalance; its commit may be refused", timeout)
 
     def _decode(self, record: Record) -> _Item:
-        position_id = uuid.uuid5(_POSITION_NAMESPACE, f"{record.topic}:{record.partition}:{record.offset}")
-        try:
-            raw = orjson.loads(record.value or b"")
-        except orjson.JSONDecodeError as error:
-            return _Poison(record, f"not JSON: {error}", position_id)
-        if not isinstance(raw, dict):
-            return _Poison(record, f"not a JSON object but {type(raw).__name__}", position_id)
-        model = self._models.get((raw.get("type"), raw.get("schema_version")))
-        if model is None:
-            reason = (
-                f"unknown event type {raw.get('type')!r} version {raw.get('schema_version')!r}"
-                f" on topic {record.topic}"
-            )
-            return _Poison(record, reason, position_id)
-        try:
-            return _Event(record, model.model_validate(raw))
-        except ValidationError as error:
-            details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-            return _Poison(record, f"invalid {raw.get('type')}: {details}", position_id)
+        decoded = self._decoder(record)
+        if isinstance(decoded, str):
+            position = f"{record.topic}:{record.partition}:{record.offset}"
+            return _Poison(record, decoded, uuid.uuid5(_POSITION_NAMESPACE, position))
+        return _Event(record, decoded)
 
     async def _apply_with_retry(self, items: Sequence[_Item]) -> None:
         delay = 0.05

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.config import ServiceSettings
-from shared.consumer import BatchHandler, ReliableConsumer
+from shared.consumer import BatchHandler, Decoder, ReliableConsumer
 from shared.contracts import Contract, Envelope
 from shared.metrics import CoreMetrics
 from shared.outbox import OutboxRelay
@@ -38,9 +38,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Consumes:
-    """What a consuming service reads and the handler that applies it."""
+    """What a consuming service reads (its decoder names the topics) and the handler that applies it."""
 
-    contracts: Sequence[Contract[Any]]
+    decoder: Decoder
     handler: BatchHandler
 
 
@@ -114,7 +114,7 @@ def create_app(
         ReliableConsumer(
             settings=settings,
             engine=engine,
-            contracts=consumes.contracts,
+            decoder=consumes.decoder,
             handler=consumes.handler,
             metrics=metrics,
             on_committed=relay.wake,

@@ -16,7 +16,13 @@ DAY_MS = 24 * 3600 * 1000
 
 
 class Topic(StrEnum):
+    # Purchases and returns share a topic so a member's return always follows the purchase.
     PURCHASES = "pos.purchases"
+    # What POS systems produce directly; ingest validates it into the topics above.
+    POS_RAW = "pos.raw"
+    MEMBERS = "members.profile"
+    MEMBERSHIPS = "members.vip"
+    PARTNERS = "partners.cobrand"
     POINTS_EARNED = "points.earned"
 
 
@@ -37,6 +43,10 @@ class TopicSpec:
 
 CATALOG: tuple[TopicSpec, ...] = (
     TopicSpec(Topic.PURCHASES, partitions=6, key="member id"),
+    TopicSpec(Topic.POS_RAW, partitions=6, key="any (re-keyed by member on validation)"),
+    TopicSpec(Topic.MEMBERS, partitions=6, key="member id"),
+    TopicSpec(Topic.MEMBERSHIPS, partitions=6, key="member id"),
+    TopicSpec(Topic.PARTNERS, partitions=6, key="member id, or partner id for campaigns"),
     TopicSpec(Topic.POINTS_EARNED, partitions=6, key="member id"),
 )
 

@@ -6,6 +6,7 @@ from services.points.api import api
 from services.points.handlers import purchases_handler
 from services.points.settings import PointsSettings
 from services.points.store import MIGRATIONS
+from shared.consumer import ContractDecoder
 from shared.contracts import POINTS_EARNED, PURCHASE_RECORDED
 from shared.service import Consumes, create_app
 
@@ -16,7 +17,7 @@ def create(settings: PointsSettings | None = None) -> FastAPI:
         settings,
         title="Vafa points",
         migrations=MIGRATIONS,
-        consumes=Consumes([PURCHASE_RECORDED], purchases_handler(settings)),
+        consumes=Consumes(ContractDecoder([PURCHASE_RECORDED]), purchases_handler(settings)),
         emits=[POINTS_EARNED],
         api=api,
     )

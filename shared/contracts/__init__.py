@@ -8,8 +8,17 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from shared.contracts.envelope import Envelope, utcnow
+from shared.contracts.members import MemberEnrolled, MemberProfileChanged, VipMembership
+from shared.contracts.partners import PartnerCampaignAnnounced, PartnerPurchaseRecorded
 from shared.contracts.points import PointsEarned, RuleContribution
-from shared.contracts.purchases import PurchaseRecorded
+from shared.contracts.purchases import (
+    LineItem,
+    PurchaseRecorded,
+    ReturnBase,
+    ReturnLine,
+    ReturnRecorded,
+    Tender,
+)
 from shared.topics import Topic
 
 P = TypeVar("P", bound=BaseModel)
@@ -37,17 +46,60 @@ class Contract(Generic[P]):
 PURCHASE_RECORDED: Contract[PurchaseRecorded] = Contract(
     "purchase.recorded", 1, PurchaseRecorded, Topic.PURCHASES
 )
+RETURN_RECORDED: Contract[ReturnRecorded] = Contract("return.recorded", 1, ReturnRecorded, Topic.PURCHASES)
+MEMBER_ENROLLED: Contract[MemberEnrolled] = Contract("member.enrolled", 1, MemberEnrolled, Topic.MEMBERS)
+MEMBER_PROFILE_CHANGED: Contract[MemberProfileChanged] = Contract(
+    "member.profile_changed", 1, MemberProfileChanged, Topic.MEMBERS
+)
+VIP_PURCHASED: Contract[VipMembership] = Contract("vip.purchased", 1, VipMembership, Topic.MEMBERSHIPS)
+VIP_RENEWED: Contract[VipMembership] = Contract("vip.renewed", 1, VipMembership, Topic.MEMBERSHIPS)
+VIP_CANCELLED: Contract[VipMembership] = Contract("vip.cancelled", 1, VipMembership, Topic.MEMBERSHIPS)
+PARTNER_PURCHASE_RECORDED: Contract[PartnerPurchaseRecorded] = Contract(
+    "partner.purchase_recorded", 1, PartnerPurchaseRecorded, Topic.PARTNERS
+)
+PARTNER_CAMPAIGN_ANNOUNCED: Contract[PartnerCampaignAnnounced] = Contract(
+    "partner.campaign_announced", 1, PartnerCampaignAnnounced, Topic.PARTNERS
+)
 POINTS_EARNED: Contract[PointsEarned] = Contract("points.earned", 1, PointsEarned, Topic.POINTS_EARNED)
 
-ALL_CONTRACTS: tuple[Contract[Any], ...] = (PURCHASE_RECORDED, POINTS_EARNED)
+ALL_CONTRACTS: tuple[Contract[Any], ...] = (
+    PURCHASE_RECORDED,
+    RETURN_RECORDED,
+    MEMBER_ENROLLED,
+    MEMBER_PROFILE_CHANGED,
+    VIP_PURCHASED,
+    VIP_RENEWED,
+    VIP_CANCELLED,
+    PARTNER_PURCHASE_RECORDED,
+    PARTNER_CAMPAIGN_ANNOUNCED,
+    POINTS_EARNED,
+)
 
 __all__ = [
     "ALL_CONTRACTS",
+    "MEMBER_ENROLLED",
+    "MEMBER_PROFILE_CHANGED",
+    "PARTNER_CAMPAIGN_ANNOUNCED",
+    "PARTNER_PURCHASE_RECORDED",
     "POINTS_EARNED",
     "PURCHASE_RECORDED",
+    "RETURN_RECORDED",
+    "VIP_CANCELLED",
+    "VIP_PURCHASED",
+    "VIP_RENEWED",
     "Contract",
     "Envelope",
+    "LineItem",
+    "MemberEnrolled",
+    "MemberProfileChanged",
+    "PartnerCampaignAnnounced",
+    "PartnerPurchaseRecorded",
     "PointsEarned",
     "PurchaseRecorded",
+    "ReturnBase",
+    "ReturnLine",
+    "ReturnRecorded",
     "RuleContribution",
+    "Tender",
+    "VipMembership",
 ]

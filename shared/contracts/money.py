@@ -1,17 +1,38 @@
-"""Money on the wire: a decimal string (or an integer), never a binary float."""
+"""Money on the wire: a decimal string (or an integer), never a binary float, in a known currency."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
+
+# ISO 4217 minor units of the currencies a chain may use here; an unknown code is refused.
+CURRENCY_EXPONENTS: dict[str, int] = {
+    "AED": 2, "AFN": 2, "AMD": 2, "AUD": 2, "AZN": 2, "BHD": 3, "CAD": 2, "CHF": 2, "CNY": 2,
+    "DKK": 2, "EUR": 2, "GBP": 2, "GEL": 2, "INR": 2, "IQD": 3, "IRR": 2, "JOD": 3, "JPY": 0,
+    "KRW": 0, "KWD": 3, "NOK": 2, "OMR": 3, "PKR": 2, "PLN": 2, "QAR": 2, "RUB": 2, "SAR": 2,
+    "SEK": 2, "TJS": 2, "TMT": 2, "TRY": 2, "USD": 2, "UZS": 2,
+}  # fmt: skip
 
 
 def _refuse_float(value: Any) -> Any:
     if isinstance(value, float):
-        raise ValueError('money must be a decimal string such as "12.50", not a JSON float')
+        raise PydanticCustomError(
+            "money_not_float", 'money must be a decimal string such as "12.50", not a JSON float'
+        )
     return value
+
+
+def _known_currency(code: str) -> str:
+    if code not in CURRENCY_EXPONENTS:
+        raise PydanticCustomError(
+            "unsupported_currency",
+            "unsupported currency {code} (ISO 4217 codes: {known})",
+            {"code": code, "known": ", ".join(CURRENCY_EXPONENTS)},
+        )
+    return code
 
 
 Money = Annotated[
@@ -19,3 +40,16 @@ Money = Annotated[
     BeforeValidator(_refuse_float),
     Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
 ]
+
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)]
+
+
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount of ``currency``: 0.01 for EUR, 1 for JPY, 0.001 for KWD."""
+    return Decimal(1).scaleb(-CURRENCY_EXPONENTS[currency])
+
+
+def fits_currency(amount: Decimal, currency: str) -> bool:
+    """True when ``amount`` has no more decimals than the currency's minor unit allows."""
+    exponent = amount.normalize().as_tuple().exponent
+    return not isinstance(exponent, int) or -exponent <= CURRENCY_EXPONENTS[currency]

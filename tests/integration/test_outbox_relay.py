@@ -12,7 +12,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.config import ServiceSettings
-from shared.consumer import BatchResult, ReliableConsumer
+from shared.consumer import BatchResult, ContractDecoder, ReliableConsumer
 from shared.contracts import POINTS_EARNED, Envelope
 from shared.metrics import CoreMetrics
 from shared.store.core_tables import CORE_METADATA
@@ -82,7 +82,7 @@ async def test_relay_killed_after_publish_before_delete_loses_nothing_and_double
     ReliableConsumer(
         settings=settings,
         engine=engine,
-        contracts=[POINTS_EARNED],
+        decoder=ContractDecoder([POINTS_EARNED]),
         handler=record_effects,
         metrics=CoreMetrics(CollectorRegistry()),
     ).subscribe(broker)

@@ -1,0 +1,325 @@
+"""What ingest accepts, and why it refuses: pure rules, no I/O.
+
+Each kind of submission (purchase, return, enrolment, ...) is an input model, the contract it
+becomes, a natural key that makes a retried submission the same event, the member key it is
+partitioned by, its consistency checks, and who may send it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError
+
+from shared.contracts import (
+    MEMBER_ENROLLED,
+    MEMBER_PROFILE_CHANGED,
+    PARTNER_CAMPAIGN_ANNOUNCED,
+    PARTNER_PURCHASE_RECORDED,
+    PURCHASE_RECORDED,
+    RETURN_RECORDED,
+    VIP_CANCELLED,
+    VIP_PURCHASED,
+    VIP_RENEWED,
+    Contract,
+    Envelope,
+    MemberEnrolled,
+    MemberProfileChanged,
+    PartnerCampaignAnnounced,
+    PartnerPurchaseRecorded,
+    PurchaseRecorded,
+    VipMembership,
+)
+from shared.contracts.money import fits_currency, minor_unit
+from shared.contracts.purchases import ReturnBase
+
+# Same (kind, natural key) -> same event_id, whichever way it came in and however often.
+_EVENT_NAMESPACE = uuid.UUID("0d5f3c39-7f5e-4a1b-8b3c-2f5a9e6d4c10")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    rule: str
+    message: str
+
+
+# -- input models: the contract's payload plus what only the sender knows -----------------------
+
+
+class PurchaseIn(PurchaseRecorded):
+    kind: Literal["purchase"] = "purchase"
+    occurred_at: AwareDatetime
+
+
+class ReturnIn(ReturnBase):
+    kind: Literal["return"] = "return"
+    occurred_at: AwareDatetime
+
+
+class MemberEnrolledIn(MemberEnrolled):
+    kind: Literal["member_enrolled"] = "member_enrolled"
+    occurred_at: AwareDatetime
+
+
+class MemberProfileChangedIn(MemberProfileChanged):
+    kind: Literal["member_profile_changed"] = "member_profile_changed"
+    occurred_at: AwareDatetime
+
+
+class VipIn(VipMembership):
+    kind: Literal["vip_purchased", "vip_renewed", "vip_cancelled"]
+    occurred_at: AwareDatetime
+
+
+class PartnerPurchaseIn(PartnerPurchaseRecorded):
+    kind: Literal["partner_purchase"] = "partner_purchase"
+    occurred_at: AwareDatetime
+
+
+class PartnerCampaignIn(PartnerCampaignAnnounced):
+    kind: Literal["partner_campaign"] = "partner_campaign"
+    occurred_at: AwareDatetime
+
+
+Item = (
+    PurchaseIn
+    | ReturnIn
+    | MemberEnrolledIn
+    | MemberProfileChangedIn
+    | VipIn
+    | PartnerPurchaseIn
+    | PartnerCampaignIn
+)
+
+
+# -- who is sending ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: uuid.UUID
+    kind: Literal["chain", "partner", "admin"]
+    chain_id: str | None = None
+    store_id: str | None = None
+    partner_id: str | None = None
+
+
+def forbidden_reason(principal: Principal, item: Item) -> str | None:
+    """None when ``principal`` may send ``item``; else why not."""
+    if principal.kind == "admin":
+        return None
+    if isinstance(item, PartnerPurchaseIn | PartnerCampaignIn):
+        if principal.kind != "partner":
+            return "only a partner brand's key may send co-branding events"
+        if item.partner_id != principal.partner_id:
+            return f"this key belongs to partner {principal.partner_id!r}, not {item.partner_id!r}"
+        return None
+    if principal.kind != "chain":
+        return "a partner key may only send its own co-branding events"
+    chain = getattr(item, "chain_id", principal.chain_id)
+    if chain != principal.chain_id:
+        return f"this key belongs to chain {principal.chain_id!r}, not {chain!r}"
+    store = getattr(item, "store_id", None)
+    if principal.store_id is not None and store not in (None, principal.store_id):
+        return f"this key belongs to store {principal.store_id!r}, not {store!r}"
+    return None
+
+
+# -- consistency ---------------------------------------------------------------------------------
+
+
+def _precision(currency: str, amounts: Sequence[tuple[str, Decimal]]) -> list[FieldError]:
+    return [
+        FieldError(field, "currency_precision", f"{amount} has more decimals than {currency} allows")
+        for field, amount in amounts
+        if not fits_currency(amount, currency)
+    ]
+
+
+def _purchase_checks(p: PurchaseIn) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if not p.lines:
+        errors.append(FieldError("lines", "lines_required", "a purchase needs at least one line item"))
+    amounts = [(f"lines.{i}.amount", line.amount) for i, line in enumerate(p.lines)]
+    amounts += [(f"lines.{i}.discount", line.discount) for i, line in enumerate(p.lines)]
+    amounts += [(f"tenders.{i}.amount", t.amount) for i, t in enumerate(p.tenders)]
+    errors += _precision(p.currency, [*amounts, ("total_amount", p.total_amount)])
+    half_unit = minor_unit(p.currency) / 2
+    for i, line in enumerate(p.lines):
+        gross = line.quantity * line.unit_price
+        if line.discount > gross:
+            errors.append(
+                FieldError(f"lines.{i}.discount", "discount_exceeds_price", f"{line.discount} > {gross}")
+            )
+        elif abs(gross - line.discount - line.amount) > half_unit:
+            errors.append(
+                FieldError(
+                    f"lines.{i}.amount",
+                    "line_amount_mismatch",
+                    f"{line.quantity} x {line.unit_price} - {line.discount} is not {line.amount}",
+                )
+            )
+    lines_total = sum((line.amount for line in p.lines), Decimal(0))
+    if p.lines and lines_total != p.total_amount:
+        errors.append(
+            FieldError(
+                "total_amount",
+                "receipt_total_mismatch",
+                f"total_amount {p.total_amount} is not the sum of the line amounts {lines_total}",
+            )
+        )
+    tendered = sum((t.amount for t in p.tenders), Decimal(0))
+    if p.tenders and tendered != p.total_amount:
+        errors.append(
+            FieldError(
+                "tenders", "tender_total_mismatch", f"tenders add up to {tendered}, not {p.total_amount}"
+            )
+        )
+    return errors
+
+
+def _return_checks(r: ReturnIn) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if not r.full and not r.lines:
+        errors.append(FieldError("lines", "lines_required", "a partial return names the lines returned"))
+    amounts = [(f"lines.{i}.amount", line.amount) for i, line in enumerate(r.lines)]
+    errors += _precision(r.currency, [*amounts, ("refund_amount", r.refund_amount)])
+    refunded = sum((line.amount for line in r.lines), Decimal(0))
+    if r.lines and refunded != r.refund_amount:
+        errors.append(
+            FieldError(
+                "refund_amount",
+                "refund_total_mismatch",
+                f"refund_amount {r.refund_amount} is not the sum of the returned lines {refunded}",
+            )
+        )
+    return errors
+
+
+def _campaign_checks(c: PartnerCampaignIn) -> list[FieldError]:
+    errors = []
+    if c.ends_at <= c.starts_at:
+        errors.append(FieldError("ends_at", "window_empty", "ends_at must be after starts_at"))
+    if not c.skus and not c.categories:
+        errors.append(FieldError("skus", "target_required", "name the SKUs or categories the bonus is on"))
+    return errors
+
+
+def consistency_errors(item: Item, now: datetime, max_skew: timedelta) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if item.occurred_at > now + max_skew:
+        errors.append(
+            FieldError("occurred_at", "not_in_future", "occurred_at is later than now plus the allowed skew")
+        )
+    if isinstance(item, PurchaseIn):
+        errors += _purchase_checks(item)
+    elif isinstance(item, ReturnIn):
+        errors += _return_checks(item)
+    elif isinstance(item, PartnerCampaignIn):
+        errors += _campaign_checks(item)
+    elif isinstance(item, VipIn):
+        errors += _precision(item.currency, [("fee", item.fee)])
+    elif isinstance(item, PartnerPurchaseIn):
+        errors += _precision(item.currency, [("total_amount", item.total_amount)])
+    return errors
+
+
+# -- from an accepted item to its event ----------------------------------------------------------
+
+
+def purchase_event_id(chain_id: str, store_id: str, receipt_no: str) -> uuid.UUID:
+    return uuid.uuid5(_EVENT_NAMESPACE, f"purchase/{chain_id}/{store_id}/{receipt_no}")
+
+
+def natural_key(item: Item) -> str | None:
+    """What makes two submissions the same one; None where only an Idempotency-Key can say."""
+    match item:
+        case PurchaseIn():
+            return f"purchase/{item.chain_id}/{item.store_id}/{item.receipt_no}"
+        case ReturnIn():
+            return f"return/{item.chain_id}/{item.store_id}/{item.return_no}"
+        case MemberEnrolledIn():
+            return f"member_enrolled/{item.member_id}"
+        case VipIn():
+            return f"{item.kind}/{item.chain_id}/{item.order_no}"
+        case PartnerPurchaseIn():
+            return f"partner_purchase/{item.partner_id}/{item.receipt_no}"
+        case PartnerCampaignIn():
+            return f"partner_campaign/{item.partner_id}/{item.campaign_id}"
+    return None
+
+
+_CONTRACTS: dict[str, Contract[Any]] = {
+    "purchase": PURCHASE_RECORDED,
+    "return": RETURN_RECORDED,
+    "member_enrolled": MEMBER_ENROLLED,
+    "member_profile_changed": MEMBER_PROFILE_CHANGED,
+    "vip_purchased": VIP_PURCHASED,
+    "vip_renewed": VIP_RENEWED,
+    "vip_cancelled": VIP_CANCELLED,
+    "partner_purchase": PARTNER_PURCHASE_RECORDED,
+    "partner_campaign": PARTNER_CAMPAIGN_ANNOUNCED,
+}
+
+
+def contract_of(item: Item) -> Contract[Any]:
+    return _CONTRACTS[item.kind]
+
+
+def content_hash(item: Item) -> bytes:
+    """A digest of what was submitted: the same receipt number with other content is a conflict."""
+    return hashlib.sha256(orjson.dumps(item.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).digest()
+
+
+def to_envelope(item: Item, producer: str, event_id: uuid.UUID | None = None) -> Envelope[Any]:
+    contract = contract_of(item)
+    fields = item.model_dump(exclude={"kind", "occurred_at"})
+    if isinstance(item, ReturnIn):
+        fields["original_event_id"] = purchase_event_id(
+            item.chain_id, item.original_store_id, item.original_receipt_no
+        )
+    key = str(getattr(item, "member_id", None) or getattr(item, "partner_id", ""))
+    nat = natural_key(item)
+    return contract.envelope(
+        event_id=event_id or (uuid.uuid5(_EVENT_NAMESPACE, nat) if nat else uuid.uuid4()),
+        key=key,
+        producer=producer,
+        occurred_at=item.occurred_at,
+        payload=contract.payload(**fields),
+    )
+
+
+# -- one validation for both ways in -------------------------------------------------------------
+
+ITEM: TypeAdapter[Item] = TypeAdapter(Annotated[Item, Field(discriminator="kind")])
+MAX_BATCH = 5000
+
+
+def errors_of(error: ValidationError, skip: tuple[str, ...] = ()) -> list[FieldError]:
+    """pydantic's errors as (field, rule, message); ``skip`` drops location parts that are not fields
+    (FastAPI's "body", the union's kind tag)."""
+    return [
+        FieldError(".".join(str(p) for p in e["loc"] if p not in skip), e["type"], e["msg"])
+        for e in error.errors()
+    ]
+
+
+def parse_item(raw: Any, now: datetime, max_skew: timedelta) -> Item | list[FieldError]:
+    """A submitted JSON object -> a valid item, or every reason it is not one."""
+    if not isinstance(raw, dict):
+        return [FieldError("", "not_an_object", "each item must be a JSON object")]
+    if raw.get("kind") not in _CONTRACTS:
+        return [FieldError("kind", "unknown_kind", f"kind must be one of {', '.join(_CONTRACTS)}")]
+    try:
+        item = ITEM.validate_python(raw)
+    except ValidationError as error:
+        return errors_of(error, skip=(str(raw["kind"]),))
+    return consistency_errors(item, now, max_skew) or item

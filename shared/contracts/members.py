@@ -1,0 +1,53 @@
+"""Member enrolment, profile changes and paid VIP membership."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.contracts.common import Id, MemberId, TimeZone
+from shared.contracts.money import Currency, Money
+
+Channel = Literal["email", "sms", "push", "webhook"]
+Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]  # E.164
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MemberEnrolled(_Contract):
+    member_id: MemberId
+    chain_id: Id
+    email: Email | None = None
+    phone: Phone | None = None
+    locale: Literal["fa", "en"] = "fa"
+    timezone: TimeZone = "Asia/Tehran"
+    # Marketing consent per channel; a channel not named has no consent.
+    consents: dict[Channel, bool] = Field(default_factory=dict)
+    referral_code: Id | None = None
+
+
+class MemberProfileChanged(_Contract):
+    """Only the fields that changed are given; consent changes take effect at once downstream."""
+
+    member_id: MemberId
+    email: Email | None = None
+    phone: Phone | None = None
+    locale: Literal["fa", "en"] | None = None
+    timezone: TimeZone | None = None
+    consents: dict[Channel, bool] = Field(default_factory=dict)
+
+
+class VipMembership(_Contract):
+    """A paid membership order: purchased, renewed or cancelled (the event type says which)."""
+
+    member_id: MemberId
+    chain_id: Id
+    order_no: Id
+    plan: Id
+    fee: Money
+    currency: Currency
+    term_months: int = Field(ge=1, le=60)
