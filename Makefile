@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 VAFACTL := deploy/local/vafactl
 STAMP := $(VENV)/.installed
 
-.PHONY: venv infra-up infra-down infra-status test test-unit lint demo asyncapi clean
+.PHONY: venv infra-up infra-down infra-status test test-unit lint demo asyncapi api-key clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,3 +46,7 @@ clean: infra-down
 # The AsyncAPI documents faststream generates, committed under docs/asyncapi/.
 asyncapi: venv
 	$(PY) -m deploy.asyncapi
+
+# Ingest API keys: make api-key ARGS="create chain --chain hyperstar" (also: list, revoke PREFIX).
+api-key: venv infra-up
+	eval "$$($(VAFACTL) env)" && $(PY) -m services.ingest.cli $(ARGS)

@@ -116,8 +116,12 @@ def is_transient(error: BaseException) -> bool:
 class Decoder(Protocol):
     """Turns a record into the event it carries, or says why it cannot (the dead letter's reason)."""
 
-    topics: Sequence[str]  # without the deployment's topic prefix
-    description: str
+    @property
+    def topics(self) -> Sequence[str]:
+        """The topics it reads, without the deployment's topic prefix."""
+
+    @property
+    def description(self) -> str: ...
 
     def __call__(self, record: Record) -> Envelope[Any] | str: ...
 

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.kafka.publisher.usecase import DefaultPublisher
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
@@ -100,7 +101,7 @@ def create_app(
 
     # One faststream publisher per emitted contract: it documents the topic's schema in AsyncAPI, and
     # a service that publishes directly (ingest) sends through it. Outbox rows go out via the relay.
-    publishers = {
+    publishers: dict[str, DefaultPublisher] = {
         c.name: broker.publisher(
             settings.topic_prefix + c.topic,
             title=c.name,

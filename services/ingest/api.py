@@ -1,77 +1,198 @@
-"""The HTTP front door: validate, publish with acks=all, answer only after Kafka has it."""
+"""The HTTP front door: one endpoint per kind for single submissions, and a batch endpoint.
+
+Every answer to a request with an ``Idempotency-Key`` is stored with it: the same request again gets
+the same answer (marked ``Idempotent-Replayed: true``), a different request with that key a 422.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from datetime import timedelta
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
 
-from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Request, Response
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
-from services.ingest.problems import problem
-from services.ingest.settings import IngestSettings
-from shared.contracts import PURCHASE_RECORDED, PurchaseRecorded
+from services.ingest.auth import authenticate
+from services.ingest.domain import (
+    KINDS,
+    MAX_BATCH,
+    FieldError,
+    Item,
+    MemberEnrolledIn,
+    MemberProfileChangedIn,
+    PartnerCampaignIn,
+    PartnerPurchaseIn,
+    Principal,
+    PurchaseIn,
+    ReturnIn,
+    VipIn,
+    checked,
+    parse_item,
+)
+from services.ingest.intake import Intake, ItemResult
+from services.ingest.problems import PROBLEM_JSON, ProblemError
+from services.ingest.store.repository import lock_idempotency_key, remember_answer
 from shared.contracts.envelope import utcnow
 
-api = APIRouter(prefix="/v1", tags=["ingest"])
+api = APIRouter(prefix="/v1", tags=["intake"])
 
-# A receipt is one purchase: the same (chain, store, receipt) always gets the same event_id,
-# so a POS that retries can never earn twice downstream.
-_RECEIPT_NAMESPACE = uuid.UUID("0d5f3c39-7f5e-4a1b-8b3c-2f5a9e6d4c10")
+Caller = Annotated[Principal, Depends(authenticate)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=255, description="Makes a retried request get the original answer, never a second event"
+    ),
+]
+Shape = Callable[[list[ItemResult]], tuple[int, dict[str, Any]]]
 
-
-class PurchaseIn(PurchaseRecorded):
-    occurred_at: AwareDatetime
-
-
-class Accepted(BaseModel):
-    event_id: uuid.UUID
-    status: str = "accepted"
+_SINGLE_STATUS = {"accepted": 202, "duplicate": 200, "rejected": 422, "forbidden": 403, "conflict": 409}
 
 
-def receipt_event_id(p: PurchaseRecorded) -> uuid.UUID:
-    return uuid.uuid5(_RECEIPT_NAMESPACE, f"{p.chain_id}/{p.store_id}/{p.receipt_no}")
+def _single(results: list[ItemResult]) -> tuple[int, dict[str, Any]]:
+    result = results[0]
+    status = _SINGLE_STATUS[result.outcome]
+    if result.problem:
+        body = dict(result.problem)
+        if result.event_id:
+            body["event_id"] = str(result.event_id)
+        return status, body
+    return status, {"event_id": str(result.event_id), "status": result.outcome}
 
 
-@api.post("/purchases", status_code=202, response_model=Accepted)
-async def submit_purchase(purchase: PurchaseIn, request: Request) -> Response | Accepted:
-    settings: IngestSettings = request.app.state.settings
-    if purchase.occurred_at > utcnow() + timedelta(seconds=settings.ingest_max_clock_skew_s):
-        return problem(
-            422,
-            "Invalid request",
-            "occurred_at is in the future",
-            errors=[
-                {
-                    "field": "occurred_at",
-                    "rule": "not_in_future",
-                    "message": "occurred_at is later than now plus the allowed skew",
-                }
-            ],
-        )
-    envelope = PURCHASE_RECORDED.envelope(
-        event_id=receipt_event_id(purchase),
-        key=purchase.member_id,
-        producer=settings.service_name,
-        occurred_at=purchase.occurred_at,
-        payload=PurchaseRecorded(**purchase.model_dump(exclude={"occurred_at"})),
+def _batch(results: list[ItemResult]) -> tuple[int, dict[str, Any]]:
+    summary = Counter(r.outcome for r in results)
+    return 200, {"summary": dict(summary), "results": [r.as_json() for r in results]}
+
+
+async def _answer(
+    request: Request,
+    caller: Principal,
+    idempotency_key: str | None,
+    entries: Sequence[Item | list[FieldError]],
+    kinds: Sequence[str],
+    shape: Shape,
+) -> JSONResponse:
+    state = request.app.state
+    intake: Intake = state.intake
+    digest = hashlib.sha256(await request.body()).digest()
+    async with state.engine.begin() as conn:
+        if idempotency_key:
+            prior = await lock_idempotency_key(conn, caller.key_id, idempotency_key)
+            if prior is not None:
+                if bytes(prior.request_sha256) != digest:
+                    raise ProblemError(
+                        422,
+                        "Invalid request",
+                        "this Idempotency-Key was used for a different request",
+                        errors=[
+                            FieldError(
+                                "Idempotency-Key", "idempotency_key_reused", "use a new key for a new request"
+                            )
+                        ],
+                    )
+                return JSONResponse(
+                    prior.body,
+                    prior.status,
+                    media_type=PROBLEM_JSON if prior.status >= 400 else None,
+                    headers={"Idempotent-Replayed": "true"},
+                )
+        results = await intake.submit(conn, caller, entries, kinds)
+        status, body = shape(results)
+        if idempotency_key:
+            await remember_answer(conn, caller.key_id, idempotency_key, digest, status, body)
+    return JSONResponse(body, status, media_type=PROBLEM_JSON if status >= 400 else None)
+
+
+async def _one(request: Request, caller: Principal, key: str | None, item: Item) -> JSONResponse:
+    entry = checked(item, utcnow(), request.app.state.intake.max_skew)
+    return await _answer(request, caller, key, [entry], [item.kind], _single)
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Already recorded: the original event_id"},
+    401: {"description": "Missing, unknown or revoked API key"},
+    403: {"description": "The key may not send for this chain, store or partner"},
+    409: {"description": "This receipt was recorded before with other content"},
+    422: {"description": "Invalid: each error names the field and the rule"},
+    429: {"description": "Too many events waiting for Kafka; see Retry-After"},
+    503: {"description": "Kafka did not acknowledge; nothing recorded; see Retry-After"},
+}
+
+
+@api.post("/purchases", status_code=202, responses=_RESPONSES)
+async def submit_purchase(
+    purchase: PurchaseIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """A completed purchase; answered after Kafka acknowledged it."""
+    return await _one(request, caller, idempotency_key, purchase)
+
+
+@api.post("/returns", status_code=202, responses=_RESPONSES)
+async def submit_return(
+    item: ReturnIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """A full or partial return, referencing the original receipt."""
+    return await _one(request, caller, idempotency_key, item)
+
+
+@api.post("/members", status_code=202, responses=_RESPONSES)
+async def enrol_member(
+    item: MemberEnrolledIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """A member joins: contact points, locale, time zone, consent per channel, referral code."""
+    return await _one(request, caller, idempotency_key, item)
+
+
+@api.post("/members/profile-changes", status_code=202, responses=_RESPONSES)
+async def change_profile(
+    item: MemberProfileChangedIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Changed profile fields; a consent withdrawn here takes effect at once downstream."""
+    return await _one(request, caller, idempotency_key, item)
+
+
+@api.post("/memberships", status_code=202, responses=_RESPONSES)
+async def vip_membership(
+    item: VipIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """A paid VIP membership purchased, renewed or cancelled."""
+    return await _one(request, caller, idempotency_key, item)
+
+
+@api.post("/partners/purchases", status_code=202, responses=_RESPONSES)
+async def partner_purchase(
+    item: PartnerPurchaseIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """A member's purchase at a partner brand (partner keys only, for their own brand)."""
+    return await _one(request, caller, idempotency_key, item)
+
+
+@api.post("/partners/campaigns", status_code=202, responses=_RESPONSES)
+async def partner_campaign(
+    item: PartnerCampaignIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """A partner-funded bonus campaign (partner keys only, for their own brand)."""
+    return await _one(request, caller, idempotency_key, item)
+
+
+class BatchIn(BaseModel):
+    items: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description="Up to 5,000 items, each with a `kind` "
+        f"({', '.join(KINDS)}) and the fields of that kind's single endpoint",
     )
-    try:
-        await asyncio.wait_for(
-            request.app.state.publishers[PURCHASE_RECORDED.name].publish(
-                envelope.to_bytes(),
-                key=envelope.key.encode(),
-                headers={"content-type": "application/json", "event-type": envelope.type},
-            ),
-            settings.ingest_publish_timeout_s,
-        )
-    except (TimeoutError, KafkaError):
-        return problem(
-            503,
-            "Broker unavailable",
-            "the purchase was not recorded; retry later",
-            headers={"Retry-After": "5"},
-        )
-    return Accepted(event_id=envelope.event_id)
+
+
+@api.post("/batch", responses=_RESPONSES)
+async def submit_batch(
+    batch: BatchIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Many items of any kinds; the answer has one result per item, in order."""
+    now, skew = utcnow(), request.app.state.intake.max_skew
+    entries = [parse_item(raw, now, skew) for raw in batch.items]
+    kinds = [raw["kind"] if raw.get("kind") in KINDS else "unknown" for raw in batch.items]
+    return await _answer(request, caller, idempotency_key, entries, kinds, _batch)

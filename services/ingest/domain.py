@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import orjson
-from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
 
 from shared.contracts import (
     MEMBER_ENROLLED,
@@ -270,13 +270,27 @@ _CONTRACTS: dict[str, Contract[Any]] = {
 }
 
 
+KINDS: tuple[str, ...] = tuple(_CONTRACTS)
+
+
 def contract_of(item: Item) -> Contract[Any]:
     return _CONTRACTS[item.kind]
 
 
-def content_hash(item: Item) -> bytes:
-    """A digest of what was submitted: the same receipt number with other content is a conflict."""
-    return hashlib.sha256(orjson.dumps(item.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).digest()
+def contract_of_kind(kind: str) -> Contract[Any]:
+    return _CONTRACTS[kind]
+
+
+def content_digest(envelope: Envelope[Any]) -> bytes:
+    """What was submitted, as a digest: the same receipt number with other content is a conflict."""
+    content = {"type": envelope.type, "occurred_at": envelope.occurred_at, "payload": envelope.payload}
+    return hashlib.sha256(orjson.dumps(content, default=_jsonable, option=orjson.OPT_SORT_KEYS)).digest()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(type(value))
 
 
 def to_envelope(item: Item, producer: str, event_id: uuid.UUID | None = None) -> Envelope[Any]:
@@ -303,7 +317,11 @@ ITEM: TypeAdapter[Item] = TypeAdapter(Annotated[Item, Field(discriminator="kind"
 MAX_BATCH = 5000
 
 
-def errors_of(error: ValidationError, skip: tuple[str, ...] = ()) -> list[FieldError]:
+class _HasErrors(Protocol):
+    def errors(self) -> Sequence[Any]: ...
+
+
+def errors_of(error: _HasErrors, skip: tuple[str, ...] = ()) -> list[FieldError]:
     """pydantic's errors as (field, rule, message); ``skip`` drops location parts that are not fields
     (FastAPI's "body", the union's kind tag)."""
     return [
@@ -322,4 +340,8 @@ def parse_item(raw: Any, now: datetime, max_skew: timedelta) -> Item | list[Fiel
         item = ITEM.validate_python(raw)
     except ValidationError as error:
         return errors_of(error, skip=(str(raw["kind"]),))
+    return checked(item, now, max_skew)
+
+
+def checked(item: Item, now: datetime, max_skew: timedelta) -> Item | list[FieldError]:
     return consistency_errors(item, now, max_skew) or item

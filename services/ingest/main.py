@@ -4,12 +4,29 @@ from fastapi import FastAPI
 
 from services.ingest import problems
 from services.ingest.api import api
+from services.ingest.auth import KeyRing
+from services.ingest.domain import KINDS, contract_of_kind
+from services.ingest.handlers import RawIntakeDecoder, raw_intake_handler
+from services.ingest.intake import Intake
+from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
-from shared.contracts import PURCHASE_RECORDED
-from shared.service import create_app
+from services.ingest.store import MIGRATIONS
+from shared.service import Consumes, create_app
 
 
 def create(settings: IngestSettings | None = None) -> FastAPI:
-    app = create_app(settings or IngestSettings(), title="Vafa ingest", emits=[PURCHASE_RECORDED], api=api)
+    settings = settings or IngestSettings()
+    app = create_app(
+        settings,
+        title="Vafa ingest",
+        migrations=MIGRATIONS,
+        consumes=Consumes(RawIntakeDecoder(settings), raw_intake_handler(settings)),
+        emits=sorted({contract_of_kind(k) for k in KINDS}, key=lambda c: c.name),
+        api=api,
+    )
+    metrics = IngestMetrics(app.state.registry)
+    app.state.ingest_metrics = metrics
+    app.state.intake = Intake(settings, app.state.publishers, metrics)
+    app.state.keyring = KeyRing(app.state.engine, settings.ingest_key_cache_s)
     problems.install(app)
     return app

@@ -10,3 +10,7 @@ class IngestSettings(ServiceSettings):
     ingest_max_clock_skew_s: int = 300
     # Longest wait for Kafka's acknowledgement before answering 503 (VAFA_INGEST_PUBLISH_TIMEOUT_S).
     ingest_publish_timeout_s: float = 10.0
+    # Events waiting for Kafka's acknowledgement before new requests get 429 (VAFA_INGEST_MAX_IN_FLIGHT).
+    ingest_max_in_flight: int = 20_000
+    # How long a looked-up API key is trusted before it is read again (VAFA_INGEST_KEY_CACHE_S).
+    ingest_key_cache_s: float = 5.0

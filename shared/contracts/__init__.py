@@ -74,6 +74,13 @@ ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     PARTNER_CAMPAIGN_ANNOUNCED,
     POINTS_EARNED,
 )
+_BY_NAME = {c.name: c for c in ALL_CONTRACTS}
+
+
+def contract_named(name: str) -> Contract[Any]:
+    """The contract an envelope's ``type`` names."""
+    return _BY_NAME[name]
+
 
 __all__ = [
     "ALL_CONTRACTS",
@@ -102,4 +109,5 @@ __all__ = [
     "RuleContribution",
     "Tender",
     "VipMembership",
+    "contract_named",
 ]

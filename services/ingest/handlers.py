@@ -1,0 +1,59 @@
+"""The raw Kafka way in: POS systems that produce to ``pos.raw`` directly get the same validation as
+HTTP (one item per record, as ``POST /v1/batch`` takes them). Valid items go on through the outbox,
+re-keyed by member; what fails goes to ``deadletter.ingest`` with the reason. Who may produce to
+``pos.raw`` is Kafka's business (ACLs); there are no API keys on this path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.ingest.domain import content_digest, parse_item, to_envelope
+from services.ingest.settings import IngestSettings
+from services.ingest.store.repository import Claim, claim_receipts
+from shared.consumer import BatchHandler, BatchResult, Record
+from shared.contracts import Envelope, contract_named
+from shared.contracts.envelope import utcnow
+from shared.outbox import OutboxMessage
+from shared.topics import Topic
+
+
+class RawIntakeDecoder:
+    topics = (str(Topic.POS_RAW),)
+    description = "raw POS items (the JSON of one POST /v1/batch item per record)"
+
+    def __init__(self, settings: IngestSettings) -> None:
+        self._producer = settings.service_name
+        self._skew = timedelta(seconds=settings.ingest_max_clock_skew_s)
+
+    def __call__(self, record: Record) -> Envelope[Any] | str:
+        try:
+            raw = orjson.loads(record.value or b"")
+        except orjson.JSONDecodeError as error:
+            return f"not JSON: {error}"
+        entry = parse_item(raw, utcnow(), self._skew)
+        if isinstance(entry, list):
+            return "; ".join(f"{e.field or '(item)'}: {e.rule}: {e.message}" for e in entry)
+        return to_envelope(entry, self._producer)
+
+
+def raw_intake_handler(settings: IngestSettings) -> BatchHandler:
+    async def handle(conn: AsyncConnection, events: Sequence[Envelope[Any]]) -> BatchResult:
+        claims = [Claim(e.event_id, e.type, content_digest(e)) for e in events]
+        earlier = await claim_receipts(conn, claims)
+        result = BatchResult()
+        for event, claim in zip(events, claims, strict=True):
+            prior = earlier.get(event.event_id)
+            if prior is None:
+                topic = settings.topic_prefix + contract_named(event.type).topic
+                result.outgoing.append(OutboxMessage.of(topic, event))
+            elif prior != claim.content_sha256:
+                result.rejected[event.event_id] = "conflict: already recorded with other content"
+            # else: the same receipt came in before (over HTTP or here) and is already on its way
+        return result
+
+    return handle

@@ -1,0 +1,175 @@
+"""Accepting submissions: authorise, recognise repeats, publish with acks=all, then answer.
+
+The receipts claimed for a request and its Kafka acknowledgements go together: the transaction that
+claims them commits only after Kafka acknowledged every new event, so a failed publish leaves no
+claim behind and the client's retry is processed afresh (the event_id is derived from the receipt, so
+anything that did reach Kafka is deduplicated downstream).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from aiokafka.errors import KafkaError
+from faststream.kafka.publisher.usecase import DefaultPublisher
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.ingest.domain import (
+    FieldError,
+    Item,
+    Principal,
+    content_digest,
+    forbidden_reason,
+    to_envelope,
+)
+from services.ingest.metrics import IngestMetrics
+from services.ingest.problems import ProblemError, invalid, problem_body
+from services.ingest.settings import IngestSettings
+from services.ingest.store.repository import Claim, claim_receipts
+from shared.contracts import Envelope
+
+Outcome = Literal["accepted", "duplicate", "rejected", "forbidden", "conflict"]
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    index: int
+    kind: str
+    outcome: Outcome
+    event_id: uuid.UUID | None = None
+    problem: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {"index": self.index, "status": self.outcome}
+        if self.event_id:
+            answer["event_id"] = str(self.event_id)
+        if self.problem:
+            answer["problem"] = self.problem
+        return answer
+
+
+class Intake:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        publishers: Mapping[str, DefaultPublisher],
+        metrics: IngestMetrics,
+    ) -> None:
+        self._settings = settings
+        self._publishers = publishers
+        self._metrics = metrics
+        self._in_flight = 0
+
+    @property
+    def max_skew(self) -> timedelta:
+        return timedelta(seconds=self._settings.ingest_max_clock_skew_s)
+
+    async def submit(
+        self,
+        conn: AsyncConnection,
+        principal: Principal,
+        entries: Sequence[Item | list[FieldError]],
+        kinds: Sequence[str],
+    ) -> list[ItemResult]:
+        """Each entry is a valid item or the errors that make it invalid; ``kinds`` names each entry."""
+        results: dict[int, ItemResult] = {}
+        candidates: list[tuple[int, Envelope[Any]]] = []
+        for i, entry in enumerate(entries):
+            if isinstance(entry, list):
+                results[i] = ItemResult(i, kinds[i], "rejected", problem=invalid(entry))
+            elif reason := forbidden_reason(principal, entry):
+                results[i] = ItemResult(
+                    i, kinds[i], "forbidden", problem=problem_body(403, "Forbidden", reason)
+                )
+            else:
+                candidates.append((i, to_envelope(entry, self._settings.service_name)))
+        if candidates:
+            with self._reserve(len(candidates)):
+                results |= await self._record(conn, candidates, kinds)
+        ordered = [results[i] for i in range(len(entries))]
+        for r in ordered:
+            self._metrics.items.labels("http", r.kind, r.outcome).inc()
+        return ordered
+
+    async def _record(
+        self, conn: AsyncConnection, candidates: list[tuple[int, Envelope[Any]]], kinds: Sequence[str]
+    ) -> dict[int, ItemResult]:
+        claims = [Claim(e.event_id, e.type, content_digest(e)) for _, e in candidates]
+        earlier = await claim_receipts(conn, claims)
+        results: dict[int, ItemResult] = {}
+        fresh: list[Envelope[Any]] = []
+        first_copy: dict[uuid.UUID, bytes] = {}
+        for (i, envelope), claim in zip(candidates, claims, strict=True):
+            event_id = envelope.event_id
+            prior = earlier.get(event_id, first_copy.get(event_id))
+            if prior is None:
+                first_copy[event_id] = claim.content_sha256
+                fresh.append(envelope)
+                results[i] = ItemResult(i, kinds[i], "accepted", event_id)
+            elif prior == claim.content_sha256:
+                results[i] = ItemResult(i, kinds[i], "duplicate", event_id)
+            else:
+                conflict = problem_body(
+                    409,
+                    "Conflict",
+                    "this receipt was already recorded with other content; "
+                    "a correction is a return or a new receipt",
+                )
+                results[i] = ItemResult(i, kinds[i], "conflict", event_id, conflict)
+        await self._publish(fresh)
+        return results
+
+    async def _publish(self, envelopes: Sequence[Envelope[Any]]) -> None:
+        if not envelopes:
+            return
+        try:
+            with self._metrics.publish_seconds.time():
+                async with asyncio.timeout(self._settings.ingest_publish_timeout_s):
+                    await asyncio.gather(
+                        *(
+                            self._publishers[e.type].publish(
+                                e.to_bytes(),
+                                key=e.key.encode(),
+                                headers={"content-type": "application/json", "event-type": e.type},
+                            )
+                            for e in envelopes
+                        )
+                    )
+        except (TimeoutError, KafkaError) as error:
+            self._metrics.refused.labels("broker_unavailable").inc()
+            raise ProblemError(
+                503,
+                "Broker unavailable",
+                f"Kafka did not acknowledge in time ({type(error).__name__}); nothing was recorded, retry",
+                headers={"Retry-After": "5"},
+            ) from error
+
+    def _reserve(self, n: int) -> _Reservation:
+        limit = self._settings.ingest_max_in_flight
+        if self._in_flight and self._in_flight + n > limit:
+            self._metrics.refused.labels("throttled").inc()
+            raise ProblemError(
+                429,
+                "Too many requests",
+                f"{self._in_flight} events are waiting for Kafka; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        return _Reservation(self, n)
+
+
+class _Reservation:
+    """Bounds the events waiting for Kafka's acknowledgement: beyond it, 429 instead of buffering."""
+
+    def __init__(self, intake: Intake, n: int) -> None:
+        self._intake, self._n = intake, n
+
+    def __enter__(self) -> None:
+        self._intake._in_flight += self._n
+
+    def __exit__(self, *_: object) -> None:
+        self._intake._in_flight -= self._n

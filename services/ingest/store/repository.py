@@ -1,0 +1,102 @@
+"""Reads and writes of the ingest store, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.ingest.store.tables import api_keys, idempotency, receipts
+
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class Claim:
+    event_id: uuid.UUID
+    kind: str
+    content_sha256: bytes
+
+
+async def claim_receipts(conn: AsyncConnection, claims: Sequence[Claim]) -> dict[uuid.UUID, bytes]:
+    """Record the claims not seen before; returns, for each one already recorded, its content digest."""
+    if not claims:
+        return {}
+    inserted = await conn.execute(
+        insert(receipts).on_conflict_do_nothing().returning(receipts.c.event_id),
+        [c.__dict__ for c in claims],
+    )
+    new = set(inserted.scalars())
+    seen = [c.event_id for c in claims if c.event_id not in new]
+    if not seen:
+        return {}
+    rows = await conn.execute(
+        select(receipts.c.event_id, receipts.c.content_sha256).where(receipts.c.event_id.in_(seen))
+    )
+    # (Two copies of one receipt in a single batch are both "new" here: the caller tells them apart.)
+    return {row.event_id: bytes(row.content_sha256) for row in rows}
+
+
+async def lock_idempotency_key(conn: AsyncConnection, key_id: uuid.UUID, idem_key: str) -> AnyRow | None:
+    """Serialise requests with one Idempotency-Key; returns the answer already given, if any."""
+    await conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{key_id}/{idem_key}", 0))))
+    result = await conn.execute(
+        select(idempotency.c.request_sha256, idempotency.c.status, idempotency.c.body).where(
+            idempotency.c.key_id == key_id, idempotency.c.idempotency_key == idem_key
+        )
+    )
+    return result.first()
+
+
+async def remember_answer(
+    conn: AsyncConnection, key_id: uuid.UUID, idem_key: str, request_sha256: bytes, status: int, body: Any
+) -> None:
+    await conn.execute(
+        idempotency.insert().values(
+            key_id=key_id,
+            idempotency_key=idem_key,
+            request_sha256=request_sha256,
+            status=status,
+            body=body,
+        )
+    )
+
+
+async def find_key(conn: AsyncConnection, prefix: str) -> AnyRow | None:
+    result = await conn.execute(select(api_keys).where(api_keys.c.prefix == prefix))
+    return result.first()
+
+
+async def add_key(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(api_keys.insert().values(**values))
+
+
+async def revoke_key(conn: AsyncConnection, prefix: str) -> bool:
+    result = await conn.execute(
+        api_keys.update()
+        .where(api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+    return bool(result.rowcount)
+
+
+async def all_keys(conn: AsyncConnection) -> list[AnyRow]:
+    result = await conn.execute(
+        select(
+            api_keys.c.prefix,
+            api_keys.c.kind,
+            api_keys.c.chain_id,
+            api_keys.c.store_id,
+            api_keys.c.partner_id,
+            api_keys.c.label,
+            api_keys.c.created_at,
+            api_keys.c.revoked_at,
+        ).order_by(api_keys.c.created_at)
+    )
+    return [row for row in result]

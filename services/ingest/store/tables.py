@@ -1,0 +1,59 @@
+"""The tables ingest owns."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+# Only a digest of each secret is kept; the prefix finds the row without revealing anything.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("prefix", String(16), nullable=False, unique=True),
+    Column("secret_sha256", LargeBinary, nullable=False),
+    Column("kind", String(16), nullable=False),  # chain | partner | admin
+    Column("chain_id", String, nullable=True),
+    Column("store_id", String, nullable=True),
+    Column("partner_id", String, nullable=True),
+    Column("label", String, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# One row per accepted submission: a retried receipt is recognised, whichever way it came in.
+receipts = Table(
+    "receipts",
+    metadata,
+    # event_id is derived from the natural key (chain/store/receipt, ...), so it identifies it.
+    Column("event_id", Uuid, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("content_sha256", LargeBinary, nullable=False),
+    Column("accepted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The answer given to each (key, Idempotency-Key): a retried request gets it again, verbatim.
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("key_id", Uuid, nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("request_sha256", LargeBinary, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("key_id", "idempotency_key"),
+)

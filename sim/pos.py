@@ -1,0 +1,77 @@
+"""A deterministic POS stream with a realistic shape: several chains and stores, members
+Zipf-distributed (a few shop a lot), baskets of several lines, card and cash tenders.
+
+Items are the JSON ingest takes (``POST /v1/batch`` items, or one per record on ``pos.raw``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from shared.contracts.envelope import utcnow
+
+CATEGORIES = {
+    "dairy": ["milk-1l", "yoghurt-900g", "cheese-400g", "doogh-1.5l"],
+    "bakery": ["sangak", "barbari", "lavash-pack"],
+    "produce": ["tomato-kg", "cucumber-kg", "saffron-4g", "pistachio-500g"],
+    "household": ["detergent-3kg", "tissue-10", "dish-soap"],
+    "beverages": ["tea-500g", "coffee-250g", "water-6x1.5l"],
+}
+# Prices in rials (IRR), whole thousands as shelves show them.
+PRICES = {sku: (i % 7 + 1) * 37_000 + (i % 3) * 120_000 for i, sku in enumerate(
+    sku for skus in CATEGORIES.values() for sku in skus
+)}  # fmt: skip
+
+
+@dataclass
+class PosSimulator:
+    seed: int = 7
+    members: int = 800
+    chains: dict[str, int] = field(default_factory=lambda: {"hyperstar": 5, "refah": 4, "ofogh-kourosh": 3})
+    start: datetime = field(default_factory=lambda: utcnow() - timedelta(hours=12))
+    run: str = "r1"  # distinguishes the receipts of separate runs against the same stores
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self.member_ids = [f"09{self._rng.randrange(10**8, 10**9)}" for _ in range(self.members)]
+        self._weights = [1 / (rank + 1) for rank in range(self.members)]
+        self._n = 0
+
+    def purchase(self, member: str | None = None) -> dict[str, Any]:
+        rng = self._rng
+        self._n += 1
+        chain = rng.choice(sorted(self.chains))
+        store = f"{chain}-{rng.randrange(1, self.chains[chain] + 1):02d}"
+        lines = []
+        for _ in range(rng.randrange(1, 8)):
+            category = rng.choice(sorted(CATEGORIES))
+            sku = rng.choice(CATEGORIES[category])
+            quantity = rng.randrange(1, 4)
+            lines.append({
+                "sku": sku, "category": category, "quantity": str(quantity),
+                "unit_price": str(PRICES[sku]), "amount": str(quantity * PRICES[sku]),
+            })  # fmt: skip
+        total = sum(Decimal(line["amount"]) for line in lines)
+        return {
+            "kind": "purchase",
+            "chain_id": chain,
+            "store_id": store,
+            "terminal_id": f"t{rng.randrange(1, 9)}",
+            "receipt_no": f"{self.run}-{store}-{self._n:07d}",
+            "member_id": member or rng.choices(self.member_ids, self._weights)[0],
+            "currency": "IRR",
+            "timezone": "Asia/Tehran",
+            "occurred_at": (self.start + timedelta(seconds=self._n * 7)).isoformat(),
+            "lines": lines,
+            "tenders": [{"kind": rng.choice(["card", "card", "cash", "wallet"]), "amount": str(total)}],
+            "total_amount": str(total),
+        }
+
+    def purchases(self, count: int) -> Iterator[dict[str, Any]]:
+        for _ in range(count):
+            yield self.purchase()

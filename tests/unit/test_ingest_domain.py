@@ -1,0 +1,151 @@
+"""Ingest's rules, without I/O: consistency of what POS systems send, and who may send it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from services.ingest.domain import (
+    Principal,
+    PurchaseIn,
+    ReturnIn,
+    forbidden_reason,
+    parse_item,
+    to_envelope,
+)
+from shared.contracts.envelope import utcnow
+
+NOW = utcnow()
+SKEW = timedelta(minutes=5)
+
+
+def purchase(**change: Any) -> dict[str, Any]:
+    item = {
+        "kind": "purchase",
+        "chain_id": "hyperstar",
+        "store_id": "tehran-07",
+        "receipt_no": "R-1",
+        "member_id": "m-1",
+        "currency": "EUR",
+        "occurred_at": "2026-11-20T18:30:00+03:30",
+        "lines": [
+            {"sku": "milk-1l", "category": "dairy", "quantity": "2", "unit_price": "1.25", "amount": "2.50"},
+            # 1.235 kg at 10.99 is 13.57265: charged 13.57, within half a cent.
+            {"sku": "saffron", "category": "spice", "quantity": "1.235", "unit_price": "10.99", "amount": "13.57"},
+        ],
+        "tenders": [{"kind": "card", "amount": "16.07"}],
+        "total_amount": "16.07",
+    }
+    item.update(change)
+    return item
+
+
+def rules(result: Any) -> list[tuple[str, str]]:
+    assert isinstance(result, list), f"expected errors, got {result!r}"
+    return [(e.field, e.rule) for e in result]
+
+
+def test_a_consistent_purchase_is_accepted() -> None:
+    item = parse_item(purchase(), NOW, SKEW)
+    assert isinstance(item, PurchaseIn)
+    assert item.total_amount == sum(line.amount for line in item.lines)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"total_amount": "16.08", "tenders": []}, [("total_amount", "receipt_total_mismatch")]),
+        ({"tenders": [{"kind": "cash", "amount": "10.00"}]}, [("tenders", "tender_total_mismatch")]),
+        ({"lines": [], "tenders": []}, [("lines", "lines_required")]),
+        ({"currency": "JPY", "tenders": []}, [
+            ("lines.0.amount", "currency_precision"),
+            ("lines.1.amount", "currency_precision"),
+            ("total_amount", "currency_precision"),
+        ]),
+        (
+            {"lines": [{"sku": "a", "category": "c", "quantity": "3", "unit_price": "1.00", "amount": "2.00"}],
+             "total_amount": "2.00", "tenders": []},
+            [("lines.0.amount", "line_amount_mismatch")],
+        ),
+        (
+            {"lines": [{"sku": "a", "category": "c", "quantity": "1", "unit_price": "1.00", "discount": "2.00",
+                        "amount": "0"}], "total_amount": "0", "tenders": []},
+            [("lines.0.discount", "discount_exceeds_price")],
+        ),
+        ({"occurred_at": (NOW + timedelta(hours=1)).isoformat()}, [("occurred_at", "not_in_future")]),
+        ({"occurred_at": "2026-11-20T18:30:00"}, [("occurred_at", "timezone_aware")]),
+        ({"currency": "XYZ"}, [("currency", "unsupported_currency")]),
+        ({"total_amount": 16.07}, [("total_amount", "money_not_float")]),
+        ({"timezone": "Mars/Olympus"}, [("timezone", "unknown_timezone")]),
+        ({"surprise": True}, [("surprise", "extra_forbidden")]),
+        ({"kind": "teleport"}, [("kind", "unknown_kind")]),
+        ({"lines": [purchase()["lines"][0]] * 1001}, [("lines", "too_long")]),
+    ],
+)
+def test_each_inconsistency_names_its_field_and_rule(
+    change: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
+    assert rules(parse_item(purchase(**change), NOW, SKEW)) == expected
+
+
+def test_a_partial_return_must_add_up_and_points_at_the_original_purchase() -> None:
+    ret = {
+        "kind": "return", "chain_id": "hyperstar", "store_id": "tehran-02", "return_no": "RT-9",
+        "original_store_id": "tehran-07", "original_receipt_no": "R-1", "member_id": "m-1",
+        "currency": "EUR", "occurred_at": "2026-11-21T10:00:00+03:30",
+        "lines": [{"sku": "milk-1l", "quantity": "1", "amount": "1.25"}], "refund_amount": "1.25",
+    }  # fmt: skip
+    item = parse_item(ret, NOW, SKEW)
+    assert isinstance(item, ReturnIn)
+    original = parse_item(purchase(), NOW, SKEW)
+    assert isinstance(original, PurchaseIn)
+    # Returned at another store of the chain, it still finds the purchase it reverses.
+    assert to_envelope(item, "ingest").payload.original_event_id == to_envelope(original, "ingest").event_id
+    assert rules(parse_item({**ret, "refund_amount": "2.00"}, NOW, SKEW)) == [
+        ("refund_amount", "refund_total_mismatch")
+    ]
+
+
+def test_the_same_receipt_is_the_same_event_and_another_receipt_another() -> None:
+    first, again = parse_item(purchase(), NOW, SKEW), parse_item(purchase(), NOW, SKEW)
+    other = parse_item(purchase(receipt_no="R-2"), NOW, SKEW)
+    assert isinstance(first, PurchaseIn) and isinstance(again, PurchaseIn) and isinstance(other, PurchaseIn)
+    assert to_envelope(first, "ingest").event_id == to_envelope(again, "ingest").event_id
+    assert to_envelope(first, "ingest").event_id != to_envelope(other, "ingest").event_id
+    assert to_envelope(first, "ingest").key == "m-1"  # partitioned by member
+
+
+CHAIN = Principal(uuid.uuid4(), "chain", chain_id="hyperstar")
+STORE = Principal(uuid.uuid4(), "chain", chain_id="hyperstar", store_id="tehran-07")
+PARTNER = Principal(uuid.uuid4(), "partner", partner_id="snapp")
+ADMIN = Principal(uuid.uuid4(), "admin")
+
+PARTNER_PURCHASE = {
+    "kind": "partner_purchase", "partner_id": "snapp", "receipt_no": "S-1", "member_id": "m-1",
+    "currency": "IRR", "total_amount": "500000", "occurred_at": "2026-11-20T18:30:00+03:30",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("principal", "item", "allowed"),
+    [
+        (CHAIN, purchase(), True),
+        (CHAIN, purchase(chain_id="refah"), False),
+        (STORE, purchase(), True),
+        (STORE, purchase(store_id="tehran-02"), False),
+        (PARTNER, purchase(), False),
+        (ADMIN, purchase(chain_id="refah"), True),
+        (PARTNER, PARTNER_PURCHASE, True),
+        (PARTNER, {**PARTNER_PURCHASE, "partner_id": "digikala"}, False),
+        (CHAIN, PARTNER_PURCHASE, False),
+        (ADMIN, PARTNER_PURCHASE, True),
+    ],
+)
+def test_who_may_send_what(principal: Principal, item: dict[str, Any], allowed: bool) -> None:
+    parsed = parse_item(item, NOW, SKEW)
+    assert not isinstance(parsed, list), parsed
+    assert (forbidden_reason(principal, parsed) is None) is allowed
+
