@@ -33,9 +33,9 @@ test-unit: venv
 	$(PY) -m pytest -m "not infra" -q
 
 lint: venv
-	$(VENV)/bin/ruff check shared services tests deploy
-	$(VENV)/bin/ruff format --check shared services tests deploy
-	$(VENV)/bin/mypy shared services tests
+	$(VENV)/bin/ruff check shared services sim tests deploy
+	$(VENV)/bin/ruff format --check shared services sim tests deploy
+	$(VENV)/bin/mypy shared services sim tests
 
 demo: venv infra-up
 	eval "$$($(VAFACTL) env)" && $(PY) -m deploy.demo

@@ -1,7 +1,8 @@
 """`make demo`: the stack up, a realistic POS stream through ingest and points, the results shown.
 
-Starts ingest and points as real processes (logs in .run/logs), sends a day of purchases from
-several chains and stores (members Zipf-distributed, some POS retries, a few bad receipts) over HTTP,
+Starts ingest and points as real processes (logs in .run/logs), gives each chain an API key, sends
+half a day of purchases from several chains and stores (members Zipf-distributed, baskets of several
+lines, some POS retries, a few bad receipts) in HTTP batches,
 waits until the points service has applied every one, and checks each shown balance against a figure
 computed here from the stream alone.
 """
@@ -15,8 +16,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
-from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any
@@ -24,45 +23,13 @@ from typing import Any
 import httpx
 
 from shared.contracts.envelope import utcnow
+from sim.pos import PosSimulator
 
 REPO = Path(__file__).resolve().parent.parent
 LOGS = REPO / ".run" / "logs"
 EARN_RATE = Decimal("0.0001")  # one point per 10,000 rials
-CHAINS = {"hyperstar": 5, "refah": 4, "ofogh-kourosh": 3}
 PURCHASES = int(os.environ.get("VAFA_DEMO_PURCHASES", "3000"))
 MEMBERS = int(os.environ.get("VAFA_DEMO_MEMBERS", "800"))
-
-
-@dataclass(frozen=True)
-class Receipt:
-    body: dict[str, Any]
-    member: str
-    points: int
-
-
-def pos_stream(seed: int = 7) -> list[Receipt]:
-    rng = random.Random(seed)
-    members = [f"09{rng.randrange(10**8, 10**9)}" for _ in range(MEMBERS)]
-    weights = [1 / (rank + 1) for rank in range(MEMBERS)]  # Zipf: a few members shop a lot
-    start = utcnow() - timedelta(hours=12)
-    receipts = []
-    for n in range(PURCHASES):
-        chain = rng.choice(list(CHAINS))
-        store = f"{chain}-{rng.randrange(1, CHAINS[chain] + 1):02d}"
-        member = rng.choices(members, weights)[0]
-        basket = sum(rng.randrange(20, 4_000) * 1_000 for _ in range(rng.randrange(1, 12)))
-        amount = Decimal(basket)
-        body = {
-            "chain_id": chain,
-            "store_id": store,
-            "receipt_no": f"{store}-{n:06d}",
-            "member_id": member,
-            "currency": "IRR",
-            "total_amount": str(amount),
-            "occurred_at": (start + timedelta(seconds=n * 12)).isoformat(),
-        }
-        receipts.append(Receipt(body, member, int((amount * EARN_RATE).to_integral_value(ROUND_FLOOR))))
-    return receipts
 
 
 def start(module: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -122,45 +89,48 @@ async def main() -> None:
 
 
 async def run_stream(client: httpx.AsyncClient, ingest: str, points: str, run: str) -> None:
-    receipts = pos_stream()
-    for r in receipts:
-        r.body["receipt_no"] = f"{run}-{r.body['receipt_no']}"
+    sim = PosSimulator(members=MEMBERS, run=run)
+    receipts = list(sim.purchases(PURCHASES))
     rng = random.Random(11)
     retries = rng.sample(receipts, k=len(receipts) // 50)  # a POS that did not hear the answer
-    bad = [{**rng.choice(receipts).body, "total_amount": 12.5}, {**receipts[0].body, "currency": "rial"}]
+    bad = [{**receipts[1], "total_amount": "12.5"}, {**receipts[0], "currency": "rial"}]
+    keys = {chain: api_key("chain", "--chain", chain) for chain in sim.chains}
     before = await metric(client, points, "vafa_events_total")
     balances_before = {m: await balance(client, points, m) for m in top_members(receipts)}
 
-    sem = asyncio.Semaphore(32)
-    statuses: Counter[int] = Counter()
-
-    async def post(body: dict[str, Any]) -> None:
-        async with sem:
-            statuses[(await client.post(f"{ingest}/v1/purchases", json=body)).status_code] += 1
-
+    by_chain: dict[str, list[dict[str, Any]]] = {chain: [] for chain in sim.chains}
+    for item in receipts + retries + bad:
+        by_chain[item["chain_id"]].append(item)
+    outcomes: Counter[str] = Counter()
     started = time.perf_counter()
-    await asyncio.gather(*(post(r.body) for r in receipts + retries), *(post(b) for b in bad))
+    for chain, items in by_chain.items():
+        for at in range(0, len(items), 500):  # each chain's POS fleet sends batches of 500
+            answer = await client.post(
+                f"{ingest}/v1/batch",
+                json={"items": items[at : at + 500]},
+                headers={"Authorization": f"Bearer {keys[chain]}"},
+            )
+            outcomes.update(answer.json()["summary"])
     sent_s = time.perf_counter() - started
     print(
-        f"\nPOS stream: {len(receipts)} purchases from {len(CHAINS)} chains, "
-        f"{sum(CHAINS.values())} stores, {MEMBERS} members; {len(retries)} POS retries; "
+        f"\nPOS stream: {len(receipts)} purchases from {len(sim.chains)} chains, "
+        f"{sum(sim.chains.values())} stores, {MEMBERS} members; {len(retries)} POS retries; "
         f"{len(bad)} bad receipts"
     )
-    print(f"HTTP answers (each sent after Kafka's ack): {dict(statuses)} in {sent_s:.1f}s")
+    print(f"ingest answered (after Kafka's ack) in {sent_s:.1f}s: {dict(outcomes)}")
 
-    accepted = statuses[202]
     for _ in range(600):
-        if await metric(client, points, "vafa_events_total") - before >= accepted:
+        if await metric(client, points, "vafa_events_total") - before >= outcomes["accepted"]:
             break
         await asyncio.sleep(0.1)
-    done_s = time.perf_counter() - started
-    print(f"points applied every accepted event {done_s:.1f}s after the first was sent\n")
+    print(f"points applied every accepted purchase {time.perf_counter() - started:.1f}s after the first\n")
 
     expected: Counter[str] = Counter()
-    for r in receipts:
-        expected[r.member] += r.points
+    for item in receipts:
+        earned = (Decimal(item["total_amount"]) * EARN_RATE).to_integral_value(ROUND_FLOOR)
+        expected[item["member_id"]] += int(earned)
     print(f"{'member':<14}{'purchases':>10}{'expected':>12}{'balance':>12}")
-    counts = Counter(r.member for r in receipts)
+    counts = Counter(item["member_id"] for item in receipts)
     ok = True
     for member in top_members(receipts):
         got = await balance(client, points, member) - balances_before[member]
@@ -178,8 +148,19 @@ async def run_stream(client: httpx.AsyncClient, ingest: str, points: str, run: s
         raise SystemExit("balances do not match the stream")
 
 
-def top_members(receipts: list[Receipt]) -> list[str]:
-    return [m for m, _ in Counter(r.member for r in receipts).most_common(5)]
+def api_key(*args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "services.ingest.cli", "create", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def top_members(receipts: list[dict[str, Any]]) -> list[str]:
+    return [m for m, _ in Counter(r["member_id"] for r in receipts).most_common(5)]
 
 
 async def balance(client: httpx.AsyncClient, points: str, member: str) -> int:

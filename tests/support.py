@@ -303,3 +303,26 @@ async def at_least(records: Any, n: int) -> Any:
     """For `eventually`: the awaited records once there are n of them, else None."""
     got = await records
     return got if len(got) >= n else None
+
+
+def api_key(stack: Stack, kind: str, *scope: str) -> str:
+    """A fresh ingest API key, made with the same CLI an operator uses."""
+    out = subprocess.run(
+        [sys.executable, "-m", "services.ingest.cli", "create", kind, *scope],
+        cwd=REPO,
+        env={**os.environ, **stack.env("ingest")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def revoke_key(stack: Stack, token: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "services.ingest.cli", "revoke", token.split("_")[1]],
+        cwd=REPO,
+        env={**os.environ, **stack.env("ingest")},
+        check=True,
+        capture_output=True,
+    )

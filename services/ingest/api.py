@@ -178,8 +178,13 @@ async def partner_campaign(
     return await _one(request, caller, idempotency_key, item)
 
 
+def _kind(raw: Any) -> str:
+    kind = raw.get("kind") if isinstance(raw, dict) else None
+    return kind if kind in KINDS else "unknown"
+
+
 class BatchIn(BaseModel):
-    items: list[dict[str, Any]] = Field(
+    items: list[Any] = Field(
         min_length=1,
         max_length=MAX_BATCH,
         description="Up to 5,000 items, each with a `kind` "
@@ -194,5 +199,5 @@ async def submit_batch(
     """Many items of any kinds; the answer has one result per item, in order."""
     now, skew = utcnow(), request.app.state.intake.max_skew
     entries = [parse_item(raw, now, skew) for raw in batch.items]
-    kinds = [raw["kind"] if raw.get("kind") in KINDS else "unknown" for raw in batch.items]
+    kinds = [_kind(raw) for raw in batch.items]
     return await _answer(request, caller, idempotency_key, entries, kinds, _batch)

@@ -1,4 +1,4 @@
-"""The thin slice end to end: HTTP purchase -> Kafka -> points ledger -> points.earned on Kafka."""
+"""The slice end to end: HTTP purchase -> Kafka -> points ledger -> points.earned on Kafka."""
 
 from __future__ import annotations
 
@@ -8,19 +8,8 @@ from typing import Any
 import httpx
 
 from shared.topics import Topic
-from tests.support import ServiceProcess, Stack, at_least, decode, eventually
-
-
-def body(receipt: str, amount: str, member: str = "0912-555-0101") -> dict[str, Any]:
-    return {
-        "chain_id": "hyperstar",
-        "store_id": "tehran-07",
-        "receipt_no": receipt,
-        "member_id": member,
-        "currency": "IRR",
-        "total_amount": amount,
-        "occurred_at": "2026-11-20T18:30:00+03:30",
-    }
+from sim.pos import PosSimulator
+from tests.support import ServiceProcess, Stack, api_key, at_least, decode, eventually
 
 
 async def test_http_purchase_earns_points_once_and_emits_points_earned(
@@ -28,38 +17,38 @@ async def test_http_purchase_earns_points_once_and_emits_points_earned(
 ) -> None:
     await stack.create("ingest", "points")
     ingest = ServiceProcess("services.ingest", stack.env("ingest"), log_dir)
-    points = ServiceProcess("services.points", stack.env("points"), log_dir)
+    points = ServiceProcess("services.points", stack.env("points", VAFA_POINTS_EARN_RATE="0.0001"), log_dir)
     services += [ingest, points]
     ingest.start()
     points.start()
     await ingest.wait_ready()
     await points.wait_ready()
+    key = api_key(stack, "chain", "--chain", "hyperstar")
+    sim = PosSimulator(chains={"hyperstar": 4}, run="slice")
+    member = "09125550101"
+    first, second = sim.purchase(member), sim.purchase(member)
 
     async with httpx.AsyncClient(base_url=ingest.url, timeout=15) as client:
-        first = await client.post("/v1/purchases", json=body("R-1001", "250000.90"))
-        retried = await client.post("/v1/purchases", json=body("R-1001", "250000.90"))
-        second = await client.post("/v1/purchases", json=body("R-1002", "99.99"))
-        invalid = await client.post("/v1/purchases", json={**body("R-1003", "1.5"), "currency": "rial"})
-    assert first.status_code == 202 and second.status_code == 202
-    assert retried.json()["event_id"] == first.json()["event_id"]
-    assert invalid.status_code == 422
-    assert invalid.headers["content-type"] == "application/problem+json"
-    assert [e["field"] for e in invalid.json()["errors"]] == ["currency"]
+        headers = {"Authorization": f"Bearer {key}"}
+        accepted = await client.post("/v1/purchases", json=first, headers=headers)
+        retried = await client.post("/v1/purchases", json=first, headers=headers)
+        batch = await client.post("/v1/batch", json={"items": [second, first]}, headers=headers)
+    assert accepted.status_code == 202 and retried.status_code == 200
+    assert [r["status"] for r in batch.json()["results"]] == ["accepted", "duplicate"]
+    expected = [int(int(p["total_amount"]) * 0.0001) for p in (first, second)]
 
     async def balance() -> Any:
         async with httpx.AsyncClient(base_url=points.url) as client:
-            answer = await client.get("/v1/members/0912-555-0101/balance")
+            answer = await client.get(f"/v1/members/{member}/balance")
         return answer.json()["balance"] if answer.status_code == 200 else None
 
-    # 250000 + 99 points; the retried receipt was not credited twice.
-    assert await eventually(lambda: _equals(balance(), 250099), what="balance")
-    earned = await eventually(lambda: at_least(stack.read_all(Topic.POINTS_EARNED), 2), what="points.earned")
+    assert await eventually(lambda: _is(balance(), sum(expected)), what="balance")
+    earned = await eventually(lambda: at_least(stack.read_all(Topic.POINTS_EARNED), 2), what="earned")
     assert len(earned) == 2
-    by_cause = {decode(r)["causation_id"]: decode(r) for r in earned}
-    assert by_cause[first.json()["event_id"]]["payload"]["points"] == 250000
-    assert by_cause[second.json()["event_id"]]["payload"]["points"] == 99
-    assert by_cause[second.json()["event_id"]]["payload"]["balance"] == 250099
+    by_cause = {decode(r)["causation_id"]: decode(r)["payload"] for r in earned}
+    assert by_cause[accepted.json()["event_id"]]["points"] == expected[0]
+    assert by_cause[batch.json()["results"][0]["event_id"]]["balance"] == sum(expected)
 
 
-async def _equals(value: Any, expected: Any) -> bool:
+async def _is(value: Any, expected: Any) -> bool:
     return bool(await value == expected)
