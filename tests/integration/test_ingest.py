@@ -277,3 +277,24 @@ async def test_broker_down_is_503_with_retry_after_and_nothing_half_written(
 async def _accepted(client: httpx.AsyncClient, item: dict[str, Any], key: str) -> int | None:
     status = (await client.post("/v1/purchases", json=item, headers=bearer(key))).status_code
     return status if status in (200, 202) else None
+
+
+async def test_more_than_the_in_flight_bound_is_429_with_retry_after(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    await stack.create("ingest")
+    ingest = await start_ingest(stack, services, log_dir, VAFA_INGEST_MAX_IN_FLIGHT="100")
+    admin = api_key(stack, "admin")
+    sim = PosSimulator(run="busy")
+    batches = [list(sim.purchases(80)) for _ in range(12)]
+    async with httpx.AsyncClient(base_url=ingest.url, timeout=30) as client:
+        answers = await asyncio.gather(
+            *(client.post("/v1/batch", json={"items": b}, headers=bearer(admin)) for b in batches)
+        )
+    statuses = sorted(a.status_code for a in answers)
+    assert 200 in statuses and 429 in statuses, statuses
+    throttled = next(a for a in answers if a.status_code == 429)
+    assert throttled.headers["retry-after"] == "1"
+    # What was accepted is on the topic; what was throttled is not, and may simply be sent again.
+    accepted = {r["event_id"] for a in answers if a.status_code == 200 for r in a.json()["results"]}
+    assert {decode(r)["event_id"] for r in await stack.read_all(Topic.PURCHASES)} == accepted
