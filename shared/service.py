@@ -9,10 +9,12 @@ broker's start and stop sit in the app's lifespan here.)
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,13 @@ from faststream.kafka.publisher.usecase import DefaultPublisher
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared import problems
 from shared.config import ServiceSettings
 from shared.consumer import BatchHandler, Decoder, ReliableConsumer
 from shared.contracts import Contract, Envelope
+from shared.contracts.envelope import utcnow
 from shared.metrics import CoreMetrics
 from shared.outbox import OutboxRelay
 from shared.store.db import make_engine
@@ -35,6 +39,26 @@ from shared.store.migrate import upgrade_async
 from shared.topics import CATALOG, dead_letter_spec, ensure_topics
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """Work a service does on a clock (expiry, reminders, releasing holds): ``run`` does one round in
+    a transaction and returns how much it did; rounds repeat while there is work, then wait."""
+
+    name: str
+    interval_s: float
+    run: Callable[[AsyncConnection, datetime], Awaitable[int]]
+
+
+async def run_job_round(engine: AsyncEngine, job: Job, now: datetime) -> int:
+    done = 0
+    while True:
+        async with engine.begin() as conn:
+            did = await job.run(conn, now)
+        done += did
+        if not did:
+            return done
 
 
 @dataclass(frozen=True)
@@ -53,6 +77,7 @@ def create_app(
     consumes: Consumes | None = None,
     emits: Sequence[Contract[Any]] = (),
     api: APIRouter | None = None,
+    jobs: Sequence[Job] = (),
 ) -> FastAPI:
     registry = CollectorRegistry()
     metrics = CoreMetrics(registry)
@@ -78,6 +103,16 @@ def create_app(
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name)],
     )
 
+    async def _every(job: Job) -> None:
+        assert engine is not None and relay is not None, "a service with jobs owns a database"
+        while True:
+            try:
+                if await run_job_round(engine, job, utcnow()):
+                    relay.wake()
+            except Exception:
+                log.exception("job %s failed; next round in %.0fs", job.name, job.interval_s)
+            await asyncio.sleep(job.interval_s)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Runs around the broker's own start/stop (faststream's router wraps it).
@@ -91,7 +126,11 @@ def create_app(
         if relay is not None:
             await relay.start()
         await broker.start()
+        clocks = [asyncio.create_task(_every(job), name=job.name) for job in jobs]
         yield
+        for clock in clocks:
+            clock.cancel()
+        await asyncio.gather(*clocks, return_exceptions=True)
         await broker.stop()  # waits for the in-flight batch to commit (graceful_timeout)
         # Drain what the last batches wrote to the outbox.
         if relay is not None:
@@ -126,8 +165,10 @@ def create_app(
     app.state.engine = engine
     app.state.broker = broker
     app.state.publishers = publishers
+    app.state.wake_relay = relay.wake if relay else (lambda: None)
     app.state.registry = registry
     app.include_router(_probes(broker, engine))
+    problems.install(app)
     asyncapi = AsyncAPI(broker, title=title)
     app.state.asyncapi = asyncapi
 

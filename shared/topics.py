@@ -23,7 +23,8 @@ class Topic(StrEnum):
     MEMBERS = "members.profile"
     MEMBERSHIPS = "members.vip"
     PARTNERS = "partners.cobrand"
-    POINTS_EARNED = "points.earned"
+    # Every change to a member's points, in order: earned, reversed, redeemed, expired, adjusted...
+    POINTS = "points.events"
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ CATALOG: tuple[TopicSpec, ...] = (
     TopicSpec(Topic.MEMBERS, partitions=6, key="member id"),
     TopicSpec(Topic.MEMBERSHIPS, partitions=6, key="member id"),
     TopicSpec(Topic.PARTNERS, partitions=6, key="member id, or partner id for campaigns"),
-    TopicSpec(Topic.POINTS_EARNED, partitions=6, key="member id"),
+    TopicSpec(Topic.POINTS, partitions=6, key="member id"),
 )
 
 

@@ -56,7 +56,7 @@ async def assert_ledger_matches(stack: Stack, purchases: list[Any]) -> None:
 
 
 async def earned_events(stack: Stack) -> list[dict[str, Any]]:
-    return [decode(r) for r in await stack.read_all(Topic.POINTS_EARNED)]
+    return [decode(r) for r in await stack.read_all(Topic.POINTS)]
 
 
 async def all_committed(stack: Stack) -> bool:

@@ -19,7 +19,6 @@ from services.ingest.auth import authenticate
 from services.ingest.domain import (
     KINDS,
     MAX_BATCH,
-    FieldError,
     Item,
     MemberEnrolledIn,
     MemberProfileChangedIn,
@@ -33,9 +32,9 @@ from services.ingest.domain import (
     parse_item,
 )
 from services.ingest.intake import Intake, ItemResult
-from services.ingest.problems import PROBLEM_JSON, ProblemError
 from services.ingest.store.repository import lock_idempotency_key, remember_answer
 from shared.contracts.envelope import utcnow
+from shared.problems import PROBLEM_JSON, FieldError, ProblemError
 
 api = APIRouter(prefix="/v1", tags=["intake"])
 

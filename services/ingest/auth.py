@@ -20,8 +20,8 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.ingest.domain import Principal
-from services.ingest.problems import ProblemError
 from services.ingest.store.repository import find_key
+from shared.problems import ProblemError
 
 KeyKind = Literal["chain", "partner", "admin"]
 

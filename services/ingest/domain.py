@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
@@ -39,16 +39,10 @@ from shared.contracts import (
 )
 from shared.contracts.money import fits_currency, minor_unit
 from shared.contracts.purchases import ReturnBase
+from shared.problems import FieldError, errors_of
 
 # Same (kind, natural key) -> same event_id, whichever way it came in and however often.
 _EVENT_NAMESPACE = uuid.UUID("0d5f3c39-7f5e-4a1b-8b3c-2f5a9e6d4c10")
-
-
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    rule: str
-    message: str
 
 
 # -- input models: the contract's payload plus what only the sender knows -----------------------
@@ -315,19 +309,6 @@ def to_envelope(item: Item, producer: str, event_id: uuid.UUID | None = None) ->
 
 ITEM: TypeAdapter[Item] = TypeAdapter(Annotated[Item, Field(discriminator="kind")])
 MAX_BATCH = 5000
-
-
-class _HasErrors(Protocol):
-    def errors(self) -> Sequence[Any]: ...
-
-
-def errors_of(error: _HasErrors, skip: tuple[str, ...] = ()) -> list[FieldError]:
-    """pydantic's errors as (field, rule, message); ``skip`` drops location parts that are not fields
-    (FastAPI's "body", the union's kind tag)."""
-    return [
-        FieldError(".".join(str(p) for p in e["loc"] if p not in skip), e["type"], e["msg"])
-        for e in error.errors()
-    ]
 
 
 def parse_item(raw: Any, now: datetime, max_skew: timedelta) -> Item | list[FieldError]:

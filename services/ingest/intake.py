@@ -20,7 +20,6 @@ from faststream.kafka.publisher.usecase import DefaultPublisher
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.ingest.domain import (
-    FieldError,
     Item,
     Principal,
     content_digest,
@@ -28,10 +27,10 @@ from services.ingest.domain import (
     to_envelope,
 )
 from services.ingest.metrics import IngestMetrics
-from services.ingest.problems import ProblemError, invalid, problem_body
 from services.ingest.settings import IngestSettings
 from services.ingest.store.repository import Claim, claim_receipts
 from shared.contracts import Envelope
+from shared.problems import FieldError, ProblemError, invalid, problem_body
 
 Outcome = Literal["accepted", "duplicate", "rejected", "forbidden", "conflict"]
 

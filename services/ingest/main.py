@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.ingest import problems
 from services.ingest.api import api
 from services.ingest.auth import KeyRing
 from services.ingest.domain import KINDS, contract_of_kind
@@ -28,5 +27,4 @@ def create(settings: IngestSettings | None = None) -> FastAPI:
     app.state.ingest_metrics = metrics
     app.state.intake = Intake(settings, app.state.publishers, metrics)
     app.state.keyring = KeyRing(app.state.engine, settings.ingest_key_cache_s)
-    problems.install(app)
     return app

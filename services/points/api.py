@@ -1,26 +1,153 @@
-"""HTTP reads of the points store."""
+"""The points HTTP API: reads for members and support staff, and the operator's and POS's writes.
+
+Writes need ``Authorization: Bearer <VAFA_POINTS_API_TOKEN>``; rule changes and adjustments also
+name the operator in ``X-Operator``, recorded with them.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import hmac
+import uuid
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import AwareDatetime, BaseModel, Field
 
-from services.points.store.repository import balance_of, ledger_of
+from services.points import actions
+from services.points.domain.rules import RuleSet
+from services.points.settings import PointsSettings
+from services.points.store.repository import (
+    add_rule_set,
+    balance_of,
+    catalog,
+    ledger_page,
+    rule_set_versions,
+    upsert_reward,
+)
+from shared.contracts.envelope import utcnow
+from shared.problems import ProblemError
 
 api = APIRouter(prefix="/v1", tags=["points"])
+
+
+def authorised(request: Request, authorization: Annotated[str, Header()] = "") -> None:
+    settings: PointsSettings = request.app.state.settings
+    expected = f"Bearer {settings.points_api_token.get_secret_value()}"
+    if not hmac.compare_digest(authorization.encode(), expected.encode()):
+        raise ProblemError(401, "Unauthorized", "this endpoint needs the points API token")
+
+
+Writer = Depends(authorised)
+Operator = Annotated[str, Header(alias="X-Operator", min_length=1, max_length=100)]
+
+
+async def _write(request: Request, action: Any, *args: Any) -> dict[str, Any]:
+    """Run an action in one transaction, then let the relay publish what it emitted."""
+    async with request.app.state.engine.begin() as conn:
+        answer: dict[str, Any] = await action(conn, request.app.state.settings, *args)
+    request.app.state.wake_relay()
+    return answer
 
 
 @api.get("/members/{member_id}/balance")
 async def get_balance(member_id: str, request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
-        balance = await balance_of(conn, member_id)
-    if balance is None:
-        raise HTTPException(404, f"member {member_id!r} has no points yet")
-    return {"member_id": member_id, "balance": balance}
+        found = await balance_of(conn, member_id)
+    if found is None:
+        raise ProblemError(404, "Unknown member", f"member {member_id!r} has no points yet")
+    return {"member_id": member_id, "balance": found[0], "debt": found[1]}
 
 
 @api.get("/members/{member_id}/ledger")
-async def get_ledger(member_id: str, request: Request) -> dict[str, Any]:
+async def get_ledger(
+    member_id: str,
+    request: Request,
+    before: Annotated[int | None, Query(description="entry id to page back from")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """Every entry, newest first, each with its explanation (the rules that gave the points)."""
     async with request.app.state.engine.connect() as conn:
-        return {"member_id": member_id, "entries": await ledger_of(conn, member_id)}
+        entries = await ledger_page(conn, member_id, before, limit)
+    next_before = entries[-1]["id"] if len(entries) == limit else None
+    return {"member_id": member_id, "entries": entries, "next_before": next_before}
+
+
+class AdjustmentIn(BaseModel):
+    request_id: uuid.UUID
+    points: int = Field(description="positive credits, negative debits; never zero")
+    reason: str = Field(min_length=3, max_length=500)
+
+
+@api.post("/members/{member_id}/adjustments", status_code=201, dependencies=[Writer])
+async def adjust(member_id: str, body: AdjustmentIn, operator: Operator, request: Request) -> dict[str, Any]:
+    """A manual correction, with the reason and the operator recorded in the ledger."""
+    if body.points == 0:
+        raise ProblemError(422, "Invalid request", "an adjustment of zero points changes nothing")
+    return await _write(
+        request, actions.adjust, body.request_id, member_id, body.points, body.reason, operator, utcnow()
+    )
+
+
+@api.get("/rules")
+async def list_rules(request: Request) -> dict[str, Any]:
+    async with request.app.state.engine.connect() as conn:
+        versions = await rule_set_versions(conn)
+    settings: PointsSettings = request.app.state.settings
+    if not versions:
+        return {"versions": [{"version": 0, "rules": settings.default_rule_set().model_dump(mode="json")}]}
+    return {"versions": [{"version": v, "rules": r.model_dump(mode="json")} for v, r in versions]}
+
+
+@api.post("/rules", status_code=201, dependencies=[Writer])
+async def add_rules(rules: RuleSet, operator: Operator, request: Request) -> dict[str, Any]:
+    """A new version of the earning rules, in force for purchases made from its effective_from."""
+    async with request.app.state.engine.begin() as conn:
+        version = await add_rule_set(conn, rules, operator)
+    return {"version": version, "effective_from": rules.effective_from.isoformat()}
+
+
+class RewardIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["discount_code", "free_item", "voucher"]
+    cost_points: int = Field(gt=0)
+    stock: int | None = Field(default=None, ge=0, description="null: unlimited")
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    active: bool = True
+
+
+@api.get("/rewards")
+async def list_rewards(request: Request) -> dict[str, Any]:
+    async with request.app.state.engine.connect() as conn:
+        return {"rewards": await catalog(conn)}
+
+
+@api.put("/rewards/{reward_id}", dependencies=[Writer])
+async def put_reward(reward_id: str, reward: RewardIn, request: Request) -> dict[str, Any]:
+    async with request.app.state.engine.begin() as conn:
+        await upsert_reward(conn, reward_id, reward.model_dump())
+    return {"reward_id": reward_id, **reward.model_dump(mode="json")}
+
+
+class RedemptionIn(BaseModel):
+    request_id: uuid.UUID = Field(description="the POS's id for this redemption: a retry is the same one")
+    member_id: str = Field(min_length=1, max_length=128)
+    reward_id: str = Field(min_length=1, max_length=64)
+
+
+@api.post("/redemptions", status_code=201, dependencies=[Writer])
+async def reserve(body: RedemptionIn, request: Request) -> dict[str, Any]:
+    """Step one: hold the points and a unit of stock until confirmed, cancelled or timed out."""
+    return await _write(request, actions.reserve, body.request_id, body.member_id, body.reward_id, utcnow())
+
+
+@api.post("/redemptions/{redemption_id}/confirm", dependencies=[Writer])
+async def confirm(redemption_id: uuid.UUID, request: Request) -> dict[str, Any]:
+    """Step two: the sale went through; the reward's code is issued."""
+    return await _write(request, actions.confirm, redemption_id)
+
+
+@api.post("/redemptions/{redemption_id}/cancel", dependencies=[Writer])
+async def cancel(redemption_id: uuid.UUID, request: Request) -> dict[str, Any]:
+    """The sale did not go through: the points go back where they came from."""
+    return await _write(request, actions.release, redemption_id, "cancelled", utcnow())

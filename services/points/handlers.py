@@ -1,4 +1,4 @@
-"""Thin handlers: decode (done by the core) -> domain -> store -> emit."""
+"""Thin handlers: decode (done by the core) -> load -> domain -> store -> emit."""
 
 from __future__ import annotations
 
@@ -7,42 +7,63 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.points.domain import earn
+from services.points.ledger import LedgerRun, local_day
 from services.points.settings import PointsSettings
-from services.points.store.repository import LedgerEntry, record_earnings
+from services.points.store.repository import (
+    add_daily,
+    earned_on,
+    fund_campaigns,
+    live_campaigns,
+    load_wallets,
+    originals,
+    rule_set_versions,
+    save,
+    upsert_campaign,
+)
 from shared.consumer import BatchHandler, BatchResult
-from shared.contracts import POINTS_EARNED, Envelope, PointsEarned
-from shared.outbox import OutboxMessage
+from shared.contracts import (
+    PARTNER_CAMPAIGN_ANNOUNCED,
+    PARTNER_PURCHASE_RECORDED,
+    PURCHASE_RECORDED,
+    RETURN_RECORDED,
+    Contract,
+    Envelope,
+    PurchaseRecorded,
+    ReturnRecorded,
+)
+
+CONSUMES: list[Contract[Any]] = [
+    PURCHASE_RECORDED,
+    RETURN_RECORDED,
+    PARTNER_PURCHASE_RECORDED,
+    PARTNER_CAMPAIGN_ANNOUNCED,
+]
 
 
-def purchases_handler(settings: PointsSettings) -> BatchHandler:
+def ledger_handler(settings: PointsSettings) -> BatchHandler:
     async def handle(conn: AsyncConnection, events: Sequence[Envelope[Any]]) -> BatchResult:
-        entries = [
-            LedgerEntry(earn(e.payload, settings.points_earn_rate), e.event_id, e.occurred_at) for e in events
-        ]
-        balances = await record_earnings(conn, entries)
-        topic = settings.topic_prefix + POINTS_EARNED.topic
-        return BatchResult(
-            outgoing=[
-                OutboxMessage.of(
-                    topic,
-                    POINTS_EARNED.envelope(
-                        key=event.key,
-                        producer=settings.service_name,
-                        payload=PointsEarned(
-                            member_id=entry.earning.member_id,
-                            purchase_event_id=event.event_id,
-                            points=entry.earning.points,
-                            balance=balance,
-                            currency=event.payload.currency,
-                            amount=event.payload.total_amount,
-                            rules=list(entry.earning.rules),
-                        ),
-                        **event.caused(),
-                    ),
-                )
-                for event, entry, balance in zip(events, entries, balances, strict=True)
-            ]
+        members = {e.payload.member_id for e in events if hasattr(e.payload, "member_id")}
+        purchases = [e for e in events if isinstance(e.payload, PurchaseRecorded)]
+        returns = [e.payload for e in events if isinstance(e.payload, ReturnRecorded)]
+        wallets, known = await load_wallets(conn, members)
+        campaigns, budgets = await live_campaigns(conn) if purchases else ([], {})
+        run = LedgerRun(
+            settings=settings,
+            rule_sets=await rule_set_versions(conn),
+            wallets=wallets,
+            known_members=known,
+            campaigns=campaigns,
+            budgets=budgets,
+            earned_today=await earned_on(conn, ((e.payload.member_id, local_day(e)) for e in purchases)),
+            originals=await originals(conn, (r.original_event_id for r in returns)),
         )
+        for event in events:
+            run.apply(event)
+        await save(conn, wallets.values(), run.entries)
+        await add_daily(conn, run.daily)
+        for campaign in run.new_campaigns:
+            await upsert_campaign(conn, campaign)
+        await fund_campaigns(conn, run.funded)
+        return BatchResult(outgoing=run.outgoing)
 
     return handle

@@ -3,11 +3,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.points.api import api
-from services.points.handlers import purchases_handler
+from services.points.handlers import CONSUMES, ledger_handler
+from services.points.jobs import points_jobs
 from services.points.settings import PointsSettings
 from services.points.store import MIGRATIONS
 from shared.consumer import ContractDecoder
-from shared.contracts import POINTS_EARNED, PURCHASE_RECORDED
+from shared.contracts import POINTS_CONTRACTS
 from shared.service import Consumes, create_app
 
 
@@ -17,7 +18,8 @@ def create(settings: PointsSettings | None = None) -> FastAPI:
         settings,
         title="Vafa points",
         migrations=MIGRATIONS,
-        consumes=Consumes(ContractDecoder([PURCHASE_RECORDED]), purchases_handler(settings)),
-        emits=[POINTS_EARNED],
+        consumes=Consumes(ContractDecoder(CONSUMES), ledger_handler(settings)),
+        emits=POINTS_CONTRACTS,
         api=api,
+        jobs=points_jobs(settings),
     )

@@ -1,12 +1,33 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
+from pydantic import SecretStr
+
+from services.points.domain.expiry import ExpiryPolicy
+from services.points.domain.rules import RuleSet
 from shared.config import ServiceSettings
+from shared.contracts.money import CURRENCY_EXPONENTS
 
 
 class PointsSettings(ServiceSettings):
     service_name: str = "points"
     http_port: int = 8002
-    # Points per whole currency unit spent (VAFA_POINTS_EARN_RATE); rounded down per purchase.
+    # Points per currency unit until an operator stores a rule set (VAFA_POINTS_EARN_RATE).
     points_earn_rate: Decimal = Decimal("1")
+    points_expiry_policy: ExpiryPolicy = "earned"
+    points_expiry_months: int = 12
+    points_expiring_soon_days: int = 30
+    # How often the expiry and reservation-release jobs run (VAFA_POINTS_JOBS_INTERVAL_S).
+    points_jobs_interval_s: float = 30.0
+    # How long a redemption holds points before it is released if the POS never confirms.
+    points_redemption_hold_s: int = 300
+    # Bearer token for the write endpoints (rules, catalog, adjustments, redemptions).
+    points_api_token: SecretStr = SecretStr("vafa-dev-token")
+
+    def default_rule_set(self) -> RuleSet:
+        return RuleSet(
+            effective_from=datetime(1970, 1, 1, tzinfo=UTC),
+            base_rates=dict.fromkeys(CURRENCY_EXPONENTS, self.points_earn_rate),
+        )

@@ -10,7 +10,17 @@ from pydantic import BaseModel
 from shared.contracts.envelope import Envelope, utcnow
 from shared.contracts.members import MemberEnrolled, MemberProfileChanged, VipMembership
 from shared.contracts.partners import PartnerCampaignAnnounced, PartnerPurchaseRecorded
-from shared.contracts.points import PointsEarned, RuleContribution
+from shared.contracts.points import (
+    PointsAdjusted,
+    PointsEarned,
+    PointsExpired,
+    PointsExpiringSoon,
+    PointsRedeemed,
+    PointsReversed,
+    RedemptionReleased,
+    RewardIssued,
+    RuleContribution,
+)
 from shared.contracts.purchases import (
     LineItem,
     PurchaseRecorded,
@@ -60,7 +70,18 @@ PARTNER_PURCHASE_RECORDED: Contract[PartnerPurchaseRecorded] = Contract(
 PARTNER_CAMPAIGN_ANNOUNCED: Contract[PartnerCampaignAnnounced] = Contract(
     "partner.campaign_announced", 1, PartnerCampaignAnnounced, Topic.PARTNERS
 )
-POINTS_EARNED: Contract[PointsEarned] = Contract("points.earned", 1, PointsEarned, Topic.POINTS_EARNED)
+POINTS_EARNED: Contract[PointsEarned] = Contract("points.earned", 1, PointsEarned, Topic.POINTS)
+POINTS_REVERSED: Contract[PointsReversed] = Contract("points.reversed", 1, PointsReversed, Topic.POINTS)
+POINTS_REDEEMED: Contract[PointsRedeemed] = Contract("points.redeemed", 1, PointsRedeemed, Topic.POINTS)
+REDEMPTION_RELEASED: Contract[RedemptionReleased] = Contract(
+    "points.redemption_released", 1, RedemptionReleased, Topic.POINTS
+)
+REWARD_ISSUED: Contract[RewardIssued] = Contract("reward.issued", 1, RewardIssued, Topic.POINTS)
+POINTS_EXPIRED: Contract[PointsExpired] = Contract("points.expired", 1, PointsExpired, Topic.POINTS)
+POINTS_EXPIRING_SOON: Contract[PointsExpiringSoon] = Contract(
+    "points.expiring_soon", 1, PointsExpiringSoon, Topic.POINTS
+)
+POINTS_ADJUSTED: Contract[PointsAdjusted] = Contract("points.adjusted", 1, PointsAdjusted, Topic.POINTS)
 
 ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     PURCHASE_RECORDED,
@@ -73,7 +94,16 @@ ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     PARTNER_PURCHASE_RECORDED,
     PARTNER_CAMPAIGN_ANNOUNCED,
     POINTS_EARNED,
+    POINTS_REVERSED,
+    POINTS_REDEEMED,
+    REDEMPTION_RELEASED,
+    REWARD_ISSUED,
+    POINTS_EXPIRED,
+    POINTS_EXPIRING_SOON,
+    POINTS_ADJUSTED,
 )
+
+POINTS_CONTRACTS: tuple[Contract[Any], ...] = ALL_CONTRACTS[-8:]
 _BY_NAME = {c.name: c for c in ALL_CONTRACTS}
 
 
@@ -88,9 +118,17 @@ __all__ = [
     "MEMBER_PROFILE_CHANGED",
     "PARTNER_CAMPAIGN_ANNOUNCED",
     "PARTNER_PURCHASE_RECORDED",
+    "POINTS_ADJUSTED",
+    "POINTS_CONTRACTS",
     "POINTS_EARNED",
+    "POINTS_EXPIRED",
+    "POINTS_EXPIRING_SOON",
+    "POINTS_REDEEMED",
+    "POINTS_REVERSED",
     "PURCHASE_RECORDED",
+    "REDEMPTION_RELEASED",
     "RETURN_RECORDED",
+    "REWARD_ISSUED",
     "VIP_CANCELLED",
     "VIP_PURCHASED",
     "VIP_RENEWED",
@@ -101,11 +139,18 @@ __all__ = [
     "MemberProfileChanged",
     "PartnerCampaignAnnounced",
     "PartnerPurchaseRecorded",
+    "PointsAdjusted",
     "PointsEarned",
+    "PointsExpired",
+    "PointsExpiringSoon",
+    "PointsRedeemed",
+    "PointsReversed",
     "PurchaseRecorded",
+    "RedemptionReleased",
     "ReturnBase",
     "ReturnLine",
     "ReturnRecorded",
+    "RewardIssued",
     "RuleContribution",
     "Tender",
     "VipMembership",

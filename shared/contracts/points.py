@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.contracts.money import Money
 
@@ -18,8 +18,12 @@ class RuleContribution(BaseModel):
     points: int
 
 
-class PointsEarned(BaseModel):
+class _Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PointsEarned(_Contract):
+    """Points from a purchase (at a store or a partner brand), with every rule that gave them."""
 
     member_id: str
     purchase_event_id: uuid.UUID
@@ -28,3 +32,69 @@ class PointsEarned(BaseModel):
     currency: str
     amount: Money
     rules: list[RuleContribution]
+    rule_set_version: int = 0
+    partner_points: dict[str, int] = Field(default_factory=dict, description="funded, per campaign/partner")
+    expires_at: AwareDatetime | None = None
+
+
+class PointsReversed(_Contract):
+    """Points taken back for a return; ``debt`` is what the member owes when they were already spent."""
+
+    member_id: str
+    return_event_id: uuid.UUID
+    purchase_event_id: uuid.UUID
+    points: int = Field(ge=0)
+    refund_amount: Money
+    balance: int
+    debt: int = 0
+    note: str = ""
+
+
+class PointsRedeemed(_Contract):
+    member_id: str
+    redemption_id: uuid.UUID
+    reward_id: str
+    points: int = Field(gt=0)
+    balance: int
+
+
+class RedemptionReleased(_Contract):
+    """A reservation cancelled by the POS or timed out: its points are back."""
+
+    member_id: str
+    redemption_id: uuid.UUID
+    reward_id: str
+    points: int = Field(gt=0)
+    balance: int
+    reason: str
+
+
+class RewardIssued(_Contract):
+    member_id: str
+    redemption_id: uuid.UUID
+    reward_id: str
+    name: str
+    kind: str
+    code: str
+    valid_until: AwareDatetime | None = None
+
+
+class PointsExpired(_Contract):
+    member_id: str
+    points: int = Field(gt=0)
+    balance: int
+
+
+class PointsExpiringSoon(_Contract):
+    member_id: str
+    points: int = Field(gt=0)
+    expires_at: AwareDatetime
+    balance: int
+
+
+class PointsAdjusted(_Contract):
+    member_id: str
+    points: int
+    balance: int
+    reason: str
+    operator: str

@@ -50,7 +50,7 @@ async def test_relay_killed_after_publish_before_delete_loses_nothing_and_double
     services.append(service)
     service.start(VAFA_FAILPOINTS="relay_after_publish")
     assert await service.wait_exit() == -9
-    published_before_crash = len(await stack.read_all(Topic.POINTS_EARNED))
+    published_before_crash = len(await stack.read_all(Topic.POINTS))
     assert published_before_crash > 0
     assert await stack.scalar("points", "SELECT count(*) FROM outbox") > 0  # not yet marked sent
 
@@ -58,7 +58,7 @@ async def test_relay_killed_after_publish_before_delete_loses_nothing_and_double
     await service.wait_ready()
     await eventually(lambda: stack.scalar("points", "SELECT count(*) = 0 FROM outbox"), what="drained")
 
-    records = await stack.read_all(Topic.POINTS_EARNED)
+    records = await stack.read_all(Topic.POINTS)
     ids = [decode(r)["event_id"] for r in records]
     assert len(set(ids)) == 30, "every earned event reached Kafka"
     assert len(ids) > 30, "the relay published some twice (at least once delivery)"
@@ -88,7 +88,7 @@ async def test_relay_killed_after_publish_before_delete_loses_nothing_and_double
     ).subscribe(broker)
     await broker.start()
     try:
-        end = await stack.end_offsets(Topic.POINTS_EARNED)
+        end = await stack.end_offsets(Topic.POINTS)
 
         async def all_consumed() -> bool:
             return await stack.committed_offsets("downstream") == end

@@ -43,7 +43,7 @@ async def test_http_purchase_earns_points_once_and_emits_points_earned(
         return answer.json()["balance"] if answer.status_code == 200 else None
 
     assert await eventually(lambda: _is(balance(), sum(expected)), what="balance")
-    earned = await eventually(lambda: at_least(stack.read_all(Topic.POINTS_EARNED), 2), what="earned")
+    earned = await eventually(lambda: at_least(stack.read_all(Topic.POINTS), 2), what="earned")
     assert len(earned) == 2
     by_cause = {decode(r)["causation_id"]: decode(r)["payload"] for r in earned}
     assert by_cause[accepted.json()["event_id"]]["points"] == expected[0]

@@ -156,7 +156,7 @@ def evaluate(
     # A purchase without lines (a total-only POS) earns as if it were one line.
     total = purchase.total_amount
     lines = list(purchase.lines) or [
-        LineItem(sku="-", category="-", quantity=Decimal(1), unit_price=total, amount=total)
+        LineItem(sku="receipt", category="receipt", quantity=Decimal(1), unit_price=total, amount=total)
     ]
     bases = [line.amount * rate for line in lines]
     base_total = sum(bases, Decimal(0))

@@ -1,77 +1,378 @@
-"""Set-based reads and writes of the points store, inside the caller's transaction."""
+"""Reads and writes of the points store, inside the caller's transaction, set-based."""
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.points.domain import Earning
-from services.points.store.tables import balances, ledger
+from services.points.domain.rules import RuleSet
+from services.points.domain.wallet import Lot, Wallet
+from services.points.store.tables import (
+    balances,
+    campaigns,
+    daily_earnings,
+    ledger,
+    lots,
+    redemptions,
+    rewards,
+    rule_sets,
+)
+from shared.contracts import PartnerCampaignAnnounced
 
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    earning: Earning
+    member_id: str
+    kind: str
+    points: int
     source_event_id: uuid.UUID
     occurred_at: datetime
+    details: dict[str, Any]
 
 
-async def record_earnings(conn: AsyncConnection, entries: Sequence[LedgerEntry]) -> list[int]:
-    """Append the entries to the ledger and move balances; returns each entry's balance after it."""
-    await conn.execute(
-        ledger.insert(),
-        [
-            {
-                "member_id": e.earning.member_id,
-                "kind": "earn",
-                "points": e.earning.points,
-                "source_event_id": e.source_event_id,
-                "occurred_at": e.occurred_at,
-                "details": {"rules": [r.model_dump() for r in e.earning.rules]},
-            }
-            for e in entries
-        ],
+async def load_wallets(conn: AsyncConnection, members: Iterable[str]) -> tuple[dict[str, Wallet], set[str]]:
+    """Each member's wallet, locked for this transaction; and which members had points before."""
+    wanted = sorted(set(members))  # one lock order everywhere: no deadlock between batches and jobs
+    known = await conn.execute(
+        select(balances.c.member_id, balances.c.debt)
+        .where(balances.c.member_id.in_(wanted))
+        .order_by(balances.c.member_id)
+        .with_for_update()
     )
-    totals: dict[str, int] = defaultdict(int)
-    for e in entries:
-        totals[e.earning.member_id] += e.earning.points
-    upsert = insert(balances).values([{"member_id": m, "balance": p} for m, p in sorted(totals.items())])
+    wallets = {m: Wallet(m) for m in wanted}
+    seen: set[str] = set()
+    for member, debt in known:
+        wallets[member].debt = debt
+        seen.add(member)
     rows = await conn.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[balances.c.member_id],
-            set_={"balance": balances.c.balance + upsert.excluded.balance, "updated_at": func.now()},
-        ).returning(balances.c.member_id, balances.c.balance)
+        select(lots)
+        .where(lots.c.member_id.in_(wanted), lots.c.remaining > 0)
+        .order_by(lots.c.earned_at, lots.c.lot_id)
     )
-    final: dict[str, int] = {member: balance for member, balance in rows}
-    # Walk back from each member's final balance to the balance right after each entry.
-    after: list[int] = [0] * len(entries)
-    running = dict(final)
-    for i in range(len(entries) - 1, -1, -1):
-        member = entries[i].earning.member_id
-        after[i] = running[member]
-        running[member] -= entries[i].earning.points
-    return after
-
-
-async def balance_of(conn: AsyncConnection, member_id: str) -> int | None:
-    return await conn.scalar(select(balances.c.balance).where(balances.c.member_id == member_id))
-
-
-async def ledger_of(conn: AsyncConnection, member_id: str, limit: int = 100) -> list[dict[str, Any]]:
-    rows = await conn.execute(
-        select(
-            ledger.c.kind, ledger.c.points, ledger.c.source_event_id, ledger.c.occurred_at, ledger.c.details
+    for row in rows:
+        wallets[row.member_id].lots.append(
+            Lot(row.lot_id, row.earned_at, row.expires_at, row.remaining, row.original)
         )
-        .where(ledger.c.member_id == member_id)
-        .order_by(ledger.c.id.desc())
+    return wallets, seen
+
+
+async def save(conn: AsyncConnection, wallets: Iterable[Wallet], entries: Sequence[LedgerEntry]) -> None:
+    """Append the entries and write back the lots and balances they moved."""
+    if entries:
+        await conn.execute(ledger.insert(), [e.__dict__ for e in entries])
+    touched = [w for w in wallets if w.changed or any(e.member_id == w.member_id for e in entries)]
+    changed_lots = [
+        {
+            "lot_id": lot.lot_id,
+            "member_id": w.member_id,
+            "earned_at": lot.earned_at,
+            "expires_at": lot.expires_at,
+            "original": lot.original,
+            "remaining": lot.remaining,
+        }
+        for w in touched
+        for lot in w.lots
+        if lot.lot_id in w.changed
+    ]
+    if changed_lots:
+        upsert = insert(lots)
+        await conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[lots.c.lot_id],
+                set_={"remaining": upsert.excluded.remaining, "expires_at": upsert.excluded.expires_at},
+            ),
+            changed_lots,
+        )
+    if touched:
+        upsert = insert(balances)
+        await conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[balances.c.member_id],
+                set_={
+                    "balance": upsert.excluded.balance,
+                    "debt": upsert.excluded.debt,
+                    "updated_at": func.now(),
+                },
+            ),
+            [{"member_id": w.member_id, "balance": w.balance, "debt": w.debt} for w in touched],
+        )
+    for w in touched:
+        w.changed.clear()
+
+
+async def earned_on(conn: AsyncConnection, keys: Iterable[tuple[str, date]]) -> dict[tuple[str, date], int]:
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = await conn.execute(
+        select(daily_earnings.c.member_id, daily_earnings.c.day, daily_earnings.c.points).where(
+            func.row(daily_earnings.c.member_id, daily_earnings.c.day).in_(
+                [func.row(m, d) for m, d in wanted]
+            )
+        )
+    )
+    return {(m, d): p for m, d, p in rows}
+
+
+async def add_daily(conn: AsyncConnection, earned: dict[tuple[str, date], int]) -> None:
+    if earned:
+        upsert = insert(daily_earnings)
+        await conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[daily_earnings.c.member_id, daily_earnings.c.day],
+                set_={"points": daily_earnings.c.points + upsert.excluded.points},
+            ),
+            [{"member_id": m, "day": d, "points": p} for (m, d), p in sorted(earned.items())],
+        )
+
+
+@dataclass
+class Original:
+    """A purchase's earn, and what returns have taken back from it so far."""
+
+    points: int
+    amount: Decimal
+    lot_id: uuid.UUID | None
+    reversed: int = 0
+    refunded: Decimal = Decimal(0)
+
+
+async def originals(conn: AsyncConnection, purchase_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Original]:
+    ids = sorted(set(purchase_ids))
+    if not ids:
+        return {}
+    earns = await conn.execute(
+        select(ledger.c.source_event_id, ledger.c.points, ledger.c.details).where(
+            ledger.c.kind == "earn", ledger.c.source_event_id.in_(ids)
+        )
+    )
+    found = {
+        row.source_event_id: Original(
+            points=row.points,
+            amount=Decimal(row.details.get("amount", "0")),
+            lot_id=uuid.UUID(row.details["lot_id"]) if row.details.get("lot_id") else None,
+        )
+        for row in earns
+    }
+    reversals = await conn.execute(
+        text(
+            "SELECT details->>'purchase_event_id' AS purchase, -sum(points) AS points, "
+            "sum((details->>'refund_amount')::numeric) AS refunded FROM ledger "
+            "WHERE kind = 'reverse' AND details->>'purchase_event_id' = ANY(:ids) GROUP BY 1"
+        ),
+        {"ids": [str(i) for i in ids]},
+    )
+    for row in reversals:
+        original = found[uuid.UUID(row.purchase)]
+        original.reversed, original.refunded = int(row.points), Decimal(row.refunded)
+    return found
+
+
+async def rule_set_versions(conn: AsyncConnection) -> list[tuple[int, RuleSet]]:
+    rows = await conn.execute(select(rule_sets.c.version, rule_sets.c.body).order_by(rule_sets.c.version))
+    return [(version, RuleSet.model_validate(body)) for version, body in rows]
+
+
+async def add_rule_set(conn: AsyncConnection, rules: RuleSet, operator: str) -> int:
+    version = await conn.scalar(
+        rule_sets.insert()
+        .values(effective_from=rules.effective_from, body=rules.model_dump(mode="json"), created_by=operator)
+        .returning(rule_sets.c.version)
+    )
+    assert version is not None
+    return int(version)
+
+
+async def live_campaigns(conn: AsyncConnection) -> tuple[list[PartnerCampaignAnnounced], dict[str, int]]:
+    rows = await conn.execute(
+        select(campaigns.c.body, campaigns.c.budget_points - campaigns.c.funded_points).with_for_update()
+    )
+    found, remaining = [], {}
+    for body, left in rows:
+        campaign = PartnerCampaignAnnounced.model_validate(body)
+        found.append(campaign)
+        remaining[campaign.campaign_id] = int(left)
+    return found, remaining
+
+
+async def upsert_campaign(conn: AsyncConnection, campaign: PartnerCampaignAnnounced) -> None:
+    upsert = insert(campaigns).values(
+        campaign_id=campaign.campaign_id,
+        partner_id=campaign.partner_id,
+        body=campaign.model_dump(mode="json"),
+        budget_points=campaign.budget_points,
+    )
+    await conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[campaigns.c.campaign_id],
+            set_={"body": upsert.excluded.body, "budget_points": upsert.excluded.budget_points},
+        )
+    )
+
+
+async def fund_campaigns(conn: AsyncConnection, funded: dict[str, int]) -> None:
+    for campaign_id, points in sorted(funded.items()):
+        await conn.execute(
+            campaigns.update()
+            .where(campaigns.c.campaign_id == campaign_id)
+            .values(funded_points=campaigns.c.funded_points + points)
+        )
+
+
+async def balance_of(conn: AsyncConnection, member_id: str) -> tuple[int, int] | None:
+    row = (
+        await conn.execute(
+            select(balances.c.balance, balances.c.debt).where(balances.c.member_id == member_id)
+        )
+    ).first()
+    return (row.balance, row.debt) if row else None
+
+
+async def ledger_page(
+    conn: AsyncConnection, member_id: str, before: int | None, limit: int
+) -> list[dict[str, Any]]:
+    query = select(
+        ledger.c.id,
+        ledger.c.kind,
+        ledger.c.points,
+        ledger.c.source_event_id,
+        ledger.c.occurred_at,
+        ledger.c.details,
+    ).where(ledger.c.member_id == member_id)
+    if before is not None:
+        query = query.where(ledger.c.id < before)
+    rows = await conn.execute(query.order_by(ledger.c.id.desc()).limit(limit))
+    return [dict(r._mapping) for r in rows]
+
+
+# -- rewards and redemptions --------------------------------------------------------------------
+
+
+async def upsert_reward(conn: AsyncConnection, reward_id: str, values: dict[str, Any]) -> None:
+    upsert = insert(rewards).values(reward_id=reward_id, **values)
+    await conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[rewards.c.reward_id], set_={k: upsert.excluded[k] for k in values}
+        )
+    )
+
+
+async def catalog(conn: AsyncConnection) -> list[dict[str, Any]]:
+    rows = await conn.execute(select(rewards).order_by(rewards.c.cost_points, rewards.c.reward_id))
+    return [dict(r._mapping) for r in rows]
+
+
+async def reward_for_update(conn: AsyncConnection, reward_id: str) -> Any:
+    return (
+        await conn.execute(select(rewards).where(rewards.c.reward_id == reward_id).with_for_update())
+    ).first()
+
+
+async def move_stock(conn: AsyncConnection, reward_id: str, by: int) -> None:
+    await conn.execute(
+        rewards.update()
+        .where(rewards.c.reward_id == reward_id, rewards.c.stock.is_not(None))
+        .values(stock=rewards.c.stock + by)
+    )
+
+
+async def redemption_for_update(conn: AsyncConnection, redemption_id: uuid.UUID) -> Any:
+    return (
+        await conn.execute(
+            select(redemptions).where(redemptions.c.redemption_id == redemption_id).with_for_update()
+        )
+    ).first()
+
+
+async def add_redemption(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(redemptions.insert().values(**values))
+
+
+async def settle_redemption(
+    conn: AsyncConnection, redemption_id: uuid.UUID, status: str, code: str | None = None
+) -> None:
+    await conn.execute(
+        redemptions.update()
+        .where(redemptions.c.redemption_id == redemption_id)
+        .values(status=status, code=code, settled_at=func.now())
+    )
+
+
+async def held_past(conn: AsyncConnection, now: datetime, limit: int) -> list[uuid.UUID]:
+    rows = await conn.execute(
+        select(redemptions.c.redemption_id)
+        .where(redemptions.c.status == "reserved", redemptions.c.hold_until <= now)
         .limit(limit)
     )
-    return [dict(r._mapping) for r in rows]
+    return list(rows.scalars())
+
+
+async def lots_by_id(conn: AsyncConnection, wallet: Wallet, lot_ids: Iterable[uuid.UUID]) -> None:
+    """Add to ``wallet`` the given lots it did not load (emptied ones), so points can go back."""
+    have = {lot.lot_id for lot in wallet.lots}
+    wanted = [i for i in lot_ids if i not in have]
+    if wanted:
+        for row in await conn.execute(select(lots).where(lots.c.lot_id.in_(wanted))):
+            wallet.lots.append(Lot(row.lot_id, row.earned_at, row.expires_at, row.remaining, row.original))
+
+
+async def ledger_entry(conn: AsyncConnection, source_event_id: uuid.UUID, kind: str) -> Any:
+    return (
+        await conn.execute(
+            select(ledger).where(ledger.c.source_event_id == source_event_id, ledger.c.kind == kind)
+        )
+    ).first()
+
+
+# -- expiry -------------------------------------------------------------------------------------
+
+
+async def members_with_expired_lots(conn: AsyncConnection, now: datetime, limit: int) -> list[str]:
+    rows = await conn.execute(
+        select(lots.c.member_id)
+        .where(lots.c.remaining > 0, lots.c.expires_at <= now)
+        .group_by(lots.c.member_id)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def expiring_unreminded(
+    conn: AsyncConnection, now: datetime, until: datetime, limit: int
+) -> list[tuple[str, int, datetime]]:
+    """(member, points, first expiry) for lots expiring by ``until`` that no reminder covered yet."""
+    rows = await conn.execute(
+        select(lots.c.member_id, func.sum(lots.c.remaining), func.min(lots.c.expires_at))
+        .where(
+            lots.c.remaining > 0,
+            lots.c.expires_at > now,
+            lots.c.expires_at <= until,
+            lots.c.reminded_at.is_(None),
+        )
+        .group_by(lots.c.member_id)
+        .order_by(lots.c.member_id)
+        .limit(limit)
+    )
+    return [(m, int(p), e) for m, p, e in rows]
+
+
+async def mark_reminded(conn: AsyncConnection, members: list[str], now: datetime, until: datetime) -> None:
+    await conn.execute(
+        lots.update()
+        .where(
+            lots.c.member_id.in_(members),
+            lots.c.remaining > 0,
+            lots.c.expires_at > now,
+            lots.c.expires_at <= until,
+            lots.c.reminded_at.is_(None),
+        )
+        .values(reminded_at=now)
+    )

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
+    Date,
     DateTime,
     Identity,
+    Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     UniqueConstraint,
@@ -18,13 +22,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
-# Append-only: every point a member ever had, and why. Balances are a projection of it.
+# Append-only: every point a member ever had, and why. Balances and lots are projections of it.
 ledger = Table(
     "ledger",
     metadata,
     Column("id", BigInteger, Identity(always=True), primary_key=True),
     Column("member_id", String, nullable=False, index=True),
-    Column("kind", String(16), nullable=False),  # earn (reverse, redeem, expire, adjust: issue 4)
+    # earn | reverse | redeem | redeem_release | expire | adjust
+    Column("kind", String(16), nullable=False),
     Column("points", BigInteger, nullable=False),
     Column("source_event_id", Uuid, nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
@@ -39,5 +44,76 @@ balances = Table(
     metadata,
     Column("member_id", String, primary_key=True),
     Column("balance", BigInteger, nullable=False),
+    Column("debt", BigInteger, nullable=False, server_default="0"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Each earn is a lot; debits take from the oldest lots first, and expiry empties lots past their date.
+lots = Table(
+    "lots",
+    metadata,
+    Column("lot_id", Uuid, primary_key=True),
+    Column("member_id", String, nullable=False, index=True),
+    Column("earned_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("original", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("reminded_at", DateTime(timezone=True), nullable=True),
+)
+
+daily_earnings = Table(
+    "daily_earnings",
+    metadata,
+    Column("member_id", String, nullable=False),
+    Column("day", Date, nullable=False),  # the store's local day
+    Column("points", BigInteger, nullable=False),
+    PrimaryKeyConstraint("member_id", "day"),
+)
+
+rule_sets = Table(
+    "rule_sets",
+    metadata,
+    Column("version", Integer, Identity(always=True), primary_key=True),
+    Column("effective_from", DateTime(timezone=True), nullable=False),
+    Column("body", JSONB, nullable=False),
+    Column("created_by", String, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("campaign_id", String, primary_key=True),
+    Column("partner_id", String, nullable=False),
+    Column("body", JSONB, nullable=False),
+    Column("budget_points", BigInteger, nullable=False),
+    Column("funded_points", BigInteger, nullable=False, server_default="0"),
+)
+
+rewards = Table(
+    "rewards",
+    metadata,
+    Column("reward_id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("kind", String(16), nullable=False),  # discount_code | free_item | voucher
+    Column("cost_points", BigInteger, nullable=False),
+    Column("stock", BigInteger, nullable=True),  # null: unlimited
+    Column("valid_from", DateTime(timezone=True), nullable=True),
+    Column("valid_until", DateTime(timezone=True), nullable=True),
+    Column("active", Boolean, nullable=False, server_default="true"),
+)
+
+redemptions = Table(
+    "redemptions",
+    metadata,
+    Column("redemption_id", Uuid, primary_key=True),  # the POS's request id: retries are the same one
+    Column("member_id", String, nullable=False, index=True),
+    Column("reward_id", String, nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # reserved | confirmed | cancelled | expired
+    Column("takes", JSONB, nullable=False),  # which lots gave the points, to give them back
+    Column("code", String, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("hold_until", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
 )

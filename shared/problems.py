@@ -1,17 +1,36 @@
-"""RFC 9457 problem details for every error ingest returns."""
+"""RFC 9457 problem details: every error a service's HTTP API returns, naming the field and the rule."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from services.ingest.domain import FieldError, errors_of
-
 PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    rule: str
+    message: str
+
+
+class _HasErrors(Protocol):
+    def errors(self) -> Sequence[Any]: ...
+
+
+def errors_of(error: _HasErrors, skip: tuple[str, ...] = ()) -> list[FieldError]:
+    """pydantic's errors as (field, rule, message); ``skip`` drops location parts that are not fields
+    (FastAPI's "body", a union's kind tag)."""
+    return [
+        FieldError(".".join(str(p) for p in e["loc"] if p not in skip), e["type"], e["msg"])
+        for e in error.errors()
+    ]
 
 
 def problem_body(status: int, title: str, detail: str, errors: Sequence[FieldError] = ()) -> dict[str, Any]:

@@ -1,0 +1,346 @@
+"""What the points API and the scheduled jobs do, each inside the caller's transaction.
+
+Redemption is a two-step reservation: ``reserve`` takes the points (oldest lots first) and a unit of
+stock at once, so nothing can be spent twice; ``confirm`` issues the reward code; ``release`` (the POS
+cancelled, or nobody confirmed in time) gives the points back to the lots they came from. Every step
+is idempotent by the POS's request id, writes the ledger, and emits its event through the outbox.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.points.domain.expiry import lot_expiry
+from services.points.domain.wallet import InsufficientPoints, Take, Wallet
+from services.points.settings import PointsSettings
+from services.points.store.repository import (
+    LedgerEntry,
+    add_redemption,
+    expiring_unreminded,
+    held_past,
+    ledger_entry,
+    load_wallets,
+    lots_by_id,
+    mark_reminded,
+    members_with_expired_lots,
+    move_stock,
+    redemption_for_update,
+    reward_for_update,
+    save,
+    settle_redemption,
+)
+from shared.contracts import (
+    POINTS_ADJUSTED,
+    POINTS_EXPIRED,
+    POINTS_EXPIRING_SOON,
+    POINTS_REDEEMED,
+    REDEMPTION_RELEASED,
+    REWARD_ISSUED,
+    Contract,
+    PointsAdjusted,
+    PointsExpired,
+    PointsExpiringSoon,
+    PointsRedeemed,
+    RedemptionReleased,
+    RewardIssued,
+)
+from shared.outbox import OutboxMessage, append
+from shared.problems import FieldError, ProblemError
+
+_EXPIRY_NAMESPACE = uuid.UUID("b5f3c1a2-6d4e-4f7a-8c9b-2e1d0a3f5c67")
+
+
+async def _emit(
+    conn: AsyncConnection, settings: PointsSettings, contract: Contract[Any], member: str, payload: BaseModel
+) -> None:
+    envelope = contract.envelope(key=member, producer=settings.service_name, payload=payload)
+    await append(conn, [OutboxMessage.of(settings.topic_prefix + contract.topic, envelope)])
+
+
+def _takes_json(takes: list[Take]) -> list[dict[str, Any]]:
+    return [{"lot_id": str(t.lot_id), "points": t.points} for t in takes]
+
+
+def reward_code() -> str:
+    """80 random bits, in groups a cashier can read out: XXXX-XXXX-XXXX-XXXX."""
+    raw = base64.b32encode(secrets.token_bytes(10)).decode()
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+def _redemption_json(row: Any) -> dict[str, Any]:
+    answer = {
+        "redemption_id": str(row.redemption_id),
+        "member_id": row.member_id,
+        "reward_id": row.reward_id,
+        "points": row.points,
+        "status": row.status,
+        "hold_until": row.hold_until.isoformat(),
+    }
+    if row.code:
+        answer["code"] = row.code
+    return answer
+
+
+async def reserve(
+    conn: AsyncConnection,
+    settings: PointsSettings,
+    redemption_id: uuid.UUID,
+    member_id: str,
+    reward_id: str,
+    now: datetime,
+) -> dict[str, Any]:
+    existing = await redemption_for_update(conn, redemption_id)
+    if existing is not None:
+        if (existing.member_id, existing.reward_id) != (member_id, reward_id):
+            raise ProblemError(409, "Conflict", "this request id was used for another redemption")
+        return _redemption_json(existing)
+    reward = await reward_for_update(conn, reward_id)
+    if reward is None:
+        raise ProblemError(404, "Unknown reward", f"there is no reward {reward_id!r} in the catalog")
+    if (
+        not reward.active
+        or (reward.valid_from and now < reward.valid_from)
+        or (reward.valid_until and now >= reward.valid_until)
+    ):
+        raise ProblemError(409, "Reward unavailable", f"{reward_id!r} cannot be redeemed now")
+    if reward.stock is not None and reward.stock <= 0:
+        raise ProblemError(409, "Out of stock", f"{reward_id!r} is out of stock")
+    wallets, _ = await load_wallets(conn, [member_id])
+    wallet = wallets[member_id]
+    try:
+        takes = wallet.debit(reward.cost_points)
+    except InsufficientPoints as short:
+        raise ProblemError(
+            422,
+            "Insufficient points",
+            f"{reward_id!r} costs {short.wanted} points; the balance is {short.available}",
+            errors=[FieldError("member_id", "insufficient_points", f"balance {short.available}")],
+        ) from None
+    await move_stock(conn, reward_id, -1)
+    hold_until = now + timedelta(seconds=settings.points_redemption_hold_s)
+    await add_redemption(
+        conn,
+        redemption_id=redemption_id,
+        member_id=member_id,
+        reward_id=reward_id,
+        points=reward.cost_points,
+        status="reserved",
+        takes=_takes_json(takes),
+        hold_until=hold_until,
+    )
+    entry = LedgerEntry(
+        member_id, "redeem", -reward.cost_points, redemption_id, now,
+        {"reward_id": reward_id, "lots": _takes_json(takes)},
+    )  # fmt: skip
+    await save(conn, [wallet], [entry])
+    await _emit(
+        conn,
+        settings,
+        POINTS_REDEEMED,
+        member_id,
+        PointsRedeemed(
+            member_id=member_id,
+            redemption_id=redemption_id,
+            reward_id=reward_id,
+            points=reward.cost_points,
+            balance=wallet.balance,
+        ),
+    )
+    return {
+        "redemption_id": str(redemption_id),
+        "member_id": member_id,
+        "reward_id": reward_id,
+        "points": reward.cost_points,
+        "status": "reserved",
+        "hold_until": hold_until.isoformat(),
+        "balance": wallet.balance,
+    }
+
+
+async def confirm(
+    conn: AsyncConnection, settings: PointsSettings, redemption_id: uuid.UUID
+) -> dict[str, Any]:
+    row = await redemption_for_update(conn, redemption_id)
+    if row is None:
+        raise ProblemError(404, "Unknown redemption", f"no redemption {redemption_id}")
+    if row.status == "confirmed":
+        return _redemption_json(row)
+    if row.status != "reserved":
+        raise ProblemError(409, "Redemption released", f"this redemption was {row.status}; reserve again")
+    code = reward_code()
+    await settle_redemption(conn, redemption_id, "confirmed", code)
+    reward = await reward_for_update(conn, row.reward_id)
+    await _emit(
+        conn,
+        settings,
+        REWARD_ISSUED,
+        row.member_id,
+        RewardIssued(
+            member_id=row.member_id,
+            redemption_id=redemption_id,
+            reward_id=row.reward_id,
+            name=reward.name,
+            kind=reward.kind,
+            code=code,
+            valid_until=reward.valid_until,
+        ),
+    )
+    return {**_redemption_json(row), "status": "confirmed", "code": code}
+
+
+async def release(
+    conn: AsyncConnection, settings: PointsSettings, redemption_id: uuid.UUID, reason: str, now: datetime
+) -> dict[str, Any]:
+    """Cancel a reservation: its points go back to the lots they came from, its stock to the shelf."""
+    row = await redemption_for_update(conn, redemption_id)
+    if row is None:
+        raise ProblemError(404, "Unknown redemption", f"no redemption {redemption_id}")
+    if row.status in ("cancelled", "expired"):
+        return _redemption_json(row)
+    if row.status == "confirmed":
+        raise ProblemError(409, "Redemption confirmed", "a confirmed redemption cannot be cancelled")
+    wallets, _ = await load_wallets(conn, [row.member_id])
+    wallet = wallets[row.member_id]
+    takes = [Take(uuid.UUID(t["lot_id"]), t["points"]) for t in row.takes]
+    await lots_by_id(conn, wallet, (t.lot_id for t in takes))
+    wallet.restore(takes)
+    status = "cancelled" if reason == "cancelled" else "expired"
+    await settle_redemption(conn, redemption_id, status)
+    await move_stock(conn, row.reward_id, 1)
+    entry = LedgerEntry(
+        row.member_id, "redeem_release", row.points, redemption_id, now,
+        {"reward_id": row.reward_id, "reason": reason, "lots": row.takes},
+    )  # fmt: skip
+    await save(conn, [wallet], [entry])
+    await _emit(
+        conn,
+        settings,
+        REDEMPTION_RELEASED,
+        row.member_id,
+        RedemptionReleased(
+            member_id=row.member_id,
+            redemption_id=redemption_id,
+            reward_id=row.reward_id,
+            points=row.points,
+            balance=wallet.balance,
+            reason=reason,
+        ),
+    )
+    return {**_redemption_json(row), "status": status, "balance": wallet.balance}
+
+
+async def adjust(
+    conn: AsyncConnection,
+    settings: PointsSettings,
+    request_id: uuid.UUID,
+    member_id: str,
+    points: int,
+    reason: str,
+    operator: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A manual correction by an operator, with the reason; a debit cannot overdraw."""
+    done = await ledger_entry(conn, request_id, "adjust")
+    if done is not None:
+        return {"member_id": done.member_id, "points": done.points, "request_id": str(request_id)}
+    wallets, _ = await load_wallets(conn, [member_id])
+    wallet = wallets[member_id]
+    details: dict[str, Any] = {"reason": reason, "operator": operator}
+    if points >= 0:
+        expires = lot_expiry(settings.points_expiry_policy, settings.points_expiry_months, now)
+        wallet.credit(request_id, points, now, expires)
+        details["lot_id"] = str(request_id)
+    else:
+        try:
+            details["lots"] = _takes_json(wallet.debit(-points))
+        except InsufficientPoints as short:
+            raise ProblemError(
+                422,
+                "Insufficient points",
+                f"cannot take {-points} points: the balance is {short.available}",
+                errors=[FieldError("points", "insufficient_points", f"balance {short.available}")],
+            ) from None
+    await save(conn, [wallet], [LedgerEntry(member_id, "adjust", points, request_id, now, details)])
+    await _emit(
+        conn,
+        settings,
+        POINTS_ADJUSTED,
+        member_id,
+        PointsAdjusted(
+            member_id=member_id, points=points, balance=wallet.balance, reason=reason, operator=operator
+        ),
+    )
+    return {
+        "member_id": member_id,
+        "points": points,
+        "balance": wallet.balance,
+        "request_id": str(request_id),
+    }
+
+
+async def expire_due(conn: AsyncConnection, settings: PointsSettings, now: datetime, limit: int = 500) -> int:
+    """Expire the lots past their date for up to ``limit`` members; returns how many members."""
+    members = await members_with_expired_lots(conn, now, limit)
+    if not members:
+        return 0
+    wallets, _ = await load_wallets(conn, members)
+    entries: list[LedgerEntry] = []
+    expired: list[Wallet] = []
+    for member in members:
+        wallet = wallets[member]
+        takes = wallet.expire(now)
+        points = sum(t.points for t in takes)
+        if points:
+            source = uuid.uuid5(_EXPIRY_NAMESPACE, f"{member}/{now.isoformat()}")
+            entries.append(LedgerEntry(member, "expire", -points, source, now, {"lots": _takes_json(takes)}))
+            expired.append(wallet)
+    await save(conn, wallets.values(), entries)
+    for wallet, entry in zip(expired, entries, strict=True):
+        await _emit(
+            conn,
+            settings,
+            POINTS_EXPIRED,
+            wallet.member_id,
+            PointsExpired(member_id=wallet.member_id, points=-entry.points, balance=wallet.balance),
+        )
+    return len(members)
+
+
+async def remind_expiring(
+    conn: AsyncConnection, settings: PointsSettings, now: datetime, limit: int = 500
+) -> int:
+    """One ``points.expiring_soon`` per member for lots expiring within the notice period."""
+    until = now + timedelta(days=settings.points_expiring_soon_days)
+    due = await expiring_unreminded(conn, now, until, limit)
+    if not due:
+        return 0
+    wallets, _ = await load_wallets(conn, [m for m, _, _ in due])
+    for member, points, first in due:
+        await _emit(
+            conn,
+            settings,
+            POINTS_EXPIRING_SOON,
+            member,
+            PointsExpiringSoon(
+                member_id=member, points=points, expires_at=first, balance=wallets[member].balance
+            ),
+        )
+    await mark_reminded(conn, [m for m, _, _ in due], now, until)
+    return len(due)
+
+
+async def release_held(
+    conn: AsyncConnection, settings: PointsSettings, now: datetime, limit: int = 200
+) -> int:
+    """Release the reservations nobody confirmed in time."""
+    held = await held_past(conn, now, limit)
+    for redemption_id in held:
+        await release(conn, settings, redemption_id, "timed out", now)
+    return len(held)

@@ -1,0 +1,201 @@
+"""Applying a batch of events to members' wallets: what each event does to the ledger, in order.
+
+The store loads everything the batch needs up front (wallets, rule sets, campaigns, daily totals, the
+earns that returns refer to), the domain computes, and this module turns each event into ledger
+entries and the points events that describe them; the store then writes it all in one go.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+
+from services.points.domain.expiry import add_months, lot_expiry
+from services.points.domain.rules import Earning, MemberContext, RuleSet, active_rule_set, evaluate
+from services.points.domain.rules import partner_earning as partner_rules
+from services.points.domain.wallet import Wallet, points_to_reverse
+from services.points.settings import PointsSettings
+from services.points.store.repository import LedgerEntry, Original
+from shared.contracts import (
+    POINTS_EARNED,
+    POINTS_REVERSED,
+    Contract,
+    Envelope,
+    PartnerCampaignAnnounced,
+    PartnerPurchaseRecorded,
+    PointsEarned,
+    PointsReversed,
+    PurchaseRecorded,
+    ReturnRecorded,
+)
+from shared.outbox import OutboxMessage
+
+_LOT_NAMESPACE = uuid.UUID("8f0b2d4e-9a7c-4c3e-b1f5-0e6a2d9c7b31")
+
+
+def local_day(envelope: Envelope[Any]) -> date:
+    zone = getattr(envelope.payload, "timezone", "UTC")
+    return envelope.occurred_at.astimezone(ZoneInfo(zone)).date()
+
+
+@dataclass
+class LedgerRun:
+    settings: PointsSettings
+    rule_sets: list[tuple[int, RuleSet]]
+    wallets: dict[str, Wallet]
+    known_members: set[str]
+    campaigns: list[PartnerCampaignAnnounced]
+    budgets: dict[str, int]
+    earned_today: dict[tuple[str, date], int]
+    originals: dict[uuid.UUID, Original]
+    entries: list[LedgerEntry] = field(default_factory=list)
+    outgoing: list[OutboxMessage] = field(default_factory=list)
+    daily: dict[tuple[str, date], int] = field(default_factory=dict)
+    funded: dict[str, int] = field(default_factory=dict)
+    new_campaigns: list[PartnerCampaignAnnounced] = field(default_factory=list)
+
+    def apply(self, event: Envelope[Any]) -> None:
+        payload = event.payload
+        if isinstance(payload, PurchaseRecorded):
+            self._purchase(event, payload)
+        elif isinstance(payload, ReturnRecorded):
+            self._return(event, payload)
+        elif isinstance(payload, PartnerPurchaseRecorded):
+            self._partner_purchase(event, payload)
+        elif isinstance(payload, PartnerCampaignAnnounced):
+            self.campaigns = [c for c in self.campaigns if c.campaign_id != payload.campaign_id]
+            self.campaigns.append(payload)
+            self.budgets.setdefault(payload.campaign_id, payload.budget_points)
+            self.new_campaigns.append(payload)
+
+    def _rules(self, at: datetime) -> tuple[int, RuleSet]:
+        return active_rule_set(self.rule_sets, at) or (0, self.settings.default_rule_set())
+
+    def _purchase(self, event: Envelope[Any], purchase: PurchaseRecorded) -> None:
+        version, rules = self._rules(event.occurred_at)
+        member = purchase.member_id
+        day = (member, local_day(event))
+        context = MemberContext(
+            first_purchase=member not in self.known_members,
+            earned_today=self.earned_today.get(day, 0) + self.daily.get(day, 0),
+            campaign_budgets=dict(self.budgets),
+        )
+        earning = evaluate(rules, purchase, event.occurred_at, context, self.campaigns)
+        for campaign_id, points in earning.partner_points.items():
+            self.budgets[campaign_id] -= points
+            self.funded[campaign_id] = self.funded.get(campaign_id, 0) + points
+        self.daily[day] = self.daily.get(day, 0) + earning.points
+        self._credit(event, earning, version, purchase.currency, purchase.total_amount)
+
+    def _partner_purchase(self, event: Envelope[Any], purchase: PartnerPurchaseRecorded) -> None:
+        version, rules = self._rules(event.occurred_at)
+        earning = partner_rules(rules, purchase.partner_id, purchase.currency, purchase.total_amount)
+        self._credit(event, earning, version, purchase.currency, purchase.total_amount)
+
+    def _credit(
+        self, event: Envelope[Any], earning: Earning, version: int, currency: str, amount: Decimal
+    ) -> None:
+        member = event.payload.member_id
+        wallet = self.wallets[member]
+        self.known_members.add(member)
+        policy, months = self.settings.points_expiry_policy, self.settings.points_expiry_months
+        expires_at = lot_expiry(policy, months, event.occurred_at)
+        lot_id = uuid.uuid5(_LOT_NAMESPACE, str(event.event_id))
+        repaid = wallet.credit(lot_id, earning.points, event.occurred_at, expires_at)
+        if policy == "inactivity":
+            wallet.keep_alive(add_months(event.occurred_at, months))
+        rules = [c.model_dump() for c in earning.contributions]
+        self.entries.append(
+            LedgerEntry(
+                member_id=member,
+                kind="earn",
+                points=earning.points,
+                source_event_id=event.event_id,
+                occurred_at=event.occurred_at,
+                details={
+                    "rules": rules,
+                    "rule_set_version": version,
+                    "amount": str(amount),
+                    "currency": currency,
+                    "lot_id": str(lot_id),
+                    "repaid_debt": repaid,
+                    "partner_points": earning.partner_points,
+                },
+            )
+        )
+        self._emit(
+            POINTS_EARNED,
+            event,
+            PointsEarned(
+                member_id=member,
+                purchase_event_id=event.event_id,
+                points=earning.points,
+                balance=wallet.balance,
+                currency=currency,
+                amount=amount,
+                rules=list(earning.contributions),
+                rule_set_version=version,
+                partner_points=earning.partner_points,
+                expires_at=expires_at,
+            ),
+        )
+
+    def _return(self, event: Envelope[Any], ret: ReturnRecorded) -> None:
+        wallet = self.wallets[ret.member_id]
+        original = self.originals.get(ret.original_event_id)
+        note = ""
+        points = 0
+        if original is None:
+            note = "the original purchase earned no points here"
+        else:
+            refunded = original.amount if ret.full else original.refunded + ret.refund_amount
+            points = points_to_reverse(original.points, original.amount, refunded, original.reversed)
+            original.reversed += points
+            original.refunded += ret.refund_amount
+        debt_before = wallet.debt
+        takes = wallet.debit(points, first=original.lot_id if original else None, allow_debt=True)
+        if wallet.debt > debt_before:
+            note = f"{wallet.debt - debt_before} points were already spent: the balance goes negative"
+        if points:
+            self.entries.append(
+                LedgerEntry(
+                    member_id=ret.member_id,
+                    kind="reverse",
+                    points=-points,
+                    source_event_id=event.event_id,
+                    occurred_at=event.occurred_at,
+                    details={
+                        "purchase_event_id": str(ret.original_event_id),
+                        "refund_amount": str(ret.refund_amount),
+                        "lots": [{"lot_id": str(t.lot_id), "points": t.points} for t in takes],
+                        "debt_after": wallet.debt,
+                        "note": note,
+                    },
+                )
+            )
+        self._emit(
+            POINTS_REVERSED,
+            event,
+            PointsReversed(
+                member_id=ret.member_id,
+                return_event_id=event.event_id,
+                purchase_event_id=ret.original_event_id,
+                points=points,
+                refund_amount=ret.refund_amount,
+                balance=wallet.balance,
+                debt=wallet.debt,
+                note=note,
+            ),
+        )
+
+    def _emit(self, contract: Contract[Any], cause: Envelope[Any], payload: BaseModel) -> None:
+        envelope = contract.envelope(
+            key=cause.key, producer=self.settings.service_name, payload=payload, **cause.caused()
+        )
+        self.outgoing.append(OutboxMessage.of(self.settings.topic_prefix + contract.topic, envelope))
