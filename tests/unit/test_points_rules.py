@@ -145,7 +145,7 @@ def test_the_rule_set_in_force_is_chosen_by_the_purchase_time() -> None:
 
 def test_a_receipt_without_lines_earns_on_its_total() -> None:
     total_only = PurchaseRecorded(
-        chain_id="c", store_id="s1", receipt_no="r", member_id="m", currency="IRR", total_amount=Decimal(123456)
+        chain_id="c", store_id="s1", receipt_no="r", member_id="m", currency="IRR", total_amount=123456
     )
     assert explain(evaluate(rules(), total_only, SATURDAY_EVENING, MemberContext())) == [
         ("base: 0.0001 per IRR", 12)
