@@ -88,13 +88,25 @@ class OutboxRelay:
         if self._task:
             await self._task
 
-    async def _run(self) -> None:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap_servers,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=2,
+    def _producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap_servers, enable_idempotence=True, acks="all", linger_ms=2
         )
+
+    async def drain(self) -> int:
+        """Publish everything waiting, then return (for commands that write events and exit)."""
+        producer = self._producer()
+        await producer.start()
+        total = 0
+        try:
+            while published := await self.publish_once(producer):
+                total += published
+        finally:
+            await producer.stop()
+        return total
+
+    async def _run(self) -> None:
+        producer = self._producer()
         await producer.start()
         backoff = 0.1
         try:

@@ -10,10 +10,14 @@ import argparse
 import asyncio
 from datetime import datetime
 
+from prometheus_client import CollectorRegistry
+
 from services.points import actions
 from services.points.settings import PointsSettings
 from services.points.store import MIGRATIONS
 from shared.contracts.envelope import utcnow
+from shared.metrics import CoreMetrics
+from shared.outbox import OutboxRelay
 from shared.service import Job, run_job_round
 from shared.store.db import make_engine
 from shared.store.migrate import upgrade_async
@@ -32,7 +36,10 @@ async def run_once(settings: PointsSettings, now: datetime) -> dict[str, int]:
     await upgrade_async(MIGRATIONS, settings.database_url)
     engine = make_engine(settings, pool_size=1)
     try:
-        return {job.name: await run_job_round(engine, job, now) for job in points_jobs(settings)}
+        done = {job.name: await run_job_round(engine, job, now) for job in points_jobs(settings)}
+        relay = OutboxRelay(engine, settings.kafka_bootstrap_servers, CoreMetrics(CollectorRegistry()))
+        done["events-published"] = await relay.drain()
+        return done
     finally:
         await engine.dispose()
 

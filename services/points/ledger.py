@@ -110,6 +110,8 @@ class LedgerRun:
         repaid = wallet.credit(lot_id, earning.points, event.occurred_at, expires_at)
         if policy == "inactivity":
             wallet.keep_alive(add_months(event.occurred_at, months))
+        # A return later in this same batch must find this earn.
+        self.originals[event.event_id] = Original(earning.points - earning.welcome, amount, lot_id)
         rules = [c.model_dump() for c in earning.contributions]
         self.entries.append(
             LedgerEntry(
@@ -125,6 +127,8 @@ class LedgerRun:
                     "currency": currency,
                     "lot_id": str(lot_id),
                     "repaid_debt": repaid,
+                    # What a return can take back: everything but the welcome bonus, which is for joining.
+                    "reversible": earning.points - earning.welcome,
                     "partner_points": earning.partner_points,
                 },
             )

@@ -107,6 +107,7 @@ class Earning:
     points: int
     contributions: tuple[RuleContribution, ...]
     partner_points: dict[str, int] = field(default_factory=dict)  # funded by each partner campaign
+    welcome: int = 0  # of ``points``, the welcome bonus
 
 
 def _line_bonus(
@@ -219,10 +220,10 @@ def evaluate(
                 RuleContribution(rule=f"cap per day {rules.cap_per_day}", points=room - earned)
             )
             earned = room
-    if member.first_purchase and rules.welcome_bonus:
-        contributions.append(RuleContribution(rule="welcome bonus", points=rules.welcome_bonus))
-        earned += rules.welcome_bonus
-    return Earning(earned, tuple(contributions), partner_points)
+    welcome = rules.welcome_bonus if member.first_purchase else 0
+    if welcome:
+        contributions.append(RuleContribution(rule="welcome bonus", points=welcome))
+    return Earning(earned + welcome, tuple(contributions), partner_points, welcome)
 
 
 def partner_earning(rules: RuleSet, partner_id: str, currency: str, amount: Decimal) -> Earning:

@@ -156,7 +156,7 @@ async def originals(conn: AsyncConnection, purchase_ids: Iterable[uuid.UUID]) ->
     )
     found = {
         row.source_event_id: Original(
-            points=row.points,
+            points=int(row.details.get("reversible", row.points)),
             amount=Decimal(row.details.get("amount", "0")),
             lot_id=uuid.UUID(row.details["lot_id"]) if row.details.get("lot_id") else None,
         )

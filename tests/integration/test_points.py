@@ -1,0 +1,261 @@
+"""The points service through Kafka, its HTTP API and its jobs, checked against figures computed
+here from the input alone."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from datetime import timedelta
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shared.contracts.envelope import utcnow
+from shared.topics import Topic
+from sim.pos import PosSimulator
+from tests.pointsflow import balances
+from tests.support import REPO, ServiceProcess, Stack, api_key, decode, eventually
+
+RATE = Decimal("0.0001")
+WELCOME = 50
+TOKEN = {"Authorization": "Bearer vafa-dev-token", "X-Operator": "test-ops"}
+RULES = {
+    "effective_from": "2020-01-01T00:00:00+00:00",
+    "base_rates": {"IRR": str(RATE)},
+    "category_multipliers": {"dairy": "2"},
+    "welcome_bonus": WELCOME,
+}
+
+
+def floor(value: Decimal) -> int:
+    return int(value.to_integral_value(ROUND_FLOOR))
+
+
+def earned(item: dict[str, Any]) -> int:
+    """The rules above, by hand: base on the total, +1x on dairy lines, each part rounded down."""
+    dairy = sum(Decimal(line["amount"]) for line in item["lines"] if line["category"] == "dairy")
+    return floor(Decimal(item["total_amount"]) * RATE) + floor(dairy * RATE)
+
+
+async def start(stack: Stack, services: list[ServiceProcess], log_dir: Path, **env: str) -> ServiceProcess:
+    points = ServiceProcess("services.points", stack.env("points", **env), log_dir)
+    services.append(points)
+    points.start()
+    await points.wait_ready()
+    return points
+
+
+async def test_a_day_of_purchases_and_returns_gives_the_balances_computed_here_and_replay_changes_nothing(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    await stack.create("ingest", "points")
+    ingest = ServiceProcess("services.ingest", stack.env("ingest"), log_dir)
+    services.append(ingest)
+    ingest.start()
+    points = await start(stack, services, log_dir)
+    await ingest.wait_ready()
+    async with httpx.AsyncClient(base_url=points.url, timeout=30) as client:
+        assert (await client.post("/v1/rules", json=RULES, headers=TOKEN)).status_code == 201
+
+    sim = PosSimulator(members=40, run="day")
+    purchases = list(sim.purchases(600))
+    rng = random.Random(3)
+    returns = []
+    for n, p in enumerate(rng.sample(purchases, 60)):
+        full = n % 3 == 0
+        lines = (
+            []
+            if full
+            else [{"sku": p["lines"][0]["sku"], "quantity": "1", "amount": p["lines"][0]["unit_price"]}]
+        )
+        refund = p["total_amount"] if full else p["lines"][0]["unit_price"]
+        returns.append({
+            "kind": "return", "chain_id": p["chain_id"], "store_id": p["store_id"], "return_no": f"RT-{n}",
+            "original_store_id": p["store_id"], "original_receipt_no": p["receipt_no"],
+            "member_id": p["member_id"], "currency": "IRR", "full": full, "lines": lines,
+            "refund_amount": refund, "occurred_at": (utcnow() - timedelta(minutes=5)).isoformat(),
+        })  # fmt: skip
+
+    admin = api_key(stack, "admin")
+    async with httpx.AsyncClient(base_url=ingest.url, timeout=60) as client:
+        for items in (purchases, returns):
+            answer = await client.post(
+                "/v1/batch", json={"items": items}, headers={"Authorization": f"Bearer {admin}"}
+            )
+            assert answer.json()["summary"] == {"accepted": len(items)}
+
+    expected: Counter[str] = Counter()
+    by_receipt = {p["receipt_no"]: p for p in purchases}
+    for p in purchases:
+        expected[p["member_id"]] += earned(p)
+    for member in {p["member_id"] for p in purchases}:
+        expected[member] += WELCOME
+    for r in returns:
+        p = by_receipt[r["original_receipt_no"]]
+        share = Decimal(1) if r["full"] else Decimal(r["refund_amount"]) / Decimal(p["total_amount"])
+        expected[r["member_id"]] -= int((earned(p) * share).to_integral_value(ROUND_HALF_UP))
+
+    await eventually(lambda: _settled(stack, 660), timeout=60, what="every purchase and return in the ledger")
+    assert await balances(stack) == dict(expected)
+    await assert_projections_match_ledger(stack)
+
+    # Replay the topic from offset 0: every event is recognised, nothing changes.
+    points.stop()
+    await stack.rewind("points", Topic.PURCHASES)
+    entries_before = await stack.scalar("points", "SELECT count(*) FROM ledger")
+    points.start()
+    await points.wait_ready()
+    await eventually(
+        lambda: _metric_at_least(points, "vafa_events_total", 660, outcome="duplicate"), what="replayed"
+    )
+    assert await balances(stack) == dict(expected)
+    assert await stack.scalar("points", "SELECT count(*) FROM ledger") == entries_before
+
+
+async def _settled(stack: Stack, n: int) -> bool:
+    return bool(await stack.scalar("points", "SELECT count(*) FROM inbox") >= n)
+
+
+async def _metric_at_least(service: ServiceProcess, name: str, n: float, **labels: str) -> bool:
+    return await service.metric(name, **labels) >= n
+
+
+async def assert_projections_match_ledger(stack: Stack) -> None:
+    """Balance == sum(ledger) == sum(lots remaining) - debt, for every member."""
+    rows = await stack.query(
+        "points",
+        """SELECT b.member_id, b.balance, b.debt,
+                  (SELECT coalesce(sum(points), 0) FROM ledger l WHERE l.member_id = b.member_id) AS ledger,
+                  (SELECT coalesce(sum(remaining), 0) FROM lots o WHERE o.member_id = b.member_id) AS lots
+           FROM balances b""",
+    )
+    assert rows
+    for row in rows:
+        assert row["balance"] == row["ledger"] == row["lots"] - row["debt"], dict(row)
+
+
+async def test_redemption_is_a_reservation_the_pos_confirms_or_cancels_or_that_times_out(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    await stack.create("points")
+    points = await start(
+        stack, services, log_dir, VAFA_POINTS_REDEMPTION_HOLD_S="2", VAFA_POINTS_JOBS_INTERVAL_S="0.5"
+    )
+    member = "09120000001"
+    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+        credit = {"request_id": str(uuid.uuid4()), "points": 1000, "reason": "goodwill after a complaint"}
+        assert (
+            await c.post(f"/v1/members/{member}/adjustments", json=credit, headers=TOKEN)
+        ).status_code == 201
+        assert (
+            await c.post(f"/v1/members/{member}/adjustments", json=credit, headers=TOKEN)
+        ).status_code == 201
+        assert (await balance(c, member)) == 1000  # the retried adjustment counted once
+        reward = {"name": "Free sangak", "kind": "free_item", "cost_points": 300, "stock": 2}
+        assert (await c.put("/v1/rewards/sangak", json=reward, headers=TOKEN)).status_code == 200
+
+        first = {"request_id": str(uuid.uuid4()), "member_id": member, "reward_id": "sangak"}
+        reserved = await c.post("/v1/redemptions", json=first, headers=TOKEN)
+        assert reserved.status_code == 201 and reserved.json()["status"] == "reserved"
+        again = await c.post("/v1/redemptions", json=first, headers=TOKEN)
+        assert again.json()["redemption_id"] == reserved.json()["redemption_id"]
+        assert await balance(c, member) == 700
+        confirmed = (await c.post(f"/v1/redemptions/{first['request_id']}/confirm", headers=TOKEN)).json()
+        assert re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", confirmed["code"])
+
+        second = {"request_id": str(uuid.uuid4()), "member_id": member, "reward_id": "sangak"}
+        assert (await c.post("/v1/redemptions", json=second, headers=TOKEN)).status_code == 201
+        out = {"request_id": str(uuid.uuid4()), "member_id": member, "reward_id": "sangak"}
+        sold_out = await c.post("/v1/redemptions", json=out, headers=TOKEN)
+        assert sold_out.status_code == 409 and sold_out.json()["title"] == "Out of stock"
+        cancelled = await c.post(f"/v1/redemptions/{second['request_id']}/cancel", headers=TOKEN)
+        assert cancelled.json()["status"] == "cancelled" and await balance(c, member) == 700
+
+        held = {"request_id": str(uuid.uuid4()), "member_id": member, "reward_id": "sangak"}
+        assert (await c.post("/v1/redemptions", json=held, headers=TOKEN)).status_code == 201
+        assert await balance(c, member) == 400
+        await eventually(lambda: _balance_is(c, member, 700), what="the unconfirmed hold released")
+        late = await c.post(f"/v1/redemptions/{held['request_id']}/confirm", headers=TOKEN)
+        assert late.status_code == 409
+
+        big = {"name": "Tea set", "kind": "voucher", "cost_points": 5000}
+        await c.put("/v1/rewards/tea-set", json=big, headers=TOKEN)
+        poor = await c.post(
+            "/v1/redemptions",
+            json={"request_id": str(uuid.uuid4()), "member_id": member, "reward_id": "tea-set"},
+            headers=TOKEN,
+        )
+        assert poor.status_code == 422 and poor.json()["errors"][0]["rule"] == "insufficient_points"
+        unknown = await c.post(
+            "/v1/redemptions",
+            json={"request_id": str(uuid.uuid4()), "member_id": member, "reward_id": "yacht"},
+            headers=TOKEN,
+        )
+        assert unknown.status_code == 404
+        anonymous = await c.post("/v1/redemptions", json=first, headers={})
+        assert anonymous.status_code == 401
+
+    await assert_projections_match_ledger(stack)
+    types = Counter(decode(r)["type"] for r in await stack.read_all(Topic.POINTS))
+    assert types == {
+        "points.adjusted": 1,
+        "points.redeemed": 3,
+        "reward.issued": 1,
+        "points.redemption_released": 2,
+    }
+
+
+async def balance(client: httpx.AsyncClient, member: str) -> int:
+    return int((await client.get(f"/v1/members/{member}/balance")).json()["balance"])
+
+
+async def _balance_is(client: httpx.AsyncClient, member: str, points: int) -> bool:
+    return await balance(client, member) == points
+
+
+async def test_points_expire_oldest_first_after_their_months_with_a_reminder_before(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    await stack.create("points")
+    points = await start(
+        stack, services, log_dir, VAFA_POINTS_EXPIRY_MONTHS="6", VAFA_POINTS_EXPIRING_SOON_DAYS="30"
+    )
+    member = "09120000002"
+    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+        for n, amount in enumerate((400, 250)):
+            body = {"request_id": str(uuid.uuid4()), "points": amount, "reason": f"credit {n}"}
+            await c.post(f"/v1/members/{member}/adjustments", json=body, headers=TOKEN)
+            await asyncio.sleep(0.01)
+        spend = {"request_id": str(uuid.uuid4()), "points": -100, "reason": "correction"}
+        await c.post(f"/v1/members/{member}/adjustments", json=spend, headers=TOKEN)
+    points.stop()  # the jobs run from the command below, at chosen times
+
+    def jobs_at(moment: Any) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "services.points.jobs", "--now", moment.isoformat()],
+            cwd=REPO, env={**points.env}, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+
+    now = utcnow()
+    reminded = await asyncio.to_thread(jobs_at, now + timedelta(days=170))
+    assert "remind-expiring-points: 1" in reminded
+    assert "remind-expiring-points: 0" in await asyncio.to_thread(jobs_at, now + timedelta(days=171))
+    expired = await asyncio.to_thread(jobs_at, now + timedelta(days=200))
+    assert "expire-points: 1" in expired
+    assert "expire-points: 0" in await asyncio.to_thread(jobs_at, now + timedelta(days=201))
+
+    assert (await balances(stack))[member] == 0
+    await assert_projections_match_ledger(stack)
+    events = [decode(r) for r in await stack.read_all(Topic.POINTS)]
+    soon = [e["payload"] for e in events if e["type"] == "points.expiring_soon"]
+    gone = [e["payload"] for e in events if e["type"] == "points.expired"]
+    # The 100 spent came out of the oldest lot: 300 + 250 were left to remind about and expire.
+    assert [s["points"] for s in soon] == [550]
+    assert [g["points"] for g in gone] == [550]
