@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 VAFACTL := deploy/local/vafactl
 STAMP := $(VENV)/.installed
 
-.PHONY: venv infra-up infra-down infra-status test test-unit lint demo asyncapi api-key clean
+.PHONY: venv infra-up infra-down infra-status test test-unit lint demo asyncapi api-key rules clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,3 +50,7 @@ asyncapi: venv
 # Ingest API keys: make api-key ARGS="create chain --chain hyperstar" (also: list, revoke PREFIX).
 api-key: venv infra-up
 	eval "$$($(VAFACTL) env)" && $(PY) -m services.ingest.cli $(ARGS)
+
+# Earning rules from a file: make rules FILE=deploy/points-rules.example.json OPERATOR=you@chain
+rules: venv infra-up
+	eval "$$($(VAFACTL) env)" && $(PY) -m services.points.rules apply $(FILE) --operator $(OPERATOR)

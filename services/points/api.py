@@ -21,6 +21,7 @@ from services.points.store.repository import (
     balance_of,
     catalog,
     ledger_page,
+    partner_settlement,
     rule_set_versions,
     upsert_reward,
 )
@@ -104,6 +105,20 @@ async def add_rules(rules: RuleSet, operator: Operator, request: Request) -> dic
     async with request.app.state.engine.begin() as conn:
         version = await add_rule_set(conn, rules, operator)
     return {"version": version, "effective_from": rules.effective_from.isoformat()}
+
+
+@api.get("/partners/{partner_id}/settlement", dependencies=[Writer])
+async def settlement(
+    partner_id: str,
+    request: Request,
+    start: Annotated[AwareDatetime, Query(alias="from")],
+    end: Annotated[AwareDatetime, Query(alias="to")],
+) -> dict[str, Any]:
+    """The points a partner brand funded in a period, per campaign, for its invoice."""
+    async with request.app.state.engine.connect() as conn:
+        lines = await partner_settlement(conn, partner_id, start, end)
+    total = sum(line["points"] for line in lines)
+    return {"partner_id": partner_id, "from": start, "to": end, "points": total, "lines": lines}
 
 
 class RewardIn(BaseModel):

@@ -28,6 +28,7 @@ from shared.contracts import (
     RETURN_RECORDED,
     Contract,
     Envelope,
+    PartnerCampaignAnnounced,
     PurchaseRecorded,
     ReturnRecorded,
 )
@@ -57,7 +58,9 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
             earned_today=await earned_on(conn, ((e.payload.member_id, local_day(e)) for e in purchases)),
             originals=await originals(conn, (r.original_event_id for r in returns)),
         )
-        for event in events:
+        # Campaigns first: within a batch, records of different topics come in no particular order,
+        # and a purchase made while a campaign runs should get its bonus whichever came first.
+        for event in sorted(events, key=lambda e: not isinstance(e.payload, PartnerCampaignAnnounced)):
             run.apply(event)
         await save(conn, wallets.values(), run.entries)
         await add_daily(conn, run.daily)

@@ -91,15 +91,27 @@ class LedgerRun:
             self.budgets[campaign_id] -= points
             self.funded[campaign_id] = self.funded.get(campaign_id, 0) + points
         self.daily[day] = self.daily.get(day, 0) + earning.points
-        self._credit(event, earning, version, purchase.currency, purchase.total_amount)
+        partner_of = {c.campaign_id: c.partner_id for c in self.campaigns}
+        funding = [
+            {"partner_id": partner_of[cid], "campaign_id": cid, "points": pts}
+            for cid, pts in earning.partner_points.items()
+        ]
+        self._credit(event, earning, version, purchase.currency, purchase.total_amount, funding)
 
     def _partner_purchase(self, event: Envelope[Any], purchase: PartnerPurchaseRecorded) -> None:
         version, rules = self._rules(event.occurred_at)
         earning = partner_rules(rules, purchase.partner_id, purchase.currency, purchase.total_amount)
-        self._credit(event, earning, version, purchase.currency, purchase.total_amount)
+        funding = [{"partner_id": purchase.partner_id, "campaign_id": None, "points": earning.points}]
+        self._credit(event, earning, version, purchase.currency, purchase.total_amount, funding)
 
     def _credit(
-        self, event: Envelope[Any], earning: Earning, version: int, currency: str, amount: Decimal
+        self,
+        event: Envelope[Any],
+        earning: Earning,
+        version: int,
+        currency: str,
+        amount: Decimal,
+        funding: list[dict[str, Any]],
     ) -> None:
         member = event.payload.member_id
         wallet = self.wallets[member]
@@ -129,7 +141,8 @@ class LedgerRun:
                     "repaid_debt": repaid,
                     # What a return can take back: everything but the welcome bonus, which is for joining.
                     "reversible": earning.points - earning.welcome,
-                    "partner_points": earning.partner_points,
+                    # Points partner brands fund, for their settlement.
+                    "funding": [f for f in funding if f["points"]],
                 },
             )
         )

@@ -259,3 +259,57 @@ async def test_points_expire_oldest_first_after_their_months_with_a_reminder_bef
     # The 100 spent came out of the oldest lot: 300 + 250 were left to remind about and expire.
     assert [s["points"] for s in soon] == [550]
     assert [g["points"] for g in gone] == [550]
+
+
+async def test_partner_brands_fund_campaign_points_and_their_own_purchases_for_settlement(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    await stack.create("ingest", "points")
+    ingest = ServiceProcess("services.ingest", stack.env("ingest"), log_dir)
+    services.append(ingest)
+    ingest.start()
+    points = await start(stack, services, log_dir)
+    await ingest.wait_ready()
+    rules = {**RULES, "welcome_bonus": 0, "partner_rates": {"snapp": "0.0002"}}
+    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+        assert (await c.post("/v1/rules", json=rules, headers=TOKEN)).status_code == 201
+    now = utcnow()
+    campaign = {
+        "kind": "partner_campaign", "partner_id": "snapp", "campaign_id": "tea-week", "name": "Tea week",
+        "starts_at": (now - timedelta(days=1)).isoformat(), "ends_at": (now + timedelta(days=6)).isoformat(),
+        "categories": ["beverages"], "multiplier": "3", "budget_points": 100, "occurred_at": now.isoformat(),
+    }  # fmt: skip
+    ride = {
+        "kind": "partner_purchase", "partner_id": "snapp", "receipt_no": "ride-1", "member_id": "m-1",
+        "currency": "IRR", "total_amount": "1000000", "occurred_at": now.isoformat(),
+    }  # fmt: skip
+    sim = PosSimulator(members=5, run="cobrand", start=now - timedelta(minutes=30))
+    purchases = list(sim.purchases(40))
+    snapp, admin = api_key(stack, "partner", "--partner", "snapp"), api_key(stack, "admin")
+    async with httpx.AsyncClient(base_url=ingest.url, timeout=30) as c:
+        for item, key in ((campaign, snapp), (ride, snapp)):
+            assert (
+                await c.post("/v1/batch", json={"items": [item]}, headers={"Authorization": f"Bearer {key}"})
+            ).json()["summary"] == {"accepted": 1}
+        assert (
+            await c.post("/v1/batch", json={"items": purchases}, headers={"Authorization": f"Bearer {admin}"})
+        ).status_code == 200
+
+    await eventually(lambda: _settled(stack, 42), what="all in the ledger")
+    tea = sum(
+        floor(Decimal(line["amount"]) * RATE * 2)
+        for p in purchases
+        for line in p["lines"]
+        if line["category"] == "beverages"
+    )
+    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+        window = {"from": (now - timedelta(days=1)).isoformat(), "to": (now + timedelta(days=1)).isoformat()}
+        report = (await c.get("/v1/partners/snapp/settlement", params=window, headers=TOKEN)).json()
+    lines = {line["campaign_id"]: line["points"] for line in report["lines"]}
+    assert lines[None] == 200  # the ride: 1,000,000 IRR at 0.0002
+    assert 0 < lines["tea-week"] <= 100 and lines["tea-week"] == min(
+        100, lines["tea-week"]
+    )  # the budget holds
+    assert tea > 0
+    assert await stack.scalar("points", "SELECT funded_points FROM campaigns") == lines["tea-week"]
+    await assert_projections_match_ledger(stack)

@@ -376,3 +376,19 @@ async def mark_reminded(conn: AsyncConnection, members: list[str], now: datetime
         )
         .values(reminded_at=now)
     )
+
+
+async def partner_settlement(
+    conn: AsyncConnection, partner_id: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Points a partner funded in [start, end), per campaign (None: its own purchases' points)."""
+    rows = await conn.execute(
+        text(
+            "SELECT f->>'campaign_id' AS campaign_id, sum((f->>'points')::bigint) AS points, "
+            "count(*) AS earns FROM ledger, jsonb_array_elements(details->'funding') AS f "
+            "WHERE kind = 'earn' AND f->>'partner_id' = :partner "
+            "AND occurred_at >= :start AND occurred_at < :end GROUP BY 1 ORDER BY 1 NULLS FIRST"
+        ),
+        {"partner": partner_id, "start": start, "end": end},
+    )
+    return [{"campaign_id": r.campaign_id, "points": int(r.points), "earns": int(r.earns)} for r in rows]
