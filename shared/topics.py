@@ -25,6 +25,8 @@ class Topic(StrEnum):
     PARTNERS = "partners.cobrand"
     # Every change to a member's points, in order: earned, reversed, redeemed, expired, adjusted...
     POINTS = "points.events"
+    # Tier changes, progress nudges and paid membership milestones, keyed by member.
+    TIERS = "tiers.events"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ CATALOG: tuple[TopicSpec, ...] = (
     TopicSpec(Topic.MEMBERSHIPS, partitions=6, key="member id"),
     TopicSpec(Topic.PARTNERS, partitions=6, key="member id, or partner id for campaigns"),
     TopicSpec(Topic.POINTS, partitions=6, key="member id"),
+    TopicSpec(Topic.TIERS, partitions=6, key="member id"),
 )
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from services.points.domain.expiry import add_months, lot_expiry
+from services.points.domain.expiry import lot_expiry
 from services.points.domain.rules import Earning, MemberContext, RuleSet, active_rule_set, evaluate
 from services.points.domain.rules import partner_earning as partner_rules
 from services.points.domain.wallet import Wallet, points_to_reverse
@@ -34,6 +34,7 @@ from shared.contracts import (
     PurchaseRecorded,
     ReturnRecorded,
 )
+from shared.dates import add_months
 from shared.outbox import OutboxMessage
 
 _LOT_NAMESPACE = uuid.UUID("8f0b2d4e-9a7c-4c3e-b1f5-0e6a2d9c7b31")

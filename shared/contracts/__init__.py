@@ -29,6 +29,7 @@ from shared.contracts.purchases import (
     ReturnRecorded,
     Tender,
 )
+from shared.contracts.tiers import MembershipStatus, TierBenefits, TierChanged, TierProgress
 from shared.topics import Topic
 
 P = TypeVar("P", bound=BaseModel)
@@ -82,6 +83,18 @@ POINTS_EXPIRING_SOON: Contract[PointsExpiringSoon] = Contract(
     "points.expiring_soon", 1, PointsExpiringSoon, Topic.POINTS
 )
 POINTS_ADJUSTED: Contract[PointsAdjusted] = Contract("points.adjusted", 1, PointsAdjusted, Topic.POINTS)
+TIER_CHANGED: Contract[TierChanged] = Contract("tier.changed", 1, TierChanged, Topic.TIERS)
+TIER_PROGRESS: Contract[TierProgress] = Contract("tier.progress", 1, TierProgress, Topic.TIERS)
+MEMBERSHIP_STARTED: Contract[MembershipStatus] = Contract(
+    "membership.started", 1, MembershipStatus, Topic.TIERS
+)
+MEMBERSHIP_RENEWED: Contract[MembershipStatus] = Contract(
+    "membership.renewed", 1, MembershipStatus, Topic.TIERS
+)
+MEMBERSHIP_EXPIRING: Contract[MembershipStatus] = Contract(
+    "membership.expiring", 1, MembershipStatus, Topic.TIERS
+)
+MEMBERSHIP_ENDED: Contract[MembershipStatus] = Contract("membership.ended", 1, MembershipStatus, Topic.TIERS)
 
 ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     PURCHASE_RECORDED,
@@ -101,9 +114,32 @@ ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     POINTS_EXPIRED,
     POINTS_EXPIRING_SOON,
     POINTS_ADJUSTED,
+    TIER_CHANGED,
+    TIER_PROGRESS,
+    MEMBERSHIP_STARTED,
+    MEMBERSHIP_RENEWED,
+    MEMBERSHIP_EXPIRING,
+    MEMBERSHIP_ENDED,
 )
 
-POINTS_CONTRACTS: tuple[Contract[Any], ...] = ALL_CONTRACTS[-8:]
+POINTS_CONTRACTS: tuple[Contract[Any], ...] = (
+    POINTS_EARNED,
+    POINTS_REVERSED,
+    POINTS_REDEEMED,
+    REDEMPTION_RELEASED,
+    REWARD_ISSUED,
+    POINTS_EXPIRED,
+    POINTS_EXPIRING_SOON,
+    POINTS_ADJUSTED,
+)
+TIERS_CONTRACTS: tuple[Contract[Any], ...] = (
+    TIER_CHANGED,
+    TIER_PROGRESS,
+    MEMBERSHIP_STARTED,
+    MEMBERSHIP_RENEWED,
+    MEMBERSHIP_EXPIRING,
+    MEMBERSHIP_ENDED,
+)
 _BY_NAME = {c.name: c for c in ALL_CONTRACTS}
 
 
@@ -114,6 +150,10 @@ def contract_named(name: str) -> Contract[Any]:
 
 __all__ = [
     "ALL_CONTRACTS",
+    "MEMBERSHIP_ENDED",
+    "MEMBERSHIP_EXPIRING",
+    "MEMBERSHIP_RENEWED",
+    "MEMBERSHIP_STARTED",
     "MEMBER_ENROLLED",
     "MEMBER_PROFILE_CHANGED",
     "PARTNER_CAMPAIGN_ANNOUNCED",
@@ -129,6 +169,9 @@ __all__ = [
     "REDEMPTION_RELEASED",
     "RETURN_RECORDED",
     "REWARD_ISSUED",
+    "TIERS_CONTRACTS",
+    "TIER_CHANGED",
+    "TIER_PROGRESS",
     "VIP_CANCELLED",
     "VIP_PURCHASED",
     "VIP_RENEWED",
@@ -137,6 +180,7 @@ __all__ = [
     "LineItem",
     "MemberEnrolled",
     "MemberProfileChanged",
+    "MembershipStatus",
     "PartnerCampaignAnnounced",
     "PartnerPurchaseRecorded",
     "PointsAdjusted",
@@ -153,6 +197,9 @@ __all__ = [
     "RewardIssued",
     "RuleContribution",
     "Tender",
+    "TierBenefits",
+    "TierChanged",
+    "TierProgress",
     "VipMembership",
     "contract_named",
 ]

@@ -1,0 +1,46 @@
+"""Contracts the tiers service emits."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TierBenefits(_Contract):
+    earn_multiplier: Decimal = Decimal(1)
+    perks: list[str] = Field(default_factory=list)
+    birthday_bonus: int = 0
+
+
+class TierChanged(_Contract):
+    member_id: str
+    from_tier: str | None
+    to_tier: str
+    # qualified | vip_started | vip_ended | period_end (a soft landing: one tier at a time)
+    reason: str
+    benefits: TierBenefits
+    effective_from: AwareDatetime
+    review_at: AwareDatetime | None = Field(description="when the tier is next reviewed for a downgrade")
+
+
+class TierProgress(_Contract):
+    """A nudge: the member is within reach of the next tier."""
+
+    member_id: str
+    tier: str
+    next_tier: str
+    remaining: Decimal
+    metric: str
+    window_ends: AwareDatetime | None = None
+
+
+class MembershipStatus(_Contract):
+    member_id: str
+    plan: str
+    tier: str
+    ends_at: AwareDatetime

@@ -1,0 +1,106 @@
+"""The ladder's rules with a controllable clock: upgrades at once, soft landings at review."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from services.tiers.domain import Ladder, after_activity, nudge, review, start, vip_ended, vip_started
+
+T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+LADDER = Ladder.model_validate(
+    {
+        "metric": "spend",
+        "window_months": 12,
+        "grace_days": 30,
+        "tiers": [
+            {"name": "Bronze", "threshold": "0"},
+            {"name": "Silver", "threshold": "1000"},
+            {
+                "name": "Gold",
+                "threshold": "5000",
+                "benefits": {"earn_multiplier": "1.25", "perks": ["lounge"]},
+            },
+            {"name": "Platinum", "threshold": "20000"},
+        ],
+        "vip_tier": "Gold",
+    }
+)
+
+
+def test_a_member_is_upgraded_the_moment_they_cross_a_threshold_even_skipping_tiers() -> None:
+    standing = start(LADDER, T0)
+    standing, change = after_activity(LADDER, standing, Decimal(999), T0)
+    assert change is None and standing.tier == "Bronze"
+    standing, change = after_activity(LADDER, standing, Decimal(6000), T0 + timedelta(days=3))
+    assert change is not None and (change.from_tier, change.to_tier, change.reason) == (
+        "Bronze",
+        "Gold",
+        "qualified",
+    )
+    assert standing.review_at == datetime(2027, 1, 13, 12, 0, tzinfo=UTC)
+
+
+def test_lower_value_never_downgrades_before_the_review_and_grace() -> None:
+    standing, _ = after_activity(LADDER, start(LADDER, T0), Decimal(6000), T0)
+    # A return brings the value down the same day: no change until review + grace.
+    standing, change = after_activity(LADDER, standing, Decimal(100), T0)
+    assert change is None and standing.tier == "Gold"
+    same, change = review(LADDER, standing, Decimal(100), standing.review_at + timedelta(days=29))
+    assert change is None and same == standing
+
+
+def test_at_review_a_member_drops_at_most_one_tier() -> None:
+    standing, _ = after_activity(LADDER, start(LADDER, T0), Decimal(25000), T0)
+    assert standing.tier == "Platinum"
+    at = standing.review_at + timedelta(days=30)
+    standing, change = review(LADDER, standing, Decimal(0), at)
+    assert change is not None and (change.from_tier, change.to_tier, change.reason) == (
+        "Platinum",
+        "Gold",
+        "period_end",
+    )
+    standing, change = review(LADDER, standing, Decimal(0), standing.review_at + timedelta(days=30))
+    assert change is not None and change.to_tier == "Silver"
+
+
+def test_a_member_who_still_qualifies_keeps_the_tier_for_another_period() -> None:
+    standing, _ = after_activity(LADDER, start(LADDER, T0), Decimal(6000), T0)
+    first_review = standing.review_at
+    standing, change = review(LADDER, standing, Decimal(5500), first_review + timedelta(days=31))
+    assert change is None and standing.tier == "Gold"
+    assert standing.review_at == datetime(2028, 1, 10, 12, 0, tzinfo=UTC)
+
+
+def test_vip_membership_grants_its_tier_for_the_term_then_falls_back_to_what_is_qualified() -> None:
+    standing = start(LADDER, T0)
+    standing, change = vip_started(LADDER, standing, until=T0 + timedelta(days=800), at=T0)
+    assert change is not None and (change.to_tier, change.reason) == ("Gold", "vip_started")
+    # Still a VIP at review: kept whatever the spend.
+    kept, change = review(LADDER, standing, Decimal(0), standing.review_at + timedelta(days=30))
+    assert change is None and kept.tier == "Gold"
+    ended, change = vip_ended(LADDER, standing, Decimal(1500), T0 + timedelta(days=800))
+    assert change is not None and (change.to_tier, change.reason) == ("Silver", "vip_ended")
+    assert ended.vip_until is None
+
+
+def test_a_nudge_when_within_reach_of_the_next_tier_once() -> None:
+    standing, _ = after_activity(LADDER, start(LADDER, T0), Decimal(1200), T0)
+    standing, far = nudge(LADDER, standing, Decimal(1200))
+    assert far is None
+    standing, near = nudge(LADDER, standing, Decimal(4600))
+    assert near == ("Gold", Decimal(400))
+    standing, again = nudge(LADDER, standing, Decimal(4700))
+    assert again is None
+
+
+def test_a_ladder_must_climb() -> None:
+    with pytest.raises(ValidationError, match="tiers climb"):
+        Ladder.model_validate(
+            {"tiers": [{"name": "A", "threshold": "0"}, {"name": "B", "threshold": "0"}], "vip_tier": "A"}
+        )
+    with pytest.raises(ValidationError, match="not on the ladder"):
+        Ladder.model_validate({"tiers": [{"name": "A", "threshold": "0"}], "vip_tier": "Z"})
