@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -180,11 +181,16 @@ class Stack:
 
 
 def purchase(
-    member: str, amount: str, receipt: str | None = None, currency: str = "IRR"
+    member: str,
+    amount: str,
+    receipt: str | None = None,
+    currency: str = "IRR",
+    occurred_at: datetime | None = None,
 ) -> Envelope[PurchaseRecorded]:
     return PURCHASE_RECORDED.envelope(
         key=member,
         producer="test-pos",
+        **({"occurred_at": occurred_at} if occurred_at else {}),
         payload=PurchaseRecorded(
             chain_id="chain-1",
             store_id="store-7",

@@ -18,6 +18,8 @@ from services.points.store.repository import (
     originals,
     rule_set_versions,
     save,
+    set_tiers,
+    tiers_of,
     upsert_campaign,
 )
 from shared.consumer import BatchHandler, BatchResult
@@ -26,6 +28,7 @@ from shared.contracts import (
     PARTNER_PURCHASE_RECORDED,
     PURCHASE_RECORDED,
     RETURN_RECORDED,
+    TIER_CHANGED,
     Contract,
     Envelope,
     PartnerCampaignAnnounced,
@@ -38,6 +41,7 @@ CONSUMES: list[Contract[Any]] = [
     RETURN_RECORDED,
     PARTNER_PURCHASE_RECORDED,
     PARTNER_CAMPAIGN_ANNOUNCED,
+    TIER_CHANGED,
 ]
 
 
@@ -57,6 +61,7 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
             budgets=budgets,
             earned_today=await earned_on(conn, ((e.payload.member_id, local_day(e)) for e in purchases)),
             originals=await originals(conn, (r.original_event_id for r in returns)),
+            tiers=await tiers_of(conn, members),
         )
         # Campaigns first: within a batch, records of different topics come in no particular order,
         # and a purchase made while a campaign runs should get its bonus whichever came first.
@@ -67,6 +72,7 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
         for campaign in run.new_campaigns:
             await upsert_campaign(conn, campaign)
         await fund_campaigns(conn, run.funded)
+        await set_tiers(conn, run.tier_changes)
         return BatchResult(outgoing=run.outgoing)
 
     return handle

@@ -33,6 +33,7 @@ from shared.contracts import (
     PointsReversed,
     PurchaseRecorded,
     ReturnRecorded,
+    TierChanged,
 )
 from shared.dates import add_months
 from shared.outbox import OutboxMessage
@@ -55,6 +56,8 @@ class LedgerRun:
     budgets: dict[str, int]
     earned_today: dict[tuple[str, date], int]
     originals: dict[uuid.UUID, Original]
+    tiers: dict[str, tuple[str, Decimal]] = field(default_factory=dict)
+    tier_changes: dict[str, tuple[str, Decimal, datetime]] = field(default_factory=dict)
     entries: list[LedgerEntry] = field(default_factory=list)
     outgoing: list[OutboxMessage] = field(default_factory=list)
     daily: dict[tuple[str, date], int] = field(default_factory=dict)
@@ -69,6 +72,11 @@ class LedgerRun:
             self._return(event, payload)
         elif isinstance(payload, PartnerPurchaseRecorded):
             self._partner_purchase(event, payload)
+        elif isinstance(payload, TierChanged):
+            # Applies to purchases processed from now on (the tiers service decided on event time).
+            multiplier = payload.benefits.earn_multiplier
+            self.tiers[payload.member_id] = (payload.to_tier, multiplier)
+            self.tier_changes[payload.member_id] = (payload.to_tier, multiplier, payload.effective_from)
         elif isinstance(payload, PartnerCampaignAnnounced):
             self.campaigns = [c for c in self.campaigns if c.campaign_id != payload.campaign_id]
             self.campaigns.append(payload)
@@ -82,8 +90,11 @@ class LedgerRun:
         version, rules = self._rules(event.occurred_at)
         member = purchase.member_id
         day = (member, local_day(event))
+        tier, multiplier = self.tiers.get(member, (None, Decimal(1)))
         context = MemberContext(
             first_purchase=member not in self.known_members,
+            tier=tier,
+            tier_multiplier=multiplier,
             earned_today=self.earned_today.get(day, 0) + self.daily.get(day, 0),
             campaign_budgets=dict(self.budgets),
         )
@@ -213,7 +224,12 @@ class LedgerRun:
         )
 
     def _emit(self, contract: Contract[Any], cause: Envelope[Any], payload: BaseModel) -> None:
+        # Points move when the purchase or return happened, whenever it is processed.
         envelope = contract.envelope(
-            key=cause.key, producer=self.settings.service_name, payload=payload, **cause.caused()
+            key=cause.key,
+            producer=self.settings.service_name,
+            payload=payload,
+            occurred_at=cause.occurred_at,
+            **cause.caused(),
         )
         self.outgoing.append(OutboxMessage.of(self.settings.topic_prefix + contract.topic, envelope))

@@ -1,1 +1,1 @@
-"""Tiers: the ladder and paid VIP membership. Not built yet: issue 5."""
+"""Tiers: the ladder members climb in real time, and paid VIP membership."""

@@ -59,7 +59,9 @@ class Ladder(BaseModel):
         return self.tiers[self.rank(name)]
 
     def qualified(self, value: Decimal) -> Tier:
-        return [t for t in self.tiers if t.threshold <= value][-1]
+        """The highest tier ``value`` reaches; the first tier for anything below 0 (more returned
+        than bought in the window)."""
+        return [t for t in self.tiers if t.threshold <= max(value, Decimal(0))][-1]
 
     def window(self, until: datetime) -> tuple[datetime, datetime]:
         """The qualification window ending at ``until`` (exclusive start, inclusive end)."""
@@ -154,3 +156,20 @@ def nudge(ladder: Ladder, standing: Standing, value: Decimal) -> tuple[Standing,
     if left <= 0 or left > target.threshold * ladder.nudge_within or standing.nudged_for == target.name:
         return standing, None
     return replace(standing, nudged_for=target.name), (target.name, left)
+
+
+@dataclass(frozen=True)
+class Activity:
+    occurred_at: datetime
+    spend: Decimal = Decimal(0)
+    points: int = 0
+    visits: int = 0
+
+
+def qualifying_value(ladder: Ladder, activity: list[Activity], at: datetime) -> Decimal:
+    """The ladder's metric summed over the window ending at ``at`` (event time, not arrival)."""
+    start_, end = ladder.window(at)
+    inside = [a for a in activity if start_ < a.occurred_at <= end]
+    if ladder.metric == "spend":
+        return sum((a.spend for a in inside), Decimal(0))
+    return Decimal(sum(a.points if ladder.metric == "points" else a.visits for a in inside))

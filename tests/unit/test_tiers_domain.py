@@ -67,6 +67,10 @@ def test_at_review_a_member_drops_at_most_one_tier() -> None:
     assert change is not None and change.to_tier == "Silver"
 
 
+def test_more_returned_than_bought_in_the_window_is_the_first_tier() -> None:
+    assert LADDER.qualified(Decimal(-500)).name == "Bronze"
+
+
 def test_a_member_who_still_qualifies_keeps_the_tier_for_another_period() -> None:
     standing, _ = after_activity(LADDER, start(LADDER, T0), Decimal(6000), T0)
     first_review = standing.review_at

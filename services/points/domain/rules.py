@@ -122,6 +122,11 @@ def _line_bonus(
     return extra
 
 
+def _plain(multiplier: Decimal) -> str:
+    """1.50 -> "1.5", 2.00 -> "2": the same multiplier reads the same wherever it came from."""
+    return f"{multiplier.normalize():f}"
+
+
 def _base_of(
     lines: Sequence[LineItem],
     bases: Sequence[Decimal],
@@ -171,20 +176,27 @@ def evaluate(
         rules, [ln for ln, _ in category_lines], [b for _, b in category_lines], rules.category_multipliers,
         "category",
     )  # fmt: skip
-    parts += [(f"sku {sku} x{rules.sku_multipliers[sku]}", v) for sku, v in sorted(by_sku.items())]
-    parts += [(f"category {c} x{rules.category_multipliers[c]}", v) for c, v in sorted(by_category.items())]
+    parts += [(f"sku {sku} x{_plain(rules.sku_multipliers[sku])}", v) for sku, v in sorted(by_sku.items())]
+    parts += [
+        (f"category {c} x{_plain(rules.category_multipliers[c])}", v) for c, v in sorted(by_category.items())
+    ]
     if (m := rules.store_multipliers.get(purchase.store_id)) is not None:
-        parts.append((f"store {purchase.store_id} x{m}", (m - 1) * base_total))
+        parts.append((f"store {purchase.store_id} x{_plain(m)}", (m - 1) * base_total))
     if (m := rules.channel_multipliers.get(purchase.channel)) is not None:
-        parts.append((f"channel {purchase.channel} x{m}", (m - 1) * base_total))
+        parts.append((f"channel {purchase.channel} x{_plain(m)}", (m - 1) * base_total))
     local = occurred_at.astimezone(ZoneInfo(purchase.timezone))
     for promo in rules.promotions:
         if promo.applies_at(local):
             applies = _base_of(lines, bases, categories=promo.categories)
-            parts.append((f"promotion {promo.name} x{promo.multiplier}", (promo.multiplier - 1) * applies))
+            parts.append(
+                (f"promotion {promo.name} x{_plain(promo.multiplier)}", (promo.multiplier - 1) * applies)
+            )
     if member.tier_multiplier != 1:
         parts.append(
-            (f"tier {member.tier} x{member.tier_multiplier}", (member.tier_multiplier - 1) * base_total)
+            (
+                f"tier {member.tier} x{_plain(member.tier_multiplier)}",
+                (member.tier_multiplier - 1) * base_total,
+            )
         )
 
     contributions = [RuleContribution(rule=name, points=rules.round(v)) for name, v in parts]

@@ -21,6 +21,7 @@ from services.points.store.tables import (
     daily_earnings,
     ledger,
     lots,
+    member_tiers,
     redemptions,
     rewards,
     rule_sets,
@@ -392,3 +393,31 @@ async def partner_settlement(
         {"partner": partner_id, "start": start, "end": end},
     )
     return [{"campaign_id": r.campaign_id, "points": int(r.points), "earns": int(r.earns)} for r in rows]
+
+
+async def tiers_of(conn: AsyncConnection, members: Iterable[str]) -> dict[str, tuple[str, Decimal]]:
+    rows = await conn.execute(
+        select(member_tiers.c.member_id, member_tiers.c.tier, member_tiers.c.multiplier).where(
+            member_tiers.c.member_id.in_(sorted(set(members)))
+        )
+    )
+    return {m: (t, Decimal(x)) for m, t, x in rows}
+
+
+async def set_tiers(conn: AsyncConnection, changed: dict[str, tuple[str, Decimal, datetime]]) -> None:
+    if changed:
+        upsert = insert(member_tiers)
+        await conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[member_tiers.c.member_id],
+                set_={
+                    "tier": upsert.excluded.tier,
+                    "multiplier": upsert.excluded.multiplier,
+                    "since": upsert.excluded.since,
+                },
+            ),
+            [
+                {"member_id": m, "tier": t, "multiplier": x, "since": s}
+                for m, (t, x, s) in sorted(changed.items())
+            ],
+        )

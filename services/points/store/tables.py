@@ -11,6 +11,7 @@ from sqlalchemy import (
     Identity,
     Integer,
     MetaData,
+    Numeric,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -116,4 +117,14 @@ redemptions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("hold_until", DateTime(timezone=True), nullable=False),
     Column("settled_at", DateTime(timezone=True), nullable=True),
+)
+
+# What the tiers service says each member's tier is (from tier.changed), for the tier multiplier.
+member_tiers = Table(
+    "member_tiers",
+    metadata,
+    Column("member_id", String, primary_key=True),
+    Column("tier", String, nullable=False),
+    Column("multiplier", Numeric(6, 2), nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
 )

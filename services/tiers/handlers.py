@@ -1,0 +1,42 @@
+"""Thin handler: decode (done by the core) -> standings -> store -> emit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.tiers.moves import apply_events
+from services.tiers.settings import TiersSettings
+from shared.consumer import BatchHandler, BatchResult
+from shared.contracts import (
+    POINTS_EARNED,
+    POINTS_REVERSED,
+    PURCHASE_RECORDED,
+    RETURN_RECORDED,
+    VIP_CANCELLED,
+    VIP_PURCHASED,
+    VIP_RENEWED,
+    Contract,
+    Envelope,
+)
+
+CONSUMES: list[Contract[Any]] = [
+    PURCHASE_RECORDED,
+    RETURN_RECORDED,
+    POINTS_EARNED,
+    POINTS_REVERSED,
+    VIP_PURCHASED,
+    VIP_RENEWED,
+    VIP_CANCELLED,
+]
+
+
+def standings_handler(settings: TiersSettings) -> BatchHandler:
+    ladder = settings.ladder()
+
+    async def handle(conn: AsyncConnection, events: Sequence[Envelope[Any]]) -> BatchResult:
+        return await apply_events(conn, settings, ladder, events)
+
+    return handle

@@ -1,0 +1,149 @@
+"""Reads and writes of the tiers store, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.tiers.domain import Activity, Change, Standing
+from services.tiers.store.tables import activity, history, standings
+
+
+async def add_activity(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(activity).on_conflict_do_nothing(), list(rows))
+
+
+async def activity_between(
+    conn: AsyncConnection, members: Iterable[str], start: datetime, end: datetime
+) -> dict[str, list[Activity]]:
+    a = activity.c
+    rows = await conn.execute(
+        select(a.member_id, a.occurred_at, a.spend, a.points, a.visits)
+        .where(a.member_id.in_(sorted(set(members))), a.occurred_at > start, a.occurred_at <= end)
+        .order_by(a.occurred_at)
+    )
+    found: dict[str, list[Activity]] = defaultdict(list)
+    for member, at, spend, points, visits in rows:
+        found[member].append(Activity(at, spend, points, visits))
+    return found
+
+
+async def load_standings(conn: AsyncConnection, members: Iterable[str]) -> dict[str, Standing]:
+    rows = await conn.execute(
+        select(standings)
+        .where(standings.c.member_id.in_(sorted(set(members))))
+        .order_by(standings.c.member_id)
+        .with_for_update()
+    )
+    return {r.member_id: Standing(r.tier, r.since, r.review_at, r.vip_until, r.nudged_for) for r in rows}
+
+
+async def save_standings(conn: AsyncConnection, found: dict[str, Standing], plans: dict[str, str]) -> None:
+    if not found:
+        return
+    upsert = insert(standings)
+    values = ["tier", "since", "review_at", "vip_until", "nudged_for"]
+    await conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[standings.c.member_id],
+            set_={
+                **{k: upsert.excluded[k] for k in values},
+                **({"vip_plan": upsert.excluded.vip_plan} if plans else {}),
+            },
+        ),
+        [
+            {
+                "member_id": m,
+                "tier": s.tier,
+                "since": s.since,
+                "review_at": s.review_at,
+                "vip_until": s.vip_until,
+                "nudged_for": s.nudged_for,
+                **({"vip_plan": plans.get(m)} if plans else {}),
+            }
+            for m, s in sorted(found.items())
+        ],
+    )
+
+
+async def add_history(conn: AsyncConnection, changes: Sequence[tuple[str, Change]]) -> None:
+    if changes:
+        await conn.execute(
+            history.insert(),
+            [
+                {
+                    "member_id": m,
+                    "from_tier": c.from_tier,
+                    "to_tier": c.to_tier,
+                    "reason": c.reason,
+                    "at": c.at,
+                }
+                for m, c in changes
+            ],
+        )
+
+
+async def due_for_review(conn: AsyncConnection, reviewed_before: datetime, limit: int) -> list[str]:
+    rows = await conn.execute(
+        select(standings.c.member_id).where(standings.c.review_at <= reviewed_before).limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def memberships_ended(conn: AsyncConnection, now: datetime, limit: int) -> list[tuple[str, str | None]]:
+    rows = await conn.execute(
+        select(standings.c.member_id, standings.c.vip_plan).where(standings.c.vip_until <= now).limit(limit)
+    )
+    return [(m, p) for m, p in rows]
+
+
+async def memberships_ending(
+    conn: AsyncConnection, now: datetime, until: datetime, limit: int
+) -> list[tuple[str, str | None, datetime]]:
+    rows = await conn.execute(
+        select(standings.c.member_id, standings.c.vip_plan, standings.c.vip_until)
+        .where(
+            standings.c.vip_until > now, standings.c.vip_until <= until, standings.c.vip_reminded_at.is_(None)
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [(m, p, u) for m, p, u in rows]
+
+
+async def mark_vip_reminded(conn: AsyncConnection, members: list[str], now: datetime) -> None:
+    await conn.execute(
+        standings.update().where(standings.c.member_id.in_(members)).values(vip_reminded_at=now)
+    )
+
+
+async def standing_of(conn: AsyncConnection, member: str) -> Any:
+    return (await conn.execute(select(standings).where(standings.c.member_id == member))).first()
+
+
+async def history_of(conn: AsyncConnection, member: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        select(history.c.from_tier, history.c.to_tier, history.c.reason, history.c.at)
+        .where(history.c.member_id == member)
+        .order_by(history.c.id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def activity_row(source: uuid.UUID, member: str, at: datetime, **values: Any) -> dict[str, Any]:
+    return {
+        "source_event_id": source,
+        "member_id": member,
+        "occurred_at": at,
+        "spend": values.get("spend", 0),
+        "points": values.get("points", 0),
+        "visits": values.get("visits", 0),
+    }

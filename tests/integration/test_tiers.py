@@ -1,0 +1,148 @@
+"""A year of purchases for a handful of members, through Kafka: the tier history the ladder's rules
+give (worked out here by hand), reviews at period end, and the points multiplier after an upgrade."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shared.contracts import RETURN_RECORDED, ReturnRecorded
+from shared.contracts.envelope import utcnow
+from shared.dates import add_months
+from shared.topics import Topic
+from tests.support import REPO, ServiceProcess, Stack, as_record, decode, eventually, purchase
+
+LADDER = {
+    "metric": "spend",
+    "currency": "IRR",
+    "window_months": 12,
+    "grace_days": 30,
+    "nudge_within": "0.1",
+    "vip_tier": "Gold",
+    "tiers": [
+        {"name": "Bronze", "threshold": "0"},
+        {"name": "Silver", "threshold": "10000000", "benefits": {"earn_multiplier": "1.1"}},
+        {"name": "Gold", "threshold": "40000000", "benefits": {"earn_multiplier": "1.25"}},
+        {"name": "Platinum", "threshold": "100000000", "benefits": {"earn_multiplier": "1.5"}},
+    ],
+}
+M = 1_000_000
+
+
+async def test_a_year_of_purchases_gives_the_tier_history_the_rules_say(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, tmp_path: Path
+) -> None:
+    await stack.create("tiers", "points")
+    ladder_file = tmp_path / "ladder.json"
+    ladder_file.write_text(json.dumps(LADDER))
+    tiers = ServiceProcess(
+        "services.tiers", stack.env("tiers", VAFA_TIERS_LADDER_FILE=str(ladder_file)), log_dir
+    )
+    points = ServiceProcess("services.points", stack.env("points", VAFA_POINTS_EARN_RATE="0.0001"), log_dir)
+    services += [tiers, points]
+    tiers.start()
+    points.start()
+    await tiers.wait_ready()
+    await points.wait_ready()
+
+    t0 = utcnow() - timedelta(days=420)
+
+    def day(n: int) -> datetime:
+        return t0 + timedelta(days=n)
+
+    stream = [
+        purchase("ana", str(15 * M), occurred_at=day(0)),  # Silver at once
+        purchase("ana", str(30 * M), occurred_at=day(40)),  # 45M: Gold
+        purchase("bita", str(120 * M), occurred_at=day(10)),  # straight to Platinum
+        *[purchase("cyrus", str(5 * M), occurred_at=add_months(day(0), n)) for n in range(12)],
+        purchase("dara", str(9_500_000), occurred_at=day(5)),  # within 10% of Silver: a nudge
+    ]
+    # Out of order: Cyrus's purchases arrive newest first; qualification goes by event time.
+    cyrus = [e for e in stream if e.key == "cyrus"]
+    stream = [e for e in stream if e.key != "cyrus"] + cyrus[::-1]
+    ana_gold = stream[1]
+    refund = RETURN_RECORDED.envelope(
+        key="ana",
+        producer="test-pos",
+        occurred_at=day(41),
+        payload=ReturnRecorded(
+            chain_id="chain-1", store_id="store-7", return_no="RT-1", original_store_id="store-7",
+            original_receipt_no=ana_gold.payload.receipt_no, original_event_id=ana_gold.event_id,
+            member_id="ana", currency="IRR", full=False, refund_amount=20 * M,
+        ),
+    )  # fmt: skip
+    await stack.produce(Topic.PURCHASES, [as_record(e) for e in stream] + [as_record(refund)])
+
+    async def history(member: str) -> list[tuple[str | None, str, str]]:
+        rows = await stack.query(
+            "tiers", "SELECT from_tier, to_tier, reason FROM history WHERE member_id = $1 ORDER BY id", member
+        )
+        return [(r["from_tier"], r["to_tier"], r["reason"]) for r in rows]
+
+    await eventually(lambda: _has(history("cyrus"), 2), what="cyrus's two upgrades")
+    assert await history("ana") == [("Bronze", "Silver", "qualified"), ("Silver", "Gold", "qualified")]
+    assert await history("bita") == [("Bronze", "Platinum", "qualified")]
+    # 5M a month: 10M at the second purchase, 40M at the eighth.
+    assert await history("cyrus") == [("Bronze", "Silver", "qualified"), ("Silver", "Gold", "qualified")]
+    assert await history("dara") == []
+    async with httpx.AsyncClient(base_url=tiers.url) as client:
+        cyrus_now = (await client.get("/v1/members/cyrus/tier")).json()
+        served = (await client.get("/v1/members/ana/tier/history")).json()["changes"]
+    assert cyrus_now["since"].startswith(add_months(day(0), 7).date().isoformat())
+    assert [c["to_tier"] for c in served] == ["Silver", "Gold"]
+
+    events = [decode(r) for r in await stack.read_all(Topic.TIERS)]
+    nudges = [e["payload"] for e in events if e["type"] == "tier.progress" and e["key"] == "dara"]
+    assert [(n["next_tier"], n["remaining"]) for n in nudges] == [("Silver", "500000.0000")]
+
+    # The points service learned Bita is Platinum: her next purchase earns 1.5x.
+    await eventually(
+        lambda: stack.scalar("points", "SELECT tier FROM member_tiers WHERE member_id = 'bita'"),
+        what="points knows bita's tier",
+    )
+    later = purchase("bita", str(2 * M), occurred_at=utcnow())
+    await stack.produce(Topic.PURCHASES, [as_record(later)])
+    earned = await eventually(lambda: _earned_for(stack, later.event_id), what="bita's later purchase earned")
+    assert {r["rule"]: r["points"] for r in earned["rules"]} == {
+        "base: 0.0001 per IRR": 200,
+        "tier Platinum x1.5": 100,
+    }
+
+    # Ana's period ends a year after she reached Gold; the return took her spend since then below
+    # Gold, so after the grace period she lands one tier lower, on Silver, not on Bronze.
+    review_at = add_months(day(40), 12)
+    tiers.stop()
+    await asyncio.to_thread(_jobs, tiers.env, review_at + timedelta(days=29))
+    assert await history("ana") == [("Bronze", "Silver", "qualified"), ("Silver", "Gold", "qualified")]
+    await asyncio.to_thread(_jobs, tiers.env, review_at + timedelta(days=31))
+    assert (await history("ana"))[-1] == ("Gold", "Silver", "period_end")
+    # Bita's year at Platinum ended too, with nothing bought since: one step down, to Gold.
+    assert (await history("bita"))[-1] == ("Platinum", "Gold", "period_end")
+
+
+def _jobs(env: dict[str, str], now: Any) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "services.tiers.jobs", "--now", now.isoformat()],
+        cwd=REPO, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+async def _has(changes: Any, n: int) -> bool:
+    return len(await changes) >= n
+
+
+async def _earned_for(stack: Stack, purchase_id: uuid.UUID) -> dict[str, Any] | None:
+    for record in await stack.read_all(Topic.POINTS):
+        event = decode(record)
+        if event["type"] == "points.earned" and event["payload"]["purchase_event_id"] == str(purchase_id):
+            payload: dict[str, Any] = event["payload"]
+            return payload
+    return None
