@@ -70,17 +70,18 @@ async def main() -> None:
     # Demo topics and databases are the real ones (vafa_ingest, vafa_points); a run id keeps each
     # run's receipts distinct so a second `make demo` is not one big duplicate.
     run = utcnow().strftime("%H%M%S")
-    ingest_url, points_url = "http://127.0.0.1:8001", "http://127.0.0.1:8002"
+    ingest_url, points_url, tiers_url = (f"http://127.0.0.1:{port}" for port in (8001, 8002, 8003))
     procs = [
         start("services.ingest", 8001, {}),
         start("services.points", 8002, {"VAFA_POINTS_EARN_RATE": str(EARN_RATE)}),
+        start("services.tiers", 8003, {}),
     ]
     try:
         async with httpx.AsyncClient(timeout=30) as client:
-            await wait_ready(client, ingest_url, procs[0])
-            await wait_ready(client, points_url, procs[1])
-            print(f"ingest {ingest_url} and points {points_url} are up (logs: {LOGS})")
-            await run_stream(client, ingest_url, points_url, run)
+            for url, proc in zip((ingest_url, points_url, tiers_url), procs, strict=True):
+                await wait_ready(client, url, proc)
+            print(f"ingest {ingest_url}, points {points_url} and tiers {tiers_url} are up (logs: {LOGS})")
+            await run_stream(client, ingest_url, points_url, tiers_url, run)
     finally:
         for proc in procs:
             proc.terminate()
@@ -88,7 +89,7 @@ async def main() -> None:
             proc.wait(timeout=40)
 
 
-async def run_stream(client: httpx.AsyncClient, ingest: str, points: str, run: str) -> None:
+async def run_stream(client: httpx.AsyncClient, ingest: str, points: str, tiers: str, run: str) -> None:
     sim = PosSimulator(members=MEMBERS, run=run)
     receipts = list(sim.purchases(PURCHASES))
     rng = random.Random(11)
@@ -97,6 +98,7 @@ async def run_stream(client: httpx.AsyncClient, ingest: str, points: str, run: s
     keys = {chain: api_key("chain", "--chain", chain) for chain in sim.chains}
     before = await metric(client, points, "vafa_events_total")
     balances_before = {m: await balance(client, points, m) for m in top_members(receipts)}
+    bonus_before = {m: await tier_bonus(client, points, m) for m in top_members(receipts)}
 
     by_chain: dict[str, list[dict[str, Any]]] = {chain: [] for chain in sim.chains}
     for item in receipts + retries + bad:
@@ -129,14 +131,18 @@ async def run_stream(client: httpx.AsyncClient, ingest: str, points: str, run: s
     for item in receipts:
         earned = (Decimal(item["total_amount"]) * EARN_RATE).to_integral_value(ROUND_FLOOR)
         expected[item["member_id"]] += int(earned)
-    print(f"{'member':<14}{'purchases':>10}{'expected':>12}{'balance':>12}")
+    # The base points are worked out here from the stream; the tier bonus depends on when each
+    # tier.changed reached the points service, so it is read from the ledger's own explanation.
+    print(f"{'member':<14}{'purchases':>10}{'base':>10}{'tier bonus':>12}{'balance':>10}  tier")
     counts = Counter(item["member_id"] for item in receipts)
     ok = True
     for member in top_members(receipts):
         got = await balance(client, points, member) - balances_before[member]
-        ok &= got == expected[member]
-        mark = "ok" if got == expected[member] else "MISMATCH"
-        print(f"{member:<14}{counts[member]:>10}{expected[member]:>12}{got:>12}  {mark}")
+        bonus = await tier_bonus(client, points, member) - bonus_before[member]
+        tier = (await client.get(f"{tiers}/v1/members/{member}/tier")).json()["tier"]
+        ok &= got == expected[member] + bonus
+        mark = "ok" if got == expected[member] + bonus else "MISMATCH"
+        print(f"{member:<14}{counts[member]:>10}{expected[member]:>10}{bonus:>12}{got:>10}  {tier:<9}{mark}")
     text = (await client.get(f"{points}/metrics")).text
     print("\npoints service /metrics:")
     for line in text.splitlines():
@@ -146,6 +152,23 @@ async def run_stream(client: httpx.AsyncClient, ingest: str, points: str, run: s
     print(f"\nwhy {ledger['member_id']} has points (latest ledger entry): {ledger['entries'][0]}")
     if not ok:
         raise SystemExit("balances do not match the stream")
+
+
+async def tier_bonus(client: httpx.AsyncClient, points: str, member: str) -> int:
+    """Points the member's tier added to their purchases so far, as the ledger explains them."""
+    bonus, before = 0, None
+    while True:
+        page = (
+            await client.get(
+                f"{points}/v1/members/{member}/ledger",
+                params={"limit": 500, **({"before": before} if before else {})},
+            )
+        ).json()
+        for entry in page["entries"]:
+            rules = entry["details"].get("rules", [])
+            bonus += sum(r["points"] for r in rules if r["rule"].startswith("tier "))
+        if not (before := page["next_before"]):
+            return bonus
 
 
 def api_key(*args: str) -> str:

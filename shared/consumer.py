@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.config import ServiceSettings
-from shared.contracts import Contract, Envelope
+from shared.contracts import ALL_CONTRACTS, Contract, Envelope
 from shared.contracts.envelope import utcnow
 from shared.deadletter import dead_letter
 from shared.failpoints import failpoint
@@ -123,7 +123,9 @@ class Decoder(Protocol):
     @property
     def description(self) -> str: ...
 
-    def __call__(self, record: Record) -> Envelope[Any] | str: ...
+    def __call__(self, record: Record) -> Envelope[Any] | str | None:
+        """The event; or why it is refused (a dead letter); or None: a valid event of a kind this
+        service has no use for (topics carry several kinds), skipped."""
 
 
 class ContractDecoder:
@@ -135,10 +137,11 @@ class ContractDecoder:
             (c.name, c.version): Envelope[c.payload]  # type: ignore[name-defined]
             for c in contracts
         }
+        self._others = {(c.name, c.version) for c in ALL_CONTRACTS} - set(self._models)
         self.topics: Sequence[str] = sorted({str(c.topic) for c in contracts})
         self.description = ", ".join(f"{c.name} v{c.version}" for c in contracts) + " (the Envelope)"
 
-    def __call__(self, record: Record) -> Envelope[Any] | str:
+    def __call__(self, record: Record) -> Envelope[Any] | str | None:
         try:
             raw = orjson.loads(record.value or b"")
         except orjson.JSONDecodeError as error:
@@ -146,6 +149,8 @@ class ContractDecoder:
         if not isinstance(raw, dict):
             return f"not a JSON object but {type(raw).__name__}"
         model = self._models.get((raw.get("type"), raw.get("schema_version")))
+        if model is None and (raw.get("type"), raw.get("schema_version")) in self._others:
+            return None
         if model is None:
             return (
                 f"unknown event type {raw.get('type')!r} version {raw.get('schema_version')!r}"
@@ -207,9 +212,10 @@ class ReliableConsumer:
         self._idle.clear()
         started = time.perf_counter()
         try:
-            items = [self._decode(r) for r in records]
+            items = [item for item in map(self._decode, records) if item is not None]
             try:
-                await self._apply_with_retry(items)
+                if items:
+                    await self._apply_with_retry(items)
             except Exception as error:
                 log.exception("batch failed (%r); isolating the event that fails", error)
                 for item in items:
@@ -232,8 +238,11 @@ class ReliableConsumer:
         except TimeoutError:
             log.warning("batch still running after %.0fs of rebalance; its commit may be refused", timeout)
 
-    def _decode(self, record: Record) -> _Item:
+    def _decode(self, record: Record) -> _Item | None:
         decoded = self._decoder(record)
+        if decoded is None:
+            self._metrics.events.labels(record.topic, "ignored").inc()
+            return None
         if isinstance(decoded, str):
             position = f"{record.topic}:{record.partition}:{record.offset}"
             return _Poison(record, decoded, uuid.uuid5(_POSITION_NAMESPACE, position))

@@ -9,12 +9,13 @@ import subprocess
 import sys
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from shared.contracts import RETURN_RECORDED, ReturnRecorded
+from shared.contracts import RETURN_RECORDED, VIP_PURCHASED, ReturnRecorded, VipMembership
 from shared.contracts.envelope import utcnow
 from shared.dates import add_months
 from shared.topics import Topic
@@ -116,6 +117,10 @@ async def test_a_year_of_purchases_gives_the_tier_history_the_rules_say(
         "tier Platinum x1.5": 100,
     }
 
+    # Points reads tiers.events for tier.changed and skips the other kinds there, not dead-letters them.
+    assert await stack.read_all("deadletter.points") == []
+    assert await points.metric("vafa_events_total", outcome="ignored") >= 1  # Dara's nudge
+
     # Ana's period ends a year after she reached Gold; the return took her spend since then below
     # Gold, so after the grace period she lands one tier lower, on Silver, not on Bronze.
     review_at = add_months(day(40), 12)
@@ -146,3 +151,50 @@ async def _earned_for(stack: Stack, purchase_id: uuid.UUID) -> dict[str, Any] | 
             payload: dict[str, Any] = event["payload"]
             return payload
     return None
+
+
+async def test_paid_vip_membership_grants_its_tier_for_the_term_then_falls_back(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, tmp_path: Path
+) -> None:
+    await stack.create("tiers")
+    ladder_file = tmp_path / "ladder.json"
+    ladder_file.write_text(json.dumps(LADDER))
+    env = stack.env("tiers", VAFA_TIERS_LADDER_FILE=str(ladder_file), VAFA_TIERS_VIP_REMINDER_DAYS="30")
+    tiers = ServiceProcess("services.tiers", env, log_dir)
+    services.append(tiers)
+    tiers.start()
+    await tiers.wait_ready()
+    t0 = utcnow() - timedelta(days=2)
+    order = VipMembership(
+        member_id="nima", chain_id="hyperstar", order_no="VIP-1", plan="gold-year", fee=Decimal(9_900_000),
+        currency="IRR", term_months=12,
+    )  # fmt: skip
+    records = [
+        as_record(purchase("nima", str(12 * M), occurred_at=t0)),  # Silver on spend
+        as_record(
+            VIP_PURCHASED.envelope(
+                key="nima", producer="test-pos", occurred_at=t0 + timedelta(hours=1), payload=order
+            )
+        ),
+    ]
+    await stack.produce(Topic.PURCHASES, records[:1])
+    await stack.produce(Topic.MEMBERSHIPS, records[1:])
+
+    async def changes() -> list[tuple[str | None, str, str]]:
+        rows = await stack.query("tiers", "SELECT from_tier, to_tier, reason FROM history ORDER BY id")
+        return [(r["from_tier"], r["to_tier"], r["reason"]) for r in rows]
+
+    await eventually(lambda: _has(changes(), 2), what="upgraded twice")
+    assert await changes() == [("Bronze", "Silver", "qualified"), ("Silver", "Gold", "vip_started")]
+    tiers.stop()
+    ends = add_months(t0, 12)
+    await asyncio.to_thread(_jobs, tiers.env, ends - timedelta(days=20))  # reminder time
+    await asyncio.to_thread(_jobs, tiers.env, ends + timedelta(hours=1))  # the term is over
+    # The purchase is out of the window by then: back to what Nima qualifies for, straight down.
+    assert (await changes())[-1] == ("Gold", "Bronze", "vip_ended")
+    types = [decode(r)["type"] for r in await stack.read_all(Topic.TIERS)]
+    assert [t for t in types if t.startswith("membership.")] == [
+        "membership.started",
+        "membership.expiring",
+        "membership.ended",
+    ]
