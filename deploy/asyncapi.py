@@ -10,13 +10,14 @@ from pathlib import Path
 
 from services.ingest.main import create as ingest
 from services.points.main import create as points
+from services.tiers.main import create as tiers
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "asyncapi"
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, create in (("ingest", ingest), ("points", points)):
+    for name, create in (("ingest", ingest), ("points", points), ("tiers", tiers)):
         document = create().state.asyncapi.to_specification().to_jsonable()
         (OUT / f"{name}.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         print(f"wrote {OUT / name}.json")
