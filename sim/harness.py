@@ -1,0 +1,265 @@
+"""A harness for running Vafa for real: each run's private slice of Kafka and PostgreSQL (its own
+databases and topic prefix), and services as OS processes that can be killed like a power cut.
+Used by the integration tests and the benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import ConsumerRecord
+
+from shared.topics import CATALOG, dead_letter_spec, ensure_topics
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Infra:
+    kafka: str
+    pg_host: str
+    pg_port: int
+    pg_user: str
+    pg_password: str
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    """One test's private slice of the infrastructure: its own databases and topic prefix."""
+
+    infra: Infra
+    prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}.")
+
+    def database(self, service: str) -> str:
+        return f"{self.prefix.rstrip('.')}_{service}"
+
+    def env(self, service: str, **extra: str) -> dict[str, str]:
+        return {
+            "VAFA_KAFKA_BOOTSTRAP_SERVERS": self.infra.kafka,
+            "VAFA_PG_HOST": self.infra.pg_host,
+            "VAFA_PG_PORT": str(self.infra.pg_port),
+            "VAFA_PG_USER": self.infra.pg_user,
+            "VAFA_PG_PASSWORD": self.infra.pg_password,
+            "VAFA_PG_DATABASE": self.database(service),
+            "VAFA_TOPIC_PREFIX": self.prefix,
+            **extra,
+        }
+
+    def topic(self, name: str) -> str:
+        return self.prefix + name
+
+    async def create(self, *services: str) -> None:
+        conn = await self.pg("postgres")
+        try:
+            for service in services:
+                await conn.execute(f'CREATE DATABASE "{self.database(service)}"')
+        finally:
+            await conn.close()
+        await ensure_topics(
+            self.infra.kafka, [*CATALOG, *(dead_letter_spec(s) for s in services)], self.prefix
+        )
+
+    async def pg(self, database: str) -> asyncpg.Connection:
+        return await asyncpg.connect(
+            host=self.infra.pg_host,
+            port=self.infra.pg_port,
+            user=self.infra.pg_user,
+            password=self.infra.pg_password,
+            database=database,
+        )
+
+    async def query(self, service: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+        conn = await self.pg(self.database(service))
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    async def scalar(self, service: str, sql: str, *args: Any) -> Any:
+        rows = await self.query(service, sql, *args)
+        return rows[0][0] if rows else None
+
+    async def produce(self, topic: str, values: Sequence[tuple[bytes | None, bytes]]) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.infra.kafka, acks="all")
+        await producer.start()
+        try:
+            for key, value in values:
+                await producer.send(self.topic(topic), value, key=key)
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    async def _partitions(self, consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+        await consumer._client.force_metadata_update()
+        return [
+            TopicPartition(self.topic(topic), p)
+            for p in consumer.partitions_for_topic(self.topic(topic)) or ()
+        ]
+
+    async def read_all(self, topic: str, timeout: float = 5.0) -> list[ConsumerRecord[bytes, bytes]]:
+        """Every record now in the topic, from offset 0 to the end."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.infra.kafka, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            tps = await self._partitions(consumer, topic)
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            end = await consumer.end_offsets(tps)
+            records: list[ConsumerRecord[bytes, bytes]] = []
+            deadline = time.monotonic() + timeout
+            while any([await consumer.position(tp) < end[tp] for tp in tps]):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"could not read {topic} to its end")
+                batch = await consumer.getmany(timeout_ms=500)
+                for recs in batch.values():
+                    records.extend(recs)
+            return records
+        finally:
+            await consumer.stop()
+
+    async def committed_offsets(self, service: str) -> dict[int, int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.infra.kafka)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(f"{self.prefix}vafa-{service}")
+        finally:
+            await admin.close()
+        return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset > 0}
+
+    async def end_offsets(self, topic: str) -> dict[int, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.infra.kafka)
+        await consumer.start()
+        try:
+            tps = await self._partitions(consumer, topic)
+            return {tp.partition: off for tp, off in (await consumer.end_offsets(tps)).items() if off}
+        finally:
+            await consumer.stop()
+
+    async def rewind(self, service: str, topic: str) -> None:
+        """Send a service's consumer group back to offset 0, as if it never committed."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.infra.kafka,
+            group_id=f"{self.prefix}vafa-{service}",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            tps = await self._partitions(consumer, topic)
+            consumer.assign(tps)
+            await consumer.commit({tp: 0 for tp in tps})
+        finally:
+            await consumer.stop()
+
+
+class ServiceProcess:
+    """A service as a real OS process, so a test can SIGKILL it like a power cut."""
+
+    def __init__(self, module: str, env: dict[str, str], log_dir: Path) -> None:
+        self.module = module
+        self.port = free_port()
+        self.env = {**os.environ, **env, "VAFA_HTTP_PORT": str(self.port)}
+        self.log_path = log_dir / f"{module.rsplit('.', 1)[-1]}-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, **extra_env: str) -> ServiceProcess:
+        env = {**self.env, **extra_env}
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", self.module], cwd=REPO, env=env, stdout=log, stderr=log
+            )
+        return self
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient() as client:
+            while time.monotonic() < deadline:
+                if self.proc and self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.module} exited {self.proc.returncode}:\n{self.tail()}")
+                try:
+                    if (await client.get(f"{self.url}/readyz", timeout=2)).status_code == 204:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise TimeoutError(f"{self.module} not ready in {timeout}s:\n{self.tail()}")
+
+    async def wait_exit(self, timeout: float = 60.0) -> int:
+        assert self.proc
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.module} still running:\n{self.tail()}")
+            await asyncio.sleep(0.1)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    async def metric(self, name: str, **labels: str) -> float:
+        """A counter's value from /metrics (0 when not yet exported)."""
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(f"{self.url}/metrics", timeout=5)).text
+        total = 0.0
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            series, value = line.rsplit(" ", 1)
+            if series.split("{", 1)[0] == name and all(f'{k}="{v}"' in series for k, v in labels.items()):
+                total += float(value)
+        return total
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+async def eventually(
+    check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.25, what: str = ""
+) -> Any:
+    """Poll an async or sync check until it returns a truthy value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise TimeoutError(f"timed out waiting for {what or check}: last={last!r}")
