@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 VAFACTL := deploy/local/vafactl
 STAMP := $(VENV)/.installed
 
-.PHONY: venv infra-up infra-down infra-status test test-unit lint demo asyncapi api-key rules clean
+.PHONY: venv infra-up infra-down infra-status test test-unit lint demo asyncapi api-key rules bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,3 +54,7 @@ api-key: venv infra-up
 # Earning rules from a file: make rules FILE=deploy/points-rules.example.json OPERATOR=you@chain
 rules: venv infra-up
 	eval "$$($(VAFACTL) env)" && $(PY) -m services.points.rules apply $(FILE) --operator $(OPERATOR)
+
+# The pipeline against the machine's ceiling; figures in bench/results/<time>.json and .png.
+bench: venv infra-up
+	eval "$$($(VAFACTL) env)" && $(PY) -m bench.run $(ARGS)

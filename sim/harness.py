@@ -137,14 +137,19 @@ class Stack:
         finally:
             await consumer.stop()
 
-    async def committed_offsets(self, service: str) -> dict[int, int]:
+    async def committed_offsets(self, service: str, topic: str) -> dict[int, int]:
+        """The offsets the service's consumer group committed on ``topic``, per partition."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self.infra.kafka)
         await admin.start()
         try:
             offsets = await admin.list_consumer_group_offsets(f"{self.prefix}vafa-{service}")
         finally:
             await admin.close()
-        return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset > 0}
+        return {
+            tp.partition: meta.offset
+            for tp, meta in offsets.items()
+            if meta.offset > 0 and tp.topic == self.topic(topic)
+        }
 
     async def end_offsets(self, topic: str) -> dict[int, int]:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.infra.kafka)

@@ -6,6 +6,7 @@ Items are the JSON ingest takes (``POST /v1/batch`` items, or one per record on 
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,11 +37,17 @@ class PosSimulator:
     start: datetime = field(default_factory=lambda: utcnow() - timedelta(hours=12))
     run: str = "r1"  # distinguishes the receipts of separate runs against the same stores
 
+    returns_share: float = 0.04
+    partner_share: float = 0.01
+    vip_share: float = 0.002
+
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self.member_ids = [f"09{self._rng.randrange(10**8, 10**9)}" for _ in range(self.members)]
-        self._weights = [1 / (rank + 1) for rank in range(self.members)]
+        # Zipf: the member of rank r shops in proportion to 1/r. Cumulative once: choices() is then O(log n).
+        self._cumulative = list(itertools.accumulate(1 / (rank + 1) for rank in range(self.members)))
         self._n = 0
+        self._sold: list[dict[str, Any]] = []
 
     def purchase(self, member: str | None = None) -> dict[str, Any]:
         rng = self._rng
@@ -63,7 +70,7 @@ class PosSimulator:
             "store_id": store,
             "terminal_id": f"t{rng.randrange(1, 9)}",
             "receipt_no": f"{self.run}-{store}-{self._n:07d}",
-            "member_id": member or rng.choices(self.member_ids, self._weights)[0],
+            "member_id": member or self._member(),
             "currency": "IRR",
             "timezone": "Asia/Tehran",
             "occurred_at": (self.start + timedelta(seconds=self._n * 7)).isoformat(),
@@ -75,3 +82,72 @@ class PosSimulator:
     def purchases(self, count: int) -> Iterator[dict[str, Any]]:
         for _ in range(count):
             yield self.purchase()
+
+    def mixed(self, count: int) -> Iterator[dict[str, Any]]:
+        """A realistic day: mostly purchases, a few returns of earlier ones (some partial), partner
+        brands' purchases and paid VIP memberships, in those shares."""
+        rng = self._rng
+        for _ in range(count):
+            roll = rng.random()
+            if roll < self.returns_share and self._sold:
+                yield self.return_of(rng.choice(self._sold))
+            elif roll < self.returns_share + self.partner_share:
+                yield self.partner_purchase()
+            elif roll < self.returns_share + self.partner_share + self.vip_share:
+                yield self.vip()
+            else:
+                item = self.purchase()
+                self._sold.append(item)
+                yield item
+
+    def _member(self) -> str:
+        return self._rng.choices(self.member_ids, cum_weights=self._cumulative)[0]
+
+    def _when(self) -> str:
+        self._n += 1
+        return (self.start + timedelta(seconds=self._n * 7)).isoformat()
+
+    def return_of(self, sold: dict[str, Any]) -> dict[str, Any]:
+        full = self._rng.random() < 0.5
+        line = sold["lines"][0]
+        returned = [] if full else [{"sku": line["sku"], "quantity": "1", "amount": line["unit_price"]}]
+        return {
+            "kind": "return",
+            "chain_id": sold["chain_id"],
+            "store_id": sold["store_id"],
+            "return_no": f"{self.run}-RT-{self._n:07d}",
+            "original_store_id": sold["store_id"],
+            "original_receipt_no": sold["receipt_no"],
+            "member_id": sold["member_id"],
+            "currency": "IRR",
+            "full": full,
+            "lines": returned,
+            "refund_amount": sold["total_amount"] if full else line["unit_price"],
+            "occurred_at": self._when(),
+        }
+
+    def partner_purchase(self) -> dict[str, Any]:
+        rng = self._rng
+        return {
+            "kind": "partner_purchase",
+            "partner_id": rng.choice(["snapp", "digikala"]),
+            "receipt_no": f"{self.run}-P-{self._n:07d}",
+            "member_id": self._member(),
+            "currency": "IRR",
+            "total_amount": str(rng.randrange(10, 500) * 10_000),
+            "occurred_at": self._when(),
+        }
+
+    def vip(self) -> dict[str, Any]:
+        rng = self._rng
+        return {
+            "kind": "vip_purchased",
+            "member_id": self._member(),
+            "chain_id": rng.choice(sorted(self.chains)),
+            "order_no": f"{self.run}-V-{self._n:07d}",
+            "plan": "gold-year",
+            "fee": "9900000",
+            "currency": "IRR",
+            "term_months": 12,
+            "occurred_at": self._when(),
+        }

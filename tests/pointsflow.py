@@ -60,7 +60,9 @@ async def earned_events(stack: Stack) -> list[dict[str, Any]]:
 
 
 async def all_committed(stack: Stack) -> bool:
-    return await stack.committed_offsets("points") == await stack.end_offsets(Topic.PURCHASES)
+    return await stack.committed_offsets("points", Topic.PURCHASES) == await stack.end_offsets(
+        Topic.PURCHASES
+    )
 
 
 async def len_distinct_earned(stack: Stack, n: int) -> bool:

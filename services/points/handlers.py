@@ -50,7 +50,8 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
         members = {e.payload.member_id for e in events if hasattr(e.payload, "member_id")}
         purchases = [e for e in events if isinstance(e.payload, PurchaseRecorded)]
         returns = [e.payload for e in events if isinstance(e.payload, ReturnRecorded)]
-        wallets, known = await load_wallets(conn, members)
+        # Only returns take points back; earning needs no lots.
+        wallets, known = await load_wallets(conn, members, with_lots={r.member_id for r in returns})
         campaigns, budgets = await live_campaigns(conn) if purchases else ([], {})
         run = LedgerRun(
             settings=settings,

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -160,16 +160,19 @@ def nudge(ladder: Ladder, standing: Standing, value: Decimal) -> tuple[Standing,
 
 @dataclass(frozen=True)
 class Activity:
-    occurred_at: datetime
+    """One member's qualifying activity on one (UTC) day."""
+
+    day: date
     spend: Decimal = Decimal(0)
     points: int = 0
     visits: int = 0
 
 
 def qualifying_value(ladder: Ladder, activity: list[Activity], at: datetime) -> Decimal:
-    """The ladder's metric summed over the window ending at ``at`` (event time, not arrival)."""
+    """The ladder's metric summed over the days of the window ending at ``at`` (event time, not
+    arrival): the window's first day is excluded, the day of ``at`` included."""
     start_, end = ladder.window(at)
-    inside = [a for a in activity if start_ < a.occurred_at <= end]
+    inside = [a for a in activity if start_.date() < a.day <= end.date()]
     if ladder.metric == "spend":
         return sum((a.spend for a in inside), Decimal(0))
     return Decimal(sum(a.points if ladder.metric == "points" else a.visits for a in inside))

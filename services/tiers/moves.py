@@ -108,13 +108,13 @@ def _activity(event: Envelope[Any]) -> dict[str, Any] | None:
     p = event.payload
     member, at = getattr(p, "member_id", ""), event.occurred_at
     if isinstance(p, PurchaseRecorded):
-        return activity_row(event.event_id, member, at, spend=p.total_amount, visits=1, currency=p.currency)
+        return activity_row(member, at, spend=p.total_amount, visits=1, currency=p.currency)
     if isinstance(p, ReturnRecorded):
-        return activity_row(event.event_id, member, at, spend=-p.refund_amount, currency=p.currency)
+        return activity_row(member, at, spend=-p.refund_amount, currency=p.currency)
     if isinstance(p, PointsEarned):
-        return activity_row(event.event_id, member, at, points=p.points)
+        return activity_row(member, at, points=p.points)
     if isinstance(p, PointsReversed):
-        return activity_row(event.event_id, member, at, points=-p.points)
+        return activity_row(member, at, points=-p.points)
     return None
 
 

@@ -67,7 +67,9 @@ async def test_database_outage_is_retried_and_nothing_is_lost_or_doubled(
         await eventually(
             lambda: service.metric("vafa_consumer_retries_total"), what="retries while the DB is away"
         )
-        assert await stack.committed_offsets("points") != await stack.end_offsets(Topic.PURCHASES)
+        assert await stack.committed_offsets("points", Topic.PURCHASES) != await stack.end_offsets(
+            Topic.PURCHASES
+        )
     finally:
         await admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true')
         await admin.close()

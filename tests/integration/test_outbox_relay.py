@@ -91,7 +91,7 @@ async def test_relay_killed_after_publish_before_delete_loses_nothing_and_double
         end = await stack.end_offsets(Topic.POINTS)
 
         async def all_consumed() -> bool:
-            return await stack.committed_offsets("downstream") == end
+            return await stack.committed_offsets("downstream", Topic.POINTS) == end
 
         await eventually(all_consumed, what="downstream consumed every record, duplicates too")
         async with engine.connect() as conn:

@@ -74,7 +74,7 @@ async def test_killed_before_db_commit_then_restarted_applies_each_event_once(
     assert await ledger_count(stack) == 0
     assert await stack.scalar("points", "SELECT count(*) FROM inbox") == 0
     assert await stack.scalar("points", "SELECT count(*) FROM outbox") == 0
-    assert await stack.committed_offsets("points") == {}
+    assert await stack.committed_offsets("points", Topic.PURCHASES) == {}
 
     service.start()
     await eventually(lambda: all_committed(stack), what="offsets committed after restart")
@@ -88,7 +88,7 @@ async def test_killed_after_db_commit_before_offset_commit_has_no_double_effect(
     purchases, service = await crash_at("after_db_commit", stack, services, log_dir)
     applied_before_crash = await ledger_count(stack)
     assert applied_before_crash > 0
-    assert await stack.committed_offsets("points") == {}
+    assert await stack.committed_offsets("points", Topic.PURCHASES) == {}
 
     service.start()
     await service.wait_ready()

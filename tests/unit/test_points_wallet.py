@@ -52,7 +52,7 @@ def test_balance_is_always_the_sum_of_the_ledger_and_no_lot_is_overdrawn(ops: li
             ledger.append(-sum(t.points for t in takes))
         for t in takes:
             taken[t.lot_id] = taken.get(t.lot_id, 0) + t.points
-        assert wallet.balance == sum(ledger)
+        assert wallet.balance == sum(ledger) == sum(lot.remaining for lot in wallet.lots) - wallet.debt
         assert all(lot.remaining >= 0 for lot in wallet.lots)
         assert all(taken.get(lot.lot_id, 0) + lot.remaining == lot.original for lot in wallet.lots)
         assert wallet.debt >= 0 and (wallet.debt == 0 or all(lot.remaining == 0 for lot in wallet.lots))

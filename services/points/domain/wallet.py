@@ -39,17 +39,21 @@ class Wallet:
     member_id: str
     lots: list[Lot] = field(default_factory=list)
     debt: int = 0
+    # Always sum(lot.remaining) - debt; kept as points move, so crediting needs no lots loaded.
+    balance: int = 0
+    # Earning only adds a lot: a wallet loaded for that leaves the member's lots in the store.
+    lots_loaded: bool = True
     changed: set[uuid.UUID] = field(default_factory=set)  # lots to write back
 
-    @property
-    def balance(self) -> int:
-        return sum(lot.remaining for lot in self.lots) - self.debt
+    def _need_lots(self) -> None:
+        assert self.lots_loaded, "taking points needs the member's lots"
 
     def credit(self, lot_id: uuid.UUID, points: int, earned_at: datetime, expires_at: datetime | None) -> int:
         """Add earned points; returns how many of them paid back debt first."""
         assert points >= 0
         repaid = min(points, self.debt)
         self.debt -= repaid
+        self.balance += points
         if points - repaid:
             self.lots.append(Lot(lot_id, earned_at, expires_at, points - repaid, points - repaid))
             self.changed.add(lot_id)
@@ -59,6 +63,7 @@ class Wallet:
         """Take ``points``, from lot ``first`` if given, then oldest first. Without ``allow_debt`` a
         shortfall raises and nothing is taken."""
         assert points >= 0
+        self._need_lots()
         available = sum(lot.remaining for lot in self.lots)
         if points > available and not allow_debt:
             raise InsufficientPoints(points, self.balance)
@@ -74,21 +79,26 @@ class Wallet:
                 takes.append(Take(lot.lot_id, taken))
                 self.changed.add(lot.lot_id)
         self.debt += wanted
+        self.balance -= points
         return takes
 
     def restore(self, takes: list[Take]) -> None:
         """Give back what a debit took, to the same lots (a cancelled redemption)."""
+        self._need_lots()
         for take in takes:
             lot = next(lot for lot in self.lots if lot.lot_id == take.lot_id)
             lot.remaining += take.points
+            self.balance += take.points
             self.changed.add(lot.lot_id)
 
     def expire(self, now: datetime) -> list[Take]:
         """Take every point whose lot has expired."""
+        self._need_lots()
         takes = []
         for lot in self.lots:
             if lot.expires_at is not None and lot.expires_at <= now and lot.remaining:
                 takes.append(Take(lot.lot_id, lot.remaining))
+                self.balance -= lot.remaining
                 lot.remaining = 0
                 self.changed.add(lot.lot_id)
         return takes

@@ -39,23 +39,31 @@ class LedgerEntry:
     details: dict[str, Any]
 
 
-async def load_wallets(conn: AsyncConnection, members: Iterable[str]) -> tuple[dict[str, Wallet], set[str]]:
-    """Each member's wallet, locked for this transaction; and which members had points before."""
+async def load_wallets(
+    conn: AsyncConnection, members: Iterable[str], with_lots: Iterable[str] | None = None
+) -> tuple[dict[str, Wallet], set[str]]:
+    """Each member's wallet, locked for this transaction; and which members had points before.
+
+    Lots are read only for ``with_lots`` (default: everyone): earning needs none, and a frequent
+    shopper has many."""
     wanted = sorted(set(members))  # one lock order everywhere: no deadlock between batches and jobs
+    lot_members = sorted(set(wanted if with_lots is None else with_lots))
     known = await conn.execute(
-        select(balances.c.member_id, balances.c.debt)
+        select(balances.c.member_id, balances.c.balance, balances.c.debt)
         .where(balances.c.member_id.in_(wanted))
         .order_by(balances.c.member_id)
         .with_for_update()
     )
-    wallets = {m: Wallet(m) for m in wanted}
+    wallets = {m: Wallet(m, lots_loaded=m in lot_members) for m in wanted}
     seen: set[str] = set()
-    for member, debt in known:
-        wallets[member].debt = debt
+    for member, balance, debt in known:
+        wallets[member].balance, wallets[member].debt = balance, debt
         seen.add(member)
+    if not lot_members:
+        return wallets, seen
     rows = await conn.execute(
         select(lots)
-        .where(lots.c.member_id.in_(wanted), lots.c.remaining > 0)
+        .where(lots.c.member_id.in_(lot_members), lots.c.remaining > 0)
         .order_by(lots.c.earned_at, lots.c.lot_id)
     )
     for row in rows:
@@ -69,7 +77,8 @@ async def save(conn: AsyncConnection, wallets: Iterable[Wallet], entries: Sequen
     """Append the entries and write back the lots and balances they moved."""
     if entries:
         await conn.execute(ledger.insert(), [e.__dict__ for e in entries])
-    touched = [w for w in wallets if w.changed or any(e.member_id == w.member_id for e in entries)]
+    moved = {e.member_id for e in entries}
+    touched = [w for w in wallets if w.changed or w.member_id in moved]
     changed_lots = [
         {
             "lot_id": lot.lot_id,

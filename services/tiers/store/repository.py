@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,26 +12,48 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.tiers.domain import Activity, Change, Standing
-from services.tiers.store.tables import activity, history, standings
+from services.tiers.store.tables import activity_daily, history, standings
 
 
 async def add_activity(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await conn.execute(insert(activity).on_conflict_do_nothing(), list(rows))
+    """Add each event's spend, points and visits to its member's day (the inbox saw to duplicates)."""
+    days: dict[tuple[str, date], list[Any]] = {}
+    for row in rows:
+        day = days.setdefault((row["member_id"], row["occurred_at"].astimezone(UTC).date()), [0, 0, 0])
+        day[0] += row["spend"]
+        day[1] += row["points"]
+        day[2] += row["visits"]
+    if not days:
+        return
+    upsert = insert(activity_daily)
+    await conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[activity_daily.c.member_id, activity_daily.c.day],
+            set_={
+                "spend": activity_daily.c.spend + upsert.excluded.spend,
+                "points": activity_daily.c.points + upsert.excluded.points,
+                "visits": activity_daily.c.visits + upsert.excluded.visits,
+            },
+        ),
+        [
+            {"member_id": m, "day": d, "spend": v[0], "points": v[1], "visits": v[2]}
+            for (m, d), v in sorted(days.items())
+        ],
+    )
 
 
 async def activity_between(
     conn: AsyncConnection, members: Iterable[str], start: datetime, end: datetime
 ) -> dict[str, list[Activity]]:
-    a = activity.c
+    a = activity_daily.c
     rows = await conn.execute(
-        select(a.member_id, a.occurred_at, a.spend, a.points, a.visits)
-        .where(a.member_id.in_(sorted(set(members))), a.occurred_at > start, a.occurred_at <= end)
-        .order_by(a.occurred_at)
+        select(a.member_id, a.day, a.spend, a.points, a.visits)
+        .where(a.member_id.in_(sorted(set(members))), a.day >= start.date(), a.day <= end.date())
+        .order_by(a.day)
     )
     found: dict[str, list[Activity]] = defaultdict(list)
-    for member, at, spend, points, visits in rows:
-        found[member].append(Activity(at, spend, points, visits))
+    for member, day, spend, points, visits in rows:
+        found[member].append(Activity(day, spend, points, visits))
     return found
 
 
@@ -138,9 +159,8 @@ async def history_of(conn: AsyncConnection, member: str) -> list[dict[str, Any]]
     return [dict(r._mapping) for r in rows]
 
 
-def activity_row(source: uuid.UUID, member: str, at: datetime, **values: Any) -> dict[str, Any]:
+def activity_row(member: str, at: datetime, **values: Any) -> dict[str, Any]:
     return {
-        "source_event_id": source,
         "member_id": member,
         "occurred_at": at,
         "spend": values.get("spend", 0),

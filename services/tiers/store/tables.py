@@ -5,29 +5,30 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     Identity,
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
-    Uuid,
     func,
 )
 
 metadata = MetaData()
 
-# Qualifying activity at its event time: a late event lands where it belongs in the window.
-activity = Table(
-    "activity",
+# Qualifying activity per member and (UTC) day of the event: a late event lands on its own day.
+activity_daily = Table(
+    "activity_daily",
     metadata,
-    Column("source_event_id", Uuid, primary_key=True),
     Column("member_id", String, nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("day", Date, nullable=False),
     Column("spend", Numeric(20, 4), nullable=False),
     Column("points", BigInteger, nullable=False),
     Column("visits", Integer, nullable=False),
+    PrimaryKeyConstraint("member_id", "day"),
 )
 
 standings = Table(

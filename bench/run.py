@@ -1,0 +1,458 @@
+"""`make bench`: the whole pipeline measured against this machine's own ceiling, in one run.
+
+1. The ceiling: the same number of records, of the same size, produced to and consumed from a topic
+   with the same layout by bare aiokafka — no processing. What the broker and a Python client do here.
+2. The pipeline: POS records on ``pos.raw`` -> ingest (validate, dedupe, forward) -> points (rules,
+   lots, ledger) and tiers (qualification), each with its own PostgreSQL database, all running as
+   real processes. Throughput is purchases fully processed by every service per second.
+3. Latency at a fixed offered load: purchase created -> ``points.earned`` on Kafka; -> ``tier.changed``.
+
+Medians over repeats; CPU seconds and peak RSS per process; PostgreSQL rows written per event;
+consumer lag over time. Writes bench/results/<time>.json and .png and prints a short table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from services.ingest.domain import purchase_event_id
+from shared.contracts.envelope import utcnow
+from shared.topics import Topic, TopicSpec, ensure_topics
+from sim.harness import Infra, ServiceProcess, Stack
+from sim.pos import PosSimulator
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SERVICES = ("ingest", "points", "tiers")
+# What each service has finished when its group has committed to the end of these topics.
+READS = {
+    "ingest": [Topic.POS_RAW],
+    "points": [Topic.PURCHASES, Topic.PARTNERS, Topic.TIERS],
+    "tiers": [Topic.PURCHASES, Topic.POINTS, Topic.MEMBERSHIPS],
+}
+
+
+def infra_from_env() -> Infra:
+    env = os.environ
+    return Infra(
+        kafka=env.get("VAFA_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        pg_host=env.get("VAFA_PG_HOST", "127.0.0.1"),
+        pg_port=int(env.get("VAFA_PG_PORT", "5432")),
+        pg_user=env.get("VAFA_PG_USER", "vafa"),
+        pg_password=env.get("VAFA_PG_PASSWORD", "vafa"),
+    )
+
+
+def simulator(count: int, members: int, seed: int) -> PosSimulator:
+    """A POS stream of ``count`` events, 7 s apart, ending now (ingest refuses the future)."""
+    start = utcnow() - timedelta(seconds=7 * count + 60)
+    return PosSimulator(seed=seed, members=members, run=uuid.uuid4().hex[:8], start=start)
+
+
+def workload(count: int, members: int, seed: int) -> list[bytes]:
+    sim = simulator(count, members, seed)
+    return [orjson.dumps(item) for item in sim.mixed(count)]
+
+
+async def produce(
+    bootstrap: str, topic: str, values: Sequence[bytes], per_second: float | None = None
+) -> list[float]:
+    """Send every value; with ``per_second``, paced. Returns the wall time each was sent."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=262144
+    )
+    await producer.start()
+    sent: list[float] = []
+    try:
+        start = time.perf_counter()
+        pending = []
+        for n, value in enumerate(values):
+            if per_second:
+                delay = start + n / per_second - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            sent.append(time.time())
+            pending.append(await producer.send(topic, value, key=str(n % 997).encode()))
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def ceiling(infra: Infra, values: Sequence[bytes]) -> dict[str, float]:
+    """Bare aiokafka, same partitions: produce all, consume all in a group, no processing."""
+    topic = f"bench-ceiling-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(infra.kafka, [TopicSpec(topic, partitions=6, key="member")])
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=infra.kafka,
+        group_id=topic,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    started = time.perf_counter()
+    producing = asyncio.create_task(produce(infra.kafka, topic, values))
+    seen = 0
+    while seen < len(values):
+        batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+        seen += sum(len(records) for records in batch.values())
+        if batch:
+            await consumer.commit()
+    seconds = time.perf_counter() - started
+    await producing
+    await consumer.stop()
+    return {"events": len(values), "seconds": seconds, "per_second": len(values) / seconds}
+
+
+@dataclass
+class Sampler:
+    """RSS and CPU of every process, and each consumer group's lag, sampled while a run goes on."""
+
+    stack: Stack
+    processes: dict[str, psutil.Process]
+    interval: float = 0.5
+    peak_rss: dict[str, int] = field(default_factory=dict)
+    cpu_start: dict[str, float] = field(default_factory=dict)
+    lag: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for name, proc in self.processes.items():
+            times = proc.cpu_times()
+            self.cpu_start[name] = times.user + times.system
+
+    async def run(self, started: float, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            for name, proc in self.processes.items():
+                with contextlib.suppress(psutil.Error):  # a process that just exited
+                    self.peak_rss[name] = max(self.peak_rss.get(name, 0), proc.memory_info().rss)
+            self.lag.append({"t": time.perf_counter() - started, **await lags(self.stack)})
+            await asyncio.sleep(self.interval)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        used = {}
+        for name, proc in self.processes.items():
+            try:
+                times = proc.cpu_times()
+                used[name] = times.user + times.system - self.cpu_start[name]
+            except psutil.Error:
+                used[name] = float("nan")
+        return used
+
+
+async def lags(stack: Stack) -> dict[str, int]:
+    found = {}
+    ends = {t: await stack.end_offsets(t) for t in {t for ts in READS.values() for t in ts}}
+    for service, topics in READS.items():
+        behind = 0
+        for topic in topics:
+            committed = await stack.committed_offsets(service, topic)
+            behind += sum(end - committed.get(p, 0) for p, end in ends[topic].items())
+        found[service] = behind
+    return found
+
+
+def expected_outputs(values: Sequence[bytes]) -> dict[str, int]:
+    """How many records each stage writes for this input: what "all processed" means."""
+    kinds = [orjson.loads(v)["kind"] for v in values]
+    sales = sum(k in ("purchase", "return") for k in kinds)
+    partner = sum(k == "partner_purchase" for k in kinds)
+    return {
+        Topic.PURCHASES: sales,
+        Topic.PARTNERS: partner,
+        Topic.MEMBERSHIPS: sum(k.startswith("vip_") for k in kinds),
+        # one points.earned per purchase and partner purchase, one points.reversed per return
+        Topic.POINTS: sales + partner,
+    }
+
+
+async def finished(
+    stack: Stack, outputs: dict[str, int], started: float, timeout: float = 600
+) -> dict[str, float]:
+    """When each service had done everything: its outputs all on Kafka and its own lag at zero."""
+    done: dict[str, float] = {}
+    needs = {
+        "ingest": [Topic.PURCHASES, Topic.PARTNERS, Topic.MEMBERSHIPS],
+        "points": [Topic.POINTS],
+        "tiers": [],
+    }
+    while len(done) < len(SERVICES):
+        if time.perf_counter() - started > timeout:
+            raise TimeoutError(f"pipeline not done after {timeout}s: {done}")
+        written = {t: sum((await stack.end_offsets(t)).values()) for t in outputs}
+        behind = await lags(stack)
+        for service in SERVICES:
+            upstream_done = all(s in done for s in SERVICES[: SERVICES.index(service)])
+            outputs_done = all(written[t] >= outputs[t] for t in needs[service])
+            if service not in done and upstream_done and outputs_done and behind[service] == 0:
+                done[service] = time.perf_counter() - started
+        await asyncio.sleep(0.1)
+    return done
+
+
+async def rows_written(stack: Stack) -> dict[str, int]:
+    conn = await stack.pg("postgres")
+    try:
+        rows = await conn.fetch(
+            "SELECT datname, tup_inserted + tup_updated + tup_deleted AS n FROM pg_stat_database "
+            "WHERE datname = ANY($1)",
+            [stack.database(s) for s in SERVICES],
+        )
+    finally:
+        await conn.close()
+    return {r["datname"].rsplit("_", 1)[1]: int(r["n"]) for r in rows}
+
+
+async def start_services(stack: Stack, instances: int, log_dir: Path) -> list[ServiceProcess]:
+    quiet = {"VAFA_POINTS_JOBS_INTERVAL_S": "3600", "VAFA_TIERS_JOBS_INTERVAL_S": "3600"}
+    processes = [
+        ServiceProcess(f"services.{s}", stack.env(s, VAFA_POINTS_EARN_RATE="0.0001", **quiet), log_dir)
+        for s in SERVICES
+        for _ in range(instances)
+    ]
+    for p in processes:
+        p.start()
+    for p in processes:
+        await p.wait_ready(timeout=120)
+    return processes
+
+
+async def pipeline(infra: Infra, values: Sequence[bytes], instances: int, log_dir: Path) -> dict[str, Any]:
+    stack = Stack(infra)
+    await stack.create(*SERVICES)
+    processes = await start_services(stack, instances, log_dir)
+    try:
+        await asyncio.sleep(2)  # every member has joined its group
+        rows_before = await rows_written(stack)
+        named = {
+            f"{p.module.split('.')[-1]}-{i % instances}": psutil.Process(p.proc.pid)
+            for i, p in enumerate(processes)
+            if p.proc
+        }
+        named |= _infra_processes()
+        sampler = Sampler(stack, named)
+        pg_cpu = postgres_cpu()
+        stop = asyncio.Event()
+        started = time.perf_counter()
+        sampling = asyncio.create_task(sampler.run(started, stop))
+        await produce(infra.kafka, stack.topic(Topic.POS_RAW), values)
+        produced_s = time.perf_counter() - started
+        done = await finished(stack, expected_outputs(values), started)
+        stop.set()
+        await sampling
+        rows_after = await rows_written(stack)
+        purchases = sum(1 for v in values if b'"kind":"purchase"' in v)
+        seconds = max(done.values())
+        return {
+            "instances": instances,
+            "events": len(values),
+            "purchases": purchases,
+            "produced_seconds": produced_s,
+            "done_seconds": done,
+            "seconds": seconds,
+            "per_second": len(values) / seconds,
+            "purchases_per_second": purchases / seconds,
+            "cpu_seconds": {**sampler.cpu_seconds(), "postgresql": postgres_cpu() - pg_cpu},
+            "peak_rss_mb": {k: v / 2**20 for k, v in sampler.peak_rss.items()},
+            "rows_per_event": {s: (rows_after[s] - rows_before[s]) / len(values) for s in rows_after},
+            "lag": sampler.lag,
+        }
+    finally:
+        for p in processes:
+            p.stop()
+
+
+def _infra_processes() -> dict[str, psutil.Process]:
+    found = {}
+    for proc in psutil.process_iter(["cmdline", "name"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if "kafka.Kafka" in cmd:
+            found["kafka"] = proc
+        elif proc.info["name"] == "postgres" and "-D" in cmd:
+            found["postgresql"] = proc
+    return found
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of every PostgreSQL process (the backends do the work, not the postmaster)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        if proc.info["name"] == "postgres" and proc.info["cpu_times"]:
+            total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+    return total
+
+
+async def latency(infra: Infra, rate: float, seconds: float, members: int, log_dir: Path) -> dict[str, Any]:
+    """At ``rate`` purchases/s for ``seconds``: created -> points.earned, created -> tier.changed."""
+    stack = Stack(infra)
+    await stack.create(*SERVICES)
+    processes = await start_services(stack, 1, log_dir)
+    try:
+        await asyncio.sleep(2)
+        items = list(simulator(int(rate * seconds), members, seed=11).purchases(int(rate * seconds)))
+        sent = await produce(infra.kafka, stack.topic(Topic.POS_RAW), [orjson.dumps(i) for i in items], rate)
+        created = {
+            str(purchase_event_id(i["chain_id"], i["store_id"], i["receipt_no"])): t
+            for i, t in zip(items, sent, strict=True)
+        }
+        await finished(stack, expected_outputs([orjson.dumps(i) for i in items]), time.perf_counter())
+        earned: list[float] = []
+        changed: list[float] = []
+        records = await stack.read_all(Topic.POINTS, timeout=60) + await stack.read_all(
+            Topic.TIERS, timeout=60
+        )
+        for record in records:
+            event = orjson.loads(record.value or b"")
+            cause = str(event.get("causation_id"))
+            if cause in created and event["type"] in ("points.earned", "tier.changed"):
+                (earned if event["type"] == "points.earned" else changed).append(
+                    record.timestamp / 1000 - created[cause]
+                )
+        return {
+            "offered_per_second": rate,
+            "purchases": len(items),
+            "points_earned": _percentiles(earned),
+            "tier_changed": _percentiles(changed),
+        }
+    finally:
+        for p in processes:
+            p.stop()
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"count": 0}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(int(q * len(ordered)), len(ordered) - 1)] * 1000
+
+    return {
+        "count": len(values),
+        "p50_ms": at(0.5),
+        "p95_ms": at(0.95),
+        "p99_ms": at(0.99),
+        "max_ms": at(1.0),
+    }
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    run = result["pipeline_runs"][0]
+    for service in SERVICES:
+        left.plot([s["t"] for s in run["lag"]], [s[service] for s in run["lag"]], label=service)
+    left.set(
+        title=f"consumer lag, {run['events']} events, 1 instance each", xlabel="s", ylabel="records behind"
+    )
+    left.legend()
+    names = ["ceiling", "pipeline x1"] + (["pipeline x2"] if result.get("scaling") else [])
+    values = [result["ceiling"]["per_second"], result["pipeline"]["per_second"]]
+    if result.get("scaling"):
+        values.append(result["scaling"]["per_second"])
+    right.bar(names, values, color=["grey", "tab:blue", "tab:green"][: len(names)])
+    right.set(title="events/s (median)", ylabel="events/s")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def table(result: dict[str, Any]) -> str:
+    p, c, lat = result["pipeline"], result["ceiling"], result["latency"]
+    lines = [
+        f"events per run: {p['events']} ({p['purchases']} purchases); median of {result['repeats']} runs",
+        f"ceiling (bare aiokafka produce+consume): {c['per_second']:,.0f} events/s",
+        f"pipeline ingest->points->tiers:          {p['per_second']:,.0f} events/s "
+        f"({p['purchases_per_second']:,.0f} purchases/s); ratio {p['per_second'] / c['per_second']:.3f}",
+    ]
+    if result.get("scaling"):
+        s = result["scaling"]
+        lines.append(f"pipeline, 2 instances of each service:  {s['per_second']:,.0f} events/s")
+    for name, figures in (("points.earned", lat["points_earned"]), ("tier.changed", lat["tier_changed"])):
+        if figures.get("count"):
+            lines.append(
+                f"latency created->{name} at {lat['offered_per_second']:.0f}/s: "
+                f"p50 {figures['p50_ms']:.0f} ms, p95 {figures['p95_ms']:.0f} ms, "
+                f"p99 {figures['p99_ms']:.0f} ms (n={figures['count']})"
+            )
+    run = result["pipeline_runs"][0]
+    lines.append("process        cpu s   peak RSS MB")
+    for name in sorted(run["peak_rss_mb"]):
+        lines.append(
+            f"{name:<14}{run['cpu_seconds'].get(name, float('nan')):>6.1f}{run['peak_rss_mb'][name]:>13.0f}"
+        )
+    lines.append(
+        "PostgreSQL rows written per event: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in run["rows_per_event"].items())
+    )
+    return "\n".join(lines)
+
+
+def _median(runs: list[dict[str, Any]], key: str = "per_second") -> dict[str, Any]:
+    middle = statistics.median(r[key] for r in runs)
+    return min(runs, key=lambda r: abs(r[key] - middle))
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=1_000, help="offered purchases/s for the latency run")
+    parser.add_argument("--latency-seconds", type=float, default=20)
+    parser.add_argument("--scaling", action="store_true", help="also run 2 instances of each service")
+    args = parser.parse_args()
+    infra = infra_from_env()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+    logs = RESULTS / f"{stamp}-logs"
+    logs.mkdir()
+    values = workload(args.events, args.members, seed=7)
+    ceilings = [await ceiling(infra, values) for _ in range(args.repeats)]
+    runs = []
+    for n in range(args.repeats):
+        runs.append(await pipeline(infra, values, 1, logs))
+        print(f"pipeline run {n + 1}: {runs[-1]['per_second']:,.0f} events/s", flush=True)
+    result: dict[str, Any] = {
+        "at": stamp,
+        "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30)},
+        "repeats": args.repeats,
+        "ceiling": _median(ceilings),
+        "ceiling_runs": ceilings,
+        "pipeline": {k: v for k, v in _median(runs).items() if k != "lag"},
+        "pipeline_runs": runs,
+        "latency": await latency(infra, args.rate, args.latency_seconds, args.members, logs),
+    }
+    if args.scaling:
+        scaled = await pipeline(infra, values, 2, logs)
+        result["scaling"] = {k: v for k, v in scaled.items() if k != "lag"}
+    out = RESULTS / f"{stamp}.json"
+    out.write_text(json.dumps(result, indent=2, default=str))
+    plot(result, RESULTS / f"{stamp}.png")
+    print(table(result))
+    print(f"\nwrote {out} and {out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
