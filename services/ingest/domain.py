@@ -289,7 +289,9 @@ def _jsonable(value: Any) -> Any:
 
 def to_envelope(item: Item, producer: str, event_id: uuid.UUID | None = None) -> Envelope[Any]:
     contract = contract_of(item)
-    fields = item.model_dump(exclude={"kind", "occurred_at"})
+    # The item was validated as it came in, field by field as the contract has them: build the
+    # payload from those values without validating them a second time.
+    fields = {name: getattr(item, name) for name in contract.payload.model_fields if hasattr(item, name)}
     if isinstance(item, ReturnIn):
         fields["original_event_id"] = purchase_event_id(
             item.chain_id, item.original_store_id, item.original_receipt_no
@@ -301,7 +303,7 @@ def to_envelope(item: Item, producer: str, event_id: uuid.UUID | None = None) ->
         key=key,
         producer=producer,
         occurred_at=item.occurred_at,
-        payload=contract.payload(**fields),
+        payload=contract.payload.model_construct(**fields),
     )
 
 

@@ -53,14 +53,18 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
         # Only returns take points back; earning needs no lots.
         wallets, known = await load_wallets(conn, members, with_lots={r.member_id for r in returns})
         campaigns, budgets = await live_campaigns(conn) if purchases else ([], {})
+        rule_sets = await rule_set_versions(conn)
+        capped = any(r.cap_per_day for _, r in rule_sets)  # the daily totals matter only then
         run = LedgerRun(
             settings=settings,
-            rule_sets=await rule_set_versions(conn),
+            rule_sets=rule_sets,
             wallets=wallets,
             known_members=known,
             campaigns=campaigns,
             budgets=budgets,
-            earned_today=await earned_on(conn, ((e.payload.member_id, local_day(e)) for e in purchases)),
+            earned_today=await earned_on(conn, ((e.payload.member_id, local_day(e)) for e in purchases))
+            if capped
+            else {},
             originals=await originals(conn, (r.original_event_id for r in returns)),
             tiers=await tiers_of(conn, members),
         )

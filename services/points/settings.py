@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -27,7 +28,11 @@ class PointsSettings(ServiceSettings):
     points_api_token: SecretStr = SecretStr("vafa-dev-token")
 
     def default_rule_set(self) -> RuleSet:
-        return RuleSet(
-            effective_from=datetime(1970, 1, 1, tzinfo=UTC),
-            base_rates=dict.fromkeys(CURRENCY_EXPONENTS, self.points_earn_rate),
-        )
+        return _default_rule_set(self.points_earn_rate)
+
+
+@functools.cache
+def _default_rule_set(rate: Decimal) -> RuleSet:
+    return RuleSet(
+        effective_from=datetime(1970, 1, 1, tzinfo=UTC), base_rates=dict.fromkeys(CURRENCY_EXPONENTS, rate)
+    )

@@ -91,6 +91,8 @@ def test_a_consistent_purchase_is_accepted() -> None:
         ({"occurred_at": "2026-11-20T18:30:00"}, [("occurred_at", "timezone_aware")]),
         ({"currency": "XYZ"}, [("currency", "unsupported_currency")]),
         ({"total_amount": 16.07}, [("total_amount", "money_not_float")]),
+        ({"total_amount": "16.07001"}, [("total_amount", "money_out_of_range")]),
+        ({"total_amount": "1" + "0" * 14}, [("total_amount", "money_out_of_range")]),
         ({"timezone": "Mars/Olympus"}, [("timezone", "unknown_timezone")]),
         ({"surprise": True}, [("surprise", "extra_forbidden")]),
         ({"kind": "teleport"}, [("kind", "unknown_kind")]),
