@@ -29,7 +29,8 @@ from typing import Any
 
 import orjson
 import psutil
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from services.ingest.domain import purchase_event_id
 from shared.contracts.envelope import utcnow
@@ -127,7 +128,7 @@ async def ceiling(infra: Infra, values: Sequence[bytes]) -> dict[str, float]:
 class Sampler:
     """RSS and CPU of every process, and each consumer group's lag, sampled while a run goes on."""
 
-    stack: Stack
+    probe: Probe
     processes: dict[str, psutil.Process]
     interval: float = 0.5
     peak_rss: dict[str, int] = field(default_factory=dict)
@@ -144,7 +145,7 @@ class Sampler:
             for name, proc in self.processes.items():
                 with contextlib.suppress(psutil.Error):  # a process that just exited
                     self.peak_rss[name] = max(self.peak_rss.get(name, 0), proc.memory_info().rss)
-            self.lag.append({"t": time.perf_counter() - started, **await lags(self.stack)})
+            self.lag.append({"t": time.perf_counter() - started, **await self.probe.lags()})
             await asyncio.sleep(self.interval)
 
     def cpu_seconds(self) -> dict[str, float]:
@@ -158,16 +159,49 @@ class Sampler:
         return used
 
 
-async def lags(stack: Stack) -> dict[str, int]:
-    found = {}
-    ends = {t: await stack.end_offsets(t) for t in {t for ts in READS.values() for t in ts}}
-    for service, topics in READS.items():
-        behind = 0
+class Probe:
+    """Kafka's view of a run, over one admin and one consumer connection: end offsets and each
+    service's lag (committed offsets read first, so lag is never negative)."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=stack.infra.kafka)
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=stack.infra.kafka)
+        self.partitions: dict[str, list[TopicPartition]] = {}
+
+    async def __aenter__(self) -> Probe:
+        await self.admin.start()
+        await self.consumer.start()
+        topics = {t for ts in READS.values() for t in ts} | set(Topic)
         for topic in topics:
-            committed = await stack.committed_offsets(service, topic)
-            behind += sum(end - committed.get(p, 0) for p, end in ends[topic].items())
-        found[service] = behind
-    return found
+            name = self.stack.topic(topic)
+            found = self.consumer.partitions_for_topic(name)
+            if found is None:
+                await self.consumer._client.force_metadata_update()
+                found = self.consumer.partitions_for_topic(name) or set()
+            self.partitions[topic] = [TopicPartition(name, p) for p in sorted(found)]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.consumer.stop()
+        await self.admin.close()
+
+    async def written(self, topic: str) -> int:
+        return sum((await self.consumer.end_offsets(self.partitions[topic])).values())
+
+    async def lags(self) -> dict[str, int]:
+        committed = {
+            s: await self.admin.list_consumer_group_offsets(f"{self.stack.prefix}vafa-{s}") for s in SERVICES
+        }
+        found = {}
+        for service, topics in READS.items():
+            tps = [tp for t in topics for tp in self.partitions[t]]
+            ends = await self.consumer.end_offsets(tps)
+            done = committed[service]
+            found[service] = sum(
+                max(end - (done[tp].offset if tp in done else 0), 0) for tp, end in ends.items()
+            )
+        return found
 
 
 def expected_outputs(values: Sequence[bytes]) -> dict[str, int]:
@@ -185,7 +219,7 @@ def expected_outputs(values: Sequence[bytes]) -> dict[str, int]:
 
 
 async def finished(
-    stack: Stack, outputs: dict[str, int], started: float, timeout: float = 600
+    probe: Probe, outputs: dict[str, int], started: float, timeout: float = 600
 ) -> dict[str, float]:
     """When each service had done everything: its outputs all on Kafka and its own lag at zero."""
     done: dict[str, float] = {}
@@ -197,8 +231,8 @@ async def finished(
     while len(done) < len(SERVICES):
         if time.perf_counter() - started > timeout:
             raise TimeoutError(f"pipeline not done after {timeout}s: {done}")
-        written = {t: sum((await stack.end_offsets(t)).values()) for t in outputs}
-        behind = await lags(stack)
+        written = {t: await probe.written(t) for t in outputs}
+        behind = await probe.lags()
         for service in SERVICES:
             upstream_done = all(s in done for s in SERVICES[: SERVICES.index(service)])
             outputs_done = all(written[t] >= outputs[t] for t in needs[service])
@@ -248,16 +282,18 @@ async def pipeline(infra: Infra, values: Sequence[bytes], instances: int, log_di
             if p.proc
         }
         named |= _infra_processes()
-        sampler = Sampler(stack, named)
+        probe = await Probe(stack).__aenter__()
+        sampler = Sampler(probe, named)
         pg_cpu = postgres_cpu()
         stop = asyncio.Event()
         started = time.perf_counter()
         sampling = asyncio.create_task(sampler.run(started, stop))
         await produce(infra.kafka, stack.topic(Topic.POS_RAW), values)
         produced_s = time.perf_counter() - started
-        done = await finished(stack, expected_outputs(values), started)
+        done = await finished(probe, expected_outputs(values), started)
         stop.set()
         await sampling
+        await probe.__aexit__()
         rows_after = await rows_written(stack)
         purchases = sum(1 for v in values if b'"kind":"purchase"' in v)
         seconds = max(done.values())
@@ -313,7 +349,8 @@ async def latency(infra: Infra, rate: float, seconds: float, members: int, log_d
             str(purchase_event_id(i["chain_id"], i["store_id"], i["receipt_no"])): t
             for i, t in zip(items, sent, strict=True)
         }
-        await finished(stack, expected_outputs([orjson.dumps(i) for i in items]), time.perf_counter())
+        async with Probe(stack) as probe:
+            await finished(probe, expected_outputs([orjson.dumps(i) for i in items]), time.perf_counter())
         earned: list[float] = []
         changed: list[float] = []
         records = await stack.read_all(Topic.POINTS, timeout=60) + await stack.read_all(
@@ -364,9 +401,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     run = result["pipeline_runs"][0]
     for service in SERVICES:
         left.plot([s["t"] for s in run["lag"]], [s[service] for s in run["lag"]], label=service)
-    left.set(
-        title=f"consumer lag, {run['events']} events, 1 instance each", xlabel="s", ylabel="records behind"
-    )
+    left.set(title=f"consumer lag, {run['events']} events", xlabel="s", ylabel="records behind")
     left.legend()
     names = ["ceiling", "pipeline x1"] + (["pipeline x2"] if result.get("scaling") else [])
     values = [result["ceiling"]["per_second"], result["pipeline"]["per_second"]]

@@ -157,7 +157,8 @@ class ContractDecoder:
                 f" on topic {record.topic}"
             )
         try:
-            envelope: Envelope[Any] = model.model_validate(raw)
+            # Validating the bytes again beats validating the parsed dict: pydantic parses in Rust.
+            envelope: Envelope[Any] = model.model_validate_json(record.value or b"")
         except ValidationError as error:
             details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
             return f"invalid {raw.get('type')}: {details}"
