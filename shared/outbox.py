@@ -13,13 +13,16 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from pydantic import BaseModel
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.contracts import Envelope
+from shared.config import ServiceSettings
+from shared.contracts import Contract, Envelope
 from shared.failpoints import failpoint
 from shared.metrics import CoreMetrics
 from shared.store.core_tables import OUTBOX
@@ -45,6 +48,23 @@ class OutboxMessage:
             key=envelope.key.encode(),
             headers={"content-type": "application/json", "event-type": envelope.type},
         )
+
+
+def emitted(
+    settings: ServiceSettings,
+    contract: Contract[Any],
+    key: str,
+    payload: BaseModel,
+    cause: Envelope[Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> OutboxMessage:
+    """An event this service emits, as an outbox message: on the contract's topic (with the
+    deployment's prefix), from this service, caused by ``cause`` when there is one."""
+    fields: dict[str, Any] = cause.caused() if cause else {}
+    if occurred_at:
+        fields["occurred_at"] = occurred_at
+    envelope = contract.envelope(key=key, producer=settings.service_name, payload=payload, **fields)
+    return OutboxMessage.of(settings.topic_prefix + contract.topic, envelope)
 
 
 async def append(conn: AsyncConnection, messages: Sequence[OutboxMessage]) -> None:

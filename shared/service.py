@@ -9,9 +9,10 @@ broker's start and stop sit in the app's lifespan here.)
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +60,34 @@ async def run_job_round(engine: AsyncEngine, job: Job, now: datetime) -> int:
         done += did
         if not did:
             return done
+
+
+async def run_jobs_once(
+    settings: ServiceSettings, migrations: Path, jobs: Sequence[Job], now: datetime
+) -> dict[str, int]:
+    """Every job's round at ``now``, then publish what they emitted: the jobs command of a service."""
+    await upgrade_async(migrations, settings.database_url)
+    engine = make_engine(settings, pool_size=1)
+    try:
+        done = {job.name: await run_job_round(engine, job, now) for job in jobs}
+        relay = OutboxRelay(engine, settings.kafka_bootstrap_servers, CoreMetrics(CollectorRegistry()))
+        done["events-published"] = await relay.drain()
+        return done
+    finally:
+        await engine.dispose()
+
+
+def jobs_command(prog: str, run: Callable[[datetime], Coroutine[Any, Any, dict[str, int]]]) -> None:
+    """``python -m services.<name>.jobs [--now ISO-TIME]``: one round of the service's jobs."""
+    parser = argparse.ArgumentParser(prog=prog, description="Run one round of the scheduled jobs.")
+    parser.add_argument(
+        "--now", type=datetime.fromisoformat, default=None, help="e.g. 2027-12-01T00:00:00+00:00"
+    )
+    now = parser.parse_args().now or utcnow()
+    if now.tzinfo is None:
+        raise SystemExit("--now needs a time zone, e.g. 2027-12-01T00:00:00+00:00")
+    for name, done in asyncio.run(run(now)).items():
+        print(f"{name}: {done}")
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ from shared.contracts import (
     RedemptionReleased,
     RewardIssued,
 )
-from shared.outbox import OutboxMessage, append
+from shared.outbox import append, emitted
 from shared.problems import FieldError, ProblemError
 
 _EXPIRY_NAMESPACE = uuid.UUID("b5f3c1a2-6d4e-4f7a-8c9b-2e1d0a3f5c67")
@@ -60,8 +60,7 @@ _EXPIRY_NAMESPACE = uuid.UUID("b5f3c1a2-6d4e-4f7a-8c9b-2e1d0a3f5c67")
 async def _emit(
     conn: AsyncConnection, settings: PointsSettings, contract: Contract[Any], member: str, payload: BaseModel
 ) -> None:
-    envelope = contract.envelope(key=member, producer=settings.service_name, payload=payload)
-    await append(conn, [OutboxMessage.of(settings.topic_prefix + contract.topic, envelope)])
+    await append(conn, [emitted(settings, contract, member, payload)])
 
 
 def _takes_json(takes: list[Take]) -> list[dict[str, Any]]:

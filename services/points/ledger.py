@@ -36,7 +36,7 @@ from shared.contracts import (
     TierChanged,
 )
 from shared.dates import add_months
-from shared.outbox import OutboxMessage
+from shared.outbox import OutboxMessage, emitted
 
 _LOT_NAMESPACE = uuid.UUID("8f0b2d4e-9a7c-4c3e-b1f5-0e6a2d9c7b31")
 
@@ -225,11 +225,4 @@ class LedgerRun:
 
     def _emit(self, contract: Contract[Any], cause: Envelope[Any], payload: BaseModel) -> None:
         # Points move when the purchase or return happened, whenever it is processed.
-        envelope = contract.envelope(
-            key=cause.key,
-            producer=self.settings.service_name,
-            payload=payload,
-            occurred_at=cause.occurred_at,
-            **cause.caused(),
-        )
-        self.outgoing.append(OutboxMessage.of(self.settings.topic_prefix + contract.topic, envelope))
+        self.outgoing.append(emitted(self.settings, contract, cause.key, payload, cause, cause.occurred_at))

@@ -35,6 +35,9 @@ class Ladder(BaseModel):
 
     metric: Literal["spend", "points", "visits"] = "spend"
     currency: str = "IRR"  # spend in other currencies does not qualify
+    # rolling: the last window_months; calendar_year: the year so far, and a tier earned in a year is
+    # kept through the next one.
+    period: Literal["rolling", "calendar_year"] = "rolling"
     window_months: int = Field(default=12, ge=1, le=36)
     grace_days: int = Field(default=30, ge=0, le=365)
     nudge_within: Decimal = Field(
@@ -65,7 +68,24 @@ class Ladder(BaseModel):
 
     def window(self, until: datetime) -> tuple[datetime, datetime]:
         """The qualification window ending at ``until`` (exclusive start, inclusive end)."""
+        if self.period == "calendar_year":
+            new_year = until.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+            return new_year - timedelta(microseconds=1), until
         return add_months(until, -self.window_months), until
+
+    def period_before(self, end: datetime) -> tuple[datetime, datetime]:
+        """The qualification period a review at ``end`` looks back on."""
+        return add_months(end, -self.months_per_period), end
+
+    @property
+    def months_per_period(self) -> int:
+        return 12 if self.period == "calendar_year" else self.window_months
+
+    def review_after(self, at: datetime) -> datetime:
+        """When a tier reached at ``at`` is first reviewed."""
+        if self.period == "calendar_year":
+            return at.replace(year=at.year + 2, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+        return add_months(at, self.window_months)
 
 
 @dataclass(frozen=True)
@@ -86,7 +106,7 @@ class Change:
 
 
 def start(ladder: Ladder, at: datetime) -> Standing:
-    return Standing(ladder.tiers[0].name, at, add_months(at, ladder.window_months))
+    return Standing(ladder.tiers[0].name, at, ladder.review_after(at))
 
 
 def _vip_active(standing: Standing, at: datetime) -> bool:
@@ -101,9 +121,7 @@ def after_activity(
     if ladder.rank(qualified.name) <= ladder.rank(standing.tier):
         return standing, None
     change = Change(standing.tier, qualified.name, "qualified", at)
-    return replace(
-        standing, tier=qualified.name, since=at, review_at=add_months(at, ladder.window_months)
-    ), change
+    return replace(standing, tier=qualified.name, since=at, review_at=ladder.review_after(at)), change
 
 
 def review(
@@ -113,7 +131,7 @@ def review(
     (or a VIP), else step down one tier, no lower than what the member qualifies for."""
     if now < standing.review_at + timedelta(days=ladder.grace_days):
         return standing, None
-    next_period = replace(standing, review_at=add_months(standing.review_at, ladder.window_months))
+    next_period = replace(standing, review_at=add_months(standing.review_at, ladder.months_per_period))
     qualified = ladder.qualified(value_at_period_end)
     current = ladder.rank(standing.tier)
     if _vip_active(standing, now) or ladder.rank(qualified.name) >= current or current == 0:
@@ -141,9 +159,7 @@ def vip_ended(
     if ladder.rank(qualified.name) >= ladder.rank(standing.tier):
         return standing, None
     change = Change(standing.tier, qualified.name, "vip_ended", at)
-    return replace(
-        standing, tier=qualified.name, since=at, review_at=add_months(at, ladder.window_months)
-    ), change
+    return replace(standing, tier=qualified.name, since=at, review_at=ladder.review_after(at)), change
 
 
 def nudge(ladder: Ladder, standing: Standing, value: Decimal) -> tuple[Standing, tuple[str, Decimal] | None]:
@@ -168,10 +184,13 @@ class Activity:
     visits: int = 0
 
 
-def qualifying_value(ladder: Ladder, activity: list[Activity], at: datetime) -> Decimal:
+def qualifying_value(
+    ladder: Ladder, activity: list[Activity], at: datetime, *, at_review: bool = False
+) -> Decimal:
     """The ladder's metric summed over the days of the window ending at ``at`` (event time, not
-    arrival): the window's first day is excluded, the day of ``at`` included."""
-    start_, end = ladder.window(at)
+    arrival), or over the period a review at ``at`` looks back on: the first day is excluded, the
+    day of ``at`` included."""
+    start_, end = ladder.period_before(at) if at_review else ladder.window(at)
     inside = [a for a in activity if start_.date() < a.day <= end.date()]
     if ladder.metric == "spend":
         return sum((a.spend for a in inside), Decimal(0))

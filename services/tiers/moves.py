@@ -60,7 +60,7 @@ from shared.contracts import (
     VipMembership,
 )
 from shared.dates import add_months
-from shared.outbox import OutboxMessage, append
+from shared.outbox import OutboxMessage, append, emitted
 
 
 @dataclass
@@ -74,11 +74,7 @@ class Moves:
     def emit(
         self, contract: Contract[Any], member: str, payload: BaseModel, cause: Envelope[Any] | None
     ) -> None:
-        fields = cause.caused() if cause else {}
-        envelope = contract.envelope(
-            key=member, producer=self.settings.service_name, payload=payload, **fields
-        )
-        self.outgoing.append(OutboxMessage.of(self.settings.topic_prefix + contract.topic, envelope))
+        self.outgoing.append(emitted(self.settings, contract, member, payload, cause))
 
     def changed(
         self, member: str, change: Change | None, standing: Standing, cause: Envelope[Any] | None
@@ -196,10 +192,10 @@ async def review_due(conn: AsyncConnection, settings: TiersSettings, ladder: Lad
         return 0
     standings = await load_standings(conn, members)
     earliest = min(s.review_at for s in standings.values())
-    history = await activity_between(conn, members, ladder.window(earliest)[0], now)
+    history = await activity_between(conn, members, ladder.period_before(earliest)[0], now)
     moves = Moves(settings, ladder)
     for member, standing in standings.items():
-        value = qualifying_value(ladder, history.get(member, []), standing.review_at)
+        value = qualifying_value(ladder, history.get(member, []), standing.review_at, at_review=True)
         standings[member], change = review(ladder, standing, value, now)
         moves.changed(member, change, standings[member], None)
     await _save(conn, standings, moves)

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
 
-from services.tiers.domain import Ladder, after_activity, nudge, review, start, vip_ended, vip_started
+from services.tiers.domain import (
+    Activity,
+    Ladder,
+    after_activity,
+    nudge,
+    qualifying_value,
+    review,
+    start,
+    vip_ended,
+    vip_started,
+)
 
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 LADDER = Ladder.model_validate(
@@ -108,3 +118,22 @@ def test_a_ladder_must_climb() -> None:
         )
     with pytest.raises(ValidationError, match="not on the ladder"):
         Ladder.model_validate({"tiers": [{"name": "A", "threshold": "0"}], "vip_tier": "Z"})
+
+
+CALENDAR = LADDER.model_copy(update={"period": "calendar_year"})
+
+
+def test_a_calendar_year_ladder_counts_the_year_so_far_and_keeps_a_tier_through_the_next_year() -> None:
+    december = Activity(date(2025, 12, 20), spend=Decimal(4000))
+    february = Activity(date(2026, 2, 3), spend=Decimal(2000))
+    at = datetime(2026, 2, 3, 18, 0, tzinfo=UTC)
+    # Last December's spend belongs to last year: this year so far is 2000.
+    assert qualifying_value(CALENDAR, [december, february], at) == Decimal(2000)
+    assert qualifying_value(LADDER, [december, february], at) == Decimal(6000)  # rolling 12 months
+    standing, change = after_activity(CALENDAR, start(CALENDAR, at), Decimal(6000), at)
+    assert change is not None and change.to_tier == "Gold"
+    assert standing.review_at == datetime(2028, 1, 1, tzinfo=UTC)
+    # At that review, 2027 is the year looked back on.
+    in_2027 = Activity(date(2027, 6, 1), spend=Decimal(5500))
+    looked_back = qualifying_value(CALENDAR, [february, in_2027], standing.review_at, at_review=True)
+    assert looked_back == Decimal(5500)
