@@ -19,6 +19,8 @@ import contextlib
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -27,6 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -374,6 +377,48 @@ async def latency(infra: Infra, rate: float, seconds: float, members: int, log_d
             p.stop()
 
 
+async def http_intake(
+    infra: Infra, count: int, members: int, log_dir: Path, clients: int = 4
+) -> dict[str, Any]:
+    """Ingest alone over HTTP: batches of 500 from ``clients`` concurrent POS fleets, each answered
+    after Kafka acknowledged every event in it."""
+    stack = Stack(infra)
+    await stack.create("ingest")
+    ingest = ServiceProcess("services.ingest", stack.env("ingest"), log_dir).start()
+    try:
+        await ingest.wait_ready(timeout=120)
+        made = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "services.ingest.cli", "create", "admin"],
+            env={**os.environ, **stack.env("ingest")},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        headers = {"Authorization": f"Bearer {made.stdout.strip()}"}
+        items = list(simulator(count, members, seed=5).mixed(count))
+        batches = [items[i : i + 500] for i in range(0, len(items), 500)]
+        queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+        for batch in batches:
+            queue.put_nowait(batch)
+        accepted = 0
+
+        async def fleet(client: httpx.AsyncClient) -> None:
+            nonlocal accepted
+            while not queue.empty():
+                batch = queue.get_nowait()
+                answer = await client.post("/v1/batch", json={"items": batch}, headers=headers)
+                accepted += answer.json()["summary"].get("accepted", 0)
+
+        started = time.perf_counter()
+        async with httpx.AsyncClient(base_url=ingest.url, timeout=120) as client:
+            await asyncio.gather(*(fleet(client) for _ in range(clients)))
+        seconds = time.perf_counter() - started
+        return {"events": count, "accepted": accepted, "seconds": seconds, "per_second": accepted / seconds}
+    finally:
+        ingest.stop()
+
+
 def _percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {"count": 0}
@@ -421,6 +466,9 @@ def table(result: dict[str, Any]) -> str:
         f"pipeline ingest->points->tiers:          {p['per_second']:,.0f} events/s "
         f"({p['purchases_per_second']:,.0f} purchases/s); ratio {p['per_second'] / c['per_second']:.3f}",
     ]
+    ingest, http = p["events"] / p["done_seconds"]["ingest"], result["ingest_http"]["per_second"]
+    lines.append(f"ingest stage of the pipeline (pos.raw):  {ingest:,.0f} events/s validated and forwarded")
+    lines.append(f"ingest alone, HTTP batches of 500:       {http:,.0f} events/s accepted after acks=all")
     if result.get("scaling"):
         s = result["scaling"]
         lines.append(f"pipeline, 2 instances of each service:  {s['per_second']:,.0f} events/s")
@@ -478,6 +526,7 @@ async def main() -> None:
         "pipeline": {k: v for k, v in _median(runs).items() if k != "lag"},
         "pipeline_runs": runs,
         "latency": await latency(infra, args.rate, args.latency_seconds, args.members, logs),
+        "ingest_http": await http_intake(infra, args.events, args.members, logs),
     }
     if args.scaling:
         scaled = await pipeline(infra, values, 2, logs)
