@@ -41,6 +41,7 @@ from shared.contracts import (
     POINTS_EXPIRED,
     POINTS_EXPIRING_SOON,
     POINTS_REDEEMED,
+    POINTS_TRANSFERRED,
     REDEMPTION_RELEASED,
     REWARD_ISSUED,
     Contract,
@@ -48,6 +49,7 @@ from shared.contracts import (
     PointsExpired,
     PointsExpiringSoon,
     PointsRedeemed,
+    PointsTransferred,
     RedemptionReleased,
     RewardIssued,
 )
@@ -281,6 +283,61 @@ async def adjust(
         "points": points,
         "balance": wallet.balance,
         "request_id": str(request_id),
+    }
+
+
+async def transfer(
+    conn: AsyncConnection,
+    settings: PointsSettings,
+    transfer_id: uuid.UUID,
+    sender: str,
+    recipient: str,
+    points: int,
+    note: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Move points between members, oldest of the sender's first; the recipient gets a fresh lot."""
+    done = await ledger_entry(conn, transfer_id, "transfer_out")
+    if done is not None:
+        return {"transfer_id": str(transfer_id), "from": done.member_id, "points": -done.points}
+    if sender == recipient:
+        raise ProblemError(422, "Invalid request", "a member cannot transfer points to themselves")
+    wallets, _ = await load_wallets(conn, [sender, recipient], with_lots=[sender])
+    try:
+        takes = wallets[sender].debit(points)
+    except InsufficientPoints as short:
+        raise ProblemError(
+            422,
+            "Insufficient points",
+            f"cannot transfer {points} points: the balance is {short.available}",
+            errors=[FieldError("points", "insufficient_points", f"balance {short.available}")],
+        ) from None
+    lot_id = uuid.uuid5(transfer_id, "in")
+    expires = lot_expiry(settings.points_expiry_policy, settings.points_expiry_months, now)
+    wallets[recipient].credit(lot_id, points, now, expires)
+    entries = [
+        LedgerEntry(sender, "transfer_out", -points, transfer_id, now,
+                    {"to": recipient, "note": note, "lots": _takes_json(takes)}),
+        LedgerEntry(recipient, "transfer_in", points, transfer_id, now,
+                    {"from": sender, "note": note, "lot_id": str(lot_id)}),
+    ]  # fmt: skip
+    await save(conn, wallets.values(), entries)
+    for member, other, moved in ((sender, recipient, -points), (recipient, sender, points)):
+        payload = PointsTransferred(
+            member_id=member,
+            counterparty=other,
+            points=moved,
+            balance=wallets[member].balance,
+            transfer_id=transfer_id,
+            note=note,
+        )
+        await _emit(conn, settings, POINTS_TRANSFERRED, member, payload)
+    return {
+        "transfer_id": str(transfer_id),
+        "from": sender,
+        "to": recipient,
+        "points": points,
+        "balance": wallets[sender].balance,
     }
 
 

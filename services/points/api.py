@@ -89,6 +89,28 @@ async def adjust(member_id: str, body: AdjustmentIn, operator: Operator, request
     )
 
 
+class TransferIn(BaseModel):
+    request_id: uuid.UUID
+    to_member_id: str = Field(min_length=1, max_length=128)
+    points: int = Field(gt=0)
+    note: str = Field(default="", max_length=500)
+
+
+@api.post("/members/{member_id}/transfers", status_code=201, dependencies=[Writer])
+async def transfer(member_id: str, body: TransferIn, request: Request) -> dict[str, Any]:
+    """Give points to another member; idempotent by request_id."""
+    return await _write(
+        request,
+        actions.transfer,
+        body.request_id,
+        member_id,
+        body.to_member_id,
+        body.points,
+        body.note,
+        utcnow(),
+    )
+
+
 @api.get("/rules")
 async def list_rules(request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:

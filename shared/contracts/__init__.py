@@ -17,6 +17,7 @@ from shared.contracts.points import (
     PointsExpiringSoon,
     PointsRedeemed,
     PointsReversed,
+    PointsTransferred,
     RedemptionReleased,
     RewardIssued,
     RuleContribution,
@@ -83,6 +84,9 @@ POINTS_EXPIRING_SOON: Contract[PointsExpiringSoon] = Contract(
     "points.expiring_soon", 1, PointsExpiringSoon, Topic.POINTS
 )
 POINTS_ADJUSTED: Contract[PointsAdjusted] = Contract("points.adjusted", 1, PointsAdjusted, Topic.POINTS)
+POINTS_TRANSFERRED: Contract[PointsTransferred] = Contract(
+    "points.transferred", 1, PointsTransferred, Topic.POINTS
+)
 TIER_CHANGED: Contract[TierChanged] = Contract("tier.changed", 1, TierChanged, Topic.TIERS)
 TIER_PROGRESS: Contract[TierProgress] = Contract("tier.progress", 1, TierProgress, Topic.TIERS)
 MEMBERSHIP_STARTED: Contract[MembershipStatus] = Contract(
@@ -114,6 +118,7 @@ ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     POINTS_EXPIRED,
     POINTS_EXPIRING_SOON,
     POINTS_ADJUSTED,
+    POINTS_TRANSFERRED,
     TIER_CHANGED,
     TIER_PROGRESS,
     MEMBERSHIP_STARTED,
@@ -131,6 +136,7 @@ POINTS_CONTRACTS: tuple[Contract[Any], ...] = (
     POINTS_EXPIRED,
     POINTS_EXPIRING_SOON,
     POINTS_ADJUSTED,
+    POINTS_TRANSFERRED,
 )
 TIERS_CONTRACTS: tuple[Contract[Any], ...] = (
     TIER_CHANGED,
@@ -165,6 +171,7 @@ __all__ = [
     "POINTS_EXPIRING_SOON",
     "POINTS_REDEEMED",
     "POINTS_REVERSED",
+    "POINTS_TRANSFERRED",
     "PURCHASE_RECORDED",
     "REDEMPTION_RELEASED",
     "RETURN_RECORDED",
@@ -189,6 +196,7 @@ __all__ = [
     "PointsExpiringSoon",
     "PointsRedeemed",
     "PointsReversed",
+    "PointsTransferred",
     "PurchaseRecorded",
     "RedemptionReleased",
     "ReturnBase",

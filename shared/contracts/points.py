@@ -98,3 +98,15 @@ class PointsAdjusted(_Contract):
     balance: int
     reason: str
     operator: str
+
+
+class PointsTransferred(_Contract):
+    """Points moved between members (a gift, a family pool, a donation): one event for each side,
+    keyed by that side's member; ``points`` is negative for the sender."""
+
+    member_id: str
+    counterparty: str
+    points: int
+    balance: int
+    transfer_id: uuid.UUID
+    note: str = ""

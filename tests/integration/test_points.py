@@ -212,6 +212,30 @@ async def test_redemption_is_a_reservation_the_pos_confirms_or_cancels_or_that_t
     }
 
 
+async def test_members_transfer_points_once_and_never_more_than_they_have(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    await stack.create("points")
+    points = await start(stack, services, log_dir)
+    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+        credit = {"request_id": str(uuid.uuid4()), "points": 500, "reason": "opening balance"}
+        await c.post("/v1/members/sara/adjustments", json=credit, headers=TOKEN)
+        gift = {"request_id": str(uuid.uuid4()), "to_member_id": "omid", "points": 200, "note": "birthday"}
+        assert (await c.post("/v1/members/sara/transfers", json=gift, headers=TOKEN)).status_code == 201
+        assert (await c.post("/v1/members/sara/transfers", json=gift, headers=TOKEN)).status_code == 201
+        too_much = {**gift, "request_id": str(uuid.uuid4()), "points": 301}
+        refused = await c.post("/v1/members/sara/transfers", json=too_much, headers=TOKEN)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["rule"] == "insufficient_points"
+        assert (await balance(c, "sara"), await balance(c, "omid")) == (300, 200)
+    await assert_projections_match_ledger(stack)
+    moved = [
+        decode(r)["payload"]
+        for r in await stack.read_all(Topic.POINTS)
+        if decode(r)["type"] == "points.transferred"
+    ]
+    assert sorted((m["member_id"], m["points"]) for m in moved) == [("omid", 200), ("sara", -200)]
+
+
 async def balance(client: httpx.AsyncClient, member: str) -> int:
     return int((await client.get(f"/v1/members/{member}/balance")).json()["balance"])
 
