@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import Connection, MetaData, pool
+from sqlalchemy import Connection, MetaData, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 
@@ -22,9 +22,22 @@ def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> 
     command.upgrade(alembic_config(migrations_dir, database_url), revision)
 
 
+# pg_advisory_lock key: replicas of a service starting together migrate one after the other.
+_MIGRATION_LOCK = 0x76616D67
+
+
 async def upgrade_async(migrations_dir: Path, database_url: str) -> None:
-    # Alembic's env runs its own event loop; keep it off the caller's.
-    await asyncio.to_thread(upgrade, migrations_dir, database_url)
+    engine = create_async_engine(database_url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+            try:
+                # Alembic's env runs its own event loop; keep it off the caller's.
+                await asyncio.to_thread(upgrade, migrations_dir, database_url)
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+    finally:
+        await engine.dispose()
 
 
 def run_env(target_metadata: MetaData) -> None:
