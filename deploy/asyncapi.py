@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from services.ingest.main import create as ingest
+from services.notify.main import create as notify
 from services.points.main import create as points
 from services.tiers.main import create as tiers
 
@@ -17,7 +18,7 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "asyncapi"
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, create in (("ingest", ingest), ("points", points), ("tiers", tiers)):
+    for name, create in (("ingest", ingest), ("points", points), ("tiers", tiers), ("notify", notify)):
         document = create().state.asyncapi.to_specification().to_jsonable()
         (OUT / f"{name}.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         print(f"wrote {OUT / name}.json")

@@ -27,6 +27,8 @@ class Topic(StrEnum):
     POINTS = "points.events"
     # Tier changes, progress nudges and paid membership milestones, keyed by member.
     TIERS = "tiers.events"
+    # What the notify service did with each message: sent, failed, suppressed.
+    NOTIFICATIONS = "notify.events"
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ CATALOG: tuple[TopicSpec, ...] = (
     TopicSpec(Topic.PARTNERS, partitions=6, key="member id, or partner id for campaigns"),
     TopicSpec(Topic.POINTS, partitions=6, key="member id"),
     TopicSpec(Topic.TIERS, partitions=6, key="member id"),
+    TopicSpec(Topic.NOTIFICATIONS, partitions=6, key="member id"),
 )
 
 

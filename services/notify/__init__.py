@@ -1,1 +1,1 @@
-"""Notify: templated messages over real channels. Not built yet: issue 6."""
+"""Notify: the right message, once, in the member's language, over email (webhooks and SMS to come)."""

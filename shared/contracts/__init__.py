@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from shared.contracts.envelope import Envelope, utcnow
 from shared.contracts.members import MemberEnrolled, MemberProfileChanged, VipMembership
+from shared.contracts.notify import NotificationOutcome
 from shared.contracts.partners import PartnerCampaignAnnounced, PartnerPurchaseRecorded
 from shared.contracts.points import (
     PointsAdjusted,
@@ -99,6 +100,12 @@ MEMBERSHIP_EXPIRING: Contract[MembershipStatus] = Contract(
     "membership.expiring", 1, MembershipStatus, Topic.TIERS
 )
 MEMBERSHIP_ENDED: Contract[MembershipStatus] = Contract("membership.ended", 1, MembershipStatus, Topic.TIERS)
+NOTIFICATION_SENT: Contract[NotificationOutcome] = Contract(
+    "notification.sent", 1, NotificationOutcome, Topic.NOTIFICATIONS
+)
+NOTIFICATION_FAILED: Contract[NotificationOutcome] = Contract(
+    "notification.failed", 1, NotificationOutcome, Topic.NOTIFICATIONS
+)
 
 ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     PURCHASE_RECORDED,
@@ -125,6 +132,8 @@ ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     MEMBERSHIP_RENEWED,
     MEMBERSHIP_EXPIRING,
     MEMBERSHIP_ENDED,
+    NOTIFICATION_SENT,
+    NOTIFICATION_FAILED,
 )
 
 POINTS_CONTRACTS: tuple[Contract[Any], ...] = (
@@ -162,6 +171,8 @@ __all__ = [
     "MEMBERSHIP_STARTED",
     "MEMBER_ENROLLED",
     "MEMBER_PROFILE_CHANGED",
+    "NOTIFICATION_FAILED",
+    "NOTIFICATION_SENT",
     "PARTNER_CAMPAIGN_ANNOUNCED",
     "PARTNER_PURCHASE_RECORDED",
     "POINTS_ADJUSTED",
@@ -188,6 +199,7 @@ __all__ = [
     "MemberEnrolled",
     "MemberProfileChanged",
     "MembershipStatus",
+    "NotificationOutcome",
     "PartnerCampaignAnnounced",
     "PartnerPurchaseRecorded",
     "PointsAdjusted",

@@ -52,9 +52,10 @@ async def start(stack: Stack, services: list[ServiceProcess], log_dir: Path, **e
     return points
 
 
-async def test_a_day_of_purchases_and_returns_gives_the_balances_computed_here_and_replay_changes_nothing(
-    stack: Stack, services: list[ServiceProcess], log_dir: Path
-) -> None:
+async def with_ingest(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, rules: dict[str, Any]
+) -> tuple[ServiceProcess, ServiceProcess]:
+    """Ingest and points running, with ``rules`` stored as the rule set in force."""
     await stack.create("ingest", "points")
     ingest = ServiceProcess("services.ingest", stack.env("ingest"), log_dir)
     services.append(ingest)
@@ -62,26 +63,18 @@ async def test_a_day_of_purchases_and_returns_gives_the_balances_computed_here_a
     points = await start(stack, services, log_dir)
     await ingest.wait_ready()
     async with httpx.AsyncClient(base_url=points.url, timeout=30) as client:
-        assert (await client.post("/v1/rules", json=RULES, headers=TOKEN)).status_code == 201
+        assert (await client.post("/v1/rules", json=rules, headers=TOKEN)).status_code == 201
+    return ingest, points
 
+
+async def test_a_day_of_purchases_and_returns_gives_the_balances_computed_here_and_replay_changes_nothing(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    ingest, points = await with_ingest(stack, services, log_dir, RULES)
     sim = PosSimulator(members=40, run="day")
     purchases = list(sim.purchases(600))
-    rng = random.Random(3)
-    returns = []
-    for n, p in enumerate(rng.sample(purchases, 60)):
-        full = n % 3 == 0
-        lines = (
-            []
-            if full
-            else [{"sku": p["lines"][0]["sku"], "quantity": "1", "amount": p["lines"][0]["unit_price"]}]
-        )
-        refund = p["total_amount"] if full else p["lines"][0]["unit_price"]
-        returns.append({
-            "kind": "return", "chain_id": p["chain_id"], "store_id": p["store_id"], "return_no": f"RT-{n}",
-            "original_store_id": p["store_id"], "original_receipt_no": p["receipt_no"],
-            "member_id": p["member_id"], "currency": "IRR", "full": full, "lines": lines,
-            "refund_amount": refund, "occurred_at": (utcnow() - timedelta(minutes=5)).isoformat(),
-        })  # fmt: skip
+    # A tenth of the purchases come back, half of them in full, the rest one unit of the first line.
+    returns = [sim.return_of(p) for p in random.Random(3).sample(purchases, 60)]
 
     admin = api_key(stack, "admin")
     async with httpx.AsyncClient(base_url=ingest.url, timeout=60) as client:
@@ -288,15 +281,8 @@ async def test_points_expire_oldest_first_after_their_months_with_a_reminder_bef
 async def test_partner_brands_fund_campaign_points_and_their_own_purchases_for_settlement(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
-    await stack.create("ingest", "points")
-    ingest = ServiceProcess("services.ingest", stack.env("ingest"), log_dir)
-    services.append(ingest)
-    ingest.start()
-    points = await start(stack, services, log_dir)
-    await ingest.wait_ready()
     rules = {**RULES, "welcome_bonus": 0, "partner_rates": {"snapp": "0.0002"}}
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
-        assert (await c.post("/v1/rules", json=rules, headers=TOKEN)).status_code == 201
+    ingest, points = await with_ingest(stack, services, log_dir, rules)
     now = utcnow()
     campaign = {
         "kind": "partner_campaign", "partner_id": "snapp", "campaign_id": "tea-week", "name": "Tea week",

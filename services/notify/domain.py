@@ -1,0 +1,106 @@
+"""Which message, in which language, when: pure rules, no I/O.
+
+Templates are Jinja2, one per (event type, channel, locale); the first line is the subject. Every
+template is rendered once with a sample when loaded, so a missing template or variable fails at
+start-up, never at send time. Persian messages use Persian digits and Jalali dates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jdatetime
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, UndefinedError
+
+TEMPLATES = Path(__file__).parent / "templates"
+LOCALES = ("fa", "en")
+CHANNELS = ("email",)
+_PERSIAN_DIGITS = str.maketrans("0123456789.", "۰۱۲۳۴۵۶۷۸۹٫")  # the Persian decimal mark
+
+# What each event type tells the member, and a sample of what its template may use.
+SAMPLES: dict[str, dict[str, Any]] = {
+    "points.earned": {
+        "points": 120,
+        "balance": 1450,
+        "occurred_at": datetime(2026, 11, 21, 16, 0, tzinfo=UTC),
+    },
+    "tier.changed": {
+        "to_tier": "Gold",
+        "multiplier": "1.25",
+        "effective_from": datetime(2026, 11, 21, tzinfo=UTC),
+    },
+    "points.expiring_soon": {"points": 300, "expires_at": datetime(2026, 12, 31, tzinfo=UTC)},
+    "reward.issued": {"name": "Free sangak", "code": "ABCD-EFGH-IJKL-MNOP"},
+    "membership.expiring": {"tier": "Gold", "ends_at": datetime(2027, 1, 10, tzinfo=UTC)},
+}
+
+
+def fa_digits(value: Any) -> str:
+    return str(value).translate(_PERSIAN_DIGITS)
+
+
+def jalali(value: datetime) -> str:
+    """A date as a Persian reader expects it: the Jalali calendar, in Persian digits."""
+    return fa_digits(jdatetime.date.fromgregorian(date=value.date()).strftime("%Y/%m/%d"))
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+    )
+    env.filters["fa_digits"] = fa_digits
+    env.filters["jalali"] = jalali
+    env.filters["date"] = lambda value: value.strftime("%d %b %Y")
+    return env
+
+
+class TemplateProblem(Exception):
+    pass
+
+
+def check_templates(env: Environment) -> None:
+    """Every (event, channel, locale) has a template that renders with its sample."""
+    problems = []
+    for event_type, sample in SAMPLES.items():
+        for channel in CHANNELS:
+            for locale in LOCALES:
+                try:
+                    render(env, event_type, channel, locale, sample)
+                except (TemplateNotFound, UndefinedError) as error:
+                    problems.append(f"{locale}/{event_type}.{channel}.j2: {error}")
+    if problems:
+        raise TemplateProblem("templates are incomplete: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    body: str
+
+
+def render(env: Environment, event_type: str, channel: str, locale: str, context: dict[str, Any]) -> Message:
+    text = env.get_template(f"{locale}/{event_type}.{channel}.j2").render(**context)
+    subject, _, body = text.partition("\n")
+    return Message(subject.strip(), body.strip())
+
+
+def send_after(now: datetime, zone: str, quiet_from: time, quiet_until: time) -> datetime:
+    """``now``, or the end of the member's quiet hours if ``now`` falls in them (deferred, not dropped)."""
+    local = now.astimezone(ZoneInfo(zone))
+    t = local.time()
+    quiet = (
+        (quiet_from <= t or t < quiet_until) if quiet_from > quiet_until else quiet_from <= t < quiet_until
+    )
+    if not quiet:
+        return now
+    wake = local.replace(hour=quiet_until.hour, minute=quiet_until.minute, second=0, microsecond=0)
+    if wake <= local:
+        wake += timedelta(days=1)
+    return wake

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy import select
+
+from services.notify.domain import check_templates, environment
+from services.notify.handlers import CONSUMES, deliveries_handler
+from services.notify.sender import send_due
+from services.notify.settings import NotifySettings
+from services.notify.store import MIGRATIONS
+from services.notify.store.tables import deliveries
+from shared.consumer import ContractDecoder
+from shared.contracts import NOTIFICATION_FAILED, NOTIFICATION_SENT
+from shared.service import Consumes, Job, create_app
+
+api = APIRouter(prefix="/v1", tags=["notify"])
+
+
+@api.get("/members/{member_id}/deliveries")
+async def member_deliveries(member_id: str, request: Request) -> dict[str, Any]:
+    """The delivery log of one member: queued, sent, failed or suppressed, with the reason."""
+    async with request.app.state.engine.connect() as conn:
+        rows = await conn.execute(
+            select(
+                deliveries.c.source_type,
+                deliveries.c.channel,
+                deliveries.c.status,
+                deliveries.c.reason,
+                deliveries.c.subject,
+                deliveries.c.send_after,
+                deliveries.c.sent_at,
+            )
+            .where(deliveries.c.member_id == member_id)
+            .order_by(deliveries.c.created_at)
+        )
+        return {"member_id": member_id, "deliveries": [dict(r._mapping) for r in rows]}
+
+
+def create(settings: NotifySettings | None = None) -> FastAPI:
+    settings = settings or NotifySettings()
+    env = environment()
+    check_templates(env)  # a missing template or variable stops the service here, not at send time
+    return create_app(
+        settings,
+        title="Vafa notify",
+        migrations=MIGRATIONS,
+        consumes=Consumes(ContractDecoder(CONSUMES), deliveries_handler(settings, env)),
+        emits=[NOTIFICATION_SENT, NOTIFICATION_FAILED],
+        api=api,
+        jobs=[Job("send-due", settings.notify_send_interval_s, lambda c, now: send_due(c, settings, now))],
+    )

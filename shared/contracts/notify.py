@@ -1,0 +1,18 @@
+"""Contracts the notify service emits, for analytics."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, ConfigDict
+
+
+class NotificationOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    member_id: str
+    source_event_id: uuid.UUID
+    source_type: str
+    channel: str
+    status: str  # sent | failed | suppressed
+    reason: str = ""

@@ -1,0 +1,70 @@
+"""Messages in the member's language, checked at load time; quiet hours defer, never drop."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time
+from pathlib import Path
+
+import pytest
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from services.notify import domain
+from services.notify.domain import (
+    SAMPLES,
+    TemplateProblem,
+    check_templates,
+    environment,
+    jalali,
+    render,
+    send_after,
+)
+
+
+def test_every_message_renders_in_persian_and_english() -> None:
+    env = environment()
+    check_templates(env)
+    fa = render(env, "points.earned", "email", "fa", SAMPLES["points.earned"])
+    en = render(env, "points.earned", "email", "en", SAMPLES["points.earned"])
+    assert fa.subject.startswith("۱۲۰") and "۱۴۰۵/۰۸/۳۰" in fa.body  # Persian digits, Jalali date
+    assert en.subject == "You earned 120 points" and "21 Nov 2026" in en.body
+
+
+def test_jalali_dates_read_as_a_persian_reader_expects() -> None:
+    assert jalali(datetime(2026, 3, 21, tzinfo=UTC)) == "۱۴۰۵/۰۱/۰۱"  # Nowruz
+
+
+def test_a_missing_template_or_variable_fails_at_load_time(tmp_path: Path) -> None:
+    (tmp_path / "fa").mkdir()
+    (tmp_path / "en").mkdir()
+    for locale in ("fa", "en"):
+        for event_type in SAMPLES:
+            (tmp_path / locale / f"{event_type}.email.j2").write_text("Subject\n{{ not_there }}")
+    broken = Environment(loader=FileSystemLoader(tmp_path), undefined=StrictUndefined)
+    broken.filters.update(environment().filters)
+    with pytest.raises(TemplateProblem, match="not_there"):
+        check_templates(broken)
+    (tmp_path / "en" / "reward.issued.email.j2").unlink()
+    with pytest.raises(TemplateProblem, match=re.escape("en/reward.issued.email.j2")):
+        check_templates(broken)
+    assert domain.TEMPLATES.is_dir()
+
+
+@pytest.mark.parametrize(
+    ("utc", "zone", "expected"),
+    [
+        (datetime(2026, 11, 23, 10, 0, tzinfo=UTC), "Asia/Tehran", datetime(2026, 11, 23, 10, 0, tzinfo=UTC)),
+        # 23:30 in Tehran: deferred to 08:00 the next morning there (04:30 UTC).
+        (datetime(2026, 11, 23, 20, 0, tzinfo=UTC), "Asia/Tehran", datetime(2026, 11, 24, 4, 30, tzinfo=UTC)),
+        # 02:00 in Tehran: to 08:00 the same morning.
+        (
+            datetime(2026, 11, 23, 22, 30, tzinfo=UTC),
+            "Asia/Tehran",
+            datetime(2026, 11, 24, 4, 30, tzinfo=UTC),
+        ),
+    ],
+)
+def test_quiet_hours_defer_to_their_end_in_the_member_time_zone(
+    utc: datetime, zone: str, expected: datetime
+) -> None:
+    assert send_after(utc, zone, time(22, 0), time(8, 0)) == expected
