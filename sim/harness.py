@@ -79,6 +79,26 @@ class Stack:
             self.infra.kafka, [*CATALOG, *(dead_letter_spec(s) for s in services)], self.prefix
         )
 
+    async def drop(self) -> None:
+        """Remove this slice's topics and databases, so a long-lived broker does not pile them up."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.infra.kafka)
+        await admin.start()
+        try:
+            mine = [t for t in await admin.list_topics() if t.startswith(self.prefix)]
+            if mine:
+                await admin.delete_topics(mine)
+        finally:
+            await admin.close()
+        conn = await self.pg("postgres")
+        try:
+            names = await conn.fetch(
+                "SELECT datname FROM pg_database WHERE datname LIKE $1", self.database("%")
+            )
+            for row in names:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
     async def pg(self, database: str) -> asyncpg.Connection:
         return await asyncpg.connect(
             host=self.infra.pg_host,

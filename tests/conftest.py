@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -49,9 +49,12 @@ def infra() -> Iterator[Infra]:
 
 
 @pytest.fixture
-async def stack(infra: Infra) -> Stack:
-    """A private slice of the infrastructure: fresh databases and topics for this test."""
-    return Stack(infra)
+async def stack(infra: Infra) -> AsyncIterator[Stack]:
+    """A private slice of the infrastructure: fresh databases and topics for this test, removed after."""
+    slice_ = Stack(infra)
+    yield slice_
+    slice_.infra = infra  # a test may have pointed it at a broker of its own
+    await slice_.drop()
 
 
 @pytest.fixture

@@ -104,3 +104,33 @@ def send_after(now: datetime, zone: str, quiet_from: time, quiet_until: time) ->
     if wake <= local:
         wake += timedelta(days=1)
     return wake
+
+
+def profile_after(profile: dict[str, Any] | None, event: Any) -> dict[str, Any]:
+    """A member's contact profile after an enrolment or profile change (only given fields change;
+    a consent withdrawn here applies to the very next message)."""
+    fields = ("email", "phone", "locale", "timezone")
+    blank = {"member_id": event.member_id, "email": None, "phone": None, "consents": {}}
+    current = dict(profile or {**blank, "locale": "fa", "timezone": "Asia/Tehran"})
+    for name in fields:
+        if getattr(event, name, None) is not None:
+            current[name] = getattr(event, name)
+    current["consents"] = {**current["consents"], **event.consents}
+    return current
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: str  # queued | suppressed
+    reason: str = ""
+
+
+def decide(profile: dict[str, Any] | None, channel: str) -> Decision:
+    """Whether a message may go to the member on ``channel``, and if not, why."""
+    if profile is None:
+        return Decision("suppressed", "unknown member")
+    if not profile["consents"].get(channel):
+        return Decision("suppressed", f"no consent for {channel}")
+    if not profile.get(channel):
+        return Decision("suppressed", f"no {channel} address")
+    return Decision("queued")

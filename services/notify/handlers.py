@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.notify.domain import render, send_after
+from services.notify.domain import decide, profile_after, render, send_after
 from services.notify.settings import NotifySettings
 from services.notify.store.tables import deliveries, members
 from shared.consumer import BatchHandler, BatchResult
@@ -61,69 +61,41 @@ def deliveries_handler(settings: NotifySettings, env: Environment) -> BatchHandl
         now = utcnow()
         for event in events:
             p = event.payload
-            if isinstance(p, MemberEnrolled):
-                profiles[p.member_id] = {
-                    "member_id": p.member_id,
-                    "email": p.email,
-                    "phone": p.phone,
-                    "locale": p.locale,
-                    "timezone": p.timezone,
-                    "consents": dict(p.consents),
-                }
+            if isinstance(p, MemberEnrolled | MemberProfileChanged):
+                # An enrolment starts the profile afresh; a change edits what is there.
+                known = None if isinstance(p, MemberEnrolled) else profiles.get(p.member_id)
+                profiles[p.member_id] = profile_after(known, p)
                 continue
-            if isinstance(p, MemberProfileChanged):
-                profile = profiles.setdefault(
-                    p.member_id,
-                    {
-                        "member_id": p.member_id,
-                        "email": None,
-                        "phone": None,
-                        "locale": "fa",
-                        "timezone": "Asia/Tehran",
-                        "consents": {},
-                    },
-                )
-                for field in ("email", "phone", "locale", "timezone"):
-                    if getattr(p, field) is not None:
-                        profile[field] = getattr(p, field)
-                profile["consents"] = {**profile["consents"], **p.consents}  # withdrawal takes effect now
-                continue
-            found = profiles.get(p.member_id)
+            profile = profiles.get(p.member_id)
+            decision = decide(profile, "email")
             row = {
                 "source_event_id": event.event_id,
                 "channel": "email",
                 "member_id": p.member_id,
                 "source_type": event.type,
+                "status": decision.status,
+                "reason": decision.reason,
                 "send_after": now,
+                "address": None,
+                "subject": None,
+                "body": None,
             }
-            if found is None:
-                queued.append({**row, "status": "suppressed", "reason": "unknown member"})
-            elif not found["consents"].get("email"):
-                queued.append({**row, "status": "suppressed", "reason": "no consent for email"})
-            elif not found["email"]:
-                queued.append({**row, "status": "suppressed", "reason": "no email address"})
-            else:
-                message = render(env, event.type, "email", found["locale"], _context(event))
+            if profile is not None and decision.status == "queued":
+                message = render(env, event.type, "email", profile["locale"], _context(event))
                 quiet = (settings.notify_quiet_from, settings.notify_quiet_until)
-                due = send_after(now, found["timezone"], *quiet)
-                queued.append(
-                    {
-                        **row,
-                        "status": "queued",
-                        "address": found["email"],
-                        "subject": message.subject,
-                        "body": message.body,
-                        "send_after": due,
-                    }
-                )
+                row |= {
+                    "address": profile["email"],
+                    "subject": message.subject,
+                    "body": message.body,
+                    "send_after": send_after(now, profile["timezone"], *quiet),
+                }
+            queued.append(row)
         if profiles:
             upsert = insert(members)
             await conn.execute(
                 upsert.on_conflict_do_update(
                     index_elements=[members.c.member_id],
-                    set_={
-                        c: upsert.excluded[c] for c in ("email", "phone", "locale", "timezone", "consents")
-                    },
+                    set_={c: upsert.excluded[c] for c in CONTACT},
                 ),
                 list(profiles.values()),
             )

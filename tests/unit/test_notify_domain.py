@@ -12,13 +12,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from services.notify import domain
 from services.notify.domain import (
     SAMPLES,
+    Decision,
     TemplateProblem,
     check_templates,
+    decide,
     environment,
     jalali,
+    profile_after,
     render,
     send_after,
 )
+from shared.contracts import MemberEnrolled, MemberProfileChanged
 
 
 def test_every_message_renders_in_persian_and_english() -> None:
@@ -68,3 +72,16 @@ def test_quiet_hours_defer_to_their_end_in_the_member_time_zone(
     utc: datetime, zone: str, expected: datetime
 ) -> None:
     assert send_after(utc, zone, time(22, 0), time(8, 0)) == expected
+
+
+def test_consent_and_address_decide_and_a_withdrawal_applies_at_once() -> None:
+    joined = MemberEnrolled(member_id="m", chain_id="c", email="m@example.com", consents={"email": True})
+    profile = profile_after(None, joined)
+    assert decide(profile, "email") == Decision("queued")
+    withdrawn = profile_after(profile, MemberProfileChanged(member_id="m", consents={"email": False}))
+    assert decide(withdrawn, "email") == Decision("suppressed", "no consent for email")
+    assert withdrawn["email"] == "m@example.com"  # the fields not given are kept
+    assert decide(
+        profile_after(None, MemberProfileChanged(member_id="x", consents={"email": True})), "email"
+    ) == Decision("suppressed", "no email address")
+    assert decide(None, "email") == Decision("suppressed", "unknown member")
