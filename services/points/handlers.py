@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.rules import RuleSet
 from services.points.ledger import LedgerRun, local_day
 from services.points.settings import PointsSettings
 from services.points.store.repository import (
@@ -46,6 +47,8 @@ CONSUMES: list[Contract[Any]] = [
 
 
 def ledger_handler(settings: PointsSettings) -> BatchHandler:
+    parsed: dict[int, RuleSet] = {}  # rule set versions are immutable: validate each once
+
     async def handle(conn: AsyncConnection, events: Sequence[Envelope[Any]]) -> BatchResult:
         members = {e.payload.member_id for e in events if hasattr(e.payload, "member_id")}
         purchases = [e for e in events if isinstance(e.payload, PurchaseRecorded)]
@@ -53,7 +56,7 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
         # Only returns take points back; earning needs no lots.
         wallets, known = await load_wallets(conn, members, with_lots={r.member_id for r in returns})
         campaigns, budgets = await live_campaigns(conn) if purchases else ([], {})
-        rule_sets = await rule_set_versions(conn)
+        rule_sets = await rule_set_versions(conn, parsed)
         capped = any(r.cap_per_day for _, r in rule_sets)  # the daily totals matter only then
         run = LedgerRun(
             settings=settings,

@@ -186,9 +186,20 @@ async def originals(conn: AsyncConnection, purchase_ids: Iterable[uuid.UUID]) ->
     return found
 
 
-async def rule_set_versions(conn: AsyncConnection) -> list[tuple[int, RuleSet]]:
-    rows = await conn.execute(select(rule_sets.c.version, rule_sets.c.body).order_by(rule_sets.c.version))
-    return [(version, RuleSet.model_validate(body)) for version, body in rows]
+async def rule_set_versions(
+    conn: AsyncConnection, known: dict[int, RuleSet] | None = None
+) -> list[tuple[int, RuleSet]]:
+    """Every stored version; with ``known`` (a cache the caller keeps), only new versions are read
+    and validated — versions are never changed, only added."""
+    cache = known if known is not None else {}
+    versions = list((await conn.execute(select(rule_sets.c.version).order_by(rule_sets.c.version))).scalars())
+    new = [v for v in versions if v not in cache]
+    if new:
+        rows = await conn.execute(
+            select(rule_sets.c.version, rule_sets.c.body).where(rule_sets.c.version.in_(new))
+        )
+        cache.update({version: RuleSet.model_validate(body) for version, body in rows})
+    return [(v, cache[v]) for v in versions]
 
 
 async def add_rule_set(conn: AsyncConnection, rules: RuleSet, operator: str) -> int:
