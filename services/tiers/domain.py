@@ -66,6 +66,10 @@ class Ladder(BaseModel):
         than bought in the window)."""
         return [t for t in self.tiers if t.threshold <= max(value, Decimal(0))][-1]
 
+    def qualifying_spend(self, currency: str, amount: Decimal) -> Decimal:
+        """Spend counts in the ladder's currency only; other currencies do not qualify."""
+        return amount if currency == self.currency else Decimal(0)
+
     def window(self, until: datetime) -> tuple[datetime, datetime]:
         """The qualification window ending at ``until`` (exclusive start, inclusive end)."""
         if self.period == "calendar_year":

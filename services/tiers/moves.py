@@ -100,13 +100,13 @@ class Moves:
         self.emit(contract, member, status, cause)
 
 
-def _activity(event: Envelope[Any]) -> dict[str, Any] | None:
+def _activity(ladder: Ladder, event: Envelope[Any]) -> dict[str, Any] | None:
     p = event.payload
     member, at = getattr(p, "member_id", ""), event.occurred_at
     if isinstance(p, PurchaseRecorded):
-        return activity_row(member, at, spend=p.total_amount, visits=1, currency=p.currency)
+        return activity_row(member, at, spend=ladder.qualifying_spend(p.currency, p.total_amount), visits=1)
     if isinstance(p, ReturnRecorded):
-        return activity_row(member, at, spend=-p.refund_amount, currency=p.currency)
+        return activity_row(member, at, spend=-ladder.qualifying_spend(p.currency, p.refund_amount))
     if isinstance(p, PointsEarned):
         return activity_row(member, at, points=p.points)
     if isinstance(p, PointsReversed):
@@ -117,10 +117,7 @@ def _activity(event: Envelope[Any]) -> dict[str, Any] | None:
 async def apply_events(
     conn: AsyncConnection, settings: TiersSettings, ladder: Ladder, events: Sequence[Envelope[Any]]
 ) -> BatchResult:
-    rows = [r for r in map(_activity, events) if r is not None]
-    for row in rows:  # spend in another currency does not qualify on this ladder
-        if row.pop("currency", ladder.currency) != ladder.currency:
-            row["spend"] = 0
+    rows = [r for r in (_activity(ladder, e) for e in events) if r is not None]
     await add_activity(conn, rows)
     members = {e.payload.member_id for e in events}
     standings = await load_standings(conn, members)

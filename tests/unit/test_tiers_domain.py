@@ -137,3 +137,8 @@ def test_a_calendar_year_ladder_counts_the_year_so_far_and_keeps_a_tier_through_
     in_2027 = Activity(date(2027, 6, 1), spend=Decimal(5500))
     looked_back = qualifying_value(CALENDAR, [february, in_2027], standing.review_at, at_review=True)
     assert looked_back == Decimal(5500)
+
+
+def test_only_spend_in_the_ladder_currency_qualifies() -> None:
+    assert LADDER.model_copy(update={"currency": "IRR"}).qualifying_spend("IRR", Decimal(500)) == Decimal(500)
+    assert LADDER.model_copy(update={"currency": "IRR"}).qualifying_spend("EUR", Decimal(500)) == Decimal(0)

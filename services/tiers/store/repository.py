@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -159,11 +160,7 @@ async def history_of(conn: AsyncConnection, member: str) -> list[dict[str, Any]]
     return [dict(r._mapping) for r in rows]
 
 
-def activity_row(member: str, at: datetime, **values: Any) -> dict[str, Any]:
-    return {
-        "member_id": member,
-        "occurred_at": at,
-        "spend": values.get("spend", 0),
-        "points": values.get("points", 0),
-        "visits": values.get("visits", 0),
-    }
+def activity_row(
+    member: str, at: datetime, *, spend: Decimal = Decimal(0), points: int = 0, visits: int = 0
+) -> dict[str, Any]:
+    return {"member_id": member, "occurred_at": at, "spend": spend, "points": points, "visits": visits}
