@@ -7,8 +7,11 @@ start-up, never at send time. Persian messages use Persian digits and Jalali dat
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +21,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOCALES = ("fa", "en")
-CHANNELS = ("email",)
+CHANNELS = ("email", "sms")
+# Where each channel reaches a member, in the contact profile.
+ADDRESS = {"email": "email", "sms": "phone"}
+# Messages that carry something the member needs (a reward's code) go even past the daily cap.
+TRANSACTIONAL = frozenset({"reward.issued"})
 _PERSIAN_DIGITS = str.maketrans("0123456789.", "۰۱۲۳۴۵۶۷۸۹٫")  # the Persian decimal mark
 
 # What each event type tells the member, and a sample of what its template may use.
@@ -36,6 +43,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "points.expiring_soon": {"points": 300, "expires_at": datetime(2026, 12, 31, tzinfo=UTC)},
     "reward.issued": {"name": "Free sangak", "code": "ABCD-EFGH-IJKL-MNOP"},
     "membership.expiring": {"tier": "Gold", "ends_at": datetime(2027, 1, 10, tzinfo=UTC)},
+    "tier.progress": {"next_tier": "Gold", "remaining": "4500000", "metric": "spend"},
 }
 
 
@@ -87,6 +95,8 @@ class Message:
 
 def render(env: Environment, event_type: str, channel: str, locale: str, context: dict[str, Any]) -> Message:
     text = env.get_template(f"{locale}/{event_type}.{channel}.j2").render(**context)
+    if channel == "sms":  # a text message is all body
+        return Message("", text.strip())
     subject, _, body = text.partition("\n")
     return Message(subject.strip(), body.strip())
 
@@ -131,6 +141,42 @@ def decide(profile: dict[str, Any] | None, channel: str) -> Decision:
         return Decision("suppressed", "unknown member")
     if not profile["consents"].get(channel):
         return Decision("suppressed", f"no consent for {channel}")
-    if not profile.get(channel):
+    if not profile.get(ADDRESS[channel]):
         return Decision("suppressed", f"no {channel} address")
     return Decision("queued")
+
+
+def within_cap(
+    event_type: str,
+    member_id: str,
+    channel: str,
+    day: date,
+    counted: Counter[tuple[str, str, date]],
+    cap: int,
+) -> Decision:
+    """At most ``cap`` messages per member, channel and local day; ``counted`` holds what is already
+    queued or sent and is updated when this one may go."""
+    key = (member_id, channel, day)
+    if event_type not in TRANSACTIONAL and counted[key] >= cap:
+        return Decision("suppressed", f"frequency cap: {cap} per day")
+    counted[key] += 1
+    return Decision("queued")
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``Vafa-Signature`` header of a webhook: HMAC-SHA256 over ``"<timestamp>.<body>"``, so a
+    receiver can check both who sent it and that it is fresh (a replayed old body fails the window)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def signature_valid(secret: str, header: str, body: bytes, now: datetime, tolerance_s: int = 300) -> bool:
+    """What a receiver does with ``Vafa-Signature`` (documented for partners, used in tests)."""
+    try:
+        parts = dict(part.split("=", 1) for part in header.split(","))
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(now.timestamp() - timestamp) > tolerance_s:
+        return False
+    return hmac.compare_digest(signature(secret, timestamp, body), header)

@@ -1,18 +1,22 @@
 """Thin handler: member profiles kept as a projection; each event worth a message becomes one
 delivery per channel, rendered now in the member's language, queued for the end of quiet hours if
-need be, or suppressed with the reason (no consent, no address)."""
+need be, or suppressed with the reason (no consent, no address, the daily cap). Events a partner's
+webhook subscribes to become one delivery per webhook, the event itself as the body."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.notify.domain import decide, profile_after, render, send_after
+from services.notify.domain import ADDRESS, decide, profile_after, render, send_after, within_cap
 from services.notify.settings import NotifySettings
 from services.notify.store.tables import deliveries, members
 from shared.consumer import BatchHandler, BatchResult
@@ -24,6 +28,7 @@ from shared.contracts import (
     POINTS_EXPIRING_SOON,
     REWARD_ISSUED,
     TIER_CHANGED,
+    TIER_PROGRESS,
     Contract,
     Envelope,
     MemberEnrolled,
@@ -34,6 +39,7 @@ from shared.contracts.envelope import utcnow
 MESSAGES: list[Contract[Any]] = [
     POINTS_EARNED,
     TIER_CHANGED,
+    TIER_PROGRESS,
     POINTS_EXPIRING_SOON,
     REWARD_ISSUED,
     MEMBERSHIP_EXPIRING,
@@ -49,47 +55,82 @@ def _context(event: Envelope[Any]) -> dict[str, Any]:
     context["occurred_at"] = event.occurred_at
     if event.type == "tier.changed":
         context["multiplier"] = f"{event.payload.benefits.earn_multiplier.normalize():f}"
+    if event.type == "tier.progress":
+        context["remaining"] = f"{event.payload.remaining.normalize():f}"
     return context
 
 
+def _local_day(profile: dict[str, Any], when: Any) -> date:
+    day: date = when.astimezone(ZoneInfo(profile["timezone"])).date()
+    return day
+
+
 def deliveries_handler(settings: NotifySettings, env: Environment) -> BatchHandler:
+    channels = settings.member_channels()
+    quiet = (settings.notify_quiet_from, settings.notify_quiet_until)
+
     async def handle(conn: AsyncConnection, events: Sequence[Envelope[Any]]) -> BatchResult:
         wanted = sorted({e.payload.member_id for e in events})
         rows = await conn.execute(select(members).where(members.c.member_id.in_(wanted)))
         profiles: dict[str, dict[str, Any]] = {r.member_id: dict(r._mapping) for r in rows}
-        queued = []
         now = utcnow()
+        # What each member already has queued or sent, per channel and local day, for the cap.
+        recent = await conn.execute(
+            select(deliveries.c.member_id, deliveries.c.channel, deliveries.c.send_after).where(
+                deliveries.c.member_id.in_(wanted),
+                deliveries.c.channel.in_(channels),
+                deliveries.c.status.in_(("queued", "sent")),
+                deliveries.c.send_after >= now - timedelta(days=2),
+            )
+        )
+        counted: Counter[tuple[str, str, date]] = Counter()
+        for r in recent:
+            if r.member_id in profiles:
+                counted[(r.member_id, r.channel, _local_day(profiles[r.member_id], r.send_after))] += 1
+        queued = []
         for event in events:
             p = event.payload
+            base = {
+                "source_event_id": event.event_id,
+                "member_id": p.member_id,
+                "source_type": event.type,
+                "send_after": now,
+                "address": None,
+                "subject": None,
+                "body": None,
+            }
+            for target in settings.notify_webhooks:
+                if event.type in target.events:
+                    body = event.model_dump_json()
+                    queued.append(
+                        base
+                        | {"channel": f"webhook:{target.name}", "status": "queued", "reason": ""}
+                        | {"address": target.url, "body": body}
+                    )
             if isinstance(p, MemberEnrolled | MemberProfileChanged):
                 # An enrolment starts the profile afresh; a change edits what is there.
                 known = None if isinstance(p, MemberEnrolled) else profiles.get(p.member_id)
                 profiles[p.member_id] = profile_after(known, p)
                 continue
             profile = profiles.get(p.member_id)
-            decision = decide(profile, "email")
-            row = {
-                "source_event_id": event.event_id,
-                "channel": "email",
-                "member_id": p.member_id,
-                "source_type": event.type,
-                "status": decision.status,
-                "reason": decision.reason,
-                "send_after": now,
-                "address": None,
-                "subject": None,
-                "body": None,
-            }
-            if profile is not None and decision.status == "queued":
-                message = render(env, event.type, "email", profile["locale"], _context(event))
-                quiet = (settings.notify_quiet_from, settings.notify_quiet_until)
-                row |= {
-                    "address": profile["email"],
-                    "subject": message.subject,
-                    "body": message.body,
-                    "send_after": send_after(now, profile["timezone"], *quiet),
-                }
-            queued.append(row)
+            for channel in channels:
+                decision = decide(profile, channel)
+                row = base | {"channel": channel, "status": decision.status, "reason": decision.reason}
+                if profile is not None and decision.status == "queued":
+                    when = send_after(now, profile["timezone"], *quiet)
+                    day = _local_day(profile, when)
+                    decision = within_cap(
+                        event.type, p.member_id, channel, day, counted, settings.notify_daily_cap
+                    )
+                    row |= {"status": decision.status, "reason": decision.reason, "send_after": when}
+                if profile is not None and decision.status == "queued":
+                    message = render(env, event.type, channel, profile["locale"], _context(event))
+                    row |= {
+                        "address": profile[ADDRESS[channel]],
+                        "subject": message.subject or None,
+                        "body": message.body,
+                    }
+                queued.append(row)
         if profiles:
             upsert = insert(members)
             await conn.execute(

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from services.notify.domain import check_templates, environment
 from services.notify.handlers import CONSUMES, deliveries_handler
-from services.notify.sender import send_due
+from services.notify.sender import Sender
 from services.notify.settings import NotifySettings
 from services.notify.store import MIGRATIONS
 from services.notify.store.tables import deliveries
@@ -42,6 +42,11 @@ def create(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
     env = environment()
     check_templates(env)  # a missing template or variable stops the service here, not at send time
+    consumed = {c.name for c in CONSUMES}
+    for target in settings.notify_webhooks:
+        if unknown := sorted(set(target.events) - consumed):
+            raise ValueError(f"webhook {target.name} asks for {unknown}; notify forwards {sorted(consumed)}")
+    sender = Sender(settings)
     return create_app(
         settings,
         title="Vafa notify",
@@ -49,5 +54,5 @@ def create(settings: NotifySettings | None = None) -> FastAPI:
         consumes=Consumes(ContractDecoder(CONSUMES), deliveries_handler(settings, env)),
         emits=[NOTIFICATION_SENT, NOTIFICATION_FAILED],
         api=api,
-        jobs=[Job("send-due", settings.notify_send_interval_s, lambda c, now: send_due(c, settings, now))],
+        jobs=[Job("send-due", settings.notify_send_interval_s, sender.send_due)],
     )

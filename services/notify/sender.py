@@ -1,74 +1,106 @@
-"""Sending what is due: email over SMTP, each attempt recorded; notification.sent / .failed emitted.
+"""Sending what is due over its channel, each attempt recorded; notification.sent / .failed emitted.
+
+A failure that may pass is retried with exponential backoff; after the last try (or at once, when
+trying again cannot help) the delivery is failed, notification.failed is emitted and what could not be
+delivered goes to the dead-letter topic with the reason, so nothing is silently lost.
 
 A message is sent at most once per (event, channel) from the delivery log's point of view; a crash
-between the SMTP server's acceptance and the commit can repeat that one message (SMTP has no
-idempotency key), which is the narrowest window there is.
+between the receiver's acceptance and the commit can repeat that one message (SMTP has no idempotency
+key; SMS and webhooks carry the event id for the receiver to drop a repeat).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from typing import Any
 
-import aiosmtplib
-from sqlalchemy import select
+import httpx
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.notify.channels import NotDelivered, channels
 from services.notify.settings import NotifySettings
 from services.notify.store.tables import deliveries
 from shared.contracts import NOTIFICATION_FAILED, NOTIFICATION_SENT, NotificationOutcome
-from shared.outbox import append, emitted
+from shared.contracts.envelope import utcnow
+from shared.deadletter import AT, REASON, SERVICE
+from shared.outbox import OutboxMessage, append, emitted
+from shared.topics import dead_letter_topic
 
 
-async def send_due(conn: AsyncConnection, settings: NotifySettings, now: datetime, limit: int = 50) -> int:
-    rows = (
-        await conn.execute(
-            select(deliveries)
-            .where(deliveries.c.status == "queued", deliveries.c.send_after <= now)
-            .order_by(deliveries.c.send_after)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-    for row in rows:
-        email = EmailMessage()
-        email["From"], email["To"], email["Subject"] = settings.notify_from, row.address, row.subject
-        email.set_content(row.body)
-        key = (deliveries.c.source_event_id == row.source_event_id) & (deliveries.c.channel == row.channel)
-        try:
-            await aiosmtplib.send(
-                email, hostname=settings.notify_smtp_host, port=settings.notify_smtp_port, timeout=10
+class Sender:
+    def __init__(self, settings: NotifySettings) -> None:
+        self.settings = settings
+        # One pooled client for the life of the process, shared by SMS and webhooks.
+        self.channels = channels(settings, httpx.AsyncClient(timeout=settings.notify_http_timeout_s))
+
+    async def send_due(self, conn: AsyncConnection, now: datetime, limit: int = 50) -> int:
+        rows = (
+            await conn.execute(
+                select(deliveries)
+                .where(deliveries.c.status == "queued", deliveries.c.send_after <= now)
+                .order_by(deliveries.c.send_after)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             )
-        except (aiosmtplib.SMTPException, OSError) as error:
+        ).all()
+        for row in rows:
+            key = (deliveries.c.source_event_id == row.source_event_id) & (
+                deliveries.c.channel == row.channel
+            )
             attempts = row.attempts + 1
-            if attempts < settings.notify_max_attempts:  # back off: 2, 4, 8 ... seconds
-                retry = now + timedelta(seconds=2**attempts)
-                await conn.execute(deliveries.update().where(key).values(attempts=attempts, send_after=retry))
+            channel = self.channels.get(row.channel)
+            try:
+                if channel is None:
+                    raise NotDelivered(f"channel {row.channel} is not configured", retry=False)
+                await channel.send(row)
+            except NotDelivered as error:
+                if error.retry and attempts < self.settings.notify_max_attempts:
+                    retry = now + timedelta(seconds=2**attempts)  # back off: 2, 4, 8 ... seconds
+                    await conn.execute(
+                        deliveries.update().where(key).values(attempts=attempts, send_after=retry)
+                    )
+                    continue
+                await self._failed(conn, row, attempts, str(error)[:500])
                 continue
             await conn.execute(
-                deliveries.update()
-                .where(key)
-                .values(attempts=attempts, status="failed", reason=str(error)[:500])
+                deliveries.update().where(key).values(status="sent", sent_at=now, attempts=attempts)
             )
-            outcome = NotificationOutcome(
-                member_id=row.member_id,
-                source_event_id=row.source_event_id,
-                source_type=row.source_type,
-                channel=row.channel,
-                status="failed",
-                reason=str(error)[:500],
+            await append(
+                conn, [emitted(self.settings, NOTIFICATION_SENT, row.member_id, _outcome(row, "sent"))]
             )
-            await append(conn, [emitted(settings, NOTIFICATION_FAILED, row.member_id, outcome)])
-            continue
+        return len(rows)
+
+    async def _failed(self, conn: AsyncConnection, r: Row[Any], attempts: int, reason: str) -> None:
+        key = (deliveries.c.source_event_id == r.source_event_id) & (deliveries.c.channel == r.channel)
         await conn.execute(
-            deliveries.update().where(key).values(status="sent", sent_at=now, attempts=row.attempts + 1)
+            deliveries.update().where(key).values(attempts=attempts, status="failed", reason=reason)
         )
-        outcome = NotificationOutcome(
-            member_id=row.member_id,
-            source_event_id=row.source_event_id,
-            source_type=row.source_type,
-            channel=row.channel,
-            status="sent",
+        outcome = _outcome(r, "failed", reason)
+        undelivered = OutboxMessage(
+            topic=self.settings.topic_prefix + dead_letter_topic(self.settings.service_name),
+            key=r.member_id.encode(),
+            value=(r.body or "").encode(),
+            headers={
+                REASON: reason,
+                SERVICE: self.settings.service_name,
+                AT: utcnow().isoformat(),
+                "vafa-dlq-channel": r.channel,
+                "vafa-dlq-event-id": str(r.source_event_id),
+                "vafa-dlq-attempts": str(attempts),
+            },
         )
-        await append(conn, [emitted(settings, NOTIFICATION_SENT, row.member_id, outcome)])
-    return len(rows)
+        await append(
+            conn, [emitted(self.settings, NOTIFICATION_FAILED, outcome.member_id, outcome), undelivered]
+        )
+
+
+def _outcome(r: Row[Any], status: str, reason: str = "") -> NotificationOutcome:
+    return NotificationOutcome(
+        member_id=r.member_id,
+        source_event_id=r.source_event_id,
+        source_type=r.source_type,
+        channel=r.channel,
+        status=status,
+        reason=reason,
+    )

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
+import hmac
+import json
+import threading
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +20,9 @@ from aiosmtpd.controller import Controller
 
 from shared.contracts import MEMBER_ENROLLED, POINTS_EARNED, MemberEnrolled, PointsEarned, RuleContribution
 from shared.contracts.envelope import utcnow
+from shared.deadletter import REASON
 from shared.topics import Topic
-from tests.support import ServiceProcess, Stack, as_record, decode, eventually, free_port
+from tests.support import ServiceProcess, Stack, as_record, at_least, decode, eventually, free_port
 
 
 class Inbox:
@@ -116,3 +122,118 @@ async def test_a_persian_member_gets_one_email_an_opted_out_one_none_and_quiet_h
 
 async def _count(stack: Stack, sql: str, n: int) -> bool:
     return bool(await stack.scalar("notify", sql) >= n)
+
+
+class HttpReceiver:
+    """A local HTTP server standing in for an SMS provider and partners' webhook endpoints: it keeps
+    every request and answers each path with the status it is told to."""
+
+    def __init__(self, statuses: dict[str, int]) -> None:
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        received, answers = self.requests, statuses
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((self.path, dict(self.headers), body))
+                self.send_response(answers.get(self.path, 404))
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def to(self, path: str) -> list[tuple[dict[str, str], bytes]]:
+        return [(headers, body) for p, headers, body in self.requests if p == path]
+
+
+async def test_sms_through_a_provider_signed_webhooks_a_daily_cap_and_a_dead_endpoint_dead_lettered(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    http = HttpReceiver({"/sms": 200, "/crm": 200, "/broken": 503})
+    hooks = [
+        {"name": "crm", "url": f"{http.url}/crm", "secret": "crm-secret", "events": ["points.earned"]},
+        {"name": "broken", "url": f"{http.url}/broken", "secret": "x", "events": ["member.enrolled"]},
+    ]
+    later = utcnow() + timedelta(hours=6)  # quiet hours well away from now
+    await stack.create("notify")
+    notify = ServiceProcess(
+        "services.notify",
+        stack.env(
+            "notify",
+            VAFA_NOTIFY_SMS_URL=f"{http.url}/sms",
+            VAFA_NOTIFY_SMS_TOKEN="provider-token",
+            VAFA_NOTIFY_WEBHOOKS=json.dumps(hooks),
+            VAFA_NOTIFY_DAILY_CAP="3",
+            VAFA_NOTIFY_MAX_ATTEMPTS="3",
+            VAFA_NOTIFY_SEND_INTERVAL_S="0.2",
+            VAFA_NOTIFY_QUIET_FROM=later.strftime("%H:%M"),
+            VAFA_NOTIFY_QUIET_UNTIL=(later + timedelta(minutes=30)).strftime("%H:%M"),
+        ),
+        log_dir,
+    )
+    services.append(notify)
+    notify.start()
+    await notify.wait_ready()
+    sara = MEMBER_ENROLLED.envelope(
+        key="sara",
+        producer="test",
+        payload=MemberEnrolled(
+            member_id="sara",
+            chain_id="hyperstar",
+            phone="+989121234567",
+            locale="fa",
+            timezone="Asia/Tehran",
+            consents={"sms": True},
+        ),
+    )
+    await stack.produce(Topic.MEMBERS, [as_record(sara)])
+    await eventually(lambda: _count(stack, "SELECT count(*) FROM members", 1), what="sara known")
+    earnings = [earned("sara", points) for points in (10, 20, 30, 40)]
+    # The first earning arrives twice: still one text and one webhook call for it.
+    await stack.produce(Topic.POINTS, [as_record(e) for e in earnings] + [as_record(earnings[0])])
+
+    await eventually(lambda: len(http.to("/crm")) >= 4 and len(http.to("/sms")) >= 3, what="texts and hooks")
+    # The dead endpoint: tried three times with backoff (2 s, 4 s), then dead-lettered with the reason.
+    letters = await eventually(lambda: at_least(stack.read_all("deadletter.notify"), 1), what="a dead letter")
+
+    texts = [json.loads(body) for headers, body in http.to("/sms")]
+    assert len(texts) == 3  # the fourth is over the daily cap
+    assert {t["to"] for t in texts} == {"+989121234567"}
+    assert {t["text"] for t in texts} >= {"وفا: ۱۰ امتیاز گرفتید. موجودی: ۱۰۱۰. سپاس!"}
+    assert len({t["reference"] for t in texts}) == 3
+    assert all(h["Authorization"] == "Bearer provider-token" for h, _ in http.to("/sms"))
+    sms_rows = await stack.query(
+        "notify", "SELECT status, reason FROM deliveries WHERE channel = 'sms' ORDER BY status"
+    )
+    assert [(r["status"], r["reason"]) for r in sms_rows] == [("sent", "")] * 3 + [
+        ("suppressed", "frequency cap: 3 per day")
+    ]
+    email_rows = await stack.query("notify", "SELECT reason FROM deliveries WHERE channel = 'email'")
+    assert [r["reason"] for r in email_rows] == ["no consent for email"] * 4
+
+    hooks_received = http.to("/crm")
+    assert len(hooks_received) == 4
+    for headers, body in hooks_received:
+        stamp, mac = (part.split("=", 1)[1] for part in headers["Vafa-Signature"].split(","))
+        expected = hmac.new(b"crm-secret", f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        assert mac == expected and abs(int(stamp) - utcnow().timestamp()) < 120
+        event = json.loads(body)
+        assert event["event_id"] == headers["Vafa-Event-Id"] and event["type"] == "points.earned"
+    assert sorted(json.loads(b)["payload"]["points"] for _, b in hooks_received) == [10, 20, 30, 40]
+
+    assert len(http.to("/broken")) == 3
+    (letter,) = letters
+    headers = {k: v.decode() for k, v in letter.headers}
+    assert headers[REASON].startswith("HTTP 503") and headers["vafa-dlq-channel"] == "webhook:broken"
+    assert json.loads(letter.value)["event_id"] == str(sara.event_id)  # what was not delivered, whole
+    outcomes = [decode(r) for r in await stack.read_all(Topic.NOTIFICATIONS)]
+    failed = [o for o in outcomes if o["type"] == "notification.failed"]
+    assert [(o["payload"]["channel"], o["payload"]["source_type"]) for o in failed] == [
+        ("webhook:broken", "member.enrolled")
+    ]
+    assert sum(o["type"] == "notification.sent" for o in outcomes) == 3 + 4
+    http.server.shutdown()

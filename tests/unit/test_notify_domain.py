@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
-from datetime import UTC, datetime, time
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,9 @@ from services.notify.domain import (
     profile_after,
     render,
     send_after,
+    signature,
+    signature_valid,
+    within_cap,
 )
 from shared.contracts import MemberEnrolled, MemberProfileChanged
 
@@ -85,3 +91,47 @@ def test_consent_and_address_decide_and_a_withdrawal_applies_at_once() -> None:
         profile_after(None, MemberProfileChanged(member_id="x", consents={"email": True})), "email"
     ) == Decision("suppressed", "no email address")
     assert decide(None, "email") == Decision("suppressed", "unknown member")
+
+
+def test_a_text_goes_to_the_phone_with_its_own_consent() -> None:
+    texted = MemberEnrolled(member_id="m", chain_id="c", phone="+989121234567", consents={"sms": True})
+    assert decide(profile_after(None, texted), "sms") == Decision("queued")
+    assert decide(profile_after(None, texted), "email") == Decision("suppressed", "no consent for email")
+    no_phone = MemberEnrolled(member_id="m", chain_id="c", email="m@example.com", consents={"sms": True})
+    assert decide(profile_after(None, no_phone), "sms") == Decision("suppressed", "no sms address")
+
+
+def test_a_text_message_is_all_body_and_short() -> None:
+    env = environment()
+    for locale in ("fa", "en"):
+        for event_type, sample in SAMPLES.items():
+            sms = render(env, event_type, "sms", locale, sample)
+            assert sms.subject == "" and 0 < len(sms.body) <= 160, (locale, event_type, sms.body)
+    fa = render(env, "tier.progress", "sms", "fa", SAMPLES["tier.progress"])
+    assert "۴۵۰۰۰۰۰" in fa.body and "Gold" in fa.body
+
+
+def test_the_daily_cap_counts_per_member_channel_and_local_day_but_lets_a_reward_code_through() -> None:
+    counted: Counter[tuple[str, str, date]] = Counter()
+    day, next_day = date(2026, 11, 23), date(2026, 11, 24)
+    decisions = [within_cap("points.earned", "m1", "email", day, counted, cap=2) for _ in range(3)]
+    assert [d.status for d in decisions] == ["queued", "queued", "suppressed"]
+    assert decisions[2].reason == "frequency cap: 2 per day"
+    assert within_cap("points.earned", "m1", "sms", day, counted, cap=2).status == "queued"
+    assert within_cap("points.earned", "m2", "email", day, counted, cap=2).status == "queued"
+    assert within_cap("points.earned", "m1", "email", next_day, counted, cap=2).status == "queued"
+    assert within_cap("reward.issued", "m1", "email", day, counted, cap=2).status == "queued"
+
+
+def test_a_webhook_signature_holds_only_for_the_same_secret_body_and_a_fresh_timestamp() -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    body = b'{"type": "points.earned"}'
+    header = signature("s3cret", int(now.timestamp()), body)
+    # Independently: HMAC-SHA256 over "<t>.<body>", hex.
+    expected = hmac.new(b"s3cret", f"{int(now.timestamp())}.".encode() + body, hashlib.sha256).hexdigest()
+    assert header == f"t={int(now.timestamp())},v1={expected}"
+    assert signature_valid("s3cret", header, body, now)
+    assert not signature_valid("other", header, body, now)
+    assert not signature_valid("s3cret", header, body + b" ", now)
+    assert not signature_valid("s3cret", header, body, now + timedelta(minutes=6))  # a replay, later
+    assert not signature_valid("s3cret", "garbage", body, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -35,7 +36,7 @@ deliveries = Table(
     "deliveries",
     metadata,
     Column("source_event_id", Uuid, nullable=False),
-    Column("channel", String(16), nullable=False),
+    Column("channel", String(80), nullable=False),  # email | sms | webhook:<name>
     Column("member_id", String, nullable=False),
     Column("source_type", String, nullable=False),
     Column("status", String(16), nullable=False),  # queued | sent | failed | suppressed
@@ -48,4 +49,5 @@ deliveries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("source_event_id", "channel"),
+    Index("ix_deliveries_member_day", "member_id", "send_after"),
 )
