@@ -22,7 +22,16 @@ from shared.contracts import MEMBER_ENROLLED, POINTS_EARNED, MemberEnrolled, Poi
 from shared.contracts.envelope import utcnow
 from shared.deadletter import REASON
 from shared.topics import Topic
-from tests.support import ServiceProcess, Stack, as_record, at_least, decode, eventually, free_port
+from tests.support import (
+    ServiceProcess,
+    Stack,
+    as_record,
+    at_least,
+    decode,
+    eventually,
+    free_port,
+    purchase,
+)
 
 
 class Inbox:
@@ -34,6 +43,19 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 OK"
+
+
+async def start_notify(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, **env: str
+) -> ServiceProcess:
+    await stack.create("notify")
+    notify = ServiceProcess(
+        "services.notify", stack.env("notify", VAFA_NOTIFY_SEND_INTERVAL_S="0.2", **env), log_dir
+    )
+    services.append(notify)
+    notify.start()
+    await notify.wait_ready()
+    return notify
 
 
 def enrolled(member: str, locale: str, zone: str, consent: bool) -> Any:
@@ -80,17 +102,7 @@ async def test_a_persian_member_gets_one_email_an_opted_out_one_none_and_quiet_h
             "VAFA_NOTIFY_QUIET_FROM": (local3 - timedelta(minutes=30)).strftime("%H:%M"),
             "VAFA_NOTIFY_QUIET_UNTIL": (local3 + timedelta(minutes=30)).strftime("%H:%M"),
         }
-        await stack.create("notify")
-        notify = ServiceProcess(
-            "services.notify",
-            stack.env(
-                "notify", VAFA_NOTIFY_SMTP_PORT=str(smtp.port), VAFA_NOTIFY_SEND_INTERVAL_S="0.2", **quiet
-            ),
-            log_dir,
-        )
-        services.append(notify)
-        notify.start()
-        await notify.wait_ready()
+        await start_notify(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(smtp.port), **quiet)
         members = [
             enrolled("shirin", "fa", "UTC", True),
             enrolled("bob", "en", "UTC", False),
@@ -116,6 +128,32 @@ async def test_a_persian_member_gets_one_email_an_opted_out_one_none_and_quiet_h
         assert len(inbox.messages) == 1
         outcomes = [decode(r) for r in await stack.read_all(Topic.NOTIFICATIONS)]
         assert [(o["type"], o["key"]) for o in outcomes] == [("notification.sent", "shirin")]
+    finally:
+        smtp.stop()
+
+
+async def test_a_purchase_flows_through_points_to_a_persian_email(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        await stack.create("points")
+        points = ServiceProcess("services.points", stack.env("points"), log_dir)
+        services.append(points)
+        points.start()
+        await points.wait_ready()
+        quiet = {"VAFA_NOTIFY_QUIET_FROM": "00:00", "VAFA_NOTIFY_QUIET_UNTIL": "00:00"}  # none
+        await start_notify(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(smtp.port), **quiet)
+        await stack.produce(Topic.MEMBERS, [as_record(enrolled("shirin", "fa", "Asia/Tehran", True))])
+        await stack.produce(Topic.PURCHASES, [as_record(purchase("shirin", "1250.40"))])
+
+        await eventually(lambda: len(inbox.messages) >= 1, what="the thank-you email")
+        (message,) = inbox.messages
+        assert message["To"] == "shirin@example.com"
+        assert message["Subject"] == "۱۲۵۰ امتیاز به حساب وفاداری شما اضافه شد"
+        assert "موجودی شما اکنون ۱۲۵۰ امتیاز" in message.get_content()
     finally:
         smtp.stop()
 
@@ -159,25 +197,18 @@ async def test_sms_through_a_provider_signed_webhooks_a_daily_cap_and_a_dead_end
         {"name": "broken", "url": f"{http.url}/broken", "secret": "x", "events": ["member.enrolled"]},
     ]
     later = utcnow() + timedelta(hours=6)  # quiet hours well away from now
-    await stack.create("notify")
-    notify = ServiceProcess(
-        "services.notify",
-        stack.env(
-            "notify",
-            VAFA_NOTIFY_SMS_URL=f"{http.url}/sms",
-            VAFA_NOTIFY_SMS_TOKEN="provider-token",
-            VAFA_NOTIFY_WEBHOOKS=json.dumps(hooks),
-            VAFA_NOTIFY_DAILY_CAP="3",
-            VAFA_NOTIFY_MAX_ATTEMPTS="3",
-            VAFA_NOTIFY_SEND_INTERVAL_S="0.2",
-            VAFA_NOTIFY_QUIET_FROM=later.strftime("%H:%M"),
-            VAFA_NOTIFY_QUIET_UNTIL=(later + timedelta(minutes=30)).strftime("%H:%M"),
-        ),
+    await start_notify(
+        stack,
+        services,
         log_dir,
+        VAFA_NOTIFY_SMS_URL=f"{http.url}/sms",
+        VAFA_NOTIFY_SMS_TOKEN="provider-token",
+        VAFA_NOTIFY_WEBHOOKS=json.dumps(hooks),
+        VAFA_NOTIFY_DAILY_CAP="3",
+        VAFA_NOTIFY_MAX_ATTEMPTS="3",
+        VAFA_NOTIFY_QUIET_FROM=later.strftime("%H:%M"),
+        VAFA_NOTIFY_QUIET_UNTIL=(later + timedelta(minutes=30)).strftime("%H:%M"),
     )
-    services.append(notify)
-    notify.start()
-    await notify.wait_ready()
     sara = MEMBER_ENROLLED.envelope(
         key="sara",
         producer="test",
