@@ -107,8 +107,9 @@ def create_app(
     emits: Sequence[Contract[Any]] = (),
     api: APIRouter | None = None,
     jobs: Sequence[Job] = (),
+    registry: CollectorRegistry | None = None,
 ) -> FastAPI:
-    registry = CollectorRegistry()
+    registry = registry or CollectorRegistry()  # a service passes its own to add metrics of its own
     metrics = CoreMetrics(registry)
     engine: AsyncEngine | None = make_engine(settings) if migrations else None
     relay = (

@@ -29,6 +29,8 @@ class Topic(StrEnum):
     TIERS = "tiers.events"
     # What the notify service did with each message: sent, failed, suppressed.
     NOTIFICATIONS = "notify.events"
+    # Segment changes from analytics, for promotions that target a segment.
+    ANALYTICS = "analytics.events"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ CATALOG: tuple[TopicSpec, ...] = (
     TopicSpec(Topic.POINTS, partitions=6, key="member id"),
     TopicSpec(Topic.TIERS, partitions=6, key="member id"),
     TopicSpec(Topic.NOTIFICATIONS, partitions=6, key="member id"),
+    TopicSpec(Topic.ANALYTICS, partitions=6, key="member id"),
 )
 
 

@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from shared.contracts.analytics import SegmentChanged
 from shared.contracts.envelope import Envelope, utcnow
 from shared.contracts.members import MemberEnrolled, MemberProfileChanged, VipMembership
 from shared.contracts.notify import NotificationOutcome
@@ -106,6 +107,7 @@ NOTIFICATION_SENT: Contract[NotificationOutcome] = Contract(
 NOTIFICATION_FAILED: Contract[NotificationOutcome] = Contract(
     "notification.failed", 1, NotificationOutcome, Topic.NOTIFICATIONS
 )
+SEGMENT_CHANGED: Contract[SegmentChanged] = Contract("segment.changed", 1, SegmentChanged, Topic.ANALYTICS)
 
 ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     PURCHASE_RECORDED,
@@ -134,6 +136,7 @@ ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     MEMBERSHIP_ENDED,
     NOTIFICATION_SENT,
     NOTIFICATION_FAILED,
+    SEGMENT_CHANGED,
 )
 
 POINTS_CONTRACTS: tuple[Contract[Any], ...] = (
@@ -187,6 +190,7 @@ __all__ = [
     "REDEMPTION_RELEASED",
     "RETURN_RECORDED",
     "REWARD_ISSUED",
+    "SEGMENT_CHANGED",
     "TIERS_CONTRACTS",
     "TIER_CHANGED",
     "TIER_PROGRESS",
@@ -216,6 +220,7 @@ __all__ = [
     "ReturnRecorded",
     "RewardIssued",
     "RuleContribution",
+    "SegmentChanged",
     "Tender",
     "TierBenefits",
     "TierChanged",

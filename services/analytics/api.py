@@ -1,0 +1,105 @@
+"""HTTP reads of every KPI, for a period and scope (currency, chain, store, segment; partner where it
+applies). Periods are [from, to) in UTC; the last 30 days when not given."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
+from pydantic import AwareDatetime
+
+from services.analytics import figures
+from services.analytics.settings import AnalyticsSettings
+from services.analytics.store import repository
+from shared.contracts.envelope import utcnow
+from shared.problems import ProblemError
+
+api = APIRouter(prefix="/v1/kpis", tags=["analytics"])
+
+
+def exact(figures: dict[str, Any]) -> dict[str, Any]:
+    """Decimals as JSON strings: money and ratios keep every digit (FastAPI would make them floats)."""
+    encoded: dict[str, Any] = jsonable_encoder(figures, custom_encoder={Decimal: str})
+    return encoded
+
+
+class Filters:
+    def __init__(
+        self,
+        request: Request,
+        start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+        end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+        currency: str | None = None,
+        chain: str | None = None,
+        store: str | None = None,
+        segment: str | None = None,
+    ) -> None:
+        settings: AnalyticsSettings = request.app.state.settings
+        end = end or utcnow()
+        start = start or end - timedelta(days=30)
+        if start >= end:
+            raise ProblemError(422, "Empty period", f"'from' ({start}) must be before 'to' ({end})")
+        self.period = figures.Period(start, end)
+        self.scope = repository.Scope(currency or settings.analytics_currency, chain, store, segment)
+        self.settings = settings
+        self.engine = request.app.state.engine
+
+
+Chosen = Annotated[Filters, Depends()]
+
+
+@api.get("/summary")
+async def summary(f: Chosen) -> dict[str, Any]:
+    """N, V, F, S, revenue, ATV, repeat rate, retention and churn, annual sales per customer, CLV, the
+    80/20 share, members vs non-members."""
+    async with f.engine.connect() as conn:
+        return {"period": f.period, "scope": vars(f.scope)} | await figures.summary(
+            conn, f.settings, f.scope, f.period
+        )
+
+
+@api.get("/cohorts")
+async def cohorts(f: Chosen) -> dict[str, Any]:
+    """Monthly cohorts by first purchase, and the share of each buying in every later month."""
+    async with f.engine.connect() as conn:
+        return exact({"to": f.period.end, "cohorts": await figures.cohorts(conn, f.scope, f.period.end)})
+
+
+@api.get("/points")
+async def points(f: Chosen) -> dict[str, Any]:
+    """Points issued, redeemed, expired, outstanding liability, redemption and breakage rates."""
+    async with f.engine.connect() as conn:
+        return exact(await figures.points(conn, f.scope, f.period))
+
+
+@api.get("/tiers")
+async def tiers(f: Chosen) -> dict[str, Any]:
+    """Members per tier at the period's end, moves between tiers in it, and paid VIP members."""
+    async with f.engine.connect() as conn:
+        moves = await repository.tiers_at(conn, f.scope, f.period.start, f.period.end)
+        return exact(moves | {"vip": await figures.vip(conn, f.scope, f.period)})
+
+
+@api.get("/partners")
+async def partners(f: Chosen, partner: str | None = None) -> dict[str, Any]:
+    """Co-brand contribution per partner: purchases, amount, members reached."""
+    async with f.engine.connect() as conn:
+        found = await repository.partners_between(conn, f.scope, f.period.start, f.period.end, partner)
+        return exact({"partners": found})
+
+
+@api.get("/segments")
+async def segments(request: Request) -> dict[str, Any]:
+    """Members per loyalty x profitability segment and per RFM label, as last computed."""
+    async with request.app.state.engine.connect() as conn:
+        return await repository.segment_counts(conn)
+
+
+@api.get("/notifications")
+async def notifications(f: Chosen) -> dict[str, Any]:
+    """Messages per channel and outcome."""
+    async with f.engine.connect() as conn:
+        return {"channels": await repository.notifications_between(conn, f.period.start, f.period.end)}

@@ -1,0 +1,150 @@
+"""Each event the program produces, as the one row of fact it adds (pure: no I/O).
+
+Facts are keyed by the event id and carry the event's own time, so replaying the topics from the start
+adds the same rows and every figure computed from them comes out the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared.contracts import (
+    Envelope,
+    MemberEnrolled,
+    NotificationOutcome,
+    PartnerPurchaseRecorded,
+    PointsAdjusted,
+    PointsEarned,
+    PointsExpired,
+    PointsRedeemed,
+    PointsReversed,
+    PointsTransferred,
+    PurchaseRecorded,
+    RedemptionReleased,
+    ReturnRecorded,
+    TierChanged,
+    VipMembership,
+)
+
+
+@dataclass(frozen=True)
+class Fact:
+    table: str
+    row: dict[str, Any]
+
+
+# How each kind of points event moves the members' balances (the sign), for the points economics.
+POINT_KINDS: dict[type[Any], tuple[str, int]] = {
+    PointsEarned: ("earned", 1),
+    PointsReversed: ("reversed", -1),
+    PointsRedeemed: ("redeemed", -1),
+    RedemptionReleased: ("released", 1),
+    PointsExpired: ("expired", -1),
+    PointsAdjusted: ("adjusted", 1),  # already signed
+    PointsTransferred: ("transferred", 1),  # already signed
+}
+
+
+def fact_of(event: Envelope[Any]) -> Fact | None:
+    """The fact an event adds, or None for events that add nothing to the figures (nudges, reminders)."""
+    p, at, base = event.payload, event.occurred_at, {"event_id": event.event_id}
+    match p:
+        case PurchaseRecorded():
+            with_lines = bool(p.lines)
+            return Fact(
+                "purchases",
+                base
+                | {
+                    "member_id": p.member_id,
+                    "chain_id": p.chain_id,
+                    "store_id": p.store_id,
+                    "channel": p.channel,
+                    "currency": p.currency,
+                    "amount": p.total_amount,
+                    "units": sum((line.quantity for line in p.lines), start=0) if with_lines else None,
+                    "occurred_at": at,
+                },
+            )
+        case ReturnRecorded():
+            return Fact(
+                "returns",
+                base
+                | {
+                    "member_id": p.member_id,
+                    "chain_id": p.chain_id,
+                    "store_id": p.store_id,
+                    "currency": p.currency,
+                    "refund": p.refund_amount,
+                    "original_event_id": p.original_event_id,
+                    "occurred_at": at,
+                },
+            )
+        case PartnerPurchaseRecorded():
+            return Fact(
+                "partner_purchases",
+                base
+                | {
+                    "partner_id": p.partner_id,
+                    "member_id": p.member_id,
+                    "currency": p.currency,
+                    "amount": p.total_amount,
+                    "occurred_at": at,
+                },
+            )
+        case MemberEnrolled():
+            return Fact("members", {"member_id": p.member_id, "chain_id": p.chain_id, "enrolled_at": at})
+        case VipMembership():
+            return Fact(
+                "vip_orders",
+                base
+                | {
+                    "member_id": p.member_id,
+                    "chain_id": p.chain_id,
+                    "kind": event.type.removeprefix("vip."),
+                    "plan": p.plan,
+                    "fee": p.fee,
+                    "currency": p.currency,
+                    "term_months": p.term_months,
+                    "occurred_at": at,
+                },
+            )
+        case TierChanged():
+            return Fact(
+                "tier_changes",
+                base
+                | {
+                    "member_id": p.member_id,
+                    "from_tier": p.from_tier,
+                    "to_tier": p.to_tier,
+                    "reason": p.reason,
+                    "effective_from": p.effective_from,
+                },
+            )
+        case NotificationOutcome():
+            return Fact(
+                "notifications",
+                base
+                | {
+                    "member_id": p.member_id,
+                    "channel": p.channel,
+                    "status": p.status,
+                    "source_type": p.source_type,
+                    "occurred_at": at,
+                },
+            )
+    if type(p) in POINT_KINDS:
+        kind, sign = POINT_KINDS[type(p)]
+        funded = sum(p.partner_points.values()) if isinstance(p, PointsEarned) else 0
+        return Fact(
+            "points_moves",
+            base
+            | {
+                "member_id": p.member_id,
+                "kind": kind,
+                "points": sign * p.points,
+                "funded": funded,
+                "occurred_at": at,
+            },
+        )
+    return None

@@ -1,0 +1,136 @@
+"""Analytics on a clock: segments recomputed (segment.changed for each member whose segment moved) and
+the KPI gauges Prometheus scrapes for the business dashboard."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from prometheus_client import CollectorRegistry, Gauge
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.analytics import figures
+from services.analytics.domain.segments import LAPSED, Segment, segments
+from services.analytics.settings import AnalyticsSettings
+from services.analytics.store import MIGRATIONS
+from services.analytics.store import repository as store
+from services.analytics.store.tables import member_segments
+from shared.contracts import SEGMENT_CHANGED, SegmentChanged
+from shared.outbox import append, emitted
+from shared.service import Job, jobs_command, run_jobs_once
+
+
+async def refresh_segments(conn: AsyncConnection, settings: AnalyticsSettings, now: datetime) -> int:
+    """Segments over the last twelve months as of ``now``; returns how many members changed."""
+    window = await store.window_customers(conn, settings.analytics_currency, now - figures.YEAR, now)
+    fresh = segments(window)
+    known = await store.current_segments(conn)
+    for member in known.keys() - fresh.keys():
+        fresh[member] = Segment(LAPSED, "000", LAPSED)
+    changed = [
+        (member, s)
+        for member, s in sorted(fresh.items())
+        if known.get(member) != (s.segment, s.rfm, s.rfm_label)
+    ]
+    if not changed:
+        return 0
+    upsert = insert(member_segments)
+    await conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[member_segments.c.member_id],
+            set_={c: upsert.excluded[c] for c in ("segment", "rfm", "rfm_label", "as_of")},
+        ),
+        [
+            {"member_id": m, "segment": s.segment, "rfm": s.rfm, "rfm_label": s.rfm_label, "as_of": now}
+            for m, s in changed
+        ],
+    )
+    await append(
+        conn,
+        [
+            emitted(
+                settings,
+                SEGMENT_CHANGED,
+                member,
+                SegmentChanged(
+                    member_id=member,
+                    segment=s.segment,
+                    previous_segment=known[member][0] if member in known else None,
+                    rfm=s.rfm,
+                    rfm_label=s.rfm_label,
+                    as_of=now,
+                ),
+                occurred_at=now,
+            )
+            for member, s in changed
+        ],
+    )
+    return len(changed)
+
+
+class KpiGauges:
+    """The headline KPIs over the last ``analytics_gauges_window_days``, as Prometheus gauges."""
+
+    NAMES = {
+        "N": "active customers",
+        "V": "net revenue per active customer",
+        "F": "purchases per active customer",
+        "S": "units per basket",
+        "average_transaction_value": "gross amount per purchase",
+        "repeat_purchase_rate": "share of customers with two purchases or more",
+        "retention_rate": "share of the previous window's customers who bought again",
+        "churn_rate": "share of the previous window's customers who did not",
+        "top_20_percent_revenue_share": "share of net revenue from the top 20% of customers",
+        "member_lift": "member value per customer over non-members', minus one",
+    }
+
+    def __init__(self, settings: AnalyticsSettings, registry: CollectorRegistry) -> None:
+        self.settings = settings
+        self.kpi = Gauge(
+            "vafa_kpi", "Program KPIs over the recent window", ["kpi", "currency"], registry=registry
+        )
+        self.points = Gauge(
+            "vafa_kpi_points", "Points economics over the recent window", ["figure"], registry=registry
+        )
+        self.segments = Gauge(
+            "vafa_kpi_segment_members", "Members per segment", ["segment"], registry=registry
+        )
+
+    async def refresh(self, conn: AsyncConnection, now: datetime) -> int:
+        period = figures.Period(now - timedelta(days=self.settings.analytics_gauges_window_days), now)
+        scope = store.Scope(self.settings.analytics_currency)
+        summary = await figures.summary(conn, self.settings, scope, period)
+        for name in self.NAMES:
+            if summary[name] is not None:
+                self.kpi.labels(name, scope.currency).set(float(summary[name]))
+        for figure, value in (await figures.points(conn, scope, period)).items():
+            if value is not None:
+                self.points.labels(figure).set(float(value))
+        for segment, n in (await store.segment_counts(conn))["matrix"].items():
+            self.segments.labels(segment).set(n)
+        return 0  # a reading, not work: one round per interval
+
+
+def analytics_jobs(settings: AnalyticsSettings, gauges: KpiGauges | None = None) -> list[Job]:
+    jobs = [
+        Job(
+            "segments",
+            settings.analytics_segments_interval_s,
+            lambda c, now: refresh_segments(c, settings, now),
+        )
+    ]
+    if gauges is not None:
+        jobs.append(Job("kpi-gauges", 15.0, gauges.refresh))
+    return jobs
+
+
+def main() -> None:
+    settings = AnalyticsSettings()
+    jobs_command(
+        "python -m services.analytics.jobs",
+        lambda now: run_jobs_once(settings, MIGRATIONS, analytics_jobs(settings), now),
+    )
+
+
+if __name__ == "__main__":
+    main()

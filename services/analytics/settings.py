@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field
+
+from shared.config import ServiceSettings
+
+
+class AnalyticsSettings(ServiceSettings):
+    service_name: str = "analytics"
+    http_port: int = 8005
+    # Money figures are per currency; this one unless a request asks for another.
+    analytics_currency: str = "IRR"
+    # For customer lifetime value: gross margin on sales, and the yearly discount rate.
+    analytics_gross_margin: Decimal = Field(default=Decimal("0.25"), gt=0, le=1)
+    analytics_discount_rate: Decimal = Field(default=Decimal("0.10"), ge=0, le=1)
+    # How often segments are recomputed (segment.changed emitted) and KPI gauges refreshed.
+    analytics_segments_interval_s: float = 300.0
+    analytics_gauges_window_days: int = 30

@@ -1,0 +1,260 @@
+"""Set-based reads of the facts: the store sums per customer, the domain decides what the sums mean."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, func, literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.analytics.domain.kpis import Customer
+from services.analytics.store.tables import (
+    member_segments,
+    members,
+    notifications,
+    partner_purchases,
+    points_moves,
+    purchases,
+    returns,
+    tier_changes,
+    vip_orders,
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which sales a figure counts: one currency, optionally one chain, store or segment."""
+
+    currency: str
+    chain: str | None = None
+    store: str | None = None
+    segment: str | None = None
+
+    def sales(self, table: Table, start: datetime | None, end: datetime) -> ColumnElement[bool]:
+        clauses = [table.c.currency == self.currency, table.c.occurred_at < end]
+        if start is not None:
+            clauses.append(table.c.occurred_at >= start)
+        if self.chain:
+            clauses.append(table.c.chain_id == self.chain)
+        if self.store:
+            clauses.append(table.c.store_id == self.store)
+        if self.segment:
+            chosen = select(member_segments.c.member_id).where(
+                (member_segments.c.segment == self.segment) | (member_segments.c.rfm_label == self.segment)
+            )
+            clauses.append(table.c.member_id.in_(chosen))
+        return and_(*clauses)
+
+    def members(self, column: Any) -> ColumnElement[bool]:
+        """For figures kept per member (points, tiers): the chain through the member's enrolment."""
+        clauses: list[ColumnElement[bool]] = [literal(True)]
+        if self.chain:
+            clauses.append(column.in_(select(members.c.member_id).where(members.c.chain_id == self.chain)))
+        if self.segment:
+            chosen = select(member_segments.c.member_id).where(
+                (member_segments.c.segment == self.segment) | (member_segments.c.rfm_label == self.segment)
+            )
+            clauses.append(column.in_(chosen))
+        return and_(*clauses)
+
+
+async def customers_between(
+    conn: AsyncConnection, scope: Scope, start: datetime | None, end: datetime
+) -> list[Customer]:
+    """Every customer with a purchase or a refund in [start, end), with their sums."""
+    bought = (
+        select(
+            purchases.c.member_id,
+            func.count().label("purchases"),
+            func.sum(purchases.c.amount).label("gross"),
+            literal(0).label("refunds"),
+            func.coalesce(func.sum(purchases.c.units), 0).label("units"),
+            func.count(purchases.c.units).label("baskets"),
+            func.max(purchases.c.occurred_at).label("last_at"),
+        )
+        .where(scope.sales(purchases, start, end))
+        .group_by(purchases.c.member_id)
+    )
+    refunded = (
+        select(
+            returns.c.member_id,
+            literal(0),
+            literal(0),
+            func.sum(returns.c.refund),
+            literal(0),
+            literal(0),
+            literal(None),
+        )
+        .where(scope.sales(returns, start, end))
+        .group_by(returns.c.member_id)
+    )
+    both = union_all(bought, refunded).subquery()
+    rows = await conn.execute(
+        select(
+            both.c.member_id,
+            func.sum(both.c.purchases),
+            func.sum(both.c.gross),
+            func.sum(both.c.refunds),
+            func.sum(both.c.units),
+            func.sum(both.c.baskets),
+            func.max(both.c.last_at),
+            func.bool_or(members.c.member_id.is_not(None)),
+        )
+        .select_from(both.outerjoin(members, members.c.member_id == both.c.member_id))
+        .group_by(both.c.member_id)
+    )
+    return [
+        Customer(
+            member_id=r[0],
+            purchases=int(r[1]),
+            gross=Decimal(r[2]),
+            refunds=Decimal(r[3]),
+            units=Decimal(r[4]),
+            baskets_with_lines=int(r[5]),
+            enrolled=bool(r[7]),
+            last_at=r[6],
+        )
+        for r in rows
+    ]
+
+
+async def buyers_between(conn: AsyncConnection, scope: Scope, start: datetime, end: datetime) -> set[str]:
+    rows = await conn.execute(
+        select(purchases.c.member_id).where(scope.sales(purchases, start, end)).distinct()
+    )
+    return {r[0] for r in rows}
+
+
+async def months_of(conn: AsyncConnection, scope: Scope, end: datetime) -> list[tuple[str, str]]:
+    """(member, month of a purchase) for every month each customer bought in, up to ``end``."""
+    month = func.to_char(func.timezone("UTC", purchases.c.occurred_at), "YYYY-MM")
+    rows = await conn.execute(
+        select(purchases.c.member_id, month).where(scope.sales(purchases, None, end)).distinct()
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+async def points_between(
+    conn: AsyncConnection, scope: Scope, start: datetime, end: datetime
+) -> tuple[dict[str, int], int, int]:
+    """Points per kind of move in the period, the partner-funded part, and what members hold at ``end``."""
+    in_scope = scope.members(points_moves.c.member_id)
+    rows = await conn.execute(
+        select(points_moves.c.kind, func.sum(points_moves.c.points), func.sum(points_moves.c.funded))
+        .where(points_moves.c.occurred_at >= start, points_moves.c.occurred_at < end, in_scope)
+        .group_by(points_moves.c.kind)
+    )
+    moves, funded = {}, 0
+    for kind, points, paid in rows:
+        moves[kind] = int(points)
+        funded += int(paid)
+    outstanding = await conn.scalar(
+        select(func.coalesce(func.sum(points_moves.c.points), 0)).where(
+            points_moves.c.occurred_at < end, in_scope
+        )
+    )
+    return moves, funded, int(outstanding or 0)
+
+
+async def tiers_at(conn: AsyncConnection, scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
+    """How many members are in each tier at ``end``, and the moves between tiers in the period."""
+    latest = (
+        select(tier_changes.c.member_id, tier_changes.c.to_tier)
+        .where(tier_changes.c.effective_from < end, scope.members(tier_changes.c.member_id))
+        .order_by(tier_changes.c.member_id, tier_changes.c.effective_from.desc(), tier_changes.c.event_id)
+        .distinct(tier_changes.c.member_id)
+        .subquery()
+    )
+    distribution = await conn.execute(select(latest.c.to_tier, func.count()).group_by(latest.c.to_tier))
+    moved = await conn.execute(
+        select(tier_changes.c.from_tier, tier_changes.c.to_tier, func.count())
+        .where(
+            tier_changes.c.effective_from >= start,
+            tier_changes.c.effective_from < end,
+            scope.members(tier_changes.c.member_id),
+        )
+        .group_by(tier_changes.c.from_tier, tier_changes.c.to_tier)
+        .order_by(tier_changes.c.from_tier, tier_changes.c.to_tier)
+    )
+    return {
+        "distribution": {tier: n for tier, n in sorted(distribution.all())},
+        "migration": [{"from": f, "to": t, "members": n} for f, t, n in moved],
+    }
+
+
+async def vip_orders_until(conn: AsyncConnection, scope: Scope, end: datetime) -> list[Any]:
+    rows = await conn.execute(
+        select(vip_orders)
+        .where(vip_orders.c.occurred_at < end, scope.members(vip_orders.c.member_id))
+        .order_by(vip_orders.c.occurred_at, vip_orders.c.event_id)
+    )
+    return list(rows)
+
+
+async def partners_between(
+    conn: AsyncConnection, scope: Scope, start: datetime, end: datetime, partner: str | None
+) -> list[dict[str, Any]]:
+    clauses = [
+        partner_purchases.c.currency == scope.currency,
+        partner_purchases.c.occurred_at >= start,
+        partner_purchases.c.occurred_at < end,
+        scope.members(partner_purchases.c.member_id),
+    ]
+    if partner:
+        clauses.append(partner_purchases.c.partner_id == partner)
+    rows = await conn.execute(
+        select(
+            partner_purchases.c.partner_id,
+            func.count(),
+            func.sum(partner_purchases.c.amount),
+            func.count(partner_purchases.c.member_id.distinct()),
+        )
+        .where(*clauses)
+        .group_by(partner_purchases.c.partner_id)
+        .order_by(partner_purchases.c.partner_id)
+    )
+    return [{"partner_id": p, "purchases": n, "amount": Decimal(a), "members": m} for p, n, a, m in rows]
+
+
+async def notifications_between(
+    conn: AsyncConnection, start: datetime, end: datetime
+) -> dict[str, dict[str, int]]:
+    rows = await conn.execute(
+        select(notifications.c.channel, notifications.c.status, func.count())
+        .where(notifications.c.occurred_at >= start, notifications.c.occurred_at < end)
+        .group_by(notifications.c.channel, notifications.c.status)
+    )
+    out: dict[str, dict[str, int]] = {}
+    for channel, status, n in rows:
+        out.setdefault(channel, {})[status] = n
+    return out
+
+
+async def window_customers(
+    conn: AsyncConnection, currency: str, start: datetime, end: datetime
+) -> list[tuple[str, int, Decimal, datetime]]:
+    """(member, purchases, net spend, last purchase) of every customer who bought in [start, end)."""
+    customers = await customers_between(conn, Scope(currency), start, end)
+    return [(c.member_id, c.purchases, c.net, c.last_at) for c in customers if c.purchases and c.last_at]
+
+
+async def current_segments(conn: AsyncConnection) -> dict[str, tuple[str, str, str]]:
+    rows = await conn.execute(select(member_segments))
+    return {r.member_id: (r.segment, r.rfm, r.rfm_label) for r in rows}
+
+
+async def segment_counts(conn: AsyncConnection) -> dict[str, dict[str, int]]:
+    rows = await conn.execute(
+        select(member_segments.c.segment, member_segments.c.rfm_label, func.count()).group_by(
+            member_segments.c.segment, member_segments.c.rfm_label
+        )
+    )
+    matrix: dict[str, int] = {}
+    rfm: dict[str, int] = {}
+    for segment, label, n in rows:
+        matrix[segment] = matrix.get(segment, 0) + n
+        rfm[label] = rfm.get(label, 0) + n
+    return {"matrix": dict(sorted(matrix.items())), "rfm": dict(sorted(rfm.items()))}

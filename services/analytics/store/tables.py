@@ -1,0 +1,135 @@
+"""The tables the analytics service owns: one table of facts per kind of event, and members' segments."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, Index, Integer, MetaData, Numeric, String, Table, Uuid
+
+metadata = MetaData()
+
+
+def _at() -> Column[object]:
+    return Column("occurred_at", DateTime(timezone=True), nullable=False)
+
+
+purchases = Table(
+    "purchases",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("member_id", String, nullable=False),
+    Column("chain_id", String, nullable=False),
+    Column("store_id", String, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", Numeric(20, 4), nullable=False),
+    Column("units", Numeric(20, 3), nullable=True),  # null when the POS sent no lines
+    _at(),
+    Index("ix_purchases_at", "occurred_at"),
+    Index("ix_purchases_member", "member_id", "occurred_at"),
+)
+
+returns = Table(
+    "returns",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("member_id", String, nullable=False),
+    Column("chain_id", String, nullable=False),
+    Column("store_id", String, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("refund", Numeric(20, 4), nullable=False),
+    Column("original_event_id", Uuid, nullable=False),
+    _at(),
+    Index("ix_returns_at", "occurred_at"),
+)
+
+partner_purchases = Table(
+    "partner_purchases",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("partner_id", String, nullable=False),
+    Column("member_id", String, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", Numeric(20, 4), nullable=False),
+    _at(),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("member_id", String, primary_key=True),
+    Column("chain_id", String, nullable=False),
+    Column("enrolled_at", DateTime(timezone=True), nullable=False),
+)
+
+points_moves = Table(
+    "points_moves",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("member_id", String, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("points", Integer, nullable=False),  # signed as it moves the balance
+    Column("funded", Integer, nullable=False),  # of which a partner's campaign paid
+    _at(),
+    Index("ix_points_moves_at", "occurred_at"),
+)
+
+tier_changes = Table(
+    "tier_changes",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("member_id", String, nullable=False),
+    Column("from_tier", String, nullable=True),
+    Column("to_tier", String, nullable=False),
+    Column("reason", String, nullable=False),
+    Column("effective_from", DateTime(timezone=True), nullable=False),
+    Index("ix_tier_changes_member", "member_id", "effective_from"),
+)
+
+vip_orders = Table(
+    "vip_orders",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("member_id", String, nullable=False),
+    Column("chain_id", String, nullable=False),
+    Column("kind", String(16), nullable=False),  # purchased | renewed | cancelled
+    Column("plan", String, nullable=False),
+    Column("fee", Numeric(20, 4), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("term_months", Integer, nullable=False),
+    _at(),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("member_id", String, nullable=False),
+    Column("channel", String(80), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("source_type", String, nullable=False),
+    _at(),
+)
+
+# Each customer's segment as last computed, so only changes are emitted as segment.changed.
+member_segments = Table(
+    "member_segments",
+    metadata,
+    Column("member_id", String, primary_key=True),
+    Column("segment", String(16), nullable=False),
+    Column("rfm", String(3), nullable=False),
+    Column("rfm_label", String(16), nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+)
+
+FACT_TABLES = {
+    t.name: t
+    for t in (
+        purchases,
+        returns,
+        partner_purchases,
+        members,
+        points_moves,
+        tier_changes,
+        vip_orders,
+        notifications,
+    )
+}
