@@ -3,8 +3,14 @@ with figures computed here from the stream alone, and the same figures after a r
 
 from __future__ import annotations
 
+import asyncio
 import math
+import os
 import random
+import re
+import shutil
+import subprocess
+import sys
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -338,17 +344,8 @@ async def test_every_kpi_matches_the_stream_and_a_rebuild_from_offset_zero_gives
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
     p = program()
-    await stack.create("analytics")
-    analytics = ServiceProcess(
-        "services.analytics", stack.env("analytics", VAFA_ANALYTICS_SEGMENTS_INTERVAL_S="0.5"), log_dir
-    )
-    services.append(analytics)
-    analytics.start()
-    await analytics.wait_ready()
-    for topic in {_topic(e) for e in p.events}:
-        await stack.produce(topic, [as_record(e) for e in p.events if _topic(e) == topic])
+    analytics = await seeded(stack, services, log_dir, p)
     facts = len(p.events)
-    await eventually(lambda: _facts(stack, facts), timeout=60, what="every event as a fact")
 
     start, end = p.months[2], p.end
     window = {"from": start.isoformat(), "to": end.isoformat()}
@@ -462,6 +459,69 @@ async def test_every_kpi_matches_the_stream_and_a_rebuild_from_offset_zero_gives
         await eventually(lambda: _facts(stack, facts), timeout=60, what="the facts again")
         again = await _figures(client, window)
         assert again == first
+
+
+async def test_the_report_opens_in_a_browser_with_its_charts_and_figures(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, tmp_path: Path
+) -> None:
+    p = program()
+    await seeded(stack, services, log_dir, p)
+    page = tmp_path / "report.html"
+    report = [
+        sys.executable,
+        "-m",
+        "services.analytics.report",
+        "--out",
+        str(page),
+        "--to",
+        p.end.isoformat(),
+    ]
+    made = await _run(report, env=os.environ | stack.env("analytics"))
+    assert made.returncode == 0, made.stderr
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "the report test needs Chromium (apt-get install chromium; .ci/run installs it)"
+    dom = await _run(
+        [browser, *CHROMIUM, f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", page.as_uri()]
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    for chart in ("cohort-retention", "nvfs", "segments", "points-liability"):
+        assert re.search(rf'<figure id="{chart}"><svg[^>]*>.*?<path', dom.stdout, re.S), chart
+    n = expected_summary(p, add_months(p.end, -12), p.end)["N"]  # the report's twelve months
+    assert f'<td id="kpi-N">{n}</td>' in dom.stdout
+
+
+# How this machine's Chromium runs headless without reaching for the network.
+CHROMIUM = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+async def _run(command: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run, command, env=env, capture_output=True, text=True, timeout=180
+    )
+
+
+async def seeded(stack: Stack, services: list[ServiceProcess], log_dir: Path, p: Program) -> ServiceProcess:
+    """Analytics running, with the whole stream of ``p`` taken in."""
+    await stack.create("analytics")
+    analytics = ServiceProcess(
+        "services.analytics", stack.env("analytics", VAFA_ANALYTICS_SEGMENTS_INTERVAL_S="0.5"), log_dir
+    )
+    services.append(analytics)
+    analytics.start()
+    await analytics.wait_ready()
+    for topic in {_topic(e) for e in p.events}:
+        await stack.produce(topic, [as_record(e) for e in p.events if _topic(e) == topic])
+    await eventually(lambda: _facts(stack, len(p.events)), timeout=60, what="every event as a fact")
+    return analytics
 
 
 def _topic(event: Envelope[Any]) -> str:
