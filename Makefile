@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 VAFACTL := deploy/local/vafactl
 STAMP := $(VENV)/.installed
 
-.PHONY: venv infra-up infra-down infra-status test test-unit lint demo asyncapi api-key rules bench clean
+.PHONY: venv infra-up infra-down infra-status test test-unit lint demo report monitoring asyncapi api-key rules bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: venv
 
 demo: venv infra-up
 	eval "$$($(VAFACTL) env)" && $(PY) -m deploy.demo
+
+# A page a marketing manager can open: KPIs and charts from the live analytics store.
+report: venv infra-up
+	eval "$$($(VAFACTL) env)" && $(PY) -m services.analytics.report --out reports/vafa-report.html $(ARGS)
 
 clean: infra-down
 	rm -rf .run

@@ -1,26 +1,31 @@
-"""`make demo`: the stack up, a realistic POS stream through ingest and points, the results shown.
+"""`make demo`: the stack up, a realistic POS stream through every service, the results shown.
 
-Starts ingest and points as real processes (logs in .run/logs), gives each chain an API key, sends
-half a day of purchases from several chains and stores (members Zipf-distributed, baskets of several
-lines, some POS retries, a few bad receipts) in HTTP batches,
-waits until the points service has applied every one, and checks each shown balance against a figure
-computed here from the stream alone.
+Starts ingest, points, tiers, notify and analytics as real processes (logs in .run/logs) and a local
+SMTP server for notify's email, gives each chain an API key, enrols most members, sends half a day of
+purchases from several chains and stores (members Zipf-distributed, baskets of several lines, some POS
+retries, a few bad receipts) in HTTP batches, waits until the points service has applied every one, and
+checks each shown balance against a figure computed here from the stream alone; then shows what notify
+sent and the program's KPIs from analytics.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import os
 import random
 import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+from aiosmtpd.controller import Controller
 
 from shared.contracts.envelope import utcnow
 from sim.pos import PosSimulator
@@ -30,6 +35,7 @@ LOGS = REPO / ".run" / "logs"
 EARN_RATE = Decimal("0.0001")  # one point per 10,000 rials
 PURCHASES = int(os.environ.get("VAFA_DEMO_PURCHASES", "3000"))
 MEMBERS = int(os.environ.get("VAFA_DEMO_MEMBERS", "800"))
+PORTS = {"ingest": 8001, "points": 8002, "tiers": 8003, "notify": 8004, "analytics": 8005}
 
 
 def start(module: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -70,23 +76,30 @@ async def main() -> None:
     # Demo topics and databases are the real ones (vafa_ingest, vafa_points); a run id keeps each
     # run's receipts distinct so a second `make demo` is not one big duplicate.
     run = utcnow().strftime("%H%M%S")
-    ingest_url, points_url, tiers_url = (f"http://127.0.0.1:{port}" for port in (8001, 8002, 8003))
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in PORTS.items()}
+    mailbox = Mailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=2525)
+    smtp.start()
     procs = [
-        start("services.ingest", 8001, {}),
-        start("services.points", 8002, {"VAFA_POINTS_EARN_RATE": str(EARN_RATE)}),
-        start("services.tiers", 8003, {}),
+        start("services.ingest", PORTS["ingest"], {}),
+        start("services.points", PORTS["points"], {"VAFA_POINTS_EARN_RATE": str(EARN_RATE)}),
+        start("services.tiers", PORTS["tiers"], {}),
+        start("services.notify", PORTS["notify"], {"VAFA_NOTIFY_SMTP_PORT": "2525"}),
+        start("services.analytics", PORTS["analytics"], {"VAFA_ANALYTICS_SEGMENTS_INTERVAL_S": "2"}),
     ]
     try:
         async with httpx.AsyncClient(timeout=30) as client:
-            for url, proc in zip((ingest_url, points_url, tiers_url), procs, strict=True):
+            for url, proc in zip(urls.values(), procs, strict=True):
                 await wait_ready(client, url, proc)
-            print(f"ingest {ingest_url}, points {points_url} and tiers {tiers_url} are up (logs: {LOGS})")
-            await run_stream(client, ingest_url, points_url, tiers_url, run)
+            print("up: " + ", ".join(f"{name} {url}" for name, url in urls.items()) + f" (logs: {LOGS})")
+            await run_stream(client, urls["ingest"], urls["points"], urls["tiers"], run)
+            await show_messages_and_kpis(client, urls["notify"], urls["analytics"], mailbox)
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=40)
+        smtp.stop()
 
 
 async def run_stream(client: httpx.AsyncClient, ingest: str, points: str, tiers: str, run: str) -> None:
@@ -100,26 +113,18 @@ async def run_stream(client: httpx.AsyncClient, ingest: str, points: str, tiers:
     balances_before = {m: await balance(client, points, m) for m in top_members(receipts)}
     bonus_before = {m: await tier_bonus(client, points, m) for m in top_members(receipts)}
 
-    by_chain: dict[str, list[dict[str, Any]]] = {chain: [] for chain in sim.chains}
-    for item in receipts + retries + bad:
-        by_chain[item["chain_id"]].append(item)
-    outcomes: Counter[str] = Counter()
+    enrolments = list(sim.enrolments())
+    enrolled = await send(client, ingest, keys, enrolments)
     started = time.perf_counter()
-    for chain, items in by_chain.items():
-        for at in range(0, len(items), 500):  # each chain's POS fleet sends batches of 500
-            answer = await client.post(
-                f"{ingest}/v1/batch",
-                json={"items": items[at : at + 500]},
-                headers={"Authorization": f"Bearer {keys[chain]}"},
-            )
-            outcomes.update(answer.json()["summary"])
+    outcomes = await send(client, ingest, keys, receipts + retries + bad)
     sent_s = time.perf_counter() - started
     print(
         f"\nPOS stream: {len(receipts)} purchases from {len(sim.chains)} chains, "
         f"{sum(sim.chains.values())} stores, {MEMBERS} members; {len(retries)} POS retries; "
-        f"{len(bad)} bad receipts"
+        f"{len(bad)} bad receipts; {len(enrolments)} members enrolled first"
     )
     print(f"ingest answered (after Kafka's ack) in {sent_s:.1f}s: {dict(outcomes)}")
+    print(f"enrolments: {dict(enrolled)}")
 
     for _ in range(600):
         if await metric(client, points, "vafa_events_total") - before >= outcomes["accepted"]:
@@ -152,6 +157,79 @@ async def run_stream(client: httpx.AsyncClient, ingest: str, points: str, tiers:
     print(f"\nwhy {ledger['member_id']} has points (latest ledger entry): {ledger['entries'][0]}")
     if not ok:
         raise SystemExit("balances do not match the stream")
+
+
+async def send(
+    client: httpx.AsyncClient, ingest: str, keys: dict[str, str], items: list[dict[str, Any]]
+) -> Counter[str]:
+    """Each chain's POS fleet sends its items in batches of 500; the outcomes counted."""
+    by_chain: dict[str, list[dict[str, Any]]] = {chain: [] for chain in keys}
+    for item in items:
+        by_chain[item["chain_id"]].append(item)
+    outcomes: Counter[str] = Counter()
+    for chain, mine in by_chain.items():
+        for at in range(0, len(mine), 500):
+            answer = await client.post(
+                f"{ingest}/v1/batch",
+                json={"items": mine[at : at + 500]},
+                headers={"Authorization": f"Bearer {keys[chain]}"},
+            )
+            outcomes.update(answer.json()["summary"])
+    return outcomes
+
+
+async def show_messages_and_kpis(
+    client: httpx.AsyncClient, notify: str, analytics: str, mailbox: Mailbox
+) -> None:
+    """What notify sent and what analytics measured, once both have caught up with the stream."""
+    await settled(client, [notify, analytics])
+    print(f"\nnotify: {len(mailbox.received)} emails reached the local SMTP server (members with consent,")
+    print("  at most 3 a day each, none in their quiet hours: those wait until morning)")
+    if mailbox.received:
+        print(f"  e.g. to {mailbox.received[0][0]}: {mailbox.received[0][1]}")
+    window = {"from": (utcnow() - timedelta(days=1)).isoformat(), "to": utcnow().isoformat()}
+    summary = (await client.get(f"{analytics}/v1/kpis/summary", params=window)).json()
+    print("\nanalytics, the last 24 hours (IRR):")
+    for key, label in [
+        ("N", "N  active customers"),
+        ("V", "V  net revenue per customer"),
+        ("F", "F  purchases per customer"),
+        ("S", "S  units per basket"),
+        ("average_transaction_value", "average transaction value"),
+        ("repeat_purchase_rate", "repeat-purchase rate"),
+        ("top_20_percent_revenue_share", "revenue from the top 20% of customers"),
+        ("member_lift", "member lift over non-members"),
+    ]:
+        print(f"  {label:<40}{summary[key]}")
+    await asyncio.sleep(3)  # one round of the segments job
+    segments = (await client.get(f"{analytics}/v1/kpis/segments")).json()
+    print(f"  segments (loyalty x profitability): {segments['matrix']}")
+    print(f"  RFM: {segments['rfm']}")
+    print("\n`make report` writes these figures and their charts to reports/vafa-report.html")
+
+
+async def settled(client: httpx.AsyncClient, urls: list[str]) -> None:
+    """Until the services have no consumer lag and their event counts stop moving."""
+    last = -1.0
+    for _ in range(600):
+        lag = sum([await metric(client, url, "vafa_consumer_lag") for url in urls])
+        seen = sum([await metric(client, url, "vafa_events_total") for url in urls])
+        if lag == 0 and seen == last:
+            return
+        last = seen
+        await asyncio.sleep(0.5)
+
+
+class Mailbox:
+    """The local SMTP server's side: who got which subject."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, str]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.received.append((str(message["To"]), str(message["Subject"])))
+        return "250 OK"
 
 
 async def tier_bonus(client: httpx.AsyncClient, points: str, member: str) -> int:

@@ -126,6 +126,24 @@ class PosSimulator:
             "occurred_at": self._when(),
         }
 
+    def enrolments(self, share: float = 0.8) -> Iterator[dict[str, Any]]:
+        """Most members enrolled (the rest shop with a card the program never saw), mostly in Persian,
+        about half with consent to email, all before the stream starts."""
+        rng = self._rng
+        for member in self.member_ids:
+            if rng.random() >= share:
+                continue
+            yield {
+                "kind": "member_enrolled",
+                "member_id": member,
+                "chain_id": rng.choice(sorted(self.chains)),
+                "email": f"{member}@mail.example",
+                "locale": "fa" if rng.random() < 0.85 else "en",
+                "timezone": "Asia/Tehran",
+                "consents": {"email": rng.random() < 0.5},
+                "occurred_at": (self.start - timedelta(days=rng.randrange(1, 400))).isoformat(),
+            }
+
     def partner_purchase(self) -> dict[str, Any]:
         rng = self._rng
         return {

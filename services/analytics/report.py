@@ -98,9 +98,11 @@ def segment_chart(matrix: dict[str, int]) -> Figure:
     fig = Figure(figsize=(6, 5))
     ax = fig.subplots()
     ax.imshow(cells, cmap="Blues")
+    darkest = max(max(row) for row in cells) or 1
     for y in range(2):
         for x in range(2):
-            ax.text(x, y, f"{names[y][x]}\n{cells[y][x]}", ha="center", va="center", fontsize=11)
+            ink = "white" if cells[y][x] > darkest / 2 else "black"
+            ax.text(x, y, f"{names[y][x]}\n{cells[y][x]}", ha="center", va="center", fontsize=11, color=ink)
     ax.set_xticks([0, 1], ["short-term", "long-term (loyal)"])
     ax.set_yticks([0, 1], ["high (profitable)", "low"])
     ax.set_xlabel("loyalty")
