@@ -44,6 +44,10 @@ demo: venv infra-up
 report: venv infra-up
 	eval "$$($(VAFACTL) env)" && $(PY) -m services.analytics.report --out reports/vafa-report.html $(ARGS)
 
+# Prometheus (Debian's package) scraping the services on loopback; says why Grafana is not started.
+monitoring:
+	$(VAFACTL) monitoring-up
+
 clean: infra-down
 	rm -rf .run
 

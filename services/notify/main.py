@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
 from services.notify.domain import check_templates, environment
@@ -46,7 +47,8 @@ def create(settings: NotifySettings | None = None) -> FastAPI:
     for target in settings.notify_webhooks:
         if unknown := sorted(set(target.events) - consumed):
             raise ValueError(f"webhook {target.name} asks for {unknown}; notify forwards {sorted(consumed)}")
-    sender = Sender(settings)
+    registry = CollectorRegistry()
+    sender = Sender(settings, registry)
     return create_app(
         settings,
         title="Vafa notify",
@@ -55,4 +57,5 @@ def create(settings: NotifySettings | None = None) -> FastAPI:
         emits=[NOTIFICATION_SENT, NOTIFICATION_FAILED],
         api=api,
         jobs=[Job("send-due", settings.notify_send_interval_s, sender.send_due)],
+        registry=registry,
     )

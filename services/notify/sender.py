@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,8 +30,14 @@ from shared.topics import dead_letter_topic
 
 
 class Sender:
-    def __init__(self, settings: NotifySettings) -> None:
+    def __init__(self, settings: NotifySettings, registry: CollectorRegistry) -> None:
         self.settings = settings
+        self.outcomes = Counter(
+            "vafa_notify_deliveries_total",
+            "Delivery attempts by channel kind and outcome (sent, retried, failed)",
+            ["channel", "outcome"],
+            registry=registry,
+        )
         # One pooled client for the life of the process, shared by SMS and webhooks.
         self.channels = channels(settings, httpx.AsyncClient(timeout=settings.notify_http_timeout_s))
 
@@ -49,6 +56,7 @@ class Sender:
                 deliveries.c.channel == row.channel
             )
             attempts = row.attempts + 1
+            kind = row.channel.split(":", 1)[0]  # webhook:<name> counts as webhook
             channel = self.channels.get(row.channel)
             try:
                 if channel is None:
@@ -56,13 +64,16 @@ class Sender:
                 await channel.send(row)
             except NotDelivered as error:
                 if error.retry and attempts < self.settings.notify_max_attempts:
+                    self.outcomes.labels(kind, "retried").inc()
                     retry = now + timedelta(seconds=2**attempts)  # back off: 2, 4, 8 ... seconds
                     await conn.execute(
                         deliveries.update().where(key).values(attempts=attempts, send_after=retry)
                     )
                     continue
+                self.outcomes.labels(kind, "failed").inc()
                 await self._failed(conn, row, attempts, str(error)[:500])
                 continue
+            self.outcomes.labels(kind, "sent").inc()
             await conn.execute(
                 deliveries.update().where(key).values(status="sent", sent_at=now, attempts=attempts)
             )
