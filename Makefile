@@ -27,6 +27,7 @@ infra-status:
 
 # Every test: the fast unit tests and those against the real broker and database (marked infra).
 test: venv infra-up
+	$(VAFACTL) browser
 	eval "$$($(VAFACTL) env)" && $(PY) -m pytest -v
 
 test-unit: venv

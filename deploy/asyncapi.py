@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from services.analytics.main import create as analytics
 from services.ingest.main import create as ingest
 from services.notify.main import create as notify
 from services.points.main import create as points
@@ -18,7 +19,8 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "asyncapi"
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, create in (("ingest", ingest), ("points", points), ("tiers", tiers), ("notify", notify)):
+    services = {"ingest": ingest, "points": points, "tiers": tiers, "notify": notify, "analytics": analytics}
+    for name, create in services.items():
         document = create().state.asyncapi.to_specification().to_jsonable()
         (OUT / f"{name}.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         print(f"wrote {OUT / name}.json")
