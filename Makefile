@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 VAFACTL := deploy/local/vafactl
 STAMP := $(VENV)/.installed
 
-.PHONY: venv infra-up infra-down infra-status test test-unit lint demo report monitoring asyncapi api-key rules bench clean
+.PHONY: venv infra-up infra-down infra-status test test-unit lint demo report monitoring chaos asyncapi api-key rules bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,12 +34,16 @@ test-unit: venv
 	$(PY) -m pytest -m "not infra" -q
 
 lint: venv
-	$(VENV)/bin/ruff check shared services sim tests deploy
-	$(VENV)/bin/ruff format --check shared services sim tests deploy
-	$(VENV)/bin/mypy shared services sim tests
+	$(VENV)/bin/ruff check shared services sim tests deploy chaos bench
+	$(VENV)/bin/ruff format --check shared services sim tests deploy chaos bench
+	$(VENV)/bin/mypy shared services sim tests chaos bench deploy
 
 demo: venv infra-up
 	eval "$$($(VAFACTL) env)" && $(PY) -m deploy.demo
+
+# Faults under a steady POS stream, then an oracle: make chaos ARGS="--purchases 20000 --rate 150 --rounds 3"
+chaos: venv infra-up
+	eval "$$($(VAFACTL) env)" && $(PY) -m chaos.run $(ARGS)
 
 # A page a marketing manager can open: KPIs and charts from the live analytics store.
 report: venv infra-up

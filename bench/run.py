@@ -32,13 +32,12 @@ from typing import Any
 import httpx
 import orjson
 import psutil
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer
 
 from services.ingest.domain import purchase_event_id
 from shared.contracts.envelope import utcnow
 from shared.topics import Topic, TopicSpec, ensure_topics
-from sim.harness import Infra, ServiceProcess, Stack
+from sim.harness import Infra, Probe, ServiceProcess, Stack, infra_from_env, produce
 from sim.pos import PosSimulator
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -51,17 +50,6 @@ READS = {
 }
 
 
-def infra_from_env() -> Infra:
-    env = os.environ
-    return Infra(
-        kafka=env.get("VAFA_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-        pg_host=env.get("VAFA_PG_HOST", "127.0.0.1"),
-        pg_port=int(env.get("VAFA_PG_PORT", "5432")),
-        pg_user=env.get("VAFA_PG_USER", "vafa"),
-        pg_password=env.get("VAFA_PG_PASSWORD", "vafa"),
-    )
-
-
 def simulator(count: int, members: int, seed: int) -> PosSimulator:
     """A POS stream of ``count`` events, 7 s apart, ending now (ingest refuses the future)."""
     start = utcnow() - timedelta(seconds=7 * count + 60)
@@ -71,34 +59,6 @@ def simulator(count: int, members: int, seed: int) -> PosSimulator:
 def workload(count: int, members: int, seed: int) -> list[bytes]:
     sim = simulator(count, members, seed)
     return [orjson.dumps(item) for item in sim.mixed(count)]
-
-
-async def produce(
-    bootstrap: str, topic: str, values: Sequence[bytes], per_second: float | None = None
-) -> list[float]:
-    """Send every value; with ``per_second``, paced. Returns the wall time each was sent."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=262144
-    )
-    await producer.start()
-    sent: list[float] = []
-    try:
-        start = time.perf_counter()
-        pending = []
-        for n, value in enumerate(values):
-            if per_second:
-                delay = start + n / per_second - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            sent.append(time.time())
-            pending.append(await producer.send(topic, value, key=str(n % 997).encode()))
-            if len(pending) >= 5000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-    return sent
 
 
 async def ceiling(infra: Infra, values: Sequence[bytes]) -> dict[str, float]:
@@ -160,51 +120,6 @@ class Sampler:
             except psutil.Error:
                 used[name] = float("nan")
         return used
-
-
-class Probe:
-    """Kafka's view of a run, over one admin and one consumer connection: end offsets and each
-    service's lag (committed offsets read first, so lag is never negative)."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=stack.infra.kafka)
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=stack.infra.kafka)
-        self.partitions: dict[str, list[TopicPartition]] = {}
-
-    async def __aenter__(self) -> Probe:
-        await self.admin.start()
-        await self.consumer.start()
-        topics = {t for ts in READS.values() for t in ts} | set(Topic)
-        for topic in topics:
-            name = self.stack.topic(topic)
-            found = self.consumer.partitions_for_topic(name)
-            if found is None:
-                await self.consumer._client.force_metadata_update()
-                found = self.consumer.partitions_for_topic(name) or set()
-            self.partitions[topic] = [TopicPartition(name, p) for p in sorted(found)]
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.consumer.stop()
-        await self.admin.close()
-
-    async def written(self, topic: str) -> int:
-        return sum((await self.consumer.end_offsets(self.partitions[topic])).values())
-
-    async def lags(self) -> dict[str, int]:
-        committed = {
-            s: await self.admin.list_consumer_group_offsets(f"{self.stack.prefix}vafa-{s}") for s in SERVICES
-        }
-        found = {}
-        for service, topics in READS.items():
-            tps = [tp for t in topics for tp in self.partitions[t]]
-            ends = await self.consumer.end_offsets(tps)
-            done = committed[service]
-            found[service] = sum(
-                max(end - (done[tp].offset if tp in done else 0), 0) for tp, end in ends.items()
-            )
-        return found
 
 
 def expected_outputs(values: Sequence[bytes]) -> dict[str, int]:
@@ -285,7 +200,7 @@ async def pipeline(infra: Infra, values: Sequence[bytes], instances: int, log_di
             if p.proc
         }
         named |= _infra_processes()
-        probe = await Probe(stack).__aenter__()
+        probe = await Probe(stack, READS).__aenter__()
         sampler = Sampler(probe, named)
         pg_cpu = postgres_cpu()
         stop = asyncio.Event()
@@ -352,7 +267,7 @@ async def latency(infra: Infra, rate: float, seconds: float, members: int, log_d
             str(purchase_event_id(i["chain_id"], i["store_id"], i["receipt_no"])): t
             for i, t in zip(items, sent, strict=True)
         }
-        async with Probe(stack) as probe:
+        async with Probe(stack, READS) as probe:
             await finished(probe, expected_outputs([orjson.dumps(i) for i in items]), time.perf_counter())
         earned: list[float] = []
         changed: list[float] = []

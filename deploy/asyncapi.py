@@ -6,7 +6,10 @@ Each running service also serves its own at /asyncapi.json.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+
+from fastapi import FastAPI
 
 from services.analytics.main import create as analytics
 from services.ingest.main import create as ingest
@@ -19,7 +22,13 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "asyncapi"
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    services = {"ingest": ingest, "points": points, "tiers": tiers, "notify": notify, "analytics": analytics}
+    services: dict[str, Callable[[], FastAPI]] = {
+        "ingest": ingest,
+        "points": points,
+        "tiers": tiers,
+        "notify": notify,
+        "analytics": analytics,
+    }
     for name, create in services.items():
         document = create().state.asyncapi.to_specification().to_jsonable()
         (OUT / f"{name}.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")

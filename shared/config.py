@@ -25,9 +25,15 @@ class ServiceSettings(BaseSettings):
     pg_password: SecretStr = SecretStr("vafa")
     # Each service owns its store; the default database is ``vafa_<service_name>``.
     pg_database: str = ""
+    # A statement waiting longer than this for a lock fails and its batch is retried, rather than the
+    # consumer hanging behind a long lock (a migration, an operator's manual fix).
+    pg_lock_timeout_ms: int = 10_000
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+
+    # How long a starting service waits for Kafka and PostgreSQL before giving up.
+    startup_timeout_s: float = 180.0
 
     consumer_max_records: int = 500
     consumer_batch_timeout_ms: int = 50

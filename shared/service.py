@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -30,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared import problems
 from shared.config import ServiceSettings
-from shared.consumer import BatchHandler, Decoder, ReliableConsumer
+from shared.consumer import BatchHandler, Decoder, ReliableConsumer, is_transient
 from shared.contracts import Contract, Envelope
 from shared.contracts.envelope import utcnow
 from shared.metrics import CoreMetrics
@@ -146,16 +147,18 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Runs around the broker's own start/stop (faststream's router wraps it).
+        deadline = asyncio.get_running_loop().time() + settings.startup_timeout_s
         if migrations is not None:
-            await upgrade_async(migrations, settings.database_url)
-        await ensure_topics(
-            settings.kafka_bootstrap_servers,
-            [*CATALOG, dead_letter_spec(settings.service_name)],
-            prefix=settings.topic_prefix,
+            await _until_up("migrations", lambda: upgrade_async(migrations, settings.database_url), deadline)
+        topics = [*CATALOG, dead_letter_spec(settings.service_name)]
+        await _until_up(
+            "topics",
+            lambda: ensure_topics(settings.kafka_bootstrap_servers, topics, prefix=settings.topic_prefix),
+            deadline,
         )
         if relay is not None:
-            await relay.start()
-        await broker.start()
+            await _until_up("outbox relay", relay.start, deadline)
+        await _until_up("broker", broker.start, deadline)
         clocks = [asyncio.create_task(_every(job), name=job.name) for job in jobs]
         yield
         for clock in clocks:
@@ -215,6 +218,24 @@ def create_app(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+async def _until_up(what: str, step: Callable[[], Awaitable[Any]], deadline: float) -> None:
+    """A service started while Kafka or PostgreSQL is away waits for them (until ``deadline``)
+    instead of exiting, so starting everything at once, or during an outage, just works."""
+    delay = 0.5
+    while True:
+        try:
+            await step()
+            return
+        except Exception as error:
+            if not (is_transient(error) or isinstance(error, KafkaError)):
+                raise
+            if asyncio.get_running_loop().time() + delay > deadline:
+                raise
+            log.warning("startup: %s waits for its dependency (%s); again in %.1fs", what, error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def _probes(broker: KafkaBroker, engine: AsyncEngine | None) -> APIRouter:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -288,3 +288,92 @@ async def eventually(
             return last
         await asyncio.sleep(interval)
     raise TimeoutError(f"timed out waiting for {what or check}: last={last!r}")
+
+
+def infra_from_env() -> Infra:
+    env = os.environ
+    return Infra(
+        kafka=env.get("VAFA_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        pg_host=env.get("VAFA_PG_HOST", "127.0.0.1"),
+        pg_port=int(env.get("VAFA_PG_PORT", "5432")),
+        pg_user=env.get("VAFA_PG_USER", "vafa"),
+        pg_password=env.get("VAFA_PG_PASSWORD", "vafa"),
+    )
+
+
+async def produce(
+    bootstrap: str,
+    topic: str,
+    values: Sequence[bytes],
+    per_second: float | None = None,
+    keys: Sequence[bytes] | None = None,
+) -> list[float]:
+    """Send every value (keyed by ``keys``, or spread); with ``per_second``, paced. Returns the wall
+    time each was sent."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=262144
+    )
+    await producer.start()
+    sent: list[float] = []
+    try:
+        start = time.perf_counter()
+        pending = []
+        for n, value in enumerate(values):
+            if per_second:
+                delay = start + n / per_second - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            sent.append(time.time())
+            key = keys[n] if keys else str(n % 997).encode()
+            pending.append(await producer.send(topic, value, key=key))
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return sent
+
+
+class Probe:
+    """Kafka's view of a run, over one admin and one consumer connection: end offsets and each
+    service's lag (committed offsets read first, so lag is never negative)."""
+
+    def __init__(self, stack: Stack, reads: Mapping[str, Sequence[str]]) -> None:
+        self.stack, self.reads = stack, reads
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=stack.infra.kafka)
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=stack.infra.kafka)
+        self.partitions: dict[str, list[TopicPartition]] = {}
+
+    async def __aenter__(self) -> Probe:
+        await self.admin.start()
+        await self.consumer.start()
+        topics = {t for ts in self.reads.values() for t in ts} | {s.name for s in CATALOG}
+        for topic in topics:
+            name = self.stack.topic(topic)
+            found = self.consumer.partitions_for_topic(name)
+            if found is None:
+                await self.consumer._client.force_metadata_update()
+                found = self.consumer.partitions_for_topic(name) or set()
+            self.partitions[topic] = [TopicPartition(name, p) for p in sorted(found)]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.consumer.stop()
+        await self.admin.close()
+
+    async def written(self, topic: str) -> int:
+        return sum((await self.consumer.end_offsets(self.partitions[topic])).values())
+
+    async def lags(self) -> dict[str, int]:
+        groups = {s: f"{self.stack.prefix}vafa-{s}" for s in self.reads}
+        committed = {s: await self.admin.list_consumer_group_offsets(g) for s, g in groups.items()}
+        found = {}
+        for service, topics in self.reads.items():
+            tps = [tp for t in topics for tp in self.partitions[t]]
+            ends = await self.consumer.end_offsets(tps)
+            done = committed[service]
+            found[service] = sum(
+                max(end - (done[tp].offset if tp in done else 0), 0) for tp, end in ends.items()
+            )
+        return found

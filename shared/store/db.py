@@ -10,5 +10,10 @@ def make_engine(settings: ServiceSettings, pool_size: int = 5) -> AsyncEngine:
         settings.database_url,
         pool_size=pool_size,
         pool_pre_ping=True,
-        connect_args={"server_settings": {"application_name": f"vafa-{settings.service_name}"}},
+        connect_args={
+            "server_settings": {
+                "application_name": f"vafa-{settings.service_name}",
+                "lock_timeout": str(settings.pg_lock_timeout_ms),
+            }
+        },
     )
