@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -80,3 +81,13 @@ def install(app: FastAPI) -> None:
     async def validation(request: Request, error: RequestValidationError) -> JSONResponse:
         errors = errors_of(error, skip=("body",))
         return problem_response(422, invalid(errors))
+
+    @app.exception_handler(DBAPIError)
+    async def data_refused(request: Request, error: DBAPIError) -> JSONResponse:
+        # SQLSTATE class 22 is "data exception": a value the database cannot hold (a NUL character,
+        # a number out of range). The input was wrong, so it is a 422, never a 500.
+        sqlstate = str(getattr(error.orig, "sqlstate", "") or "")
+        if not sqlstate.startswith("22"):
+            raise error
+        detail = f"a value cannot be stored ({sqlstate}): {str(error.orig).splitlines()[0][:200]}"
+        return problem_response(422, problem_body(422, "Invalid request", detail))

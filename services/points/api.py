@@ -25,6 +25,7 @@ from services.points.store.repository import (
     rule_set_versions,
     upsert_reward,
 )
+from shared.contracts.common import MAX_POINTS
 from shared.contracts.envelope import utcnow
 from shared.problems import ProblemError
 
@@ -63,7 +64,7 @@ async def get_balance(member_id: str, request: Request) -> dict[str, Any]:
 async def get_ledger(
     member_id: str,
     request: Request,
-    before: Annotated[int | None, Query(description="entry id to page back from")] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="entry id to page back from")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """Every entry, newest first, each with its explanation (the rules that gave the points)."""
@@ -75,7 +76,9 @@ async def get_ledger(
 
 class AdjustmentIn(BaseModel):
     request_id: uuid.UUID
-    points: int = Field(description="positive credits, negative debits; never zero")
+    points: int = Field(
+        ge=-MAX_POINTS, le=MAX_POINTS, description="positive credits, negative debits; never zero"
+    )
     reason: str = Field(min_length=3, max_length=500)
 
 
@@ -92,7 +95,7 @@ async def adjust(member_id: str, body: AdjustmentIn, operator: Operator, request
 class TransferIn(BaseModel):
     request_id: uuid.UUID
     to_member_id: str = Field(min_length=1, max_length=128)
-    points: int = Field(gt=0)
+    points: int = Field(gt=0, le=MAX_POINTS)
     note: str = Field(default="", max_length=500)
 
 
@@ -146,8 +149,8 @@ async def settlement(
 class RewardIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["discount_code", "free_item", "voucher"]
-    cost_points: int = Field(gt=0)
-    stock: int | None = Field(default=None, ge=0, description="null: unlimited")
+    cost_points: int = Field(gt=0, le=MAX_POINTS)
+    stock: int | None = Field(default=None, ge=0, le=2**31 - 1, description="null: unlimited")
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
     active: bool = True

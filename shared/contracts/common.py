@@ -24,3 +24,7 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A
 MemberId = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
 TimeZone = Annotated[str, AfterValidator(_known_zone)]
 Quantity = Annotated[Decimal, Field(gt=0, le=100_000, decimal_places=3, allow_inf_nan=False)]
+
+# Far beyond any program's points, well inside PostgreSQL's bigint: a bound every points input carries,
+# so an absurd number is a 422, not an overflow in the database.
+MAX_POINTS = 10**12

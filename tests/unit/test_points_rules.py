@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from services.points.domain.rules import MemberContext, RuleSet, active_rule_set, evaluate, partner_earning
+from services.points.domain.rules import (
+    MemberContext,
+    Promotion,
+    RuleSet,
+    active_rule_set,
+    evaluate,
+    partner_earning,
+)
 from shared.contracts import LineItem, PartnerCampaignAnnounced, PurchaseRecorded
 
 # Saturday 2026-11-21, 19:30 in Tehran (UTC+3:30).
@@ -150,3 +157,8 @@ def test_a_receipt_without_lines_earns_on_its_total() -> None:
     assert explain(evaluate(rules(), total_only, SATURDAY_EVENING, MemberContext())) == [
         ("base: 0.0001 per IRR", 12)
     ]
+
+
+def test_a_promotion_hour_with_an_offset_is_refused_not_a_crash() -> None:
+    with pytest.raises(ValidationError, match="local time"):
+        Promotion(name="happy hour", multiplier=Decimal(2), from_time=time(22, 45, tzinfo=UTC))

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts import LineItem, PartnerCampaignAnnounced, PurchaseRecorded, RuleContribution
+from shared.contracts.common import MAX_POINTS
 from shared.contracts.money import CURRENCY_EXPONENTS, Money
 
 Multiplier = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)]
@@ -42,6 +43,9 @@ class Promotion(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Promotion:
+        if self.from_time.tzinfo is not None or self.to_time.tzinfo is not None:
+            # Found by the fuzzer: comparing such a time with a local one was a 500.
+            raise ValueError("from_time and to_time are the store's local time: give them without an offset")
         if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
             raise ValueError("ends_on is before starts_on")
         if not self.weekdays or not self.weekdays <= set(range(7)):
@@ -73,8 +77,10 @@ class RuleSet(BaseModel):
     channel_multipliers: dict[Literal["store", "online"], Multiplier] = Field(default_factory=dict)
     promotions: list[Promotion] = Field(default_factory=list, max_length=200)
     minimum_basket: dict[str, Money] = Field(default_factory=dict, description="per currency")
-    cap_per_receipt: int | None = Field(default=None, gt=0)
-    cap_per_day: int | None = Field(default=None, gt=0, description="per member, per local day")
+    cap_per_receipt: int | None = Field(default=None, gt=0, le=MAX_POINTS)
+    cap_per_day: int | None = Field(
+        default=None, gt=0, le=MAX_POINTS, description="per member, per local day"
+    )
     welcome_bonus: int = Field(default=0, ge=0, le=1_000_000)
     partner_rates: dict[str, Rate] = Field(
         default_factory=dict, description="points per currency unit of a partner brand's purchases"
