@@ -240,7 +240,13 @@ class ReliableConsumer:
             log.warning("batch still running after %.0fs of rebalance; its commit may be refused", timeout)
 
     def _decode(self, record: Record) -> _Item | None:
-        decoded = self._decoder(record)
+        try:
+            decoded = self._decoder(record)
+        except Exception as error:
+            # A decoder bug on one odd record must not block its partition forever: dead-letter it
+            # with the error, like any record the decoder refuses.
+            log.exception("decoder failed on %s:%s:%s", record.topic, record.partition, record.offset)
+            decoded = f"decoder failed: {type(error).__name__}: {error}"
         if decoded is None:
             self._metrics.events.labels(record.topic, "ignored").inc()
             return None

@@ -317,7 +317,8 @@ def parse_item(raw: Any, now: datetime, max_skew: timedelta) -> Item | list[Fiel
     """A submitted JSON object -> a valid item, or every reason it is not one."""
     if not isinstance(raw, dict):
         return [FieldError("", "not_an_object", "each item must be a JSON object")]
-    if raw.get("kind") not in _CONTRACTS:
+    kind = raw.get("kind")
+    if not isinstance(kind, str) or kind not in _CONTRACTS:
         return [FieldError("kind", "unknown_kind", f"kind must be one of {', '.join(_CONTRACTS)}")]
     try:
         item = ITEM.validate_python(raw)

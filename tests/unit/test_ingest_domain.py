@@ -162,3 +162,8 @@ def test_who_may_send_what(principal: Principal, item: dict[str, Any], allowed: 
     parsed = parse_item(item, NOW, SKEW)
     assert not isinstance(parsed, list), parsed
     assert (forbidden_reason(principal, parsed) is None) is allowed
+
+
+@pytest.mark.parametrize("kind", [["purchase"], {"a": 1}, 7, None])
+def test_a_kind_that_is_not_a_string_is_refused_not_a_crash(kind: Any) -> None:
+    assert rules(parse_item({**purchase(), "kind": kind}, NOW, SKEW)) == [("kind", "unknown_kind")]
