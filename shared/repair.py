@@ -1,0 +1,183 @@
+"""Repairs an operator runs against one service (its ``VAFA_*`` settings say which):
+
+``python -m shared.repair redrive [--from-offset N] [--reason-contains TEXT] [--dry-run]``
+    After a fix, send the service's dead letters back to the topics they came from, unchanged, each
+    with a ``vafa-redriven-from`` header naming the dead letter. What was re-driven is written to
+    ``repairs/redrive-<service>-<time>.jsonl`` (and printed), with the offset to start from next time.
+    Every consumer of that topic sees the record again; inboxes make a repeat of a valid event harmless.
+
+``python -m shared.repair rebuild --yes``
+    With the service stopped: drop and recreate its database and send its consumer group back to
+    offset 0. Started again, the service rebuilds its state from the topics (the events are kept
+    forever: ``retention.ms = -1``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.config import ServiceSettings
+from shared.contracts.envelope import utcnow
+from shared.deadletter import REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
+from shared.topics import dead_letter_topic
+
+REDRIVEN_FROM = "vafa-redriven-from"
+
+
+async def _dead_letters(settings: ServiceSettings, from_offset: int) -> list[Any]:
+    topic = settings.topic_prefix + dead_letter_topic(settings.service_name)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, from_offset)
+        end = await consumer.end_offsets(partitions)
+        found = []
+        while any([await consumer.position(tp) < end[tp] for tp in partitions]):
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                found.extend(records)
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def redrive(
+    settings: ServiceSettings, *, from_offset: int = 0, reason_contains: str = "", dry_run: bool = False
+) -> dict[str, Any]:
+    letters = await _dead_letters(settings, from_offset)
+    chosen = []
+    for letter in letters:
+        headers = {k: v.decode("utf-8", "replace") for k, v in letter.headers}
+        if reason_contains in headers.get(REASON, ""):
+            chosen.append((letter, headers))
+    report: list[dict[str, Any]] = []
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+    )
+    if not dry_run:
+        await producer.start()
+    try:
+        for letter, headers in chosen:
+            source = headers[SOURCE_TOPIC]
+            origin = f"{letter.topic}:{letter.partition}:{letter.offset}"
+            line: dict[str, Any] = {
+                "dead_letter": origin,
+                "to": source,
+                "was": f"{source}:{headers.get(SOURCE_PARTITION)}:{headers.get(SOURCE_OFFSET)}",
+                "reason": headers.get(REASON, ""),
+            }
+            if not dry_run:
+                kept = [(k, v) for k, v in letter.headers if not k.startswith("vafa-dlq-")]
+                sent = await producer.send_and_wait(
+                    source, letter.value, key=letter.key, headers=[*kept, (REDRIVEN_FROM, origin.encode())]
+                )
+                line["new_offset"] = f"{sent.partition}:{sent.offset}"
+            report.append(line)
+    finally:
+        if not dry_run:
+            await producer.stop()
+    next_offset = max((letter.offset for letter in letters), default=from_offset - 1) + 1
+    return {"redriven": report, "dry_run": dry_run, "next_from_offset": next_offset}
+
+
+async def rebuild(settings: ServiceSettings) -> dict[str, Any]:
+    """Drop the service's database and rewind its consumer group; refuses while the group has members."""
+    group = settings.consumer_group
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+        # The raw DescribeGroups response: per group (error, id, state, protocol type, protocol, members).
+        members = response.groups[0][5]
+        if members:
+            raise SystemExit(f"{group} still has {len(members)} member(s): stop the service first")
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    password = settings.pg_password.get_secret_value()
+    conn = await asyncpg.connect(
+        host=settings.pg_host,
+        port=settings.pg_port,
+        user=settings.pg_user,
+        password=password,
+        database="postgres",
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{settings.database_name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{settings.database_name}"')
+    finally:
+        await conn.close()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        if committed:
+            consumer.assign(list(committed))
+            await consumer.commit({tp: 0 for tp in committed})
+    finally:
+        await consumer.stop()
+    return {"database": settings.database_name, "group": group, "rewound_partitions": len(committed)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.repair",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    again = commands.add_parser("redrive", help="send dead letters back where they came from")
+    again.add_argument("--from-offset", type=int, default=0)
+    again.add_argument("--reason-contains", default="")
+    again.add_argument("--dry-run", action="store_true")
+    anew = commands.add_parser("rebuild", help="drop the store and replay the topics from offset 0")
+    anew.add_argument("--yes", action="store_true", help="yes, drop the database")
+    args = parser.parse_args()
+    settings = ServiceSettings()  # VAFA_SERVICE_NAME and the service's other VAFA_* settings
+    if settings.service_name == ServiceSettings.model_fields["service_name"].default:
+        raise SystemExit("say which service: VAFA_SERVICE_NAME=points (with its other VAFA_* settings)")
+    if args.command == "redrive":
+        result = asyncio.run(
+            redrive(
+                settings,
+                from_offset=args.from_offset,
+                reason_contains=args.reason_contains,
+                dry_run=args.dry_run,
+            )
+        )
+        for line in result["redriven"]:
+            print(json.dumps(line))
+        count = len(result["redriven"])
+        if args.dry_run:
+            print(f"would re-drive {count} dead letter(s)")
+            return
+        stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+        path = Path("repairs") / f"redrive-{settings.service_name}-{stamp}.jsonl"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("".join(json.dumps(line) + "\n" for line in result["redriven"]))
+        following = result["next_from_offset"]
+        print(f"re-drove {count} dead letter(s); recorded in {path}; next time: --from-offset {following}")
+    else:
+        if not args.yes:
+            raise SystemExit(f"this drops {settings.database_name}: run again with --yes")
+        print(json.dumps(asyncio.run(rebuild(settings))))
+
+
+if __name__ == "__main__":
+    main()

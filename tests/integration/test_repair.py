@@ -1,0 +1,110 @@
+"""Repair: dead letters re-driven after a fix, with a record of what was sent; a store rebuilt from the
+topics gives the same state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+
+from shared.contracts.envelope import utcnow
+from shared.repair import REDRIVEN_FROM
+from shared.topics import Topic
+from tests.support import REPO, ServiceProcess, Stack, as_record, at_least, decode, eventually, purchase
+
+
+async def repair(
+    stack: Stack, service: str, cwd: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "shared.repair", *args],
+        cwd=cwd,
+        env=os.environ | stack.env(service, VAFA_SERVICE_NAME=service, PYTHONPATH=str(REPO), **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_dead_letters_are_re_driven_after_the_fix_and_recorded(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, tmp_path: Path
+) -> None:
+    await stack.create("ingest")
+    ingest = ServiceProcess("services.ingest", stack.env("ingest"), log_dir)
+    services.append(ingest)
+    await ingest.start().wait_ready()
+    # A till whose clock runs an hour fast: ingest refuses its receipt (future timestamp).
+    item = {
+        "kind": "purchase", "chain_id": "hyperstar", "store_id": "hyperstar-01", "receipt_no": "FAST-1",
+        "member_id": "0912000009", "currency": "IRR", "total_amount": "250000",
+        "lines": [{"sku": "nan", "category": "bakery", "quantity": "1", "unit_price": "250000",
+                   "amount": "250000"}],
+        "occurred_at": (utcnow() + timedelta(hours=1)).isoformat(),
+    }  # fmt: skip
+    await stack.produce(Topic.POS_RAW, [(b"till-7", orjson.dumps(item))])
+    (letter,) = await eventually(
+        lambda: at_least(stack.read_all("deadletter.ingest"), 1), what="a dead letter"
+    )
+    assert "future" in dict(letter.headers)["vafa-dlq-reason"].decode()
+
+    # The fix: the operator allows that chain's clock skew; then re-drives.
+    ingest.stop()
+    ingest.start(VAFA_INGEST_MAX_CLOCK_SKEW_S="7200")
+    await ingest.wait_ready()
+    dry = await repair(stack, "ingest", tmp_path, "redrive", "--dry-run")
+    assert "would re-drive 1 dead letter(s)" in dry.stdout, dry.stderr
+    done = await repair(stack, "ingest", tmp_path, "redrive", "--reason-contains", "future")
+    assert "re-drove 1 dead letter(s)" in done.stdout, done.stderr
+    (record_file,) = (tmp_path / "repairs").iterdir()
+    recorded = [json.loads(line) for line in record_file.read_text().splitlines()]
+    assert recorded and recorded[0]["dead_letter"].endswith(":0:0") and "future" in recorded[0]["reason"]
+
+    forwarded = await eventually(lambda: at_least(stack.read_all(Topic.PURCHASES), 1), what="the purchase")
+    assert [decode(r)["payload"]["receipt_no"] for r in forwarded] == ["FAST-1"]
+    raw = [r for r in await stack.read_all(Topic.POS_RAW) if dict(r.headers).get(REDRIVEN_FROM)]
+    assert len(raw) == 1 and raw[0].value == letter.value
+    # Next time from where this one stopped: nothing is sent twice.
+    again = await repair(stack, "ingest", tmp_path, "redrive", "--from-offset", "1")
+    assert "re-drove 0 dead letter(s)" in again.stdout, again.stderr
+
+
+async def test_a_store_rebuilt_from_offset_zero_has_the_same_state(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, tmp_path: Path
+) -> None:
+    await stack.create("tiers")
+    tiers = ServiceProcess("services.tiers", stack.env("tiers"), log_dir)
+    services.append(tiers)
+    await tiers.start().wait_ready()
+    amounts = {"m-1": "30000000", "m-2": "110000000", "m-3": "600000000"}
+    sales = [purchase(member, amount) for member, amount in amounts.items() for _ in range(2)]
+    await stack.produce(Topic.PURCHASES, [as_record(p) for p in sales])
+    query = "SELECT member_id, tier, since FROM standings ORDER BY member_id"
+
+    async def standings() -> list[dict[str, object]]:
+        return [dict(r) for r in await stack.query("tiers", query)]
+
+    before = await eventually(lambda: _rows(standings(), 3), what="three standings")
+    assert [r["tier"] for r in before] == ["Silver", "Gold", "Platinum"]
+
+    refused = await repair(stack, "tiers", tmp_path, "rebuild", "--yes")
+    assert refused.returncode != 0 and "stop the service first" in refused.stderr
+    tiers.stop()  # a clean stop leaves the consumer group at once
+    await tiers.wait_exit()
+    rebuilt = await repair(stack, "tiers", tmp_path, "rebuild", "--yes")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    await tiers.start().wait_ready()
+    after = await eventually(lambda: _rows(standings(), 3), what="the standings again")
+    assert after == before
+
+
+async def _rows(rows: Awaitable[list[dict[str, object]]], n: int) -> list[dict[str, object]] | None:
+    found = await rows
+    return found if len(found) >= n else None
