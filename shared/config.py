@@ -6,6 +6,11 @@ read as ``VAFA_<FIELD>`` (so a points field ``points_earn_rate`` is ``VAFA_POINT
 
 from __future__ import annotations
 
+from ssl import SSLContext
+from typing import Any, Literal
+
+from aiokafka.helpers import create_ssl_context
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import SecretStr, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,6 +21,12 @@ class ServiceSettings(BaseSettings):
     service_name: str = "vafa"
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Production brokers take SASL (SCRAM or PLAIN) and/or TLS: set these, nothing else changes.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str = ""  # the CA that signed the brokers' certificates (system CAs if empty)
     # Prepended to every topic name: lets tests, demos and tenants share one broker without clashing.
     topic_prefix: str = ""
 
@@ -25,6 +36,8 @@ class ServiceSettings(BaseSettings):
     pg_password: SecretStr = SecretStr("vafa")
     # Each service owns its store; the default database is ``vafa_<service_name>``.
     pg_database: str = ""
+    # asyncpg's sslmode: disable | prefer | require | verify-ca | verify-full (PGSSLROOTCERT for the CA).
+    pg_sslmode: str = "prefer"
     # A statement waiting longer than this for a lock fails and its batch is retried, rather than the
     # consumer hanging behind a long lock (a migration, an operator's manual fix).
     pg_lock_timeout_ms: int = 10_000
@@ -50,9 +63,42 @@ class ServiceSettings(BaseSettings):
         password = self.pg_password.get_secret_value()
         return (
             f"postgresql+asyncpg://{self.pg_user}:{password}@{self.pg_host}:{self.pg_port}"
-            f"/{self.database_name}"
+            f"/{self.database_name}?ssl={self.pg_sslmode}"
         )
 
     @property
     def consumer_group(self) -> str:
         return f"{self.topic_prefix}vafa-{self.service_name}"
+
+    def _ssl_context(self) -> SSLContext | None:
+        if "SSL" not in self.kafka_security_protocol:
+            return None
+        context: SSLContext = create_ssl_context(cafile=self.kafka_ssl_cafile or None)
+        return context
+
+    def kafka_options(self) -> dict[str, Any]:
+        """What every aiokafka client (producer, consumer, admin) of a service connects with."""
+        options: dict[str, Any] = {"bootstrap_servers": self.kafka_bootstrap_servers}
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return options
+        options["security_protocol"] = self.kafka_security_protocol
+        if context := self._ssl_context():
+            options["ssl_context"] = context
+        if self.kafka_security_protocol.startswith("SASL"):
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        return options
+
+    def kafka_security(self) -> BaseSecurity | None:
+        """The same, as faststream's broker takes it."""
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return None
+        context, use_ssl = self._ssl_context(), "SSL" in self.kafka_security_protocol
+        if not self.kafka_security_protocol.startswith("SASL"):
+            return BaseSecurity(ssl_context=context, use_ssl=True)
+        kinds = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+        password = self.kafka_sasl_password.get_secret_value()
+        return kinds[self.kafka_sasl_mechanism](
+            self.kafka_sasl_username, password, ssl_context=context, use_ssl=use_ssl
+        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -80,14 +80,14 @@ class OutboxRelay:
     def __init__(
         self,
         engine: AsyncEngine,
-        bootstrap_servers: str,
+        kafka: Mapping[str, Any],
         metrics: CoreMetrics,
         *,
         batch_size: int = 1000,
         poll_interval_s: float = 0.5,
     ) -> None:
         self._engine = engine
-        self._bootstrap_servers = bootstrap_servers
+        self._kafka = dict(kafka)  # aiokafka client options: servers, and SASL/TLS where set
         self._metrics = metrics
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
@@ -109,9 +109,7 @@ class OutboxRelay:
             await self._task
 
     def _producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap_servers, enable_idempotence=True, acks="all", linger_ms=2
-        )
+        return AIOKafkaProducer(**self._kafka, enable_idempotence=True, acks="all", linger_ms=2)
 
     async def drain(self) -> int:
         """Publish everything waiting, then return (for commands that write events and exit)."""

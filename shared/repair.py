@@ -34,7 +34,7 @@ REDRIVEN_FROM = "vafa-redriven-from"
 
 async def _dead_letters(settings: ServiceSettings, from_offset: int) -> list[Any]:
     topic = settings.topic_prefix + dead_letter_topic(settings.service_name)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**settings.kafka_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
@@ -66,9 +66,7 @@ async def redrive(
         if reason_contains in headers.get(REASON, ""):
             chosen.append((letter, headers))
     report: list[dict[str, Any]] = []
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
-    )
+    producer = AIOKafkaProducer(**settings.kafka_options(), acks="all", enable_idempotence=True)
     if not dry_run:
         await producer.start()
     try:
@@ -98,7 +96,7 @@ async def redrive(
 async def rebuild(settings: ServiceSettings) -> dict[str, Any]:
     """Drop the service's database and rewind its consumer group; refuses while the group has members."""
     group = settings.consumer_group
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.kafka_options())
     await admin.start()
     try:
         (response,) = await admin.describe_consumer_groups([group])
@@ -122,9 +120,7 @@ async def rebuild(settings: ServiceSettings) -> dict[str, Any]:
         await conn.execute(f'CREATE DATABASE "{settings.database_name}"')
     finally:
         await conn.close()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(**settings.kafka_options(), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         if committed:

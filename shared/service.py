@@ -71,7 +71,7 @@ async def run_jobs_once(
     engine = make_engine(settings, pool_size=1)
     try:
         done = {job.name: await run_job_round(engine, job, now) for job in jobs}
-        relay = OutboxRelay(engine, settings.kafka_bootstrap_servers, CoreMetrics(CollectorRegistry()))
+        relay = OutboxRelay(engine, settings.kafka_options(), CoreMetrics(CollectorRegistry()))
         done["events-published"] = await relay.drain()
         return done
     finally:
@@ -116,7 +116,7 @@ def create_app(
     relay = (
         OutboxRelay(
             engine,
-            settings.kafka_bootstrap_servers,
+            settings.kafka_options(),
             metrics,
             batch_size=settings.outbox_batch_size,
             poll_interval_s=settings.outbox_poll_interval_s,
@@ -126,6 +126,7 @@ def create_app(
     )
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=settings.kafka_security(),
         acks="all",
         enable_idempotence=True,
         request_timeout_ms=10_000,
@@ -153,7 +154,7 @@ def create_app(
         topics = [*CATALOG, dead_letter_spec(settings.service_name)]
         await _until_up(
             "topics",
-            lambda: ensure_topics(settings.kafka_bootstrap_servers, topics, prefix=settings.topic_prefix),
+            lambda: ensure_topics(settings.kafka_options(), topics, prefix=settings.topic_prefix),
             deadline,
         )
         if relay is not None:

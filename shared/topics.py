@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -71,10 +73,11 @@ def dead_letter_spec(service_name: str) -> TopicSpec:
 
 
 async def ensure_topics(
-    bootstrap_servers: str, specs: tuple[TopicSpec, ...] | list[TopicSpec], prefix: str = ""
+    kafka: str | Mapping[str, Any], specs: tuple[TopicSpec, ...] | list[TopicSpec], prefix: str = ""
 ) -> None:
-    """Create every missing topic; existing ones are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    """Create every missing topic; existing ones are left as they are. ``kafka``: the bootstrap
+    servers, or a service's whole client options (``ServiceSettings.kafka_options()``)."""
+    admin = AIOKafkaAdminClient(**({"bootstrap_servers": kafka} if isinstance(kafka, str) else kafka))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
