@@ -39,15 +39,9 @@ from shared.contracts.envelope import utcnow
 from shared.topics import Topic, TopicSpec, ensure_topics
 from sim.harness import Infra, Probe, ServiceProcess, Stack, infra_from_env, produce
 from sim.pos import PosSimulator
+from sim.services import READS, SERVICES
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SERVICES = ("ingest", "points", "tiers")
-# What each service has finished when its group has committed to the end of these topics.
-READS = {
-    "ingest": [Topic.POS_RAW],
-    "points": [Topic.PURCHASES, Topic.PARTNERS, Topic.TIERS],
-    "tiers": [Topic.PURCHASES, Topic.POINTS, Topic.MEMBERSHIPS],
-}
 
 
 def simulator(count: int, members: int, seed: int) -> PosSimulator:
@@ -145,6 +139,8 @@ async def finished(
         "ingest": [Topic.PURCHASES, Topic.PARTNERS, Topic.MEMBERSHIPS],
         "points": [Topic.POINTS],
         "tiers": [],
+        "notify": [],  # the stream enrols nobody: each message is logged as suppressed, no SMTP
+        "analytics": [],
     }
     while len(done) < len(SERVICES):
         if time.perf_counter() - started > timeout:
@@ -271,21 +267,33 @@ async def latency(infra: Infra, rate: float, seconds: float, members: int, log_d
             await finished(probe, expected_outputs([orjson.dumps(i) for i in items]), time.perf_counter())
         earned: list[float] = []
         changed: list[float] = []
+        caused_by: dict[str, str] = {}  # points.earned event -> the purchase that caused it
         records = await stack.read_all(Topic.POINTS, timeout=60) + await stack.read_all(
             Topic.TIERS, timeout=60
         )
         for record in records:
             event = orjson.loads(record.value or b"")
             cause = str(event.get("causation_id"))
+            if event["type"] == "points.earned":
+                caused_by[event["event_id"]] = cause
             if cause in created and event["type"] in ("points.earned", "tier.changed"):
                 (earned if event["type"] == "points.earned" else changed).append(
                     record.timestamp / 1000 - created[cause]
                 )
+        logged = [
+            row["created_at"].timestamp() - created[caused_by[str(row["source_event_id"])]]
+            for row in await stack.query(
+                "notify",
+                "SELECT source_event_id, created_at FROM deliveries WHERE source_type = 'points.earned'",
+            )
+            if caused_by.get(str(row["source_event_id"])) in created
+        ]
         return {
             "offered_per_second": rate,
             "purchases": len(items),
             "points_earned": _percentiles(earned),
             "tier_changed": _percentiles(changed),
+            "notification_logged": _percentiles(logged),
         }
     finally:
         for p in processes:
@@ -378,7 +386,7 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         f"events per run: {p['events']} ({p['purchases']} purchases); median of {result['repeats']} runs",
         f"ceiling (bare aiokafka produce+consume): {c['per_second']:,.0f} events/s",
-        f"pipeline ingest->points->tiers:          {p['per_second']:,.0f} events/s "
+        f"pipeline ingest->points->tiers->notify->analytics: {p['per_second']:,.0f} events/s "
         f"({p['purchases_per_second']:,.0f} purchases/s); ratio {p['per_second'] / c['per_second']:.3f}",
     ]
     ingest, http = p["events"] / p["done_seconds"]["ingest"], result["ingest_http"]["per_second"]
@@ -387,7 +395,11 @@ def table(result: dict[str, Any]) -> str:
     if result.get("scaling"):
         s = result["scaling"]
         lines.append(f"pipeline, 2 instances of each service:  {s['per_second']:,.0f} events/s")
-    for name, figures in (("points.earned", lat["points_earned"]), ("tier.changed", lat["tier_changed"])):
+    for name, figures in (
+        ("points.earned", lat["points_earned"]),
+        ("tier.changed", lat["tier_changed"]),
+        ("notification logged", lat.get("notification_logged", {})),
+    ):
         if figures.get("count"):
             lines.append(
                 f"latency created->{name} at {lat['offered_per_second']:.0f}/s: "

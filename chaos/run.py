@@ -31,12 +31,6 @@ import orjson
 from aiosmtpd.controller import Controller
 
 from chaos.oracle import Oracle
-from services.analytics.handlers import CONSUMES as ANALYTICS_READS
-from services.ingest.handlers import RawIntakeDecoder
-from services.notify.handlers import CONSUMES as NOTIFY_READS
-from services.points.handlers import CONSUMES as POINTS_READS
-from services.tiers.handlers import CONSUMES as TIERS_READS
-from shared.consumer import ContractDecoder
 from shared.contracts.envelope import utcnow
 from shared.topics import Topic
 from sim.harness import (
@@ -51,18 +45,11 @@ from sim.harness import (
     produce,
 )
 from sim.pos import PosSimulator
+from sim.services import READS, SERVICES
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VAFACTL = str(REPO / "deploy/local/vafactl")
 EARN_RATE = "0.0001"
-SERVICES = ("ingest", "points", "tiers", "notify", "analytics")
-READS: dict[str, list[str]] = {
-    "ingest": list(RawIntakeDecoder.topics),
-    "points": list(ContractDecoder(POINTS_READS).topics),
-    "tiers": list(ContractDecoder(TIERS_READS).topics),
-    "notify": list(ContractDecoder(NOTIFY_READS).topics),
-    "analytics": list(ContractDecoder(ANALYTICS_READS).topics),
-}
 FAULTS = (
     "kill ingest",
     "kill points (the group rebalances)",

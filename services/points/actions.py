@@ -17,12 +17,15 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.causes import brand_match
 from services.points.domain.expiry import lot_expiry
 from services.points.domain.wallet import InsufficientPoints, Take, Wallet
 from services.points.settings import PointsSettings
 from services.points.store.repository import (
     LedgerEntry,
     add_redemption,
+    cause_for_update,
+    donation_by_id,
     expiring_unreminded,
     held_past,
     ledger_entry,
@@ -31,6 +34,7 @@ from services.points.store.repository import (
     mark_reminded,
     members_with_expired_lots,
     move_stock,
+    record_donation,
     redemption_for_update,
     reward_for_update,
     save,
@@ -38,6 +42,7 @@ from services.points.store.repository import (
 )
 from shared.contracts import (
     POINTS_ADJUSTED,
+    POINTS_DONATED,
     POINTS_EXPIRED,
     POINTS_EXPIRING_SOON,
     POINTS_REDEEMED,
@@ -46,6 +51,7 @@ from shared.contracts import (
     REWARD_ISSUED,
     Contract,
     PointsAdjusted,
+    PointsDonated,
     PointsExpired,
     PointsExpiringSoon,
     PointsRedeemed,
@@ -338,6 +344,63 @@ async def transfer(
         "to": recipient,
         "points": points,
         "balance": wallets[sender].balance,
+    }
+
+
+async def donate(
+    conn: AsyncConnection,
+    settings: PointsSettings,
+    donation_id: uuid.UUID,
+    member_id: str,
+    cause_id: str,
+    points: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """A member gives points to a cause: they leave the member's wallet (oldest first) for the cause
+    ledger, and the brand adds its match while the match budget lasts. A retry is the same donation."""
+    known = await donation_by_id(conn, donation_id)
+    if known is not None:
+        return _donation_json(known)
+    cause = await cause_for_update(conn, cause_id)
+    if cause is None or not cause.active:
+        raise ProblemError(404, "Unknown cause", f"no active cause {cause_id!r}")
+    wallets, _ = await load_wallets(conn, [member_id], with_lots=[member_id])
+    wallet = wallets[member_id]
+    try:
+        takes = wallet.debit(points)
+    except InsufficientPoints as short:
+        raise ProblemError(
+            422,
+            "Insufficient points",
+            f"cannot give {points} points: the balance is {short.available}",
+            errors=[FieldError("points", "insufficient_points", f"balance {short.available}")],
+        ) from None
+    matched = brand_match(points, cause.match_ratio, cause.match_budget - cause.matched_total)
+    details = {"cause_id": cause_id, "matched": matched, "lots": _takes_json(takes)}
+    await save(conn, [wallet], [LedgerEntry(member_id, "donate", -points, donation_id, now, details)])
+    row = {"donation_id": donation_id, "member_id": member_id, "cause_id": cause_id, "points": points,
+           "matched": matched, "at": now}  # fmt: skip
+    await record_donation(conn, row)
+    payload = PointsDonated(
+        member_id=member_id,
+        cause_id=cause_id,
+        donation_id=donation_id,
+        points=points,
+        matched=matched,
+        balance=wallet.balance,
+    )
+    await _emit(conn, settings, POINTS_DONATED, member_id, payload)
+    return _donation_json(row) | {"balance": wallet.balance}
+
+
+def _donation_json(row: Any) -> dict[str, Any]:
+    return {
+        "donation_id": str(row["donation_id"]),
+        "member_id": row["member_id"],
+        "cause_id": row["cause_id"],
+        "points": row["points"],
+        "matched": row["matched"],
+        "at": row["at"],
     }
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.points import actions
@@ -20,9 +21,11 @@ from services.points.store.repository import (
     add_rule_set,
     balance_of,
     catalog,
+    cause_report,
     ledger_page,
     partner_settlement,
     rule_set_versions,
+    upsert_cause,
     upsert_reward,
 )
 from shared.contracts.common import MAX_POINTS
@@ -191,3 +194,54 @@ async def confirm(redemption_id: uuid.UUID, request: Request) -> dict[str, Any]:
 async def cancel(redemption_id: uuid.UUID, request: Request) -> dict[str, Any]:
     """The sale did not go through: the points go back where they came from."""
     return await _write(request, actions.release, redemption_id, "cancelled", utcnow())
+
+
+class CauseIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    match_ratio: Decimal = Field(
+        default=Decimal(0), ge=0, le=10, decimal_places=2, description="brand points added per point given"
+    )
+    match_budget_points: int = Field(default=0, ge=0, le=MAX_POINTS)
+    active: bool = True
+
+
+@api.put("/causes/{cause_id}", dependencies=[Writer])
+async def put_cause(
+    cause_id: Annotated[str, Path(min_length=1, max_length=64)], cause: CauseIn, request: Request
+) -> dict[str, Any]:
+    """A cause members can give points to (value-based program), with the brand's match and its budget."""
+    values = {"name": cause.name, "match_ratio": cause.match_ratio, "match_budget": cause.match_budget_points}
+    async with request.app.state.engine.begin() as conn:
+        await upsert_cause(conn, cause_id, values | {"active": cause.active})
+        (report,) = await cause_report(conn, cause_id)
+    return report
+
+
+class DonationIn(BaseModel):
+    request_id: uuid.UUID = Field(description="the donation's id: a retry is the same donation")
+    cause_id: str = Field(min_length=1, max_length=64)
+    points: int = Field(gt=0, le=MAX_POINTS)
+
+
+@api.post("/members/{member_id}/donations", status_code=201, dependencies=[Writer])
+async def donate(member_id: str, body: DonationIn, request: Request) -> dict[str, Any]:
+    """Give points to a cause; the brand's match is added while its budget lasts."""
+    return await _write(
+        request, actions.donate, body.request_id, member_id, body.cause_id, body.points, utcnow()
+    )
+
+
+@api.get("/causes")
+async def list_causes(request: Request) -> dict[str, Any]:
+    """Every cause with what was given, matched, by how many members: the report of what was given."""
+    async with request.app.state.engine.connect() as conn:
+        return {"causes": await cause_report(conn)}
+
+
+@api.get("/causes/{cause_id}")
+async def get_cause(cause_id: str, request: Request) -> dict[str, Any]:
+    async with request.app.state.engine.connect() as conn:
+        found = await cause_report(conn, cause_id)
+    if not found:
+        raise ProblemError(404, "Unknown cause", f"no cause {cause_id!r}")
+    return found[0]

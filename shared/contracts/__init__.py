@@ -14,6 +14,7 @@ from shared.contracts.notify import NotificationOutcome
 from shared.contracts.partners import PartnerCampaignAnnounced, PartnerPurchaseRecorded
 from shared.contracts.points import (
     PointsAdjusted,
+    PointsDonated,
     PointsEarned,
     PointsExpired,
     PointsExpiringSoon,
@@ -86,6 +87,7 @@ POINTS_EXPIRING_SOON: Contract[PointsExpiringSoon] = Contract(
     "points.expiring_soon", 1, PointsExpiringSoon, Topic.POINTS
 )
 POINTS_ADJUSTED: Contract[PointsAdjusted] = Contract("points.adjusted", 1, PointsAdjusted, Topic.POINTS)
+POINTS_DONATED: Contract[PointsDonated] = Contract("points.donated", 1, PointsDonated, Topic.POINTS)
 POINTS_TRANSFERRED: Contract[PointsTransferred] = Contract(
     "points.transferred", 1, PointsTransferred, Topic.POINTS
 )
@@ -128,6 +130,7 @@ ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     POINTS_EXPIRING_SOON,
     POINTS_ADJUSTED,
     POINTS_TRANSFERRED,
+    POINTS_DONATED,
     TIER_CHANGED,
     TIER_PROGRESS,
     MEMBERSHIP_STARTED,
@@ -149,6 +152,7 @@ POINTS_CONTRACTS: tuple[Contract[Any], ...] = (
     POINTS_EXPIRING_SOON,
     POINTS_ADJUSTED,
     POINTS_TRANSFERRED,
+    POINTS_DONATED,
 )
 TIERS_CONTRACTS: tuple[Contract[Any], ...] = (
     TIER_CHANGED,
@@ -180,6 +184,7 @@ __all__ = [
     "PARTNER_PURCHASE_RECORDED",
     "POINTS_ADJUSTED",
     "POINTS_CONTRACTS",
+    "POINTS_DONATED",
     "POINTS_EARNED",
     "POINTS_EXPIRED",
     "POINTS_EXPIRING_SOON",
@@ -207,6 +212,7 @@ __all__ = [
     "PartnerCampaignAnnounced",
     "PartnerPurchaseRecorded",
     "PointsAdjusted",
+    "PointsDonated",
     "PointsEarned",
     "PointsExpired",
     "PointsExpiringSoon",

@@ -110,3 +110,14 @@ class PointsTransferred(_Contract):
     balance: int
     transfer_id: uuid.UUID
     note: str = ""
+
+
+class PointsDonated(_Contract):
+    """Points a member gave to a cause; ``matched`` is what the brand added to the gift."""
+
+    member_id: str
+    cause_id: str
+    donation_id: uuid.UUID
+    points: int = Field(gt=0)
+    matched: int = Field(ge=0)
+    balance: int

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.points.domain.causes import brand_match
 from services.points.domain.wallet import InsufficientPoints, Wallet, points_to_reverse
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -102,3 +103,11 @@ def test_partial_returns_never_reverse_more_than_was_earned_and_a_full_return_re
         assert 0 <= reversed_ <= earned
     reversed_ += points_to_reverse(earned, total, total, reversed_)
     assert reversed_ == earned
+
+
+def test_the_brand_match_rounds_down_and_stops_at_its_budget() -> None:
+    assert brand_match(200, Decimal("0.5"), budget_left=150) == 100
+    assert brand_match(300, Decimal("0.5"), budget_left=50) == 50
+    assert brand_match(3, Decimal("0.5"), budget_left=10) == 1
+    assert brand_match(100, Decimal(0), budget_left=10) == 0
+    assert brand_match(100, Decimal(2), budget_left=0) == 0

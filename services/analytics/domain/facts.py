@@ -15,6 +15,7 @@ from shared.contracts import (
     NotificationOutcome,
     PartnerPurchaseRecorded,
     PointsAdjusted,
+    PointsDonated,
     PointsEarned,
     PointsExpired,
     PointsRedeemed,
@@ -43,6 +44,7 @@ POINT_KINDS: dict[type[Any], tuple[str, int]] = {
     PointsExpired: ("expired", -1),
     PointsAdjusted: ("adjusted", 1),  # already signed
     PointsTransferred: ("transferred", 1),  # already signed
+    PointsDonated: ("donated", -1),
 }
 
 

@@ -159,6 +159,7 @@ def points_economics(moves: dict[str, int], funded: int, outstanding: int) -> di
         "expired": expired,
         "adjusted": moves.get("adjusted", 0),
         "transferred": moves.get("transferred", 0),
+        "donated": -moves.get("donated", 0),
         "outstanding_liability": outstanding,
         "redemption_rate": ratio(redeemed, issued),
         "breakage_rate": ratio(expired, issued),

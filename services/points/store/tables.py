@@ -8,7 +8,9 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    ForeignKey,
     Identity,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -127,4 +129,29 @@ member_tiers = Table(
     Column("tier", String, nullable=False),
     Column("multiplier", Numeric(6, 2), nullable=False),
     Column("since", DateTime(timezone=True), nullable=False),
+)
+
+# Value-based program: causes members give points to; the brand may match up to a budget.
+causes = Table(
+    "causes",
+    metadata,
+    Column("cause_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("match_ratio", Numeric(4, 2), nullable=False),  # brand points per point given
+    Column("match_budget", BigInteger, nullable=False),
+    Column("matched_total", BigInteger, nullable=False, server_default="0"),
+    Column("active", Boolean, nullable=False),
+)
+
+# The cause ledger: what each donation gave and what the brand added to it.
+donations = Table(
+    "donations",
+    metadata,
+    Column("donation_id", Uuid, primary_key=True),
+    Column("member_id", String, nullable=False),
+    Column("cause_id", String(64), ForeignKey("causes.cause_id"), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("matched", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_donations_cause", "cause_id", "at"),
 )

@@ -1,0 +1,87 @@
+"""Programs beyond points and tiers, through Kafka and the real stores."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable
+from pathlib import Path
+
+import httpx
+
+from shared.topics import Topic
+from tests.pointsflow import balances
+from tests.support import ServiceProcess, Stack, as_record, decode, eventually, purchase
+
+TOKEN = {"Authorization": "Bearer vafa-dev-token", "X-Operator": "test-ops"}
+
+
+async def test_members_give_points_to_a_cause_the_brand_matches_until_its_budget_runs_out(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    await stack.create("points")
+    points = ServiceProcess("services.points", stack.env("points"), log_dir)
+    services.append(points)
+    await points.start().wait_ready()
+    sales = [purchase("ava", "500"), purchase("ben", "300")]
+    await stack.produce(Topic.PURCHASES, [as_record(p) for p in sales])
+    await eventually(lambda: _has(balances(stack), {"ava": 500, "ben": 300}), what="points earned")
+
+    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+        cause = {"name": "Mahak children's hospital", "match_ratio": "0.5", "match_budget_points": 150}
+        assert (await c.put("/v1/causes/mahak", json=cause, headers=TOKEN)).status_code == 200
+
+        first = {"request_id": str(uuid.uuid4()), "cause_id": "mahak", "points": 200}
+        gift = await c.post("/v1/members/ava/donations", json=first, headers=TOKEN)
+        assert gift.status_code == 201, gift.text
+        assert (gift.json()["matched"], gift.json()["balance"]) == (100, 300)
+        retry = await c.post("/v1/members/ava/donations", json=first, headers=TOKEN)
+        assert retry.json()["matched"] == 100  # the same donation, not a second one
+        second = {"request_id": str(uuid.uuid4()), "cause_id": "mahak", "points": 300}
+        gift = (await c.post("/v1/members/ben/donations", json=second, headers=TOKEN)).json()
+        assert gift["matched"] == 50  # 150 wanted, 50 left in the budget
+        too_much = {"request_id": str(uuid.uuid4()), "cause_id": "mahak", "points": 301}
+        refused = await c.post("/v1/members/ava/donations", json=too_much, headers=TOKEN)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["rule"] == "insufficient_points"
+        nowhere = {"request_id": str(uuid.uuid4()), "cause_id": "nowhere", "points": 1}
+        assert (await c.post("/v1/members/ava/donations", json=nowhere, headers=TOKEN)).status_code == 404
+
+        report = (await c.get("/v1/causes/mahak")).json()
+    assert report == {
+        "cause_id": "mahak",
+        "name": "Mahak children's hospital",
+        "active": True,
+        "match_ratio": "0.50",
+        "given_points": 500,
+        "matched_points": 150,
+        "total_points": 650,
+        "donors": 2,
+        "donations": 2,
+        "match_budget_left": 0,
+    }
+    assert await balances(stack) == {"ava": 300, "ben": 0}
+    ledger = await stack.query(
+        "points", "SELECT member_id, points FROM ledger WHERE kind = 'donate' ORDER BY id"
+    )
+    assert [(r["member_id"], r["points"]) for r in ledger] == [("ava", -200), ("ben", -300)]
+    mismatched = await stack.query(
+        "points",
+        "SELECT b.member_id FROM balances b JOIN (SELECT member_id, sum(points) s FROM ledger GROUP BY 1) l "
+        "USING (member_id) WHERE b.balance <> l.s",
+    )
+    assert mismatched == []
+    donated = await eventually(
+        lambda: _events(stack, "points.donated", 2), what="points.donated on points.events"
+    )
+    assert sorted((e["key"], e["payload"]["points"], e["payload"]["matched"]) for e in donated) == [
+        ("ava", 200, 100),
+        ("ben", 300, 50),
+    ]
+
+
+async def _has(found: Awaitable[dict[str, int]], wanted: dict[str, int]) -> bool:
+    return await found == wanted
+
+
+async def _events(stack: Stack, kind: str, n: int) -> list[dict[str, object]] | None:
+    found = [e for e in (decode(r) for r in await stack.read_all(Topic.POINTS)) if e["type"] == kind]
+    return found if len(found) >= n else None
