@@ -12,8 +12,10 @@ from pydantic_core import PydanticCustomError
 
 def _known_zone(name: str) -> str:
     try:
+        if len(name) > 64:  # IANA names are short; a long one is not one (and the OS refuses the path)
+            raise ValueError(name)
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise PydanticCustomError(
             "unknown_timezone", "unknown IANA time zone {name} (e.g. Asia/Tehran)", {"name": name}
         ) from None

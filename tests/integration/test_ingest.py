@@ -239,6 +239,7 @@ def private_kafka(tmp_path: Path) -> Iterator[dict[str, str]]:
         **os.environ,
         "VAFA_STATE_DIR": str(tmp_path / "kafka-state"),
         "VAFA_KAFKA_PORT": str(free_port()),
+        "VAFA_KAFKA_SASL_PORT": str(free_port()),
         "VAFA_KAFKA_CONTROLLER_PORT": str(free_port()),
     }
     subprocess.run([str(REPO / "deploy/local/vafactl"), "kafka-up"], env=env, check=True)

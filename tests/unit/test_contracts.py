@@ -67,3 +67,12 @@ def test_naive_datetimes_are_never_accepted() -> None:
             payload=sample().payload,
             occurred_at=datetime(2026, 1, 1),  # noqa: DTZ001
         )
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "x" * 300, "../../etc/passwd", "T̺̺o͞ ̷i̲n͙v̟o̶kè" * 20])
+def test_a_time_zone_that_is_not_an_iana_name_is_refused_not_a_crash(zone: str) -> None:
+    with pytest.raises(ValidationError, match="unknown IANA time zone"):
+        PurchaseRecorded(
+            chain_id="c", store_id="s", receipt_no="r", member_id="m", currency="IRR",
+            total_amount=Decimal(1), timezone=zone,
+        )  # fmt: skip
