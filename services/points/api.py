@@ -7,6 +7,7 @@ name the operator in ``X-Operator``, recorded with them.
 from __future__ import annotations
 
 import hmac
+import secrets
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.points import actions
+from services.points.domain.games import Game, commitment
 from services.points.domain.rules import RuleSet
 from services.points.settings import PointsSettings
 from services.points.store.repository import (
@@ -22,8 +24,11 @@ from services.points.store.repository import (
     balance_of,
     catalog,
     cause_report,
+    create_game,
+    game_of,
     ledger_page,
     partner_settlement,
+    plays_of,
     rule_set_versions,
     upsert_cause,
     upsert_reward,
@@ -245,3 +250,63 @@ async def get_cause(cause_id: str, request: Request) -> dict[str, Any]:
     if not found:
         raise ProblemError(404, "Unknown cause", f"no cause {cause_id!r}")
     return found[0]
+
+
+@api.put("/games/{game_id}", status_code=201, dependencies=[Writer])
+async def create_game_(
+    game_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")],
+    game: Game,
+    request: Request,
+) -> dict[str, Any]:
+    """An instant-win game (odds of winning something at least 25%): its seed is drawn now and only its
+    SHA-256 is published, so the draws cannot be chosen later. A game cannot be changed once created."""
+    seed = secrets.token_bytes(32)
+    async with request.app.state.engine.begin() as conn:
+        if not await create_game(conn, game_id, game, seed, commitment(seed)):
+            detail = f"game {game_id!r} exists and cannot change: its seed is committed"
+            raise ProblemError(409, "Game exists", detail)
+    return await get_game(game_id, request)
+
+
+@api.get("/games/{game_id}")
+async def get_game(game_id: str, request: Request) -> dict[str, Any]:
+    async with request.app.state.engine.connect() as conn:
+        row = await game_of(conn, game_id)
+        if row is None:
+            raise ProblemError(404, "Unknown game", f"no game {game_id!r}")
+        plays = await plays_of(conn, game_id)
+    return {
+        "game_id": game_id,
+        **row.config,
+        "win_odds": f"{Game.model_validate(row.config).win_odds:f}",
+        "commitment": row.commitment,
+        "plays": len(plays),
+        "prizes_won": sum(1 for p in plays if p["prize"]),
+        "budget_left": row.budget_left,
+        "stock_left": row.stock_left,
+    }
+
+
+@api.get("/games/{game_id}/audit")
+async def game_audit(game_id: str, request: Request) -> dict[str, Any]:
+    """Every play with its proof; once the game has ended, the seed too, so anyone can check it against
+    the commitment published at creation and recompute every draw."""
+    async with request.app.state.engine.connect() as conn:
+        row = await game_of(conn, game_id)
+        if row is None:
+            raise ProblemError(404, "Unknown game", f"no game {game_id!r}")
+        plays = await plays_of(conn, game_id)
+    ended = utcnow() >= row.ends_at
+    return {
+        "game_id": game_id,
+        "commitment": row.commitment,
+        "seed": row.seed.hex() if ended else None,
+        "how_to_verify": "sha256(seed) == commitment; each proof == HMAC-SHA256(seed, "
+        "'<game_id>:<play_id>'); the roll is the proof's first 16 hex digits / 2^64, and the prize the one "
+        "whose slice of the published odds, in order, holds it",
+        "plays": [_play_json(p) for p in plays],
+    }
+
+
+def _play_json(play: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in play.items() if k != "game_id"}

@@ -15,10 +15,12 @@ from services.points.store.repository import (
     earned_on,
     fund_campaigns,
     live_campaigns,
+    live_games,
     load_wallets,
     originals,
     rule_set_versions,
     save,
+    save_games,
     set_tiers,
     tiers_of,
     upsert_campaign,
@@ -56,6 +58,8 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
         # Only returns take points back; earning needs no lots.
         wallets, known = await load_wallets(conn, members, with_lots={r.member_id for r in returns})
         campaigns, budgets = await live_campaigns(conn) if purchases else ([], {})
+        times = [e.occurred_at for e in purchases]
+        games = await live_games(conn, min(times), max(times)) if purchases else []
         rule_sets = await rule_set_versions(conn, parsed)
         capped = any(r.cap_per_day for _, r in rule_sets)  # the daily totals matter only then
         run = LedgerRun(
@@ -70,6 +74,7 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
             else {},
             originals=await originals(conn, (r.original_event_id for r in returns)),
             tiers=await tiers_of(conn, members),
+            games=games,
         )
         # Campaigns first: within a batch, records of different topics come in no particular order,
         # and a purchase made while a campaign runs should get its bonus whichever came first.
@@ -81,6 +86,7 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
             await upsert_campaign(conn, campaign)
         await fund_campaigns(conn, run.funded)
         await set_tiers(conn, run.tier_changes)
+        await save_games(conn, games, run.plays)
         return BatchResult(outgoing=run.outgoing)
 
     return handle

@@ -17,16 +17,19 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from services.points.domain.expiry import lot_expiry
+from services.points.domain.games import play_id, playable, prize_at, roll
 from services.points.domain.rules import Earning, MemberContext, RuleSet, active_rule_set, evaluate
 from services.points.domain.rules import partner_earning as partner_rules
 from services.points.domain.wallet import Wallet, points_to_reverse
 from services.points.settings import PointsSettings
-from services.points.store.repository import LedgerEntry, Original
+from services.points.store.repository import LedgerEntry, LiveGame, Original
 from shared.contracts import (
+    GAME_PLAYED,
     POINTS_EARNED,
     POINTS_REVERSED,
     Contract,
     Envelope,
+    GamePlayed,
     PartnerCampaignAnnounced,
     PartnerPurchaseRecorded,
     PointsEarned,
@@ -63,6 +66,8 @@ class LedgerRun:
     daily: dict[tuple[str, date], int] = field(default_factory=dict)
     funded: dict[str, int] = field(default_factory=dict)
     new_campaigns: list[PartnerCampaignAnnounced] = field(default_factory=list)
+    games: list[LiveGame] = field(default_factory=list)
+    plays: list[dict[str, Any]] = field(default_factory=list)
 
     def apply(self, event: Envelope[Any]) -> None:
         payload = event.payload
@@ -109,6 +114,53 @@ class LedgerRun:
             for cid, pts in earning.partner_points.items()
         ]
         self._credit(event, earning, version, purchase.currency, purchase.total_amount, funding)
+        for live in self.games:
+            self._play(live, event, purchase)
+
+    def _play(self, live: LiveGame, event: Envelope[Any], purchase: PurchaseRecorded) -> None:
+        """One play per qualifying purchase, drawn from the committed seed; a prize is a lot of its own."""
+        game = live.game
+        qualifies = (
+            purchase.currency == game.currency
+            and purchase.total_amount >= game.min_purchase
+            and game.starts_at <= event.occurred_at < game.ends_at
+        )
+        if not qualifies or not playable(game, live.budget_left, live.stock_left):
+            return
+        play = play_id(live.game_id, event.event_id)
+        number, proof = roll(live.seed, live.game_id, play)
+        prize = prize_at(game.prizes, number)
+        points = prize.points if prize else 0
+        wallet = self.wallets[purchase.member_id]
+        if prize:
+            live.budget_left -= points
+            if (left := live.stock_left.get(prize.name)) is not None:
+                live.stock_left[prize.name] = left - 1
+            policy, months = self.settings.points_expiry_policy, self.settings.points_expiry_months
+            expires_at = lot_expiry(policy, months, event.occurred_at)
+            wallet.credit(play, points, event.occurred_at, expires_at)
+            details = {"game_id": live.game_id, "prize": prize.name, "proof": proof, "lot_id": str(play)}
+            entry = LedgerEntry(purchase.member_id, "prize", points, play, event.occurred_at, details)
+            self.entries.append(entry)
+        self.plays.append(
+            {"play_id": play, "game_id": live.game_id, "member_id": purchase.member_id,
+             "purchase_event_id": event.event_id, "proof": proof, "prize": prize.name if prize else None,
+             "points": points, "at": event.occurred_at}
+        )  # fmt: skip
+        self._emit(
+            GAME_PLAYED,
+            event,
+            GamePlayed(
+                member_id=purchase.member_id,
+                game_id=live.game_id,
+                play_id=play,
+                purchase_event_id=event.event_id,
+                prize=prize.name if prize else None,
+                points=points,
+                proof=proof,
+                balance=wallet.balance,
+            ),
+        )
 
     def _partner_purchase(self, event: Envelope[Any], purchase: PartnerPurchaseRecorded) -> None:
         version, rules = self._rules(event.occurred_at)

@@ -13,6 +13,7 @@ from shared.contracts.members import MemberEnrolled, MemberProfileChanged, VipMe
 from shared.contracts.notify import NotificationOutcome
 from shared.contracts.partners import PartnerCampaignAnnounced, PartnerPurchaseRecorded
 from shared.contracts.points import (
+    GamePlayed,
     PointsAdjusted,
     PointsDonated,
     PointsEarned,
@@ -87,6 +88,7 @@ POINTS_EXPIRING_SOON: Contract[PointsExpiringSoon] = Contract(
     "points.expiring_soon", 1, PointsExpiringSoon, Topic.POINTS
 )
 POINTS_ADJUSTED: Contract[PointsAdjusted] = Contract("points.adjusted", 1, PointsAdjusted, Topic.POINTS)
+GAME_PLAYED: Contract[GamePlayed] = Contract("game.played", 1, GamePlayed, Topic.POINTS)
 POINTS_DONATED: Contract[PointsDonated] = Contract("points.donated", 1, PointsDonated, Topic.POINTS)
 POINTS_TRANSFERRED: Contract[PointsTransferred] = Contract(
     "points.transferred", 1, PointsTransferred, Topic.POINTS
@@ -131,6 +133,7 @@ ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     POINTS_ADJUSTED,
     POINTS_TRANSFERRED,
     POINTS_DONATED,
+    GAME_PLAYED,
     TIER_CHANGED,
     TIER_PROGRESS,
     MEMBERSHIP_STARTED,
@@ -153,6 +156,7 @@ POINTS_CONTRACTS: tuple[Contract[Any], ...] = (
     POINTS_ADJUSTED,
     POINTS_TRANSFERRED,
     POINTS_DONATED,
+    GAME_PLAYED,
 )
 TIERS_CONTRACTS: tuple[Contract[Any], ...] = (
     TIER_CHANGED,
@@ -172,6 +176,7 @@ def contract_named(name: str) -> Contract[Any]:
 
 __all__ = [
     "ALL_CONTRACTS",
+    "GAME_PLAYED",
     "MEMBERSHIP_ENDED",
     "MEMBERSHIP_EXPIRING",
     "MEMBERSHIP_RENEWED",
@@ -204,6 +209,7 @@ __all__ = [
     "VIP_RENEWED",
     "Contract",
     "Envelope",
+    "GamePlayed",
     "LineItem",
     "MemberEnrolled",
     "MemberProfileChanged",

@@ -121,3 +121,16 @@ class PointsDonated(_Contract):
     points: int = Field(gt=0)
     matched: int = Field(ge=0)
     balance: int
+
+
+class GamePlayed(_Contract):
+    """A purchase's play in an instant-win game: the prize (or none), its points, and the proof."""
+
+    member_id: str
+    game_id: str
+    play_id: uuid.UUID
+    purchase_event_id: uuid.UUID
+    prize: str | None
+    points: int = Field(ge=0)
+    proof: str
+    balance: int

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import uuid
 from collections.abc import Awaitable
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 
+from shared.contracts.envelope import utcnow
 from shared.topics import Topic
 from tests.pointsflow import balances
 from tests.support import ServiceProcess, Stack, as_record, decode, eventually, purchase
@@ -85,3 +91,52 @@ async def _has(found: Awaitable[dict[str, int]], wanted: dict[str, int]) -> bool
 async def _events(stack: Stack, kind: str, n: int) -> list[dict[str, object]] | None:
     found = [e for e in (decode(r) for r in await stack.read_all(Topic.POINTS)) if e["type"] == kind]
     return found if len(found) >= n else None
+
+
+async def test_an_instant_win_game_pays_prizes_and_its_audit_recomputes_every_draw(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    await stack.create("points")
+    points = ServiceProcess("services.points", stack.env("points"), log_dir)
+    services.append(points)
+    await points.start().wait_ready()
+    now = utcnow()
+    prizes = [{"name": "big", "points": 50, "odds": "0.3"}, {"name": "small", "points": 10, "odds": "0.2"}]
+    wheel = {"name": "Yalda wheel", "currency": "IRR", "min_purchase": "500", "prizes": prizes,
+             "starts_at": (now - timedelta(minutes=1)).isoformat(),
+             "ends_at": (now + timedelta(seconds=8)).isoformat(), "budget_points": 10_000}  # fmt: skip
+    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+        unfair = wheel | {"prizes": [{"name": "big", "points": 50, "odds": "0.2"}]}
+        refused = await c.put("/v1/games/unfair", json=unfair, headers=TOKEN)
+        assert refused.status_code == 422 and "at least 25%" in refused.text
+        created = await c.put("/v1/games/yalda", json=wheel, headers=TOKEN)
+        assert created.status_code == 201, created.text
+        published = created.json()["commitment"]
+        assert (await c.put("/v1/games/yalda", json=wheel, headers=TOKEN)).status_code == 409
+
+        qualifying = [purchase(f"m{i % 6}", "600") for i in range(30)]
+        small = [purchase("m0", "100") for _ in range(5)]
+        await stack.produce(Topic.PURCHASES, [as_record(p) for p in qualifying + small + qualifying[:3]])
+        await eventually(
+            lambda: _events(stack, "game.played", 30), timeout=60, what="a play for each qualifying purchase"
+        )
+        await asyncio.sleep(max((now + timedelta(seconds=9) - utcnow()).total_seconds(), 0))
+        audit = (await c.get("/v1/games/yalda/audit")).json()
+        state = (await c.get("/v1/games/yalda")).json()
+
+    seed = bytes.fromhex(audit["seed"])
+    assert hashlib.sha256(seed).hexdigest() == published == audit["commitment"]
+    assert len(audit["plays"]) == 30  # one each, the redelivered ones included
+    won = 0
+    for play in audit["plays"]:
+        proof = hmac.new(seed, f"yalda:{play['play_id']}".encode(), hashlib.sha256).hexdigest()
+        number = Decimal(int(proof[:16], 16)) / Decimal(2**64)
+        expected = "big" if number < Decimal("0.3") else "small" if number < Decimal("0.5") else None
+        assert (play["proof"], play["prize"]) == (proof, expected)
+        won += {"big": 50, "small": 10, None: 0}[expected]
+    assert state["budget_left"] == 10_000 - won and state["plays"] == 30
+    prizes_paid = await stack.scalar(
+        "points", "SELECT coalesce(sum(points), 0) FROM ledger WHERE kind = 'prize'"
+    )
+    assert prizes_paid == won
+    assert sum((await balances(stack)).values()) == 30 * 600 + 5 * 100 + won

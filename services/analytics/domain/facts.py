@@ -11,6 +11,7 @@ from typing import Any
 
 from shared.contracts import (
     Envelope,
+    GamePlayed,
     MemberEnrolled,
     NotificationOutcome,
     PartnerPurchaseRecorded,
@@ -45,6 +46,7 @@ POINT_KINDS: dict[type[Any], tuple[str, int]] = {
     PointsAdjusted: ("adjusted", 1),  # already signed
     PointsTransferred: ("transferred", 1),  # already signed
     PointsDonated: ("donated", -1),
+    GamePlayed: ("prize", 1),
 }
 
 

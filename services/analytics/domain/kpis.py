@@ -160,6 +160,7 @@ def points_economics(moves: dict[str, int], funded: int, outstanding: int) -> di
         "adjusted": moves.get("adjusted", 0),
         "transferred": moves.get("transferred", 0),
         "donated": -moves.get("donated", 0),
+        "game_prizes": moves.get("prize", 0),
         "outstanding_liability": outstanding,
         "redemption_rate": ratio(redeemed, issued),
         "breakage_rate": ratio(expired, issued),

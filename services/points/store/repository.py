@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.games import Game
 from services.points.domain.rules import RuleSet
 from services.points.domain.wallet import Lot, Wallet
 from services.points.store.tables import (
@@ -21,6 +22,8 @@ from services.points.store.tables import (
     causes,
     daily_earnings,
     donations,
+    game_plays,
+    games,
     ledger,
     lots,
     member_tiers,
@@ -502,3 +505,70 @@ async def cause_report(conn: AsyncConnection, cause_id: str | None = None) -> li
         }
         for r in await conn.execute(query.order_by(causes.c.cause_id))
     ]
+
+
+@dataclass
+class LiveGame:
+    """A game in play this batch, locked: its budget and stock move as prizes are won."""
+
+    game_id: str
+    game: Game
+    seed: bytes
+    budget_left: int
+    stock_left: dict[str, int | None]
+
+
+async def live_games(conn: AsyncConnection, earliest: datetime, latest: datetime) -> list[LiveGame]:
+    rows = await conn.execute(
+        select(games)
+        .where(games.c.starts_at <= latest, games.c.ends_at > earliest)
+        .order_by(games.c.game_id)
+        .with_for_update()
+    )
+    return [
+        LiveGame(r.game_id, Game.model_validate(r.config), r.seed, int(r.budget_left), dict(r.stock_left))
+        for r in rows
+    ]
+
+
+async def save_games(
+    conn: AsyncConnection, played: Sequence[LiveGame], plays: Sequence[dict[str, Any]]
+) -> None:
+    if not plays:
+        return
+    await conn.execute(insert(game_plays).on_conflict_do_nothing(), list(plays))
+    for live in played:
+        await conn.execute(
+            games.update()
+            .where(games.c.game_id == live.game_id)
+            .values(budget_left=live.budget_left, stock_left=live.stock_left)
+        )
+
+
+async def create_game(conn: AsyncConnection, game_id: str, game: Game, seed: bytes, commitment: str) -> bool:
+    """A game is fixed once created: its seed is committed to. False when the id is taken."""
+    created = await conn.execute(
+        insert(games)
+        .values(
+            game_id=game_id,
+            config=game.model_dump(mode="json"),
+            seed=seed,
+            commitment=commitment,
+            starts_at=game.starts_at,
+            ends_at=game.ends_at,
+            budget_left=game.budget_points,
+            stock_left={p.name: p.stock for p in game.prizes},
+        )
+        .on_conflict_do_nothing()
+    )
+    return bool(created.rowcount)
+
+
+async def game_of(conn: AsyncConnection, game_id: str) -> Any:
+    return (await conn.execute(select(games).where(games.c.game_id == game_id))).first()
+
+
+async def plays_of(conn: AsyncConnection, game_id: str) -> list[dict[str, Any]]:
+    query = select(game_plays).where(game_plays.c.game_id == game_id).order_by(game_plays.c.at)
+    rows = await conn.execute(query)
+    return [dict(r._mapping) for r in rows]

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
@@ -154,4 +155,33 @@ donations = Table(
     Column("matched", BigInteger, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_donations_cause", "cause_id", "at"),
+)
+
+# Game-based program: the seed is secret until the game ends; its SHA-256 is published at creation.
+games = Table(
+    "games",
+    metadata,
+    Column("game_id", String(64), primary_key=True),
+    Column("config", JSONB, nullable=False),
+    Column("seed", LargeBinary, nullable=False),
+    Column("commitment", String(64), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("budget_left", BigInteger, nullable=False),
+    Column("stock_left", JSONB, nullable=False),  # prize name -> left (null: unlimited)
+)
+
+# Every play, won or not, with its proof: the audit log a regulator can recompute.
+game_plays = Table(
+    "game_plays",
+    metadata,
+    Column("play_id", Uuid, primary_key=True),
+    Column("game_id", String(64), ForeignKey("games.game_id"), nullable=False),
+    Column("member_id", String, nullable=False),
+    Column("purchase_event_id", Uuid, nullable=False),
+    Column("proof", String(64), nullable=False),
+    Column("prize", String(100), nullable=True),
+    Column("points", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_game_plays_game", "game_id", "at"),
 )
