@@ -28,7 +28,7 @@ def test_every_manifest_validates_against_the_kubernetes_schema() -> None:
 
 def test_each_service_runs_its_module_with_probes_on_its_port() -> None:
     deployments = {d["metadata"]["name"]: d for d in resources() if d["kind"] == "Deployment"}
-    assert set(deployments) == {"vafa-ingest", "vafa-points", "vafa-tiers"}
+    assert set(deployments) == {"vafa-ingest", "vafa-points", "vafa-tiers", "vafa-notify", "vafa-analytics"}
     for name, deployment in deployments.items():
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         assert container["command"][-1] == f"services.{name.removeprefix('vafa-')}"
