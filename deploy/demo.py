@@ -183,8 +183,11 @@ async def show_messages_and_kpis(
 ) -> None:
     """What notify sent and what analytics measured, once both have caught up with the stream."""
     await settled(client, [notify, analytics])
-    print(f"\nnotify: {len(mailbox.received)} emails reached the local SMTP server (members with consent,")
-    print("  at most 3 a day each, none in their quiet hours: those wait until morning)")
+    email = (await client.get(f"{notify}/v1/deliveries/summary")).json()["channels"].get("email", {})
+    print(f"\nnotify: {len(mailbox.received)} emails reached the local SMTP server; the delivery log says")
+    waiting = email.get("queued", 0)
+    print(f"  sent {email.get('sent', 0)}, waiting for the end of the member's quiet hours {waiting},")
+    print(f"  suppressed {email.get('suppressed', {})}")
     if mailbox.received:
         print(f"  e.g. to {mailbox.received[0][0]}: {mailbox.received[0][1]}")
     window = {"from": (utcnow() - timedelta(days=1)).isoformat(), "to": utcnow().isoformat()}

@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import CollectorRegistry
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.notify.domain import check_templates, environment
 from services.notify.handlers import CONSUMES, deliveries_handler
@@ -37,6 +37,25 @@ async def member_deliveries(member_id: str, request: Request) -> dict[str, Any]:
             .order_by(deliveries.c.created_at)
         )
         return {"member_id": member_id, "deliveries": [dict(r._mapping) for r in rows]}
+
+
+@api.get("/deliveries/summary")
+async def deliveries_summary(request: Request) -> dict[str, Any]:
+    """The delivery log at a glance: messages per channel and status, and why they were suppressed."""
+    async with request.app.state.engine.connect() as conn:
+        rows = await conn.execute(
+            select(deliveries.c.channel, deliveries.c.status, deliveries.c.reason, func.count()).group_by(
+                deliveries.c.channel, deliveries.c.status, deliveries.c.reason
+            )
+        )
+        summary: dict[str, dict[str, Any]] = {}
+        for channel, status, reason, n in rows:
+            counts = summary.setdefault(channel, {"queued": 0, "sent": 0, "failed": 0, "suppressed": {}})
+            if status == "suppressed":
+                counts["suppressed"][reason] = n
+            else:
+                counts[status] += n
+        return {"channels": summary}
 
 
 def create(settings: NotifySettings | None = None) -> FastAPI:

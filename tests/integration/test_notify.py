@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiosmtpd.controller import Controller
 
 from shared.contracts import MEMBER_ENROLLED, POINTS_EARNED, MemberEnrolled, PointsEarned, RuleContribution
@@ -102,7 +103,7 @@ async def test_a_persian_member_gets_one_email_an_opted_out_one_none_and_quiet_h
             "VAFA_NOTIFY_QUIET_FROM": (local3 - timedelta(minutes=30)).strftime("%H:%M"),
             "VAFA_NOTIFY_QUIET_UNTIL": (local3 + timedelta(minutes=30)).strftime("%H:%M"),
         }
-        await start_notify(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(smtp.port), **quiet)
+        notify = await start_notify(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(smtp.port), **quiet)
         members = [
             enrolled("shirin", "fa", "UTC", True),
             enrolled("bob", "en", "UTC", False),
@@ -128,6 +129,13 @@ async def test_a_persian_member_gets_one_email_an_opted_out_one_none_and_quiet_h
         assert len(inbox.messages) == 1
         outcomes = [decode(r) for r in await stack.read_all(Topic.NOTIFICATIONS)]
         assert [(o["type"], o["key"]) for o in outcomes] == [("notification.sent", "shirin")]
+        async with httpx.AsyncClient(base_url=notify.url) as client:
+            summary = (await client.get("/v1/deliveries/summary")).json()
+        assert summary == {
+            "channels": {
+                "email": {"sent": 1, "queued": 1, "failed": 0, "suppressed": {"no consent for email": 1}}
+            }
+        }
     finally:
         smtp.stop()
 
