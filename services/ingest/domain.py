@@ -106,8 +106,9 @@ class Principal:
     partner_id: str | None = None
 
 
-def forbidden_reason(principal: Principal, item: Item) -> str | None:
-    """None when ``principal`` may send ``item``; else why not."""
+def forbidden_reason(principal: Principal, item: Item, member_chain: str | None = None) -> str | None:
+    """None when ``principal`` may send ``item``; else why not. ``member_chain``: for a profile change,
+    the chain that enrolled the member (None when no chain did)."""
     if principal.kind == "admin":
         return None
     if isinstance(item, PartnerPurchaseIn | PartnerCampaignIn):
@@ -118,6 +119,9 @@ def forbidden_reason(principal: Principal, item: Item) -> str | None:
         return None
     if principal.kind != "chain":
         return "a partner key may only send its own co-branding events"
+    if isinstance(item, MemberProfileChangedIn) and member_chain != principal.chain_id:
+        # A profile carries no chain: the member's enrolment says whose member they are.
+        return f"member {item.member_id!r} was not enrolled by chain {principal.chain_id!r}"
     chain = getattr(item, "chain_id", principal.chain_id)
     if chain != principal.chain_id:
         return f"this key belongs to chain {principal.chain_id!r}, not {chain!r}"
@@ -125,6 +129,13 @@ def forbidden_reason(principal: Principal, item: Item) -> str | None:
     if principal.store_id is not None and store not in (None, principal.store_id):
         return f"this key belongs to store {principal.store_id!r}, not {store!r}"
     return None
+
+
+def enrolments(events: Sequence[Envelope[Any]]) -> list[tuple[str, str]]:
+    """(member, chain) of the enrolments among accepted events."""
+    return [
+        (e.payload.member_id, e.payload.chain_id) for e in events if isinstance(e.payload, MemberEnrolled)
+    ]
 
 
 # -- consistency ---------------------------------------------------------------------------------

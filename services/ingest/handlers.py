@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.ingest.domain import content_digest, parse_item, to_envelope
+from services.ingest.domain import content_digest, enrolments, parse_item, to_envelope
 from services.ingest.settings import IngestSettings
-from services.ingest.store.repository import Claim, claim_receipts
+from services.ingest.store.repository import Claim, claim_receipts, record_members
 from shared.consumer import BatchHandler, BatchResult, Record
 from shared.contracts import Envelope, contract_named
 from shared.contracts.envelope import utcnow
@@ -46,6 +46,8 @@ def raw_intake_handler(settings: IngestSettings) -> BatchHandler:
         claims = [Claim(e.event_id, e.type, content_digest(e)) for e in events]
         earlier = await claim_receipts(conn, claims)
         result = BatchResult()
+        fresh = [e for e in events if e.event_id not in earlier]
+        await record_members(conn, enrolments(fresh))
         for event, claim in zip(events, claims, strict=True):
             prior = earlier.get(event.event_id)
             if prior is None:

@@ -21,14 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.ingest.domain import (
     Item,
+    MemberProfileChangedIn,
     Principal,
     content_digest,
+    enrolments,
     forbidden_reason,
     to_envelope,
 )
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
-from services.ingest.store.repository import Claim, claim_receipts
+from services.ingest.store.repository import Claim, claim_receipts, member_chains, record_members
 from shared.contracts import Envelope
 from shared.problems import FieldError, ProblemError, invalid, problem_body
 
@@ -78,10 +80,12 @@ class Intake:
         """Each entry is a valid item or the errors that make it invalid; ``kinds`` names each entry."""
         results: dict[int, ItemResult] = {}
         candidates: list[tuple[int, Envelope[Any]]] = []
+        changed = [e.member_id for e in entries if isinstance(e, MemberProfileChangedIn)]
+        chains = await member_chains(conn, changed) if principal.kind == "chain" else {}
         for i, entry in enumerate(entries):
             if isinstance(entry, list):
                 results[i] = ItemResult(i, kinds[i], "rejected", problem=invalid(entry))
-            elif reason := forbidden_reason(principal, entry):
+            elif reason := forbidden_reason(principal, entry, chains.get(getattr(entry, "member_id", ""))):
                 results[i] = ItemResult(
                     i, kinds[i], "forbidden", problem=problem_body(403, "Forbidden", reason)
                 )
@@ -120,6 +124,7 @@ class Intake:
                     "a correction is a return or a new receipt",
                 )
                 results[i] = ItemResult(i, kinds[i], "conflict", event_id, conflict)
+        await record_members(conn, enrolments(fresh))
         await self._publish(fresh)
         return results
 

@@ -85,6 +85,10 @@ def _items(now: str) -> dict[str, Callable[..., tuple[str, dict[str, Any]]]]:
                 "occurred_at": now,
             },
         ),
+        "profile change": lambda: (
+            "/v1/members/profile-changes",
+            {"member_id": "0912000001", "email": f"m{n()}@example.com", "occurred_at": now},
+        ),
         "vip membership": lambda: (
             "/v1/memberships",
             {
@@ -127,7 +131,14 @@ def _items(now: str) -> dict[str, Callable[..., tuple[str, dict[str, Any]]]]:
     }
 
 
-CHAIN_ITEMS = ("purchase", "purchase at another store", "return", "enrolment", "vip membership")
+CHAIN_ITEMS = (
+    "purchase",
+    "purchase at another store",
+    "return",
+    "enrolment",
+    "profile change",
+    "vip membership",
+)
 PARTNER_ITEMS = ("partner purchase", "partner campaign")
 
 
@@ -174,6 +185,11 @@ async def test_every_ingest_endpoint_against_every_kind_of_key(
         "missing": "",
     }
     items = _items(utcnow().isoformat())
+    # The member whose profile the matrix changes was enrolled by hyperstar.
+    async with httpx.AsyncClient(base_url=ingest.url, timeout=30) as client:
+        enrolment = {"member_id": "0912000001", "chain_id": "hyperstar", "occurred_at": utcnow().isoformat()}
+        admin = {"Authorization": f"Bearer {tokens['admin']}"}
+        assert (await client.post("/v1/members", json=enrolment, headers=admin)).status_code == 202
     got, want = {}, {}
     async with httpx.AsyncClient(base_url=ingest.url, timeout=30) as client:
         for (key, token), (name, make) in itertools.product(tokens.items(), items.items()):

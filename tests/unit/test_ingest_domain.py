@@ -167,3 +167,20 @@ def test_who_may_send_what(principal: Principal, item: dict[str, Any], allowed: 
 @pytest.mark.parametrize("kind", [["purchase"], {"a": 1}, 7, None])
 def test_a_kind_that_is_not_a_string_is_refused_not_a_crash(kind: Any) -> None:
     assert rules(parse_item({**purchase(), "kind": kind}, NOW, SKEW)) == [("kind", "unknown_kind")]
+
+
+PROFILE_CHANGE = {"kind": "member_profile_changed", "member_id": "m-1", "email": "m1@example.com",
+                  "occurred_at": "2026-11-20T18:30:00+03:30"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("principal", "member_chain", "allowed"),
+    [(CHAIN, CHAIN.chain_id, True), (STORE, CHAIN.chain_id, True), (CHAIN, "refah", False),
+     (CHAIN, None, False), (ADMIN, None, True), (PARTNER, CHAIN.chain_id, False)],
+)  # fmt: skip
+def test_a_chain_changes_only_the_profiles_of_members_it_enrolled(
+    principal: Principal, member_chain: str | None, allowed: bool
+) -> None:
+    parsed = parse_item(PROFILE_CHANGE, NOW, SKEW)
+    assert not isinstance(parsed, list), parsed
+    assert (forbidden_reason(principal, parsed, member_chain) is None) is allowed

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.ingest.store.tables import api_keys, idempotency, receipts
+from services.ingest.store.tables import api_keys, idempotency, members, receipts
 
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
@@ -100,3 +100,17 @@ async def all_keys(conn: AsyncConnection) -> list[AnyRow]:
         ).order_by(api_keys.c.created_at)
     )
     return [row for row in result]
+
+
+async def record_members(conn: AsyncConnection, enrolled: Sequence[tuple[str, str]]) -> None:
+    """(member, chain) of accepted enrolments; a member keeps the chain that enrolled them first."""
+    if enrolled:
+        rows = [{"member_id": m, "chain_id": c} for m, c in dict(reversed(enrolled)).items()]
+        await conn.execute(insert(members).on_conflict_do_nothing(), rows)
+
+
+async def member_chains(conn: AsyncConnection, member_ids: Sequence[str]) -> dict[str, str]:
+    if not member_ids:
+        return {}
+    rows = await conn.execute(select(members).where(members.c.member_id.in_(sorted(set(member_ids)))))
+    return {r.member_id: r.chain_id for r in rows}

@@ -57,3 +57,11 @@ idempotency = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("key_id", "idempotency_key"),
 )
+
+# The chain that enrolled each member (the first enrolment wins): profile changes are scoped by it.
+members = Table(
+    "members",
+    metadata,
+    Column("member_id", String, primary_key=True),
+    Column("chain_id", String(64), nullable=False),
+)
