@@ -44,6 +44,19 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "reward.issued": {"name": "Free sangak", "code": "ABCD-EFGH-IJKL-MNOP"},
     "membership.expiring": {"tier": "Gold", "ends_at": datetime(2027, 1, 10, tzinfo=UTC)},
     "tier.progress": {"next_tier": "Gold", "remaining": "4500000", "metric": "spend"},
+    "program.ending": {
+        "name": "Yalda club",
+        "ends_at": datetime(2026, 12, 21, tzinfo=UTC),
+        "days_left": 7,
+        "points": 1200,
+        "parting": "convert",
+    },
+    "program.ended": {
+        "name": "Yalda club",
+        "points": 1200,
+        "offer": "120000 IRR voucher",
+        "code": "ABCD-EFGH",
+    },
 }
 
 

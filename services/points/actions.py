@@ -25,15 +25,20 @@ from services.points.store.repository import (
     LedgerEntry,
     add_redemption,
     cause_for_update,
+    close_program,
     donation_by_id,
     expiring_unreminded,
     held_past,
+    holders,
+    holders_not_reminded,
     ledger_entry,
     load_wallets,
     lots_by_id,
+    mark_program_reminded,
     mark_reminded,
     members_with_expired_lots,
     move_stock,
+    open_programs,
     record_donation,
     redemption_for_update,
     reward_for_update,
@@ -47,6 +52,8 @@ from shared.contracts import (
     POINTS_EXPIRING_SOON,
     POINTS_REDEEMED,
     POINTS_TRANSFERRED,
+    PROGRAM_ENDED,
+    PROGRAM_ENDING,
     REDEMPTION_RELEASED,
     REWARD_ISSUED,
     Contract,
@@ -56,6 +63,8 @@ from shared.contracts import (
     PointsExpiringSoon,
     PointsRedeemed,
     PointsTransferred,
+    ProgramEnded,
+    ProgramEnding,
     RedemptionReleased,
     RewardIssued,
 )
@@ -453,6 +462,69 @@ async def remind_expiring(
         )
     await mark_reminded(conn, [m for m, _, _ in due], now, until)
     return len(due)
+
+
+async def remind_program_end(
+    conn: AsyncConnection, settings: PointsSettings, now: datetime, limit: int = 500
+) -> int:
+    """Each due reminder of a time-limited program, once per member still holding points."""
+    sent = 0
+    for program_id, end in await open_programs(conn):
+        for days in end.reminders_due(now):
+            due = await holders_not_reminded(conn, program_id, days, limit - sent)
+            for member, points in due:
+                payload = ProgramEnding(
+                    member_id=member,
+                    program_id=program_id,
+                    name=end.name,
+                    ends_at=end.ends_at,
+                    days_left=max((end.ends_at - now).days, 0),
+                    points=points,
+                    parting=end.parting,
+                )
+                await _emit(conn, settings, PROGRAM_ENDING, member, payload)
+            await mark_program_reminded(conn, program_id, days, [m for m, _ in due])
+            sent += len(due)
+            if sent >= limit:
+                return sent
+    return sent
+
+
+async def settle_ended_programs(
+    conn: AsyncConnection, settings: PointsSettings, now: datetime, limit: int = 200
+) -> int:
+    """At a program's end every member's remaining points become a voucher or a parting gift with a code
+    (ledger kind ``sunset``); when no member holds points any more, the program is closed."""
+    settled = 0
+    for program_id, end in await open_programs(conn):
+        if now < end.ends_at:
+            continue
+        members = await holders(conn, limit)
+        if not members:
+            await close_program(conn, program_id, now)
+            continue
+        wallets, _ = await load_wallets(conn, members, with_lots=members)
+        entries = []
+        for member in members:
+            wallet = wallets[member]
+            points = wallet.balance
+            takes = wallet.debit(points)
+            offer, kind, value = end.parting_offer(points)
+            code = reward_code()
+            # Driven by the balance, committed with it: a member settled once holds nothing to settle again.
+            source = uuid.uuid4()
+            details = {"program_id": program_id, "offer": offer, "code": code, "lots": _takes_json(takes)}
+            entries.append(LedgerEntry(member, "sunset", -points, source, end.ends_at, details))
+            payload = ProgramEnded(
+                member_id=member, program_id=program_id, name=end.name, points=points,
+                offer=offer, kind=kind, value=value, code=code,
+            )  # fmt: skip
+            await _emit(conn, settings, PROGRAM_ENDED, member, payload)
+        await save(conn, wallets.values(), entries)
+        settled += len(members)
+        if len(members) < limit:  # every holder is settled: the program is closed
+            await close_program(conn, program_id, now)
+    return settled
 
 
 async def release_held(

@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from services.points import actions
 from services.points.domain.games import Game, commitment
 from services.points.domain.rules import RuleSet
+from services.points.domain.sunset import ProgramEnd
 from services.points.settings import PointsSettings
 from services.points.store.repository import (
     add_rule_set,
@@ -29,8 +30,10 @@ from services.points.store.repository import (
     ledger_page,
     partner_settlement,
     plays_of,
+    program_end_of,
     rule_set_versions,
     upsert_cause,
+    upsert_program_end,
     upsert_reward,
 )
 from shared.contracts.common import MAX_POINTS
@@ -310,3 +313,24 @@ async def game_audit(game_id: str, request: Request) -> dict[str, Any]:
 
 def _play_json(play: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in play.items() if k != "game_id"}
+
+
+@api.put("/programs/{program_id}", dependencies=[Writer])
+async def put_program_end(
+    program_id: Annotated[str, Path(min_length=1, max_length=64)], end: ProgramEnd, request: Request
+) -> dict[str, Any]:
+    """A time-limited program: when it ends, the reminders before, and what members' remaining points
+    become at the end (a voucher at ``convert_rate``, or a parting gift). Settled programs stay settled."""
+    async with request.app.state.engine.begin() as conn:
+        if not await upsert_program_end(conn, program_id, end):
+            raise ProblemError(409, "Program closed", f"program {program_id!r} has ended and was settled")
+    return await get_program_end(program_id, request)
+
+
+@api.get("/programs/{program_id}")
+async def get_program_end(program_id: str, request: Request) -> dict[str, Any]:
+    async with request.app.state.engine.connect() as conn:
+        row = await program_end_of(conn, program_id)
+    if row is None:
+        raise ProblemError(404, "Unknown program", f"no program {program_id!r}")
+    return {"program_id": program_id, **row.config, "closed_at": row.closed_at}

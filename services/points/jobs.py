@@ -18,6 +18,8 @@ def points_jobs(settings: PointsSettings) -> list[Job]:
         Job("release-held-redemptions", every, lambda c, now: actions.release_held(c, settings, now)),
         Job("expire-points", every, lambda c, now: actions.expire_due(c, settings, now)),
         Job("remind-expiring-points", every, lambda c, now: actions.remind_expiring(c, settings, now)),
+        Job("remind-program-end", every, lambda c, now: actions.remind_program_end(c, settings, now)),
+        Job("settle-ended-programs", every, lambda c, now: actions.settle_ended_programs(c, settings, now)),
     ]
 
 

@@ -22,6 +22,8 @@ from shared.contracts.points import (
     PointsRedeemed,
     PointsReversed,
     PointsTransferred,
+    ProgramEnded,
+    ProgramEnding,
     RedemptionReleased,
     RewardIssued,
     RuleContribution,
@@ -88,6 +90,8 @@ POINTS_EXPIRING_SOON: Contract[PointsExpiringSoon] = Contract(
     "points.expiring_soon", 1, PointsExpiringSoon, Topic.POINTS
 )
 POINTS_ADJUSTED: Contract[PointsAdjusted] = Contract("points.adjusted", 1, PointsAdjusted, Topic.POINTS)
+PROGRAM_ENDING: Contract[ProgramEnding] = Contract("program.ending", 1, ProgramEnding, Topic.POINTS)
+PROGRAM_ENDED: Contract[ProgramEnded] = Contract("program.ended", 1, ProgramEnded, Topic.POINTS)
 GAME_PLAYED: Contract[GamePlayed] = Contract("game.played", 1, GamePlayed, Topic.POINTS)
 POINTS_DONATED: Contract[PointsDonated] = Contract("points.donated", 1, PointsDonated, Topic.POINTS)
 POINTS_TRANSFERRED: Contract[PointsTransferred] = Contract(
@@ -134,6 +138,8 @@ ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     POINTS_TRANSFERRED,
     POINTS_DONATED,
     GAME_PLAYED,
+    PROGRAM_ENDING,
+    PROGRAM_ENDED,
     TIER_CHANGED,
     TIER_PROGRESS,
     MEMBERSHIP_STARTED,
@@ -157,6 +163,8 @@ POINTS_CONTRACTS: tuple[Contract[Any], ...] = (
     POINTS_TRANSFERRED,
     POINTS_DONATED,
     GAME_PLAYED,
+    PROGRAM_ENDING,
+    PROGRAM_ENDED,
 )
 TIERS_CONTRACTS: tuple[Contract[Any], ...] = (
     TIER_CHANGED,
@@ -196,6 +204,8 @@ __all__ = [
     "POINTS_REDEEMED",
     "POINTS_REVERSED",
     "POINTS_TRANSFERRED",
+    "PROGRAM_ENDED",
+    "PROGRAM_ENDING",
     "PURCHASE_RECORDED",
     "REDEMPTION_RELEASED",
     "RETURN_RECORDED",
@@ -218,6 +228,8 @@ __all__ = [
     "PartnerCampaignAnnounced",
     "PartnerPurchaseRecorded",
     "PointsAdjusted",
+    "ProgramEnded",
+    "ProgramEnding",
     "PointsDonated",
     "PointsEarned",
     "PointsExpired",

@@ -134,3 +134,28 @@ class GamePlayed(_Contract):
     points: int = Field(ge=0)
     proof: str
     balance: int
+
+
+class ProgramEnding(_Contract):
+    """A reminder: the program ends soon and the member still holds points."""
+
+    member_id: str
+    program_id: str
+    name: str
+    ends_at: AwareDatetime
+    days_left: int
+    points: int
+    parting: str  # what the points become at the end: "convert" or "gift"
+
+
+class ProgramEnded(_Contract):
+    """The program ended: the member's remaining points became a voucher or a parting gift."""
+
+    member_id: str
+    program_id: str
+    name: str
+    points: int = Field(gt=0)
+    offer: str  # e.g. "125000 IRR voucher", or the gift's name
+    kind: str  # voucher | free_item
+    value: str = ""
+    code: str

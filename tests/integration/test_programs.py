@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Awaitable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import httpx
 from shared.contracts.envelope import utcnow
 from shared.topics import Topic
 from tests.pointsflow import balances
-from tests.support import ServiceProcess, Stack, as_record, decode, eventually, purchase
+from tests.support import REPO, ServiceProcess, Stack, as_record, decode, eventually, purchase
 
 TOKEN = {"Authorization": "Bearer vafa-dev-token", "X-Operator": "test-ops"}
 
@@ -140,3 +143,47 @@ async def test_an_instant_win_game_pays_prizes_and_its_audit_recomputes_every_dr
     )
     assert prizes_paid == won
     assert sum((await balances(stack)).values()) == 30 * 600 + 5 * 100 + won
+
+
+async def test_a_time_limited_program_reminds_before_its_end_and_turns_every_balance_into_a_voucher(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    await stack.create("points")
+    points = ServiceProcess("services.points", stack.env("points"), log_dir)
+    services.append(points)
+    await points.start().wait_ready()
+    await stack.produce(
+        Topic.PURCHASES, [as_record(purchase(m, a)) for m, a in (("ava", "700"), ("ben", "40"))]
+    )
+    await eventually(lambda: _has(balances(stack), {"ava": 700, "ben": 40}), what="points earned")
+    ends = utcnow() + timedelta(days=20)
+    end = {"name": "Yalda club", "ends_at": ends.isoformat(), "remind_days": [30, 7], "parting": "convert",
+           "convert_rate": "100", "currency": "IRR"}  # fmt: skip
+    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+        assert (await c.put("/v1/programs/yalda", json=end, headers=TOKEN)).status_code == 200
+
+    async def jobs_at(moment: datetime) -> None:
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "services.points.jobs", "--now", moment.isoformat()],
+            env=os.environ | stack.env("points"), cwd=REPO, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    await jobs_at(utcnow() + timedelta(days=1))  # the 30-day reminder is due
+    await jobs_at(utcnow() + timedelta(days=2))  # ... and not sent twice
+    reminders = await eventually(lambda: _events(stack, "program.ending", 2), what="two reminders")
+    assert sorted((e["key"], e["payload"]["points"]) for e in reminders) == [("ava", 700), ("ben", 40)]
+
+    await jobs_at(ends + timedelta(minutes=1))
+    assert await balances(stack) == {"ava": 0, "ben": 0}
+    ended = await eventually(lambda: _events(stack, "program.ended", 2), what="the end of the program")
+    assert sorted((e["key"], e["payload"]["offer"]) for e in ended) == [
+        ("ava", "70000.00 IRR voucher"),
+        ("ben", "4000.00 IRR voucher"),
+    ]
+    assert all(e["payload"]["code"] for e in ended)
+    assert len(await _events(stack, "program.ending", 0) or []) == 2  # the 7-day one never came due
+    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+        assert (await c.get("/v1/programs/yalda")).json()["closed_at"] is not None
+        assert (await c.put("/v1/programs/yalda", json=end, headers=TOKEN)).status_code == 409

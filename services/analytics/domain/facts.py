@@ -22,6 +22,7 @@ from shared.contracts import (
     PointsRedeemed,
     PointsReversed,
     PointsTransferred,
+    ProgramEnded,
     PurchaseRecorded,
     RedemptionReleased,
     ReturnRecorded,
@@ -47,6 +48,7 @@ POINT_KINDS: dict[type[Any], tuple[str, int]] = {
     PointsTransferred: ("transferred", 1),  # already signed
     PointsDonated: ("donated", -1),
     GamePlayed: ("prize", 1),
+    ProgramEnded: ("sunset", -1),
 }
 
 

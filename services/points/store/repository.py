@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.points.domain.games import Game
 from services.points.domain.rules import RuleSet
+from services.points.domain.sunset import ProgramEnd
 from services.points.domain.wallet import Lot, Wallet
 from services.points.store.tables import (
     balances,
@@ -27,6 +28,8 @@ from services.points.store.tables import (
     ledger,
     lots,
     member_tiers,
+    program_ends,
+    program_reminders,
     redemptions,
     rewards,
     rule_sets,
@@ -572,3 +575,63 @@ async def plays_of(conn: AsyncConnection, game_id: str) -> list[dict[str, Any]]:
     query = select(game_plays).where(game_plays.c.game_id == game_id).order_by(game_plays.c.at)
     rows = await conn.execute(query)
     return [dict(r._mapping) for r in rows]
+
+
+async def upsert_program_end(conn: AsyncConnection, program_id: str, end: ProgramEnd) -> bool:
+    """Set (or move) a program's end; False once it is closed: a settled program stays settled."""
+    values = {"config": end.model_dump(mode="json"), "ends_at": end.ends_at}
+    upsert = insert(program_ends).values(program_id=program_id, **values)
+    done = await conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[program_ends.c.program_id], set_=values, where=program_ends.c.closed_at.is_(None)
+        )
+    )
+    return bool(done.rowcount)
+
+
+async def program_end_of(conn: AsyncConnection, program_id: str) -> Any:
+    return (await conn.execute(select(program_ends).where(program_ends.c.program_id == program_id))).first()
+
+
+async def open_programs(conn: AsyncConnection) -> list[tuple[str, ProgramEnd]]:
+    rows = await conn.execute(
+        select(program_ends).where(program_ends.c.closed_at.is_(None)).order_by(program_ends.c.program_id)
+    )
+    return [(r.program_id, ProgramEnd.model_validate(r.config)) for r in rows]
+
+
+async def holders_not_reminded(
+    conn: AsyncConnection, program_id: str, days: int, limit: int
+) -> list[tuple[str, int]]:
+    """Members holding points who have not had this reminder yet."""
+    reminded = select(program_reminders.c.member_id).where(
+        program_reminders.c.program_id == program_id, program_reminders.c.days == days
+    )
+    rows = await conn.execute(
+        select(balances.c.member_id, balances.c.balance)
+        .where(balances.c.balance > 0, balances.c.member_id.not_in(reminded))
+        .order_by(balances.c.member_id)
+        .limit(limit)
+    )
+    return [(r.member_id, int(r.balance)) for r in rows]
+
+
+async def mark_program_reminded(
+    conn: AsyncConnection, program_id: str, days: int, members: Sequence[str]
+) -> None:
+    rows = [{"program_id": program_id, "days": days, "member_id": m} for m in members]
+    if rows:
+        await conn.execute(insert(program_reminders).on_conflict_do_nothing(), rows)
+
+
+async def holders(conn: AsyncConnection, limit: int) -> list[str]:
+    rows = await conn.execute(
+        select(balances.c.member_id).where(balances.c.balance > 0).order_by(balances.c.member_id).limit(limit)
+    )
+    return [r.member_id for r in rows]
+
+
+async def close_program(conn: AsyncConnection, program_id: str, now: datetime) -> None:
+    await conn.execute(
+        program_ends.update().where(program_ends.c.program_id == program_id).values(closed_at=now)
+    )

@@ -185,3 +185,23 @@ game_plays = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_game_plays_game", "game_id", "at"),
 )
+
+# Time-limited programs: when this deployment's program ends, and when its balances were settled.
+program_ends = Table(
+    "program_ends",
+    metadata,
+    Column("program_id", String(64), primary_key=True),
+    Column("config", JSONB, nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+)
+
+# Each reminder once per member.
+program_reminders = Table(
+    "program_reminders",
+    metadata,
+    Column("program_id", String(64), nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("member_id", String, nullable=False),
+    PrimaryKeyConstraint("program_id", "days", "member_id"),
+)
