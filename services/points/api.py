@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.points import actions
+from services.points.domain.challenges import Challenge
 from services.points.domain.games import Game, commitment
 from services.points.domain.rules import RuleSet
 from services.points.domain.sunset import ProgramEnd
@@ -28,11 +29,13 @@ from services.points.store.repository import (
     create_game,
     game_of,
     ledger_page,
+    member_challenges,
     partner_settlement,
     plays_of,
     program_end_of,
     rule_set_versions,
     upsert_cause,
+    upsert_challenge,
     upsert_program_end,
     upsert_reward,
 )
@@ -334,3 +337,20 @@ async def get_program_end(program_id: str, request: Request) -> dict[str, Any]:
     if row is None:
         raise ProblemError(404, "Unknown program", f"no program {program_id!r}")
     return {"program_id": program_id, **row.config, "closed_at": row.closed_at}
+
+
+@api.put("/challenges/{challenge_id}", dependencies=[Writer])
+async def put_challenge(
+    challenge_id: Annotated[str, Path(min_length=1, max_length=64)], challenge: Challenge, request: Request
+) -> dict[str, Any]:
+    """A monthly challenge ("5 visits", "3 different categories") with its badge and bonus points."""
+    async with request.app.state.engine.begin() as conn:
+        await upsert_challenge(conn, challenge_id, challenge)
+    return {"challenge_id": challenge_id, **challenge.model_dump()}
+
+
+@api.get("/members/{member_id}/challenges")
+async def get_member_challenges(member_id: str, request: Request) -> dict[str, Any]:
+    """A member's progress in each challenge by month, and the badges earned."""
+    async with request.app.state.engine.connect() as conn:
+        return {"member_id": member_id, "challenges": await member_challenges(conn, member_id)}

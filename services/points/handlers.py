@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.challenges import period_of
 from services.points.domain.rules import RuleSet
 from services.points.ledger import LedgerRun, local_day
 from services.points.settings import PointsSettings
 from services.points.store.repository import (
+    active_challenges,
     add_daily,
     earned_on,
     fund_campaigns,
@@ -18,9 +20,11 @@ from services.points.store.repository import (
     live_games,
     load_wallets,
     originals,
+    progress_of,
     rule_set_versions,
     save,
     save_games,
+    save_progress,
     set_tiers,
     tiers_of,
     upsert_campaign,
@@ -60,6 +64,12 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
         campaigns, budgets = await live_campaigns(conn) if purchases else ([], {})
         times = [e.occurred_at for e in purchases]
         games = await live_games(conn, min(times), max(times)) if purchases else []
+        challenges = await active_challenges(conn) if purchases else []
+        progress = (
+            await progress_of(conn, members, {period_of(local_day(e)) for e in purchases})
+            if challenges
+            else {}
+        )
         rule_sets = await rule_set_versions(conn, parsed)
         capped = any(r.cap_per_day for _, r in rule_sets)  # the daily totals matter only then
         run = LedgerRun(
@@ -75,6 +85,8 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
             originals=await originals(conn, (r.original_event_id for r in returns)),
             tiers=await tiers_of(conn, members),
             games=games,
+            challenges=challenges,
+            progress=progress,
         )
         # Campaigns first: within a batch, records of different topics come in no particular order,
         # and a purchase made while a campaign runs should get its bonus whichever came first.
@@ -87,6 +99,7 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
         await fund_campaigns(conn, run.funded)
         await set_tiers(conn, run.tier_changes)
         await save_games(conn, games, run.plays)
+        await save_progress(conn, run.progress, run.progressed)
         return BatchResult(outgoing=run.outgoing)
 
     return handle

@@ -16,17 +16,22 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
+from services.points.domain.challenges import Challenge, advance, marks, period_of
 from services.points.domain.expiry import lot_expiry
 from services.points.domain.games import play_id, playable, prize_at, roll
 from services.points.domain.rules import Earning, MemberContext, RuleSet, active_rule_set, evaluate
 from services.points.domain.rules import partner_earning as partner_rules
 from services.points.domain.wallet import Wallet, points_to_reverse
 from services.points.settings import PointsSettings
-from services.points.store.repository import LedgerEntry, LiveGame, Original
+from services.points.store.repository import LedgerEntry, LiveGame, Original, Progress
 from shared.contracts import (
+    BADGE_EARNED,
+    CHALLENGE_PROGRESS,
     GAME_PLAYED,
     POINTS_EARNED,
     POINTS_REVERSED,
+    BadgeEarned,
+    ChallengeProgress,
     Contract,
     Envelope,
     GamePlayed,
@@ -68,6 +73,9 @@ class LedgerRun:
     new_campaigns: list[PartnerCampaignAnnounced] = field(default_factory=list)
     games: list[LiveGame] = field(default_factory=list)
     plays: list[dict[str, Any]] = field(default_factory=list)
+    challenges: list[tuple[str, Challenge]] = field(default_factory=list)
+    progress: Progress = field(default_factory=dict)
+    progressed: set[tuple[str, str, str]] = field(default_factory=set)
 
     def apply(self, event: Envelope[Any]) -> None:
         payload = event.payload
@@ -116,6 +124,49 @@ class LedgerRun:
         self._credit(event, earning, version, purchase.currency, purchase.total_amount, funding)
         for live in self.games:
             self._play(live, event, purchase)
+        for challenge_id, challenge in self.challenges:
+            self._challenge(challenge_id, challenge, event, purchase)
+
+    def _challenge(
+        self, challenge_id: str, challenge: Challenge, event: Envelope[Any], purchase: PurchaseRecorded
+    ) -> None:
+        day = local_day(event)
+        key = (challenge_id, purchase.member_id, period_of(day))
+        seen, done = self.progress.get(key, (set(), False))
+        after, reached = advance(challenge, seen, marks(challenge, purchase, day))
+        if after == seen:
+            return
+        self.progress[key] = (after, done or reached)
+        self.progressed.add(key)
+        period = key[2]
+        self._emit(
+            CHALLENGE_PROGRESS,
+            event,
+            ChallengeProgress(
+                member_id=purchase.member_id, challenge_id=challenge_id, name=challenge.name, period=period,
+                progress=len(after), target=challenge.target,
+            ),
+        )  # fmt: skip
+        if not reached or done:
+            return
+        wallet = self.wallets[purchase.member_id]
+        points = challenge.bonus_points
+        if points:
+            lot = uuid.uuid5(_LOT_NAMESPACE, f"badge:{challenge_id}:{purchase.member_id}:{period}")
+            policy, months = self.settings.points_expiry_policy, self.settings.points_expiry_months
+            wallet.credit(lot, points, event.occurred_at, lot_expiry(policy, months, event.occurred_at))
+            details = {"challenge_id": challenge_id, "period": period, "lot_id": str(lot)}
+            self.entries.append(
+                LedgerEntry(purchase.member_id, "badge", points, lot, event.occurred_at, details)
+            )
+        self._emit(
+            BADGE_EARNED,
+            event,
+            BadgeEarned(
+                member_id=purchase.member_id, challenge_id=challenge_id, name=challenge.name, period=period,
+                points=points, balance=wallet.balance,
+            ),
+        )  # fmt: skip
 
     def _play(self, live: LiveGame, event: Envelope[Any], purchase: PurchaseRecorded) -> None:
         """One play per qualifying purchase, drawn from the committed seed; a prize is a lot of its own."""

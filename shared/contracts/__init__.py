@@ -13,6 +13,8 @@ from shared.contracts.members import MemberEnrolled, MemberProfileChanged, VipMe
 from shared.contracts.notify import NotificationOutcome
 from shared.contracts.partners import PartnerCampaignAnnounced, PartnerPurchaseRecorded
 from shared.contracts.points import (
+    BadgeEarned,
+    ChallengeProgress,
     GamePlayed,
     PointsAdjusted,
     PointsDonated,
@@ -92,6 +94,10 @@ POINTS_EXPIRING_SOON: Contract[PointsExpiringSoon] = Contract(
 POINTS_ADJUSTED: Contract[PointsAdjusted] = Contract("points.adjusted", 1, PointsAdjusted, Topic.POINTS)
 PROGRAM_ENDING: Contract[ProgramEnding] = Contract("program.ending", 1, ProgramEnding, Topic.POINTS)
 PROGRAM_ENDED: Contract[ProgramEnded] = Contract("program.ended", 1, ProgramEnded, Topic.POINTS)
+CHALLENGE_PROGRESS: Contract[ChallengeProgress] = Contract(
+    "challenge.progress", 1, ChallengeProgress, Topic.POINTS
+)
+BADGE_EARNED: Contract[BadgeEarned] = Contract("badge.earned", 1, BadgeEarned, Topic.POINTS)
 GAME_PLAYED: Contract[GamePlayed] = Contract("game.played", 1, GamePlayed, Topic.POINTS)
 POINTS_DONATED: Contract[PointsDonated] = Contract("points.donated", 1, PointsDonated, Topic.POINTS)
 POINTS_TRANSFERRED: Contract[PointsTransferred] = Contract(
@@ -140,6 +146,8 @@ ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     GAME_PLAYED,
     PROGRAM_ENDING,
     PROGRAM_ENDED,
+    CHALLENGE_PROGRESS,
+    BADGE_EARNED,
     TIER_CHANGED,
     TIER_PROGRESS,
     MEMBERSHIP_STARTED,
@@ -165,6 +173,8 @@ POINTS_CONTRACTS: tuple[Contract[Any], ...] = (
     GAME_PLAYED,
     PROGRAM_ENDING,
     PROGRAM_ENDED,
+    CHALLENGE_PROGRESS,
+    BADGE_EARNED,
 )
 TIERS_CONTRACTS: tuple[Contract[Any], ...] = (
     TIER_CHANGED,
@@ -184,6 +194,8 @@ def contract_named(name: str) -> Contract[Any]:
 
 __all__ = [
     "ALL_CONTRACTS",
+    "BADGE_EARNED",
+    "CHALLENGE_PROGRESS",
     "GAME_PLAYED",
     "MEMBERSHIP_ENDED",
     "MEMBERSHIP_EXPIRING",
@@ -217,6 +229,8 @@ __all__ = [
     "VIP_CANCELLED",
     "VIP_PURCHASED",
     "VIP_RENEWED",
+    "BadgeEarned",
+    "ChallengeProgress",
     "Contract",
     "Envelope",
     "GamePlayed",

@@ -159,3 +159,25 @@ class ProgramEnded(_Contract):
     kind: str  # voucher | free_item
     value: str = ""
     code: str
+
+
+class ChallengeProgress(_Contract):
+    """A purchase moved a member forward in a challenge (visits or categories this month)."""
+
+    member_id: str
+    challenge_id: str
+    name: str
+    period: str  # YYYY-MM in the store's time zone
+    progress: int
+    target: int
+
+
+class BadgeEarned(_Contract):
+    """A challenge completed: the badge, and its bonus points (0 when it carries none)."""
+
+    member_id: str
+    challenge_id: str
+    name: str
+    period: str
+    points: int = Field(ge=0)
+    balance: int

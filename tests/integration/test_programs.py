@@ -10,9 +10,10 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Awaitable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -91,7 +92,7 @@ async def _has(found: Awaitable[dict[str, int]], wanted: dict[str, int]) -> bool
     return await found == wanted
 
 
-async def _events(stack: Stack, kind: str, n: int) -> list[dict[str, object]] | None:
+async def _events(stack: Stack, kind: str, n: int) -> list[dict[str, Any]] | None:
     found = [e for e in (decode(r) for r in await stack.read_all(Topic.POINTS)) if e["type"] == kind]
     return found if len(found) >= n else None
 
@@ -187,3 +188,33 @@ async def test_a_time_limited_program_reminds_before_its_end_and_turns_every_bal
     async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
         assert (await c.get("/v1/programs/yalda")).json()["closed_at"] is not None
         assert (await c.put("/v1/programs/yalda", json=end, headers=TOKEN)).status_code == 409
+
+
+async def test_five_visits_this_month_earn_a_badge_and_its_bonus_once(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    await stack.create("points")
+    points = ServiceProcess("services.points", stack.env("points"), log_dir)
+    services.append(points)
+    await points.start().wait_ready()
+    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+        challenge = {"name": "5 visits this month", "kind": "visits", "target": 5, "bonus_points": 100}
+        assert (await c.put("/v1/challenges/five-visits", json=challenge, headers=TOKEN)).status_code == 200
+    today = utcnow()
+    month = datetime(today.year, today.month, 1, 12, tzinfo=UTC)
+    days = [month + timedelta(days=d) for d in (0, 0, 1, 2, 3, 4, 5)]  # six distinct days, one twice
+    await stack.produce(Topic.PURCHASES, [as_record(purchase("ava", "10", occurred_at=d)) for d in days])
+    await eventually(lambda: _events(stack, "badge.earned", 1), what="the badge")
+    await eventually(lambda: _has(balances(stack), {"ava": 7 * 10 + 100}), what="the purchases and the bonus")
+    progress = await _events(stack, "challenge.progress", 6)
+    assert progress and [e["payload"]["progress"] for e in progress] == [1, 2, 3, 4, 5, 6]
+    badges = await _events(stack, "badge.earned", 1)
+    assert badges and [(b["payload"]["points"], b["payload"]["period"]) for b in badges] == [
+        (100, f"{month:%Y-%m}")
+    ]
+    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+        mine = (await c.get("/v1/members/ava/challenges")).json()["challenges"]
+    assert mine == [
+        {"challenge_id": "five-visits", "name": "5 visits this month", "period": f"{month:%Y-%m}",
+         "progress": 6, "target": 5, "badge": True}
+    ]  # fmt: skip

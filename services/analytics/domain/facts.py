@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.contracts import (
+    BadgeEarned,
     Envelope,
     GamePlayed,
     MemberEnrolled,
@@ -49,6 +50,7 @@ POINT_KINDS: dict[type[Any], tuple[str, int]] = {
     PointsDonated: ("donated", -1),
     GamePlayed: ("prize", 1),
     ProgramEnded: ("sunset", -1),
+    BadgeEarned: ("badge", 1),
 }
 
 

@@ -161,6 +161,7 @@ def points_economics(moves: dict[str, int], funded: int, outstanding: int) -> di
         "transferred": moves.get("transferred", 0),
         "donated": -moves.get("donated", 0),
         "game_prizes": moves.get("prize", 0),
+        "badge_bonuses": moves.get("badge", 0),
         "settled_at_program_end": -moves.get("sunset", 0),
         "outstanding_liability": outstanding,
         "redemption_rate": ratio(redeemed, issued),

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.challenges import Challenge
 from services.points.domain.games import Game
 from services.points.domain.rules import RuleSet
 from services.points.domain.sunset import ProgramEnd
@@ -21,6 +22,8 @@ from services.points.store.tables import (
     balances,
     campaigns,
     causes,
+    challenge_progress,
+    challenges,
     daily_earnings,
     donations,
     game_plays,
@@ -635,3 +638,65 @@ async def close_program(conn: AsyncConnection, program_id: str, now: datetime) -
     await conn.execute(
         program_ends.update().where(program_ends.c.program_id == program_id).values(closed_at=now)
     )
+
+
+Progress = dict[tuple[str, str, str], tuple[set[str], bool]]  # (challenge, member, period) -> marks, done
+
+
+async def active_challenges(conn: AsyncConnection) -> list[tuple[str, Challenge]]:
+    rows = await conn.execute(select(challenges).order_by(challenges.c.challenge_id))
+    found = [(r.challenge_id, Challenge.model_validate(r.config)) for r in rows]
+    return [(cid, c) for cid, c in found if c.active]
+
+
+async def progress_of(conn: AsyncConnection, members: Iterable[str], periods: Iterable[str]) -> Progress:
+    rows = await conn.execute(
+        select(challenge_progress).where(
+            challenge_progress.c.member_id.in_(sorted(set(members))),
+            challenge_progress.c.period.in_(sorted(set(periods))),
+        )
+    )
+    return {(r.challenge_id, r.member_id, r.period): (set(r.seen), r.completed) for r in rows}
+
+
+async def save_progress(
+    conn: AsyncConnection, progress: Progress, changed: Iterable[tuple[str, str, str]]
+) -> None:
+    rows = [
+        {"challenge_id": c, "member_id": m, "period": p, "seen": sorted(progress[(c, m, p)][0]),
+         "completed": progress[(c, m, p)][1]}
+        for c, m, p in sorted(set(changed))
+    ]  # fmt: skip
+    if rows:
+        upsert = insert(challenge_progress)
+        await conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[challenge_progress.c.challenge_id, challenge_progress.c.member_id,
+                                challenge_progress.c.period],
+                set_={"seen": upsert.excluded.seen, "completed": upsert.excluded.completed},
+            ),
+            rows,
+        )  # fmt: skip
+
+
+async def upsert_challenge(conn: AsyncConnection, challenge_id: str, challenge: Challenge) -> None:
+    upsert = insert(challenges).values(challenge_id=challenge_id, config=challenge.model_dump(mode="json"))
+    await conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[challenges.c.challenge_id], set_={"config": upsert.excluded.config}
+        )
+    )
+
+
+async def member_challenges(conn: AsyncConnection, member_id: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        select(challenge_progress, challenges.c.config)
+        .join(challenges, challenges.c.challenge_id == challenge_progress.c.challenge_id)
+        .where(challenge_progress.c.member_id == member_id)
+        .order_by(challenge_progress.c.period.desc(), challenge_progress.c.challenge_id)
+    )
+    return [
+        {"challenge_id": r.challenge_id, "name": r.config["name"], "period": r.period,
+         "progress": len(r.seen), "target": r.config["target"], "badge": r.completed}
+        for r in rows
+    ]  # fmt: skip

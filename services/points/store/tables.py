@@ -205,3 +205,22 @@ program_reminders = Table(
     Column("member_id", String, nullable=False),
     PrimaryKeyConstraint("program_id", "days", "member_id"),
 )
+
+# Challenges and badges: each member's marks (days visited, categories bought) per challenge and month.
+challenges = Table(
+    "challenges",
+    metadata,
+    Column("challenge_id", String(64), primary_key=True),
+    Column("config", JSONB, nullable=False),
+)
+
+challenge_progress = Table(
+    "challenge_progress",
+    metadata,
+    Column("challenge_id", String(64), nullable=False),
+    Column("member_id", String, nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("seen", JSONB, nullable=False),
+    Column("completed", Boolean, nullable=False),
+    PrimaryKeyConstraint("challenge_id", "member_id", "period"),
+)
