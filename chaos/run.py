@@ -26,7 +26,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 from aiosmtpd.controller import Controller
 
@@ -44,6 +43,7 @@ from sim.harness import (
     infra_from_env,
     produce,
 )
+from sim.mail import Mailbox
 from sim.pos import PosSimulator
 from sim.services import READS, SERVICES
 
@@ -109,27 +109,10 @@ class Run:
                     process.start()
 
     async def ready(self, name: str, timeout: float = 240) -> None:
-        process = self.processes[name]
-        async with httpx.AsyncClient() as client:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"{process.url}/readyz", timeout=2)).status_code == 204:
-                        return
-                await asyncio.sleep(0.25)
-        raise TimeoutError(f"{name} not ready in {timeout}s:\n{process.tail()}")
+        await self.processes[name].wait_ready(timeout, supervised=True)
 
     async def all_ready(self) -> None:
         await asyncio.gather(*(self.ready(name) for name in self.processes))
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.received = 0
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received += 1
-        return "250 OK"
 
 
 def vafactl(*args: str) -> str:
@@ -315,7 +298,7 @@ async def chaos(
             )
             drained_s = run.elapsed()
             notify_deaths = sum(f.kind == "kill notify" for f in injected) + run.restarts["notify"]
-            checks = await oracle.check(stack, mailbox.received, notify_deaths)
+            checks = await oracle.check(stack, len(mailbox.messages), notify_deaths)
         retries = sum([await p.metric("vafa_consumer_retries_total") for p in processes.values()])
     finally:
         supervisor.cancel()

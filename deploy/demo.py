@@ -11,8 +11,6 @@ sent and the program's KPIs from analytics.
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import os
 import random
 import subprocess
@@ -28,6 +26,7 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from shared.contracts.envelope import utcnow
+from sim.mail import Mailbox
 from sim.pos import PosSimulator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -184,12 +183,12 @@ async def show_messages_and_kpis(
     """What notify sent and what analytics measured, once both have caught up with the stream."""
     await settled(client, [notify, analytics])
     email = (await client.get(f"{notify}/v1/deliveries/summary")).json()["channels"].get("email", {})
-    print(f"\nnotify: {len(mailbox.received)} emails reached the local SMTP server; the delivery log says")
+    print(f"\nnotify: {len(mailbox.messages)} emails reached the local SMTP server; the delivery log says")
     waiting = email.get("queued", 0)
     print(f"  sent {email.get('sent', 0)}, waiting for the end of the member's quiet hours {waiting},")
     print(f"  suppressed {email.get('suppressed', {})}")
-    if mailbox.received:
-        print(f"  e.g. to {mailbox.received[0][0]}: {mailbox.received[0][1]}")
+    if mailbox.messages:
+        print(f"  e.g. to {mailbox.messages[0]['To']}: {mailbox.messages[0]['Subject']}")
     window = {"from": (utcnow() - timedelta(days=1)).isoformat(), "to": utcnow().isoformat()}
     summary = (await client.get(f"{analytics}/v1/kpis/summary", params=window)).json()
     print("\nanalytics, the last 24 hours (IRR):")
@@ -221,18 +220,6 @@ async def settled(client: httpx.AsyncClient, urls: list[str]) -> None:
             return
         last = seen
         await asyncio.sleep(0.5)
-
-
-class Mailbox:
-    """The local SMTP server's side: who got which subject."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, str]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.received.append((str(message["To"]), str(message["Subject"])))
-        return "250 OK"
 
 
 async def tier_bonus(client: httpx.AsyncClient, points: str, member: str) -> int:

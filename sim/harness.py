@@ -218,11 +218,12 @@ class ServiceProcess:
             )
         return self
 
-    async def wait_ready(self, timeout: float = 60.0) -> None:
+    async def wait_ready(self, timeout: float = 60.0, supervised: bool = False) -> None:
+        """Until /readyz answers; an exit is an error, unless a supervisor restarts the process."""
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
-                if self.proc and self.proc.poll() is not None:
+                if not supervised and self.proc and self.proc.poll() is not None:
                     raise RuntimeError(f"{self.module} exited {self.proc.returncode}:\n{self.tail()}")
                 try:
                     if (await client.get(f"{self.url}/readyz", timeout=2)).status_code == 204:

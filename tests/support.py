@@ -9,6 +9,7 @@ import sys
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -61,6 +62,17 @@ async def at_least(records: Any, n: int) -> Any:
     return got if len(got) >= n else None
 
 
+async def running(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, service: str, **env: str
+) -> ServiceProcess:
+    """A fresh database for ``service``, and the service running on it until the test ends."""
+    await stack.create(service)
+    process = ServiceProcess(f"services.{service}", stack.env(service, **env), log_dir)
+    services.append(process)
+    await process.start().wait_ready()
+    return process
+
+
 def api_key(stack: Stack, kind: str, *scope: str) -> str:
     """A fresh ingest API key, made with the same CLI an operator uses."""
     out = subprocess.run(
@@ -98,4 +110,5 @@ __all__ = [
     "free_port",
     "purchase",
     "revoke_key",
+    "running",
 ]

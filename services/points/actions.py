@@ -252,6 +252,16 @@ async def release(
     return {**_redemption_json(row), "status": status, "balance": wallet.balance}
 
 
+def _insufficient(verb: str, points: int, short: InsufficientPoints) -> ProblemError:
+    """The 422 for a debit the balance cannot cover, naming the field that asked too much."""
+    return ProblemError(
+        422,
+        "Insufficient points",
+        f"cannot {verb} {points} points: the balance is {short.available}",
+        errors=[FieldError("points", "insufficient_points", f"balance {short.available}")],
+    )
+
+
 async def adjust(
     conn: AsyncConnection,
     settings: PointsSettings,
@@ -277,12 +287,7 @@ async def adjust(
         try:
             details["lots"] = _takes_json(wallet.debit(-points))
         except InsufficientPoints as short:
-            raise ProblemError(
-                422,
-                "Insufficient points",
-                f"cannot take {-points} points: the balance is {short.available}",
-                errors=[FieldError("points", "insufficient_points", f"balance {short.available}")],
-            ) from None
+            raise _insufficient("take", -points, short) from None
     await save(conn, [wallet], [LedgerEntry(member_id, "adjust", points, request_id, now, details)])
     await _emit(
         conn,
@@ -321,12 +326,7 @@ async def transfer(
     try:
         takes = wallets[sender].debit(points)
     except InsufficientPoints as short:
-        raise ProblemError(
-            422,
-            "Insufficient points",
-            f"cannot transfer {points} points: the balance is {short.available}",
-            errors=[FieldError("points", "insufficient_points", f"balance {short.available}")],
-        ) from None
+        raise _insufficient("transfer", points, short) from None
     lot_id = uuid.uuid5(transfer_id, "in")
     expires = lot_expiry(settings.points_expiry_policy, settings.points_expiry_months, now)
     wallets[recipient].credit(lot_id, points, now, expires)
@@ -378,12 +378,7 @@ async def donate(
     try:
         takes = wallet.debit(points)
     except InsufficientPoints as short:
-        raise ProblemError(
-            422,
-            "Insufficient points",
-            f"cannot give {points} points: the balance is {short.available}",
-            errors=[FieldError("points", "insufficient_points", f"balance {short.available}")],
-        ) from None
+        raise _insufficient("give", points, short) from None
     matched = brand_match(points, cause.match_ratio, cause.match_budget - cause.matched_total)
     details = {"cause_id": cause_id, "matched": matched, "lots": _takes_json(takes)}
     await save(conn, [wallet], [LedgerEntry(member_id, "donate", -points, donation_id, now, details)])

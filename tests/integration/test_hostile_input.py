@@ -34,6 +34,7 @@ from tests.support import (
     eventually,
     purchase,
     revoke_key,
+    running,
 )
 
 _serial = itertools.count()
@@ -164,11 +165,7 @@ def expected(key: str, item: str) -> int:
 async def test_every_ingest_endpoint_against_every_kind_of_key(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
-    await stack.create("ingest")
-    ingest = ServiceProcess("services.ingest", stack.env("ingest", VAFA_INGEST_KEY_CACHE_S="0"), log_dir)
-    services.append(ingest)
-    ingest.start()
-    await ingest.wait_ready()
+    ingest = await running(stack, services, log_dir, "ingest", VAFA_INGEST_KEY_CACHE_S="0")
     hyperstar = api_key(stack, "chain", "--chain", "hyperstar")
     revoked = api_key(stack, "chain", "--chain", "hyperstar")
     revoke_key(stack, revoked)
@@ -208,11 +205,7 @@ async def test_every_ingest_endpoint_against_every_kind_of_key(
 async def test_points_writes_need_the_operator_token_and_reads_do_not(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
-    await stack.create("points")
-    points = ServiceProcess("services.points", stack.env("points", VAFA_POINTS_API_TOKEN="s3cret"), log_dir)
-    services.append(points)
-    points.start()
-    await points.wait_ready()
+    points = await running(stack, services, log_dir, "points", VAFA_POINTS_API_TOKEN="s3cret")
     writes = [
         ("POST", "/v1/members/m1/adjustments", {"points": 5, "reason": "goodwill"}),
         ("POST", "/v1/members/m1/transfers", {"to": "m2", "points": 1}),

@@ -3,8 +3,6 @@ language, respecting consent and quiet hours."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import hashlib
 import hmac
 import json
@@ -23,6 +21,7 @@ from shared.contracts import MEMBER_ENROLLED, POINTS_EARNED, MemberEnrolled, Poi
 from shared.contracts.envelope import utcnow
 from shared.deadletter import REASON
 from shared.topics import Topic
+from sim.mail import Mailbox
 from tests.support import (
     ServiceProcess,
     Stack,
@@ -32,31 +31,14 @@ from tests.support import (
     eventually,
     free_port,
     purchase,
+    running,
 )
-
-
-class Inbox:
-    """What the local SMTP server received."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
 
 
 async def start_notify(
     stack: Stack, services: list[ServiceProcess], log_dir: Path, **env: str
 ) -> ServiceProcess:
-    await stack.create("notify")
-    notify = ServiceProcess(
-        "services.notify", stack.env("notify", VAFA_NOTIFY_SEND_INTERVAL_S="0.2", **env), log_dir
-    )
-    services.append(notify)
-    notify.start()
-    await notify.wait_ready()
-    return notify
+    return await running(stack, services, log_dir, "notify", **({"VAFA_NOTIFY_SEND_INTERVAL_S": "0.2"} | env))
 
 
 def enrolled(member: str, locale: str, zone: str, consent: bool) -> Any:
@@ -93,7 +75,7 @@ def earned(member: str, points: int) -> Any:
 async def test_a_persian_member_gets_one_email_an_opted_out_one_none_and_quiet_hours_defer(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
-    inbox = Inbox()
+    inbox = Mailbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     try:
@@ -143,15 +125,11 @@ async def test_a_persian_member_gets_one_email_an_opted_out_one_none_and_quiet_h
 async def test_a_purchase_flows_through_points_to_a_persian_email(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
-    inbox = Inbox()
+    inbox = Mailbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     try:
-        await stack.create("points")
-        points = ServiceProcess("services.points", stack.env("points"), log_dir)
-        services.append(points)
-        points.start()
-        await points.wait_ready()
+        await running(stack, services, log_dir, "points")
         quiet = {"VAFA_NOTIFY_QUIET_FROM": "00:00", "VAFA_NOTIFY_QUIET_UNTIL": "00:00"}  # none
         await start_notify(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(smtp.port), **quiet)
         await stack.produce(Topic.MEMBERS, [as_record(enrolled("shirin", "fa", "Asia/Tehran", True))])

@@ -20,7 +20,7 @@ import httpx
 from shared.contracts.envelope import utcnow
 from shared.topics import Topic
 from tests.pointsflow import balances
-from tests.support import REPO, ServiceProcess, Stack, as_record, decode, eventually, purchase
+from tests.support import REPO, ServiceProcess, Stack, as_record, decode, eventually, purchase, running
 
 TOKEN = {"Authorization": "Bearer vafa-dev-token", "X-Operator": "test-ops"}
 
@@ -28,10 +28,7 @@ TOKEN = {"Authorization": "Bearer vafa-dev-token", "X-Operator": "test-ops"}
 async def test_members_give_points_to_a_cause_the_brand_matches_until_its_budget_runs_out(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
-    await stack.create("points")
-    points = ServiceProcess("services.points", stack.env("points"), log_dir)
-    services.append(points)
-    await points.start().wait_ready()
+    points = await running(stack, services, log_dir, "points")
     sales = [purchase("ava", "500"), purchase("ben", "300")]
     await stack.produce(Topic.PURCHASES, [as_record(p) for p in sales])
     await eventually(lambda: _has(balances(stack), {"ava": 500, "ben": 300}), what="points earned")
@@ -100,10 +97,7 @@ async def _events(stack: Stack, kind: str, n: int) -> list[dict[str, Any]] | Non
 async def test_an_instant_win_game_pays_prizes_and_its_audit_recomputes_every_draw(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
-    await stack.create("points")
-    points = ServiceProcess("services.points", stack.env("points"), log_dir)
-    services.append(points)
-    await points.start().wait_ready()
+    points = await running(stack, services, log_dir, "points")
     now = utcnow()
     prizes = [{"name": "big", "points": 50, "odds": "0.3"}, {"name": "small", "points": 10, "odds": "0.2"}]
     wheel = {"name": "Yalda wheel", "currency": "IRR", "min_purchase": "500", "prizes": prizes,
@@ -149,10 +143,7 @@ async def test_an_instant_win_game_pays_prizes_and_its_audit_recomputes_every_dr
 async def test_a_time_limited_program_reminds_before_its_end_and_turns_every_balance_into_a_voucher(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
-    await stack.create("points")
-    points = ServiceProcess("services.points", stack.env("points"), log_dir)
-    services.append(points)
-    await points.start().wait_ready()
+    points = await running(stack, services, log_dir, "points")
     await stack.produce(
         Topic.PURCHASES, [as_record(purchase(m, a)) for m, a in (("ava", "700"), ("ben", "40"))]
     )
@@ -193,10 +184,7 @@ async def test_a_time_limited_program_reminds_before_its_end_and_turns_every_bal
 async def test_five_visits_this_month_earn_a_badge_and_its_bonus_once(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
-    await stack.create("points")
-    points = ServiceProcess("services.points", stack.env("points"), log_dir)
-    services.append(points)
-    await points.start().wait_ready()
+    points = await running(stack, services, log_dir, "points")
     async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
         challenge = {"name": "5 visits this month", "kind": "visits", "target": 5, "bonus_points": 100}
         assert (await c.put("/v1/challenges/five-visits", json=challenge, headers=TOKEN)).status_code == 200

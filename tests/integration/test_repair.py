@@ -17,7 +17,17 @@ import orjson
 from shared.contracts.envelope import utcnow
 from shared.repair import REDRIVEN_FROM
 from shared.topics import Topic
-from tests.support import REPO, ServiceProcess, Stack, as_record, at_least, decode, eventually, purchase
+from tests.support import (
+    REPO,
+    ServiceProcess,
+    Stack,
+    as_record,
+    at_least,
+    decode,
+    eventually,
+    purchase,
+    running,
+)
 
 
 async def repair(
@@ -37,10 +47,7 @@ async def repair(
 async def test_dead_letters_are_re_driven_after_the_fix_and_recorded(
     stack: Stack, services: list[ServiceProcess], log_dir: Path, tmp_path: Path
 ) -> None:
-    await stack.create("ingest")
-    ingest = ServiceProcess("services.ingest", stack.env("ingest"), log_dir)
-    services.append(ingest)
-    await ingest.start().wait_ready()
+    ingest = await running(stack, services, log_dir, "ingest")
     # A till whose clock runs an hour fast: ingest refuses its receipt (future timestamp).
     item = {
         "kind": "purchase", "chain_id": "hyperstar", "store_id": "hyperstar-01", "receipt_no": "FAST-1",
@@ -79,10 +86,7 @@ async def test_dead_letters_are_re_driven_after_the_fix_and_recorded(
 async def test_a_store_rebuilt_from_offset_zero_has_the_same_state(
     stack: Stack, services: list[ServiceProcess], log_dir: Path, tmp_path: Path
 ) -> None:
-    await stack.create("tiers")
-    tiers = ServiceProcess("services.tiers", stack.env("tiers"), log_dir)
-    services.append(tiers)
-    await tiers.start().wait_ready()
+    tiers = await running(stack, services, log_dir, "tiers")
     amounts = {"m-1": "30000000", "m-2": "110000000", "m-3": "600000000"}
     sales = [purchase(member, amount) for member, amount in amounts.items() for _ in range(2)]
     await stack.produce(Topic.PURCHASES, [as_record(p) for p in sales])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared.topics import Topic
-from tests.support import Infra, ServiceProcess, Stack, as_record, eventually, purchase
+from tests.support import Infra, ServiceProcess, Stack, as_record, eventually, purchase, running
 
 SASL_PORT = int(os.environ.get("VAFA_KAFKA_SASL_PORT", "9094"))
 
@@ -37,10 +37,7 @@ def sasl(infra: Infra) -> dict[str, str]:
 async def test_a_service_on_the_sasl_listener_earns_points_and_a_wrong_password_is_refused(
     stack: Stack, services: list[ServiceProcess], log_dir: Path, sasl: dict[str, str]
 ) -> None:
-    await stack.create("points")
-    points = ServiceProcess("services.points", stack.env("points", **sasl), log_dir)
-    services.append(points)
-    await points.start().wait_ready()
+    await running(stack, services, log_dir, "points", **sasl)
     await stack.produce(Topic.PURCHASES, [as_record(purchase("m-sasl", "420"))])
     query = "SELECT balance FROM balances WHERE member_id = 'm-sasl'"
     assert await eventually(lambda: _balance(stack, query), what="points earned over SASL") == 420
@@ -63,10 +60,7 @@ async def _balance(stack: Stack, query: str) -> object:
 async def test_with_sslmode_require_every_database_connection_is_encrypted(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
-    await stack.create("tiers")
-    tiers = ServiceProcess("services.tiers", stack.env("tiers", VAFA_PG_SSLMODE="require"), log_dir)
-    services.append(tiers)
-    await tiers.start().wait_ready()
+    await running(stack, services, log_dir, "tiers", VAFA_PG_SSLMODE="require")
     await stack.produce(Topic.PURCHASES, [as_record(purchase("m-tls", "1000"))])
     await eventually(lambda: _standing(stack), what="the purchase applied over TLS")
     rows = await stack.query(

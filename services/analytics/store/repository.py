@@ -42,10 +42,7 @@ class Scope:
         if self.store:
             clauses.append(table.c.store_id == self.store)
         if self.segment:
-            chosen = select(member_segments.c.member_id).where(
-                (member_segments.c.segment == self.segment) | (member_segments.c.rfm_label == self.segment)
-            )
-            clauses.append(table.c.member_id.in_(chosen))
+            clauses.append(self._in_segment(table.c.member_id))
         return and_(*clauses)
 
     def members(self, column: Any) -> ColumnElement[bool]:
@@ -54,11 +51,15 @@ class Scope:
         if self.chain:
             clauses.append(column.in_(select(members.c.member_id).where(members.c.chain_id == self.chain)))
         if self.segment:
-            chosen = select(member_segments.c.member_id).where(
-                (member_segments.c.segment == self.segment) | (member_segments.c.rfm_label == self.segment)
-            )
-            clauses.append(column.in_(chosen))
+            clauses.append(self._in_segment(column))
         return and_(*clauses)
+
+    def _in_segment(self, column: Any) -> ColumnElement[bool]:
+        """Members in the segment: a loyalty x profitability cell or an RFM label."""
+        chosen = select(member_segments.c.member_id).where(
+            (member_segments.c.segment == self.segment) | (member_segments.c.rfm_label == self.segment)
+        )
+        return column.in_(chosen)  # type: ignore[no-any-return]
 
 
 async def customers_between(
