@@ -57,16 +57,25 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "offer": "120000 IRR voucher",
         "code": "ABCD-EFGH",
     },
+    "referral.rewarded": {"role": "referrer", "points": 500, "balance": 1700},
+    "promotion.targeted": {"promotion": "We miss you", "multiplier": "2", "ends_on": date(2026, 12, 31)},
 }
+
+
+def tells_member(event_type: str, payload: Any) -> bool:
+    """Members held out of a targeted promotion are not told of it: that is what makes them the control
+    group its lift is measured against."""
+    return not (event_type == "promotion.targeted" and payload.group == "holdout")
 
 
 def fa_digits(value: Any) -> str:
     return str(value).translate(_PERSIAN_DIGITS)
 
 
-def jalali(value: datetime) -> str:
+def jalali(value: datetime | date) -> str:
     """A date as a Persian reader expects it: the Jalali calendar, in Persian digits."""
-    return fa_digits(jdatetime.date.fromgregorian(date=value.date()).strftime("%Y/%m/%d"))
+    day = value.date() if isinstance(value, datetime) else value
+    return fa_digits(jdatetime.date.fromgregorian(date=day).strftime("%Y/%m/%d"))
 
 
 def environment() -> Environment:

@@ -16,7 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.notify.domain import ADDRESS, decide, profile_after, render, send_after, within_cap
+from services.notify.domain import (
+    ADDRESS,
+    decide,
+    profile_after,
+    render,
+    send_after,
+    tells_member,
+    within_cap,
+)
 from services.notify.settings import NotifySettings
 from services.notify.store.tables import deliveries, members
 from shared.consumer import BatchHandler, BatchResult
@@ -28,6 +36,8 @@ from shared.contracts import (
     POINTS_EXPIRING_SOON,
     PROGRAM_ENDED,
     PROGRAM_ENDING,
+    PROMOTION_TARGETED,
+    REFERRAL_REWARDED,
     REWARD_ISSUED,
     TIER_CHANGED,
     TIER_PROGRESS,
@@ -47,8 +57,8 @@ MESSAGES: list[Contract[Any]] = [
     PROGRAM_ENDING,
     REWARD_ISSUED,
     MEMBERSHIP_EXPIRING,
-    PROGRAM_ENDING,
-    PROGRAM_ENDED,
+    REFERRAL_REWARDED,
+    PROMOTION_TARGETED,
 ]
 CONSUMES: list[Contract[Any]] = [MEMBER_ENROLLED, MEMBER_PROFILE_CHANGED, *MESSAGES]
 
@@ -117,6 +127,8 @@ def deliveries_handler(settings: NotifySettings, env: Environment) -> BatchHandl
                 # An enrolment starts the profile afresh; a change edits what is there.
                 known = None if isinstance(p, MemberEnrolled) else profiles.get(p.member_id)
                 profiles[p.member_id] = profile_after(known, p)
+                continue
+            if not tells_member(event.type, p):
                 continue
             profile = profiles.get(p.member_id)
             for channel in channels:

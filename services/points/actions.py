@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.points.domain.causes import brand_match
 from services.points.domain.expiry import lot_expiry
+from services.points.domain.referrals import Cleared, cleared_purchase, lapsed
 from services.points.domain.wallet import InsufficientPoints, Take, Wallet
 from services.points.settings import PointsSettings
+from services.points.store import referrals
 from services.points.store.repository import (
     LedgerEntry,
     add_redemption,
@@ -55,6 +57,7 @@ from shared.contracts import (
     PROGRAM_ENDED,
     PROGRAM_ENDING,
     REDEMPTION_RELEASED,
+    REFERRAL_REWARDED,
     REWARD_ISSUED,
     Contract,
     PointsAdjusted,
@@ -66,12 +69,14 @@ from shared.contracts import (
     ProgramEnded,
     ProgramEnding,
     RedemptionReleased,
+    ReferralRewarded,
     RewardIssued,
 )
 from shared.outbox import append, emitted
 from shared.problems import FieldError, ProblemError
 
 _EXPIRY_NAMESPACE = uuid.UUID("b5f3c1a2-6d4e-4f7a-8c9b-2e1d0a3f5c67")
+_REFERRAL_NAMESPACE = uuid.UUID("3c9e7a1d-52b4-4e8f-9a06-d17f2b8c4e95")
 
 
 async def _emit(
@@ -530,3 +535,70 @@ async def release_held(
     for redemption_id in held:
         await release(conn, settings, redemption_id, "timed out", now)
     return len(held)
+
+
+async def reward_referrals(
+    conn: AsyncConnection, settings: PointsSettings, now: datetime, page: int = 500
+) -> int:
+    """Reward both sides of each referral whose friend's first qualifying purchase has cleared the return
+    window (ledger kind ``referral``, one ``referral.rewarded`` each); let lapse those that can no longer
+    clear. Returns how many referrals were rewarded."""
+    program = await referrals.program_terms(conn)
+    if program is None:
+        return 0
+    rewarded, after = 0, ""
+    while due := await referrals.pending(conn, after, page):
+        after = due[-1].friend_id
+        bought = await referrals.purchases_of(conn, [r.friend_id for r in due])
+        cleared: list[tuple[Any, Cleared]] = []
+        for row in due:
+            if found := cleared_purchase(program, row.enrolled_at, bought.get(row.friend_id, []), now):
+                cleared.append((row, found))
+        done = {row.friend_id for row, _ in cleared}
+        gone = [r.friend_id for r in due if r.friend_id not in done and lapsed(program, r.enrolled_at, now)]
+        await referrals.mark_lapsed(conn, gone, "no qualifying purchase cleared in time")
+        if cleared:
+            await _reward(conn, settings, program.referrer_points, program.friend_points, cleared, now)
+            rewarded += len(cleared)
+        if len(due) < page:
+            break
+    return rewarded
+
+
+async def _reward(
+    conn: AsyncConnection,
+    settings: PointsSettings,
+    referrer_points: int,
+    friend_points: int,
+    cleared: list[tuple[Any, Cleared]],
+    now: datetime,
+) -> None:
+    members = {m for row, _ in cleared for m in (row.referrer_id, row.friend_id)}
+    wallets, _ = await load_wallets(conn, members, with_lots=())
+    policy, months = settings.points_expiry_policy, settings.points_expiry_months
+    entries: list[LedgerEntry] = []
+    messages = []
+    for row, found in cleared:
+        sides = (("referrer", row.referrer_id, referrer_points), ("friend", row.friend_id, friend_points))
+        for role, member, points in sides:
+            wallet = wallets[member]
+            # Keyed by the friend and the side: the unique (source, kind) refuses a second reward.
+            source = uuid.uuid5(_REFERRAL_NAMESPACE, f"{row.friend_id}/{role}")
+            if points:
+                wallet.credit(source, points, found.at, lot_expiry(policy, months, found.at))
+                details = {
+                    "role": role,
+                    "referrer_id": row.referrer_id,
+                    "friend_id": row.friend_id,
+                    "purchase_event_id": str(found.purchase.event_id),
+                    "lot_id": str(source),
+                }
+                entries.append(LedgerEntry(member, "referral", points, source, found.at, details))
+            payload = ReferralRewarded(
+                member_id=member, role=role, referrer_id=row.referrer_id, friend_id=row.friend_id,
+                purchase_event_id=found.purchase.event_id, points=points, balance=wallet.balance,
+            )  # fmt: skip
+            messages.append(emitted(settings, REFERRAL_REWARDED, member, payload, occurred_at=found.at))
+        await referrals.mark_rewarded(conn, row.friend_id, found.purchase.event_id, now)
+    await save(conn, wallets.values(), entries)
+    await append(conn, messages)

@@ -18,9 +18,11 @@ from pydantic import AwareDatetime, BaseModel, Field
 from services.points import actions
 from services.points.domain.challenges import Challenge
 from services.points.domain.games import Game, commitment
+from services.points.domain.referrals import ReferralProgram
 from services.points.domain.rules import RuleSet
 from services.points.domain.sunset import ProgramEnd
 from services.points.settings import PointsSettings
+from services.points.store import referrals
 from services.points.store.repository import (
     add_rule_set,
     balance_of,
@@ -354,3 +356,37 @@ async def get_member_challenges(member_id: str, request: Request) -> dict[str, A
     """A member's progress in each challenge by month, and the badges earned."""
     async with request.app.state.engine.connect() as conn:
         return {"member_id": member_id, "challenges": await member_challenges(conn, member_id)}
+
+
+@api.put("/referrals/program", dependencies=[Writer])
+async def put_referral_program(program: ReferralProgram, request: Request) -> dict[str, Any]:
+    """The referral program's terms: points for each side, the friend's minimum purchase, the return
+    window it must clear, and how long after enrolling the friend has to make it."""
+    async with request.app.state.engine.begin() as conn:
+        await referrals.put_program_terms(conn, program)
+    return program.model_dump(mode="json")
+
+
+@api.get("/referrals/program")
+async def get_referral_program(request: Request) -> dict[str, Any]:
+    async with request.app.state.engine.connect() as conn:
+        program = await referrals.program_terms(conn)
+    if program is None:
+        raise ProblemError(404, "No referral program", "no referral program has been set up")
+    return program.model_dump(mode="json")
+
+
+@api.post("/members/{member_id}/referral-code", dependencies=[Writer])
+async def referral_code(
+    member_id: Annotated[str, Path(min_length=1, max_length=128)], request: Request
+) -> dict[str, Any]:
+    """The member's code to share (made on first asking; the same code ever after)."""
+    async with request.app.state.engine.begin() as conn:
+        return {"member_id": member_id, "code": await referrals.issue_code(conn, member_id)}
+
+
+@api.get("/members/{member_id}/referrals")
+async def member_referrals(member_id: str, request: Request) -> dict[str, Any]:
+    """A member's code, the friends they referred with where each stands, and who referred them."""
+    async with request.app.state.engine.connect() as conn:
+        return await referrals.of_member(conn, member_id)

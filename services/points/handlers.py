@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.points.domain.challenges import period_of
+from services.points.domain.referrals import refusal
 from services.points.domain.rules import RuleSet
 from services.points.ledger import LedgerRun, local_day
 from services.points.settings import PointsSettings
+from services.points.store import referrals
 from services.points.store.repository import (
     active_challenges,
     add_daily,
@@ -31,6 +33,7 @@ from services.points.store.repository import (
 )
 from shared.consumer import BatchHandler, BatchResult
 from shared.contracts import (
+    MEMBER_ENROLLED,
     PARTNER_CAMPAIGN_ANNOUNCED,
     PARTNER_PURCHASE_RECORDED,
     PURCHASE_RECORDED,
@@ -38,6 +41,7 @@ from shared.contracts import (
     TIER_CHANGED,
     Contract,
     Envelope,
+    MemberEnrolled,
     PartnerCampaignAnnounced,
     PurchaseRecorded,
     ReturnRecorded,
@@ -49,7 +53,24 @@ CONSUMES: list[Contract[Any]] = [
     PARTNER_PURCHASE_RECORDED,
     PARTNER_CAMPAIGN_ANNOUNCED,
     TIER_CHANGED,
+    MEMBER_ENROLLED,
 ]
+
+
+async def record_referrals(conn: AsyncConnection, enrolments: Sequence[Envelope[MemberEnrolled]]) -> None:
+    """Each enrolment with a code becomes a pending referral, or a refused one with the reason.
+
+    One at a time: two friends naming each other's codes in one batch must see each other."""
+    owners = await referrals.code_owners(conn, (e.payload.referral_code or "" for e in enrolments))
+    for event in enrolments:
+        friend, code = event.payload.member_id, event.payload.referral_code or ""
+        referrer = owners.get(code)
+        above = await referrals.referrers_above(conn, referrer) if referrer else []
+        reason = refusal(friend, referrer, above)
+        row = {"friend_id": friend, "referrer_id": referrer, "code": code, "enrolled_at": event.occurred_at}
+        await referrals.record(
+            conn, [row | {"status": "refused" if reason else "pending", "reason": reason or ""}]
+        )
 
 
 def ledger_handler(settings: PointsSettings) -> BatchHandler:
@@ -69,6 +90,9 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
             await progress_of(conn, members, {period_of(local_day(e)) for e in purchases})
             if challenges
             else {}
+        )
+        await record_referrals(
+            conn, [e for e in events if isinstance(e.payload, MemberEnrolled) and e.payload.referral_code]
         )
         rule_sets = await rule_set_versions(conn, parsed)
         capped = any(r.cap_per_day for _, r in rule_sets)  # the daily totals matter only then

@@ -20,6 +20,7 @@ def points_jobs(settings: PointsSettings) -> list[Job]:
         Job("remind-expiring-points", every, lambda c, now: actions.remind_expiring(c, settings, now)),
         Job("remind-program-end", every, lambda c, now: actions.remind_program_end(c, settings, now)),
         Job("settle-ended-programs", every, lambda c, now: actions.settle_ended_programs(c, settings, now)),
+        Job("reward-referrals", every, lambda c, now: actions.reward_referrals(c, settings, now)),
     ]
 
 

@@ -217,7 +217,8 @@ class LedgerRun:
         version, rules = self._rules(event.occurred_at)
         earning = partner_rules(rules, purchase.partner_id, purchase.currency, purchase.total_amount)
         funding = [{"partner_id": purchase.partner_id, "campaign_id": None, "points": earning.points}]
-        self._credit(event, earning, version, purchase.currency, purchase.total_amount, funding)
+        amount = purchase.total_amount
+        self._credit(event, earning, version, purchase.currency, amount, funding, purchase.partner_id)
 
     def _credit(
         self,
@@ -227,6 +228,7 @@ class LedgerRun:
         currency: str,
         amount: Decimal,
         funding: list[dict[str, Any]],
+        partner_id: str | None = None,
     ) -> None:
         member = event.payload.member_id
         wallet = self.wallets[member]
@@ -258,6 +260,8 @@ class LedgerRun:
                     "reversible": earning.points - earning.welcome,
                     # Points partner brands fund, for their settlement.
                     "funding": [f for f in funding if f["points"]],
+                    # A purchase at a partner brand, not at the chain (referrals count only the chain's).
+                    **({"partner_id": partner_id} if partner_id else {}),
                 },
             )
         )

@@ -26,7 +26,9 @@ from shared.contracts.points import (
     PointsTransferred,
     ProgramEnded,
     ProgramEnding,
+    PromotionTargeted,
     RedemptionReleased,
+    ReferralRewarded,
     RewardIssued,
     RuleContribution,
 )
@@ -98,6 +100,12 @@ CHALLENGE_PROGRESS: Contract[ChallengeProgress] = Contract(
     "challenge.progress", 1, ChallengeProgress, Topic.POINTS
 )
 BADGE_EARNED: Contract[BadgeEarned] = Contract("badge.earned", 1, BadgeEarned, Topic.POINTS)
+REFERRAL_REWARDED: Contract[ReferralRewarded] = Contract(
+    "referral.rewarded", 1, ReferralRewarded, Topic.POINTS
+)
+PROMOTION_TARGETED: Contract[PromotionTargeted] = Contract(
+    "promotion.targeted", 1, PromotionTargeted, Topic.POINTS
+)
 GAME_PLAYED: Contract[GamePlayed] = Contract("game.played", 1, GamePlayed, Topic.POINTS)
 POINTS_DONATED: Contract[PointsDonated] = Contract("points.donated", 1, PointsDonated, Topic.POINTS)
 POINTS_TRANSFERRED: Contract[PointsTransferred] = Contract(
@@ -148,6 +156,8 @@ ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     PROGRAM_ENDED,
     CHALLENGE_PROGRESS,
     BADGE_EARNED,
+    REFERRAL_REWARDED,
+    PROMOTION_TARGETED,
     TIER_CHANGED,
     TIER_PROGRESS,
     MEMBERSHIP_STARTED,
@@ -175,6 +185,8 @@ POINTS_CONTRACTS: tuple[Contract[Any], ...] = (
     PROGRAM_ENDED,
     CHALLENGE_PROGRESS,
     BADGE_EARNED,
+    REFERRAL_REWARDED,
+    PROMOTION_TARGETED,
 )
 TIERS_CONTRACTS: tuple[Contract[Any], ...] = (
     TIER_CHANGED,
@@ -218,8 +230,10 @@ __all__ = [
     "POINTS_TRANSFERRED",
     "PROGRAM_ENDED",
     "PROGRAM_ENDING",
+    "PROMOTION_TARGETED",
     "PURCHASE_RECORDED",
     "REDEMPTION_RELEASED",
+    "REFERRAL_REWARDED",
     "RETURN_RECORDED",
     "REWARD_ISSUED",
     "SEGMENT_CHANGED",
@@ -251,8 +265,10 @@ __all__ = [
     "PointsTransferred",
     "ProgramEnded",
     "ProgramEnding",
+    "PromotionTargeted",
     "PurchaseRecorded",
     "RedemptionReleased",
+    "ReferralRewarded",
     "ReturnBase",
     "ReturnLine",
     "ReturnRecorded",

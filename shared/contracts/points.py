@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -181,3 +183,28 @@ class BadgeEarned(_Contract):
     period: str
     points: int = Field(ge=0)
     balance: int
+
+
+class ReferralRewarded(_Contract):
+    """A referral cleared: the friend's first qualifying purchase passed the return window. One event per
+    member rewarded, so the referrer and the friend each hear of their own points."""
+
+    member_id: str
+    role: Literal["referrer", "friend"]
+    referrer_id: str
+    friend_id: str
+    purchase_event_id: uuid.UUID
+    points: int = Field(ge=0)
+    balance: int
+
+
+class PromotionTargeted(_Contract):
+    """A member chosen for a targeted promotion: in the group that gets it, or in the holdout group that
+    does not (and is not told), so its lift can be measured."""
+
+    member_id: str
+    promotion: str
+    group: Literal["treatment", "holdout"]
+    reason: str  # "segment at_risk", "no purchase for 60 days"
+    multiplier: str
+    ends_on: date | None = None

@@ -17,10 +17,28 @@ from typing import Any
 
 import httpx
 
+from shared.contracts import (
+    MEMBER_ENROLLED,
+    RETURN_RECORDED,
+    Envelope,
+    MemberEnrolled,
+    PurchaseRecorded,
+    ReturnRecorded,
+)
 from shared.contracts.envelope import utcnow
 from shared.topics import Topic
 from tests.pointsflow import balances
-from tests.support import REPO, ServiceProcess, Stack, as_record, decode, eventually, purchase, running
+from tests.support import (
+    REPO,
+    ServiceProcess,
+    Stack,
+    as_record,
+    at_least,
+    decode,
+    eventually,
+    purchase,
+    running,
+)
 
 TOKEN = {"Authorization": "Bearer vafa-dev-token", "X-Operator": "test-ops"}
 
@@ -83,6 +101,16 @@ async def test_members_give_points_to_a_cause_the_brand_matches_until_its_budget
         ("ava", 200, 100),
         ("ben", 300, 50),
     ]
+
+
+async def jobs_at(stack: Stack, moment: datetime) -> None:
+    """One round of the points jobs, as the scheduler would run it at ``moment``."""
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "services.points.jobs", "--now", moment.isoformat()],
+        env=os.environ | stack.env("points"), cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
 
 
 async def _has(found: Awaitable[dict[str, int]], wanted: dict[str, int]) -> bool:
@@ -154,20 +182,12 @@ async def test_a_time_limited_program_reminds_before_its_end_and_turns_every_bal
     async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
         assert (await c.put("/v1/programs/yalda", json=end, headers=TOKEN)).status_code == 200
 
-    async def jobs_at(moment: datetime) -> None:
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "services.points.jobs", "--now", moment.isoformat()],
-            env=os.environ | stack.env("points"), cwd=REPO, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-
-    await jobs_at(utcnow() + timedelta(days=1))  # the 30-day reminder is due
-    await jobs_at(utcnow() + timedelta(days=2))  # ... and not sent twice
+    await jobs_at(stack, utcnow() + timedelta(days=1))  # the 30-day reminder is due
+    await jobs_at(stack, utcnow() + timedelta(days=2))  # ... and not sent twice
     reminders = await eventually(lambda: _events(stack, "program.ending", 2), what="two reminders")
     assert sorted((e["key"], e["payload"]["points"]) for e in reminders) == [("ava", 700), ("ben", 40)]
 
-    await jobs_at(ends + timedelta(minutes=1))
+    await jobs_at(stack, ends + timedelta(minutes=1))
     assert await balances(stack) == {"ava": 0, "ben": 0}
     ended = await eventually(lambda: _events(stack, "program.ended", 2), what="the end of the program")
     assert sorted((e["key"], e["payload"]["offer"]) for e in ended) == [
@@ -206,3 +226,95 @@ async def test_five_visits_this_month_earn_a_badge_and_its_bonus_once(
         {"challenge_id": "five-visits", "name": "5 visits this month", "period": f"{month:%Y-%m}",
          "progress": 6, "target": 5, "badge": True}
     ]  # fmt: skip
+
+
+def enrolment(member: str, code: str, at: datetime) -> tuple[bytes, bytes]:
+    payload = MemberEnrolled(member_id=member, chain_id="chain-1", referral_code=code)
+    return as_record(
+        MEMBER_ENROLLED.envelope(key=member, producer="test-pos", occurred_at=at, payload=payload)
+    )
+
+
+def full_return(sale: Envelope[PurchaseRecorded], at: datetime) -> tuple[bytes, bytes]:
+    p = sale.payload
+    payload = ReturnRecorded(
+        chain_id=p.chain_id, store_id=p.store_id, return_no=uuid.uuid4().hex[:8],
+        original_store_id=p.store_id, original_receipt_no=p.receipt_no, member_id=p.member_id,
+        currency=p.currency, full=True, refund_amount=p.total_amount, original_event_id=sale.event_id,
+    )  # fmt: skip
+    return as_record(
+        RETURN_RECORDED.envelope(key=p.member_id, producer="test-pos", occurred_at=at, payload=payload)
+    )
+
+
+async def test_a_referral_rewards_both_once_the_friends_first_qualifying_purchase_clears_the_return_window(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    points = await running(stack, services, log_dir, "points")
+    terms = {"referrer_points": 500, "friend_points": 200, "minimum_purchase": {"IRR": "500"},
+             "return_window_days": 14, "qualify_within_days": 30}  # fmt: skip
+    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+        assert (await c.put("/v1/referrals/program", json=terms, headers=TOKEN)).status_code == 200
+        codes = {}
+        for member in ("ava", "ben", "carl"):
+            answer = await c.post(f"/v1/members/{member}/referral-code", headers=TOKEN)
+            assert answer.status_code == 200, answer.text
+            codes[member] = answer.json()["code"]
+        again = await c.post("/v1/members/ava/referral-code", headers=TOKEN)
+        assert again.json()["code"] == codes["ava"]
+        assert (await c.post("/v1/members/ava/referral-code")).status_code == 401
+    assert len(set(codes.values())) == 3
+
+    now = utcnow()
+    joined = now - timedelta(days=20)
+    await stack.produce(Topic.MEMBERS, [
+        enrolment("ben", codes["ava"], joined), enrolment("emma", codes["ava"], joined),
+        enrolment("finn", codes["ava"], joined), enrolment("carl", codes["carl"], joined),
+        enrolment("dina", "NOSUCHCODE", joined),
+    ])  # fmt: skip
+    recorded = "SELECT friend_id, referrer_id, status, reason FROM referrals ORDER BY friend_id"
+    await eventually(lambda: at_least(stack.query("points", recorded), 5), what="five referrals recorded")
+    # ava joins a second chain with ben's code: ava referred ben, so that would be a loop.
+    await stack.produce(Topic.MEMBERS, [enrolment("ava", codes["ben"], joined + timedelta(days=1))])
+    await eventually(lambda: at_least(stack.query("points", recorded), 6), what="the loop recorded")
+
+    day = timedelta(days=1)
+    finn_first = purchase("finn", "600", occurred_at=joined + day)
+    await stack.produce(Topic.PURCHASES, [
+        as_record(purchase("ben", "300", occurred_at=joined + day)),  # below the minimum
+        as_record(purchase("ben", "600", occurred_at=joined + 2 * day)),  # qualifies, clears 4 days ago
+        as_record(purchase("emma", "100", occurred_at=joined + day)),  # never qualifies
+        as_record(finn_first),
+        full_return(finn_first, joined + day + timedelta(hours=2)),  # brought back: does not count
+        as_record(purchase("finn", "800", occurred_at=joined + 10 * day)),  # clears in 4 days
+    ])  # fmt: skip
+    earned = {"ben": 900, "emma": 100, "finn": 800}
+    await eventually(lambda: _has(balances(stack), earned), what="the purchases and the return")
+
+    await jobs_at(stack, now)
+    await jobs_at(stack, now + timedelta(hours=1))  # nothing twice
+    assert await balances(stack) == {"ava": 500, "ben": 1100, "emma": 100, "finn": 800}
+    await jobs_at(stack, now + 5 * day)
+    assert await balances(stack) == {"ava": 1000, "ben": 1100, "emma": 100, "finn": 1000}
+    await jobs_at(stack, now + 30 * day)  # emma's time to qualify is over
+    rewarded = await eventually(lambda: _events(stack, "referral.rewarded", 4), what="four rewards")
+    assert sorted((e["key"], e["payload"]["role"], e["payload"]["points"]) for e in rewarded) == [
+        ("ava", "referrer", 500), ("ava", "referrer", 500), ("ben", "friend", 200), ("finn", "friend", 200),
+    ]  # fmt: skip
+    assert await balances(stack) == {"ava": 1000, "ben": 1100, "emma": 100, "finn": 1000}
+    rows = await stack.query("points", recorded)
+    assert [(r["friend_id"], r["referrer_id"], r["status"]) for r in rows] == [
+        ("ava", "ben", "refused"), ("ben", "ava", "rewarded"), ("carl", "carl", "refused"),
+        ("dina", None, "refused"), ("emma", "ava", "lapsed"), ("finn", "ava", "rewarded"),
+    ]  # fmt: skip
+    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+        ava = (await c.get("/v1/members/ava/referrals")).json()
+        carl = (await c.get("/v1/members/carl/referrals")).json()
+        dina = (await c.get("/v1/members/dina/referrals")).json()
+    assert ava["code"] == codes["ava"]
+    assert [(r["friend_id"], r["status"]) for r in ava["referred"]] == [
+        ("ben", "rewarded"), ("emma", "lapsed"), ("finn", "rewarded")
+    ]  # fmt: skip
+    assert "loop" in ava["referred_by"]["reason"]
+    assert "self-referral" in carl["referred_by"]["reason"]
+    assert dina["referred_by"]["reason"] == "unknown referral code"

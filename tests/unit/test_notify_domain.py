@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -28,7 +29,7 @@ from services.notify.domain import (
     signature_valid,
     within_cap,
 )
-from shared.contracts import MemberEnrolled, MemberProfileChanged
+from shared.contracts import MemberEnrolled, MemberProfileChanged, PromotionTargeted
 
 
 def test_every_message_renders_in_persian_and_english() -> None:
@@ -135,3 +136,25 @@ def test_a_webhook_signature_holds_only_for_the_same_secret_body_and_a_fresh_tim
     assert not signature_valid("s3cret", header, body + b" ", now)
     assert not signature_valid("s3cret", header, body, now + timedelta(minutes=6))  # a replay, later
     assert not signature_valid("s3cret", "garbage", body, now)
+
+
+def test_a_referral_reward_reads_differently_for_the_referrer_and_the_friend() -> None:
+    env = environment()
+    referrer = render(
+        env, "referral.rewarded", "email", "en", {"role": "referrer", "points": 500, "balance": 9}
+    )
+    friend = render(env, "referral.rewarded", "email", "en", {"role": "friend", "points": 200, "balance": 9})
+    fa = render(env, "referral.rewarded", "sms", "fa", {"role": "friend", "points": 200, "balance": 9})
+    assert referrer.subject == "Your friend joined: 500 points for you"
+    assert friend.subject == "200 points for joining through a friend"
+    assert "۲۰۰" in fa.body and "پیوستن" in fa.body
+
+
+def test_members_held_out_of_a_targeted_promotion_are_not_told() -> None:
+    def targeted(group: Literal["treatment", "holdout"]) -> PromotionTargeted:
+        return PromotionTargeted(member_id="m", promotion="p", group=group, reason="segment", multiplier="2")
+
+    assert domain.tells_member("promotion.targeted", targeted("treatment"))
+    assert not domain.tells_member("promotion.targeted", targeted("holdout"))
+    sample = SAMPLES["promotion.targeted"]
+    assert "۱۴۰۵/۱۰/۱۰" in render(environment(), "promotion.targeted", "sms", "fa", sample).body

@@ -26,6 +26,7 @@ from shared.contracts import (
     ProgramEnded,
     PurchaseRecorded,
     RedemptionReleased,
+    ReferralRewarded,
     ReturnRecorded,
     TierChanged,
     VipMembership,
@@ -51,6 +52,7 @@ POINT_KINDS: dict[type[Any], tuple[str, int]] = {
     GamePlayed: ("prize", 1),
     ProgramEnded: ("sunset", -1),
     BadgeEarned: ("badge", 1),
+    ReferralRewarded: ("referral", 1),
 }
 
 

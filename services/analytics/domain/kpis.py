@@ -162,6 +162,7 @@ def points_economics(moves: dict[str, int], funded: int, outstanding: int) -> di
         "donated": -moves.get("donated", 0),
         "game_prizes": moves.get("prize", 0),
         "badge_bonuses": moves.get("badge", 0),
+        "referral_bonuses": moves.get("referral", 0),
         "settled_at_program_end": -moves.get("sunset", 0),
         "outstanding_liability": outstanding,
         "redemption_rate": ratio(redeemed, issued),

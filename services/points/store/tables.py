@@ -224,3 +224,34 @@ challenge_progress = Table(
     Column("completed", Boolean, nullable=False),
     PrimaryKeyConstraint("challenge_id", "member_id", "period"),
 )
+
+# Referrals: each member's code, and each friend's referral with where it stands.
+referral_codes = Table(
+    "referral_codes",
+    metadata,
+    Column("member_id", String, primary_key=True),
+    Column("code", String(16), nullable=False, unique=True),
+)
+
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("friend_id", String, primary_key=True),  # a member is referred once, by the first code
+    Column("referrer_id", String, nullable=True),  # null when the code was unknown
+    Column("code", String(64), nullable=False),
+    Column("enrolled_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | rewarded | refused | lapsed
+    Column("reason", String, nullable=False, server_default=""),
+    Column("purchase_event_id", Uuid, nullable=True),
+    Column("rewarded_at", DateTime(timezone=True), nullable=True),
+    Index("ix_referrals_referrer", "referrer_id"),
+    Index("ix_referrals_pending", "status", "enrolled_at"),
+)
+
+# The referral program's terms (one row: this deployment's program).
+referral_program = Table(
+    "referral_program",
+    metadata,
+    Column("program", String(16), primary_key=True),
+    Column("config", JSONB, nullable=False),
+)

@@ -1,0 +1,161 @@
+"""The referral tables (codes, referrals, the program's terms) and the friends' purchases in the ledger."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.points.domain.referrals import Purchase, ReferralProgram, new_code
+from services.points.store.tables import ledger, referral_codes, referral_program, referrals
+
+_PROGRAM = "default"
+
+
+async def program_terms(conn: AsyncConnection) -> ReferralProgram | None:
+    config = await conn.scalar(
+        select(referral_program.c.config).where(referral_program.c.program == _PROGRAM)
+    )
+    return None if config is None else ReferralProgram.model_validate(config)
+
+
+async def put_program_terms(conn: AsyncConnection, program: ReferralProgram) -> None:
+    upsert = insert(referral_program).values(program=_PROGRAM, config=program.model_dump(mode="json"))
+    await conn.execute(
+        upsert.on_conflict_do_update(index_elements=["program"], set_={"config": upsert.excluded.config})
+    )
+
+
+async def code_of(conn: AsyncConnection, member_id: str) -> str | None:
+    code: str | None = await conn.scalar(
+        select(referral_codes.c.code).where(referral_codes.c.member_id == member_id)
+    )
+    return code
+
+
+async def issue_code(conn: AsyncConnection, member_id: str) -> str:
+    """The member's code, made on first asking; asking again gives the same one."""
+    while (code := await code_of(conn, member_id)) is None:
+        await conn.execute(
+            insert(referral_codes).values(member_id=member_id, code=new_code()).on_conflict_do_nothing()
+        )  # a clash with another member's code (1 in 10^12) or a concurrent call: look again
+    return code
+
+
+async def code_owners(conn: AsyncConnection, codes: Iterable[str]) -> dict[str, str]:
+    rows = await conn.execute(
+        select(referral_codes.c.code, referral_codes.c.member_id).where(referral_codes.c.code.in_(set(codes)))
+    )
+    return {r.code: r.member_id for r in rows}
+
+
+async def referrers_above(conn: AsyncConnection, member_id: str) -> list[str]:
+    """Who referred this member, who referred them, and so on (UNION stops on a cycle)."""
+    rows = await conn.execute(
+        text(
+            "WITH RECURSIVE up(member_id) AS ("
+            " SELECT referrer_id FROM referrals WHERE friend_id = :m AND status <> 'refused'"
+            " UNION SELECT r.referrer_id FROM referrals r JOIN up ON r.friend_id = up.member_id"
+            " WHERE r.status <> 'refused')"
+            " SELECT member_id FROM up WHERE member_id IS NOT NULL"
+        ),
+        {"m": member_id},
+    )
+    return [r.member_id for r in rows]
+
+
+async def record(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """A friend is referred once: the first enrolment with a code counts."""
+    if rows:
+        await conn.execute(insert(referrals).on_conflict_do_nothing(index_elements=["friend_id"]), rows)
+
+
+async def pending(conn: AsyncConnection, after: str, limit: int) -> list[Any]:
+    """A page of pending referrals, by friend, after ``after`` (keyset: the job walks them all)."""
+    rows = await conn.execute(
+        select(referrals)
+        .where(referrals.c.status == "pending", referrals.c.friend_id > after)
+        .order_by(referrals.c.friend_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(rows)
+
+
+async def purchases_of(conn: AsyncConnection, members: Iterable[str]) -> dict[str, list[Purchase]]:
+    """Each member's purchases at the chain (not at partners) as the ledger recorded them, less refunds."""
+    wanted = sorted(set(members))
+    earns = await conn.execute(
+        select(ledger.c.member_id, ledger.c.source_event_id, ledger.c.occurred_at, ledger.c.details).where(
+            ledger.c.member_id.in_(wanted),
+            ledger.c.kind == "earn",
+            ~ledger.c.details.has_key("partner_id"),
+        )
+    )
+    refunds: dict[str, Decimal] = defaultdict(Decimal)
+    reverses = await conn.execute(
+        select(ledger.c.details).where(ledger.c.member_id.in_(wanted), ledger.c.kind == "reverse")
+    )
+    for (details,) in reverses:
+        refunds[details["purchase_event_id"]] += Decimal(details["refund_amount"])
+    found: dict[str, list[Purchase]] = defaultdict(list)
+    for member, event_id, at, details in earns:
+        found[member].append(
+            Purchase(event_id, at, details["currency"], Decimal(details["amount"]), refunds[str(event_id)])
+        )
+    return found
+
+
+async def mark_rewarded(
+    conn: AsyncConnection, friend_id: str, purchase_event_id: uuid.UUID, at: datetime
+) -> None:
+    await conn.execute(
+        referrals.update()
+        .where(referrals.c.friend_id == friend_id)
+        .values(status="rewarded", purchase_event_id=purchase_event_id, rewarded_at=at)
+    )
+
+
+async def mark_lapsed(conn: AsyncConnection, friend_ids: list[str], reason: str) -> None:
+    if friend_ids:
+        await conn.execute(
+            referrals.update()
+            .where(referrals.c.friend_id.in_(friend_ids))
+            .values(status="lapsed", reason=reason)
+        )
+
+
+def _json(row: Any) -> dict[str, Any]:
+    return {
+        "friend_id": row.friend_id,
+        "referrer_id": row.referrer_id,
+        "code": row.code,
+        "enrolled_at": row.enrolled_at,
+        "status": row.status,
+        "reason": row.reason,
+        "purchase_event_id": row.purchase_event_id,
+        "rewarded_at": row.rewarded_at,
+    }
+
+
+async def of_member(conn: AsyncConnection, member_id: str) -> dict[str, Any]:
+    """A member's code, the friends they referred, and who referred them."""
+    made = await conn.execute(
+        select(referrals)
+        .where(referrals.c.referrer_id == member_id)
+        .order_by(referrals.c.enrolled_at, referrals.c.friend_id)
+    )
+    by = (await conn.execute(select(referrals).where(referrals.c.friend_id == member_id))).first()
+    return {
+        "member_id": member_id,
+        "code": await code_of(conn, member_id),
+        "referred": [_json(r) for r in made],
+        "referred_by": _json(by) if by else None,
+    }
