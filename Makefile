@@ -70,4 +70,4 @@ rules: venv infra-up
 
 # The pipeline against the machine's ceiling; figures in bench/results/<time>.json and .png.
 bench: venv infra-up
-	eval "$$($(VAFACTL) env)" && $(PY) -m bench.run $(ARGS)
+	eval "$$($(VAFACTL) env)" && $(PY) -m bench.run $(or $(ARGS),--scaling --profile)

@@ -3,9 +3,13 @@
 1. The ceiling: the same number of records, of the same size, produced to and consumed from a topic
    with the same layout by bare aiokafka — no processing. What the broker and a Python client do here.
 2. The pipeline: POS records on ``pos.raw`` -> ingest (validate, dedupe, forward) -> points (rules,
-   lots, ledger) and tiers (qualification), each with its own PostgreSQL database, all running as
-   real processes. Throughput is purchases fully processed by every service per second.
-3. Latency at a fixed offered load: purchase created -> ``points.earned`` on Kafka; -> ``tier.changed``.
+   lots, ledger), tiers (qualification), notify (a message per event) and analytics (facts), each with
+   its own PostgreSQL database, all running as real processes. Throughput is events fully processed
+   by every service per second.
+3. Latency at a fixed offered load: purchase created -> ``points.earned`` on Kafka; -> ``tier.changed``;
+   -> the notification logged.
+4. With ``--profile``: one more pipeline run under py-spy, a flame graph per service and, in the JSON,
+   the share of samples each package is on the stack and the functions with the most self time.
 
 Medians over repeats; CPU seconds and peak RSS per process; PostgreSQL rows written per event;
 consumer lag over time. Writes bench/results/<time>.json and .png and prints a short table.
@@ -18,11 +22,13 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -183,10 +189,72 @@ async def start_services(stack: Stack, instances: int, log_dir: Path) -> list[Se
     return processes
 
 
-async def pipeline(infra: Infra, values: Sequence[bytes], instances: int, log_dir: Path) -> dict[str, Any]:
+PACKAGES = (
+    "pydantic",
+    "sqlalchemy",
+    "asyncpg",
+    "aiokafka",
+    "faststream",
+    "orjson",
+    "asyncio",
+    "shared",
+    "services",
+)
+
+
+def start_profilers(processes: Sequence[ServiceProcess], out: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each service (sampling, not pausing it): a flame graph and the raw stacks."""
+    spy = str(Path(sys.executable).parent / "py-spy")
+    spies = []
+    for p in processes:
+        assert p.proc
+        name = p.module.split(".")[-1]
+        for fmt, suffix in (("flamegraph", "svg"), ("raw", "txt")):
+            command = [spy, "record", "--pid", str(p.proc.pid), "--rate", "100", "--nonblocking",
+                       "--format", fmt, "--output", str(out / f"{name}.{suffix}")]  # fmt: skip
+            spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return spies
+
+
+def stop_profilers(spies: Sequence[subprocess.Popen[bytes]]) -> None:
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+    for spy in spies:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            spy.wait(timeout=60)
+
+
+def profile_summary(raw: Path, top: int = 12) -> dict[str, Any]:
+    """From py-spy's raw stacks: the share of samples in which each package is on the stack, and the
+    functions where the time is spent themselves (self time)."""
+    total, inclusive, leaves = 0, dict.fromkeys(PACKAGES, 0), Counter[str]()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        for package in PACKAGES:
+            marker = f"/{package}/"
+            if any(marker in f for f in frames):
+                inclusive[package] += n
+        leaves[frames[-1]] += n
+    share = {k: round(v / total, 3) for k, v in inclusive.items()} if total else {}
+    return {
+        "samples": total,
+        "on_stack_share": share,
+        "top_self": [(f, round(n / total, 3)) for f, n in leaves.most_common(top)] if total else [],
+    }
+
+
+async def pipeline(
+    infra: Infra, values: Sequence[bytes], instances: int, log_dir: Path, profile_to: Path | None = None
+) -> dict[str, Any]:
     stack = Stack(infra)
     await stack.create(*SERVICES)
     processes = await start_services(stack, instances, log_dir)
+    spies = start_profilers(processes, profile_to) if profile_to else []
     try:
         await asyncio.sleep(2)  # every member has joined its group
         rows_before = await rows_written(stack)
@@ -226,6 +294,7 @@ async def pipeline(infra: Infra, values: Sequence[bytes], instances: int, log_di
             "lag": sampler.lag,
         }
     finally:
+        stop_profilers(spies)
         for p in processes:
             p.stop()
 
@@ -432,6 +501,9 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=1_000, help="offered purchases/s for the latency run")
     parser.add_argument("--latency-seconds", type=float, default=20)
     parser.add_argument("--scaling", action="store_true", help="also run 2 instances of each service")
+    parser.add_argument(
+        "--profile", action="store_true", help="one more pipeline run under py-spy: flame graphs per service"
+    )
     args = parser.parse_args()
     infra = infra_from_env()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -458,6 +530,18 @@ async def main() -> None:
     if args.scaling:
         scaled = await pipeline(infra, values, 2, logs)
         result["scaling"] = {k: v for k, v in scaled.items() if k != "lag"}
+    if args.profile:
+        flames = RESULTS / f"{stamp}-profile"
+        flames.mkdir()
+        profiled = await pipeline(infra, values, 1, logs, profile_to=flames)
+        result["profile"] = {
+            "note": "a separate run under py-spy (100 Hz); its throughput is not the pipeline's",
+            "per_second": profiled["per_second"],
+            "cpu_seconds": profiled["cpu_seconds"],
+            "services": {
+                s: profile_summary(flames / f"{s}.txt") for s in SERVICES if (flames / f"{s}.txt").exists()
+            },
+        }
     out = RESULTS / f"{stamp}.json"
     out.write_text(json.dumps(result, indent=2, default=str))
     plot(result, RESULTS / f"{stamp}.png")

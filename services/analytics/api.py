@@ -12,6 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import AwareDatetime
 
 from services.analytics import figures
+from services.analytics.domain.kpis import Group, promotion_lift
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.store import repository
 from shared.contracts.envelope import utcnow
@@ -108,3 +109,22 @@ async def notifications(f: Chosen) -> dict[str, Any]:
     """Messages per channel and outcome."""
     async with f.engine.connect() as conn:
         return {"channels": await repository.notifications_between(conn, f.period.start, f.period.end)}
+
+
+@api.get("/promotions")
+async def promotions(f: Chosen, promotion: str | None = None) -> dict[str, Any]:
+    """Each targeted promotion's lift: the members it chose, treatment against holdout, from their
+    choosing to the period's end (``from`` is not used: a promotion is followed from its start)."""
+    empty = Group(0, 0, 0, Decimal(0))
+    async with f.engine.connect() as conn:
+        found = await repository.promotion_groups(conn, f.scope, f.period.end, promotion)
+    return exact(
+        {
+            "to": f.period.end,
+            "promotions": [
+                {"promotion": name}
+                | promotion_lift(groups.get("treatment", empty), groups.get("holdout", empty))
+                for name, groups in sorted(found.items())
+            ],
+        }
+    )

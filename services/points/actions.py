@@ -20,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.points.domain.causes import brand_match
 from services.points.domain.expiry import lot_expiry
 from services.points.domain.referrals import Cleared, cleared_purchase, lapsed
+from services.points.domain.rules import active_rule_set
+from services.points.domain.targeting import group_of, reason, running_on
 from services.points.domain.wallet import InsufficientPoints, Take, Wallet
 from services.points.settings import PointsSettings
-from services.points.store import referrals
+from services.points.store import referrals, targeting
 from services.points.store.repository import (
     LedgerEntry,
     add_redemption,
@@ -44,6 +46,7 @@ from services.points.store.repository import (
     record_donation,
     redemption_for_update,
     reward_for_update,
+    rule_set_versions,
     save,
     settle_redemption,
 )
@@ -56,6 +59,7 @@ from shared.contracts import (
     POINTS_TRANSFERRED,
     PROGRAM_ENDED,
     PROGRAM_ENDING,
+    PROMOTION_TARGETED,
     REDEMPTION_RELEASED,
     REFERRAL_REWARDED,
     REWARD_ISSUED,
@@ -68,6 +72,7 @@ from shared.contracts import (
     PointsTransferred,
     ProgramEnded,
     ProgramEnding,
+    PromotionTargeted,
     RedemptionReleased,
     ReferralRewarded,
     RewardIssued,
@@ -602,3 +607,38 @@ async def _reward(
         await referrals.mark_rewarded(conn, row.friend_id, found.purchase.event_id, now)
     await save(conn, wallets.values(), entries)
     await append(conn, messages)
+
+
+async def choose_promotion_members(
+    conn: AsyncConnection, settings: PointsSettings, now: datetime, limit: int = 5000
+) -> int:
+    """Choose the members of each targeted promotion running today, each into the treatment or the
+    holdout group once (``promotion.targeted`` for both: notify tells only the treatment group,
+    analytics measures one against the other). Returns how many were chosen."""
+    in_force = active_rule_set(await rule_set_versions(conn, {}), now)
+    if in_force is None:
+        return 0
+    chosen = 0
+    for promotion in running_on(in_force[1], now.date()):
+        audience = promotion.audience
+        assert audience is not None
+        members = await targeting.unchosen(conn, promotion.name, audience, now, limit - chosen)
+        why, multiplier = reason(audience), f"{promotion.multiplier.normalize():f}"
+        groups = {m: group_of(promotion.name, m, audience.holdout_percent) for m in members}
+        await targeting.choose(
+            conn,
+            [{"promotion": promotion.name, "member_id": m, "group": g, "reason": why, "assigned_at": now}
+             for m, g in groups.items()],
+        )  # fmt: skip
+        messages = [
+            emitted(settings, PROMOTION_TARGETED, m, PromotionTargeted(
+                member_id=m, promotion=promotion.name, group=g, reason=why, multiplier=multiplier,
+                ends_on=promotion.ends_on,
+            ), occurred_at=now)
+            for m, g in groups.items()
+        ]  # fmt: skip
+        await append(conn, messages)
+        chosen += len(groups)
+        if chosen >= limit:
+            break
+    return chosen

@@ -12,7 +12,7 @@ from services.points.domain.referrals import refusal
 from services.points.domain.rules import RuleSet
 from services.points.ledger import LedgerRun, local_day
 from services.points.settings import PointsSettings
-from services.points.store import referrals
+from services.points.store import referrals, targeting
 from services.points.store.repository import (
     active_challenges,
     add_daily,
@@ -38,6 +38,7 @@ from shared.contracts import (
     PARTNER_PURCHASE_RECORDED,
     PURCHASE_RECORDED,
     RETURN_RECORDED,
+    SEGMENT_CHANGED,
     TIER_CHANGED,
     Contract,
     Envelope,
@@ -45,6 +46,7 @@ from shared.contracts import (
     PartnerCampaignAnnounced,
     PurchaseRecorded,
     ReturnRecorded,
+    SegmentChanged,
 )
 
 CONSUMES: list[Contract[Any]] = [
@@ -54,6 +56,7 @@ CONSUMES: list[Contract[Any]] = [
     PARTNER_CAMPAIGN_ANNOUNCED,
     TIER_CHANGED,
     MEMBER_ENROLLED,
+    SEGMENT_CHANGED,
 ]
 
 
@@ -94,8 +97,17 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
         await record_referrals(
             conn, [e for e in events if isinstance(e.payload, MemberEnrolled) and e.payload.referral_code]
         )
+        await targeting.save_segments(
+            conn,
+            [
+                {"member_id": p.member_id, "segment": p.segment, "rfm_label": p.rfm_label, "as_of": p.as_of}
+                for p in (e.payload for e in events)
+                if isinstance(p, SegmentChanged)
+            ],
+        )
         rule_sets = await rule_set_versions(conn, parsed)
         capped = any(r.cap_per_day for _, r in rule_sets)  # the daily totals matter only then
+        targeted = {p.name for _, r in rule_sets for p in r.targeted()}
         run = LedgerRun(
             settings=settings,
             rule_sets=rule_sets,
@@ -111,6 +123,9 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
             games=games,
             challenges=challenges,
             progress=progress,
+            chosen=await targeting.chosen_for(conn, (e.payload.member_id for e in purchases), targeted)
+            if purchases
+            else {},
         )
         # Campaigns first: within a batch, records of different topics come in no particular order,
         # and a purchase made while a campaign runs should get its bonus whichever came first.

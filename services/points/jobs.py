@@ -21,6 +21,11 @@ def points_jobs(settings: PointsSettings) -> list[Job]:
         Job("remind-program-end", every, lambda c, now: actions.remind_program_end(c, settings, now)),
         Job("settle-ended-programs", every, lambda c, now: actions.settle_ended_programs(c, settings, now)),
         Job("reward-referrals", every, lambda c, now: actions.reward_referrals(c, settings, now)),
+        Job(
+            "choose-promotion-members",
+            every,
+            lambda c, now: actions.choose_promotion_members(c, settings, now),
+        ),
     ]
 
 

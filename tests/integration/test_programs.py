@@ -20,10 +20,12 @@ import httpx
 from shared.contracts import (
     MEMBER_ENROLLED,
     RETURN_RECORDED,
+    SEGMENT_CHANGED,
     Envelope,
     MemberEnrolled,
     PurchaseRecorded,
     ReturnRecorded,
+    SegmentChanged,
 )
 from shared.contracts.envelope import utcnow
 from shared.topics import Topic
@@ -318,3 +320,104 @@ async def test_a_referral_rewards_both_once_the_friends_first_qualifying_purchas
     assert "loop" in ava["referred_by"]["reason"]
     assert "self-referral" in carl["referred_by"]["reason"]
     assert dina["referred_by"]["reason"] == "unknown referral code"
+
+
+def holdout_by_hand(promotion: str, member: str, percent: int) -> bool:
+    return (
+        int.from_bytes(hashlib.sha256(f"{promotion}\x00{member}".encode()).digest()[:8], "big") % 100
+        < percent
+    )
+
+
+async def test_targeted_promotions_reach_a_segment_and_lapsed_members_and_analytics_measures_their_lift(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    points = await running(stack, services, log_dir, "points")
+    analytics = await running(stack, services, log_dir, "analytics")
+    now = utcnow()
+    today = now.date()
+    audiences = {"we-miss-you": {"segments": ["at_risk"], "holdout_percent": 30},
+                 "come-back": {"inactive_days": 60, "holdout_percent": 30}}  # fmt: skip
+    rules = {
+        "effective_from": "2020-01-01T00:00:00+00:00",
+        "base_rates": {"IRR": "1"},
+        "promotions": [
+            {"name": "we-miss-you", "multiplier": "2", "starts_on": str(today - timedelta(days=1)),
+             "ends_on": str(today + timedelta(days=30)), "audience": audiences["we-miss-you"]},
+            {"name": "come-back", "multiplier": "3", "audience": audiences["come-back"]},
+        ],
+    }  # fmt: skip
+    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+        assert (await c.post("/v1/rules", json=rules, headers=TOKEN)).status_code == 201
+
+    at_risk = [f"a{i:02d}" for i in range(40)]
+    lapsed = [f"w{i:02d}" for i in range(20)]
+    recent = [f"r{i:02d}" for i in range(5)]
+    before = [purchase(m, "100", occurred_at=now - timedelta(days=90)) for m in lapsed]
+    before += [purchase(m, "100", occurred_at=now - timedelta(days=10)) for m in recent]
+    await stack.produce(Topic.PURCHASES, [as_record(p) for p in before])
+    segments = [(m, "at_risk") for m in at_risk] + [(f"c{i}", "champions") for i in range(5)]
+    await stack.produce(Topic.ANALYTICS, [
+        as_record(SEGMENT_CHANGED.envelope(key=m, producer="analytics", payload=SegmentChanged(
+            member_id=m, segment="barnacles", previous_segment=None, rfm="155", rfm_label=label, as_of=now,
+        )))
+        for m, label in segments
+    ])  # fmt: skip
+    await eventually(lambda: _has(balances(stack), dict.fromkeys(lapsed + recent, 100)), what="old purchases")
+    segmented = "SELECT member_id FROM member_segments"
+    await eventually(lambda: at_least(stack.query("points", segmented), 45), what="segments kept by points")
+
+    await jobs_at(stack, now)
+    await jobs_at(stack, now + timedelta(minutes=5))  # nobody is chosen twice
+    chosen = await eventually(lambda: _events(stack, "promotion.targeted", 60), what="60 members chosen")
+    groups = {(e["payload"]["promotion"], e["key"]): e["payload"]["group"] for e in chosen}
+    expected = {("we-miss-you", m) for m in at_risk} | {("come-back", m) for m in lapsed}
+    assert len(chosen) == 60 and set(groups) == expected
+    for (promotion, member), group in groups.items():
+        held = holdout_by_hand(promotion, member, 30)
+        assert group == ("holdout" if held else "treatment"), (promotion, member)
+    assert 0 < list(groups.values()).count("holdout") < 60
+
+    # After being chosen: every other at-risk member and every lapsed member buys.
+    buyers = at_risk[::2] + lapsed
+    await stack.produce(Topic.PURCHASES, [as_record(purchase(m, "200")) for m in buyers])
+    multiplier = {"we-miss-you": 2, "come-back": 3}
+    wanted = {m: 200 * (multiplier["we-miss-you"] if groups[("we-miss-you", m)] == "treatment" else 1)
+              for m in at_risk[::2]}  # fmt: skip
+    wanted |= {m: 100 + 200 * (3 if groups[("come-back", m)] == "treatment" else 1) for m in lapsed}
+    await eventually(
+        lambda: _subset(balances(stack), wanted), what="double and triple points for the treatment only"
+    )
+
+    def by_hand(promotion: str, members: list[str]) -> dict[str, dict[str, Any]]:
+        out = {}
+        for group in ("treatment", "holdout"):
+            chosen_ = [m for m in members if groups[(promotion, m)] == group]
+            bought = [m for m in chosen_ if m in buyers]
+            out[group] = {"members": len(chosen_), "buyers": len(bought), "spend": f"{200 * len(bought)}"}
+        return out
+
+    async def lift() -> list[dict[str, Any]] | None:
+        async with httpx.AsyncClient(base_url=analytics.url, timeout=30) as c:
+            got = (await c.get("/v1/kpis/promotions", params={"currency": "IRR"})).json()["promotions"]
+        spends = sum(Decimal(p[g]["spend"]) for p in got for g in ("treatment", "holdout"))
+        return got if spends == 200 * len(buyers) and sum(p["treatment"]["members"] for p in got) else None
+
+    figures = {p["promotion"]: p for p in await eventually(lift, what="the lift in analytics")}
+    for promotion, members in (("we-miss-you", at_risk), ("come-back", lapsed)):
+        hand = by_hand(promotion, members)
+        for group in ("treatment", "holdout"):
+            got = figures[promotion][group]
+            assert {k: got[k] for k in ("members", "buyers")} == {
+                k: hand[group][k] for k in ("members", "buyers")
+            }
+            assert Decimal(got["spend"]) == Decimal(hand[group]["spend"])
+    t, h = by_hand("we-miss-you", at_risk).values()
+    conversion = Decimal(t["buyers"]) * h["members"] / (Decimal(h["buyers"]) * t["members"]) - 1
+    assert Decimal(figures["we-miss-you"]["conversion_lift"]) == conversion.quantize(Decimal("0.0001"))
+    assert figures["come-back"]["conversion_lift"] == "0.0000"  # every lapsed member came back
+
+
+async def _subset(found: Awaitable[dict[str, int]], wanted: dict[str, int]) -> bool:
+    have = await found
+    return all(have.get(m) == v for m, v in wanted.items())

@@ -8,9 +8,11 @@ from types import SimpleNamespace
 
 from services.analytics.domain.kpis import (
     Customer,
+    Group,
     clv,
     cohort_retention,
     points_economics,
+    promotion_lift,
     summary,
     top_share,
     vip_at,
@@ -131,3 +133,16 @@ def test_segments_by_medians_and_rfm_quintiles() -> None:
 def test_equal_customers_score_the_same() -> None:
     same = segments([(f"m{i}", 2, Decimal(50), T0) for i in range(7)])
     assert {s.rfm for s in same.values()} == {"111"}
+
+
+def test_a_promotions_lift_is_the_treatment_against_the_holdout_by_hand() -> None:
+    treatment = Group(members=90, buyers=30, purchases=45, spend=Decimal(9_000_000))
+    holdout = Group(members=10, buyers=2, purchases=2, spend=Decimal(500_000))
+    lift = promotion_lift(treatment, holdout)
+    assert lift["treatment"]["conversion"] == Decimal("0.3333")
+    assert lift["holdout"]["spend_per_member"] == Decimal("50000.00")
+    assert lift["conversion_lift"] == Decimal("0.6667")  # (30/90) / (2/10) - 1
+    assert lift["spend_lift"] == Decimal("1.0000")  # 100,000 per member against 50,000
+    assert lift["incremental_spend"] == Decimal("4500000.00")  # 9,000,000 - 90 x 50,000
+    nobody_held_out = promotion_lift(treatment, Group(0, 0, 0, Decimal(0)))
+    assert nobody_held_out["conversion_lift"] is None and nobody_held_out["incremental_spend"] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from services.points.domain.rules import (
     evaluate,
     partner_earning,
 )
+from services.points.domain.targeting import group_of
 from shared.contracts import LineItem, PartnerCampaignAnnounced, PurchaseRecorded
 
 # Saturday 2026-11-21, 19:30 in Tehran (UTC+3:30).
@@ -162,3 +164,38 @@ def test_a_receipt_without_lines_earns_on_its_total() -> None:
 def test_a_promotion_hour_with_an_offset_is_refused_not_a_crash() -> None:
     with pytest.raises(ValidationError, match="local time"):
         Promotion(name="happy hour", multiplier=Decimal(2), from_time=time(22, 45, tzinfo=UTC))
+
+
+def test_a_targeted_promotion_applies_only_to_the_members_it_chose() -> None:
+    targeted = {"name": "we-miss-you", "multiplier": "3", "audience": {"segments": ["at_risk"]}}
+    ruleset = rules(promotions=[targeted, {"name": "everyone", "multiplier": "2"}])
+    basket = purchase(line("a", "x", "1000000"))
+    chosen = evaluate(ruleset, basket, SATURDAY_EVENING, MemberContext(promotions=frozenset({"we-miss-you"})))
+    other = evaluate(ruleset, basket, SATURDAY_EVENING, MemberContext())
+    assert explain(chosen) == [
+        ("base: 0.0001 per IRR", 100), ("promotion we-miss-you x3", 200), ("promotion everyone x2", 100)
+    ]  # fmt: skip
+    assert explain(other) == [("base: 0.0001 per IRR", 100), ("promotion everyone x2", 100)]
+
+
+def test_a_targeted_promotion_names_its_audience_and_a_name_of_its_own() -> None:
+    with pytest.raises(ValidationError, match="segments, inactive_days or both"):
+        rules(promotions=[{"name": "p", "multiplier": "2", "audience": {"holdout_percent": 10}}])
+    with pytest.raises(ValidationError, match="less than or equal to 50"):
+        rules(
+            promotions=[
+                {"name": "p", "multiplier": "2", "audience": {"inactive_days": 60, "holdout_percent": 60}}
+            ]
+        )
+    twice = {"name": "p", "multiplier": "2", "audience": {"inactive_days": 60}}
+    with pytest.raises(ValidationError, match="names of their own"):
+        rules(promotions=[twice, twice])
+
+
+def test_the_holdout_is_a_stable_share_of_members_anyone_can_recompute() -> None:
+    members = [f"m{i:04d}" for i in range(4000)]
+    groups = [group_of("we-miss-you", m, 10) for m in members]
+    assert 0.08 < groups.count("holdout") / len(groups) < 0.12
+    by_hand = int.from_bytes(hashlib.sha256(b"we-miss-you\x00m0007").digest()[:8], "big") % 100 < 10
+    assert (groups[7] == "holdout") == by_hand
+    assert all(group_of("p", m, 0) == "treatment" for m in members[:100])

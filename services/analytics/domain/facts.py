@@ -24,6 +24,7 @@ from shared.contracts import (
     PointsReversed,
     PointsTransferred,
     ProgramEnded,
+    PromotionTargeted,
     PurchaseRecorded,
     RedemptionReleased,
     ReferralRewarded,
@@ -130,6 +131,12 @@ def fact_of(event: Envelope[Any]) -> Fact | None:
                     "reason": p.reason,
                     "effective_from": p.effective_from,
                 },
+            )
+        case PromotionTargeted():
+            return Fact(
+                "promotion_members",
+                base
+                | {"promotion": p.promotion, "member_id": p.member_id, "group": p.group, "occurred_at": at},
             )
         case NotificationOutcome():
             return Fact(

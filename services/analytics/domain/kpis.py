@@ -14,6 +14,10 @@ Definitions, for a period [start, end) and one currency:
   for the period's length (the textbook infinite-horizon formula).
 - top 20% share: share of net revenue from the top ceil(20%) of customers by net revenue (the 80/20 check).
 - lift: value per customer of enrolled members over that of purchasers who never enrolled, minus one.
+- a targeted promotion's lift: among the members it chose, those in the treatment group against those
+  held out, counting purchases from each member's choosing to the period's end: conversion (share who
+  bought) and spend per member, each as treatment / holdout - 1; incremental spend is the treatment's
+  spend less what it would have spent at the holdout's rate.
 Ratios are Decimals rounded to 4 places, money averages to 2; None where a ratio has no denominator.
 """
 
@@ -187,3 +191,45 @@ def vip_at(orders: Iterable[Any], start: datetime, end: datetime) -> dict[str, A
             fees += Decimal(order.fee)
     holders = sorted(m for m, until in ends.items() if until > end)
     return {"members": len(holders), "fees": fees, "holders": holders}
+
+
+@dataclass(frozen=True)
+class Group:
+    """What the members of one group of a targeted promotion did after being chosen."""
+
+    members: int
+    buyers: int
+    purchases: int
+    spend: Decimal
+
+
+def _group(g: Group) -> dict[str, Any]:
+    return {
+        "members": g.members,
+        "buyers": g.buyers,
+        "conversion": ratio(g.buyers, g.members),
+        "purchases": g.purchases,
+        "spend": g.spend,
+        "spend_per_member": average(g.spend, g.members),
+    }
+
+
+def _relative(treated: Decimal, treated_n: int, held: Decimal, held_n: int) -> Decimal | None:
+    """(treated / treated_n) / (held / held_n) - 1, exact until the one rounding."""
+    if not (treated_n and held_n and held):
+        return None
+    return (treated * held_n / (held * treated_n) - 1).quantize(RATIO, ROUND_HALF_EVEN)
+
+
+def promotion_lift(treatment: Group, holdout: Group) -> dict[str, Any]:
+    t, h = treatment, holdout
+    incremental = (
+        (t.spend - h.spend * t.members / h.members).quantize(MONEY, ROUND_HALF_EVEN) if h.members else None
+    )
+    return {
+        "treatment": _group(t),
+        "holdout": _group(h),
+        "conversion_lift": _relative(Decimal(t.buyers), t.members, Decimal(h.buyers), h.members),
+        "spend_lift": _relative(t.spend, t.members, h.spend, h.members),
+        "incremental_spend": incremental,
+    }

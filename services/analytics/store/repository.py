@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.analytics.domain.kpis import Customer
+from services.analytics.domain.kpis import Customer, Group
 from services.analytics.store.tables import (
     member_segments,
     members,
     notifications,
     partner_purchases,
     points_moves,
+    promotion_members,
     purchases,
     returns,
     tier_changes,
@@ -259,3 +260,39 @@ async def segment_counts(conn: AsyncConnection) -> dict[str, dict[str, int]]:
         matrix[segment] = matrix.get(segment, 0) + n
         rfm[label] = rfm.get(label, 0) + n
     return {"matrix": dict(sorted(matrix.items())), "rfm": dict(sorted(rfm.items()))}
+
+
+async def promotion_groups(
+    conn: AsyncConnection, scope: Scope, end: datetime, promotion: str | None = None
+) -> dict[str, dict[str, Group]]:
+    """Per targeted promotion and group: members chosen before ``end``, and their purchases (in the
+    scope's currency, chain and store) from their choosing until ``end``."""
+    chosen = promotion_members
+    bought = and_(
+        purchases.c.member_id == chosen.c.member_id,
+        purchases.c.occurred_at >= chosen.c.occurred_at,
+        purchases.c.currency == scope.currency,
+        purchases.c.occurred_at < end,
+        *([purchases.c.chain_id == scope.chain] if scope.chain else []),
+        *([purchases.c.store_id == scope.store] if scope.store else []),
+    )
+    clauses = [chosen.c.occurred_at < end, scope.members(chosen.c.member_id)]
+    if promotion:
+        clauses.append(chosen.c.promotion == promotion)
+    rows = await conn.execute(
+        select(
+            chosen.c.promotion,
+            chosen.c.group,
+            func.count(chosen.c.member_id.distinct()),
+            func.count(purchases.c.member_id.distinct()),
+            func.count(purchases.c.event_id),
+            func.coalesce(func.sum(purchases.c.amount), 0),
+        )
+        .select_from(chosen.outerjoin(purchases, bought))
+        .where(*clauses)
+        .group_by(chosen.c.promotion, chosen.c.group)
+    )
+    out: dict[str, dict[str, Group]] = {}
+    for name, group, members_n, buyers, bought_n, spend in rows:
+        out.setdefault(name, {})[group] = Group(members_n, buyers, bought_n, Decimal(spend))
+    return out

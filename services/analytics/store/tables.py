@@ -109,6 +109,18 @@ notifications = Table(
     _at(),
 )
 
+# Who each targeted promotion chose, and into which group (treatment or holdout), for its lift.
+promotion_members = Table(
+    "promotion_members",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("promotion", String, nullable=False),
+    Column("member_id", String, nullable=False),
+    Column("group", String(16), nullable=False),
+    _at(),
+    Index("ix_promotion_members_promotion", "promotion", "group"),
+)
+
 # Each customer's segment as last computed, so only changes are emitted as segment.changed.
 member_segments = Table(
     "member_segments",
@@ -131,5 +143,6 @@ FACT_TABLES = {
         tier_changes,
         vip_orders,
         notifications,
+        promotion_members,
     )
 }

@@ -27,8 +27,27 @@ Rate = Annotated[Decimal, Field(ge=0, le=1000, decimal_places=6)]
 _ROUNDING = {"floor": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 
 
+class Audience(BaseModel):
+    """Who a targeted promotion is for: members in a segment (analytics' loyalty x profitability cell or
+    RFM label), members who have not bought for ``inactive_days`` (win-back), or both at once. A share of
+    them, chosen by a hash, is held out: they do not get it, and analytics measures the lift against them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    segments: frozenset[str] = Field(default=frozenset(), max_length=20)
+    inactive_days: int | None = Field(default=None, ge=1, le=3650)
+    holdout_percent: int = Field(default=10, ge=0, le=50)
+
+    @model_validator(mode="after")
+    def _someone(self) -> Audience:
+        if not self.segments and self.inactive_days is None:
+            raise ValueError("an audience names segments, inactive_days or both")
+        return self
+
+
 class Promotion(BaseModel):
-    """A time-boxed multiplier in the store's local time: "double points weekend", "happy hour"."""
+    """A time-boxed multiplier in the store's local time: "double points weekend", "happy hour"; for
+    everyone, or only for the members a targeted promotion chose (``audience``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -40,6 +59,7 @@ class Promotion(BaseModel):
     from_time: time = time(0, 0)
     to_time: time = time(23, 59, 59)
     categories: frozenset[str] = Field(default=frozenset(), description="empty: every line")
+    audience: Audience | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Promotion:
@@ -91,7 +111,13 @@ class RuleSet(BaseModel):
         unknown = (set(self.base_rates) | set(self.minimum_basket)) - set(CURRENCY_EXPONENTS)
         if unknown:
             raise ValueError(f"unknown currencies: {sorted(unknown)}")
+        targeted = [p.name for p in self.targeted()]
+        if len(targeted) != len(set(targeted)):
+            raise ValueError("targeted promotions need names of their own: members are chosen by name")
         return self
+
+    def targeted(self) -> list[Promotion]:
+        return [p for p in self.promotions if p.audience is not None]
 
     def round(self, value: Decimal) -> int:
         return int(value.to_integral_value(rounding=_ROUNDING[self.rounding]))
@@ -106,6 +132,7 @@ class MemberContext:
     tier: str | None = None
     tier_multiplier: Decimal = Decimal(1)
     campaign_budgets: dict[str, int] = field(default_factory=dict)  # remaining, per campaign
+    promotions: frozenset[str] = frozenset()  # targeted promotions the member was chosen for
 
 
 @dataclass(frozen=True)
@@ -192,7 +219,8 @@ def evaluate(
         parts.append((f"channel {purchase.channel} x{_plain(m)}", (m - 1) * base_total))
     local = occurred_at.astimezone(ZoneInfo(purchase.timezone))
     for promo in rules.promotions:
-        if promo.applies_at(local):
+        chosen = promo.audience is None or promo.name in member.promotions
+        if chosen and promo.applies_at(local):
             applies = _base_of(lines, bases, categories=promo.categories)
             parts.append(
                 (f"promotion {promo.name} x{_plain(promo.multiplier)}", (promo.multiplier - 1) * applies)

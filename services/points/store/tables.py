@@ -255,3 +255,25 @@ referral_program = Table(
     Column("program", String(16), primary_key=True),
     Column("config", JSONB, nullable=False),
 )
+
+# Targeted promotions: members' segments as analytics last said, and who each promotion chose.
+member_segments = Table(
+    "member_segments",
+    metadata,
+    Column("member_id", String, primary_key=True),
+    Column("segment", String, nullable=False),
+    Column("rfm_label", String, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+)
+
+promotion_members = Table(
+    "promotion_members",
+    metadata,
+    Column("promotion", String(100), nullable=False),
+    Column("member_id", String, nullable=False),
+    Column("group", String(16), nullable=False),  # treatment | holdout
+    Column("reason", String, nullable=False),
+    Column("assigned_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("promotion", "member_id"),
+    Index("ix_promotion_members_member", "member_id"),
+)
