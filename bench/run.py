@@ -189,17 +189,8 @@ async def start_services(stack: Stack, instances: int, log_dir: Path) -> list[Se
     return processes
 
 
-PACKAGES = (
-    "pydantic",
-    "sqlalchemy",
-    "asyncpg",
-    "aiokafka",
-    "faststream",
-    "orjson",
-    "asyncio",
-    "shared",
-    "services",
-)
+# Libraries whose share of the stacks says where a service's time goes.
+PACKAGES = ("pydantic", "sqlalchemy", "asyncpg", "aiokafka", "faststream", "orjson")
 
 
 def start_profilers(processes: Sequence[ServiceProcess], out: Path) -> list[subprocess.Popen[bytes]]:
@@ -224,10 +215,16 @@ def stop_profilers(spies: Sequence[subprocess.Popen[bytes]]) -> None:
             spy.wait(timeout=60)
 
 
+def _package(frame: str) -> str:
+    """``function (package/module.py:line)`` -> ``package``."""
+    where = frame.rpartition(" (")[2]
+    return where.split("/", 1)[0] if "/" in where else where.split(":", 1)[0].rstrip(")")
+
+
 def profile_summary(raw: Path, top: int = 12) -> dict[str, Any]:
-    """From py-spy's raw stacks: the share of samples in which each package is on the stack, and the
-    functions where the time is spent themselves (self time)."""
-    total, inclusive, leaves = 0, dict.fromkeys(PACKAGES, 0), Counter[str]()
+    """From py-spy's raw stacks: the share of samples each library is on the stack, the share of self
+    time (the innermost frame) per package, and the functions with the most self time."""
+    total, inclusive, own, leaves = 0, dict.fromkeys(PACKAGES, 0), Counter[str](), Counter[str]()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
@@ -236,15 +233,17 @@ def profile_summary(raw: Path, top: int = 12) -> dict[str, Any]:
         total += n
         frames = stack.split(";")
         for package in PACKAGES:
-            marker = f"/{package}/"
-            if any(marker in f for f in frames):
+            if any(f"({package}/" in f for f in frames):
                 inclusive[package] += n
         leaves[frames[-1]] += n
-    share = {k: round(v / total, 3) for k, v in inclusive.items()} if total else {}
+        own[_package(frames[-1])] += n
+    if not total:
+        return {"samples": 0}
     return {
         "samples": total,
-        "on_stack_share": share,
-        "top_self": [(f, round(n / total, 3)) for f, n in leaves.most_common(top)] if total else [],
+        "on_stack_share": {k: round(v / total, 3) for k, v in inclusive.items()},
+        "self_share_by_package": {k: round(n / total, 3) for k, n in own.most_common(top)},
+        "top_self": [(f, round(n / total, 3)) for f, n in leaves.most_common(top)],
     }
 
 
