@@ -497,7 +497,9 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--rate", type=float, default=1_000, help="offered purchases/s for the latency run")
+    parser.add_argument(
+        "--rate", type=float, default=300, help="offered purchases/s for the latency run (below capacity)"
+    )
     parser.add_argument("--latency-seconds", type=float, default=20)
     parser.add_argument("--scaling", action="store_true", help="also run 2 instances of each service")
     parser.add_argument(

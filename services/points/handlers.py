@@ -79,7 +79,22 @@ async def record_referrals(conn: AsyncConnection, enrolments: Sequence[Envelope[
 def ledger_handler(settings: PointsSettings) -> BatchHandler:
     parsed: dict[int, RuleSet] = {}  # rule set versions are immutable: validate each once
 
-    async def handle(conn: AsyncConnection, events: Sequence[Envelope[Any]]) -> BatchResult:
+    async def handle(conn: AsyncConnection, batch: Sequence[Envelope[Any]]) -> BatchResult:
+        # Enrolments and segments only feed referrals and targeting; the rest moves the ledger.
+        await record_referrals(
+            conn, [e for e in batch if isinstance(e.payload, MemberEnrolled) and e.payload.referral_code]
+        )
+        await targeting.save_segments(
+            conn,
+            [
+                {"member_id": p.member_id, "segment": p.segment, "rfm_label": p.rfm_label, "as_of": p.as_of}
+                for p in (e.payload for e in batch)
+                if isinstance(p, SegmentChanged)
+            ],
+        )
+        events = [e for e in batch if not isinstance(e.payload, MemberEnrolled | SegmentChanged)]
+        if not events:
+            return BatchResult()
         members = {e.payload.member_id for e in events if hasattr(e.payload, "member_id")}
         purchases = [e for e in events if isinstance(e.payload, PurchaseRecorded)]
         returns = [e.payload for e in events if isinstance(e.payload, ReturnRecorded)]
@@ -93,17 +108,6 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
             await progress_of(conn, members, {period_of(local_day(e)) for e in purchases})
             if challenges
             else {}
-        )
-        await record_referrals(
-            conn, [e for e in events if isinstance(e.payload, MemberEnrolled) and e.payload.referral_code]
-        )
-        await targeting.save_segments(
-            conn,
-            [
-                {"member_id": p.member_id, "segment": p.segment, "rfm_label": p.rfm_label, "as_of": p.as_of}
-                for p in (e.payload for e in events)
-                if isinstance(p, SegmentChanged)
-            ],
         )
         rule_sets = await rule_set_versions(conn, parsed)
         capped = any(r.cap_per_day for _, r in rule_sets)  # the daily totals matter only then
