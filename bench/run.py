@@ -333,6 +333,12 @@ async def latency(infra: Infra, rate: float, seconds: float, members: int, log_d
         }
         async with Probe(stack, READS) as probe:
             await finished(probe, expected_outputs([orjson.dumps(i) for i in items]), time.perf_counter())
+        # The first hop on its own: created -> validated and forwarded by ingest.
+        forwarded = [
+            record.timestamp / 1000 - created[key]
+            for record in await stack.read_all(Topic.PURCHASES, timeout=60)
+            if (key := str(orjson.loads(record.value or b"").get("event_id"))) in created
+        ]
         earned: list[float] = []
         changed: list[float] = []
         caused_by: dict[str, str] = {}  # points.earned event -> the purchase that caused it
@@ -359,6 +365,7 @@ async def latency(infra: Infra, rate: float, seconds: float, members: int, log_d
         return {
             "offered_per_second": rate,
             "purchases": len(items),
+            "ingest_forwarded": _percentiles(forwarded),
             "points_earned": _percentiles(earned),
             "tier_changed": _percentiles(changed),
             "notification_logged": _percentiles(logged),

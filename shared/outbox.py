@@ -129,6 +129,9 @@ class OutboxRelay:
         backoff = 0.1
         try:
             while True:
+                # Cleared before publishing, not after: a commit that wakes us while we publish must
+                # not be lost (it was, and cost up to a poll interval of latency under steady load).
+                self._wake.clear()
                 try:
                     published = await self.publish_once(producer)
                     backoff = 0.1
@@ -142,7 +145,6 @@ class OutboxRelay:
                     continue  # more is waiting
                 if self._stopping:
                     return  # drained
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
         finally:
