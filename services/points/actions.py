@@ -599,11 +599,11 @@ async def _reward(
                     "lot_id": str(source),
                 }
                 entries.append(LedgerEntry(member, "referral", points, source, found.at, details))
-            payload = ReferralRewarded(
-                member_id=member, role=role, referrer_id=row.referrer_id, friend_id=row.friend_id,
-                purchase_event_id=found.purchase.event_id, points=points, balance=wallet.balance,
-            )  # fmt: skip
-            messages.append(emitted(settings, REFERRAL_REWARDED, member, payload, occurred_at=found.at))
+                payload = ReferralRewarded(
+                    member_id=member, role=role, referrer_id=row.referrer_id, friend_id=row.friend_id,
+                    purchase_event_id=found.purchase.event_id, points=points, balance=wallet.balance,
+                )  # fmt: skip
+                messages.append(emitted(settings, REFERRAL_REWARDED, member, payload, occurred_at=found.at))
         await referrals.mark_rewarded(conn, row.friend_id, found.purchase.event_id, now)
     await save(conn, wallets.values(), entries)
     await append(conn, messages)

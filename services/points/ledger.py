@@ -76,7 +76,7 @@ class LedgerRun:
     challenges: list[tuple[str, Challenge]] = field(default_factory=list)
     progress: Progress = field(default_factory=dict)
     progressed: set[tuple[str, str, str]] = field(default_factory=set)
-    chosen: dict[str, frozenset[str]] = field(default_factory=dict)  # targeted promotions, per member
+    chosen: dict[str, dict[str, datetime]] = field(default_factory=dict)  # targeted promotions, when
 
     def apply(self, event: Envelope[Any]) -> None:
         payload = event.payload
@@ -111,7 +111,10 @@ class LedgerRun:
             tier_multiplier=multiplier,
             earned_today=self.earned_today.get(day, 0) + self.daily.get(day, 0),
             campaign_budgets=dict(self.budgets),
-            promotions=self.chosen.get(member, frozenset()),
+            # A purchase made before the member was chosen (and processed late) does not get it.
+            promotions=frozenset(
+                name for name, at in self.chosen.get(member, {}).items() if at <= event.occurred_at
+            ),
         )
         earning = evaluate(rules, purchase, event.occurred_at, context, self.campaigns)
         for campaign_id, points in earning.partner_points.items():

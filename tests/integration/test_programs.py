@@ -380,11 +380,14 @@ async def test_targeted_promotions_reach_a_segment_and_lapsed_members_and_analyt
 
     # After being chosen: every other at-risk member and every lapsed member buys.
     buyers = at_risk[::2] + lapsed
-    await stack.produce(Topic.PURCHASES, [as_record(purchase(m, "200")) for m in buyers])
+    # ... and one more purchase, made before the choosing but arriving after it: no promotion for it.
+    late = purchase(at_risk[1], "200", occurred_at=now - timedelta(hours=1))
+    await stack.produce(Topic.PURCHASES, [as_record(purchase(m, "200")) for m in buyers] + [as_record(late)])
     multiplier = {"we-miss-you": 2, "come-back": 3}
     wanted = {m: 200 * (multiplier["we-miss-you"] if groups[("we-miss-you", m)] == "treatment" else 1)
               for m in at_risk[::2]}  # fmt: skip
     wanted |= {m: 100 + 200 * (3 if groups[("come-back", m)] == "treatment" else 1) for m in lapsed}
+    wanted[at_risk[1]] = 200
     await eventually(
         lambda: _subset(balances(stack), wanted), what="double and triple points for the treatment only"
     )

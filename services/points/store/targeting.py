@@ -81,22 +81,24 @@ async def choose(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
 
 async def chosen_for(
     conn: AsyncConnection, members: Iterable[str], promotions: Iterable[str]
-) -> dict[str, frozenset[str]]:
-    """Per member, the targeted promotions that chose them for the treatment group."""
+) -> dict[str, dict[str, datetime]]:
+    """Per member, the targeted promotions that chose them for the treatment group, and when."""
     wanted, names = sorted(set(members)), sorted(set(promotions))
     if not wanted or not names:
         return {}
     rows = await conn.execute(
-        select(promotion_members.c.member_id, promotion_members.c.promotion).where(
+        select(
+            promotion_members.c.member_id, promotion_members.c.promotion, promotion_members.c.assigned_at
+        ).where(
             promotion_members.c.member_id.in_(wanted),
             promotion_members.c.promotion.in_(names),
             promotion_members.c.group == "treatment",
         )
     )
-    found: dict[str, set[str]] = defaultdict(set)
-    for member, promotion in rows:
-        found[member].add(promotion)
-    return {m: frozenset(p) for m, p in found.items()}
+    found: dict[str, dict[str, datetime]] = defaultdict(dict)
+    for member, promotion, at in rows:
+        found[member][promotion] = at
+    return dict(found)
 
 
 async def audience_of(conn: AsyncConnection, promotion: str) -> dict[str, int]:
