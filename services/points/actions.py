@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -81,6 +81,7 @@ from shared.outbox import append, emitted
 from shared.problems import FieldError, ProblemError
 
 _EXPIRY_NAMESPACE = uuid.UUID("b5f3c1a2-6d4e-4f7a-8c9b-2e1d0a3f5c67")
+_END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 _REFERRAL_NAMESPACE = uuid.UUID("3c9e7a1d-52b4-4e8f-9a06-d17f2b8c4e95")
 
 
@@ -504,6 +505,10 @@ async def settle_ended_programs(
     for program_id, end in await open_programs(conn):
         if now < end.ends_at:
             continue
+        # A reservation still open would give its points back after the settlement, to a closed program:
+        # release it first, so its points are settled with the rest.
+        for redemption_id in await held_past(conn, _END_OF_TIME, limit):
+            await release(conn, settings, redemption_id, "program ended", now)
         members = await holders(conn, limit)
         if not members:
             await close_program(conn, program_id, now)

@@ -173,7 +173,8 @@ async def test_an_instant_win_game_pays_prizes_and_its_audit_recomputes_every_dr
 async def test_a_time_limited_program_reminds_before_its_end_and_turns_every_balance_into_a_voucher(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
-    points = await running(stack, services, log_dir, "points")
+    # Reservations hold for 60 days here: one is still open when the program ends.
+    points = await running(stack, services, log_dir, "points", VAFA_POINTS_REDEMPTION_HOLD_S="5184000")
     await stack.produce(
         Topic.PURCHASES, [as_record(purchase(m, a)) for m, a in (("ava", "700"), ("ben", "40"))]
     )
@@ -183,11 +184,18 @@ async def test_a_time_limited_program_reminds_before_its_end_and_turns_every_bal
            "convert_rate": "100", "currency": "IRR"}  # fmt: skip
     async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
         assert (await c.put("/v1/programs/yalda", json=end, headers=TOKEN)).status_code == 200
+        sangak = {"name": "Free sangak", "kind": "free_item", "cost_points": 100}
+        assert (await c.put("/v1/rewards/sangak", json=sangak, headers=TOKEN)).status_code == 200
+        held = {"request_id": str(uuid.uuid4()), "member_id": "ava", "reward_id": "sangak"}
+        assert (await c.post("/v1/redemptions", json=held, headers=TOKEN)).status_code == 201
 
     await jobs_at(stack, utcnow() + timedelta(days=1))  # the 30-day reminder is due
     await jobs_at(stack, utcnow() + timedelta(days=2))  # ... and not sent twice
     reminders = await eventually(lambda: _events(stack, "program.ending", 2), what="two reminders")
-    assert sorted((e["key"], e["payload"]["points"]) for e in reminders) == [("ava", 700), ("ben", 40)]
+    assert sorted((e["key"], e["payload"]["points"]) for e in reminders) == [
+        ("ava", 600),
+        ("ben", 40),
+    ]  # 100 held
 
     await jobs_at(stack, ends + timedelta(minutes=1))
     assert await balances(stack) == {"ava": 0, "ben": 0}
@@ -196,7 +204,11 @@ async def test_a_time_limited_program_reminds_before_its_end_and_turns_every_bal
         ("ava", "70000.00 IRR voucher"),
         ("ben", "4000.00 IRR voucher"),
     ]
-    assert all(e["payload"]["code"] for e in ended)
+    assert all(e["payload"]["code"] for e in ended)  # ava's 700 include the 100 held for a sangak
+    released = await stack.query(
+        "points", "SELECT details->>'reason' AS why FROM ledger WHERE kind = 'redeem_release'"
+    )
+    assert [r["why"] for r in released] == ["program ended"]
     assert len(await _events(stack, "program.ending", 0) or []) == 2  # the 7-day one never came due
     async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
         assert (await c.get("/v1/programs/yalda")).json()["closed_at"] is not None
