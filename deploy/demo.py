@@ -26,6 +26,7 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from shared.contracts.envelope import utcnow
+from shared.topics import Topic
 from sim.mail import Mailbox
 from sim.pos import PosSimulator
 
@@ -61,12 +62,14 @@ async def wait_ready(client: httpx.AsyncClient, url: str, proc: subprocess.Popen
     raise SystemExit(f"{url} not ready; see {LOGS}")
 
 
-async def metric(client: httpx.AsyncClient, url: str, name: str) -> float:
+async def metric(client: httpx.AsyncClient, url: str, name: str, **labels: str) -> float:
+    """A metric's total over the series that carry ``labels``."""
+    wanted = [f'{k}="{v}"' for k, v in labels.items()]
     text = (await client.get(f"{url}/metrics")).text
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
-        if line.startswith(name + "{") or line.startswith(name + " ")
+        if (line.startswith(name + "{") or line.startswith(name + " ")) and all(w in line for w in wanted)
     )
 
 
@@ -108,7 +111,9 @@ async def run_stream(client: httpx.AsyncClient, ingest: str, points: str, tiers:
     retries = rng.sample(receipts, k=len(receipts) // 50)  # a POS that did not hear the answer
     bad = [{**receipts[1], "total_amount": "12.5"}, {**receipts[0], "currency": "rial"}]
     keys = {chain: api_key("chain", "--chain", chain) for chain in sim.chains}
-    before = await metric(client, points, "vafa_events_total")
+    # Purchases only: points also counts enrolments (referrals) and tier changes.
+    purchases_topic = {"topic": str(Topic.PURCHASES), "outcome": "applied"}
+    before = await metric(client, points, "vafa_events_total", **purchases_topic)
     balances_before = {m: await balance(client, points, m) for m in top_members(receipts)}
     bonus_before = {m: await tier_bonus(client, points, m) for m in top_members(receipts)}
 
@@ -126,7 +131,10 @@ async def run_stream(client: httpx.AsyncClient, ingest: str, points: str, tiers:
     print(f"enrolments: {dict(enrolled)}")
 
     for _ in range(600):
-        if await metric(client, points, "vafa_events_total") - before >= outcomes["accepted"]:
+        if (
+            await metric(client, points, "vafa_events_total", **purchases_topic) - before
+            >= outcomes["accepted"]
+        ):
             break
         await asyncio.sleep(0.1)
     print(f"points applied every accepted purchase {time.perf_counter() - started:.1f}s after the first\n")
