@@ -94,7 +94,8 @@ async def main() -> None:
             for url, proc in zip(urls.values(), procs, strict=True):
                 await wait_ready(client, url, proc)
             print("up: " + ", ".join(f"{name} {url}" for name, url in urls.items()) + f" (logs: {LOGS})")
-            await run_stream(client, urls["ingest"], urls["points"], urls["tiers"], run)
+            keys, receipts = await run_stream(client, urls["ingest"], urls["points"], urls["tiers"], run)
+            await show_a_referral(client, urls["ingest"], urls["points"], keys, receipts, run)
             await show_messages_and_kpis(client, urls["notify"], urls["analytics"], mailbox)
     finally:
         for proc in procs:
@@ -104,7 +105,10 @@ async def main() -> None:
         smtp.stop()
 
 
-async def run_stream(client: httpx.AsyncClient, ingest: str, points: str, tiers: str, run: str) -> None:
+async def run_stream(
+    client: httpx.AsyncClient, ingest: str, points: str, tiers: str, run: str
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """The POS stream through ingest; returns the chains' API keys and the receipts sent."""
     sim = PosSimulator(members=MEMBERS, run=run)
     receipts = list(sim.purchases(PURCHASES))
     rng = random.Random(11)
@@ -164,6 +168,50 @@ async def run_stream(client: httpx.AsyncClient, ingest: str, points: str, tiers:
     print(f"\nwhy {ledger['member_id']} has points (latest ledger entry): {ledger['entries'][0]}")
     if not ok:
         raise SystemExit("balances do not match the stream")
+    return keys, receipts
+
+
+async def show_a_referral(
+    client: httpx.AsyncClient,
+    ingest: str,
+    points: str,
+    keys: dict[str, str],
+    receipts: list[dict[str, Any]],
+    run: str,
+) -> None:
+    """The best customer refers a friend; the friend enrols with the code and buys; the points jobs
+    reward both (the return window is 0 days here, so the purchase clears at once)."""
+    token = {"Authorization": "Bearer " + os.environ.get("VAFA_POINTS_API_TOKEN", "vafa-dev-token")}
+    terms = {"referrer_points": 500, "friend_points": 200, "minimum_purchase": {"IRR": "500000"},
+             "return_window_days": 0}  # fmt: skip
+    await client.put(f"{points}/v1/referrals/program", json=terms, headers=token)
+    referrer = top_members(receipts)[0]
+    code = (await client.post(f"{points}/v1/members/{referrer}/referral-code", headers=token)).json()["code"]
+    friend, chain = f"0999{run}0", receipts[0]["chain_id"]
+    at = (utcnow() - timedelta(minutes=5)).isoformat()
+    enrolment = {"kind": "member_enrolled", "member_id": friend, "chain_id": chain, "referral_code": code,
+                 "email": f"{friend}@mail.example", "occurred_at": at}  # fmt: skip
+    sale = {**receipts[0], "member_id": friend, "receipt_no": f"{run}-REF", "occurred_at": at}
+    await send(client, ingest, keys, [enrolment])
+    await send(client, ingest, keys, [sale])
+    for _ in range(300):  # until points has recorded the referral and earned the purchase
+        if await balance(client, points, friend) > 0:
+            break
+        await asyncio.sleep(0.1)
+    jobs = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "services.points.jobs"], cwd=REPO,
+        env={**os.environ, "VAFA_POINTS_EARN_RATE": str(EARN_RATE)}, capture_output=True, text=True,
+    )  # fmt: skip
+    if jobs.returncode:
+        print(f"\nreferral: the points jobs failed: {jobs.stderr[-500:]}")
+        return
+    mine = (await client.get(f"{points}/v1/members/{referrer}/referrals")).json()
+    status = next((r["status"] for r in mine["referred"] if r["friend_id"] == friend), "not recorded")
+    print(
+        f"\nreferral: {referrer} shared code {code}; {friend} enrolled with it and bought "
+        f"{sale['total_amount']} IRR; the referral is {status}: {friend} now has "
+        f"{await balance(client, points, friend)} points (200 of them for joining through a friend)"
+    )
 
 
 async def send(
