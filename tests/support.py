@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiokafka.structs import ConsumerRecord
 
-from shared.contracts import PURCHASE_RECORDED, Envelope, PurchaseRecorded
+from shared.contracts import PURCHASE_RECORDED, RETURN_RECORDED, Envelope, PurchaseRecorded, ReturnRecorded
 from sim.harness import REPO, Infra, ServiceProcess, Stack, eventually, free_port
 
 
@@ -45,6 +45,20 @@ def purchase(
             total_amount=Decimal(amount),
         ),
     )
+
+
+def refund(
+    sale: Envelope[PurchaseRecorded], at: datetime, amount: Decimal | None = None
+) -> Envelope[ReturnRecorded]:
+    """A return of ``sale`` at its store: of ``amount``, or in full when none is given."""
+    p = sale.payload
+    payload = ReturnRecorded(
+        chain_id=p.chain_id, store_id=p.store_id, return_no=uuid.uuid4().hex[:8],
+        original_store_id=p.store_id, original_receipt_no=p.receipt_no, original_event_id=sale.event_id,
+        member_id=p.member_id, currency=p.currency, full=amount is None,
+        refund_amount=p.total_amount if amount is None else amount,
+    )  # fmt: skip
+    return RETURN_RECORDED.envelope(key=p.member_id, producer="test-pos", occurred_at=at, payload=payload)
 
 
 def as_record(envelope: Envelope[Any]) -> tuple[bytes, bytes]:

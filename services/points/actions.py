@@ -11,14 +11,13 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.points.domain.causes import brand_match
-from services.points.domain.expiry import lot_expiry
 from services.points.domain.referrals import Cleared, cleared_purchase, lapsed
 from services.points.domain.rules import active_rule_set
 from services.points.domain.targeting import group_of, reason, running_on
@@ -81,7 +80,6 @@ from shared.outbox import append, emitted
 from shared.problems import FieldError, ProblemError
 
 _EXPIRY_NAMESPACE = uuid.UUID("b5f3c1a2-6d4e-4f7a-8c9b-2e1d0a3f5c67")
-_END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 _REFERRAL_NAMESPACE = uuid.UUID("3c9e7a1d-52b4-4e8f-9a06-d17f2b8c4e95")
 
 
@@ -291,8 +289,7 @@ async def adjust(
     wallet = wallets[member_id]
     details: dict[str, Any] = {"reason": reason, "operator": operator}
     if points >= 0:
-        expires = lot_expiry(settings.points_expiry_policy, settings.points_expiry_months, now)
-        wallet.credit(request_id, points, now, expires)
+        wallet.credit(request_id, points, now, settings.lot_expires(now))
         details["lot_id"] = str(request_id)
     else:
         try:
@@ -339,8 +336,7 @@ async def transfer(
     except InsufficientPoints as short:
         raise _insufficient("transfer", points, short) from None
     lot_id = uuid.uuid5(transfer_id, "in")
-    expires = lot_expiry(settings.points_expiry_policy, settings.points_expiry_months, now)
-    wallets[recipient].credit(lot_id, points, now, expires)
+    wallets[recipient].credit(lot_id, points, now, settings.lot_expires(now))
     entries = [
         LedgerEntry(sender, "transfer_out", -points, transfer_id, now,
                     {"to": recipient, "note": note, "lots": _takes_json(takes)}),
@@ -507,7 +503,7 @@ async def settle_ended_programs(
             continue
         # A reservation still open would give its points back after the settlement, to a closed program:
         # release it first, so its points are settled with the rest.
-        for redemption_id in await held_past(conn, _END_OF_TIME, limit):
+        for redemption_id in await held_past(conn, None, limit):
             await release(conn, settings, redemption_id, "program ended", now)
         members = await holders(conn, limit)
         if not members:
@@ -585,7 +581,6 @@ async def _reward(
 ) -> None:
     members = {m for row, _ in cleared for m in (row.referrer_id, row.friend_id)}
     wallets, _ = await load_wallets(conn, members, with_lots=())
-    policy, months = settings.points_expiry_policy, settings.points_expiry_months
     entries: list[LedgerEntry] = []
     messages = []
     for row, found in cleared:
@@ -595,7 +590,7 @@ async def _reward(
             # Keyed by the friend and the side: the unique (source, kind) refuses a second reward.
             source = uuid.uuid5(_REFERRAL_NAMESPACE, f"{row.friend_id}/{role}")
             if points:
-                wallet.credit(source, points, found.at, lot_expiry(policy, months, found.at))
+                wallet.credit(source, points, found.at, settings.lot_expires(found.at))
                 details = {
                     "role": role,
                     "referrer_id": row.referrer_id,

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from services.points.domain.challenges import Challenge, advance, marks, period_of
-from services.points.domain.expiry import lot_expiry
 from services.points.domain.games import play_id, playable, prize_at, roll
 from services.points.domain.rules import Earning, MemberContext, RuleSet, active_rule_set, evaluate
 from services.points.domain.rules import partner_earning as partner_rules
@@ -158,8 +157,7 @@ class LedgerRun:
         points = challenge.bonus_points
         if points:
             lot = uuid.uuid5(_LOT_NAMESPACE, f"badge:{challenge_id}:{purchase.member_id}:{period}")
-            policy, months = self.settings.points_expiry_policy, self.settings.points_expiry_months
-            wallet.credit(lot, points, event.occurred_at, lot_expiry(policy, months, event.occurred_at))
+            wallet.credit(lot, points, event.occurred_at, self.settings.lot_expires(event.occurred_at))
             details = {"challenge_id": challenge_id, "period": period, "lot_id": str(lot)}
             self.entries.append(
                 LedgerEntry(purchase.member_id, "badge", points, lot, event.occurred_at, details)
@@ -192,9 +190,7 @@ class LedgerRun:
             live.budget_left -= points
             if (left := live.stock_left.get(prize.name)) is not None:
                 live.stock_left[prize.name] = left - 1
-            policy, months = self.settings.points_expiry_policy, self.settings.points_expiry_months
-            expires_at = lot_expiry(policy, months, event.occurred_at)
-            wallet.credit(play, points, event.occurred_at, expires_at)
+            wallet.credit(play, points, event.occurred_at, self.settings.lot_expires(event.occurred_at))
             details = {"game_id": live.game_id, "prize": prize.name, "proof": proof, "lot_id": str(play)}
             entry = LedgerEntry(purchase.member_id, "prize", points, play, event.occurred_at, details)
             self.entries.append(entry)
@@ -238,12 +234,11 @@ class LedgerRun:
         member = event.payload.member_id
         wallet = self.wallets[member]
         self.known_members.add(member)
-        policy, months = self.settings.points_expiry_policy, self.settings.points_expiry_months
-        expires_at = lot_expiry(policy, months, event.occurred_at)
+        expires_at = self.settings.lot_expires(event.occurred_at)
         lot_id = uuid.uuid5(_LOT_NAMESPACE, str(event.event_id))
         repaid = wallet.credit(lot_id, earning.points, event.occurred_at, expires_at)
-        if policy == "inactivity":
-            wallet.keep_alive(add_months(event.occurred_at, months))
+        if self.settings.points_expiry_policy == "inactivity":
+            wallet.keep_alive(add_months(event.occurred_at, self.settings.points_expiry_months))
         # A return later in this same batch must find this earn.
         self.originals[event.event_id] = Original(earning.points - earning.welcome, amount, lot_id)
         rules = [c.model_dump() for c in earning.contributions]

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from pydantic import SecretStr
 
-from services.points.domain.expiry import ExpiryPolicy
+from services.points.domain.expiry import ExpiryPolicy, lot_expiry
 from services.points.domain.rules import RuleSet
 from shared.config import ServiceSettings
 from shared.contracts.money import CURRENCY_EXPONENTS
@@ -26,6 +26,10 @@ class PointsSettings(ServiceSettings):
     points_redemption_hold_s: int = 300
     # Bearer token for the write endpoints (rules, catalog, adjustments, redemptions).
     points_api_token: SecretStr = SecretStr("vafa-dev-token")
+
+    def lot_expires(self, earned_at: datetime) -> datetime | None:
+        """When a lot earned at ``earned_at`` expires under this deployment's policy."""
+        return lot_expiry(self.points_expiry_policy, self.points_expiry_months, earned_at)
 
     def default_rule_set(self) -> RuleSet:
         return _default_rule_set(self.points_earn_rate)

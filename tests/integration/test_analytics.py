@@ -31,7 +31,6 @@ from shared.contracts import (
     POINTS_EXPIRED,
     POINTS_REDEEMED,
     PURCHASE_RECORDED,
-    RETURN_RECORDED,
     TIER_CHANGED,
     VIP_PURCHASED,
     Envelope,
@@ -43,7 +42,6 @@ from shared.contracts import (
     PointsExpired,
     PointsRedeemed,
     PurchaseRecorded,
-    ReturnRecorded,
     RuleContribution,
     TierBenefits,
     TierChanged,
@@ -52,7 +50,7 @@ from shared.contracts import (
 )
 from shared.dates import add_months
 from shared.topics import Topic
-from tests.support import ServiceProcess, Stack, as_record, decode, eventually
+from tests.support import ServiceProcess, Stack, as_record, decode, eventually, refund
 
 R4 = Decimal("0.0001")
 C2 = Decimal("0.01")
@@ -149,27 +147,10 @@ def program() -> Program:
                 )
     last = [s for s in p.sales if s.at >= months[2]]
     for sale in last[:3]:  # three partial returns in the last month
-        refund = sale.amount / 2
+        amount = sale.amount / 2
         at = sale.at + timedelta(hours=1)
-        p.refunds.append((sale.member, at, refund))
-        p.events.append(
-            RETURN_RECORDED.envelope(
-                key=sale.member,
-                producer="t",
-                occurred_at=at,
-                payload=ReturnRecorded(
-                    chain_id="hyper",
-                    store_id=sale.store,
-                    return_no=uuid.uuid4().hex[:8],
-                    original_store_id=sale.store,
-                    original_receipt_no="x",
-                    member_id=sale.member,
-                    currency="IRR",
-                    refund_amount=refund,
-                    original_event_id=sale.event.event_id,
-                ),
-            )
-        )
+        p.refunds.append((sale.member, at, amount))
+        p.events.append(refund(sale.event, at, amount))
     mid = months[2] + timedelta(days=10)
     p.events += [
         POINTS_REDEEMED.envelope(
@@ -293,8 +274,8 @@ def expected_summary(p: Program, start: datetime, end: datetime, store: str | No
     for s in sales:
         by_member[s.member].append(s)
     net_of = {m: sum((s.amount for s in ss), Decimal(0)) for m, ss in by_member.items()}
-    for member, _, refund in refunds or []:
-        net_of[member] = net_of.get(member, Decimal(0)) - refund
+    for member, _, amount in refunds or []:
+        net_of[member] = net_of.get(member, Decimal(0)) - amount
     n = len(by_member)
     gross = sum((s.amount for s in sales), Decimal(0))
     refunded = sum((r[2] for r in refunds or []), Decimal(0))

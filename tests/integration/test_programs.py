@@ -19,12 +19,8 @@ import httpx
 
 from shared.contracts import (
     MEMBER_ENROLLED,
-    RETURN_RECORDED,
     SEGMENT_CHANGED,
-    Envelope,
     MemberEnrolled,
-    PurchaseRecorded,
-    ReturnRecorded,
     SegmentChanged,
 )
 from shared.contracts.envelope import utcnow
@@ -39,6 +35,7 @@ from tests.support import (
     decode,
     eventually,
     purchase,
+    refund,
     running,
 )
 
@@ -249,18 +246,6 @@ def enrolment(member: str, code: str, at: datetime) -> tuple[bytes, bytes]:
     )
 
 
-def full_return(sale: Envelope[PurchaseRecorded], at: datetime) -> tuple[bytes, bytes]:
-    p = sale.payload
-    payload = ReturnRecorded(
-        chain_id=p.chain_id, store_id=p.store_id, return_no=uuid.uuid4().hex[:8],
-        original_store_id=p.store_id, original_receipt_no=p.receipt_no, member_id=p.member_id,
-        currency=p.currency, full=True, refund_amount=p.total_amount, original_event_id=sale.event_id,
-    )  # fmt: skip
-    return as_record(
-        RETURN_RECORDED.envelope(key=p.member_id, producer="test-pos", occurred_at=at, payload=payload)
-    )
-
-
 async def test_a_referral_rewards_both_once_the_friends_first_qualifying_purchase_clears_the_return_window(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
@@ -299,7 +284,7 @@ async def test_a_referral_rewards_both_once_the_friends_first_qualifying_purchas
         as_record(purchase("ben", "600", occurred_at=joined + 2 * day)),  # qualifies, clears 4 days ago
         as_record(purchase("emma", "100", occurred_at=joined + day)),  # never qualifies
         as_record(finn_first),
-        full_return(finn_first, joined + day + timedelta(hours=2)),  # brought back: does not count
+        as_record(refund(finn_first, joined + day + timedelta(hours=2))),  # brought back: does not count
         as_record(purchase("finn", "800", occurred_at=joined + 10 * day)),  # clears in 4 days
     ])  # fmt: skip
     earned = {"ben": 900, "emma": 100, "finn": 800}

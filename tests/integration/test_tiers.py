@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 
-from shared.contracts import RETURN_RECORDED, VIP_PURCHASED, ReturnRecorded, VipMembership
+from shared.contracts import VIP_PURCHASED, VipMembership
 from shared.contracts.envelope import utcnow
 from shared.dates import add_months
 from shared.topics import Topic
-from tests.support import REPO, ServiceProcess, Stack, as_record, decode, eventually, purchase
+from tests.support import REPO, ServiceProcess, Stack, as_record, decode, eventually, purchase, refund
 
 LADDER = {
     "metric": "spend",
@@ -70,17 +70,8 @@ async def test_a_year_of_purchases_gives_the_tier_history_the_rules_say(
     cyrus = [e for e in stream if e.key == "cyrus"]
     stream = [e for e in stream if e.key != "cyrus"] + cyrus[::-1]
     ana_gold = stream[1]
-    refund = RETURN_RECORDED.envelope(
-        key="ana",
-        producer="test-pos",
-        occurred_at=day(41),
-        payload=ReturnRecorded(
-            chain_id="chain-1", store_id="store-7", return_no="RT-1", original_store_id="store-7",
-            original_receipt_no=ana_gold.payload.receipt_no, original_event_id=ana_gold.event_id,
-            member_id="ana", currency="IRR", full=False, refund_amount=20 * M,
-        ),
-    )  # fmt: skip
-    await stack.produce(Topic.PURCHASES, [as_record(e) for e in stream] + [as_record(refund)])
+    refund_of_ana = refund(ana_gold, day(41), Decimal(20 * M))
+    await stack.produce(Topic.PURCHASES, [as_record(e) for e in stream] + [as_record(refund_of_ana)])
 
     async def history(member: str) -> list[tuple[str | None, str, str]]:
         rows = await stack.query(

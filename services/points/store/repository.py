@@ -338,13 +338,12 @@ async def settle_redemption(
     )
 
 
-async def held_past(conn: AsyncConnection, now: datetime, limit: int) -> list[uuid.UUID]:
-    rows = await conn.execute(
-        select(redemptions.c.redemption_id)
-        .where(redemptions.c.status == "reserved", redemptions.c.hold_until <= now)
-        .limit(limit)
-    )
-    return list(rows.scalars())
+async def held_past(conn: AsyncConnection, now: datetime | None, limit: int) -> list[uuid.UUID]:
+    """Reservations still open whose hold ended by ``now``; with None, every reservation still open."""
+    query = select(redemptions.c.redemption_id).where(redemptions.c.status == "reserved")
+    if now is not None:
+        query = query.where(redemptions.c.hold_until <= now)
+    return list((await conn.execute(query.limit(limit))).scalars())
 
 
 async def lots_by_id(conn: AsyncConnection, wallet: Wallet, lot_ids: Iterable[uuid.UUID]) -> None:
