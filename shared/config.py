@@ -49,6 +49,12 @@ class ServiceSettings(BaseSettings):
     startup_timeout_s: float = 180.0
 
     consumer_max_records: int = 500
+    # A batch failing with a deadlock or an unknown error is tried this many times, then its events one
+    # by one, and the one that still fails is dead-lettered (a database outage is retried while it lasts).
+    consumer_max_attempts: int = 8
+    # /readyz answers 503 when the consumer has retried one batch, or the oldest outbox row has waited,
+    # longer than this: an orchestrator or an operator sees the stall (vafa_consumer_stalled_seconds).
+    stall_after_s: float = 120.0
     consumer_batch_timeout_ms: int = 50
     outbox_batch_size: int = 1000
     outbox_poll_interval_s: float = 0.5

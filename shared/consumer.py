@@ -39,8 +39,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.config import ServiceSettings
 from shared.contracts import ALL_CONTRACTS, Contract, Envelope
+from shared.contracts.common import control_character_in_json
 from shared.contracts.envelope import utcnow
-from shared.deadletter import dead_letter
+from shared.deadletter import REDRIVEN_FOR, dead_letter
 from shared.failpoints import failpoint
 from shared.metrics import CoreMetrics
 from shared.outbox import OutboxMessage, append
@@ -54,17 +55,72 @@ Record: TypeAlias = ConsumerRecord[bytes, bytes]
 # Undecodable records have no event_id of their own: key their inbox row by where they sit.
 _POSITION_NAMESPACE = uuid.UUID("5b0e8f5e-3c1a-4f8e-9a51-7a1f0d6c2b11")
 
-# Errors that say "this event, or this code, is wrong": retrying cannot help, isolate the event.
-# Everything else the database raises (lost connection, refused connection, shutdown, deadlock,
-# serialization failure, pool timeout) says "try again", and a batch is never dead-lettered for it.
-_DEFINITE_DB_ERRORS = (
-    sa_exc.IntegrityError,
-    sa_exc.DataError,
-    sa_exc.ProgrammingError,
-    sa_exc.NotSupportedError,
+# How a failure is met (classified by SQLSTATE class, not by the driver's exception class, which
+# asyncpg and SQLAlchemy wrap inconsistently: a NUL in a string arrives as a plain DBAPIError):
+# - WRONG: the event or the code is wrong (data 22, integrity 23, syntax/undefined 42, ...); retrying
+#   cannot help, so the event is isolated and dead-lettered at once.
+# - BUSY: the database is away or busy for reasons no event causes (a connection lost or refused,
+#   shutdown, too many connections, a lock held past the lock timeout by a migration or an operator).
+#   Retried for as long as it lasts, never counted: an outage must never dead-letter a good event. It
+#   shows as a stalled consumer (``vafa_consumer_stalled``, ``/readyz``) instead.
+# - RETRY: anything else (deadlock, serialization failure, an unknown error): retried, but at most
+#   ``consumer_max_attempts`` times, then isolated like WRONG, so no record can retry forever.
+WRONG, BUSY, RETRY = "wrong", "busy", "retry"
+_WRONG_SQLSTATE_CLASSES = {"0A", "21", "22", "23", "2B", "2F", "42", "44"}
+_BUSY_SQLSTATE_CLASSES = {"08", "53", "57", "58"}
+_BUSY_SQLSTATES = {"55P03", "55000"}  # lock not available; object not ready (database starting up)
+_RETRY_SQLSTATES = {"40001", "40P01", "57014"}  # serialization, deadlock, statement cancelled by timeout
+_CONNECTION_ERRORS = (
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,  # the pool had no connection to give
+    asyncpg.PostgresConnectionError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    OSError,
+    TimeoutError,
 )
-# Retryable even when raised as one of the above: serialization failure, deadlock, lock timeout.
-_TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+def sqlstate(error: BaseException) -> str:
+    return str(
+        getattr(getattr(error, "orig", None), "sqlstate", None) or getattr(error, "sqlstate", "") or ""
+    )
+
+
+def classify(error: BaseException) -> str:
+    """WRONG, BUSY or RETRY (see above)."""
+    state = sqlstate(error)
+    if state in _RETRY_SQLSTATES:
+        return RETRY
+    if state in _BUSY_SQLSTATES or state[:2] in _BUSY_SQLSTATE_CLASSES:
+        return BUSY
+    if state[:2] in _WRONG_SQLSTATE_CLASSES:
+        return WRONG
+    cause = getattr(getattr(error, "orig", None), "__cause__", None) or error
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return BUSY
+    if isinstance(cause, asyncpg.DataError) and not isinstance(cause, _CONNECTION_ERRORS):
+        return WRONG  # asyncpg refused a parameter before sending it (out of range, not encodable)
+    if isinstance(cause, _CONNECTION_ERRORS) or isinstance(error, _CONNECTION_ERRORS):
+        return BUSY
+    if isinstance(error, sa_exc.DBAPIError):
+        return RETRY
+    return WRONG  # not the database's: a handler bug or a refused value
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether trying again may help (BUSY or RETRY)."""
+    return classify(error) != WRONG
+
+
+def why(error: BaseException) -> str:
+    """A dead letter's reason for a failure: the SQLSTATE when the database refused, never parameters."""
+    state = sqlstate(error)
+    first = str(getattr(error, "orig", None) or error).splitlines()[0] if str(error) else ""
+    if state:
+        return f"database refused it (SQLSTATE {state}): {first}"
+    return f"{type(error).__name__}: {first}"
 
 
 @dataclass
@@ -92,25 +148,6 @@ class _Poison:
 
 
 _Item = _Event | _Poison
-
-
-def is_transient(error: BaseException) -> bool:
-    if isinstance(error, _DEFINITE_DB_ERRORS):
-        return str(getattr(error.orig, "sqlstate", "") or "") in _TRANSIENT_SQLSTATES
-    return isinstance(
-        error,
-        (
-            sa_exc.DBAPIError,
-            sa_exc.DisconnectionError,
-            sa_exc.TimeoutError,
-            asyncpg.PostgresConnectionError,
-            asyncpg.InterfaceError,
-            asyncpg.CannotConnectNowError,
-            asyncpg.TooManyConnectionsError,
-            OSError,
-            TimeoutError,
-        ),
-    )
 
 
 class Decoder(Protocol):
@@ -148,6 +185,8 @@ class ContractDecoder:
             return f"not JSON: {error}"
         if not isinstance(raw, dict):
             return f"not a JSON object but {type(raw).__name__}"
+        if refused := control_character_in_json(record.value or b""):
+            return refused
         model = self._models.get((raw.get("type"), raw.get("schema_version")))
         if model is None and (raw.get("type"), raw.get("schema_version")) in self._others:
             return None
@@ -186,6 +225,12 @@ class ReliableConsumer:
         self.dead_letter_topic = settings.topic_prefix + dead_letter_topic(settings.service_name)
         self._idle = asyncio.Event()
         self._idle.set()
+        self._stalled_since: float | None = None
+        metrics.consumer_stalled.set_function(self.stalled_for)
+
+    def stalled_for(self) -> float:
+        """Seconds this consumer has been retrying the same batch without committing (0 when not)."""
+        return time.monotonic() - self._stalled_since if self._stalled_since is not None else 0.0
 
     def subscribe(self, broker: KafkaBroker) -> None:
         """Register this consumer as a faststream batch subscriber on ``broker``."""
@@ -218,7 +263,7 @@ class ReliableConsumer:
                 if items:
                     await self._apply_with_retry(items)
             except Exception as error:
-                log.exception("batch failed (%r); isolating the event that fails", error)
+                log.warning("batch failed (%s); isolating the event that fails", why(error))
                 for item in items:
                     await self._apply_alone(item)
             failpoint("after_db_commit")
@@ -240,6 +285,10 @@ class ReliableConsumer:
             log.warning("batch still running after %.0fs of rebalance; its commit may be refused", timeout)
 
     def _decode(self, record: Record) -> _Item | None:
+        redriven_for = _header(record, REDRIVEN_FOR)
+        if redriven_for is not None and redriven_for != self._settings.service_name:
+            self._metrics.events.labels(record.topic, "ignored").inc()
+            return None  # sent back for another service's sake: this one applied it the first time
         try:
             decoded = self._decoder(record)
         except Exception as error:
@@ -256,16 +305,20 @@ class ReliableConsumer:
         return _Event(record, decoded)
 
     async def _apply_with_retry(self, items: Sequence[_Item]) -> None:
-        delay = 0.05
+        delay, attempts = 0.05, 0
         while True:
             try:
                 await self._apply(items)
+                self._stalled_since = None
                 return
             except Exception as error:
-                if not is_transient(error):
+                kind = classify(error)
+                attempts += kind == RETRY
+                if kind == WRONG or attempts >= self._settings.consumer_max_attempts:
                     raise
-                self._metrics.retries.inc()
-                log.warning("transient error, retrying batch in %.2fs: %r", delay, error)
+                self._stalled_since = self._stalled_since or time.monotonic()
+                self._metrics.retries.labels(kind).inc()
+                log.warning("%s: retrying %d event(s) in %.2fs: %s", kind, len(items), delay, why(error))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
@@ -273,14 +326,16 @@ class ReliableConsumer:
         try:
             await self._apply_with_retry([item])
         except Exception as error:
-            log.exception(
-                "event at %s:%s:%s dead-lettered",
+            log.warning(
+                "event at %s:%s:%s dead-lettered: %s",
                 item.record.topic,
                 item.record.partition,
                 item.record.offset,
+                why(error),
+                exc_info=not sqlstate(error),  # a handler bug: its traceback is what to fix
             )
             event_id = item.envelope.event_id if isinstance(item, _Event) else item.event_id
-            await self._apply_with_retry([_Poison(item.record, f"handler error: {error!r}", event_id)])
+            await self._apply_with_retry([_Poison(item.record, f"not applied: {why(error)}", event_id)])
 
     async def _apply(self, items: Sequence[_Item]) -> None:
         async with self._engine.begin() as conn:
@@ -334,18 +389,38 @@ class ReliableConsumer:
             self._metrics.events.labels(item.record.topic, outcome).inc()
 
     async def _claim(self, conn: AsyncConnection, items: Sequence[_Item]) -> set[uuid.UUID]:
-        rows = [
-            {
-                "event_id": i.envelope.event_id if isinstance(i, _Event) else i.event_id,
-                "topic": i.record.topic,
-                "partition": i.record.partition,
-                "offset": i.record.offset,
-                "outcome": "applied" if isinstance(i, _Event) else "dead_lettered",
-            }
-            for i in items
-        ]
-        result = await conn.execute(insert(INBOX).on_conflict_do_nothing().returning(INBOX.c.event_id), rows)
-        return set(result.scalars())
+        rows = {
+            False: [self._inbox_row(i) for i in items if _header(i.record, REDRIVEN_FOR) is None],
+            True: [self._inbox_row(i) for i in items if _header(i.record, REDRIVEN_FOR) is not None],
+        }
+        claimed: set[uuid.UUID] = set()
+        if rows[False]:
+            fresh = insert(INBOX).on_conflict_do_nothing()
+            claimed |= set((await conn.execute(fresh.returning(INBOX.c.event_id), rows[False])).scalars())
+        for row in rows[True]:
+            # Re-driven to this service after a fix: an event it dead-lettered is applied now; one it
+            # applied (the dead letter was another copy's) stays a duplicate.
+            again = insert(INBOX).values(row)
+            again = again.on_conflict_do_update(
+                index_elements=[INBOX.c.event_id],
+                set_={
+                    c: again.excluded[c] for c in ("topic", "partition", "offset", "outcome", "processed_at")
+                },
+                where=INBOX.c.outcome == "dead_lettered",
+            )
+            claimed |= set((await conn.execute(again.returning(INBOX.c.event_id))).scalars())
+        return claimed
+
+    @staticmethod
+    def _inbox_row(item: _Item) -> dict[str, Any]:
+        return {
+            "event_id": item.envelope.event_id if isinstance(item, _Event) else item.event_id,
+            "topic": item.record.topic,
+            "partition": item.record.partition,
+            "offset": item.record.offset,
+            "outcome": "applied" if isinstance(item, _Event) else "dead_lettered",
+            "processed_at": utcnow(),
+        }
 
     async def _commit_offsets(self, consumer: AIOKafkaConsumer, records: Sequence[Record]) -> None:
         offsets: dict[TopicPartition, int] = {}
@@ -373,6 +448,13 @@ def _rewind(consumer: AIOKafkaConsumer, records: Sequence[Record]) -> None:
         # A partition no longer ours needs nothing: its new owner starts from the committed offset.
         with contextlib.suppress(IllegalStateError, KafkaError, AssertionError):
             consumer.seek(tp, offset)
+
+
+def _header(record: Record, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return str(value.decode("utf-8", "replace"))
+    return None
 
 
 def _keep_raw(message: Any) -> Any:

@@ -32,7 +32,14 @@ class CoreMetrics:
         )
         self.retries = Counter(
             "vafa_consumer_retries_total",
-            "Batches retried after a transient error",
+            "Batches retried, by why: busy (the database away or locked: retried while it lasts) or "
+            "retry (deadlock, serialization, unknown: retried a few times, then the event is isolated)",
+            ["kind"],
+            registry=registry,
+        )
+        self.consumer_stalled = Gauge(
+            "vafa_consumer_stalled_seconds",
+            "How long the consumer has been retrying one batch without committing (0 when it is not)",
             registry=registry,
         )
         self.commit_failures = Counter(
@@ -47,6 +54,17 @@ class CoreMetrics:
             registry=registry,
         )
         self.outbox_backlog = Gauge("vafa_outbox_backlog", "Outbox rows not yet published", registry=registry)
+        self.outbox_oldest = Gauge(
+            "vafa_outbox_oldest_seconds",
+            "Age of the oldest outbox row not yet published, as of the relay's last round",
+            registry=registry,
+        )
+        self.outbox_parked = Counter(
+            "vafa_outbox_parked_total",
+            "Outbox rows Kafka refused for good (e.g. too large), set aside in outbox_parked with the reason",
+            ["topic"],
+            registry=registry,
+        )
         self.outbox_published = Counter(
             "vafa_outbox_published_total", "Outbox rows published", ["topic"], registry=registry
         )

@@ -4,6 +4,10 @@ Rows are published in id order by an idempotent producer (acks=all), then delete
 between publish and delete publishes those rows again on restart: delivery is at least once, and every
 consumer's inbox makes the effect exactly once. A transaction-scoped advisory lock keeps one relay
 active per database, so two replicas of a service never interleave and per-key order holds.
+
+A row Kafka refuses for good (larger than the broker takes, say) would block every row behind it: it is
+moved to ``outbox_parked`` with the reason instead. The relay's loop is supervised: whatever kills a
+round (Kafka away at start, a bug) is logged and the relay starts again.
 """
 
 from __future__ import annotations
@@ -17,20 +21,36 @@ from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    TopicAuthorizationFailedError,
+    UnsupportedForMessageFormatError,
+)
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.config import ServiceSettings
 from shared.contracts import Contract, Envelope
 from shared.failpoints import failpoint
 from shared.metrics import CoreMetrics
-from shared.store.core_tables import OUTBOX
+from shared.store.core_tables import OUTBOX, OUTBOX_PARKED
 
 log = logging.getLogger(__name__)
 
 # pg_try_advisory_xact_lock key: "vafa" in ASCII, one relay per database.
 RELAY_LOCK_KEY = 0x76616661
+
+# What Kafka says of a record that no retry will get through; anything else is retried in order.
+_REFUSED_FOR_GOOD = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+    TopicAuthorizationFailedError,
+    UnsupportedForMessageFormatError,
+)
 
 
 @dataclass(frozen=True)
@@ -100,7 +120,21 @@ class OutboxRelay:
         self._wake.set()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._task = asyncio.create_task(self._supervise(), name="outbox-relay")
+
+    async def _supervise(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                await self._run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self._metrics.outbox_errors.inc()
+                log.exception("outbox relay stopped; starting it again in %.1fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -156,27 +190,78 @@ class OutboxRelay:
                 return 0  # another replica's relay is publishing this database's outbox
             rows = (
                 await conn.execute(
-                    select(OUTBOX.c.id, OUTBOX.c.topic, OUTBOX.c.key, OUTBOX.c.value, OUTBOX.c.headers)
+                    select(
+                        OUTBOX.c.id,
+                        OUTBOX.c.topic,
+                        OUTBOX.c.key,
+                        OUTBOX.c.value,
+                        OUTBOX.c.headers,
+                        OUTBOX.c.created_at,
+                    )
                     .order_by(OUTBOX.c.id)
                     .limit(self._batch_size)
                 )
             ).all()
+            refused: dict[int, str] = {}
             if rows:
                 # send() only enqueues, in order; awaiting the futures waits for every ack.
-                acks = [
-                    await producer.send(
-                        row.topic,
-                        row.value,
-                        key=row.key,
-                        headers=[(k, v.encode()) for k, v in row.headers.items()],
-                    )
-                    for row in rows
-                ]
-                await asyncio.gather(*acks)
+                acks = []
+                for row in rows:
+                    try:
+                        acks.append(
+                            await producer.send(row.topic, row.value, key=row.key, headers=_headers(row))
+                        )
+                    except _REFUSED_FOR_GOOD as error:  # refused before it was sent (too large)
+                        refused[row.id] = repr(error)
+                for row, ack in zip([r for r in rows if r.id not in refused], acks, strict=True):
+                    try:
+                        await ack
+                    except _REFUSED_FOR_GOOD as error:
+                        refused[row.id] = repr(error)
                 failpoint("relay_after_publish")
+                if refused:
+                    await self._park(conn, [row for row in rows if row.id in refused], refused)
                 await conn.execute(delete(OUTBOX).where(OUTBOX.c.id.in_([row.id for row in rows])))
             backlog = await conn.scalar(select(func.count()).select_from(OUTBOX)) or 0
+            oldest = await oldest_waiting(conn)
         for row in rows:
-            self._metrics.outbox_published.labels(row.topic).inc()
+            if row.id not in refused:
+                self._metrics.outbox_published.labels(row.topic).inc()
         self._metrics.outbox_backlog.set(backlog)
+        self._metrics.outbox_oldest.set(oldest)
         return len(rows)
+
+    async def _park(self, conn: AsyncConnection, rows: Sequence[Any], reasons: Mapping[int, str]) -> None:
+        await conn.execute(
+            insert(OUTBOX_PARKED),
+            [
+                {
+                    "id": row.id,
+                    "topic": row.topic,
+                    "key": row.key,
+                    "value": row.value,
+                    "headers": row.headers,
+                    "reason": reasons[row.id],
+                    "created_at": row.created_at,
+                }
+                for row in rows
+            ],
+        )
+        for row in rows:
+            self._metrics.outbox_parked.labels(row.topic).inc()
+            log.error(
+                "outbox row %s for %s refused by Kafka for good, parked: %s",
+                row.id,
+                row.topic,
+                reasons[row.id],
+            )
+
+
+async def oldest_waiting(conn: AsyncConnection) -> float:
+    """Seconds the oldest outbox row has waited (0 when none waits)."""
+    age = await conn.scalar(select(func.extract("epoch", func.now() - func.min(OUTBOX.c.created_at))))
+    return float(age or 0)
+
+
+def _headers(row: Any) -> list[tuple[str, bytes]]:
+    return [(k, v.encode()) for k, v in row.headers.items()]

@@ -26,10 +26,17 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.config import ServiceSettings
 from shared.contracts.envelope import utcnow
-from shared.deadletter import REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
+from shared.deadletter import (
+    REASON,
+    REDRIVEN_FOR,
+    REDRIVEN_FROM,
+    SOURCE_OFFSET,
+    SOURCE_PARTITION,
+    SOURCE_TOPIC,
+)
 from shared.topics import dead_letter_topic
 
-REDRIVEN_FROM = "vafa-redriven-from"
+__all__ = ["REDRIVEN_FOR", "REDRIVEN_FROM", "rebuild", "redrive"]
 
 
 async def _dead_letters(settings: ServiceSettings, from_offset: int) -> list[Any]:
@@ -66,13 +73,19 @@ async def redrive(
         if reason_contains in headers.get(REASON, ""):
             chosen.append((letter, headers))
     report: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
     producer = AIOKafkaProducer(**settings.kafka_options(), acks="all", enable_idempotence=True)
     if not dry_run:
         await producer.start()
     try:
         for letter, headers in chosen:
-            source = headers[SOURCE_TOPIC]
             origin = f"{letter.topic}:{letter.partition}:{letter.offset}"
+            source = headers.get(SOURCE_TOPIC)
+            if not source:
+                # Not a refused record but, e.g., a message notify could not deliver: there is no
+                # topic to send it back to (notify's own deliveries log says what to resend).
+                skipped.append({"dead_letter": origin, "why": "no source topic: not a refused record"})
+                continue
             line: dict[str, Any] = {
                 "dead_letter": origin,
                 "to": source,
@@ -81,8 +94,9 @@ async def redrive(
             }
             if not dry_run:
                 kept = [(k, v) for k, v in letter.headers if not k.startswith("vafa-dlq-")]
+                marks = [(REDRIVEN_FROM, origin.encode()), (REDRIVEN_FOR, settings.service_name.encode())]
                 sent = await producer.send_and_wait(
-                    source, letter.value, key=letter.key, headers=[*kept, (REDRIVEN_FROM, origin.encode())]
+                    source, letter.value, key=letter.key, headers=kept + marks
                 )
                 line["new_offset"] = f"{sent.partition}:{sent.offset}"
             report.append(line)
@@ -90,7 +104,7 @@ async def redrive(
         if not dry_run:
             await producer.stop()
     next_offset = max((letter.offset for letter in letters), default=from_offset - 1) + 1
-    return {"redriven": report, "dry_run": dry_run, "next_from_offset": next_offset}
+    return {"redriven": report, "skipped": skipped, "dry_run": dry_run, "next_from_offset": next_offset}
 
 
 async def rebuild(settings: ServiceSettings) -> dict[str, Any]:
@@ -159,6 +173,8 @@ def main() -> None:
         )
         for line in result["redriven"]:
             print(json.dumps(line))
+        for line in result["skipped"]:
+            print(json.dumps({"skipped": line}))
         count = len(result["redriven"])
         if args.dry_run:
             print(f"would re-drive {count} dead letter(s)")

@@ -26,7 +26,6 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.kafka.publisher.usecase import DefaultPublisher
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared import problems
@@ -35,7 +34,7 @@ from shared.consumer import BatchHandler, Decoder, ReliableConsumer, is_transien
 from shared.contracts import Contract, Envelope
 from shared.contracts.envelope import utcnow
 from shared.metrics import CoreMetrics
-from shared.outbox import OutboxRelay
+from shared.outbox import OutboxRelay, oldest_waiting
 from shared.store.db import make_engine
 from shared.store.migrate import upgrade_async
 from shared.topics import CATALOG, dead_letter_spec, ensure_topics
@@ -183,16 +182,18 @@ def create_app(
         )
         for c in emits
     }
+    consumer: ReliableConsumer | None = None
     if consumes is not None:
         assert engine is not None and relay is not None, "a consuming service owns a database"
-        ReliableConsumer(
+        consumer = ReliableConsumer(
             settings=settings,
             engine=engine,
             decoder=consumes.decoder,
             handler=consumes.handler,
             metrics=metrics,
             on_committed=relay.wake,
-        ).subscribe(broker)
+        )
+        consumer.subscribe(broker)
 
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.settings = settings
@@ -201,7 +202,7 @@ def create_app(
     app.state.publishers = publishers
     app.state.wake_relay = relay.wake if relay else (lambda: None)
     app.state.registry = registry
-    app.include_router(_probes(broker, engine))
+    app.include_router(_probes(settings, broker, engine, consumer))
     problems.install(app)
     asyncapi = AsyncAPI(broker, title=title)
     app.state.asyncapi = asyncapi
@@ -239,7 +240,12 @@ async def _until_up(what: str, step: Callable[[], Awaitable[Any]], deadline: flo
             delay = min(delay * 2, 5.0)
 
 
-def _probes(broker: KafkaBroker, engine: AsyncEngine | None) -> APIRouter:
+def _probes(
+    settings: ServiceSettings,
+    broker: KafkaBroker,
+    engine: AsyncEngine | None,
+    consumer: ReliableConsumer | None,
+) -> APIRouter:
     probes = APIRouter(tags=["probes"])
 
     @probes.get("/healthz", status_code=204)
@@ -249,15 +255,20 @@ def _probes(broker: KafkaBroker, engine: AsyncEngine | None) -> APIRouter:
 
     @probes.get("/readyz", status_code=204)
     async def readyz() -> Response:
-        """Kafka and this service's database answer."""
+        """Kafka and this service's database answer, and neither the consumer nor the outbox relay
+        has been stuck for longer than ``VAFA_STALL_AFTER_S``."""
         if not await broker.ping(timeout=3.0):
             return Response("kafka unreachable", status_code=503)
+        if consumer is not None and (stalled := consumer.stalled_for()) > settings.stall_after_s:
+            return Response(f"consumer stalled: retrying one batch for {stalled:.0f}s", status_code=503)
         if engine is not None:
             try:
                 async with engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
+                    waited = await oldest_waiting(conn)
             except Exception:
                 return Response("database unreachable", status_code=503)
+            if waited > settings.stall_after_s:
+                return Response(f"outbox relay stalled: oldest row waiting {waited:.0f}s", status_code=503)
         return Response(status_code=204)
 
     return probes

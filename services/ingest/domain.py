@@ -37,6 +37,7 @@ from shared.contracts import (
     PurchaseRecorded,
     VipMembership,
 )
+from shared.contracts.common import PrintableText
 from shared.contracts.money import fits_currency, minor_unit
 from shared.contracts.purchases import ReturnBase
 from shared.problems import FieldError, errors_of
@@ -48,37 +49,37 @@ _EVENT_NAMESPACE = uuid.UUID("0d5f3c39-7f5e-4a1b-8b3c-2f5a9e6d4c10")
 # -- input models: the contract's payload plus what only the sender knows -----------------------
 
 
-class PurchaseIn(PurchaseRecorded):
+class PurchaseIn(PurchaseRecorded, PrintableText):
     kind: Literal["purchase"] = "purchase"
     occurred_at: AwareDatetime
 
 
-class ReturnIn(ReturnBase):
+class ReturnIn(ReturnBase, PrintableText):
     kind: Literal["return"] = "return"
     occurred_at: AwareDatetime
 
 
-class MemberEnrolledIn(MemberEnrolled):
+class MemberEnrolledIn(MemberEnrolled, PrintableText):
     kind: Literal["member_enrolled"] = "member_enrolled"
     occurred_at: AwareDatetime
 
 
-class MemberProfileChangedIn(MemberProfileChanged):
+class MemberProfileChangedIn(MemberProfileChanged, PrintableText):
     kind: Literal["member_profile_changed"] = "member_profile_changed"
     occurred_at: AwareDatetime
 
 
-class VipIn(VipMembership):
+class VipIn(VipMembership, PrintableText):
     kind: Literal["vip_purchased", "vip_renewed", "vip_cancelled"]
     occurred_at: AwareDatetime
 
 
-class PartnerPurchaseIn(PartnerPurchaseRecorded):
+class PartnerPurchaseIn(PartnerPurchaseRecorded, PrintableText):
     kind: Literal["partner_purchase"] = "partner_purchase"
     occurred_at: AwareDatetime
 
 
-class PartnerCampaignIn(PartnerCampaignAnnounced):
+class PartnerCampaignIn(PartnerCampaignAnnounced, PrintableText):
     kind: Literal["partner_campaign"] = "partner_campaign"
     occurred_at: AwareDatetime
 

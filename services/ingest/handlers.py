@@ -17,6 +17,7 @@ from services.ingest.settings import IngestSettings
 from services.ingest.store.repository import Claim, claim_receipts, record_members
 from shared.consumer import BatchHandler, BatchResult, Record
 from shared.contracts import Envelope, contract_named
+from shared.contracts.common import control_character_in_json
 from shared.contracts.envelope import utcnow
 from shared.outbox import OutboxMessage
 from shared.topics import Topic
@@ -35,6 +36,8 @@ class RawIntakeDecoder:
             raw = orjson.loads(record.value or b"")
         except orjson.JSONDecodeError as error:
             return f"not JSON: {error}"
+        if refused := control_character_in_json(record.value or b""):
+            return refused
         entry = parse_item(raw, utcnow(), self._skew)
         if isinstance(entry, list):
             return "; ".join(f"{e.field or '(item)'}: {e.rule}: {e.message}" for e in entry)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
 
@@ -30,3 +31,51 @@ Quantity = Annotated[Decimal, Field(gt=0, le=100_000, decimal_places=3, allow_in
 # Far beyond any program's points, well inside PostgreSQL's bigint: a bound every points input carries,
 # so an absurd number is a 422, not an overflow in the database.
 MAX_POINTS = 10**12
+
+
+# Control characters have no place in any text a loyalty program keeps (ids, emails, SKUs, names), and
+# PostgreSQL refuses a NUL outright: C0 but tab, newline and carriage return; DEL; C1.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# The same in JSON bytes: escaped (an even run of backslashes before it is not an escape), or raw
+# (DEL, and C1 as UTF-8; raw C0 is not JSON at all).
+_CONTROL_IN_JSON = re.compile(
+    rb"(?<!\\)(?:\\\\)*\\u00(0[0-8bcefBCEF]|1[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])|\x7f|\xc2[\x80-\x9f]"
+)
+
+
+def control_character_in_json(raw: bytes) -> str | None:
+    """Why a JSON document is refused for a control character in a string or a key, or None. Checked
+    on the bytes, before any parsing, so every string of every contract is covered at the cost of one scan."""
+    found = _CONTROL_IN_JSON.search(raw)
+    if found is None:
+        return None
+    escape = found.group()
+    code = int(escape[-2:], 16) if escape.startswith(b"\\") else ord(escape.decode("utf-8"))
+    return f"a control character (U+{code:04X}) is not allowed in text (at byte {found.start()})"
+
+
+def _control_character_in(value: Any) -> str | None:
+    if isinstance(value, str):
+        found = _CONTROL.search(value)
+        return f"U+{ord(found.group()):04X}" if found else None
+    if isinstance(value, dict):
+        return next(filter(None, map(_control_character_in, [*value, *value.values()])), None)
+    if isinstance(value, list | tuple):
+        return next(filter(None, map(_control_character_in, value)), None)
+    if isinstance(value, BaseModel):  # a nested line item, tender...
+        return _control_character_in(value.__dict__)
+    return None
+
+
+class PrintableText(BaseModel):
+    """For models read from the outside (HTTP bodies): a control character in any string, nested or a
+    key, is refused naming the field, with the rule ``control_character``."""
+
+    @field_validator("*")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        if found := _control_character_in(value):
+            raise PydanticCustomError(
+                "control_character", "a control character ({found}) is not allowed in text", {"found": found}
+            )
+        return value

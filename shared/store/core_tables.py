@@ -46,6 +46,21 @@ OUTBOX = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# Rows Kafka refused for good (too large for the broker, a topic that cannot exist): set aside with the
+# reason so the rows behind them flow, and kept for an operator to inspect or publish by hand.
+OUTBOX_PARKED = Table(
+    "outbox_parked",
+    CORE_METADATA,
+    Column("id", BigInteger, primary_key=True),  # the outbox id it had
+    Column("topic", String, nullable=False),
+    Column("key", LargeBinary, nullable=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("headers", JSONB, nullable=False),
+    Column("reason", String, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 
 def create_core_tables_v1() -> None:
     """Called from each service's first Alembic migration; spelled out so later changes to the
@@ -70,4 +85,22 @@ def create_core_tables_v1() -> None:
         sa.Column("value", sa.LargeBinary, nullable=False),
         sa.Column("headers", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+
+
+def create_core_tables_v2() -> None:
+    """Each service's migration after its last: the relay's parking table."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "outbox_parked",
+        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("topic", sa.String, nullable=False),
+        sa.Column("key", sa.LargeBinary, nullable=True),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+        sa.Column("headers", JSONB, nullable=False),
+        sa.Column("reason", sa.String, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.contracts import PURCHASE_RECORDED, Envelope, PurchaseRecorded
+from shared.contracts.common import control_character_in_json
 
 
 def sample() -> Envelope[PurchaseRecorded]:
@@ -76,3 +77,22 @@ def test_a_time_zone_that_is_not_an_iana_name_is_refused_not_a_crash(zone: str) 
             chain_id="c", store_id="s", receipt_no="r", member_id="m", currency="IRR",
             total_amount=Decimal(1), timezone=zone,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("raw", "refused"),
+    [
+        (rb'{"member_id": "m\u0000"}', "U+0000"),
+        (rb'{"m\u0000": 1}', "U+0000"),  # a key: it would reach a dead letter's reason
+        (rb'{"sku": "a\u001b[31m"}', "U+001B"),
+        (rb'{"sku": "a\\\u0007"}', "U+0007"),  # an escaped backslash, then an escape
+        ('{"name": "a\u0085"}'.encode(), "U+0085"),  # C1, raw UTF-8
+        (b'{"name": "a\x7f"}', "U+007F"),
+        (rb'{"sku": "a\\u0000"}', None),  # a backslash and the text u0000: not a control character
+        (rb'{"note": "line\nnext\ttab\u000d"}', None),
+        ('{"name": "نان بربری"}'.encode(), None),
+    ],
+)
+def test_control_characters_are_found_in_json_bytes(raw: bytes, refused: str | None) -> None:
+    found = control_character_in_json(raw)
+    assert (found is None) if refused is None else (found is not None and refused in found)

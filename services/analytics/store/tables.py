@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, Numeric, String, Table, Uuid
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, Numeric, String, Table, Uuid
 
 metadata = MetaData()
 
@@ -66,8 +66,8 @@ points_moves = Table(
     Column("event_id", Uuid, primary_key=True),
     Column("member_id", String, nullable=False),
     Column("kind", String(16), nullable=False),
-    Column("points", Integer, nullable=False),  # signed as it moves the balance
-    Column("funded", Integer, nullable=False),  # of which a partner's campaign paid
+    Column("points", BigInteger, nullable=False),  # signed as it moves the balance
+    Column("funded", BigInteger, nullable=False),  # of which a partner's campaign paid
     _at(),
     Index("ix_points_moves_at", "occurred_at"),
 )

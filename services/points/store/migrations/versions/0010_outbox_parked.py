@@ -1,0 +1,20 @@
+"""outbox_parked: rows Kafka refused for good, set aside by the relay with the reason
+
+Revision ID: 0010
+Revises: 0009
+"""
+
+from shared.store.core_tables import create_core_tables_v2
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_core_tables_v2()
+
+
+def downgrade() -> None:
+    raise NotImplementedError("forward only")
