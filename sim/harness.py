@@ -119,12 +119,17 @@ class Stack:
         rows = await self.query(service, sql, *args)
         return rows[0][0] if rows else None
 
-    async def produce(self, topic: str, values: Sequence[tuple[bytes | None, bytes]]) -> None:
+    async def produce(
+        self,
+        topic: str,
+        values: Sequence[tuple[bytes | None, bytes]],
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.infra.kafka, acks="all")
         await producer.start()
         try:
             for key, value in values:
-                await producer.send(self.topic(topic), value, key=key)
+                await producer.send(self.topic(topic), value, key=key, headers=list(headers) or None)
             await producer.flush()
         finally:
             await producer.stop()

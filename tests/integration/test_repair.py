@@ -112,3 +112,56 @@ async def test_a_store_rebuilt_from_offset_zero_has_the_same_state(
 async def _rows(rows: Awaitable[list[dict[str, object]]], n: int) -> list[dict[str, object]] | None:
     found = await rows
     return found if len(found) >= n else None
+
+
+async def test_an_event_dead_lettered_by_a_fault_is_applied_when_re_driven_after_the_fix(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, tmp_path: Path
+) -> None:
+    """The inbox remembers the event as dead-lettered: re-driven to points it is applied there, and
+    tiers, which applied it the first time, ignores the copy."""
+    points = await running(stack, services, log_dir, "points")
+    tiers = await running(stack, services, log_dir, "tiers")
+    bug = await stack.pg(stack.database("points"))
+    try:  # a fault in points' store for one member: what a bug in a handler looks like from outside
+        await bug.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF NEW.member_id = 'm-bug' THEN RAISE EXCEPTION 'bug' USING ERRCODE = '22023'; END IF;"
+            " RETURN NEW; END $$;"
+            " CREATE TRIGGER refuse BEFORE INSERT ON ledger FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+        sales = [purchase("m-ok", "1000"), purchase("m-bug", "2000"), purchase("m-ok", "3000")]
+        await stack.produce(Topic.PURCHASES, [as_record(p) for p in sales])
+        (letter,) = await eventually(lambda: at_least(stack.read_all("deadletter.points"), 1), what="letter")
+        assert "SQLSTATE 22023" in dict(letter.headers)["vafa-dlq-reason"].decode()
+        assert await stack.scalar("points", "SELECT balance FROM balances WHERE member_id = 'm-ok'") == 4000
+        await bug.execute("DROP TRIGGER refuse ON ledger")  # the fix
+    finally:
+        await bug.close()
+    spend = "SELECT sum(spend) FROM activity_daily"
+    tiers_before = await stack.scalar("tiers", spend)
+
+    done = await repair(stack, "points", tmp_path, "redrive")
+    assert "re-drove 1 dead letter(s)" in done.stdout, done.stderr
+    balance = "SELECT balance FROM balances WHERE member_id = 'm-bug'"
+    assert await eventually(lambda: stack.scalar("points", balance), what="applied after the fix") == 2000
+    await eventually(lambda: _consumed(stack, "tiers"), what="tiers read the copy")
+    assert await stack.scalar("tiers", spend) == tiers_before == 6000
+    assert await tiers.metric("vafa_events_total", outcome="ignored") >= 1
+    assert await points.metric("vafa_events_total", outcome="dead_lettered") == 1  # once, not again
+
+
+async def test_redrive_passes_over_what_has_no_source_topic(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, tmp_path: Path
+) -> None:
+    """notify's dead letters are messages it could not deliver, not refused records: nothing to send
+    back, and redrive says so instead of failing."""
+    await running(stack, services, log_dir, "notify")
+    undelivered = [("vafa-dlq-reason", b"550 no such mailbox"), ("vafa-dlq-channel", b"email")]
+    await stack.produce("deadletter.notify", [(b"m-1", b"Your points...")], headers=undelivered)
+    done = await repair(stack, "notify", tmp_path, "redrive")
+    assert done.returncode == 0, done.stderr
+    assert "re-drove 0 dead letter(s)" in done.stdout and "no source topic" in done.stdout
+
+
+async def _consumed(stack: Stack, service: str) -> bool:
+    return await stack.committed_offsets(service, Topic.PURCHASES) == await stack.end_offsets(Topic.PURCHASES)
