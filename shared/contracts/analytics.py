@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from shared.contracts.common import MemberId
+
 
 class SegmentChanged(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    member_id: str
+    member_id: MemberId
     # true_friends | butterflies | barnacles | strangers | lapsed (loyalty x profitability)
     segment: str
     previous_segment: str | None

@@ -31,6 +31,8 @@ Quantity = Annotated[Decimal, Field(gt=0, le=100_000, decimal_places=3, allow_in
 # Far beyond any program's points, well inside PostgreSQL's bigint: a bound every points input carries,
 # so an absurd number is a 422, not an overflow in the database.
 MAX_POINTS = 10**12
+# Every count of points on the bus: the same bound, so what one service emits every other can store.
+Points = Annotated[int, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
 
 
 # Control characters have no place in any text a loyalty program keeps (ids, emails, SKUs, names), and

@@ -6,11 +6,13 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.contracts.common import MemberId
+
 
 class NotificationOutcome(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    member_id: str
+    member_id: MemberId
     source_event_id: uuid.UUID
     source_type: str
     channel: str

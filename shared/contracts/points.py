@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.contracts.common import MemberId, Points
 from shared.contracts.money import Money
 
 
@@ -17,7 +18,7 @@ class RuleContribution(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rule: str
-    points: int
+    points: Points
 
 
 class _Contract(BaseModel):
@@ -27,52 +28,54 @@ class _Contract(BaseModel):
 class PointsEarned(_Contract):
     """Points from a purchase (at a store or a partner brand), with every rule that gave them."""
 
-    member_id: str
+    member_id: MemberId
     purchase_event_id: uuid.UUID
-    points: int = Field(ge=0)
-    balance: int
+    points: Points = Field(ge=0)
+    balance: Points
     currency: str
     amount: Money
     rules: list[RuleContribution]
     rule_set_version: int = 0
-    partner_points: dict[str, int] = Field(default_factory=dict, description="funded, per campaign/partner")
+    partner_points: dict[str, Points] = Field(
+        default_factory=dict, description="funded, per campaign/partner"
+    )
     expires_at: AwareDatetime | None = None
 
 
 class PointsReversed(_Contract):
     """Points taken back for a return; ``debt`` is what the member owes when they were already spent."""
 
-    member_id: str
+    member_id: MemberId
     return_event_id: uuid.UUID
     purchase_event_id: uuid.UUID
-    points: int = Field(ge=0)
+    points: Points = Field(ge=0)
     refund_amount: Money
-    balance: int
-    debt: int = 0
+    balance: Points
+    debt: Points = 0
     note: str = ""
 
 
 class PointsRedeemed(_Contract):
-    member_id: str
+    member_id: MemberId
     redemption_id: uuid.UUID
     reward_id: str
-    points: int = Field(gt=0)
-    balance: int
+    points: Points = Field(gt=0)
+    balance: Points
 
 
 class RedemptionReleased(_Contract):
     """A reservation cancelled by the POS or timed out: its points are back."""
 
-    member_id: str
+    member_id: MemberId
     redemption_id: uuid.UUID
     reward_id: str
-    points: int = Field(gt=0)
-    balance: int
+    points: Points = Field(gt=0)
+    balance: Points
     reason: str
 
 
 class RewardIssued(_Contract):
-    member_id: str
+    member_id: MemberId
     redemption_id: uuid.UUID
     reward_id: str
     name: str
@@ -82,22 +85,22 @@ class RewardIssued(_Contract):
 
 
 class PointsExpired(_Contract):
-    member_id: str
-    points: int = Field(gt=0)
-    balance: int
+    member_id: MemberId
+    points: Points = Field(gt=0)
+    balance: Points
 
 
 class PointsExpiringSoon(_Contract):
-    member_id: str
-    points: int = Field(gt=0)
+    member_id: MemberId
+    points: Points = Field(gt=0)
     expires_at: AwareDatetime
-    balance: int
+    balance: Points
 
 
 class PointsAdjusted(_Contract):
-    member_id: str
-    points: int
-    balance: int
+    member_id: MemberId
+    points: Points
+    balance: Points
     reason: str
     operator: str
 
@@ -106,10 +109,10 @@ class PointsTransferred(_Contract):
     """Points moved between members (a gift, a family pool, a donation): one event for each side,
     keyed by that side's member; ``points`` is negative for the sender."""
 
-    member_id: str
+    member_id: MemberId
     counterparty: str
-    points: int
-    balance: int
+    points: Points
+    balance: Points
     transfer_id: uuid.UUID
     note: str = ""
 
@@ -117,46 +120,46 @@ class PointsTransferred(_Contract):
 class PointsDonated(_Contract):
     """Points a member gave to a cause; ``matched`` is what the brand added to the gift."""
 
-    member_id: str
+    member_id: MemberId
     cause_id: str
     donation_id: uuid.UUID
-    points: int = Field(gt=0)
-    matched: int = Field(ge=0)
-    balance: int
+    points: Points = Field(gt=0)
+    matched: Points = Field(ge=0)
+    balance: Points
 
 
 class GamePlayed(_Contract):
     """A purchase's play in an instant-win game: the prize (or none), its points, and the proof."""
 
-    member_id: str
+    member_id: MemberId
     game_id: str
     play_id: uuid.UUID
     purchase_event_id: uuid.UUID
     prize: str | None
-    points: int = Field(ge=0)
+    points: Points = Field(ge=0)
     proof: str
-    balance: int
+    balance: Points
 
 
 class ProgramEnding(_Contract):
     """A reminder: the program ends soon and the member still holds points."""
 
-    member_id: str
+    member_id: MemberId
     program_id: str
     name: str
     ends_at: AwareDatetime
     days_left: int
-    points: int
+    points: Points
     parting: str  # what the points become at the end: "convert" or "gift"
 
 
 class ProgramEnded(_Contract):
     """The program ended: the member's remaining points became a voucher or a parting gift."""
 
-    member_id: str
+    member_id: MemberId
     program_id: str
     name: str
-    points: int = Field(gt=0)
+    points: Points = Field(gt=0)
     offer: str  # e.g. "125000 IRR voucher", or the gift's name
     kind: str  # voucher | free_item
     value: str = ""
@@ -166,7 +169,7 @@ class ProgramEnded(_Contract):
 class ChallengeProgress(_Contract):
     """A purchase moved a member forward in a challenge (visits or categories this month)."""
 
-    member_id: str
+    member_id: MemberId
     challenge_id: str
     name: str
     period: str  # YYYY-MM in the store's time zone
@@ -177,32 +180,32 @@ class ChallengeProgress(_Contract):
 class BadgeEarned(_Contract):
     """A challenge completed: the badge, and its bonus points (0 when it carries none)."""
 
-    member_id: str
+    member_id: MemberId
     challenge_id: str
     name: str
     period: str
-    points: int = Field(ge=0)
-    balance: int
+    points: Points = Field(ge=0)
+    balance: Points
 
 
 class ReferralRewarded(_Contract):
     """A referral cleared: the friend's first qualifying purchase passed the return window. One event per
     member rewarded, so the referrer and the friend each hear of their own points."""
 
-    member_id: str
+    member_id: MemberId
     role: Literal["referrer", "friend"]
     referrer_id: str
     friend_id: str
     purchase_event_id: uuid.UUID
-    points: int = Field(ge=0)
-    balance: int
+    points: Points = Field(ge=0)
+    balance: Points
 
 
 class PromotionTargeted(_Contract):
     """A member chosen for a targeted promotion: in the group that gets it, or in the holdout group that
     does not (and is not told), so its lift can be measured."""
 
-    member_id: str
+    member_id: MemberId
     promotion: str
     group: Literal["treatment", "holdout"]
     reason: str  # "segment at_risk", "no purchase for 60 days"

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.contracts.common import MemberId, Points
+
 
 class _Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -14,11 +16,11 @@ class _Contract(BaseModel):
 class TierBenefits(_Contract):
     earn_multiplier: Decimal = Decimal(1)
     perks: list[str] = Field(default_factory=list)
-    birthday_bonus: int = 0
+    birthday_bonus: Points = 0
 
 
 class TierChanged(_Contract):
-    member_id: str
+    member_id: MemberId
     from_tier: str | None
     to_tier: str
     # qualified | vip_started | vip_ended | period_end (a soft landing: one tier at a time)
@@ -31,7 +33,7 @@ class TierChanged(_Contract):
 class TierProgress(_Contract):
     """A nudge: the member is within reach of the next tier."""
 
-    member_id: str
+    member_id: MemberId
     tier: str
     next_tier: str
     remaining: Decimal
@@ -40,7 +42,7 @@ class TierProgress(_Contract):
 
 
 class MembershipStatus(_Contract):
-    member_id: str
+    member_id: MemberId
     plan: str
     tier: str
     ends_at: AwareDatetime

@@ -10,6 +10,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 
+from shared.contracts import POINTS_EARNED, PointsEarned
 from shared.contracts.envelope import utcnow
-from shared.deadletter import REASON, SOURCE_OFFSET, SOURCE_PARTITION
+from shared.deadletter import REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
 from shared.topics import Topic
 from tests.support import (
     ServiceProcess,
@@ -365,3 +367,131 @@ async def test_hostile_kafka_records_are_dead_lettered_with_a_reason_and_the_con
 
 async def _equals(value: Any, n: int) -> bool:
     return bool(await value >= n)
+
+
+def _poisoned(valid: dict[str, Any], inner: str) -> dict[str, Callable[[], bytes]]:
+    """Each kind of poison, made from a valid record (``inner`` names where its strings live)."""
+
+    def set_(path: str, value: Any, ascii_only: bool = True) -> Callable[[], bytes]:
+        def make() -> bytes:
+            record = json.loads(json.dumps(valid))
+            *parents, last = path.split(".")
+            target = record
+            for part in parents:
+                target = target[part]
+            target[last] = value
+            # json, not orjson: a hostile producer writes what orjson would not (lone surrogates, 2**70).
+            return json.dumps(record, ensure_ascii=ascii_only).encode()
+
+        return make
+
+    p = f"{inner}." if inner else ""
+    text = json.dumps(valid)
+    return {
+        "NUL in the member id": set_(f"{p}member_id", "09120\x0000001"),
+        "NUL in an id": set_(f"{p}store_id", "store\x00"),
+        "NUL in a JSON key": set_(f"{p}note\x00", "x"),
+        "terminal escape in text": set_(f"{p}member_id", "m\x1b[2J"),
+        "C1 control, raw UTF-8": set_(f"{p}member_id", "m\x85", ascii_only=False),
+        "lone surrogate": set_(f"{p}member_id", "m\ud800"),
+        "integer past 64 bits": set_("schema_version" if inner else "total_amount", 2**70),
+        "money past what a column holds": set_(f"{p}total_amount" if "total_amount" in text else "x", "1e30"),
+        "an object where text belongs": set_(f"{p}member_id", {"$ne": None}),
+        "a list where an object belongs": set_(inner or "lines", []),
+        "oversized text": set_(f"{p}member_id", "m" * 900_000),
+        "invalid UTF-8": lambda: text.replace('"', "\xff", 1).encode("latin-1", "replace"),
+        "nested 100,000 deep": lambda: b"[" * 100_000 + b"]" * 100_000,
+        "NaN": lambda: text.replace("{", '{"nan": NaN, ', 1).encode(),
+        "a naive time": set_("occurred_at", "2026-12-01T10:00:00"),
+    }
+
+
+async def test_every_kind_of_poison_is_dead_lettered_by_every_consumer_and_what_follows_flows(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    """Poison on the topics each consuming service reads, a valid record after each: per service and
+    topic, exactly the poison is dead-lettered with a readable reason, the rest applied, and the
+    service stays ready. A NUL or an overflow reaching PostgreSQL once stalled a consumer for good."""
+    names = ("ingest", "points", "tiers", "notify", "analytics")
+    await stack.create(*names)
+    processes = {name: ServiceProcess(f"services.{name}", stack.env(name), log_dir) for name in names}
+    services.extend(processes.values())
+    for process in processes.values():
+        process.start()
+    for process in processes.values():
+        await process.wait_ready()
+
+    now = utcnow().isoformat()
+    raw = {"kind": "purchase", **_items(now)["purchase"]()[1]}
+    sale = orjson.loads(purchase("0912000001", "300000").to_bytes())
+    earned = orjson.loads(  # a points.earned as points would emit it
+        POINTS_EARNED.envelope(
+            key="0912000001",
+            producer="points",
+            payload=PointsEarned(
+                member_id="0912000001",
+                purchase_event_id=uuid.uuid4(),
+                points=30,
+                balance=30,
+                currency="IRR",
+                amount=Decimal("300000"),
+                rules=[],
+            ),
+        ).to_bytes()
+    )
+    poisons = {
+        Topic.POS_RAW: _poisoned(raw, ""),
+        Topic.PURCHASES: _poisoned(sale, "payload"),
+        Topic.POINTS: _poisoned(earned, "payload"),
+    }
+    assert all(len(kinds) >= 12 for kinds in poisons.values())
+    readers = {Topic.POS_RAW: ("ingest",), Topic.PURCHASES: ("points", "tiers", "analytics")}
+    readers[Topic.POINTS] = ("tiers", "notify", "analytics")
+
+    def valid(topic: str, i: int) -> tuple[bytes, bytes]:
+        if topic == Topic.POS_RAW:
+            return b"k", orjson.dumps({**raw, "receipt_no": f"OK{i}", "member_id": f"09130000{i:02d}"})
+        if topic == Topic.PURCHASES:
+            return as_record(purchase(f"09140000{i:02d}", "300000"))
+        return b"m", orjson.dumps({**earned, "event_id": str(uuid.uuid4()), "key": f"0915{i:06d}"})
+
+    for topic, kinds in poisons.items():
+        records = []
+        for i, make in enumerate(kinds.values()):
+            records += [(b"poison", make()), valid(topic, i)]
+        await stack.produce(topic, records)
+
+    for topic, kinds in poisons.items():
+        for name in readers[topic]:
+            process = processes[name]
+
+            async def seen(
+                process: ServiceProcess = process, t: str = stack.topic(topic), n: int = len(kinds)
+            ) -> bool:
+                dead = await process.metric("vafa_events_total", topic=t, outcome="dead_lettered")
+                return (
+                    dead >= n and await process.metric("vafa_events_total", topic=t, outcome="applied") >= n
+                )
+
+            await eventually(seen, timeout=60, what=f"{name} through {topic}")
+            t = stack.topic(topic)
+            assert await process.metric("vafa_events_total", topic=t, outcome="dead_lettered") == len(kinds)
+            # What ingest forwards and points emits come on top of the valid records sent here.
+            assert await process.metric("vafa_events_total", topic=t, outcome="applied") >= len(kinds)
+    for name, process in processes.items():
+        assert process.proc and process.proc.poll() is None, f"{name} died:\n{process.tail()}"
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"{process.url}/readyz", timeout=10)).status_code == 204, name
+        expected = sum(len(poisons[t]) for t in poisons if name in readers[t])
+        letters = await eventually(
+            lambda: at_least(stack.read_all(f"deadletter.{name}", timeout=30), expected),  # noqa: B023
+            what=f"deadletter.{name}",
+        )
+        where = {(dict(r.headers)[SOURCE_TOPIC], dict(r.headers)[SOURCE_OFFSET]) for r in letters}
+        assert len(where) == expected, name
+        reasons = [dict(r.headers)[REASON].decode() for r in letters]
+        assert all(reason.isprintable() and len(reason) > 10 for reason in reasons), (name, reasons)
+    members = len(poisons[Topic.PURCHASES]) + len(poisons[Topic.POS_RAW])  # sent direct, and through ingest
+    await eventually(
+        lambda: stack.scalar("points", "SELECT count(*) = $1 FROM balances", members), what="all"
+    )
