@@ -31,6 +31,7 @@ from aiosmtpd.controller import Controller
 
 from chaos.oracle import Oracle
 from shared.contracts.envelope import utcnow
+from shared.deadletter import SOURCE_OFFSET, SOURCE_PARTITION
 from shared.topics import Topic
 from sim.harness import (
     REPO,
@@ -44,6 +45,7 @@ from sim.harness import (
     produce,
 )
 from sim.mail import Mailbox
+from sim.poison import poisons
 from sim.pos import PosSimulator
 from sim.services import READS, SERVICES
 
@@ -59,6 +61,7 @@ FAULTS = (
     "lock the points ledger",
     "restart Kafka",
     "restart PostgreSQL",
+    "a burst of poison records",
 )
 # A ladder whose tiers add no points, so each purchase's points do not depend on whether its
 # tier.changed reached points first: the points oracle stays exact while tiers still move.
@@ -96,6 +99,7 @@ class Run:
     started: float = field(default_factory=time.perf_counter)
     held: set[str] = field(default_factory=set)  # being killed and restarted by a fault
     restarts: Counter[str] = field(default_factory=Counter)
+    poison_sent: int = 0  # records no consumer can apply, sent to pos.raw by the poison fault
 
     def elapsed(self) -> float:
         return round(time.perf_counter() - self.started, 2)
@@ -140,7 +144,15 @@ async def inject(run: Run, fault: Fault, rng: random.Random) -> None:
                 await asyncio.sleep(4)  # past the services' lock timeout: batches fail and retry
         finally:
             await conn.close()
-    elif fault.kind == "restart Kafka":
+    elif fault.kind == "a burst of poison records":
+        # Every kind of poison, three times over, amid the stream: ingest dead-letters each, nothing
+        # else is disturbed (the oracle), and every dead letter is accounted for (below).
+        valid = {"kind": "purchase", "chain_id": "chaos", "store_id": "s-1", "receipt_no": "poison",
+                 "member_id": "m-poison", "currency": "IRR", "total_amount": "1000",
+                 "occurred_at": utcnow().isoformat()}  # fmt: skip
+        burst = [make() for _ in range(3) for make in poisons(valid, "").values()]
+        await run.stack.produce(Topic.POS_RAW, [(b"poison", record) for record in burst])
+        run.poison_sent += len(burst)
         said = await asyncio.to_thread(vafactl, "kafka-down")
         if "not started by vafactl" in said:
             fault.skipped = "this broker was not started by vafactl, so it is not ours to stop"
@@ -299,6 +311,15 @@ async def chaos(
             drained_s = run.elapsed()
             notify_deaths = sum(f.kind == "kill notify" for f in injected) + run.restarts["notify"]
             checks = await oracle.check(stack, len(mailbox.messages), notify_deaths)
+            letters = await stack.read_all("deadletter.ingest")
+            # The relay publishes at least once: count each refused record once, by where it came from.
+            refused = len(
+                {(dict(r.headers)[SOURCE_PARTITION], dict(r.headers)[SOURCE_OFFSET]) for r in letters}
+            )
+            checks["poison: each record dead-lettered by ingest, nothing else"] = {
+                "ok": refused == run.poison_sent,
+                "detail": f"{run.poison_sent} poison records sent, {refused} dead letters",
+            }
         retries = sum([await p.metric("vafa_consumer_retries_total") for p in processes.values()])
     finally:
         supervisor.cancel()

@@ -27,6 +27,7 @@ from shared.contracts import POINTS_EARNED, PointsEarned
 from shared.contracts.envelope import utcnow
 from shared.deadletter import REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
 from shared.topics import Topic
+from sim.poison import poisons
 from tests.support import (
     ServiceProcess,
     Stack,
@@ -369,43 +370,6 @@ async def _equals(value: Any, n: int) -> bool:
     return bool(await value >= n)
 
 
-def _poisoned(valid: dict[str, Any], inner: str) -> dict[str, Callable[[], bytes]]:
-    """Each kind of poison, made from a valid record (``inner`` names where its strings live)."""
-
-    def set_(path: str, value: Any, ascii_only: bool = True) -> Callable[[], bytes]:
-        def make() -> bytes:
-            record = json.loads(json.dumps(valid))
-            *parents, last = path.split(".")
-            target = record
-            for part in parents:
-                target = target[part]
-            target[last] = value
-            # json, not orjson: a hostile producer writes what orjson would not (lone surrogates, 2**70).
-            return json.dumps(record, ensure_ascii=ascii_only).encode()
-
-        return make
-
-    p = f"{inner}." if inner else ""
-    text = json.dumps(valid)
-    return {
-        "NUL in the member id": set_(f"{p}member_id", "09120\x0000001"),
-        "NUL in an id": set_(f"{p}store_id", "store\x00"),
-        "NUL in a JSON key": set_(f"{p}note\x00", "x"),
-        "terminal escape in text": set_(f"{p}member_id", "m\x1b[2J"),
-        "C1 control, raw UTF-8": set_(f"{p}member_id", "m\x85", ascii_only=False),
-        "lone surrogate": set_(f"{p}member_id", "m\ud800"),
-        "integer past 64 bits": set_("schema_version" if inner else "total_amount", 2**70),
-        "money past what a column holds": set_(f"{p}total_amount" if "total_amount" in text else "x", "1e30"),
-        "an object where text belongs": set_(f"{p}member_id", {"$ne": None}),
-        "a list where an object belongs": set_(inner or "lines", []),
-        "oversized text": set_(f"{p}member_id", "m" * 900_000),
-        "invalid UTF-8": lambda: text.replace('"', "\xff", 1).encode("latin-1", "replace"),
-        "nested 100,000 deep": lambda: b"[" * 100_000 + b"]" * 100_000,
-        "NaN": lambda: text.replace("{", '{"nan": NaN, ', 1).encode(),
-        "a naive time": set_("occurred_at", "2026-12-01T10:00:00"),
-    }
-
-
 async def test_every_kind_of_poison_is_dead_lettered_by_every_consumer_and_what_follows_flows(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
@@ -439,12 +403,12 @@ async def test_every_kind_of_poison_is_dead_lettered_by_every_consumer_and_what_
             ),
         ).to_bytes()
     )
-    poisons = {
-        Topic.POS_RAW: _poisoned(raw, ""),
-        Topic.PURCHASES: _poisoned(sale, "payload"),
-        Topic.POINTS: _poisoned(earned, "payload"),
+    poisoned = {
+        Topic.POS_RAW: poisons(raw, ""),
+        Topic.PURCHASES: poisons(sale, "payload"),
+        Topic.POINTS: poisons(earned, "payload"),
     }
-    assert all(len(kinds) >= 12 for kinds in poisons.values())
+    assert all(len(kinds) >= 12 for kinds in poisoned.values())
     readers = {Topic.POS_RAW: ("ingest",), Topic.PURCHASES: ("points", "tiers", "analytics")}
     readers[Topic.POINTS] = ("tiers", "notify", "analytics")
 
@@ -455,13 +419,13 @@ async def test_every_kind_of_poison_is_dead_lettered_by_every_consumer_and_what_
             return as_record(purchase(f"09140000{i:02d}", "300000"))
         return b"m", orjson.dumps({**earned, "event_id": str(uuid.uuid4()), "key": f"0915{i:06d}"})
 
-    for topic, kinds in poisons.items():
+    for topic, kinds in poisoned.items():
         records = []
         for i, make in enumerate(kinds.values()):
             records += [(b"poison", make()), valid(topic, i)]
         await stack.produce(topic, records)
 
-    for topic, kinds in poisons.items():
+    for topic, kinds in poisoned.items():
         for name in readers[topic]:
             process = processes[name]
 
@@ -482,7 +446,7 @@ async def test_every_kind_of_poison_is_dead_lettered_by_every_consumer_and_what_
         assert process.proc and process.proc.poll() is None, f"{name} died:\n{process.tail()}"
         async with httpx.AsyncClient() as client:
             assert (await client.get(f"{process.url}/readyz", timeout=10)).status_code == 204, name
-        expected = sum(len(poisons[t]) for t in poisons if name in readers[t])
+        expected = sum(len(poisoned[t]) for t in poisoned if name in readers[t])
         letters = await eventually(
             lambda: at_least(stack.read_all(f"deadletter.{name}", timeout=30), expected),  # noqa: B023
             what=f"deadletter.{name}",
@@ -491,7 +455,7 @@ async def test_every_kind_of_poison_is_dead_lettered_by_every_consumer_and_what_
         assert len(where) == expected, name
         reasons = [dict(r.headers)[REASON].decode() for r in letters]
         assert all(reason.isprintable() and len(reason) > 10 for reason in reasons), (name, reasons)
-    members = len(poisons[Topic.PURCHASES]) + len(poisons[Topic.POS_RAW])  # sent direct, and through ingest
+    members = len(poisoned[Topic.PURCHASES]) + len(poisoned[Topic.POS_RAW])  # sent direct, and through ingest
     await eventually(
         lambda: stack.scalar("points", "SELECT count(*) = $1 FROM balances", members), what="all"
     )
