@@ -55,6 +55,12 @@ class ServiceSettings(BaseSettings):
     # /readyz answers 503 when the consumer has retried one batch, or the oldest outbox row has waited,
     # longer than this: an orchestrator or an operator sees the stall (vafa_consumer_stalled_seconds).
     stall_after_s: float = 120.0
+    # The dedupe window: an event's inbox row is kept this long, so a redelivery within it has no second
+    # effect. Kafka redelivers only what is past a group's committed offset (seconds to minutes) and
+    # redrive what an operator sends back; never rewind a group further back than this (use rebuild).
+    inbox_retention_days: float = 30.0
+    # How often each service's retention jobs look for rows past their keep.
+    retention_interval_s: float = 3600.0
     consumer_batch_timeout_ms: int = 50
     outbox_batch_size: int = 1000
     outbox_poll_interval_s: float = 0.5

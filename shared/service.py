@@ -15,7 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.kafka.publisher.usecase import DefaultPublisher
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy import ColumnElement, Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared import problems
@@ -35,8 +36,10 @@ from shared.contracts import Contract, Envelope
 from shared.contracts.envelope import utcnow
 from shared.metrics import CoreMetrics
 from shared.outbox import OutboxRelay, oldest_waiting
+from shared.store.core_tables import INBOX
 from shared.store.db import make_engine
 from shared.store.migrate import upgrade_async
+from shared.store.retention import prune
 from shared.topics import CATALOG, dead_letter_spec, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,22 @@ class Job:
     name: str
     interval_s: float
     run: Callable[[AsyncConnection, datetime], Awaitable[int]]
+
+
+def retention_job(
+    name: str,
+    table: Table,
+    column: str,
+    keep_days: float,
+    interval_s: float,
+    where: ColumnElement[bool] | None = None,
+) -> Job:
+    """A job deleting the rows of ``table`` whose ``column`` is older than ``keep_days``, in batches."""
+
+    async def run(conn: AsyncConnection, now: datetime) -> int:
+        return await prune(conn, table, column, now - timedelta(days=keep_days), where=where)
+
+    return Job(name, interval_s, run)
 
 
 async def run_job_round(engine: AsyncEngine, job: Job, now: datetime) -> int:
@@ -110,6 +129,10 @@ def create_app(
     registry: CollectorRegistry | None = None,
 ) -> FastAPI:
     registry = registry or CollectorRegistry()  # a service passes its own to add metrics of its own
+    if consumes is not None and settings.inbox_retention_days > 0:
+        # The dedupe window: an event redelivered within it is still recognised (README, retention).
+        keep, every = settings.inbox_retention_days, settings.retention_interval_s
+        jobs = [*jobs, retention_job("prune-inbox", INBOX, "processed_at", keep, every)]
     metrics = CoreMetrics(registry)
     engine: AsyncEngine | None = make_engine(settings) if migrations else None
     relay = (

@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.analytics import figures
 from services.analytics.domain.segments import LAPSED, Segment, segments
 from services.analytics.settings import AnalyticsSettings
-from services.analytics.store import MIGRATIONS
+from services.analytics.store import MIGRATIONS, tables
 from services.analytics.store import repository as store
 from services.analytics.store.tables import member_segments
 from shared.contracts import SEGMENT_CHANGED, SegmentChanged
 from shared.outbox import append, emitted
-from shared.service import Job, jobs_command, run_jobs_once
+from shared.service import Job, jobs_command, retention_job, run_jobs_once
 
 
 async def refresh_segments(conn: AsyncConnection, settings: AnalyticsSettings, now: datetime) -> int:
@@ -121,6 +121,12 @@ def analytics_jobs(settings: AnalyticsSettings, gauges: KpiGauges | None = None)
     ]
     if gauges is not None:
         jobs.append(Job("kpi-gauges", 15.0, gauges.refresh))
+    if keep := settings.analytics_facts_retention_days:
+        jobs += [
+            retention_job(f"prune-{table.name}", table, "occurred_at", keep, settings.retention_interval_s)
+            for table in tables.metadata.sorted_tables
+            if "occurred_at" in table.c
+        ]
     return jobs
 
 

@@ -17,4 +17,7 @@ class AnalyticsSettings(ServiceSettings):
     analytics_discount_rate: Decimal = Field(default=Decimal("0.10"), ge=0, le=1)
     # How often segments are recomputed (segment.changed emitted) and KPI gauges refreshed.
     analytics_segments_interval_s: float = 300.0
+    # Facts are the program's history (cohorts, retention, CLV read years of it): kept for ever unless
+    # this is set (VAFA_ANALYTICS_FACTS_RETENTION_DAYS); KPIs of periods older than it then read empty.
+    analytics_facts_retention_days: float = 0.0
     analytics_gauges_window_days: int = 30

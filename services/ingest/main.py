@@ -10,7 +10,8 @@ from services.ingest.intake import Intake
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
 from services.ingest.store import MIGRATIONS
-from shared.service import Consumes, create_app
+from services.ingest.store.tables import idempotency
+from shared.service import Consumes, create_app, retention_job
 
 
 def create(settings: IngestSettings | None = None) -> FastAPI:
@@ -22,6 +23,15 @@ def create(settings: IngestSettings | None = None) -> FastAPI:
         consumes=Consumes(RawIntakeDecoder(settings), raw_intake_handler(settings)),
         emits=sorted({contract_of_kind(k) for k in KINDS}, key=lambda c: c.name),
         api=api,
+        jobs=[
+            retention_job(
+                "prune-idempotency",
+                idempotency,
+                "created_at",
+                settings.ingest_idempotency_hours / 24,
+                settings.retention_interval_s,
+            )
+        ],
     )
     metrics = IngestMetrics(app.state.registry)
     app.state.ingest_metrics = metrics

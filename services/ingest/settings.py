@@ -14,3 +14,5 @@ class IngestSettings(ServiceSettings):
     ingest_max_in_flight: int = 20_000
     # How long a looked-up API key is trusted before it is read again (VAFA_INGEST_KEY_CACHE_S).
     ingest_key_cache_s: float = 5.0
+    # How long the answer to an Idempotency-Key is kept for a retried request (VAFA_INGEST_IDEMPOTENCY_HOURS).
+    ingest_idempotency_hours: float = 24.0

@@ -14,7 +14,7 @@ from services.notify.store import MIGRATIONS
 from services.notify.store.tables import deliveries
 from shared.consumer import ContractDecoder
 from shared.contracts import NOTIFICATION_FAILED, NOTIFICATION_SENT
-from shared.service import Consumes, Job, create_app
+from shared.service import Consumes, Job, create_app, retention_job
 
 api = APIRouter(prefix="/v1", tags=["notify"])
 
@@ -75,6 +75,16 @@ def create(settings: NotifySettings | None = None) -> FastAPI:
         consumes=Consumes(ContractDecoder(CONSUMES), deliveries_handler(settings, env)),
         emits=[NOTIFICATION_SENT, NOTIFICATION_FAILED],
         api=api,
-        jobs=[Job("send-due", settings.notify_send_interval_s, sender.send_due)],
+        jobs=[
+            Job("send-due", settings.notify_send_interval_s, sender.send_due),
+            retention_job(
+                "prune-deliveries",
+                deliveries,
+                "created_at",
+                settings.notify_deliveries_retention_days,
+                settings.retention_interval_s,
+                where=deliveries.c.status != "queued",  # what is still to send is never pruned
+            ),
+        ],
         registry=registry,
     )

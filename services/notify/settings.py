@@ -35,6 +35,8 @@ class NotifySettings(ServiceSettings):
     # At most this many messages per member, channel and local day (a reward's code always goes).
     notify_daily_cap: int = Field(default=3, ge=1)
     notify_send_interval_s: float = 1.0
+    # How long a delivery's log (and the message's body) is kept once it is no longer queued.
+    notify_deliveries_retention_days: float = 180.0
     notify_max_attempts: int = 5
     notify_http_timeout_s: float = 10.0
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Identity,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -33,6 +34,7 @@ INBOX = Table(
     Column("offset", BigInteger, nullable=False),
     Column("outcome", String(16), nullable=False),  # applied | dead_lettered
     Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_inbox_processed_at", "processed_at"),
 )
 
 OUTBOX = Table(
@@ -89,7 +91,8 @@ def create_core_tables_v1() -> None:
 
 
 def create_core_tables_v2() -> None:
-    """Each service's migration after its last: the relay's parking table."""
+    """Each service's migration after its last: the relay's parking table, and the index the inbox's
+    retention job deletes by."""
     import sqlalchemy as sa
     from alembic import op
 
@@ -104,3 +107,4 @@ def create_core_tables_v2() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
+    op.create_index("ix_inbox_processed_at", "inbox", ["processed_at"])

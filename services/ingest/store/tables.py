@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Column,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -56,6 +57,7 @@ idempotency = Table(
     Column("body", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("key_id", "idempotency_key"),
+    Index("ix_idempotency_created_at", "created_at"),  # the retention job deletes by it
 )
 
 # The chain that enrolled each member (the first enrolment wins): profile changes are scoped by it.

@@ -50,4 +50,5 @@ deliveries = Table(
     Column("sent_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("source_event_id", "channel"),
     Index("ix_deliveries_member_day", "member_id", "send_after"),
+    Index("ix_deliveries_created_at", "created_at"),  # the retention job deletes by it
 )

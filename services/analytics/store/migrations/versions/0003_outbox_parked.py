@@ -1,4 +1,4 @@
-"""outbox_parked: rows Kafka refused for good, set aside by the relay with the reason
+"""outbox_parked (rows Kafka refused for good); the index the inbox retention deletes by
 
 Revision ID: 0003
 Revises: 0002

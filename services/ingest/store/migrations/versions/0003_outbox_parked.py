@@ -1,8 +1,10 @@
-"""outbox_parked: rows Kafka refused for good, set aside by the relay with the reason
+"""outbox_parked (rows Kafka refused for good); indexes the retention jobs delete by
 
 Revision ID: 0003
 Revises: 0002
 """
+
+from alembic import op
 
 from shared.store.core_tables import create_core_tables_v2
 
@@ -14,6 +16,7 @@ depends_on = None
 
 def upgrade() -> None:
     create_core_tables_v2()
+    op.create_index("ix_idempotency_created_at", "idempotency", ["created_at"])
 
 
 def downgrade() -> None:
