@@ -21,8 +21,9 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notify.channels import NotDelivered, channels
+from services.notify.domain import ADDRESS, decide
 from services.notify.settings import NotifySettings
-from services.notify.store.tables import deliveries
+from services.notify.store.tables import deliveries, members
 from shared.contracts import NOTIFICATION_FAILED, NOTIFICATION_SENT, NotificationOutcome
 from shared.contracts.envelope import utcnow
 from shared.deadletter import AT, REASON, SERVICE
@@ -35,7 +36,7 @@ class Sender:
         self.settings = settings
         self.outcomes = Counter(
             "vafa_notify_deliveries_total",
-            "Delivery attempts by channel kind and outcome (sent, retried, failed)",
+            "Delivery attempts by channel kind and outcome (sent, retried, failed, suppressed)",
             ["channel", "outcome"],
             registry=registry,
         )
@@ -52,12 +53,30 @@ class Sender:
                 .with_for_update(skip_locked=True)
             )
         ).all()
+        # Consent is asked again now, not only when the message was queued: one deferred by quiet hours
+        # or a retry must not go out after the member withdrew.
+        wanted = {row.member_id for row in rows if row.channel in ADDRESS}
+        profiles: dict[str, dict[str, Any]] = {}
+        if wanted:
+            found = await conn.execute(select(members).where(members.c.member_id.in_(wanted)))
+            profiles = {r.member_id: dict(r._mapping) for r in found}
         for row in rows:
             key = (deliveries.c.source_event_id == row.source_event_id) & (
                 deliveries.c.channel == row.channel
             )
             attempts = row.attempts + 1
             kind = row.channel.split(":", 1)[0]  # webhook:<name> counts as webhook
+            refusal = (
+                decide(profiles.get(row.member_id), row.channel).reason if row.channel in ADDRESS else ""
+            )
+            if refusal:
+                self.outcomes.labels(kind, "suppressed").inc()
+                await conn.execute(
+                    deliveries.update()
+                    .where(key)
+                    .values(status="suppressed", reason=f"{refusal} at send time")
+                )
+                continue
             channel = self.channels.get(row.channel)
             try:
                 if channel is None:

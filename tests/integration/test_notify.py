@@ -17,7 +17,15 @@ from typing import Any
 import httpx
 from aiosmtpd.controller import Controller
 
-from shared.contracts import MEMBER_ENROLLED, POINTS_EARNED, MemberEnrolled, PointsEarned, RuleContribution
+from shared.contracts import (
+    MEMBER_ENROLLED,
+    MEMBER_PROFILE_CHANGED,
+    POINTS_EARNED,
+    MemberEnrolled,
+    MemberProfileChanged,
+    PointsEarned,
+    RuleContribution,
+)
 from shared.contracts.envelope import utcnow
 from shared.deadletter import REASON
 from shared.topics import Topic
@@ -118,6 +126,44 @@ async def test_a_persian_member_gets_one_email_an_opted_out_one_none_and_quiet_h
                 "email": {"sent": 1, "queued": 1, "failed": 0, "suppressed": {"no consent for email": 1}}
             }
         }
+    finally:
+        smtp.stop()
+
+
+async def test_a_message_deferred_by_quiet_hours_is_not_sent_after_the_member_withdrew_consent(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    inbox = Mailbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        local3 = utcnow() + timedelta(hours=3)
+        quiet = {
+            "VAFA_NOTIFY_QUIET_FROM": (local3 - timedelta(minutes=30)).strftime("%H:%M"),
+            "VAFA_NOTIFY_QUIET_UNTIL": (local3 + timedelta(minutes=30)).strftime("%H:%M"),
+        }
+        await start_notify(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(smtp.port), **quiet)
+        await stack.produce(Topic.MEMBERS, [as_record(enrolled("kaveh", "fa", "Etc/GMT-3", True))])
+        await eventually(lambda: _count(stack, "SELECT count(*) FROM members", 1), what="profile known")
+        await stack.produce(Topic.POINTS, [as_record(earned("kaveh", 70))])
+        queued = "SELECT count(*) FROM deliveries WHERE status = 'queued' AND send_after > now()"
+        await eventually(lambda: _count(stack, queued, 1), what="deferred by quiet hours")
+
+        withdrawn = MEMBER_PROFILE_CHANGED.envelope(
+            key="kaveh",
+            producer="test",
+            payload=MemberProfileChanged(member_id="kaveh", consents={"email": False}),
+        )
+        await stack.produce(Topic.MEMBERS, [as_record(withdrawn)])
+        no_consent = "SELECT count(*) FROM members WHERE consents ->> 'email' = 'false'"
+        await eventually(lambda: _count(stack, no_consent, 1), what="consent withdrawn")
+        await stack.query("notify", "UPDATE deliveries SET send_after = now()")  # quiet hours are over
+
+        done = "SELECT count(*) FROM deliveries WHERE status <> 'queued'"
+        await eventually(lambda: _count(stack, done, 1), what="the deferred message decided")
+        (row,) = await stack.query("notify", "SELECT status, reason FROM deliveries")
+        assert (row["status"], row["reason"]) == ("suppressed", "no consent for email at send time")
+        assert inbox.messages == []
     finally:
         smtp.stop()
 
