@@ -512,11 +512,13 @@ async def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="one more pipeline run under py-spy: flame graphs per service"
     )
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the figures are written")
     args = parser.parse_args()
     infra = infra_from_env()
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    results = args.results
+    results.mkdir(parents=True, exist_ok=True)
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
-    logs = RESULTS / f"{stamp}-logs"
+    logs = results / f"{stamp}-logs"
     logs.mkdir()
     values = workload(args.events, args.members, seed=7)
     ceilings = [await ceiling(infra, values) for _ in range(args.repeats)]
@@ -539,7 +541,7 @@ async def main() -> None:
         scaled = await pipeline(infra, values, 2, logs)
         result["scaling"] = {k: v for k, v in scaled.items() if k != "lag"}
     if args.profile:
-        flames = RESULTS / f"{stamp}-profile"
+        flames = results / f"{stamp}-profile"
         flames.mkdir()
         profiled = await pipeline(infra, values, 1, logs, profile_to=flames)
         result["profile"] = {
@@ -550,9 +552,9 @@ async def main() -> None:
                 s: profile_summary(flames / f"{s}.txt") for s in SERVICES if (flames / f"{s}.txt").exists()
             },
         }
-    out = RESULTS / f"{stamp}.json"
+    out = results / f"{stamp}.json"
     out.write_text(json.dumps(result, indent=2, default=str))
-    plot(result, RESULTS / f"{stamp}.png")
+    plot(result, results / f"{stamp}.png")
     print(table(result))
     print(f"\nwrote {out} and {out.with_suffix('.png')}")
 

@@ -1,0 +1,31 @@
+"""`make bench` cannot rot: CI runs it at a size of seconds, profiler included, and checks it wrote its
+figures (which it does not judge: speed is for the benchmark, never a timed test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sim.harness import REPO, Infra
+
+
+def test_a_tiny_bench_run_writes_its_figures_and_flame_graphs(infra: Infra, tmp_path: Path) -> None:
+    env = os.environ | {"VAFA_KAFKA_BOOTSTRAP_SERVERS": infra.kafka, "VAFA_PG_HOST": infra.pg_host}
+    args = ["--events", "300", "--members", "100", "--repeats", "1", "--latency-seconds", "2", "--rate", "50"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", *args, "--profile", "--results", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (figures,) = tmp_path.glob("*.json")
+    result = json.loads(figures.read_text())
+    assert result["pipeline"]["per_second"] > 0 and result["ceiling"]["per_second"] > 0
+    assert figures.with_suffix(".png").exists()
+    assert list(tmp_path.glob("*-profile/*.svg")), "a flame graph per service"
