@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -62,6 +63,7 @@ class Refund:
 
 
 Event = Sale | Refund | Order
+KINDS: list[Literal["purchased", "renewed", "cancelled"]] = ["purchased", "renewed", "cancelled"]
 
 
 @st.composite
@@ -78,7 +80,7 @@ def streams(draw: st.DrawFn) -> list[Event]:
             events.append(Refund(f"r{i}", at + timedelta(days=draw(st.integers(0, 60))), sale.key, back))
     for j in range(draw(st.integers(0, 2))):
         at = T0 + timedelta(days=draw(st.integers(0, 700)))
-        kind = draw(st.sampled_from(["purchased", "renewed", "cancelled"]))
+        kind = draw(st.sampled_from(KINDS))
         events.append(Order(at, kind, "vip", draw(st.integers(1, 6)), f"o{j}"))
     return events
 
