@@ -271,6 +271,11 @@ def test_points_earned_after_corrections_are_the_same_whatever_the_arrival_order
         k: (e.points, e.reversed) for k, e in in_order.earns.items()
     }
     assert shuffled.balance == in_order.balance
+    # A tier.changed delivered again (a redrive past the inbox) corrects nothing twice.
+    for step in list(shuffled.steps):
+        shuffled.apply(Announcement(Change(None, step.tier, "again", step.effective_from), step.revision,
+                                    step.corrects_from))  # fmt: skip
+    assert shuffled.balance == in_order.balance
 
 
 def test_a_late_purchase_moves_the_upgrade_to_its_own_time_and_says_so() -> None:
