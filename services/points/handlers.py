@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,6 +17,7 @@ from services.points.store import referrals, targeting
 from services.points.store.repository import (
     active_challenges,
     add_daily,
+    add_tier_steps,
     earned_on,
     fund_campaigns,
     live_campaigns,
@@ -27,8 +29,9 @@ from services.points.store.repository import (
     save,
     save_games,
     save_progress,
-    set_tiers,
-    tiers_of,
+    save_tier_earns,
+    tier_earns_of,
+    tier_steps_of,
     upsert_campaign,
 )
 from shared.consumer import BatchHandler, BatchResult
@@ -47,7 +50,9 @@ from shared.contracts import (
     PurchaseRecorded,
     ReturnRecorded,
     SegmentChanged,
+    TierChanged,
 )
+from shared.contracts.envelope import utcnow
 
 CONSUMES: list[Contract[Any]] = [
     PURCHASE_RECORDED,
@@ -76,6 +81,18 @@ async def record_referrals(conn: AsyncConnection, enrolments: Sequence[Envelope[
         )
 
 
+async def _correct_tiers(conn: AsyncConnection, settings: PointsSettings, run: LedgerRun) -> None:
+    """The earns of members whose tier steps changed, as far back as the policy says, corrected."""
+    since = utcnow() - timedelta(days=settings.points_tier_correction_days)
+    stored = await tier_earns_of(conn, run.retiered, since)
+    earns = {e.purchase_event_id: e for e in stored} | {
+        k: e for k, e in run.tier_earns.items() if e.occurred_at >= since
+    }
+    missing = [k for k in earns if k not in run.originals]
+    run.originals.update(await originals(conn, missing))
+    run.correct_tiers(sorted(earns.values(), key=lambda e: (e.occurred_at, e.purchase_event_id)))
+
+
 def ledger_handler(settings: PointsSettings) -> BatchHandler:
     parsed: dict[int, RuleSet] = {}  # rule set versions are immutable: validate each once
 
@@ -98,8 +115,11 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
         members = {e.payload.member_id for e in events if hasattr(e.payload, "member_id")}
         purchases = [e for e in events if isinstance(e.payload, PurchaseRecorded)]
         returns = [e.payload for e in events if isinstance(e.payload, ReturnRecorded)]
-        # Only returns take points back; earning needs no lots.
-        wallets, known = await load_wallets(conn, members, with_lots={r.member_id for r in returns})
+        retiered = {e.payload.member_id for e in events if isinstance(e.payload, TierChanged)}
+        # Only returns and tier corrections take points back; earning needs no lots.
+        wallets, known = await load_wallets(
+            conn, members, with_lots={r.member_id for r in returns} | retiered
+        )
         campaigns, budgets = await live_campaigns(conn) if purchases else ([], {})
         times = [e.occurred_at for e in purchases]
         games = await live_games(conn, min(times), max(times)) if purchases else []
@@ -123,7 +143,7 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
             if capped
             else {},
             originals=await originals(conn, (r.original_event_id for r in returns)),
-            tiers=await tiers_of(conn, members),
+            tiers=await tier_steps_of(conn, members),
             games=games,
             challenges=challenges,
             progress=progress,
@@ -135,12 +155,15 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
         # and a purchase made while a campaign runs should get its bonus whichever came first.
         for event in sorted(events, key=lambda e: not isinstance(e.payload, PartnerCampaignAnnounced)):
             run.apply(event)
+        if retiered:
+            await _correct_tiers(conn, settings, run)
         await save(conn, wallets.values(), run.entries)
         await add_daily(conn, run.daily)
         for campaign in run.new_campaigns:
             await upsert_campaign(conn, campaign)
         await fund_campaigns(conn, run.funded)
-        await set_tiers(conn, run.tier_changes)
+        await add_tier_steps(conn, run.new_steps)
+        await save_tier_earns(conn, run.tier_earns.values())
         await save_games(conn, games, run.plays)
         await save_progress(conn, run.progress, run.progressed)
         return BatchResult(outgoing=run.outgoing)

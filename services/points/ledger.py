@@ -18,15 +18,31 @@ from pydantic import BaseModel
 
 from services.points.domain.challenges import Challenge, advance, marks, period_of
 from services.points.domain.games import play_id, playable, prize_at, roll
-from services.points.domain.rules import Earning, MemberContext, RuleSet, active_rule_set, evaluate
+from services.points.domain.rules import (
+    Earning,
+    MemberContext,
+    RuleSet,
+    active_rule_set,
+    evaluate,
+    tier_line,
+)
 from services.points.domain.rules import partner_earning as partner_rules
+from services.points.domain.tiering import Step, Timeline, correct
 from services.points.domain.wallet import Wallet, points_to_reverse
 from services.points.settings import PointsSettings
-from services.points.store.repository import LedgerEntry, LiveGame, Original, Progress
+from services.points.store.repository import (
+    TIER_CORRECTION,
+    LedgerEntry,
+    LiveGame,
+    Original,
+    Progress,
+    TierEarn,
+)
 from shared.contracts import (
     BADGE_EARNED,
     CHALLENGE_PROGRESS,
     GAME_PLAYED,
+    POINTS_ADJUSTED,
     POINTS_EARNED,
     POINTS_REVERSED,
     BadgeEarned,
@@ -36,6 +52,7 @@ from shared.contracts import (
     GamePlayed,
     PartnerCampaignAnnounced,
     PartnerPurchaseRecorded,
+    PointsAdjusted,
     PointsEarned,
     PointsReversed,
     PurchaseRecorded,
@@ -63,8 +80,10 @@ class LedgerRun:
     budgets: dict[str, int]
     earned_today: dict[tuple[str, date], int]
     originals: dict[uuid.UUID, Original]
-    tiers: dict[str, tuple[str, Decimal]] = field(default_factory=dict)
-    tier_changes: dict[str, tuple[str, Decimal, datetime]] = field(default_factory=dict)
+    tiers: dict[str, list[Step]] = field(default_factory=dict)  # what tier.changed said, per member
+    new_steps: list[dict[str, Any]] = field(default_factory=list)
+    retiered: dict[str, Envelope[Any]] = field(default_factory=dict)  # members told of, by what
+    tier_earns: dict[uuid.UUID, TierEarn] = field(default_factory=dict)
     entries: list[LedgerEntry] = field(default_factory=list)
     outgoing: list[OutboxMessage] = field(default_factory=list)
     daily: dict[tuple[str, date], int] = field(default_factory=dict)
@@ -86,10 +105,7 @@ class LedgerRun:
         elif isinstance(payload, PartnerPurchaseRecorded):
             self._partner_purchase(event, payload)
         elif isinstance(payload, TierChanged):
-            # Applies to purchases processed from now on (the tiers service decided on event time).
-            multiplier = payload.benefits.earn_multiplier
-            self.tiers[payload.member_id] = (payload.to_tier, multiplier)
-            self.tier_changes[payload.member_id] = (payload.to_tier, multiplier, payload.effective_from)
+            self._tier_step(event, payload)
         elif isinstance(payload, PartnerCampaignAnnounced):
             self.campaigns = [c for c in self.campaigns if c.campaign_id != payload.campaign_id]
             self.campaigns.append(payload)
@@ -99,11 +115,80 @@ class LedgerRun:
     def _rules(self, at: datetime) -> tuple[int, RuleSet]:
         return active_rule_set(self.rule_sets, at) or (0, self.settings.default_rule_set())
 
+    def _version(self, version: int) -> RuleSet:
+        return dict(self.rule_sets).get(version) or self.settings.default_rule_set()
+
+    def _tier_step(self, event: Envelope[Any], changed: TierChanged) -> None:
+        """A step of the member's tier over event time; the earns it changes are corrected once the
+        whole batch is applied (``correct_tiers``)."""
+        member = changed.member_id
+        steps = self.tiers.setdefault(member, [])
+        row = {
+            "event_id": event.event_id, "member_id": member, "effective_from": changed.effective_from,
+            "tier": changed.to_tier, "multiplier": changed.benefits.earn_multiplier,
+            "revision": changed.revision, "corrects_from": changed.corrects_from,
+        }  # fmt: skip
+        self.new_steps.append(row)
+        # Told after every stored step: ``seq`` orders them as the tiers service told them.
+        steps.append(Step(changed.effective_from, changed.to_tier, changed.benefits.earn_multiplier,
+                          changed.revision, changed.corrects_from, 2**62 + len(self.new_steps)))  # fmt: skip
+        self.retiered[member] = event
+
+    def correct_tiers(self, earns: list[TierEarn]) -> None:
+        """Each earn of a member whose tier steps changed gets the tier line of the tier held just
+        before the purchase; a difference is an adjustment that explains itself (``tier correction``),
+        with what the purchase's returns took back moved in proportion."""
+        for earn in earns:
+            cause = self.retiered.get(earn.member_id)
+            original = self.originals.get(earn.purchase_event_id)
+            if cause is None or original is None:
+                continue
+            rules = self._version(earn.rule_set_version)
+            tier, multiplier = Timeline(self.tiers.get(earn.member_id, [])).before(earn.occurred_at)
+            line = tier_line(rules, tier, multiplier, earn.base)
+            old = tier_line(rules, earn.tier, earn.multiplier, earn.base)
+            right = line.points if line else 0
+            o = original
+            fix = correct(earn.line, right, o.points, o.amount, o.refunded, o.reversed)
+            earn.tier, earn.multiplier, earn.line = tier, multiplier, right
+            self.tier_earns[earn.purchase_event_id] = earn
+            if not fix.earned:
+                continue
+            original.points += fix.earned
+            original.reversed += fix.reversed
+            was, now = (x.rule if x else "no tier multiplier" for x in (old, line))
+            self._tier_correction(earn, original, cause, fix.earned, fix.reversed, was, now)
+
+    def _tier_correction(
+        self, earn: TierEarn, original: Original, cause: Envelope[Any], earned: int, reversed_: int,
+        was: str, now: str,
+    ) -> None:  # fmt: skip
+        member, at, points = earn.member_id, earn.occurred_at, earned - reversed_
+        wallet = self.wallets[member]
+        entry_id = uuid.uuid5(_LOT_NAMESPACE, f"tier:{earn.purchase_event_id}:{cause.event_id}")
+        if points > 0:
+            wallet.credit(entry_id, points, at, self.settings.lot_expires(at))
+        elif points < 0:
+            wallet.debit(-points, first=original.lot_id, allow_debt=True)
+        reason = f"{TIER_CORRECTION}: purchase {earn.purchase_event_id} earned with {was}, held {now}"
+        details = {
+            "reason": TIER_CORRECTION, "note": reason, "purchase_event_id": str(earn.purchase_event_id),
+            "earned": earned, "reversed": reversed_, "tier_changed_event_id": str(cause.event_id),
+            **({"lot_id": str(entry_id)} if points > 0 else {}),
+        }  # fmt: skip
+        self.entries.append(LedgerEntry(member, "adjust", points, entry_id, at, details))
+        payload = PointsAdjusted(
+            member_id=member, points=points, balance=wallet.balance, reason=reason, operator="tiers",
+            purchase_event_id=earn.purchase_event_id,
+        )  # fmt: skip
+        # Dated when the purchase was: the figures of a period come out as if it had earned right.
+        self.outgoing.append(emitted(self.settings, POINTS_ADJUSTED, member, payload, cause, at))
+
     def _purchase(self, event: Envelope[Any], purchase: PurchaseRecorded) -> None:
         version, rules = self._rules(event.occurred_at)
         member = purchase.member_id
         day = (member, local_day(event))
-        tier, multiplier = self.tiers.get(member, (None, Decimal(1)))
+        tier, multiplier = Timeline(self.tiers.get(member, [])).before(event.occurred_at)
         context = MemberContext(
             first_purchase=member not in self.known_members,
             tier=tier,
@@ -116,6 +201,12 @@ class LedgerRun:
             ),
         )
         earning = evaluate(rules, purchase, event.occurred_at, context, self.campaigns)
+        if earning.base:
+            line = tier_line(rules, tier, multiplier, earning.base)
+            self.tier_earns[event.event_id] = TierEarn(
+                event.event_id, member, event.occurred_at, earning.base, version, tier, multiplier,
+                line.points if line else 0,
+            )  # fmt: skip
         for campaign_id, points in earning.partner_points.items():
             self.budgets[campaign_id] -= points
             self.funded[campaign_id] = self.funded.get(campaign_id, 0) + points

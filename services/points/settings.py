@@ -24,6 +24,9 @@ class PointsSettings(ServiceSettings):
     points_jobs_interval_s: float = 30.0
     # How long a redemption holds points before it is released if the POS never confirms.
     points_redemption_hold_s: int = 300
+    # How far back a tier correction reaches: purchases made longer ago than this (by event time,
+    # when the correction is learned) keep the tier line they earned (VAFA_POINTS_TIER_CORRECTION_DAYS).
+    points_tier_correction_days: int = 400
     # Bearer token for the write endpoints (rules, catalog, adjustments, redemptions).
     points_api_token: SecretStr = SecretStr("vafa-dev-token")
 

@@ -7,13 +7,19 @@
   value but cannot downgrade anyone on the spot.
 - A paid VIP membership grants its tier for its term regardless of the value; when it ends the member
   falls back to what they qualify for.
+- A member's history is ``replay``: every event they have, in event time, and the clock (reviews, the
+  end of a membership) at the instants it strikes. Arrival order cannot change it; a late event only
+  changes what comes after its own time, and ``diverge`` says from when.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import accumulate, groupby
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -107,6 +113,7 @@ class Change:
     to_tier: str
     reason: str
     at: datetime
+    review_at: datetime | None = field(default=None, compare=False)  # of the standing it led to
 
 
 def start(ladder: Ladder, at: datetime) -> Standing:
@@ -180,12 +187,14 @@ def nudge(ladder: Ladder, standing: Standing, value: Decimal) -> tuple[Standing,
 
 @dataclass(frozen=True)
 class Activity:
-    """One member's qualifying activity on one (UTC) day."""
+    """One member's qualifying activity on one (UTC) day; with ``at``, one event's, which counts only
+    from that instant on."""
 
     day: date
     spend: Decimal = Decimal(0)
     points: int = 0
     visits: int = 0
+    at: datetime | None = None
 
 
 def qualifying_value(
@@ -195,7 +204,176 @@ def qualifying_value(
     arrival), or over the period a review at ``at`` looks back on: the first day is excluded, the
     day of ``at`` included."""
     start_, end = ladder.period_before(at) if at_review else ladder.window(at)
-    inside = [a for a in activity if start_.date() < a.day <= end.date()]
+    inside = [a for a in activity if start_.date() < a.day <= end.date() and (a.at is None or a.at <= end)]
     if ladder.metric == "spend":
         return sum((a.spend for a in inside), Decimal(0))
     return Decimal(sum(a.points if ladder.metric == "points" else a.visits for a in inside))
+
+
+@dataclass(frozen=True)
+class Order:
+    """A paid membership order (``vip.purchased``, ``vip.renewed`` or ``vip.cancelled``)."""
+
+    at: datetime
+    kind: Literal["purchased", "renewed", "cancelled"]
+    plan: str
+    term_months: int
+    key: str = ""  # the event id: orders at the same instant are taken in a fixed order
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A membership moment the replay passed: started, renewed or ended (``key`` is the order's, or
+    empty when the term ran out)."""
+
+    kind: Literal["started", "renewed", "ended"]
+    plan: str
+    ends_at: datetime
+    key: str
+
+
+@dataclass
+class Replay:
+    standing: Standing | None = None
+    changes: list[Change] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+
+def replay(ladder: Ladder, activity: Sequence[Activity], orders: Sequence[Order], until: datetime) -> Replay:
+    """A member's tier history from all their events, in event time, with the clock run up to
+    ``until`` (or to their last event, if later): the same events give the same history whatever
+    order they arrived in. At one instant the clock strikes first, then activity, then orders."""
+    values = _Values(ladder, activity)
+    moments: list[tuple[datetime, int, str, Activity | Order]] = [(t, 0, "", a) for t, a in values.timed]
+    moments += [(o.at, 1, f"{'prc'.index(o.kind[0])}{o.key}", o) for o in orders]
+    moments.sort(key=lambda m: m[:3])
+    out = Replay()
+    plan = ""
+    for at, group in groupby(moments, key=lambda m: m[0]):
+        items = [m[3] for m in group]
+        standing = out.standing or start(ladder, at)
+        standing = _clock(ladder, standing, values, at, out, plan)
+        if any(isinstance(i, Activity) for i in items):
+            standing, change = after_activity(ladder, standing, values.at(at), at)
+            _note(out, change, standing)
+        for order in (i for i in items if isinstance(i, Order)):
+            plan = order.plan
+            standing = _order(ladder, standing, values, order, out)
+        out.standing = standing
+    if out.standing is not None:
+        out.standing = _clock(ladder, out.standing, values, until, out, plan)
+    return out
+
+
+def _note(out: Replay, change: Change | None, standing: Standing) -> None:
+    if change is not None:
+        out.changes.append(replace(change, review_at=standing.review_at))
+
+
+class _Values:
+    """Qualifying values of one member's events (each with ``at``) at any instant, by prefix sums:
+    a replay asks at every event, so summing the window each time would be quadratic."""
+
+    def __init__(self, ladder: Ladder, activity: Sequence[Activity]) -> None:
+        self.ladder = ladder
+        self.timed = sorted(((a.at, a) for a in activity if a.at is not None), key=lambda x: x[0])
+        self.times = [t for t, _ in self.timed]
+        self.days = [a.day for _, a in self.timed]
+        metric = ladder.metric
+        amounts = [
+            a.spend if metric == "spend" else Decimal(a.points if metric == "points" else a.visits)
+            for _, a in self.timed
+        ]
+        self.sums = [Decimal(0), *accumulate(amounts)]
+
+    def at(self, at: datetime, *, at_review: bool = False) -> Decimal:
+        """As ``qualifying_value``: the first day of the window excluded, up to ``at`` included."""
+        start_, end = self.ladder.period_before(at) if at_review else self.ladder.window(at)
+        first = bisect_right(self.days, start_.date())
+        last = bisect_right(self.times, end)
+        return self.sums[last] - self.sums[first] if last > first else Decimal(0)
+
+
+def _clock(
+    ladder: Ladder, standing: Standing, values: _Values, until: datetime, out: Replay, plan: str
+) -> Standing:
+    """The reviews and membership ends due up to ``until``, each at its own instant."""
+    while True:
+        review_due = standing.review_at + timedelta(days=ladder.grace_days)
+        vip_due = standing.vip_until
+        if vip_due is not None and vip_due <= min(review_due, until):
+            standing, change = vip_ended(ladder, standing, values.at(vip_due), vip_due)
+            out.notices.append(Notice("ended", plan, vip_due, ""))
+        elif review_due <= until:
+            value = values.at(standing.review_at, at_review=True)
+            standing, change = review(ladder, standing, value, review_due)
+        else:
+            return standing
+        _note(out, change, standing)
+
+
+def _order(ladder: Ladder, standing: Standing, values: _Values, order: Order, out: Replay) -> Standing:
+    at = order.at
+    if order.kind == "cancelled":
+        if standing.vip_until is None:
+            return standing
+        ended_at = min(at, standing.vip_until)
+        standing, change = vip_ended(ladder, standing, values.at(at), at)
+        _note(out, change, standing)
+        out.notices.append(Notice("ended", order.plan, ended_at, order.key))
+        return standing
+    renewing = standing.vip_until is not None and standing.vip_until > at
+    until = add_months(standing.vip_until if renewing and standing.vip_until else at, order.term_months)
+    standing, change = vip_started(ladder, standing, until, at)
+    _note(out, change, standing)
+    out.notices.append(Notice("renewed" if renewing else "started", order.plan, until, order.key))
+    return standing
+
+
+def diverge(before: Sequence[Change], after: Sequence[Change]) -> datetime | None:
+    """The first instant from which two histories differ, or None when ``before`` is a beginning of
+    ``after`` (nothing said so far was wrong; ``after`` may only add to it)."""
+    for old, new in zip(before, after, strict=False):
+        if old != new:
+            return min(old.at, new.at)
+    if len(before) > len(after):
+        return before[len(after)].at
+    return None
+
+
+def tier_at(ladder: Ladder, changes: Sequence[Change], at: datetime) -> str:
+    """The tier a history says the member held at ``at``."""
+    held = ladder.tiers[0].name
+    for change in changes:
+        if change.at > at:
+            break
+        held = change.to_tier
+    return held
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A change as ``tier.changed`` tells it. A correction (``corrects_from`` set) voids every change
+    of a lower revision effective from that instant on; its first announcement may restate the tier
+    held from then (``from_tier == to_tier``) when no change falls on that very instant."""
+
+    change: Change
+    revision: int
+    corrects_from: datetime | None = None
+
+
+def announce(
+    ladder: Ladder, before: Sequence[Change], after: Sequence[Change], revision: int
+) -> tuple[int, list[Announcement]]:
+    """What to tell the others when the history ``before`` (already told, at ``revision``) becomes
+    ``after``: the changes it adds, or, when it rewrites what was told, a correction from the first
+    instant that differs (with the next revision)."""
+    since = diverge(before, after)
+    if since is None:
+        return revision, [Announcement(c, revision) for c in after[len(before) :]]
+    revision += 1
+    fresh = [replace(c, reason="correction") for c in after if c.at >= since]
+    if not fresh or fresh[0].at != since:
+        held = tier_at(ladder, after, since)
+        fresh.insert(0, Change(held, held, "correction", since))
+    return revision, [Announcement(c, revision, since) for c in fresh]

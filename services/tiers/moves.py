@@ -7,8 +7,8 @@ let the domain decide, and save the result with the events that describe it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,29 +16,31 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.tiers.domain import (
+    Announcement,
     Change,
     Ladder,
     Standing,
-    after_activity,
+    announce,
     nudge,
     qualifying_value,
-    review,
-    start,
-    vip_ended,
-    vip_started,
+    replay,
 )
 from services.tiers.settings import TiersSettings
 from services.tiers.store.repository import (
+    Kept,
     activity_between,
     activity_row,
-    add_activity,
+    add_events,
     add_history,
     due_for_review,
     load_standings,
     mark_vip_reminded,
     memberships_ended,
     memberships_ending,
+    order_row,
+    orders_of,
     save_standings,
+    told_history,
 )
 from shared.consumer import BatchResult
 from shared.contracts import (
@@ -59,7 +61,6 @@ from shared.contracts import (
     TierProgress,
     VipMembership,
 )
-from shared.dates import add_months
 from shared.outbox import OutboxMessage, append, emitted
 
 
@@ -69,6 +70,7 @@ class Moves:
     ladder: Ladder
     outgoing: list[OutboxMessage] = field(default_factory=list)
     changes: list[tuple[str, Change]] = field(default_factory=list)
+    replaced: list[int] = field(default_factory=list)
     plans: dict[str, str] = field(default_factory=dict)
 
     def emit(
@@ -76,12 +78,8 @@ class Moves:
     ) -> None:
         self.outgoing.append(emitted(self.settings, contract, member, payload, cause))
 
-    def changed(
-        self, member: str, change: Change | None, standing: Standing, cause: Envelope[Any] | None
-    ) -> None:
-        if change is None:
-            return
-        self.changes.append((member, change))
+    def announced(self, member: str, said: Announcement, cause: Envelope[Any] | None) -> None:
+        change = said.change
         payload = TierChanged(
             member_id=member,
             from_tier=change.from_tier,
@@ -89,7 +87,9 @@ class Moves:
             reason=change.reason,
             benefits=self.ladder.tier(change.to_tier).benefits,
             effective_from=change.at,
-            review_at=standing.review_at,
+            review_at=change.review_at,
+            revision=said.revision,
+            corrects_from=said.corrects_from,
         )
         self.emit(TIER_CHANGED, member, payload, cause)
 
@@ -102,80 +102,114 @@ class Moves:
 
 def _activity(ladder: Ladder, event: Envelope[Any]) -> dict[str, Any] | None:
     p = event.payload
-    member, at = getattr(p, "member_id", ""), event.occurred_at
+    member, at, eid = getattr(p, "member_id", ""), event.occurred_at, event.event_id
     if isinstance(p, PurchaseRecorded):
-        return activity_row(member, at, spend=ladder.qualifying_spend(p.currency, p.total_amount), visits=1)
+        spend = ladder.qualifying_spend(p.currency, p.total_amount)
+        return activity_row(eid, member, at, spend=spend, visits=1)
     if isinstance(p, ReturnRecorded):
-        return activity_row(member, at, spend=-ladder.qualifying_spend(p.currency, p.refund_amount))
+        return activity_row(eid, member, at, spend=-ladder.qualifying_spend(p.currency, p.refund_amount))
     if isinstance(p, PointsEarned):
-        return activity_row(member, at, points=p.points)
+        return activity_row(eid, member, at, points=p.points)
     if isinstance(p, PointsReversed):
-        return activity_row(member, at, points=-p.points)
+        return activity_row(eid, member, at, points=-p.points)
     return None
 
 
 async def apply_events(
     conn: AsyncConnection, settings: TiersSettings, ladder: Ladder, events: Sequence[Envelope[Any]]
 ) -> BatchResult:
-    rows = [r for r in (_activity(ladder, e) for e in events) if r is not None]
-    await add_activity(conn, rows)
-    members = {e.payload.member_id for e in events}
-    standings = await load_standings(conn, members)
-    times = [e.occurred_at for e in events]
-    history = await activity_between(conn, members, ladder.window(min(times))[0], max(times))
+    """Keep the events, then replay each member they concern: what changed, or was wrong, is told."""
+    orders = [
+        order_row(e.event_id, e.payload.member_id, e.occurred_at, e.type.removeprefix("vip."),
+                  e.payload.plan, e.payload.term_months)
+        for e in events if isinstance(e.payload, VipMembership)
+    ]  # fmt: skip
+    await add_events(conn, [r for r in (_activity(ladder, e) for e in events) if r is not None], orders)
     moves = Moves(settings, ladder)
-    # In event time order: what arrived late or out of order is judged as of when it happened.
-    for event in sorted(events, key=lambda e: e.occurred_at):
-        member, at = event.payload.member_id, event.occurred_at
-        standing = standings.get(member) or start(ladder, at)
-        payload = event.payload
-        if isinstance(payload, VipMembership):
-            standing = _membership(moves, ladder, standing, event, payload, history.get(member, []))
-        else:
-            value = qualifying_value(ladder, history.get(member, []), at)
-            standing, change = after_activity(ladder, standing, value, at)
-            moves.changed(member, change, standing, event)
-            standing, near = nudge(ladder, standing, value)
-            if near:
-                progress = TierProgress(
-                    member_id=member,
-                    tier=standing.tier,
-                    next_tier=near[0],
-                    remaining=near[1],
-                    metric=ladder.metric,
-                    window_ends=ladder.window(at)[1],
-                )
-                moves.emit(TIER_PROGRESS, member, progress, event)
-        standings[member] = standing
-    await save_standings(conn, standings, moves.plans)
-    await add_history(conn, moves.changes)
+    await _settle(conn, moves, {e.payload.member_id for e in events}, events, None)
     return BatchResult(outgoing=moves.outgoing)
 
 
-def _membership(
+async def _settle(
+    conn: AsyncConnection,
     moves: Moves,
-    ladder: Ladder,
-    standing: Standing,
-    event: Envelope[Any],
-    vip: VipMembership,
-    history: list[Any],
+    members: Iterable[str],
+    events: Sequence[Envelope[Any]],
+    clock: datetime | None,
+) -> None:
+    """Replay each member's events up to the later of their last event, how far the clock ran before
+    and ``clock``; announce the difference from what was told, and save standing and history."""
+    ladder = moves.ladder
+    members = sorted(set(members))
+    kept = await load_standings(conn, members)
+    activity = await activity_between(conn, members, None, None)
+    orders = await orders_of(conn, members)
+    told = await told_history(conn, members)
+    latest = {e.payload.member_id: e for e in sorted(events, key=lambda e: e.occurred_at)}
+    arrived = {str(e.event_id) for e in events}
+    saved: dict[str, Kept] = {}
+    for member in members:
+        mine, theirs = activity.get(member, []), orders.get(member, [])
+        old = kept.get(member)
+        if theirs:
+            moves.plans[member] = theirs[-1].plan
+        times = [a.at for a in mine if a.at] + [o.at for o in theirs]
+        horizon = max(t for t in (*times, clock, old.settled_until if old else None) if t is not None)
+        replayed = replay(ladder, mine, theirs, horizon)
+        if replayed.standing is None:
+            continue
+        cause = latest.get(member)
+        before = told.get(member, [])
+        revision, said = announce(
+            ladder, [c for _, c in before], replayed.changes, old.revision if old else 0
+        )
+        same = _common(before, replayed.changes)
+        moves.replaced += [row for row, _ in before[same:]]
+        moves.changes += [(member, c) for c in replayed.changes[same:]]
+        for announcement in said:
+            moves.announced(member, announcement, cause)
+        ran_before = old.settled_until if old else None
+        for notice in replayed.notices:
+            # Orders tell their own moments; a term running out is told once, when the clock passes it.
+            fresh = notice.key in arrived if notice.key else ran_before is None or notice.ends_at > ran_before
+            if fresh:
+                moves.membership(_NOTICES[notice.kind], member, notice.plan or "vip", notice.ends_at, cause)
+        standing = replace(replayed.standing, nudged_for=old.standing.nudged_for if old else None)
+        if cause is not None and not isinstance(cause.payload, VipMembership):
+            standing = _nudge(moves, member, standing, mine, cause)
+        saved[member] = Kept(standing, revision, horizon)
+    await save_standings(conn, saved, moves.plans)
+    await add_history(conn, moves.changes, moves.replaced)
+
+
+_NOTICES = {"started": MEMBERSHIP_STARTED, "renewed": MEMBERSHIP_RENEWED, "ended": MEMBERSHIP_ENDED}
+
+
+def _common(before: Sequence[tuple[int, Change]], after: Sequence[Change]) -> int:
+    """How many changes at the start of the told history still stand."""
+    return next(
+        (i for i, ((_, old), new) in enumerate(zip(before, after, strict=False)) if old != new),
+        min(len(before), len(after)),
+    )
+
+
+def _nudge(
+    moves: Moves, member: str, standing: Standing, activity: list[Any], cause: Envelope[Any]
 ) -> Standing:
-    member, at = vip.member_id, event.occurred_at
-    moves.plans[member] = vip.plan
-    if event.type == "vip.cancelled":
-        if standing.vip_until is None:
-            return standing
-        ended_at = standing.vip_until
-        standing, change = vip_ended(ladder, standing, qualifying_value(ladder, history, at), at)
-        moves.changed(member, change, standing, event)
-        moves.membership(MEMBERSHIP_ENDED, member, vip.plan, min(at, ended_at), event)
-        return standing
-    renewing = standing.vip_until is not None and standing.vip_until > at
-    until = add_months(standing.vip_until if renewing and standing.vip_until else at, vip.term_months)
-    standing, change = vip_started(ladder, standing, until, at)
-    moves.changed(member, change, standing, event)
-    contract = MEMBERSHIP_RENEWED if renewing else MEMBERSHIP_STARTED
-    moves.membership(contract, member, vip.plan, until, event)
+    """Within reach of the next tier after the member's latest event here: tell them, once per tier."""
+    ladder, at = moves.ladder, cause.occurred_at
+    value = qualifying_value(ladder, activity, at)
+    standing, near = nudge(ladder, standing, value)
+    if near:
+        progress = TierProgress(
+            member_id=member,
+            tier=standing.tier,
+            next_tier=near[0],
+            remaining=near[1],
+            metric=ladder.metric,
+            window_ends=ladder.window(at)[1],
+        )
+        moves.emit(TIER_PROGRESS, member, progress, cause)
     return standing
 
 
@@ -183,42 +217,27 @@ def _membership(
 
 
 async def review_due(conn: AsyncConnection, settings: TiersSettings, ladder: Ladder, now: datetime) -> int:
-    """Members whose period ended more than the grace period ago: keep, or step down one tier."""
+    """Members whose period ended more than the grace period ago: the clock runs to ``now`` for them."""
     members = await due_for_review(conn, now - timedelta(days=ladder.grace_days), 200)
-    if not members:
-        return 0
-    standings = await load_standings(conn, members)
-    earliest = min(s.review_at for s in standings.values())
-    history = await activity_between(conn, members, ladder.period_before(earliest)[0], now)
-    moves = Moves(settings, ladder)
-    for member, standing in standings.items():
-        value = qualifying_value(ladder, history.get(member, []), standing.review_at, at_review=True)
-        standings[member], change = review(ladder, standing, value, now)
-        moves.changed(member, change, standings[member], None)
-    await _save(conn, standings, moves)
-    return len(members)
+    return await _run_clock(conn, settings, ladder, members, now)
 
 
 async def end_memberships(
     conn: AsyncConnection, settings: TiersSettings, ladder: Ladder, now: datetime
 ) -> int:
     ended = await memberships_ended(conn, now, 200)
-    if not ended:
+    return await _run_clock(conn, settings, ladder, [m for m, _ in ended], now)
+
+
+async def _run_clock(
+    conn: AsyncConnection, settings: TiersSettings, ladder: Ladder, members: list[str], now: datetime
+) -> int:
+    if not members:
         return 0
-    members = [m for m, _ in ended]
-    standings = await load_standings(conn, members)
-    history = await activity_between(conn, members, ladder.window(now)[0], now)
     moves = Moves(settings, ladder)
-    for member, plan in ended:
-        standing = standings[member]
-        ends_at = standing.vip_until
-        assert ends_at is not None
-        value = qualifying_value(ladder, history.get(member, []), now)
-        standings[member], change = vip_ended(ladder, standing, value, now)
-        moves.changed(member, change, standings[member], None)
-        moves.membership(MEMBERSHIP_ENDED, member, plan or "vip", ends_at, None)
-    await _save(conn, standings, moves)
-    return len(ended)
+    await _settle(conn, moves, members, [], now)
+    await append(conn, moves.outgoing)
+    return len(members)
 
 
 async def remind_memberships(
@@ -232,9 +251,3 @@ async def remind_memberships(
         await mark_vip_reminded(conn, [m for m, _, _ in ending], now)
         await append(conn, moves.outgoing)
     return len(ending)
-
-
-async def _save(conn: AsyncConnection, standings: dict[str, Standing], moves: Moves) -> None:
-    await save_standings(conn, standings, {})
-    await add_history(conn, moves.changes)
-    await append(conn, moves.outgoing)

@@ -98,11 +98,15 @@ class PointsExpiringSoon(_Contract):
 
 
 class PointsAdjusted(_Contract):
+    """An operator's adjustment, or a tier correction (operator ``tiers``): the tier a purchase
+    earned with turned out not to be the one held then (``purchase_event_id``)."""
+
     member_id: MemberId
     points: Points
     balance: Points
     reason: str
     operator: str
+    purchase_event_id: uuid.UUID | None = None
 
 
 class PointsTransferred(_Contract):

@@ -20,14 +20,25 @@ class TierBenefits(_Contract):
 
 
 class TierChanged(_Contract):
+    """The member holds ``to_tier`` from ``effective_from`` (event time).
+
+    A member's changes form a step function of time. When a late event rewrites what was told, the
+    tiers service sends a correction: changes of the next ``revision`` carrying ``corrects_from``,
+    which void every change of a lower revision effective from that instant on. The first of them may
+    restate the tier held from then (``from_tier == to_tier``) rather than announce a move."""
+
     member_id: MemberId
     from_tier: str | None
     to_tier: str
-    # qualified | vip_started | vip_ended | period_end (a soft landing: one tier at a time)
+    # qualified | vip_started | vip_ended | period_end (a soft landing: one tier at a time) | correction
     reason: str
     benefits: TierBenefits
     effective_from: AwareDatetime
     review_at: AwareDatetime | None = Field(description="when the tier is next reviewed for a downgrade")
+    revision: int = Field(default=0, ge=0, description="of the member's history this change belongs to")
+    corrects_from: AwareDatetime | None = Field(
+        default=None, description="a correction: changes of lower revisions from this instant on are void"
+    )
 
 
 class TierProgress(_Contract):

@@ -97,7 +97,7 @@ async def test_a_year_of_purchases_gives_the_tier_history_the_rules_say(
 
     # The points service learned Bita is Platinum: her next purchase earns 1.5x.
     await eventually(
-        lambda: stack.scalar("points", "SELECT tier FROM member_tiers WHERE member_id = 'bita'"),
+        lambda: stack.scalar("points", "SELECT tier FROM tier_steps WHERE member_id = 'bita'"),
         what="points knows bita's tier",
     )
     later = purchase("bita", str(2 * M), occurred_at=utcnow())

@@ -130,6 +130,8 @@ def fact_of(event: Envelope[Any]) -> Fact | None:
                     "to_tier": p.to_tier,
                     "reason": p.reason,
                     "effective_from": p.effective_from,
+                    "revision": p.revision,
+                    "corrects_from": p.corrects_from,
                 },
             )
         case PromotionTargeted():

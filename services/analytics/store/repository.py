@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Table, and_, exists, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.analytics.domain.kpis import Customer, Group
@@ -162,12 +162,17 @@ async def points_between(
 
 
 async def tiers_at(conn: AsyncConnection, scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
-    """How many members are in each tier at ``end``, and the moves between tiers in the period."""
+    """How many members are in each tier at ``end``, and the moves between tiers in the period: of
+    the changes that stand (a correction voids those it replaces), whatever order they came in."""
+    t, c = tier_changes.c, tier_changes.alias("later").c
+    void = exists().where(
+        c.member_id == t.member_id, c.revision > t.revision, c.corrects_from <= t.effective_from
+    )
     latest = (
-        select(tier_changes.c.member_id, tier_changes.c.to_tier)
-        .where(tier_changes.c.effective_from < end, scope.members(tier_changes.c.member_id))
-        .order_by(tier_changes.c.member_id, tier_changes.c.effective_from.desc(), tier_changes.c.event_id)
-        .distinct(tier_changes.c.member_id)
+        select(t.member_id, t.to_tier)
+        .where(t.effective_from < end, scope.members(t.member_id), ~void)
+        .order_by(t.member_id, t.effective_from.desc(), t.revision.desc(), t.event_id)
+        .distinct(t.member_id)
         .subquery()
     )
     distribution = await conn.execute(select(latest.c.to_tier, func.count()).group_by(latest.c.to_tier))
@@ -177,6 +182,9 @@ async def tiers_at(conn: AsyncConnection, scope: Scope, start: datetime, end: da
             tier_changes.c.effective_from >= start,
             tier_changes.c.effective_from < end,
             scope.members(tier_changes.c.member_id),
+            ~void,
+            # A correction may restate the tier held from an instant: that is no move.
+            t.from_tier.is_distinct_from(t.to_tier),
         )
         .group_by(tier_changes.c.from_tier, tier_changes.c.to_tier)
         .order_by(tier_changes.c.from_tier, tier_changes.c.to_tier)

@@ -81,6 +81,9 @@ tier_changes = Table(
     Column("to_tier", String, nullable=False),
     Column("reason", String, nullable=False),
     Column("effective_from", DateTime(timezone=True), nullable=False),
+    # A correction (corrects_from set) voids the changes of lower revisions from that instant on.
+    Column("revision", Integer, nullable=False, server_default="0"),
+    Column("corrects_from", DateTime(timezone=True), nullable=True),
     Index("ix_tier_changes_member", "member_id", "effective_from"),
 )
 

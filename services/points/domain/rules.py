@@ -141,6 +141,7 @@ class Earning:
     contributions: tuple[RuleContribution, ...]
     partner_points: dict[str, int] = field(default_factory=dict)  # funded by each partner campaign
     welcome: int = 0  # of ``points``, the welcome bonus
+    base: Decimal = Decimal(0)  # the base points a tier multiplier applies to
 
 
 def _line_bonus(
@@ -225,15 +226,9 @@ def evaluate(
             parts.append(
                 (f"promotion {promo.name} x{_plain(promo.multiplier)}", (promo.multiplier - 1) * applies)
             )
-    if member.tier_multiplier != 1:
-        parts.append(
-            (
-                f"tier {member.tier} x{_plain(member.tier_multiplier)}",
-                (member.tier_multiplier - 1) * base_total,
-            )
-        )
-
     contributions = [RuleContribution(rule=name, points=rules.round(v)) for name, v in parts]
+    if (line := tier_line(rules, member.tier, member.tier_multiplier, base_total)) is not None:
+        contributions.append(line)
     partner_points: dict[str, int] = {}
     for campaign in campaigns:
         if not campaign.starts_at <= occurred_at < campaign.ends_at:
@@ -269,7 +264,18 @@ def evaluate(
     welcome = rules.welcome_bonus if member.first_purchase else 0
     if welcome:
         contributions.append(RuleContribution(rule="welcome bonus", points=welcome))
-    return Earning(earned + welcome, tuple(contributions), partner_points, welcome)
+    return Earning(earned + welcome, tuple(contributions), partner_points, welcome, base_total)
+
+
+def tier_line(
+    rules: RuleSet, tier: str | None, multiplier: Decimal, base: Decimal
+) -> RuleContribution | None:
+    """What the member's tier adds to a purchase's ``base`` points: ``(m - 1) x base``."""
+    if multiplier == 1:
+        return None
+    return RuleContribution(
+        rule=f"tier {tier} x{_plain(multiplier)}", points=rules.round((multiplier - 1) * base)
+    )
 
 
 def partner_earning(rules: RuleSet, partner_id: str, currency: str, amount: Decimal) -> Earning:

@@ -17,6 +17,7 @@ from services.points.domain.challenges import Challenge
 from services.points.domain.games import Game
 from services.points.domain.rules import RuleSet
 from services.points.domain.sunset import ProgramEnd
+from services.points.domain.tiering import Step
 from services.points.domain.wallet import Lot, Wallet
 from services.points.store.tables import (
     balances,
@@ -30,12 +31,13 @@ from services.points.store.tables import (
     games,
     ledger,
     lots,
-    member_tiers,
     program_ends,
     program_reminders,
     redemptions,
     rewards,
     rule_sets,
+    tier_earns,
+    tier_steps,
 )
 from shared.contracts import PartnerCampaignAnnounced
 
@@ -155,6 +157,9 @@ async def add_daily(conn: AsyncConnection, earned: dict[tuple[str, date], int]) 
         )
 
 
+TIER_CORRECTION = "tier correction"  # the reason of the adjustments that correct a purchase's tier line
+
+
 @dataclass
 class Original:
     """A purchase's earn, and what returns have taken back from it so far."""
@@ -183,17 +188,23 @@ async def originals(conn: AsyncConnection, purchase_ids: Iterable[uuid.UUID]) ->
         )
         for row in earns
     }
-    reversals = await conn.execute(
+    # Returns, and tier corrections (which move the earn and what its returns took back with it).
+    moves = await conn.execute(
         text(
-            "SELECT details->>'purchase_event_id' AS purchase, -sum(points) AS points, "
-            "sum((details->>'refund_amount')::numeric) AS refunded FROM ledger "
-            "WHERE kind = 'reverse' AND details->>'purchase_event_id' = ANY(:ids) GROUP BY 1"
+            "SELECT details->>'purchase_event_id' AS purchase, "
+            "sum(CASE WHEN kind = 'reverse' THEN -points ELSE (details->>'reversed')::bigint END) AS points, "
+            "sum(CASE WHEN kind = 'reverse' THEN (details->>'refund_amount')::numeric ELSE 0 END) "
+            "AS refunded, "
+            "sum(CASE WHEN kind = 'reverse' THEN 0 ELSE (details->>'earned')::bigint END) AS earned "
+            "FROM ledger WHERE (kind = 'reverse' OR (kind = 'adjust' AND details->>'reason' = :correction)) "
+            "AND details->>'purchase_event_id' = ANY(:ids) GROUP BY 1"
         ),
-        {"ids": [str(i) for i in ids]},
+        {"ids": [str(i) for i in ids], "correction": TIER_CORRECTION},
     )
-    for row in reversals:
+    for row in moves:
         original = found[uuid.UUID(row.purchase)]
         original.reversed, original.refunded = int(row.points), Decimal(row.refunded)
+        original.points += int(row.earned)
     return found
 
 
@@ -425,31 +436,63 @@ async def partner_settlement(
     return [{"campaign_id": r.campaign_id, "points": int(r.points), "earns": int(r.earns)} for r in rows]
 
 
-async def tiers_of(conn: AsyncConnection, members: Iterable[str]) -> dict[str, tuple[str, Decimal]]:
+async def tier_steps_of(conn: AsyncConnection, members: Iterable[str]) -> dict[str, list[Step]]:
+    t = tier_steps.c
     rows = await conn.execute(
-        select(member_tiers.c.member_id, member_tiers.c.tier, member_tiers.c.multiplier).where(
-            member_tiers.c.member_id.in_(sorted(set(members)))
-        )
+        select(t.member_id, t.effective_from, t.tier, t.multiplier, t.revision, t.corrects_from, t.seq)
+        .where(t.member_id.in_(sorted(set(members))))
+        .order_by(t.seq)
     )
-    return {m: (t, Decimal(x)) for m, t, x in rows}
+    found: dict[str, list[Step]] = {}
+    for member, at, tier, multiplier, revision, corrects_from, seq in rows:
+        found.setdefault(member, []).append(Step(at, tier, Decimal(multiplier), revision, corrects_from, seq))
+    return found
 
 
-async def set_tiers(conn: AsyncConnection, changed: dict[str, tuple[str, Decimal, datetime]]) -> None:
-    if changed:
-        upsert = insert(member_tiers)
+async def add_tier_steps(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """In the order told: ``seq`` keeps it."""
+    if rows:
+        await conn.execute(insert(tier_steps).on_conflict_do_nothing(index_elements=["event_id"]), list(rows))
+
+
+@dataclass
+class TierEarn:
+    """The tier line a purchase earned, and what it applies to."""
+
+    purchase_event_id: uuid.UUID
+    member_id: str
+    occurred_at: datetime
+    base: Decimal
+    rule_set_version: int
+    tier: str | None
+    multiplier: Decimal
+    line: int
+
+
+async def tier_earns_of(conn: AsyncConnection, members: Iterable[str], since: datetime) -> list[TierEarn]:
+    t = tier_earns.c
+    rows = await conn.execute(
+        select(tier_earns)
+        .where(t.member_id.in_(sorted(set(members))), t.occurred_at >= since)
+        .order_by(t.occurred_at, t.purchase_event_id)
+    )
+    return [
+        TierEarn(r.purchase_event_id, r.member_id, r.occurred_at, Decimal(r.base), r.rule_set_version, r.tier,
+                 Decimal(r.multiplier), r.line)
+        for r in rows
+    ]  # fmt: skip
+
+
+async def save_tier_earns(conn: AsyncConnection, earns: Iterable[TierEarn]) -> None:
+    rows = [e.__dict__ for e in earns]
+    if rows:
+        upsert = insert(tier_earns)
         await conn.execute(
             upsert.on_conflict_do_update(
-                index_elements=[member_tiers.c.member_id],
-                set_={
-                    "tier": upsert.excluded.tier,
-                    "multiplier": upsert.excluded.multiplier,
-                    "since": upsert.excluded.since,
-                },
+                index_elements=[tier_earns.c.purchase_event_id],
+                set_={k: upsert.excluded[k] for k in ("tier", "multiplier", "line")},
             ),
-            [
-                {"member_id": m, "tier": t, "multiplier": x, "since": s}
-                for m, (t, x, s) in sorted(changed.items())
-            ],
+            rows,
         )
 
 

@@ -122,14 +122,33 @@ redemptions = Table(
     Column("settled_at", DateTime(timezone=True), nullable=True),
 )
 
-# What the tiers service says each member's tier is (from tier.changed), for the tier multiplier.
-member_tiers = Table(
-    "member_tiers",
+# Every tier.changed the tiers service sent, as a step of the member's tier over (event) time.
+tier_steps = Table(
+    "tier_steps",
     metadata,
-    Column("member_id", String, primary_key=True),
+    Column("seq", BigInteger, Identity(always=True), primary_key=True),  # the order told
+    Column("event_id", Uuid, nullable=False, unique=True),
+    Column("member_id", String, nullable=False, index=True),
+    Column("effective_from", DateTime(timezone=True), nullable=False),
     Column("tier", String, nullable=False),
     Column("multiplier", Numeric(6, 2), nullable=False),
-    Column("since", DateTime(timezone=True), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("corrects_from", DateTime(timezone=True), nullable=True),
+)
+
+# The tier line each purchase earned (and the base it applies to), for tier corrections.
+tier_earns = Table(
+    "tier_earns",
+    metadata,
+    Column("purchase_event_id", Uuid, primary_key=True),
+    Column("member_id", String, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("base", Numeric(30, 10), nullable=False),
+    Column("rule_set_version", Integer, nullable=False),
+    Column("tier", String, nullable=True),
+    Column("multiplier", Numeric(6, 2), nullable=False),
+    Column("line", BigInteger, nullable=False),
+    Index("ix_tier_earns_member", "member_id", "occurred_at"),
 )
 
 # Value-based program: causes members give points to; the brand may match up to a budget.

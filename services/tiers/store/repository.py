@@ -2,77 +2,91 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.tiers.domain import Activity, Change, Standing
-from services.tiers.store.tables import activity_daily, history, standings
+from services.tiers.domain import Activity, Change, Order, Standing
+from services.tiers.store.tables import activity_events, history, standings, vip_orders
 
 
-async def add_activity(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Add each event's spend, points and visits to its member's day (the inbox saw to duplicates)."""
-    days: dict[tuple[str, date], list[Any]] = {}
-    for row in rows:
-        day = days.setdefault((row["member_id"], row["occurred_at"].astimezone(UTC).date()), [0, 0, 0])
-        day[0] += row["spend"]
-        day[1] += row["points"]
-        day[2] += row["visits"]
-    if not days:
-        return
-    upsert = insert(activity_daily)
-    await conn.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[activity_daily.c.member_id, activity_daily.c.day],
-            set_={
-                "spend": activity_daily.c.spend + upsert.excluded.spend,
-                "points": activity_daily.c.points + upsert.excluded.points,
-                "visits": activity_daily.c.visits + upsert.excluded.visits,
-            },
-        ),
-        [
-            {"member_id": m, "day": d, "spend": v[0], "points": v[1], "visits": v[2]}
-            for (m, d), v in sorted(days.items())
-        ],
-    )
+async def add_events(
+    conn: AsyncConnection, activity: Sequence[dict[str, Any]], orders: Sequence[dict[str, Any]]
+) -> None:
+    """Keep each event at its own instant (a redelivered one is already there)."""
+    for table, rows in ((activity_events, activity), (vip_orders, orders)):
+        if rows:
+            await conn.execute(insert(table).on_conflict_do_nothing(index_elements=["event_id"]), list(rows))
 
 
 async def activity_between(
-    conn: AsyncConnection, members: Iterable[str], start: datetime, end: datetime
+    conn: AsyncConnection, members: Iterable[str], start: datetime | None, end: datetime | None
 ) -> dict[str, list[Activity]]:
-    a = activity_daily.c
-    rows = await conn.execute(
-        select(a.member_id, a.day, a.spend, a.points, a.visits)
-        .where(a.member_id.in_(sorted(set(members))), a.day >= start.date(), a.day <= end.date())
-        .order_by(a.day)
+    """Each member's qualifying events (all of them without bounds), oldest first."""
+    a = activity_events.c
+    query = select(a.member_id, a.occurred_at, a.spend, a.points, a.visits).where(
+        a.member_id.in_(sorted(set(members)))
     )
+    if start is not None:
+        query = query.where(a.occurred_at >= start)
+    if end is not None:
+        query = query.where(a.occurred_at <= end)
     found: dict[str, list[Activity]] = defaultdict(list)
-    for member, day, spend, points, visits in rows:
-        found[member].append(Activity(day, spend, points, visits))
+    for member, at, spend, points, visits in await conn.execute(query.order_by(a.occurred_at, a.event_id)):
+        found[member].append(Activity(at.astimezone(UTC).date(), spend, points, visits, at))
     return found
 
 
-async def load_standings(conn: AsyncConnection, members: Iterable[str]) -> dict[str, Standing]:
+async def orders_of(conn: AsyncConnection, members: Iterable[str]) -> dict[str, list[Order]]:
+    o = vip_orders.c
+    rows = await conn.execute(
+        select(o.member_id, o.occurred_at, o.kind, o.plan, o.term_months, o.event_id)
+        .where(o.member_id.in_(sorted(set(members))))
+        .order_by(o.occurred_at, o.event_id)
+    )
+    found: dict[str, list[Order]] = defaultdict(list)
+    for member, at, kind, plan, term, event_id in rows:
+        found[member].append(Order(at, kind, plan, term, str(event_id)))
+    return found
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A member's stored standing, the revision of what was told about it, and how far the clock ran."""
+
+    standing: Standing
+    revision: int = 0
+    settled_until: datetime | None = None
+
+
+async def load_standings(conn: AsyncConnection, members: Iterable[str]) -> dict[str, Kept]:
     rows = await conn.execute(
         select(standings)
         .where(standings.c.member_id.in_(sorted(set(members))))
         .order_by(standings.c.member_id)
         .with_for_update()
     )
-    return {r.member_id: Standing(r.tier, r.since, r.review_at, r.vip_until, r.nudged_for) for r in rows}
+    return {
+        r.member_id: Kept(
+            Standing(r.tier, r.since, r.review_at, r.vip_until, r.nudged_for), r.revision, r.settled_until
+        )
+        for r in rows
+    }
 
 
-async def save_standings(conn: AsyncConnection, found: dict[str, Standing], plans: dict[str, str]) -> None:
+async def save_standings(conn: AsyncConnection, found: dict[str, Kept], plans: dict[str, str]) -> None:
     if not found:
         return
     upsert = insert(standings)
-    values = ["tier", "since", "review_at", "vip_until", "nudged_for"]
+    values = ["tier", "since", "review_at", "vip_until", "nudged_for", "revision", "settled_until"]
     await conn.execute(
         upsert.on_conflict_do_update(
             index_elements=[standings.c.member_id],
@@ -84,19 +98,42 @@ async def save_standings(conn: AsyncConnection, found: dict[str, Standing], plan
         [
             {
                 "member_id": m,
-                "tier": s.tier,
-                "since": s.since,
-                "review_at": s.review_at,
-                "vip_until": s.vip_until,
-                "nudged_for": s.nudged_for,
+                "tier": k.standing.tier,
+                "since": k.standing.since,
+                "review_at": k.standing.review_at,
+                "vip_until": k.standing.vip_until,
+                "nudged_for": k.standing.nudged_for,
+                "revision": k.revision,
+                "settled_until": k.settled_until,
                 **({"vip_plan": plans.get(m)} if plans else {}),
             }
-            for m, s in sorted(found.items())
+            for m, k in sorted(found.items())
         ],
     )
 
 
-async def add_history(conn: AsyncConnection, changes: Sequence[tuple[str, Change]]) -> None:
+async def told_history(conn: AsyncConnection, members: Iterable[str]) -> dict[str, list[tuple[int, Change]]]:
+    """Each member's history as it stands (rows a correction replaced left out), with the row ids."""
+    h = history.c
+    rows = await conn.execute(
+        select(h.id, h.member_id, h.from_tier, h.to_tier, h.reason, h.at)
+        .where(h.member_id.in_(sorted(set(members))), h.replaced_at.is_(None))
+        .order_by(h.id)
+    )
+    found: dict[str, list[tuple[int, Change]]] = defaultdict(list)
+    for row_id, member, from_tier, to_tier, reason, at in rows:
+        found[member].append((row_id, Change(from_tier, to_tier, reason, at)))
+    return found
+
+
+async def add_history(
+    conn: AsyncConnection, changes: Sequence[tuple[str, Change]], replaced: Sequence[int] = ()
+) -> None:
+    """Append changes; ``replaced`` rows stay for the record but leave the history."""
+    if replaced:
+        await conn.execute(
+            history.update().where(history.c.id.in_(sorted(replaced))).values(replaced_at=func.now())
+        )
     if changes:
         await conn.execute(
             history.insert(),
@@ -154,13 +191,31 @@ async def standing_of(conn: AsyncConnection, member: str) -> Any:
 async def history_of(conn: AsyncConnection, member: str) -> list[dict[str, Any]]:
     rows = await conn.execute(
         select(history.c.from_tier, history.c.to_tier, history.c.reason, history.c.at)
-        .where(history.c.member_id == member)
+        .where(history.c.member_id == member, history.c.replaced_at.is_(None))
         .order_by(history.c.id)
     )
     return [dict(r._mapping) for r in rows]
 
 
 def activity_row(
-    member: str, at: datetime, *, spend: Decimal = Decimal(0), points: int = 0, visits: int = 0
+    event_id: uuid.UUID,
+    member: str,
+    at: datetime,
+    *,
+    spend: Decimal = Decimal(0),
+    points: int = 0,
+    visits: int = 0,
 ) -> dict[str, Any]:
-    return {"member_id": member, "occurred_at": at, "spend": spend, "points": points, "visits": visits}
+    return {
+        "event_id": event_id, "member_id": member, "occurred_at": at, "spend": spend, "points": points,
+        "visits": visits,
+    }  # fmt: skip
+
+
+def order_row(
+    event_id: uuid.UUID, member: str, at: datetime, kind: str, plan: str, term: int
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id, "member_id": member, "occurred_at": at, "kind": kind, "plan": plan,
+        "term_months": term,
+    }  # fmt: skip

@@ -5,30 +5,42 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
-    Date,
     DateTime,
     Identity,
+    Index,
     Integer,
     MetaData,
     Numeric,
-    PrimaryKeyConstraint,
     String,
     Table,
+    Uuid,
     func,
 )
 
 metadata = MetaData()
 
-# Qualifying activity per member and (UTC) day of the event: a late event lands on its own day.
-activity_daily = Table(
-    "activity_daily",
+# Each qualifying event at its own instant: a member's history is replayed from these.
+activity_events = Table(
+    "activity_events",
     metadata,
+    Column("event_id", Uuid, primary_key=True),
     Column("member_id", String, nullable=False),
-    Column("day", Date, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("spend", Numeric(20, 4), nullable=False),
     Column("points", BigInteger, nullable=False),
     Column("visits", Integer, nullable=False),
-    PrimaryKeyConstraint("member_id", "day"),
+    Index("ix_activity_events_member", "member_id", "occurred_at"),
+)
+
+vip_orders = Table(
+    "vip_orders",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("member_id", String, nullable=False, index=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("kind", String, nullable=False),
+    Column("plan", String, nullable=False),
+    Column("term_months", Integer, nullable=False),
 )
 
 standings = Table(
@@ -42,6 +54,8 @@ standings = Table(
     Column("vip_plan", String, nullable=True),
     Column("vip_reminded_at", DateTime(timezone=True), nullable=True),
     Column("nudged_for", String, nullable=True),
+    Column("revision", Integer, nullable=False, server_default="0"),  # of what tier.changed told
+    Column("settled_until", DateTime(timezone=True), nullable=True),  # how far the clock has run
 )
 
 history = Table(
@@ -54,4 +68,5 @@ history = Table(
     Column("reason", String, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("replaced_at", DateTime(timezone=True), nullable=True),  # by a correction
 )

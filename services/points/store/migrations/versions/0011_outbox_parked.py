@@ -1,13 +1,13 @@
 """outbox_parked (rows Kafka refused for good); the index the inbox retention deletes by
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 """
 
 from shared.store.core_tables import create_core_tables_v2
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """outbox_parked (rows Kafka refused for good); the index the inbox retention deletes by
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from shared.store.core_tables import create_core_tables_v2
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

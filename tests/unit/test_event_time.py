@@ -1,0 +1,300 @@
+"""Arrival order changes nothing: the same events, delivered in any order across batches, give the
+same tier history and, once points has applied the corrections the tiers service sends, the same
+points for every purchase as delivered in time order."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.points.domain.rules import RuleSet, tier_line
+from services.points.domain.tiering import Step, Timeline, correct
+from services.points.domain.wallet import points_to_reverse
+from services.tiers.domain import (
+    Activity,
+    Announcement,
+    Change,
+    Ladder,
+    Order,
+    announce,
+    diverge,
+    replay,
+    tier_at,
+)
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+LADDER = Ladder.model_validate(
+    {
+        "metric": "spend",
+        "window_months": 6,
+        "grace_days": 10,
+        "vip_tier": "Gold",
+        "tiers": [
+            {"name": "Bronze", "threshold": "0"},
+            {"name": "Silver", "threshold": "1000", "benefits": {"earn_multiplier": "1.1"}},
+            {"name": "Gold", "threshold": "3000", "benefits": {"earn_multiplier": "1.25"}},
+            {"name": "Platinum", "threshold": "6000", "benefits": {"earn_multiplier": "1.5"}},
+        ],
+    }
+)
+RULES = RuleSet(effective_from=T0 - timedelta(days=1), base_rates={"IRR": Decimal("0.1")})
+
+
+@dataclass(frozen=True)
+class Sale:
+    key: str
+    at: datetime
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Refund:
+    key: str
+    at: datetime
+    sale: str
+    amount: Decimal
+
+
+Event = Sale | Refund | Order
+KINDS: list[Literal["purchased", "renewed", "cancelled"]] = ["purchased", "renewed", "cancelled"]
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> list[Event]:
+    """A member's purchases (some partly or fully returned later) and paid-membership orders over
+    two years; several at the same instant now and then."""
+    events: list[Event] = []
+    for i in range(draw(st.integers(1, 14))):
+        at = T0 + timedelta(hours=draw(st.integers(0, 24 * 700)) // 12 * 12)
+        sale = Sale(f"s{i}", at, Decimal(draw(st.integers(1, 40)) * 100))
+        events.append(sale)
+        if draw(st.integers(0, 3)) == 0:
+            back = Decimal(draw(st.integers(1, int(sale.amount) // 100)) * 100)
+            events.append(Refund(f"r{i}", at + timedelta(days=draw(st.integers(0, 60))), sale.key, back))
+    for j in range(draw(st.integers(0, 2))):
+        at = T0 + timedelta(days=draw(st.integers(0, 700)))
+        kind = draw(st.sampled_from(KINDS))
+        events.append(Order(at, kind, "vip", draw(st.integers(1, 6)), f"o{j}"))
+    return events
+
+
+def _activity(events: Sequence[Event]) -> list[Activity]:
+    sales = {e.key: e for e in events if isinstance(e, Sale)}
+    out = [Activity(e.at.date(), spend=e.amount, visits=1, at=e.at) for e in sales.values()]
+    out += [Activity(e.at.date(), spend=-e.amount, at=e.at) for e in events if isinstance(e, Refund)]
+    return out
+
+
+def _horizon(events: Sequence[Event]) -> datetime:
+    return max(e.at for e in events)
+
+
+@dataclass
+class TiersService:
+    """What the tiers service does with each batch: keep, replay, announce the difference."""
+
+    known: list[Event] = field(default_factory=list)
+    told: list[Change] = field(default_factory=list)
+    revision: int = 0
+    said: list[Announcement] = field(default_factory=list)
+
+    def batch(self, events: Sequence[Event]) -> list[Announcement]:
+        self.known += events
+        orders = [e for e in self.known if isinstance(e, Order)]
+        after = replay(LADDER, _activity(self.known), orders, _horizon(self.known)).changes
+        self.revision, said = announce(LADDER, self.told, after, self.revision)
+        self.told = after
+        self.said += said
+        return said
+
+
+def _batches(events: Sequence[Event], seed: int) -> list[list[Event]]:
+    """``events`` shuffled and cut into batches of random sizes."""
+    rnd = random.Random(seed)
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    cuts = sorted(rnd.sample(range(1, len(shuffled)), min(3, len(shuffled) - 1))) if len(shuffled) > 1 else []
+    return [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(shuffled)], strict=True)]
+
+
+def _in_time_order(events: Sequence[Event]) -> list[Event]:
+    return sorted(events, key=lambda e: (e.at, isinstance(e, Refund), e.key))
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams(), st.integers(0, 2**32))
+def test_a_tier_history_is_the_same_whatever_order_its_events_arrive_in(
+    events: list[Event], seed: int
+) -> None:
+    in_order = TiersService()
+    for event in _in_time_order(events):
+        in_order.batch([event])
+    shuffled = TiersService()
+    for batch in _batches(events, seed):
+        shuffled.batch(batch)
+    assert [(c.from_tier, c.to_tier, c.reason, c.at) for c in shuffled.told] == [
+        (c.from_tier, c.to_tier, c.reason, c.at) for c in in_order.told
+    ]
+    # In time order nothing is ever corrected (unless two events share an instant) ...
+    if len({e.at for e in events}) == len(events):
+        assert all(a.corrects_from is None for a in in_order.said)
+    # ... and what was told out of order, corrections applied, says the same tier at every instant.
+    told = Timeline(_steps(shuffled.said))
+    for at in {e.at for e in events} | {c.at for c in in_order.told}:
+        for instant in (at, at + timedelta(seconds=1)):
+            held = told.before(instant)[0] or LADDER.tiers[0].name
+            assert held == tier_at(LADDER, in_order.told, instant - timedelta(microseconds=1))
+
+
+def _steps(said: Sequence[Announcement]) -> list[Step]:
+    return [
+        Step(
+            a.change.at,
+            a.change.to_tier,
+            LADDER.tier(a.change.to_tier).benefits.earn_multiplier,
+            a.revision,
+            a.corrects_from,
+            seq,
+        )
+        for seq, a in enumerate(said)
+    ]
+
+
+@dataclass
+class Earn:
+    at: datetime
+    amount: Decimal
+    line: int
+    points: int
+    reversed: int = 0
+    refunded: Decimal = Decimal(0)
+
+
+@dataclass
+class PointsService:
+    """What the points service does: earn with the tier known for the purchase's instant, take back
+    in proportion on a return, and correct earns when the tier steps it knows change."""
+
+    steps: list[Step] = field(default_factory=list)
+    earns: dict[str, Earn] = field(default_factory=dict)
+    balance: int = 0
+
+    def apply(self, item: Event | Announcement) -> None:
+        if isinstance(item, Announcement):
+            a = item.change
+            multiplier = LADDER.tier(a.to_tier).benefits.earn_multiplier
+            self.steps.append(
+                Step(a.at, a.to_tier, multiplier, item.revision, item.corrects_from, len(self.steps))
+            )
+            timeline = Timeline(self.steps)
+            for earn in self.earns.values():
+                right = _line(timeline, earn.at, earn.amount)
+                fix = correct(earn.line, right, earn.points, earn.amount, earn.refunded, earn.reversed)
+                earn.line, earn.points, earn.reversed = (
+                    right,
+                    earn.points + fix.earned,
+                    earn.reversed + fix.reversed,
+                )
+                self.balance += fix.points
+        elif isinstance(item, Sale):
+            line = _line(Timeline(self.steps), item.at, item.amount)
+            points = RULES.round(item.amount * Decimal("0.1")) + line
+            self.earns[item.key] = Earn(item.at, item.amount, line, points)
+            self.balance += points
+        elif isinstance(item, Refund):
+            earn = self.earns[item.sale]
+            earn.refunded += item.amount
+            back = points_to_reverse(earn.points, earn.amount, earn.refunded, earn.reversed)
+            earn.reversed += back
+            self.balance -= back
+
+
+def _line(timeline: Timeline, at: datetime, amount: Decimal) -> int:
+    tier, multiplier = timeline.before(at)
+    line = tier_line(RULES, tier, multiplier, amount * Decimal("0.1"))
+    return line.points if line else 0
+
+
+def _points_for(batches: Sequence[Sequence[Event]], seed: int) -> PointsService:
+    """Tiers gets the batches; points gets the purchases and returns in the same order (a return
+    always after its purchase: ingest accepts it only then, on the member's one partition) and what
+    tiers told, interleaved at random."""
+    tiers, points = TiersService(), PointsService()
+    rnd = random.Random(seed)
+    waiting: list[Announcement] = []
+    for batch in batches:
+        for event in batch:
+            while waiting and rnd.random() < 0.5:
+                points.apply(waiting.pop(0))
+            if not isinstance(event, Order):
+                points.apply(event)
+        waiting += tiers.batch(batch)
+    for announcement in waiting:
+        points.apply(announcement)
+    return points
+
+
+def _causal(events: Sequence[Event], seed: int) -> list[list[Event]]:
+    """Shuffled batches in which each return comes after its purchase."""
+    batches = _batches(events, seed)
+    flat = [e for b in batches for e in b]
+    position = {e.key: i for i, e in enumerate(flat)}
+    ordered = sorted(
+        flat,
+        key=lambda e: (
+            max(position[e.key], position[e.sale] + 0.5) if isinstance(e, Refund) else position[e.key]
+        ),
+    )
+    sizes = [len(b) for b in batches]
+    out, i = [], 0
+    for n in sizes:
+        out.append(ordered[i : i + n])
+        i += n
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams(), st.integers(0, 2**32))
+def test_points_earned_after_corrections_are_the_same_whatever_the_arrival_order(
+    events: list[Event], seed: int
+) -> None:
+    in_order = _points_for([[e] for e in _in_time_order(events)], seed)
+    shuffled = _points_for(_causal(events, seed), seed)
+    assert {k: (e.points, e.reversed) for k, e in shuffled.earns.items()} == {
+        k: (e.points, e.reversed) for k, e in in_order.earns.items()
+    }
+    assert shuffled.balance == in_order.balance
+    # A tier.changed delivered again (a redrive past the inbox) corrects nothing twice.
+    for step in list(shuffled.steps):
+        shuffled.apply(Announcement(Change(None, step.tier, "again", step.effective_from), step.revision,
+                                    step.corrects_from))  # fmt: skip
+    assert shuffled.balance == in_order.balance
+
+
+def test_a_late_purchase_moves_the_upgrade_to_its_own_time_and_says_so() -> None:
+    early, late = Sale("a", T0, Decimal(600)), Sale("b", T0 + timedelta(days=60), Decimal(600))
+    tiers = TiersService()
+    tiers.batch([late])
+    assert tiers.told == []
+    said = tiers.batch([Sale("c", T0 + timedelta(days=30), Decimal(500)), early])
+    assert [(a.change.to_tier, a.change.at, a.corrects_from) for a in said] == [
+        ("Silver", T0 + timedelta(days=30), None)
+    ]
+    # A return dated before the crossing undoes it: the correction restates Bronze from then on.
+    said = tiers.batch([Refund("r", T0 + timedelta(days=1), "a", Decimal(600))])
+    first = said[0]
+    assert (first.change.from_tier, first.change.to_tier, first.change.reason) == (
+        "Bronze",
+        "Bronze",
+        "correction",
+    )
+    assert first.corrects_from == T0 + timedelta(days=30) and first.revision == 1
+    assert [(c.to_tier, c.at) for c in tiers.told] == [("Silver", T0 + timedelta(days=60))]
+    assert diverge(tiers.told, tiers.told) is None
