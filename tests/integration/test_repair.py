@@ -137,7 +137,7 @@ async def test_an_event_dead_lettered_by_a_fault_is_applied_when_re_driven_after
         await bug.execute("DROP TRIGGER refuse ON ledger")  # the fix
     finally:
         await bug.close()
-    spend = "SELECT sum(spend) FROM activity_daily"
+    spend = "SELECT sum(spend) FROM activity_events"
     tiers_before = await stack.scalar("tiers", spend)
 
     done = await repair(stack, "points", tmp_path, "redrive")

@@ -62,8 +62,8 @@ async def test_idempotency_answers_go_after_a_day_and_deliveries_after_their_kee
 
     log = (
         "INSERT INTO deliveries (source_event_id, channel, member_id, source_type, status, send_after,"
-        " created_at) VALUES (gen_random_uuid(), 'email', 'm-1', 'points.earned', $1, now(),"
-        " now() - make_interval(days => $2))"
+        " created_at) VALUES (gen_random_uuid(), 'email', 'm-1', 'points.earned', $1,"
+        " now() + interval '1 day', now() - make_interval(days => $2))"  # not due: the sender leaves it
     )
     for status, age in (("sent", 91), ("queued", 91), ("sent", 89)):
         await stack.query("notify", log, status, age)
