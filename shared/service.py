@@ -251,13 +251,13 @@ def _probes(broker: KafkaBroker, engine: AsyncEngine | None) -> APIRouter:
     async def readyz() -> Response:
         """Kafka and this service's database answer."""
         if not await broker.ping(timeout=3.0):
-            return Response("kafka unreachable", status_code=503)
+            raise problems.ProblemError(503, "Not ready", "kafka unreachable")
         if engine is not None:
             try:
                 async with engine.connect() as conn:
                     await conn.execute(text("SELECT 1"))
-            except Exception:
-                return Response("database unreachable", status_code=503)
+            except Exception as error:
+                raise problems.ProblemError(503, "Not ready", "database unreachable") from error
         return Response(status_code=204)
 
     return probes
