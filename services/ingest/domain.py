@@ -37,7 +37,7 @@ from shared.contracts import (
     PurchaseRecorded,
     VipMembership,
 )
-from shared.contracts.money import fits_currency, minor_unit
+from shared.contracts.money import amounts, fits_currency, minor_unit
 from shared.contracts.purchases import ReturnBase
 from shared.problems import FieldError, errors_of
 
@@ -141,10 +141,14 @@ def enrolments(events: Sequence[Envelope[Any]]) -> list[tuple[str, str]]:
 # -- consistency ---------------------------------------------------------------------------------
 
 
-def _precision(currency: str, amounts: Sequence[tuple[str, Decimal]]) -> list[FieldError]:
+def _precision(item: Item) -> list[FieldError]:
+    """Every money field of every kind against its currency's ISO 4217 minor units."""
+    currency = getattr(item, "currency", None)
+    if currency is None:
+        return []
     return [
         FieldError(field, "currency_precision", f"{amount} has more decimals than {currency} allows")
-        for field, amount in amounts
+        for field, amount in amounts(item)
         if not fits_currency(amount, currency)
     ]
 
@@ -153,10 +157,6 @@ def _purchase_checks(p: PurchaseIn) -> list[FieldError]:
     errors: list[FieldError] = []
     if not p.lines:
         errors.append(FieldError("lines", "lines_required", "a purchase needs at least one line item"))
-    amounts = [(f"lines.{i}.amount", line.amount) for i, line in enumerate(p.lines)]
-    amounts += [(f"lines.{i}.discount", line.discount) for i, line in enumerate(p.lines)]
-    amounts += [(f"tenders.{i}.amount", t.amount) for i, t in enumerate(p.tenders)]
-    errors += _precision(p.currency, [*amounts, ("total_amount", p.total_amount)])
     half_unit = minor_unit(p.currency) / 2
     for i, line in enumerate(p.lines):
         gross = line.quantity * line.unit_price
@@ -195,8 +195,6 @@ def _return_checks(r: ReturnIn) -> list[FieldError]:
     errors: list[FieldError] = []
     if not r.full and not r.lines:
         errors.append(FieldError("lines", "lines_required", "a partial return names the lines returned"))
-    amounts = [(f"lines.{i}.amount", line.amount) for i, line in enumerate(r.lines)]
-    errors += _precision(r.currency, [*amounts, ("refund_amount", r.refund_amount)])
     refunded = sum((line.amount for line in r.lines), Decimal(0))
     if r.lines and refunded != r.refund_amount:
         errors.append(
@@ -224,16 +222,13 @@ def consistency_errors(item: Item, now: datetime, max_skew: timedelta) -> list[F
         errors.append(
             FieldError("occurred_at", "not_in_future", "occurred_at is later than now plus the allowed skew")
         )
+    errors += _precision(item)
     if isinstance(item, PurchaseIn):
         errors += _purchase_checks(item)
     elif isinstance(item, ReturnIn):
         errors += _return_checks(item)
     elif isinstance(item, PartnerCampaignIn):
         errors += _campaign_checks(item)
-    elif isinstance(item, VipIn):
-        errors += _precision(item.currency, [("fee", item.fee)])
-    elif isinstance(item, PartnerPurchaseIn):
-        errors += _precision(item.currency, [("total_amount", item.total_amount)])
     return errors
 
 

@@ -74,7 +74,9 @@ def test_a_consistent_purchase_is_accepted() -> None:
         (
             {"currency": "JPY", "tenders": []},
             [
+                ("lines.0.unit_price", "currency_precision"),
                 ("lines.0.amount", "currency_precision"),
+                ("lines.1.unit_price", "currency_precision"),
                 ("lines.1.amount", "currency_precision"),
                 ("total_amount", "currency_precision"),
             ],
