@@ -48,7 +48,8 @@ def _return(currency: str) -> dict[str, Any]:
 
 def _vip(currency: str) -> dict[str, Any]:
     return {"kind": "vip_renewed", "member_id": "m1", "chain_id": "hyperstar", "order_no": "V1",
-            "plan": "gold", "fee": "990", "currency": currency, "term_months": 12, "occurred_at": AT}  # fmt: skip
+            "plan": "gold", "fee": "990", "currency": currency, "term_months": 12,
+            "occurred_at": AT}  # fmt: skip
 
 
 def _partner_purchase(currency: str) -> dict[str, Any]:
