@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -35,6 +35,7 @@ from shared.contracts import (
     PartnerCampaignAnnounced,
     PartnerPurchaseRecorded,
     PurchaseRecorded,
+    ReturnRecorded,
     VipMembership,
 )
 from shared.contracts.money import amounts, fits_currency, minor_unit
@@ -230,6 +231,65 @@ def consistency_errors(item: Item, now: datetime, max_skew: timedelta) -> list[F
     elif isinstance(item, PartnerCampaignIn):
         errors += _campaign_checks(item)
     return errors
+
+
+# -- returns against what was sold ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sale:
+    """A recorded purchase as its returns see it; ``total`` None: recorded before ingest kept it."""
+
+    currency: str | None
+    total: Decimal | None
+    refunded: Decimal = Decimal(0)
+
+
+def return_refusal(r: ReturnRecorded, sale: Sale | None) -> FieldError | None:
+    """Why a return cannot be applied to its sale, or None. A return of a receipt never recorded would
+    take value from a member (tiers, analytics) that no purchase gave them."""
+    if sale is None:
+        return FieldError(
+            "original_receipt_no",
+            "original_receipt_unknown",
+            f"no purchase {r.original_receipt_no!r} at store {r.original_store_id!r} of chain "
+            f"{r.chain_id!r} is recorded: a return must follow its sale",
+        )
+    if sale.currency is not None and sale.currency != r.currency:
+        return FieldError(
+            "currency", "currency_mismatch", f"the sale was in {sale.currency}, not {r.currency}"
+        )
+    if sale.total is not None and sale.refunded + r.refund_amount > sale.total:
+        return FieldError(
+            "refund_amount",
+            "refund_exceeds_sale",
+            f"{r.refund_amount} with the {sale.refunded} refunded before exceeds the {sale.total} sold",
+        )
+    return None
+
+
+def judge_returns(
+    events: Sequence[Envelope[Any]], recorded: Mapping[uuid.UUID, Sale]
+) -> tuple[dict[uuid.UUID, FieldError], dict[uuid.UUID, Decimal]]:
+    """New events in the order they came: each return against the sales ``recorded`` before them and
+    the purchases earlier among ``events`` (a return ahead of its sale, even in one batch, is refused).
+    Returns the refused returns with why, and what the others refund of each sale."""
+    known = dict(recorded)
+    refused: dict[uuid.UUID, FieldError] = {}
+    refunds: dict[uuid.UUID, Decimal] = {}
+    for event in events:
+        p = event.payload
+        if isinstance(p, PurchaseRecorded):
+            known[event.event_id] = Sale(p.currency, p.total_amount)
+        elif isinstance(p, ReturnRecorded):
+            sale = known.get(p.original_event_id)
+            if (error := return_refusal(p, sale)) is not None:
+                refused[event.event_id] = error
+                continue
+            assert sale is not None  # return_refusal refuses a return without its sale
+            known[p.original_event_id] = replace(sale, refunded=sale.refunded + p.refund_amount)
+            refunds[p.original_event_id] = refunds.get(p.original_event_id, Decimal(0)) + p.refund_amount
+    return refused, refunds
 
 
 # -- from an accepted item to its event ----------------------------------------------------------

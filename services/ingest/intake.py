@@ -26,12 +26,21 @@ from services.ingest.domain import (
     content_digest,
     enrolments,
     forbidden_reason,
+    judge_returns,
     to_envelope,
 )
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
-from services.ingest.store.repository import Claim, claim_receipts, member_chains, record_members
-from shared.contracts import Envelope
+from services.ingest.store.repository import (
+    Claim,
+    add_refunds,
+    claim_receipts,
+    lock_sales,
+    member_chains,
+    record_members,
+    release_receipts,
+)
+from shared.contracts import Envelope, PurchaseRecorded, ReturnRecorded
 from shared.problems import FieldError, ProblemError, invalid, problem_body
 
 Outcome = Literal["accepted", "duplicate", "rejected", "forbidden", "conflict"]
@@ -52,6 +61,24 @@ class ItemResult:
         if self.problem:
             answer["problem"] = self.problem
         return answer
+
+
+async def settle_returns(
+    conn: AsyncConnection, fresh: Sequence[Envelope[Any]]
+) -> dict[uuid.UUID, FieldError]:
+    """Judge the new returns among ``fresh`` (claimed, in arrival order) against what their sales sold
+    and refunded so far; record what the accepted ones refund and forget the refused ones' claims.
+    Returns the refused, with why (HTTP answers 422 with it, the raw topic dead-letters it)."""
+    originals = [e.payload.original_event_id for e in fresh if isinstance(e.payload, ReturnRecorded)]
+    if not originals:
+        return {}
+    stored = await lock_sales(conn, originals)
+    # A purchase claimed in this same batch counts only for the returns after it.
+    new_sales = {e.event_id for e in fresh if isinstance(e.payload, PurchaseRecorded)}
+    refused, refunds = judge_returns(fresh, {k: v for k, v in stored.items() if k not in new_sales})
+    await release_receipts(conn, list(refused))
+    await add_refunds(conn, refunds)
+    return refused
 
 
 class Intake:
@@ -102,7 +129,7 @@ class Intake:
     async def _record(
         self, conn: AsyncConnection, candidates: list[tuple[int, Envelope[Any]]], kinds: Sequence[str]
     ) -> dict[int, ItemResult]:
-        claims = [Claim(e.event_id, e.type, content_digest(e)) for _, e in candidates]
+        claims = [Claim.of(e, content_digest(e)) for _, e in candidates]
         earlier = await claim_receipts(conn, claims)
         results: dict[int, ItemResult] = {}
         fresh: list[Envelope[Any]] = []
@@ -124,6 +151,14 @@ class Intake:
                     "a correction is a return or a new receipt",
                 )
                 results[i] = ItemResult(i, kinds[i], "conflict", event_id, conflict)
+        refused = await settle_returns(conn, fresh)
+        if refused:
+            fresh = [e for e in fresh if e.event_id not in refused]
+            for i, result in list(results.items()):
+                if result.event_id in refused:
+                    results[i] = ItemResult(
+                        i, kinds[i], "rejected", problem=invalid([refused[result.event_id]])
+                    )
         await record_members(conn, enrolments(fresh))
         await self._publish(fresh)
         return results
