@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared import problems
+from shared.boundary import BodyLimit
 from shared.config import ServiceSettings
 from shared.consumer import BatchHandler, Decoder, ReliableConsumer, is_transient
 from shared.contracts import Contract, Envelope
@@ -195,6 +196,7 @@ def create_app(
         ).subscribe(broker)
 
     app = FastAPI(title=title, lifespan=lifespan)
+    app.add_middleware(BodyLimit, limit=settings.http_max_body_bytes)
     app.state.settings = settings
     app.state.engine = engine
     app.state.broker = broker

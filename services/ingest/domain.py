@@ -110,23 +110,58 @@ class Principal:
 def forbidden_reason(principal: Principal, item: Item, member_chain: str | None = None) -> str | None:
     """None when ``principal`` may send ``item``; else why not. ``member_chain``: for a profile change,
     the chain that enrolled the member (None when no chain did)."""
+    fields = {name: getattr(item, name, None) for name in ("chain_id", "store_id", "partner_id")}
+    if (reason := forbidden_fields(principal, item.kind, fields)) is not None:
+        return reason
+    if isinstance(item, MemberProfileChangedIn):
+        return foreign_member(principal, item.member_id, member_chain)
+    return None
+
+
+def foreign_member(principal: Principal, member_id: str, member_chain: str | None) -> str | None:
+    """A chain's key changes only the profiles of the members it enrolled (``member_chain``: the chain
+    that enrolled ``member_id``; a profile carries no chain, so the enrolment says whose member)."""
+    if principal.kind == "chain" and member_chain != principal.chain_id:
+        return f"member {member_id!r} was not enrolled by chain {principal.chain_id!r}"
+    return None
+
+
+_PARTNER_KINDS = ("partner_purchase", "partner_campaign")
+
+
+@dataclass(frozen=True)
+class Forbidden:
+    """A submission refused for who sent it, before it was validated."""
+
+    reason: str
+
+
+# What each submission became at the door: a valid item, why it is invalid, or why it is not theirs.
+Entry = Item | list[FieldError] | Forbidden
+
+
+def forbidden_fields(principal: Principal, kind: str, fields: Mapping[str, Any]) -> str | None:
+    """The policy on the scope a submission names (kind, chain, store, partner), valid or not yet
+    validated: a key is refused for another chain's submission before that submission is judged."""
     if principal.kind == "admin":
         return None
-    if isinstance(item, PartnerPurchaseIn | PartnerCampaignIn):
+
+    def named(field: str) -> str | None:
+        value = fields.get(field)
+        return value if isinstance(value, str) else None
+
+    if kind in _PARTNER_KINDS:
         if principal.kind != "partner":
             return "only a partner brand's key may send co-branding events"
-        if item.partner_id != principal.partner_id:
-            return f"this key belongs to partner {principal.partner_id!r}, not {item.partner_id!r}"
+        if named("partner_id") not in (None, principal.partner_id):
+            return f"this key belongs to partner {principal.partner_id!r}, not {named('partner_id')!r}"
         return None
     if principal.kind != "chain":
         return "a partner key may only send its own co-branding events"
-    if isinstance(item, MemberProfileChangedIn) and member_chain != principal.chain_id:
-        # A profile carries no chain: the member's enrolment says whose member they are.
-        return f"member {item.member_id!r} was not enrolled by chain {principal.chain_id!r}"
-    chain = getattr(item, "chain_id", principal.chain_id)
+    chain = named("chain_id") or principal.chain_id
     if chain != principal.chain_id:
         return f"this key belongs to chain {principal.chain_id!r}, not {chain!r}"
-    store = getattr(item, "store_id", None)
+    store = named("store_id")
     if principal.store_id is not None and store not in (None, principal.store_id):
         return f"this key belongs to store {principal.store_id!r}, not {store!r}"
     return None

@@ -20,7 +20,8 @@ from faststream.kafka.publisher.usecase import DefaultPublisher
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.ingest.domain import (
-    Item,
+    Entry,
+    Forbidden,
     MemberProfileChangedIn,
     Principal,
     content_digest,
@@ -101,7 +102,7 @@ class Intake:
         self,
         conn: AsyncConnection,
         principal: Principal,
-        entries: Sequence[Item | list[FieldError]],
+        entries: Sequence[Entry],
         kinds: Sequence[str],
     ) -> list[ItemResult]:
         """Each entry is a valid item or the errors that make it invalid; ``kinds`` names each entry."""
@@ -110,7 +111,10 @@ class Intake:
         changed = [e.member_id for e in entries if isinstance(e, MemberProfileChangedIn)]
         chains = await member_chains(conn, changed) if principal.kind == "chain" else {}
         for i, entry in enumerate(entries):
-            if isinstance(entry, list):
+            if isinstance(entry, Forbidden):
+                forbidden = problem_body(403, "Forbidden", entry.reason)
+                results[i] = ItemResult(i, kinds[i], "forbidden", problem=forbidden)
+            elif isinstance(entry, list):
                 results[i] = ItemResult(i, kinds[i], "rejected", problem=invalid(entry))
             elif reason := forbidden_reason(principal, entry, chains.get(getattr(entry, "member_id", ""))):
                 results[i] = ItemResult(

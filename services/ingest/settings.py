@@ -14,3 +14,5 @@ class IngestSettings(ServiceSettings):
     ingest_max_in_flight: int = 20_000
     # How long a looked-up API key is trusted before it is read again (VAFA_INGEST_KEY_CACHE_S).
     ingest_key_cache_s: float = 5.0
+    # At most this many looked-up keys (known or not) are kept (VAFA_INGEST_KEY_CACHE_ENTRIES).
+    ingest_key_cache_entries: int = 10_000

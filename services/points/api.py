@@ -41,16 +41,20 @@ from services.points.store.repository import (
     upsert_program_end,
     upsert_reward,
 )
+from shared.boundary import GuardedRoute, guard
 from shared.contracts.common import MAX_POINTS
 from shared.contracts.envelope import utcnow
 from shared.problems import ProblemError
 
-api = APIRouter(prefix="/v1", tags=["points"])
+api = APIRouter(prefix="/v1", tags=["points"], route_class=GuardedRoute)
 
 
-def authorised(request: Request, authorization: Annotated[str, Header()] = "") -> None:
+@guard
+async def authorised(request: Request) -> None:
+    """Writes need the operator token; checked before the body is read (401, never a 422 first)."""
     settings: PointsSettings = request.app.state.settings
     expected = f"Bearer {settings.points_api_token.get_secret_value()}"
+    authorization = request.headers.get("authorization", "")
     if not hmac.compare_digest(authorization.encode(), expected.encode()):
         raise ProblemError(401, "Unauthorized", "this endpoint needs the points API token")
 

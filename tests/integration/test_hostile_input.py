@@ -38,6 +38,7 @@ from tests.support import (
 )
 
 _serial = itertools.count()
+SOLD = "R-SOLD"
 
 
 def _items(now: str) -> dict[str, Callable[..., tuple[str, dict[str, Any]]]]:
@@ -70,11 +71,11 @@ def _items(now: str) -> dict[str, Callable[..., tuple[str, dict[str, Any]]]]:
                 "store_id": "hyperstar-01",
                 "return_no": f"T{n()}",
                 "original_store_id": "hyperstar-01",
-                "original_receipt_no": "R000000",
+                "original_receipt_no": SOLD,  # recorded before the matrix: a return follows its sale
                 "member_id": "0912000001",
                 "currency": "IRR",
-                "full": True,
-                "refund_amount": "300000",
+                "lines": [{"sku": "nan-1", "quantity": "1", "amount": "1000"}],
+                "refund_amount": "1000",
                 "occurred_at": now,
             },
         ),
@@ -187,16 +188,39 @@ async def test_every_ingest_endpoint_against_every_kind_of_key(
         enrolment = {"member_id": "0912000001", "chain_id": "hyperstar", "occurred_at": utcnow().isoformat()}
         admin = {"Authorization": f"Bearer {tokens['admin']}"}
         assert (await client.post("/v1/members", json=enrolment, headers=admin)).status_code == 202
+        # The sale the matrix's returns refund (1,000 each, far from its total).
+        sold = items["purchase"]()[1] | {"receipt_no": SOLD}
+        assert (await client.post("/v1/purchases", json=sold, headers=admin)).status_code == 202
     got, want = {}, {}
     async with httpx.AsyncClient(base_url=ingest.url, timeout=30) as client:
         for (key, token), (name, make) in itertools.product(tokens.items(), items.items()):
             path, body = make()
             headers = {"Authorization": f"Bearer {token}"} if token else {}
-            answer = await client.post(path, json=body, headers=headers)
-            got[(key, name)], want[(key, name)] = answer.status_code, expected(key, name)
-            if answer.status_code >= 400:  # every refusal is a problem document that says why
-                assert answer.headers["content-type"].startswith("application/problem+json")
-                assert answer.json()["detail"]
+            allowed = expected(key, name)
+            # Authorised before validated: a malformed body gets the same 401/403 a valid one does
+            # (422 only for a key that may send it); one that is not even JSON, 401 or 422.
+            variants = {
+                "valid": (orjson.dumps(body), allowed),
+                "malformed": (
+                    orjson.dumps(body | {"occurred_at": "yesterday"}),
+                    422 if allowed == 202 else allowed,
+                ),
+                "not JSON": (b'{"chain_id": "hyperstar", ', 401 if allowed == 401 else 422),
+            }
+            for variant, (content, status) in variants.items():
+                sent = headers | {"Content-Type": "application/json"}
+                answer = await client.post(path, content=content, headers=sent)
+                got[(key, name, variant)], want[(key, name, variant)] = answer.status_code, status
+                if answer.status_code >= 400:  # every refusal is a problem document that says why
+                    assert answer.headers["content-type"].startswith("application/problem+json")
+                    assert answer.json()["detail"]
+        # In a batch, item by item: another chain's malformed item is forbidden, not judged.
+        _, theirs = items["return"]()
+        batch = {"items": [{"kind": "return", **theirs, "occurred_at": "yesterday"}]}
+        answer = await client.post(
+            "/v1/batch", json=batch, headers={"Authorization": f"Bearer {tokens['refah']}"}
+        )
+        assert [r["status"] for r in answer.json()["results"]] == ["forbidden"]
     assert got == want
     log = ingest.log_path.read_text()
     assert not [k for k, t in tokens.items() if t.count("_") == 2 and t.split("_", 2)[2] in log]
@@ -212,9 +236,16 @@ async def test_points_writes_need_the_operator_token_and_reads_do_not(
         ("POST", "/v1/rules", {}),
         ("PUT", "/v1/rewards/r1", {}),
         ("POST", "/v1/redemptions", {}),
-        ("POST", f"/v1/redemptions/{uuid.uuid4()}/confirm", {}),
-        ("POST", f"/v1/redemptions/{uuid.uuid4()}/cancel", {}),
+        ("POST", f"/v1/redemptions/{uuid.uuid4()}/confirm", None),
+        ("POST", f"/v1/redemptions/{uuid.uuid4()}/cancel", None),
         ("GET", "/v1/partners/snapp/settlement", None),
+        ("PUT", "/v1/causes/c1", {}),
+        ("POST", "/v1/members/m1/donations", {}),
+        ("PUT", "/v1/games/g1", {}),
+        ("PUT", "/v1/programs/p1", {}),
+        ("PUT", "/v1/challenges/c1", {}),
+        ("PUT", "/v1/referrals/program", {}),
+        ("POST", "/v1/members/m1/referral-code", None),
     ]
     reads = ["/v1/members/m1/balance", "/v1/members/m1/ledger", "/v1/rules", "/v1/rewards"]
     async with httpx.AsyncClient(base_url=points.url, timeout=30) as client:
@@ -229,6 +260,16 @@ async def test_points_writes_need_the_operator_token_and_reads_do_not(
                 answer = await client.request(method, path, json=body, headers=headers)
                 assert (answer.status_code != 401) == allowed, (method, path, token, answer.status_code)
                 assert answer.status_code < 500
+                # Authenticated before the body is parsed: not JSON at all is still a 401 without it.
+                broken = headers | {"Content-Type": "application/json"}
+                answer = await client.request(method, path, content=b"{not json", headers=broken)
+                if not allowed:
+                    assert answer.status_code == 401, (method, path, token, answer.status_code)
+                elif body is not None:  # a route that reads a body: the token passed, the body did not
+                    assert answer.status_code == 422, (method, path, token, answer.status_code)
+                assert answer.status_code < 500
+                if answer.status_code >= 400:
+                    assert answer.headers["content-type"].startswith("application/problem+json")
         for path in reads:
             assert (await client.get(path)).status_code in (200, 404)
 
