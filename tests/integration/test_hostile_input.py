@@ -24,6 +24,7 @@ from schemathesis.generation import GenerationMode
 
 from shared.contracts.envelope import utcnow
 from shared.deadletter import REASON, SOURCE_OFFSET, SOURCE_PARTITION
+from shared.problems import PROBLEM_JSON
 from shared.topics import Topic
 from tests.support import (
     ServiceProcess,
@@ -406,3 +407,77 @@ async def test_hostile_kafka_records_are_dead_lettered_with_a_reason_and_the_con
 
 async def _equals(value: Any, n: int) -> bool:
     return bool(await value >= n)
+
+
+def _path_value(param: dict[str, Any]) -> str:
+    schema = param.get("schema", {})
+    if schema.get("format") == "uuid":
+        return str(uuid.uuid4())
+    return "1" if schema.get("type") == "integer" else "walk-1"
+
+
+# Bodies no route should take: malformed JSON, a wrong content type, bytes that are not UTF-8, nothing.
+_HOSTILE_BODIES: dict[str, tuple[bytes, str]] = {
+    "malformed JSON": (b'{"items": [', "application/json"),
+    "wrong content type": (b"<xml>hello</xml>", "application/xml"),
+    "form instead of JSON": (b"a=1&b=2", "application/x-www-form-urlencoded"),
+    "not UTF-8": (b'{"member_id": "\xff\xfe\xfa"}', "application/json"),
+    "JSON of the wrong type": (b"[1, 2, 3]", "application/json"),
+    "empty": (b"", "application/json"),
+}
+
+
+async def test_every_route_of_every_service_answers_hostile_bodies_with_a_problem_never_a_5xx(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    """The problem-document walk: each route of each service's OpenAPI document, with and without its
+    credentials, fed each hostile body. Every error is an RFC 9457 problem; nothing is a 5xx."""
+    names = ("ingest", "points", "tiers", "notify", "analytics")
+    await stack.create(*names)
+    running_ = {}
+    for name in names:
+        process = ServiceProcess(f"services.{name}", stack.env(name, VAFA_POINTS_API_TOKEN="s3cret"), log_dir)
+        services.append(process)
+        running_[name] = process.start()
+    for process in running_.values():
+        await process.wait_ready()
+    credentials = {
+        "ingest": {"Authorization": f"Bearer {api_key(stack, 'admin')}"},
+        "points": {"Authorization": "Bearer s3cret", "X-Operator": "walk"},
+    }
+    walked: dict[str, int] = {}
+    bad: list[tuple[str, str, str, str, int, str]] = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for name, process in running_.items():
+            document = (await client.get(f"{process.url}/openapi.json")).json()
+            walked[name] = 0
+            for template, operations in document["paths"].items():
+                for method, operation in operations.items():
+                    path = template
+                    for param in operation.get("parameters", []):
+                        if param["in"] == "path":
+                            path = path.replace("{" + param["name"] + "}", _path_value(param))
+                    for (label, (content, media)), auth in itertools.product(
+                        _HOSTILE_BODIES.items(), ({}, credentials.get(name, {}))
+                    ):
+                        headers = {"Content-Type": media, **auth}
+                        answer = await client.request(
+                            method.upper(), process.url + path, content=content, headers=headers
+                        )
+                        walked[name] += 1
+                        problem = answer.headers.get("content-type", "").startswith(
+                            "application/problem+json"
+                        )
+                        if answer.status_code >= 500 or (answer.status_code >= 400 and not problem):
+                            bad.append((name, method, path, label, answer.status_code, answer.text[:200]))
+                        elif answer.status_code >= 400:
+                            assert answer.json()["status"] == answer.status_code and answer.json()["title"]
+            # And what no route serves: an unknown path, a method a path does not take.
+            for method, path in (("GET", "/v1/no-such-route"), ("PATCH", "/healthz")):
+                answer = await client.request(method, process.url + path)
+                if not answer.headers.get("content-type", "").startswith(PROBLEM_JSON):
+                    bad.append((name, method, path, "no route", answer.status_code, answer.text[:200]))
+            assert process.proc and process.proc.poll() is None, f"{name} died:\n{process.tail()}"
+    print(f"hostile requests per service: {walked}")
+    assert not bad, bad
+    assert all(n >= len(_HOSTILE_BODIES) * 2 * 3 for n in walked.values()), walked
