@@ -18,3 +18,6 @@ class AnalyticsSettings(ServiceSettings):
     # How often segments are recomputed (segment.changed emitted) and KPI gauges refreshed.
     analytics_segments_interval_s: float = 300.0
     analytics_gauges_window_days: int = 30
+    # The longest period a KPI request may ask for (VAFA_ANALYTICS_MAX_PERIOD_DAYS): longer is a 422,
+    # so one request cannot make the store scan years of facts.
+    analytics_max_period_days: int = Field(default=400, ge=1)
