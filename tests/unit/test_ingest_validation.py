@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from services.ingest.api import authorised
+from services.ingest.auth import KeyRing
 from services.ingest.domain import Principal
 from services.ingest.main import create
 from services.ingest.settings import IngestSettings
@@ -98,3 +99,41 @@ async def test_what_the_framework_refuses_is_a_problem_too(
     assert answer.status_code == status
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["status"] == status and answer.json()["detail"]
+
+
+class _Engine:
+    """Stands in for the database: counts the key lookups that reach it."""
+
+    def __init__(self) -> None:
+        self.lookups = 0
+
+    def connect(self) -> Any:
+        engine = self
+
+        class _Conn:
+            async def __aenter__(self) -> _Conn:
+                engine.lookups += 1
+                return self
+
+            async def __aexit__(self, *_: object) -> None:
+                return None
+
+            async def execute(self, *_: object) -> Any:
+                class _Result:
+                    def first(self) -> None:
+                        return None
+
+                return _Result()
+
+        return _Conn()
+
+
+async def test_the_key_cache_is_bounded_however_many_unknown_prefixes_are_tried() -> None:
+    engine = _Engine()
+    ring = KeyRing(engine, cache_seconds=60, cache_entries=100)  # type: ignore[arg-type]
+    for n in range(1000):
+        assert await ring.principal(f"vafa_{n:012x}_secret") == "unknown"
+    assert ring.cached == 100 and engine.lookups == 1000
+    # The most recently used stay cached: asked again, no lookup.
+    assert await ring.principal(f"vafa_{999:012x}_secret") == "unknown"
+    assert engine.lookups == 1000
