@@ -78,7 +78,9 @@ async def authorised(request: Request) -> Principal:
     if kind and raw is not None:
         reasons = await _forbidden(request, principal, [(kind, raw)])
         if reasons[0]:
-            request.app.state.ingest_metrics.items.labels("http", kind, "forbidden").inc()
+            # Counted under the kind the body names where it names one (memberships: which VIP kind).
+            named = raw.get("kind") if raw.get("kind") in KINDS else kind
+            request.app.state.ingest_metrics.items.labels("http", named, "forbidden").inc()
             raise ProblemError(403, "Forbidden", reasons[0])
     request.state.principal = principal
     return principal
