@@ -269,7 +269,10 @@ async def pipeline(
         stop = asyncio.Event()
         started = time.perf_counter()
         sampling = asyncio.create_task(sampler.run(started, stop))
-        await produce(infra.kafka, stack.topic(Topic.POS_RAW), values)
+        # Keyed by member, as a POS would: a return then follows its sale on one partition (ingest
+        # dead-letters a return that arrives before its sale).
+        keys = [str(orjson.loads(v).get("member_id", "")).encode() for v in values]
+        await produce(infra.kafka, stack.topic(Topic.POS_RAW), values, keys=keys)
         produced_s = time.perf_counter() - started
         done = await finished(probe, expected_outputs(values), started)
         stop.set()

@@ -44,6 +44,9 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # The largest request body any route reads, refused with 413 before it is parsed or authenticated
+    # (VAFA_HTTP_MAX_BODY_BYTES); a full /v1/batch of 5,000 purchases fits.
+    http_max_body_bytes: int = 16 * 1024 * 1024
 
     # How long a starting service waits for Kafka and PostgreSQL before giving up.
     startup_timeout_s: float = 180.0

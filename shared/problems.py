@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException
+
+from shared.refusal import Refused
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -27,11 +34,17 @@ class _HasErrors(Protocol):
 
 def errors_of(error: _HasErrors, skip: tuple[str, ...] = ()) -> list[FieldError]:
     """pydantic's errors as (field, rule, message); ``skip`` drops location parts that are not fields
-    (FastAPI's "body", a union's kind tag)."""
-    return [
-        FieldError(".".join(str(p) for p in e["loc"] if p not in skip), e["type"], e["msg"])
-        for e in error.errors()
-    ]
+    (FastAPI's "body", a union's kind tag). A rule a model checks across its fields (``Refused``)
+    names its own field and rule id instead of pydantic's ``value_error`` at the model."""
+    found = []
+    for e in error.errors():
+        loc = [str(p) for p in e["loc"] if p not in skip]
+        refused = (e.get("ctx") or {}).get("error")
+        if isinstance(refused, Refused):
+            found.append(FieldError(".".join([*loc, refused.field]), refused.rule, refused.message))
+        else:
+            found.append(FieldError(".".join(loc), e["type"], e["msg"]))
+    return found
 
 
 def problem_body(status: int, title: str, detail: str, errors: Sequence[FieldError] = ()) -> dict[str, Any]:
@@ -82,12 +95,30 @@ def install(app: FastAPI) -> None:
         errors = errors_of(error, skip=("body",))
         return problem_response(422, invalid(errors))
 
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        # The framework's own refusals (404, 405, a body it cannot decode as UTF-8 JSON) as problems.
+        title = HTTPStatus(error.status_code).phrase
+        detail = error.detail if isinstance(error.detail, str) else title
+        if error.status_code == 400 and detail == "There was an error parsing the body":
+            errors = [FieldError("body", "body_not_utf8_json", "the body must be JSON encoded as UTF-8")]
+            body = problem_body(400, title, "the body could not be read as UTF-8 JSON", errors)
+        else:
+            body = problem_body(error.status_code, title, detail)
+        return problem_response(error.status_code, body, dict(error.headers or {}) or None)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        # A bug is still answered as a problem; the traceback goes to the log, not to the caller.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(500, problem_body(500, "Internal error", "the request could not be handled"))
+
     @app.exception_handler(DBAPIError)
     async def data_refused(request: Request, error: DBAPIError) -> JSONResponse:
         # SQLSTATE class 22 is "data exception": a value the database cannot hold (a NUL character,
         # a number out of range). The input was wrong, so it is a 422, never a 500.
         sqlstate = str(getattr(error.orig, "sqlstate", "") or "")
         if not sqlstate.startswith("22"):
-            raise error
+            return await unexpected(request, error)
         detail = f"a value cannot be stored ({sqlstate}): {str(error.orig).splitlines()[0][:200]}"
         return problem_response(422, problem_body(422, "Invalid request", detail))

@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared import problems
+from shared.boundary import BodyLimit
 from shared.config import ServiceSettings
 from shared.consumer import BatchHandler, Decoder, ReliableConsumer, is_transient
 from shared.contracts import Contract, Envelope
@@ -219,6 +220,7 @@ def create_app(
         consumer.subscribe(broker)
 
     app = FastAPI(title=title, lifespan=lifespan)
+    app.add_middleware(BodyLimit, limit=settings.http_max_body_bytes)
     app.state.settings = settings
     app.state.engine = engine
     app.state.broker = broker
@@ -281,17 +283,21 @@ def _probes(
         """Kafka and this service's database answer, and neither the consumer nor the outbox relay
         has been stuck for longer than ``VAFA_STALL_AFTER_S``."""
         if not await broker.ping(timeout=3.0):
-            return Response("kafka unreachable", status_code=503)
+            raise problems.ProblemError(503, "Not ready", "kafka unreachable")
         if consumer is not None and (stalled := consumer.stalled_for()) > settings.stall_after_s:
-            return Response(f"consumer stalled: retrying one batch for {stalled:.0f}s", status_code=503)
+            raise problems.ProblemError(
+                503, "Not ready", f"consumer stalled: retrying one batch for {stalled:.0f}s"
+            )
         if engine is not None:
             try:
                 async with engine.connect() as conn:
                     waited = await oldest_waiting(conn)
-            except Exception:
-                return Response("database unreachable", status_code=503)
+            except Exception as error:
+                raise problems.ProblemError(503, "Not ready", "database unreachable") from error
             if waited > settings.stall_after_s:
-                return Response(f"outbox relay stalled: oldest row waiting {waited:.0f}s", status_code=503)
+                raise problems.ProblemError(
+                    503, "Not ready", f"outbox relay stalled: oldest row waiting {waited:.0f}s"
+                )
         return Response(status_code=204)
 
     return probes

@@ -90,7 +90,8 @@ class PosSimulator:
         for _ in range(count):
             roll = rng.random()
             if roll < self.returns_share and self._sold:
-                yield self.return_of(rng.choice(self._sold))
+                # One return per receipt: ingest refuses refunds past what a receipt sold.
+                yield self.return_of(self._sold.pop(rng.randrange(len(self._sold))))
             elif roll < self.returns_share + self.partner_share:
                 yield self.partner_purchase()
             elif roll < self.returns_share + self.partner_share + self.vip_share:

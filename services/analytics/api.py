@@ -16,7 +16,7 @@ from services.analytics.domain.kpis import Group, promotion_lift
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.store import repository
 from shared.contracts.envelope import utcnow
-from shared.problems import ProblemError
+from shared.problems import FieldError, ProblemError
 
 api = APIRouter(prefix="/v1/kpis", tags=["analytics"])
 EARLIEST, LATEST = datetime(1971, 1, 1, tzinfo=UTC), datetime(2999, 1, 1, tzinfo=UTC)
@@ -48,6 +48,14 @@ class Filters:
         start = start or end - timedelta(days=30)
         if start >= end:
             raise ProblemError(422, "Empty period", f"'from' ({start}) must be before 'to' ({end})")
+        if end - start > timedelta(days=settings.analytics_max_period_days):
+            longest = settings.analytics_max_period_days
+            raise ProblemError(
+                422,
+                "Invalid request",
+                f"a period is at most {longest} days, not {(end - start).days}",
+                errors=[FieldError("from", "period_too_long", f"ask for {longest} days or less")],
+            )
         self.period = figures.Period(start, end)
         self.scope = repository.Scope(currency or settings.analytics_currency, chain, store, segment)
         self.settings = settings

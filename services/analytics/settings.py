@@ -21,3 +21,6 @@ class AnalyticsSettings(ServiceSettings):
     # this is set (VAFA_ANALYTICS_FACTS_RETENTION_DAYS); KPIs of periods older than it then read empty.
     analytics_facts_retention_days: float = 0.0
     analytics_gauges_window_days: int = 30
+    # The longest period a KPI request may ask for (VAFA_ANALYTICS_MAX_PERIOD_DAYS): longer is a 422,
+    # so one request cannot make the store scan years of facts.
+    analytics_max_period_days: int = Field(default=400, ge=1)

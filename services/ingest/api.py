@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -19,6 +20,8 @@ from services.ingest.auth import authenticate
 from services.ingest.domain import (
     KINDS,
     MAX_BATCH,
+    Entry,
+    Forbidden,
     Item,
     MemberEnrolledIn,
     MemberProfileChangedIn,
@@ -29,16 +32,95 @@ from services.ingest.domain import (
     ReturnIn,
     VipIn,
     checked,
+    forbidden_fields,
+    foreign_member,
     parse_item,
 )
 from services.ingest.intake import Intake, ItemResult
-from services.ingest.store.repository import lock_idempotency_key, remember_answer
+from services.ingest.store.repository import lock_idempotency_key, member_chains, remember_answer
+from shared.boundary import GuardedRoute, guard
 from shared.contracts.envelope import utcnow
 from shared.problems import PROBLEM_JSON, FieldError, ProblemError
 
-api = APIRouter(prefix="/v1", tags=["intake"])
+api = APIRouter(prefix="/v1", tags=["intake"], route_class=GuardedRoute)
 
-Caller = Annotated[Principal, Depends(authenticate)]
+# The kind each single endpoint takes (memberships: any of the VIP kinds, which the policy treats alike).
+_KIND_OF_PATH = {
+    "/v1/purchases": "purchase",
+    "/v1/returns": "return",
+    "/v1/members": "member_enrolled",
+    "/v1/members/profile-changes": "member_profile_changed",
+    "/v1/memberships": "vip_purchased",
+    "/v1/partners/purchases": "partner_purchase",
+    "/v1/partners/campaigns": "partner_campaign",
+}
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+@guard
+async def authorised(request: Request) -> Principal:
+    """The caller, and may it send for the chain, store or partner the body names: checked before the
+    body is validated, so another chain's key learns nothing of it (403, never a 422 first)."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    principal = await authenticate(request)
+    route = request.scope.get("route")
+    kind = _KIND_OF_PATH.get(getattr(route, "path", ""))
+    raw = _json_object(await request.body()) if kind else None
+    if kind and raw is not None:
+        reasons = await _forbidden(request, principal, [(kind, raw)])
+        if reasons[0]:
+            # Counted under the kind the body names where it names one (memberships: which VIP kind).
+            named = raw.get("kind") if raw.get("kind") in KINDS else kind
+            request.app.state.ingest_metrics.items.labels("http", named, "forbidden").inc()
+            raise ProblemError(403, "Forbidden", reasons[0])
+    request.state.principal = principal
+    return principal
+
+
+def _member_of(raw: Any) -> str | None:
+    member = raw.get("member_id") if isinstance(raw, dict) else None
+    return member if isinstance(member, str) else None
+
+
+async def _forbidden(
+    request: Request, principal: Principal, raws: Sequence[tuple[str, Any]]
+) -> list[str | None]:
+    """Why ``principal`` may not send each (kind, submitted JSON), judged on the scope it names before
+    it is validated; None where it may (or where what it names cannot be read)."""
+    changed = [
+        raw["member_id"]
+        for kind, raw in raws
+        if kind == "member_profile_changed"
+        and isinstance(raw, dict)
+        and isinstance(raw.get("member_id"), str)
+    ]
+    chains: dict[str, str] = {}
+    if changed and principal.kind == "chain":
+        async with request.app.state.engine.connect() as conn:
+            chains = await member_chains(conn, changed)
+    reasons: list[str | None] = []
+    for kind, raw in raws:
+        if not isinstance(raw, dict):
+            reasons.append(None)
+            continue
+        reason = forbidden_fields(principal, kind, raw)
+        member = _member_of(raw)
+        if reason is None and kind == "member_profile_changed" and isinstance(member, str):
+            reason = foreign_member(principal, member, chains.get(member))
+        reasons.append(reason)
+    return reasons
+
+
+Caller = Annotated[Principal, Depends(authorised)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -70,7 +152,7 @@ async def _answer(
     request: Request,
     caller: Principal,
     idempotency_key: str | None,
-    entries: Sequence[Item | list[FieldError]],
+    entries: Sequence[Entry],
     kinds: Sequence[str],
     shape: Shape,
 ) -> JSONResponse:
@@ -197,6 +279,11 @@ async def submit_batch(
 ) -> JSONResponse:
     """Many items of any kinds; the answer has one result per item, in order."""
     now, skew = utcnow(), request.app.state.intake.max_skew
-    entries = [parse_item(raw, now, skew) for raw in batch.items]
     kinds = [_kind(raw) for raw in batch.items]
+    # Authorised before validated, item by item, as the single endpoints are.
+    reasons = await _forbidden(request, caller, list(zip(kinds, batch.items, strict=True)))
+    entries: list[Entry] = [
+        Forbidden(reason) if reason else parse_item(raw, now, skew)
+        for raw, reason in zip(batch.items, reasons, strict=True)
+    ]
     return await _answer(request, caller, idempotency_key, entries, kinds, _batch)

@@ -13,6 +13,7 @@ import hmac
 import secrets
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,10 +50,13 @@ def split_token(token: str) -> tuple[str, str] | None:
 class KeyRing:
     """Resolves a presented token to the principal it belongs to, or says why it cannot."""
 
-    def __init__(self, engine: AsyncEngine, cache_seconds: float) -> None:
+    def __init__(self, engine: AsyncEngine, cache_seconds: float, cache_entries: int = 10_000) -> None:
         self._engine = engine
         self._cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, Any]] = {}
+        # Least recently used first, and at most ``cache_entries``: a client inventing prefixes (each
+        # one unknown) evicts its own lookups, never grows the process.
+        self._cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._cache_entries = cache_entries
 
     async def principal(self, token: str | None) -> Principal | str:
         """The principal, or the reason it is refused: missing, malformed, unknown, revoked."""
@@ -80,11 +84,19 @@ class KeyRing:
     async def _row(self, prefix: str) -> Any:
         cached = self._cache.get(prefix)
         if cached and time.monotonic() - cached[0] < self._cache_seconds:
+            self._cache.move_to_end(prefix)
             return cached[1]
         async with self._engine.connect() as conn:
             row = await find_key(conn, prefix)
         self._cache[prefix] = (time.monotonic(), row)
+        self._cache.move_to_end(prefix)
+        while len(self._cache) > self._cache_entries:
+            self._cache.popitem(last=False)
         return row
+
+    @property
+    def cached(self) -> int:
+        return len(self._cache)
 
 
 def bearer(request: Request) -> str | None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -35,10 +35,11 @@ from shared.contracts import (
     PartnerCampaignAnnounced,
     PartnerPurchaseRecorded,
     PurchaseRecorded,
+    ReturnRecorded,
     VipMembership,
 )
 from shared.contracts.common import PrintableText
-from shared.contracts.money import fits_currency, minor_unit
+from shared.contracts.money import amounts, fits_currency, minor_unit
 from shared.contracts.purchases import ReturnBase
 from shared.problems import FieldError, errors_of
 
@@ -110,23 +111,58 @@ class Principal:
 def forbidden_reason(principal: Principal, item: Item, member_chain: str | None = None) -> str | None:
     """None when ``principal`` may send ``item``; else why not. ``member_chain``: for a profile change,
     the chain that enrolled the member (None when no chain did)."""
+    fields = {name: getattr(item, name, None) for name in ("chain_id", "store_id", "partner_id")}
+    if (reason := forbidden_fields(principal, item.kind, fields)) is not None:
+        return reason
+    if isinstance(item, MemberProfileChangedIn):
+        return foreign_member(principal, item.member_id, member_chain)
+    return None
+
+
+def foreign_member(principal: Principal, member_id: str, member_chain: str | None) -> str | None:
+    """A chain's key changes only the profiles of the members it enrolled (``member_chain``: the chain
+    that enrolled ``member_id``; a profile carries no chain, so the enrolment says whose member)."""
+    if principal.kind == "chain" and member_chain != principal.chain_id:
+        return f"member {member_id!r} was not enrolled by chain {principal.chain_id!r}"
+    return None
+
+
+_PARTNER_KINDS = ("partner_purchase", "partner_campaign")
+
+
+@dataclass(frozen=True)
+class Forbidden:
+    """A submission refused for who sent it, before it was validated."""
+
+    reason: str
+
+
+# What each submission became at the door: a valid item, why it is invalid, or why it is not theirs.
+Entry = Item | list[FieldError] | Forbidden
+
+
+def forbidden_fields(principal: Principal, kind: str, fields: Mapping[str, Any]) -> str | None:
+    """The policy on the scope a submission names (kind, chain, store, partner), valid or not yet
+    validated: a key is refused for another chain's submission before that submission is judged."""
     if principal.kind == "admin":
         return None
-    if isinstance(item, PartnerPurchaseIn | PartnerCampaignIn):
+
+    def named(field: str) -> str | None:
+        value = fields.get(field)
+        return value if isinstance(value, str) else None
+
+    if kind in _PARTNER_KINDS:
         if principal.kind != "partner":
             return "only a partner brand's key may send co-branding events"
-        if item.partner_id != principal.partner_id:
-            return f"this key belongs to partner {principal.partner_id!r}, not {item.partner_id!r}"
+        if named("partner_id") not in (None, principal.partner_id):
+            return f"this key belongs to partner {principal.partner_id!r}, not {named('partner_id')!r}"
         return None
     if principal.kind != "chain":
         return "a partner key may only send its own co-branding events"
-    if isinstance(item, MemberProfileChangedIn) and member_chain != principal.chain_id:
-        # A profile carries no chain: the member's enrolment says whose member they are.
-        return f"member {item.member_id!r} was not enrolled by chain {principal.chain_id!r}"
-    chain = getattr(item, "chain_id", principal.chain_id)
+    chain = named("chain_id") or principal.chain_id
     if chain != principal.chain_id:
         return f"this key belongs to chain {principal.chain_id!r}, not {chain!r}"
-    store = getattr(item, "store_id", None)
+    store = named("store_id")
     if principal.store_id is not None and store not in (None, principal.store_id):
         return f"this key belongs to store {principal.store_id!r}, not {store!r}"
     return None
@@ -142,10 +178,14 @@ def enrolments(events: Sequence[Envelope[Any]]) -> list[tuple[str, str]]:
 # -- consistency ---------------------------------------------------------------------------------
 
 
-def _precision(currency: str, amounts: Sequence[tuple[str, Decimal]]) -> list[FieldError]:
+def _precision(item: Item) -> list[FieldError]:
+    """Every money field of every kind against its currency's ISO 4217 minor units."""
+    currency = getattr(item, "currency", None)
+    if currency is None:
+        return []
     return [
         FieldError(field, "currency_precision", f"{amount} has more decimals than {currency} allows")
-        for field, amount in amounts
+        for field, amount in amounts(item)
         if not fits_currency(amount, currency)
     ]
 
@@ -154,10 +194,6 @@ def _purchase_checks(p: PurchaseIn) -> list[FieldError]:
     errors: list[FieldError] = []
     if not p.lines:
         errors.append(FieldError("lines", "lines_required", "a purchase needs at least one line item"))
-    amounts = [(f"lines.{i}.amount", line.amount) for i, line in enumerate(p.lines)]
-    amounts += [(f"lines.{i}.discount", line.discount) for i, line in enumerate(p.lines)]
-    amounts += [(f"tenders.{i}.amount", t.amount) for i, t in enumerate(p.tenders)]
-    errors += _precision(p.currency, [*amounts, ("total_amount", p.total_amount)])
     half_unit = minor_unit(p.currency) / 2
     for i, line in enumerate(p.lines):
         gross = line.quantity * line.unit_price
@@ -196,8 +232,6 @@ def _return_checks(r: ReturnIn) -> list[FieldError]:
     errors: list[FieldError] = []
     if not r.full and not r.lines:
         errors.append(FieldError("lines", "lines_required", "a partial return names the lines returned"))
-    amounts = [(f"lines.{i}.amount", line.amount) for i, line in enumerate(r.lines)]
-    errors += _precision(r.currency, [*amounts, ("refund_amount", r.refund_amount)])
     refunded = sum((line.amount for line in r.lines), Decimal(0))
     if r.lines and refunded != r.refund_amount:
         errors.append(
@@ -225,17 +259,73 @@ def consistency_errors(item: Item, now: datetime, max_skew: timedelta) -> list[F
         errors.append(
             FieldError("occurred_at", "not_in_future", "occurred_at is later than now plus the allowed skew")
         )
+    errors += _precision(item)
     if isinstance(item, PurchaseIn):
         errors += _purchase_checks(item)
     elif isinstance(item, ReturnIn):
         errors += _return_checks(item)
     elif isinstance(item, PartnerCampaignIn):
         errors += _campaign_checks(item)
-    elif isinstance(item, VipIn):
-        errors += _precision(item.currency, [("fee", item.fee)])
-    elif isinstance(item, PartnerPurchaseIn):
-        errors += _precision(item.currency, [("total_amount", item.total_amount)])
     return errors
+
+
+# -- returns against what was sold ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sale:
+    """A recorded purchase as its returns see it; ``total`` None: recorded before ingest kept it."""
+
+    currency: str | None
+    total: Decimal | None
+    refunded: Decimal = Decimal(0)
+
+
+def return_refusal(r: ReturnRecorded, sale: Sale | None) -> FieldError | None:
+    """Why a return cannot be applied to its sale, or None. A return of a receipt never recorded would
+    take value from a member (tiers, analytics) that no purchase gave them."""
+    if sale is None:
+        return FieldError(
+            "original_receipt_no",
+            "original_receipt_unknown",
+            f"no purchase {r.original_receipt_no!r} at store {r.original_store_id!r} of chain "
+            f"{r.chain_id!r} is recorded: a return must follow its sale",
+        )
+    if sale.currency is not None and sale.currency != r.currency:
+        return FieldError(
+            "currency", "currency_mismatch", f"the sale was in {sale.currency}, not {r.currency}"
+        )
+    if sale.total is not None and sale.refunded + r.refund_amount > sale.total:
+        return FieldError(
+            "refund_amount",
+            "refund_exceeds_sale",
+            f"{r.refund_amount} with the {sale.refunded} refunded before exceeds the {sale.total} sold",
+        )
+    return None
+
+
+def judge_returns(
+    events: Sequence[Envelope[Any]], recorded: Mapping[uuid.UUID, Sale]
+) -> tuple[dict[uuid.UUID, FieldError], dict[uuid.UUID, Decimal]]:
+    """New events in the order they came: each return against the sales ``recorded`` before them and
+    the purchases earlier among ``events`` (a return ahead of its sale, even in one batch, is refused).
+    Returns the refused returns with why, and what the others refund of each sale."""
+    known = dict(recorded)
+    refused: dict[uuid.UUID, FieldError] = {}
+    refunds: dict[uuid.UUID, Decimal] = {}
+    for event in events:
+        p = event.payload
+        if isinstance(p, PurchaseRecorded):
+            known[event.event_id] = Sale(p.currency, p.total_amount)
+        elif isinstance(p, ReturnRecorded):
+            sale = known.get(p.original_event_id)
+            if (error := return_refusal(p, sale)) is not None:
+                refused[event.event_id] = error
+                continue
+            assert sale is not None  # return_refusal refuses a return without its sale
+            known[p.original_event_id] = replace(sale, refunded=sale.refunded + p.refund_amount)
+            refunds[p.original_event_id] = refunds.get(p.original_event_id, Decimal(0)) + p.refund_amount
+    return refused, refunds
 
 
 # -- from an accepted item to its event ----------------------------------------------------------

@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.ingest.domain import content_digest, enrolments, parse_item, to_envelope
+from services.ingest.intake import settle_returns
 from services.ingest.settings import IngestSettings
 from services.ingest.store.repository import Claim, claim_receipts, record_members
 from shared.consumer import BatchHandler, BatchResult, Record
@@ -46,14 +47,19 @@ class RawIntakeDecoder:
 
 def raw_intake_handler(settings: IngestSettings) -> BatchHandler:
     async def handle(conn: AsyncConnection, events: Sequence[Envelope[Any]]) -> BatchResult:
-        claims = [Claim(e.event_id, e.type, content_digest(e)) for e in events]
+        claims = [Claim.of(e, content_digest(e)) for e in events]
         earlier = await claim_receipts(conn, claims)
         result = BatchResult()
         fresh = [e for e in events if e.event_id not in earlier]
+        # A return ahead of its sale (or refunding more than it sold) is dead-lettered with the rule,
+        # never forwarded on its own; forgotten here, it is judged afresh when the POS sends it again.
+        refused = await settle_returns(conn, fresh)
         await record_members(conn, enrolments(fresh))
         for event, claim in zip(events, claims, strict=True):
             prior = earlier.get(event.event_id)
-            if prior is None:
+            if error := refused.get(event.event_id):
+                result.rejected[event.event_id] = f"{error.field}: {error.rule}: {error.message}"
+            elif prior is None:
                 topic = settings.topic_prefix + contract_named(event.type).topic
                 result.outgoing.append(OutboxMessage.of(topic, event))
             elif prior != claim.content_sha256:

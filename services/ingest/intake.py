@@ -20,18 +20,28 @@ from faststream.kafka.publisher.usecase import DefaultPublisher
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.ingest.domain import (
-    Item,
+    Entry,
+    Forbidden,
     MemberProfileChangedIn,
     Principal,
     content_digest,
     enrolments,
     forbidden_reason,
+    judge_returns,
     to_envelope,
 )
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
-from services.ingest.store.repository import Claim, claim_receipts, member_chains, record_members
-from shared.contracts import Envelope
+from services.ingest.store.repository import (
+    Claim,
+    add_refunds,
+    claim_receipts,
+    lock_sales,
+    member_chains,
+    record_members,
+    release_receipts,
+)
+from shared.contracts import Envelope, PurchaseRecorded, ReturnRecorded
 from shared.problems import FieldError, ProblemError, invalid, problem_body
 
 Outcome = Literal["accepted", "duplicate", "rejected", "forbidden", "conflict"]
@@ -54,6 +64,24 @@ class ItemResult:
         return answer
 
 
+async def settle_returns(
+    conn: AsyncConnection, fresh: Sequence[Envelope[Any]]
+) -> dict[uuid.UUID, FieldError]:
+    """Judge the new returns among ``fresh`` (claimed, in arrival order) against what their sales sold
+    and refunded so far; record what the accepted ones refund and forget the refused ones' claims.
+    Returns the refused, with why (HTTP answers 422 with it, the raw topic dead-letters it)."""
+    originals = [e.payload.original_event_id for e in fresh if isinstance(e.payload, ReturnRecorded)]
+    if not originals:
+        return {}
+    stored = await lock_sales(conn, originals)
+    # A purchase claimed in this same batch counts only for the returns after it.
+    new_sales = {e.event_id for e in fresh if isinstance(e.payload, PurchaseRecorded)}
+    refused, refunds = judge_returns(fresh, {k: v for k, v in stored.items() if k not in new_sales})
+    await release_receipts(conn, list(refused))
+    await add_refunds(conn, refunds)
+    return refused
+
+
 class Intake:
     def __init__(
         self,
@@ -74,7 +102,7 @@ class Intake:
         self,
         conn: AsyncConnection,
         principal: Principal,
-        entries: Sequence[Item | list[FieldError]],
+        entries: Sequence[Entry],
         kinds: Sequence[str],
     ) -> list[ItemResult]:
         """Each entry is a valid item or the errors that make it invalid; ``kinds`` names each entry."""
@@ -83,7 +111,10 @@ class Intake:
         changed = [e.member_id for e in entries if isinstance(e, MemberProfileChangedIn)]
         chains = await member_chains(conn, changed) if principal.kind == "chain" else {}
         for i, entry in enumerate(entries):
-            if isinstance(entry, list):
+            if isinstance(entry, Forbidden):
+                forbidden = problem_body(403, "Forbidden", entry.reason)
+                results[i] = ItemResult(i, kinds[i], "forbidden", problem=forbidden)
+            elif isinstance(entry, list):
                 results[i] = ItemResult(i, kinds[i], "rejected", problem=invalid(entry))
             elif reason := forbidden_reason(principal, entry, chains.get(getattr(entry, "member_id", ""))):
                 results[i] = ItemResult(
@@ -102,7 +133,7 @@ class Intake:
     async def _record(
         self, conn: AsyncConnection, candidates: list[tuple[int, Envelope[Any]]], kinds: Sequence[str]
     ) -> dict[int, ItemResult]:
-        claims = [Claim(e.event_id, e.type, content_digest(e)) for _, e in candidates]
+        claims = [Claim.of(e, content_digest(e)) for _, e in candidates]
         earlier = await claim_receipts(conn, claims)
         results: dict[int, ItemResult] = {}
         fresh: list[Envelope[Any]] = []
@@ -124,6 +155,14 @@ class Intake:
                     "a correction is a return or a new receipt",
                 )
                 results[i] = ItemResult(i, kinds[i], "conflict", event_id, conflict)
+        refused = await settle_returns(conn, fresh)
+        if refused:
+            fresh = [e for e in fresh if e.event_id not in refused]
+            for i, result in list(results.items()):
+                if result.event_id in refused:
+                    results[i] = ItemResult(
+                        i, kinds[i], "rejected", problem=invalid([refused[result.event_id]])
+                    )
         await record_members(conn, enrolments(fresh))
         await self._publish(fresh)
         return results

@@ -36,5 +36,7 @@ def create(settings: IngestSettings | None = None) -> FastAPI:
     metrics = IngestMetrics(app.state.registry)
     app.state.ingest_metrics = metrics
     app.state.intake = Intake(settings, app.state.publishers, metrics)
-    app.state.keyring = KeyRing(app.state.engine, settings.ingest_key_cache_s)
+    app.state.keyring = KeyRing(
+        app.state.engine, settings.ingest_key_cache_s, settings.ingest_key_cache_entries
+    )
     return app

@@ -16,3 +16,5 @@ class IngestSettings(ServiceSettings):
     ingest_key_cache_s: float = 5.0
     # How long the answer to an Idempotency-Key is kept for a retried request (VAFA_INGEST_IDEMPOTENCY_HOURS).
     ingest_idempotency_hours: float = 24.0
+    # At most this many looked-up keys (known or not) are kept (VAFA_INGEST_KEY_CACHE_ENTRIES).
+    ingest_key_cache_entries: int = 10_000

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
@@ -20,8 +20,14 @@ api = APIRouter(prefix="/v1", tags=["notify"])
 
 
 @api.get("/members/{member_id}/deliveries")
-async def member_deliveries(member_id: str, request: Request) -> dict[str, Any]:
-    """The delivery log of one member: queued, sent, failed or suppressed, with the reason."""
+async def member_deliveries(
+    member_id: str,
+    request: Request,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """The delivery log of one member, oldest first, a page at a time (``next_offset`` while there is
+    more): queued, sent, failed or suppressed, with the reason."""
     async with request.app.state.engine.connect() as conn:
         rows = await conn.execute(
             select(
@@ -34,9 +40,18 @@ async def member_deliveries(member_id: str, request: Request) -> dict[str, Any]:
                 deliveries.c.sent_at,
             )
             .where(deliveries.c.member_id == member_id)
-            .order_by(deliveries.c.created_at)
+            # A stable order, so pages neither repeat nor skip a delivery.
+            .order_by(deliveries.c.created_at, deliveries.c.source_event_id, deliveries.c.channel)
+            .offset(offset)
+            .limit(limit + 1)  # one more than asked: says whether there is a next page
         )
-        return {"member_id": member_id, "deliveries": [dict(r._mapping) for r in rows]}
+        found = [dict(r._mapping) for r in rows]
+    more = len(found) > limit
+    return {
+        "member_id": member_id,
+        "deliveries": found[:limit],
+        "next_offset": offset + limit if more else None,
+    }
 
 
 @api.get("/deliveries/summary")

@@ -41,16 +41,20 @@ from services.points.store.repository import (
     upsert_program_end,
     upsert_reward,
 )
+from shared.boundary import GuardedRoute, guard
 from shared.contracts.common import MAX_POINTS
 from shared.contracts.envelope import utcnow
 from shared.problems import ProblemError
 
-api = APIRouter(prefix="/v1", tags=["points"])
+api = APIRouter(prefix="/v1", tags=["points"], route_class=GuardedRoute)
 
 
-def authorised(request: Request, authorization: Annotated[str, Header()] = "") -> None:
+@guard
+async def authorised(request: Request) -> None:
+    """Writes need the operator token; checked before the body is read (401, never a 422 first)."""
     settings: PointsSettings = request.app.state.settings
     expected = f"Bearer {settings.points_api_token.get_secret_value()}"
+    authorization = request.headers.get("authorization", "")
     if not hmac.compare_digest(authorization.encode(), expected.encode()):
         raise ProblemError(401, "Unauthorized", "this endpoint needs the points API token")
 
@@ -296,14 +300,22 @@ async def get_game(game_id: str, request: Request) -> dict[str, Any]:
 
 
 @api.get("/games/{game_id}/audit")
-async def game_audit(game_id: str, request: Request) -> dict[str, Any]:
-    """Every play with its proof; once the game has ended, the seed too, so anyone can check it against
-    the commitment published at creation and recompute every draw."""
+async def game_audit(
+    game_id: str,
+    request: Request,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> dict[str, Any]:
+    """Every play with its proof, oldest first, a page at a time (``next_offset`` while there is more);
+    once the game has ended, the seed too, so anyone can check it against the commitment published at
+    creation and recompute every draw."""
     async with request.app.state.engine.connect() as conn:
         row = await game_of(conn, game_id)
         if row is None:
             raise ProblemError(404, "Unknown game", f"no game {game_id!r}")
-        plays = await plays_of(conn, game_id)
+        plays = await plays_of(conn, game_id, offset, limit + 1)  # one more: is there a next page
+    more = len(plays) > limit
+    plays = plays[:limit]
     ended = utcnow() >= row.ends_at
     return {
         "game_id": game_id,
@@ -313,6 +325,7 @@ async def game_audit(game_id: str, request: Request) -> dict[str, Any]:
         "'<game_id>:<play_id>'); the roll is the proof's first 16 hex digits / 2^64, and the prize the one "
         "whose slice of the published odds, in order, holds it",
         "plays": [_play_json(p) for p in plays],
+        "next_offset": offset + limit if more else None,
     }
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from services.tiers.domain import qualifying_value
 from services.tiers.store.repository import activity_between, history_of, standing_of
@@ -42,9 +42,21 @@ async def get_tier(member_id: str, request: Request) -> dict[str, Any]:
 
 
 @api.get("/members/{member_id}/tier/history")
-async def get_history(member_id: str, request: Request) -> dict[str, Any]:
+async def get_history(
+    member_id: str,
+    request: Request,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """The member's tier changes, oldest first, a page at a time (``next_offset`` while there is more)."""
     async with request.app.state.engine.connect() as conn:
-        return {"member_id": member_id, "changes": await history_of(conn, member_id)}
+        changes = await history_of(conn, member_id, offset, limit + 1)  # one more: is there a next page
+    more = len(changes) > limit
+    return {
+        "member_id": member_id,
+        "changes": changes[:limit],
+        "next_offset": offset + limit if more else None,
+    }
 
 
 @api.get("/ladder")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 # ISO 4217 minor units of the currencies a chain may use here; an unknown code is refused.
@@ -50,8 +50,15 @@ def _sane_amount(value: Decimal) -> Decimal:
     return value
 
 
+class _MoneyMark:
+    """Marks a field as money, so ``amounts`` finds every one (pydantic ignores the mark)."""
+
+
+MONEY = _MoneyMark()
+
 Money = Annotated[
     Decimal,
+    MONEY,
     BeforeValidator(_refuse_float),
     Field(ge=0, allow_inf_nan=False),
     AfterValidator(_sane_amount),
@@ -69,3 +76,20 @@ def fits_currency(amount: Decimal, currency: str) -> bool:
     """True when ``amount`` has no more decimals than the currency's minor unit allows."""
     exponent = amount.normalize().as_tuple().exponent
     return not isinstance(exponent, int) or -exponent <= CURRENCY_EXPONENTS[currency]
+
+
+def amounts(model: BaseModel, at: str = "") -> list[tuple[str, Decimal]]:
+    """Every money field of ``model`` and of the models in it, with its path (``lines.0.unit_price``):
+    a field added to a contract is checked against its currency without anyone listing it."""
+    found: list[tuple[str, Decimal]] = []
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if MONEY in info.metadata and isinstance(value, Decimal):
+            found.append((at + name, value))
+        elif isinstance(value, BaseModel):
+            found += amounts(value, f"{at}{name}.")
+        elif isinstance(value, list | tuple):
+            for i, element in enumerate(value):
+                if isinstance(element, BaseModel):
+                    found += amounts(element, f"{at}{name}.{i}.")
+    return found

@@ -26,6 +26,7 @@ from schemathesis.generation import GenerationMode
 from shared.contracts import POINTS_EARNED, PointsEarned
 from shared.contracts.envelope import utcnow
 from shared.deadletter import REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
+from shared.problems import PROBLEM_JSON
 from shared.topics import Topic
 from sim.poison import poisons
 from tests.support import (
@@ -41,6 +42,7 @@ from tests.support import (
 )
 
 _serial = itertools.count()
+SOLD = "R-SOLD"
 
 
 def _items(now: str) -> dict[str, Callable[..., tuple[str, dict[str, Any]]]]:
@@ -73,11 +75,11 @@ def _items(now: str) -> dict[str, Callable[..., tuple[str, dict[str, Any]]]]:
                 "store_id": "hyperstar-01",
                 "return_no": f"T{n()}",
                 "original_store_id": "hyperstar-01",
-                "original_receipt_no": "R000000",
+                "original_receipt_no": SOLD,  # recorded before the matrix: a return follows its sale
                 "member_id": "0912000001",
                 "currency": "IRR",
-                "full": True,
-                "refund_amount": "300000",
+                "lines": [{"sku": "nan-1", "quantity": "1", "amount": "1000"}],
+                "refund_amount": "1000",
                 "occurred_at": now,
             },
         ),
@@ -190,16 +192,39 @@ async def test_every_ingest_endpoint_against_every_kind_of_key(
         enrolment = {"member_id": "0912000001", "chain_id": "hyperstar", "occurred_at": utcnow().isoformat()}
         admin = {"Authorization": f"Bearer {tokens['admin']}"}
         assert (await client.post("/v1/members", json=enrolment, headers=admin)).status_code == 202
+        # The sale the matrix's returns refund (1,000 each, far from its total).
+        sold = items["purchase"]()[1] | {"receipt_no": SOLD}
+        assert (await client.post("/v1/purchases", json=sold, headers=admin)).status_code == 202
     got, want = {}, {}
     async with httpx.AsyncClient(base_url=ingest.url, timeout=30) as client:
         for (key, token), (name, make) in itertools.product(tokens.items(), items.items()):
             path, body = make()
             headers = {"Authorization": f"Bearer {token}"} if token else {}
-            answer = await client.post(path, json=body, headers=headers)
-            got[(key, name)], want[(key, name)] = answer.status_code, expected(key, name)
-            if answer.status_code >= 400:  # every refusal is a problem document that says why
-                assert answer.headers["content-type"].startswith("application/problem+json")
-                assert answer.json()["detail"]
+            allowed = expected(key, name)
+            # Authorised before validated: a malformed body gets the same 401/403 a valid one does
+            # (422 only for a key that may send it); one that is not even JSON, 401 or 422.
+            variants = {
+                "valid": (orjson.dumps(body), allowed),
+                "malformed": (
+                    orjson.dumps(body | {"occurred_at": "yesterday"}),
+                    422 if allowed == 202 else allowed,
+                ),
+                "not JSON": (b'{"chain_id": "hyperstar", ', 401 if allowed == 401 else 422),
+            }
+            for variant, (content, status) in variants.items():
+                sent = headers | {"Content-Type": "application/json"}
+                answer = await client.post(path, content=content, headers=sent)
+                got[(key, name, variant)], want[(key, name, variant)] = answer.status_code, status
+                if answer.status_code >= 400:  # every refusal is a problem document that says why
+                    assert answer.headers["content-type"].startswith("application/problem+json")
+                    assert answer.json()["detail"]
+        # In a batch, item by item: another chain's malformed item is forbidden, not judged.
+        _, theirs = items["return"]()
+        batch = {"items": [{"kind": "return", **theirs, "occurred_at": "yesterday"}]}
+        answer = await client.post(
+            "/v1/batch", json=batch, headers={"Authorization": f"Bearer {tokens['refah']}"}
+        )
+        assert [r["status"] for r in answer.json()["results"]] == ["forbidden"]
     assert got == want
     log = ingest.log_path.read_text()
     assert not [k for k, t in tokens.items() if t.count("_") == 2 and t.split("_", 2)[2] in log]
@@ -215,9 +240,16 @@ async def test_points_writes_need_the_operator_token_and_reads_do_not(
         ("POST", "/v1/rules", {}),
         ("PUT", "/v1/rewards/r1", {}),
         ("POST", "/v1/redemptions", {}),
-        ("POST", f"/v1/redemptions/{uuid.uuid4()}/confirm", {}),
-        ("POST", f"/v1/redemptions/{uuid.uuid4()}/cancel", {}),
+        ("POST", f"/v1/redemptions/{uuid.uuid4()}/confirm", None),
+        ("POST", f"/v1/redemptions/{uuid.uuid4()}/cancel", None),
         ("GET", "/v1/partners/snapp/settlement", None),
+        ("PUT", "/v1/causes/c1", {}),
+        ("POST", "/v1/members/m1/donations", {}),
+        ("PUT", "/v1/games/g1", {}),
+        ("PUT", "/v1/programs/p1", {}),
+        ("PUT", "/v1/challenges/c1", {}),
+        ("PUT", "/v1/referrals/program", {}),
+        ("POST", "/v1/members/m1/referral-code", None),
     ]
     reads = ["/v1/members/m1/balance", "/v1/members/m1/ledger", "/v1/rules", "/v1/rewards"]
     async with httpx.AsyncClient(base_url=points.url, timeout=30) as client:
@@ -232,6 +264,16 @@ async def test_points_writes_need_the_operator_token_and_reads_do_not(
                 answer = await client.request(method, path, json=body, headers=headers)
                 assert (answer.status_code != 401) == allowed, (method, path, token, answer.status_code)
                 assert answer.status_code < 500
+                # Authenticated before the body is parsed: not JSON at all is still a 401 without it.
+                broken = headers | {"Content-Type": "application/json"}
+                answer = await client.request(method, path, content=b"{not json", headers=broken)
+                if not allowed:
+                    assert answer.status_code == 401, (method, path, token, answer.status_code)
+                elif body is not None:  # a route that reads a body: the token passed, the body did not
+                    assert answer.status_code == 422, (method, path, token, answer.status_code)
+                assert answer.status_code < 500
+                if answer.status_code >= 400:
+                    assert answer.headers["content-type"].startswith("application/problem+json")
         for path in reads:
             assert (await client.get(path)).status_code in (200, 404)
 
@@ -459,3 +501,77 @@ async def test_every_kind_of_poison_is_dead_lettered_by_every_consumer_and_what_
     await eventually(
         lambda: stack.scalar("points", "SELECT count(*) = $1 FROM balances", members), what="all"
     )
+
+
+def _path_value(param: dict[str, Any]) -> str:
+    schema = param.get("schema", {})
+    if schema.get("format") == "uuid":
+        return str(uuid.uuid4())
+    return "1" if schema.get("type") == "integer" else "walk-1"
+
+
+# Bodies no route should take: malformed JSON, a wrong content type, bytes that are not UTF-8, nothing.
+_HOSTILE_BODIES: dict[str, tuple[bytes, str]] = {
+    "malformed JSON": (b'{"items": [', "application/json"),
+    "wrong content type": (b"<xml>hello</xml>", "application/xml"),
+    "form instead of JSON": (b"a=1&b=2", "application/x-www-form-urlencoded"),
+    "not UTF-8": (b'{"member_id": "\xff\xfe\xfa"}', "application/json"),
+    "JSON of the wrong type": (b"[1, 2, 3]", "application/json"),
+    "empty": (b"", "application/json"),
+}
+
+
+async def test_every_route_of_every_service_answers_hostile_bodies_with_a_problem_never_a_5xx(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    """The problem-document walk: each route of each service's OpenAPI document, with and without its
+    credentials, fed each hostile body. Every error is an RFC 9457 problem; nothing is a 5xx."""
+    names = ("ingest", "points", "tiers", "notify", "analytics")
+    await stack.create(*names)
+    running_ = {}
+    for name in names:
+        process = ServiceProcess(f"services.{name}", stack.env(name, VAFA_POINTS_API_TOKEN="s3cret"), log_dir)
+        services.append(process)
+        running_[name] = process.start()
+    for process in running_.values():
+        await process.wait_ready()
+    credentials = {
+        "ingest": {"Authorization": f"Bearer {api_key(stack, 'admin')}"},
+        "points": {"Authorization": "Bearer s3cret", "X-Operator": "walk"},
+    }
+    walked: dict[str, int] = {}
+    bad: list[tuple[str, str, str, str, int, str]] = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for name, process in running_.items():
+            document = (await client.get(f"{process.url}/openapi.json")).json()
+            walked[name] = 0
+            for template, operations in document["paths"].items():
+                for method, operation in operations.items():
+                    path = template
+                    for param in operation.get("parameters", []):
+                        if param["in"] == "path":
+                            path = path.replace("{" + param["name"] + "}", _path_value(param))
+                    for (label, (content, media)), auth in itertools.product(
+                        _HOSTILE_BODIES.items(), ({}, credentials.get(name, {}))
+                    ):
+                        headers = {"Content-Type": media, **auth}
+                        answer = await client.request(
+                            method.upper(), process.url + path, content=content, headers=headers
+                        )
+                        walked[name] += 1
+                        problem = answer.headers.get("content-type", "").startswith(
+                            "application/problem+json"
+                        )
+                        if answer.status_code >= 500 or (answer.status_code >= 400 and not problem):
+                            bad.append((name, method, path, label, answer.status_code, answer.text[:200]))
+                        elif answer.status_code >= 400:
+                            assert answer.json()["status"] == answer.status_code and answer.json()["title"]
+            # And what no route serves: an unknown path, a method a path does not take.
+            for method, path in (("GET", "/v1/no-such-route"), ("PATCH", "/healthz")):
+                answer = await client.request(method, process.url + path)
+                if not answer.headers.get("content-type", "").startswith(PROBLEM_JSON):
+                    bad.append((name, method, path, "no route", answer.status_code, answer.text[:200]))
+            assert process.proc and process.proc.poll() is None, f"{name} died:\n{process.tail()}"
+    print(f"hostile requests per service: {walked}")
+    assert not bad, bad
+    assert all(n >= len(_HOSTILE_BODIES) * 2 * 3 for n in walked.values()), walked

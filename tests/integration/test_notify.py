@@ -121,6 +121,15 @@ async def test_a_persian_member_gets_one_email_an_opted_out_one_none_and_quiet_h
         assert [(o["type"], o["key"]) for o in outcomes] == [("notification.sent", "shirin")]
         async with httpx.AsyncClient(base_url=notify.url) as client:
             summary = (await client.get("/v1/deliveries/summary")).json()
+            log = (await client.get("/v1/members/shirin/deliveries")).json()
+            page = (
+                await client.get("/v1/members/shirin/deliveries", params={"offset": 1, "limit": 1})
+            ).json()
+            too_many = await client.get("/v1/members/shirin/deliveries", params={"limit": 100_000})
+        # One delivery for the event sent twice; past it, an empty page and no next one.
+        assert [d["status"] for d in log["deliveries"]] == ["sent"] and log["next_offset"] is None
+        assert page == {"member_id": "shirin", "deliveries": [], "next_offset": None}
+        assert too_many.status_code == 422
         assert summary == {
             "channels": {
                 "email": {"sent": 1, "queued": 1, "failed": 0, "suppressed": {"no consent for email": 1}}

@@ -134,6 +134,8 @@ async def test_an_instant_win_game_pays_prizes_and_its_audit_recomputes_every_dr
         unfair = wheel | {"prizes": [{"name": "big", "points": 50, "odds": "0.2"}]}
         refused = await c.put("/v1/games/unfair", json=unfair, headers=TOKEN)
         assert refused.status_code == 422 and "at least 25%" in refused.text
+        # The refusal names the field and a stable rule, as ingest's do.
+        assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [("prizes", "odds_too_low")]
         created = await c.put("/v1/games/yalda", json=wheel, headers=TOKEN)
         assert created.status_code == 201, created.text
         published = created.json()["commitment"]
@@ -148,6 +150,12 @@ async def test_an_instant_win_game_pays_prizes_and_its_audit_recomputes_every_dr
         await asyncio.sleep(max((now + timedelta(seconds=9) - utcnow()).total_seconds(), 0))
         audit = (await c.get("/v1/games/yalda/audit")).json()
         state = (await c.get("/v1/games/yalda")).json()
+        pages, offset = [], 0
+        while offset is not None:  # the audit a page at a time gives the same plays
+            page = (await c.get("/v1/games/yalda/audit", params={"offset": offset, "limit": 7})).json()
+            pages += page["plays"]
+            offset = page["next_offset"]
+    assert pages == audit["plays"] and audit["next_offset"] is None
 
     seed = bytes.fromhex(audit["seed"])
     assert hashlib.sha256(seed).hexdigest() == published == audit["commitment"]

@@ -88,6 +88,15 @@ async def test_a_year_of_purchases_gives_the_tier_history_the_rules_say(
     async with httpx.AsyncClient(base_url=tiers.url) as client:
         cyrus_now = (await client.get("/v1/members/cyrus/tier")).json()
         served = (await client.get("/v1/members/ana/tier/history")).json()["changes"]
+        # A page at a time: the pages follow each other and end with no next page.
+        first = (await client.get("/v1/members/ana/tier/history", params={"limit": 1})).json()
+        rest = (
+            await client.get("/v1/members/ana/tier/history", params={"offset": first["next_offset"]})
+        ).json()
+        too_many = await client.get("/v1/members/ana/tier/history", params={"limit": 100_000})
+    assert [c["to_tier"] for c in first["changes"] + rest["changes"]] == ["Silver", "Gold"]
+    assert first["next_offset"] == 1 and rest["next_offset"] is None
+    assert too_many.status_code == 422 and too_many.headers["content-type"] == "application/problem+json"
     assert cyrus_now["since"].startswith(add_months(day(0), 7).date().isoformat())
     assert [c["to_tier"] for c in served] == ["Silver", "Gold"]
 

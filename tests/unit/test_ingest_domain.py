@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,7 +13,9 @@ from services.ingest.domain import (
     Principal,
     PurchaseIn,
     ReturnIn,
+    Sale,
     forbidden_reason,
+    judge_returns,
     parse_item,
     to_envelope,
 )
@@ -74,7 +77,9 @@ def test_a_consistent_purchase_is_accepted() -> None:
         (
             {"currency": "JPY", "tenders": []},
             [
+                ("lines.0.unit_price", "currency_precision"),
                 ("lines.0.amount", "currency_precision"),
+                ("lines.1.unit_price", "currency_precision"),
                 ("lines.1.amount", "currency_precision"),
                 ("total_amount", "currency_precision"),
             ],
@@ -184,3 +189,50 @@ def test_a_chain_changes_only_the_profiles_of_members_it_enrolled(
     parsed = parse_item(PROFILE_CHANGE, NOW, SKEW)
     assert not isinstance(parsed, list), parsed
     assert (forbidden_reason(principal, parsed, member_chain) is None) is allowed
+
+
+def _envelopes(*raws: dict[str, Any]) -> list[Any]:
+    items = [parse_item(raw, NOW, SKEW) for raw in raws]
+    assert all(isinstance(i, PurchaseIn | ReturnIn) for i in items), items
+    return [to_envelope(i, "ingest") for i in items if isinstance(i, PurchaseIn | ReturnIn)]
+
+
+def _return(return_no: str, amount: str, receipt: str = "R-1", currency: str = "EUR") -> dict[str, Any]:
+    return {
+        "kind": "return", "chain_id": "hyperstar", "store_id": "tehran-02", "return_no": return_no,
+        "original_store_id": "tehran-07", "original_receipt_no": receipt, "member_id": "m-1",
+        "currency": currency, "occurred_at": "2026-11-21T10:00:00+03:30",
+        "lines": [{"sku": "milk-1l", "quantity": "1", "amount": amount}], "refund_amount": amount,
+    }  # fmt: skip
+
+
+def test_a_return_needs_its_sale_earlier_and_refunds_never_exceed_it() -> None:
+    events = _envelopes(
+        _return("T-0", "1.25"),  # ahead of its sale, even in one batch: refused
+        purchase(),  # 16.07 sold
+        _return("T-1", "10.00"),
+        _return("T-2", "6.07"),  # exactly what is left
+        _return("T-3", "0.01"),  # one cent past the sale
+        _return("T-4", "1.00", receipt="R-404"),  # a receipt never sold
+    )
+    sale = events[1]
+    refused, refunds = judge_returns(events, {})
+    rules_of = {e.payload.return_no: (refused[e.event_id].field, refused[e.event_id].rule)
+                for e in events if e.event_id in refused}  # fmt: skip
+    assert rules_of == {
+        "T-0": ("original_receipt_no", "original_receipt_unknown"),
+        "T-3": ("refund_amount", "refund_exceeds_sale"),
+        "T-4": ("original_receipt_no", "original_receipt_unknown"),
+    }
+    assert refunds == {sale.event_id: Decimal("16.07")}
+
+
+def test_a_return_is_judged_against_what_was_refunded_before_and_the_sales_currency() -> None:
+    (sale,) = _envelopes(purchase())
+    (late,) = _envelopes(_return("T-9", "1.00"))
+    recorded = {sale.event_id: Sale("EUR", Decimal("16.07"), Decimal("15.50"))}
+    assert [e.rule for e in judge_returns([late], recorded)[0].values()] == ["refund_exceeds_sale"]
+    # Recorded before ingest kept amounts: found, so accepted, but not capped.
+    assert judge_returns([late], {sale.event_id: Sale(None, None)}) == ({}, {sale.event_id: Decimal("1.00")})
+    (other,) = _envelopes(_return("T-8", "1.00", currency="USD"))
+    assert [e.rule for e in judge_returns([other], recorded)[0].values()] == ["currency_mismatch"]

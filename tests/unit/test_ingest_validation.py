@@ -1,5 +1,6 @@
-"""Ingest's HTTP answers that need no broker or database: 401 without a key, and RFC 9457 problem
-details naming the field and the rule for a body of the wrong shape."""
+"""Ingest's HTTP answers that need no broker or database: 401 without a key (whatever the body), 413
+past the body limit, and RFC 9457 problem details for every refusal: naming the field and the rule for a
+body of the wrong shape, and for what the framework refuses itself (not UTF-8, unknown route, method)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ from typing import Any
 import httpx
 import pytest
 
-from services.ingest.auth import authenticate
+from services.ingest.api import authorised
+from services.ingest.auth import KeyRing
 from services.ingest.domain import Principal
 from services.ingest.main import create
+from services.ingest.settings import IngestSettings
 from tests.unit.test_ingest_domain import purchase
 
 
-def client(authenticated: bool) -> httpx.AsyncClient:
-    app = create()
+def client(authenticated: bool, **settings: Any) -> httpx.AsyncClient:
+    app = create(IngestSettings(**settings))
     if authenticated:
-        app.dependency_overrides[authenticate] = lambda: Principal(uuid.uuid4(), "admin")
+        app.dependency_overrides[authorised] = lambda: Principal(uuid.uuid4(), "admin")
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest")
 
 
@@ -50,3 +53,87 @@ async def test_a_body_of_the_wrong_shape_gets_a_problem_naming_field_and_rule(
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"
     assert (field, rule) in [(e["field"], e["rule"]) for e in answer.json()["errors"]]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b"\xff\xfe\x00garbage", b'{"chain_id": "hyperstar"}', b"[]"],
+)
+async def test_without_a_key_any_body_is_401_before_it_is_read(content: bytes) -> None:
+    async with client(authenticated=False) as c:
+        answer = await c.post("/v1/returns", content=content, headers={"content-type": "application/json"})
+    assert answer.status_code == 401
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_body_past_the_limit_is_413_before_authentication_or_parsing() -> None:
+    json_type = {"content-type": "application/json"}
+    async with client(authenticated=False, http_max_body_bytes=1000) as c:
+        declared = await c.post("/v1/batch", content=b"{" * 1001, headers=json_type)
+
+    async def streamed() -> Any:  # no Content-Length: counted as it arrives, never buffered whole
+        for _ in range(5):
+            yield b"[" * 300
+
+    # (Without a key a streamed body is not read at all: 401.)
+    async with client(authenticated=True, http_max_body_bytes=1000) as c:
+        chunked = await c.post("/v1/batch", content=streamed(), headers=json_type)
+    for answer in (declared, chunked):
+        assert answer.status_code == 413, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content", "status"),
+    [
+        ("POST", "/v1/purchases", b'{"chain_id": "\xff\xfe"}', 400),  # not UTF-8
+        ("GET", "/v1/nowhere", b"", 404),
+        ("DELETE", "/v1/purchases", b"", 405),
+    ],
+)
+async def test_what_the_framework_refuses_is_a_problem_too(
+    method: str, path: str, content: bytes, status: int
+) -> None:
+    async with client(authenticated=True) as c:
+        answer = await c.request(method, path, content=content, headers={"content-type": "application/json"})
+    assert answer.status_code == status
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["status"] == status and answer.json()["detail"]
+
+
+class _Engine:
+    """Stands in for the database: counts the key lookups that reach it."""
+
+    def __init__(self) -> None:
+        self.lookups = 0
+
+    def connect(self) -> Any:
+        engine = self
+
+        class _Conn:
+            async def __aenter__(self) -> _Conn:
+                engine.lookups += 1
+                return self
+
+            async def __aexit__(self, *_: object) -> None:
+                return None
+
+            async def execute(self, *_: object) -> Any:
+                class _Result:
+                    def first(self) -> None:
+                        return None
+
+                return _Result()
+
+        return _Conn()
+
+
+async def test_the_key_cache_is_bounded_however_many_unknown_prefixes_are_tried() -> None:
+    engine = _Engine()
+    ring = KeyRing(engine, cache_seconds=60, cache_entries=100)  # type: ignore[arg-type]
+    for n in range(1000):
+        assert await ring.principal(f"vafa_{n:012x}_secret") == "unknown"
+    assert ring.cached == 100 and engine.lookups == 1000
+    # The most recently used stay cached: asked again, no lookup.
+    assert await ring.principal(f"vafa_{999:012x}_secret") == "unknown"
+    assert engine.lookups == 1000

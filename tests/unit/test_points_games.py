@@ -14,6 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.points.domain.games import Game, Prize, commitment, play_id, playable, prize_at, roll, verify
+from shared.problems import FieldError, errors_of
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -47,6 +48,25 @@ def test_a_fair_game_is_accepted_and_other_mistakes_refused() -> None:
         game("0.3", "0.2", budget=15)
     with pytest.raises(ValidationError, match="ends_at"):
         game("0.3", ends_at=T0)
+
+
+@pytest.mark.parametrize(
+    ("odds", "change", "field", "rule"),
+    [
+        (("0.1",), {}, "prizes", "odds_too_low"),
+        (("0.7", "0.4"), {}, "prizes", "odds_exceed_one"),
+        (("0.3", "0.2"), {"budget": 15}, "budget_points", "budget_below_prize"),
+        (("0.3",), {"ends_at": T0}, "ends_at", "window_empty"),
+    ],
+)
+def test_a_refused_game_names_the_field_and_a_stable_rule(
+    odds: tuple[str, ...], change: dict[str, Any], field: str, rule: str
+) -> None:
+    """What the points API's problem document lists (it maps errors with ``errors_of``)."""
+    with pytest.raises(ValidationError) as refused:
+        game(*odds, **change)
+    assert [(e.field, e.rule) for e in errors_of(refused.value)] == [(field, rule)]
+    assert all(isinstance(e, FieldError) and e.message for e in errors_of(refused.value))
 
 
 def test_each_draw_is_recomputable_from_the_revealed_seed_and_only_from_it() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, TypeAlias
 
 from sqlalchemy import func, select
@@ -12,7 +13,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.ingest.domain import Sale
 from services.ingest.store.tables import api_keys, idempotency, members, receipts
+from shared.contracts import PURCHASE_RECORDED, Envelope, PurchaseRecorded
+from shared.store.core_tables import INBOX
 
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
@@ -22,6 +26,16 @@ class Claim:
     event_id: uuid.UUID
     kind: str
     content_sha256: bytes
+    # A purchase's sale, which its returns are checked against.
+    currency: str | None = None
+    total_amount: Decimal | None = None
+
+    @classmethod
+    def of(cls, envelope: Envelope[Any], content_sha256: bytes) -> Claim:
+        p = envelope.payload
+        if isinstance(p, PurchaseRecorded):
+            return cls(envelope.event_id, envelope.type, content_sha256, p.currency, p.total_amount)
+        return cls(envelope.event_id, envelope.type, content_sha256)
 
 
 async def claim_receipts(conn: AsyncConnection, claims: Sequence[Claim]) -> dict[uuid.UUID, bytes]:
@@ -41,6 +55,37 @@ async def claim_receipts(conn: AsyncConnection, claims: Sequence[Claim]) -> dict
     )
     # (Two copies of one receipt in a single batch are both "new" here: the caller tells them apart.)
     return {row.event_id: bytes(row.content_sha256) for row in rows}
+
+
+async def lock_sales(conn: AsyncConnection, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Sale]:
+    """The recorded purchases among ``event_ids``, locked until the transaction ends: two returns of
+    one sale at once are judged one after the other, so together they cannot refund more than it."""
+    if not event_ids:
+        return {}
+    rows = await conn.execute(
+        select(receipts.c.event_id, receipts.c.currency, receipts.c.total_amount, receipts.c.refunded_amount)
+        .where(receipts.c.event_id.in_(sorted(set(event_ids))), receipts.c.kind == PURCHASE_RECORDED.name)
+        .order_by(receipts.c.event_id)
+        .with_for_update()
+    )
+    return {r.event_id: Sale(r.currency, r.total_amount, r.refunded_amount) for r in rows}
+
+
+async def add_refunds(conn: AsyncConnection, refunds: dict[uuid.UUID, Decimal]) -> None:
+    for event_id, amount in sorted(refunds.items()):
+        await conn.execute(
+            receipts.update()
+            .where(receipts.c.event_id == event_id)
+            .values(refunded_amount=receipts.c.refunded_amount + amount)
+        )
+
+
+async def release_receipts(conn: AsyncConnection, event_ids: Sequence[uuid.UUID]) -> None:
+    """Forget refused submissions (and, on the raw topic, their inbox rows): sent again once they can
+    be accepted (a return after its sale), they are judged afresh instead of skipped as repeats."""
+    if event_ids:
+        await conn.execute(receipts.delete().where(receipts.c.event_id.in_(list(event_ids))))
+        await conn.execute(INBOX.delete().where(INBOX.c.event_id.in_(list(event_ids))))
 
 
 async def lock_idempotency_key(conn: AsyncConnection, key_id: uuid.UUID, idem_key: str) -> AnyRow | None:

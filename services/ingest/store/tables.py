@@ -9,6 +9,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -44,6 +45,11 @@ receipts = Table(
     Column("kind", String(32), nullable=False),
     Column("content_sha256", LargeBinary, nullable=False),
     Column("accepted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # For a purchase: what it sold and what returns have refunded of it so far (refunds never exceed
+    # the sale). Null total: recorded before ingest kept it, so its returns are not capped.
+    Column("currency", String(3), nullable=True),
+    Column("total_amount", Numeric(20, 4), nullable=True),
+    Column("refunded_amount", Numeric(20, 4), nullable=False, server_default="0"),
 )
 
 # The answer given to each (key, Idempotency-Key): a retried request gets it again, verbatim.

@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from shared.contracts.common import MAX_POINTS
 from shared.contracts.money import Currency, Money
+from shared.refusal import Refused
 
 MIN_WIN_ODDS = Decimal("0.25")
 _PLAY_NAMESPACE = uuid.UUID("5d1c7a52-3f3e-4a55-9a0e-6f0b1c2d3e4f")
@@ -50,16 +51,24 @@ class Game(BaseModel):
     @model_validator(mode="after")
     def _fair(self) -> Game:
         if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
+            raise Refused("ends_at", "window_empty", "ends_at must be after starts_at")
         win = self.win_odds
         if win > 1:
-            raise ValueError(f"the odds add up to {win}: more than certain")
+            raise Refused("prizes", "odds_exceed_one", f"the odds add up to {win}: more than certain")
         if win < MIN_WIN_ODDS:
-            raise ValueError(f"a member's odds of winning something are {win:.2%}; they must be at least 25%")
+            raise Refused(
+                "prizes",
+                "odds_too_low",
+                f"a member's odds of winning something are {win:.2%}; they must be at least 25%",
+            )
         if len({p.name for p in self.prizes}) != len(self.prizes):
-            raise ValueError("prize names must differ")
+            raise Refused("prizes", "prize_names_unique", "prize names must differ")
         if self.budget_points < max(p.points for p in self.prizes):
-            raise ValueError("the budget does not cover the largest prize")
+            raise Refused(
+                "budget_points",
+                "budget_below_prize",
+                "the budget does not cover the largest prize",
+            )
         return self
 
     @property

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.common import MAX_POINTS
 from shared.contracts.money import CURRENCY_EXPONENTS, Money
+from shared.refusal import Refused
 
 # Crockford's base 32 without I, L, O, U: a code read aloud at a till is not misheard.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -41,10 +42,18 @@ class ReferralProgram(BaseModel):
     @model_validator(mode="after")
     def _sensible(self) -> ReferralProgram:
         if not self.referrer_points and not self.friend_points:
-            raise ValueError("a referral program gives points to the referrer, the friend or both")
+            raise Refused(
+                "referrer_points",
+                "reward_required",
+                "a referral program gives points to the referrer, the friend or both",
+            )
         unknown = set(self.minimum_purchase) - set(CURRENCY_EXPONENTS)
         if unknown:
-            raise ValueError(f"unknown currencies: {sorted(unknown)}")
+            raise Refused(
+                "minimum_purchase",
+                "unsupported_currency",
+                f"unknown currencies: {sorted(unknown)}",
+            )
         return self
 
 

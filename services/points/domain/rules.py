@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from shared.contracts import LineItem, PartnerCampaignAnnounced, PurchaseRecorded, RuleContribution
 from shared.contracts.common import MAX_POINTS
 from shared.contracts.money import CURRENCY_EXPONENTS, Money
+from shared.refusal import Refused
 
 Multiplier = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)]
 Rate = Annotated[Decimal, Field(ge=0, le=1000, decimal_places=6)]
@@ -41,7 +42,11 @@ class Audience(BaseModel):
     @model_validator(mode="after")
     def _someone(self) -> Audience:
         if not self.segments and self.inactive_days is None:
-            raise ValueError("an audience names segments, inactive_days or both")
+            raise Refused(
+                "segments",
+                "audience_required",
+                "an audience names segments, inactive_days or both",
+            )
         return self
 
 
@@ -65,13 +70,17 @@ class Promotion(BaseModel):
     def _consistent(self) -> Promotion:
         if self.from_time.tzinfo is not None or self.to_time.tzinfo is not None:
             # Found by the fuzzer: comparing such a time with a local one was a 500.
-            raise ValueError("from_time and to_time are the store's local time: give them without an offset")
+            raise Refused(
+                "from_time",
+                "local_time_only",
+                "from_time and to_time are the store's local time: give them without an offset",
+            )
         if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
-            raise ValueError("ends_on is before starts_on")
+            raise Refused("ends_on", "window_empty", "ends_on is before starts_on")
         if not self.weekdays or not self.weekdays <= set(range(7)):
-            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
+            raise Refused("weekdays", "weekday_range", "weekdays are 0 (Monday) to 6 (Sunday)")
         if self.to_time <= self.from_time:
-            raise ValueError("to_time must be after from_time")
+            raise Refused("to_time", "window_empty", "to_time must be after from_time")
         return self
 
     def applies_at(self, local: datetime) -> bool:
@@ -110,10 +119,14 @@ class RuleSet(BaseModel):
     def _known_currencies(self) -> RuleSet:
         unknown = (set(self.base_rates) | set(self.minimum_basket)) - set(CURRENCY_EXPONENTS)
         if unknown:
-            raise ValueError(f"unknown currencies: {sorted(unknown)}")
+            raise Refused("base_rates", "unsupported_currency", f"unknown currencies: {sorted(unknown)}")
         targeted = [p.name for p in self.targeted()]
         if len(targeted) != len(set(targeted)):
-            raise ValueError("targeted promotions need names of their own: members are chosen by name")
+            raise Refused(
+                "promotions",
+                "promotion_names_unique",
+                "targeted promotions need names of their own: members are chosen by name",
+            )
         return self
 
     def targeted(self) -> list[Promotion]:

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.money import CURRENCY_EXPONENTS, Currency, Money
+from shared.refusal import Refused
 
 
 class ProgramEnd(BaseModel):
@@ -26,11 +27,15 @@ class ProgramEnd(BaseModel):
     @model_validator(mode="after")
     def _complete(self) -> ProgramEnd:
         if any(not 1 <= d <= 365 for d in self.remind_days):
-            raise ValueError("reminders are 1 to 365 days before the end")
+            raise Refused("remind_days", "remind_days_range", "reminders are 1 to 365 days before the end")
         if self.parting == "convert" and (self.convert_rate is None or self.currency is None):
-            raise ValueError("converting needs convert_rate and currency")
+            raise Refused(
+                "convert_rate",
+                "convert_rate_required",
+                "converting needs convert_rate and currency",
+            )
         if self.parting == "gift" and not self.gift_name:
-            raise ValueError("a parting gift needs gift_name")
+            raise Refused("gift_name", "gift_name_required", "a parting gift needs gift_name")
         return self
 
     def reminders_due(self, now: datetime) -> list[int]:

@@ -616,8 +616,16 @@ async def game_of(conn: AsyncConnection, game_id: str) -> Any:
     return (await conn.execute(select(games).where(games.c.game_id == game_id))).first()
 
 
-async def plays_of(conn: AsyncConnection, game_id: str) -> list[dict[str, Any]]:
-    query = select(game_plays).where(game_plays.c.game_id == game_id).order_by(game_plays.c.at)
+async def plays_of(
+    conn: AsyncConnection, game_id: str, offset: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
+    query = (
+        select(game_plays)
+        .where(game_plays.c.game_id == game_id)
+        .order_by(game_plays.c.at, game_plays.c.play_id)
+        .offset(offset)
+        .limit(limit)
+    )
     rows = await conn.execute(query)
     return [dict(r._mapping) for r in rows]
 

@@ -188,11 +188,15 @@ async def standing_of(conn: AsyncConnection, member: str) -> Any:
     return (await conn.execute(select(standings).where(standings.c.member_id == member))).first()
 
 
-async def history_of(conn: AsyncConnection, member: str) -> list[dict[str, Any]]:
+async def history_of(
+    conn: AsyncConnection, member: str, offset: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
     rows = await conn.execute(
         select(history.c.from_tier, history.c.to_tier, history.c.reason, history.c.at)
         .where(history.c.member_id == member, history.c.replaced_at.is_(None))
         .order_by(history.c.id)
+        .offset(offset)
+        .limit(limit)
     )
     return [dict(r._mapping) for r in rows]
 

@@ -1,15 +1,15 @@
 """outbox_parked (rows Kafka refused for good); indexes the retention jobs delete by
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from alembic import op
 
 from shared.store.core_tables import create_core_tables_v2
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
