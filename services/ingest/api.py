@@ -199,7 +199,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "This receipt was recorded before with other content"},
     422: {"description": "Invalid: each error names the field and the rule"},
     429: {"description": "Too many events waiting for Kafka; see Retry-After"},
-    503: {"description": "Kafka did not acknowledge; nothing recorded; see Retry-After"},
+    503: {"description": "Kafka did not acknowledge in time; send it again (it counts once); Retry-After"},
 }
 
 

@@ -188,7 +188,10 @@ class Intake:
             raise ProblemError(
                 503,
                 "Broker unavailable",
-                f"Kafka did not acknowledge in time ({type(error).__name__}); nothing was recorded, retry",
+                # After a timeout Kafka may still take what was sent: say so. A retry of the same
+                # submission has the same event id, so it is recognised downstream, never applied twice.
+                f"Kafka did not acknowledge in time ({type(error).__name__}); the event may or may not "
+                "have reached Kafka: send the same submission again, it will count once",
                 headers={"Retry-After": "5"},
             ) from error
 

@@ -24,6 +24,7 @@ from services.points.store.repository import (
     live_games,
     load_wallets,
     originals,
+    program_ends_at,
     progress_of,
     rule_set_versions,
     save,
@@ -150,6 +151,7 @@ def ledger_handler(settings: PointsSettings) -> BatchHandler:
             chosen=await targeting.chosen_for(conn, (e.payload.member_id for e in purchases), targeted)
             if purchases
             else {},
+            program_ends_at=await program_ends_at(conn),
         )
         # Campaigns first: within a batch, records of different topics come in no particular order,
         # and a purchase made while a campaign runs should get its bonus whichever came first.

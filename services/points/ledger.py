@@ -95,6 +95,9 @@ class LedgerRun:
     progress: Progress = field(default_factory=dict)
     progressed: set[tuple[str, str, str]] = field(default_factory=set)
     chosen: dict[str, dict[str, datetime]] = field(default_factory=dict)  # targeted promotions, when
+    program_ends_at: datetime | None = (
+        None  # a time-limited program's end: what is bought after earns nothing
+    )
 
     def apply(self, event: Envelope[Any]) -> None:
         payload = event.payload
@@ -184,7 +187,12 @@ class LedgerRun:
         # Dated when the purchase was: the figures of a period come out as if it had earned right.
         self.outgoing.append(emitted(self.settings, POINTS_ADJUSTED, member, payload, cause, at))
 
+    def _after_the_program(self, event: Envelope[Any]) -> bool:
+        return self.program_ends_at is not None and event.occurred_at >= self.program_ends_at
+
     def _purchase(self, event: Envelope[Any], purchase: PurchaseRecorded) -> None:
+        if self._after_the_program(event):
+            return
         version, rules = self._rules(event.occurred_at)
         member = purchase.member_id
         day = (member, local_day(event))
@@ -306,6 +314,8 @@ class LedgerRun:
         )
 
     def _partner_purchase(self, event: Envelope[Any], purchase: PartnerPurchaseRecorded) -> None:
+        if self._after_the_program(event):
+            return
         version, rules = self._rules(event.occurred_at)
         earning = partner_rules(rules, purchase.partner_id, purchase.currency, purchase.total_amount)
         funding = [{"partner_id": purchase.partner_id, "campaign_id": None, "points": earning.points}]

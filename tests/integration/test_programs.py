@@ -219,6 +219,17 @@ async def test_a_time_limited_program_reminds_before_its_end_and_turns_every_bal
         assert (await c.get("/v1/programs/yalda")).json()["closed_at"] is not None
         assert (await c.put("/v1/programs/yalda", json=end, headers=TOKEN)).status_code == 409
 
+    # A purchase made after the end earns nothing: the program is over (and was settled).
+    late = purchase("ava", "500", occurred_at=ends + timedelta(minutes=2))
+    await stack.produce(Topic.PURCHASES, [as_record(late)])
+    seen = "SELECT count(*) FROM inbox WHERE event_id = $1"
+    await eventually(lambda: stack.scalar("points", seen, late.event_id), what="the late purchase read")
+    assert await balances(stack) == {"ava": 0, "ben": 0}
+    assert (
+        await stack.scalar("points", "SELECT count(*) FROM ledger WHERE source_event_id = $1", late.event_id)
+        == 0
+    )
+
 
 async def test_five_visits_this_month_earn_a_badge_and_its_bonus_once(
     stack: Stack, services: list[ServiceProcess], log_dir: Path

@@ -646,6 +646,12 @@ async def program_end_of(conn: AsyncConnection, program_id: str) -> Any:
     return (await conn.execute(select(program_ends).where(program_ends.c.program_id == program_id))).first()
 
 
+async def program_ends_at(conn: AsyncConnection) -> datetime | None:
+    """When this deployment's program ends (the earliest, were several set), or None."""
+    ends: datetime | None = await conn.scalar(select(func.min(program_ends.c.ends_at)))
+    return ends
+
+
 async def open_programs(conn: AsyncConnection) -> list[tuple[str, ProgramEnd]]:
     rows = await conn.execute(
         select(program_ends).where(program_ends.c.closed_at.is_(None)).order_by(program_ends.c.program_id)
