@@ -363,17 +363,31 @@ class Announcement:
 
 
 def announce(
-    ladder: Ladder, before: Sequence[Change], after: Sequence[Change], revision: int
-) -> tuple[int, list[Announcement]]:
+    ladder: Ladder,
+    before: Sequence[Change],
+    after: Sequence[Change],
+    revision: int,
+    restated: Sequence[datetime] = (),
+) -> tuple[int, list[Announcement], list[datetime]]:
     """What to tell the others when the history ``before`` (already told, at ``revision``) becomes
     ``after``: the changes it adds, or, when it rewrites what was told, a correction from the first
-    instant that differs (with the next revision)."""
+    instant that differs (with the next revision).
+
+    ``restated`` are the instants of restatements told earlier and not voided since: steps the others
+    hold that no change of ``before`` shows. A change added at or before one of them would be
+    overridden by it, so it is told as a correction too. Returns the revision, the announcements and
+    the restatements that stand after them."""
     since = diverge(before, after)
     if since is None:
-        return revision, [Announcement(c, revision) for c in after[len(before) :]]
+        added = after[len(before) :]
+        if not added or not any(r >= added[0].at for r in restated):
+            return revision, [Announcement(c, revision) for c in added], list(restated)
+        since = added[0].at
     revision += 1
     fresh = [replace(c, reason="correction") for c in after if c.at >= since]
+    standing = [r for r in restated if r < since]  # a correction voids what was told from ``since`` on
     if not fresh or fresh[0].at != since:
         held = tier_at(ladder, after, since)
         fresh.insert(0, Change(held, held, "correction", since))
-    return revision, [Announcement(c, revision, since) for c in fresh]
+        standing.append(since)
+    return revision, [Announcement(c, revision, since) for c in fresh], standing

@@ -160,8 +160,12 @@ async def _settle(
             continue
         cause = latest.get(member)
         before = told.get(member, [])
-        revision, said = announce(
-            ladder, [c for _, c in before], replayed.changes, old.revision if old else 0
+        revision, said, restated = announce(
+            ladder,
+            [c for _, c in before],
+            replayed.changes,
+            old.revision if old else 0,
+            old.restated if old else [],
         )
         same = _common(before, replayed.changes)
         moves.replaced += [row for row, _ in before[same:]]
@@ -177,7 +181,7 @@ async def _settle(
         standing = replace(replayed.standing, nudged_for=old.standing.nudged_for if old else None)
         if cause is not None and not isinstance(cause.payload, VipMembership):
             standing = _nudge(moves, member, standing, mine, cause)
-        saved[member] = Kept(standing, revision, horizon)
+        saved[member] = Kept(standing, revision, horizon, restated)
     await save_standings(conn, saved, moves.plans)
     await add_history(conn, moves.changes, moves.replaced)
 

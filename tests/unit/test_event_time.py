@@ -103,13 +103,14 @@ class TiersService:
     known: list[Event] = field(default_factory=list)
     told: list[Change] = field(default_factory=list)
     revision: int = 0
+    restated: list[datetime] = field(default_factory=list)
     said: list[Announcement] = field(default_factory=list)
 
     def batch(self, events: Sequence[Event]) -> list[Announcement]:
         self.known += events
         orders = [e for e in self.known if isinstance(e, Order)]
         after = replay(LADDER, _activity(self.known), orders, _horizon(self.known)).changes
-        self.revision, said = announce(LADDER, self.told, after, self.revision)
+        self.revision, said, self.restated = announce(LADDER, self.told, after, self.revision, self.restated)
         self.told = after
         self.said += said
         return said

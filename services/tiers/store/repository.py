@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -65,6 +65,7 @@ class Kept:
     standing: Standing
     revision: int = 0
     settled_until: datetime | None = None
+    restated: list[datetime] = field(default_factory=list)  # restatements told and not voided since
 
 
 async def load_standings(conn: AsyncConnection, members: Iterable[str]) -> dict[str, Kept]:
@@ -76,7 +77,10 @@ async def load_standings(conn: AsyncConnection, members: Iterable[str]) -> dict[
     )
     return {
         r.member_id: Kept(
-            Standing(r.tier, r.since, r.review_at, r.vip_until, r.nudged_for), r.revision, r.settled_until
+            Standing(r.tier, r.since, r.review_at, r.vip_until, r.nudged_for),
+            r.revision,
+            r.settled_until,
+            [datetime.fromisoformat(at) for at in r.restated],
         )
         for r in rows
     }
@@ -86,7 +90,16 @@ async def save_standings(conn: AsyncConnection, found: dict[str, Kept], plans: d
     if not found:
         return
     upsert = insert(standings)
-    values = ["tier", "since", "review_at", "vip_until", "nudged_for", "revision", "settled_until"]
+    values = [
+        "tier",
+        "since",
+        "review_at",
+        "vip_until",
+        "nudged_for",
+        "revision",
+        "settled_until",
+        "restated",
+    ]
     await conn.execute(
         upsert.on_conflict_do_update(
             index_elements=[standings.c.member_id],
@@ -105,6 +118,7 @@ async def save_standings(conn: AsyncConnection, found: dict[str, Kept], plans: d
                 "nudged_for": k.standing.nudged_for,
                 "revision": k.revision,
                 "settled_until": k.settled_until,
+                "restated": [at.isoformat() for at in k.restated],
                 **({"vip_plan": plans.get(m)} if plans else {}),
             }
             for m, k in sorted(found.items())

@@ -15,7 +15,9 @@ from sqlalchemy import (
     Table,
     Uuid,
     func,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
@@ -56,6 +58,8 @@ standings = Table(
     Column("nudged_for", String, nullable=True),
     Column("revision", Integer, nullable=False, server_default="0"),  # of what tier.changed told
     Column("settled_until", DateTime(timezone=True), nullable=True),  # how far the clock has run
+    # Instants of restatements told (corrections with no change of their own) and not voided since.
+    Column("restated", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
 )
 
 history = Table(
