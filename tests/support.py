@@ -87,6 +87,21 @@ async def running(
     return process
 
 
+async def all_five(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, **env: str
+) -> dict[str, ServiceProcess]:
+    """Every service on fresh databases, started together and ready, stopped when the test ends."""
+    names = ("ingest", "points", "tiers", "notify", "analytics")
+    await stack.create(*names)
+    started = {name: ServiceProcess(f"services.{name}", stack.env(name, **env), log_dir) for name in names}
+    services.extend(started.values())
+    for process in started.values():
+        process.start()
+    for process in started.values():
+        await process.wait_ready()
+    return started
+
+
 def api_key(stack: Stack, kind: str, *scope: str) -> str:
     """A fresh ingest API key, made with the same CLI an operator uses."""
     out = subprocess.run(
@@ -115,6 +130,7 @@ __all__ = [
     "Infra",
     "ServiceProcess",
     "Stack",
+    "all_five",
     "api_key",
     "as_record",
     "at_least",

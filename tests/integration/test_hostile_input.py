@@ -32,6 +32,7 @@ from sim.poison import poisons
 from tests.support import (
     ServiceProcess,
     Stack,
+    all_five,
     api_key,
     as_record,
     at_least,
@@ -281,15 +282,7 @@ async def test_points_writes_need_the_operator_token_and_reads_do_not(
 async def test_fuzzed_http_apis_never_answer_with_a_server_error(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
-    names = ("ingest", "points", "tiers", "notify", "analytics")
-    await stack.create(*names)
-    running = {}
-    for name in names:
-        process = ServiceProcess(f"services.{name}", stack.env(name, VAFA_POINTS_API_TOKEN="s3cret"), log_dir)
-        services.append(process)
-        running[name] = process.start()
-    for process in running.values():
-        await process.wait_ready()
+    running = await all_five(stack, services, log_dir, VAFA_POINTS_API_TOKEN="s3cret")
     auth = {
         "ingest": {"Authorization": f"Bearer {api_key(stack, 'admin')}"},
         "points": {"Authorization": "Bearer s3cret", "X-Operator": "fuzz"},
@@ -418,14 +411,7 @@ async def test_every_kind_of_poison_is_dead_lettered_by_every_consumer_and_what_
     """Poison on the topics each consuming service reads, a valid record after each: per service and
     topic, exactly the poison is dead-lettered with a readable reason, the rest applied, and the
     service stays ready. A NUL or an overflow reaching PostgreSQL once stalled a consumer for good."""
-    names = ("ingest", "points", "tiers", "notify", "analytics")
-    await stack.create(*names)
-    processes = {name: ServiceProcess(f"services.{name}", stack.env(name), log_dir) for name in names}
-    services.extend(processes.values())
-    for process in processes.values():
-        process.start()
-    for process in processes.values():
-        await process.wait_ready()
+    processes = await all_five(stack, services, log_dir)
 
     now = utcnow().isoformat()
     raw = {"kind": "purchase", **_items(now)["purchase"]()[1]}
@@ -526,15 +512,7 @@ async def test_every_route_of_every_service_answers_hostile_bodies_with_a_proble
 ) -> None:
     """The problem-document walk: each route of each service's OpenAPI document, with and without its
     credentials, fed each hostile body. Every error is an RFC 9457 problem; nothing is a 5xx."""
-    names = ("ingest", "points", "tiers", "notify", "analytics")
-    await stack.create(*names)
-    running_ = {}
-    for name in names:
-        process = ServiceProcess(f"services.{name}", stack.env(name, VAFA_POINTS_API_TOKEN="s3cret"), log_dir)
-        services.append(process)
-        running_[name] = process.start()
-    for process in running_.values():
-        await process.wait_ready()
+    running_ = await all_five(stack, services, log_dir, VAFA_POINTS_API_TOKEN="s3cret")
     credentials = {
         "ingest": {"Authorization": f"Bearer {api_key(stack, 'admin')}"},
         "points": {"Authorization": "Bearer s3cret", "X-Operator": "walk"},

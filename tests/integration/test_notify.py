@@ -49,6 +49,15 @@ async def start_notify(
     return await running(stack, services, log_dir, "notify", **({"VAFA_NOTIFY_SEND_INTERVAL_S": "0.2"} | env))
 
 
+def quiet_now_in_utc_plus_3() -> dict[str, str]:
+    """Quiet hours around the present moment in UTC+3 (Etc/GMT-3), well away from it in UTC."""
+    local3 = utcnow() + timedelta(hours=3)
+    return {
+        "VAFA_NOTIFY_QUIET_FROM": (local3 - timedelta(minutes=30)).strftime("%H:%M"),
+        "VAFA_NOTIFY_QUIET_UNTIL": (local3 + timedelta(minutes=30)).strftime("%H:%M"),
+    }
+
+
 def enrolled(member: str, locale: str, zone: str, consent: bool) -> Any:
     return MEMBER_ENROLLED.envelope(
         key=member,
@@ -87,12 +96,7 @@ async def test_a_persian_member_gets_one_email_an_opted_out_one_none_and_quiet_h
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     try:
-        # Quiet hours around the present moment in UTC+3 (Etc/GMT-3), well away from it in UTC.
-        local3 = utcnow() + timedelta(hours=3)
-        quiet = {
-            "VAFA_NOTIFY_QUIET_FROM": (local3 - timedelta(minutes=30)).strftime("%H:%M"),
-            "VAFA_NOTIFY_QUIET_UNTIL": (local3 + timedelta(minutes=30)).strftime("%H:%M"),
-        }
+        quiet = quiet_now_in_utc_plus_3()
         notify = await start_notify(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(smtp.port), **quiet)
         members = [
             enrolled("shirin", "fa", "UTC", True),
@@ -146,11 +150,7 @@ async def test_a_message_deferred_by_quiet_hours_is_not_sent_after_the_member_wi
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     try:
-        local3 = utcnow() + timedelta(hours=3)
-        quiet = {
-            "VAFA_NOTIFY_QUIET_FROM": (local3 - timedelta(minutes=30)).strftime("%H:%M"),
-            "VAFA_NOTIFY_QUIET_UNTIL": (local3 + timedelta(minutes=30)).strftime("%H:%M"),
-        }
+        quiet = quiet_now_in_utc_plus_3()
         await start_notify(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(smtp.port), **quiet)
         await stack.produce(Topic.MEMBERS, [as_record(enrolled("kaveh", "fa", "Etc/GMT-3", True))])
         await eventually(lambda: _count(stack, "SELECT count(*) FROM members", 1), what="profile known")
