@@ -62,7 +62,7 @@ _POSITION_NAMESPACE = uuid.UUID("5b0e8f5e-3c1a-4f8e-9a51-7a1f0d6c2b11")
 # - BUSY: the database is away or busy for reasons no event causes (a connection lost or refused,
 #   shutdown, too many connections, a lock held past the lock timeout by a migration or an operator).
 #   Retried for as long as it lasts, never counted: an outage must never dead-letter a good event. It
-#   shows as a stalled consumer (``vafa_consumer_stalled``, ``/readyz``) instead.
+#   shows as a stalled consumer (``vafa_consumer_stalled_seconds``, ``/readyz``) instead.
 # - RETRY: anything else (deadlock, serialization failure, an unknown error): retried, but at most
 #   ``consumer_max_attempts`` times, then isolated like WRONG, so no record can retry forever.
 WRONG, BUSY, RETRY = "wrong", "busy", "retry"
