@@ -26,6 +26,7 @@ from services.notify.domain import (
     within_cap,
 )
 from services.notify.settings import NotifySettings
+from services.notify.store.repository import profiles_of
 from services.notify.store.tables import deliveries, members
 from shared.consumer import BatchHandler, BatchResult
 from shared.contracts import (
@@ -87,8 +88,7 @@ def deliveries_handler(settings: NotifySettings, env: Environment) -> BatchHandl
 
     async def handle(conn: AsyncConnection, events: Sequence[Envelope[Any]]) -> BatchResult:
         wanted = sorted({e.payload.member_id for e in events})
-        rows = await conn.execute(select(members).where(members.c.member_id.in_(wanted)))
-        profiles: dict[str, dict[str, Any]] = {r.member_id: dict(r._mapping) for r in rows}
+        profiles = await profiles_of(conn, wanted)
         now = utcnow()
         # What each member already has queued or sent, per channel and local day, for the cap.
         recent = await conn.execute(

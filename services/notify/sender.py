@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.notify.channels import NotDelivered, channels
 from services.notify.domain import ADDRESS, decide
 from services.notify.settings import NotifySettings
-from services.notify.store.tables import deliveries, members
+from services.notify.store.repository import profiles_of
+from services.notify.store.tables import deliveries
 from shared.contracts import NOTIFICATION_FAILED, NOTIFICATION_SENT, NotificationOutcome
 from shared.contracts.envelope import utcnow
 from shared.deadletter import AT, REASON, SERVICE
@@ -55,11 +56,7 @@ class Sender:
         ).all()
         # Consent is asked again now, not only when the message was queued: one deferred by quiet hours
         # or a retry must not go out after the member withdrew.
-        wanted = {row.member_id for row in rows if row.channel in ADDRESS}
-        profiles: dict[str, dict[str, Any]] = {}
-        if wanted:
-            found = await conn.execute(select(members).where(members.c.member_id.in_(wanted)))
-            profiles = {r.member_id: dict(r._mapping) for r in found}
+        profiles = await profiles_of(conn, (row.member_id for row in rows if row.channel in ADDRESS))
         for row in rows:
             key = (deliveries.c.source_event_id == row.source_event_id) & (
                 deliveries.c.channel == row.channel
