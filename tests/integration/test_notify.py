@@ -8,6 +8,7 @@ import hmac
 import json
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from aiosmtpd.controller import Controller
 
 from shared.contracts import (
@@ -41,6 +43,16 @@ from tests.support import (
     purchase,
     running,
 )
+
+
+@pytest.fixture
+def mail() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server on loopback for notify to send to: what it received, and its port."""
+    inbox = Mailbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    yield inbox, smtp.port
+    smtp.stop()
 
 
 async def start_notify(
@@ -90,113 +102,96 @@ def earned(member: str, points: int) -> Any:
 
 
 async def test_a_persian_member_gets_one_email_an_opted_out_one_none_and_quiet_hours_defer(
-    stack: Stack, services: list[ServiceProcess], log_dir: Path
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, mail: tuple[Mailbox, int]
 ) -> None:
-    inbox = Mailbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    try:
-        quiet = quiet_now_in_utc_plus_3()
-        notify = await start_notify(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(smtp.port), **quiet)
-        members = [
-            enrolled("shirin", "fa", "UTC", True),
-            enrolled("bob", "en", "UTC", False),
-            enrolled("kaveh", "fa", "Etc/GMT-3", True),
-        ]
-        await stack.produce(Topic.MEMBERS, [as_record(m) for m in members])
-        await eventually(lambda: _count(stack, "SELECT count(*) FROM members", 3), what="profiles known")
-        shirin = earned("shirin", 120)
-        events = [shirin, earned("bob", 50), earned("kaveh", 70)]
-        # Shirin's event is delivered twice: she still gets one email.
-        await stack.produce(Topic.POINTS, [as_record(e) for e in events] + [as_record(shirin)])
+    inbox, port = mail
+    quiet = quiet_now_in_utc_plus_3()
+    notify = await start_notify(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(port), **quiet)
+    members = [
+        enrolled("shirin", "fa", "UTC", True),
+        enrolled("bob", "en", "UTC", False),
+        enrolled("kaveh", "fa", "Etc/GMT-3", True),
+    ]
+    await stack.produce(Topic.MEMBERS, [as_record(m) for m in members])
+    await eventually(lambda: _count(stack, "SELECT count(*) FROM members", 3), what="profiles known")
+    shirin = earned("shirin", 120)
+    events = [shirin, earned("bob", 50), earned("kaveh", 70)]
+    # Shirin's event is delivered twice: she still gets one email.
+    await stack.produce(Topic.POINTS, [as_record(e) for e in events] + [as_record(shirin)])
 
-        await eventually(lambda: len(inbox.messages) >= 1, what="an email")
-        await eventually(lambda: _count(stack, "SELECT count(*) FROM deliveries", 3), what="three deliveries")
-        rows = {r["member_id"]: r for r in await stack.query("notify", "SELECT * FROM deliveries")}
-        assert rows["shirin"]["status"] == "sent"
-        assert (rows["bob"]["status"], rows["bob"]["reason"]) == ("suppressed", "no consent for email")
-        assert rows["kaveh"]["status"] == "queued" and rows["kaveh"]["send_after"] > utcnow()
-        message = inbox.messages[0]
-        assert message["To"] == "shirin@example.com"
-        assert message["Subject"].startswith("۱۲۰")  # Persian digits
-        assert "۱۱۲۰" in message.get_content()  # the balance, 1120
-        assert len(inbox.messages) == 1
-        outcomes = [decode(r) for r in await stack.read_all(Topic.NOTIFICATIONS)]
-        assert [(o["type"], o["key"]) for o in outcomes] == [("notification.sent", "shirin")]
-        async with httpx.AsyncClient(base_url=notify.url) as client:
-            summary = (await client.get("/v1/deliveries/summary")).json()
-            log = (await client.get("/v1/members/shirin/deliveries")).json()
-            page = (
-                await client.get("/v1/members/shirin/deliveries", params={"offset": 1, "limit": 1})
-            ).json()
-            too_many = await client.get("/v1/members/shirin/deliveries", params={"limit": 100_000})
-        # One delivery for the event sent twice; past it, an empty page and no next one.
-        assert [d["status"] for d in log["deliveries"]] == ["sent"] and log["next_offset"] is None
-        assert page == {"member_id": "shirin", "deliveries": [], "next_offset": None}
-        assert too_many.status_code == 422
-        assert summary == {
-            "channels": {
-                "email": {"sent": 1, "queued": 1, "failed": 0, "suppressed": {"no consent for email": 1}}
-            }
+    await eventually(lambda: len(inbox.messages) >= 1, what="an email")
+    await eventually(lambda: _count(stack, "SELECT count(*) FROM deliveries", 3), what="three deliveries")
+    rows = {r["member_id"]: r for r in await stack.query("notify", "SELECT * FROM deliveries")}
+    assert rows["shirin"]["status"] == "sent"
+    assert (rows["bob"]["status"], rows["bob"]["reason"]) == ("suppressed", "no consent for email")
+    assert rows["kaveh"]["status"] == "queued" and rows["kaveh"]["send_after"] > utcnow()
+    message = inbox.messages[0]
+    assert message["To"] == "shirin@example.com"
+    assert message["Subject"].startswith("۱۲۰")  # Persian digits
+    assert "۱۱۲۰" in message.get_content()  # the balance, 1120
+    assert len(inbox.messages) == 1
+    outcomes = [decode(r) for r in await stack.read_all(Topic.NOTIFICATIONS)]
+    assert [(o["type"], o["key"]) for o in outcomes] == [("notification.sent", "shirin")]
+    async with httpx.AsyncClient(base_url=notify.url) as client:
+        summary = (await client.get("/v1/deliveries/summary")).json()
+        log = (await client.get("/v1/members/shirin/deliveries")).json()
+        page = (await client.get("/v1/members/shirin/deliveries", params={"offset": 1, "limit": 1})).json()
+        too_many = await client.get("/v1/members/shirin/deliveries", params={"limit": 100_000})
+    # One delivery for the event sent twice; past it, an empty page and no next one.
+    assert [d["status"] for d in log["deliveries"]] == ["sent"] and log["next_offset"] is None
+    assert page == {"member_id": "shirin", "deliveries": [], "next_offset": None}
+    assert too_many.status_code == 422
+    assert summary == {
+        "channels": {
+            "email": {"sent": 1, "queued": 1, "failed": 0, "suppressed": {"no consent for email": 1}}
         }
-    finally:
-        smtp.stop()
+    }
 
 
 async def test_a_message_deferred_by_quiet_hours_is_not_sent_after_the_member_withdrew_consent(
-    stack: Stack, services: list[ServiceProcess], log_dir: Path
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, mail: tuple[Mailbox, int]
 ) -> None:
-    inbox = Mailbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    try:
-        quiet = quiet_now_in_utc_plus_3()
-        await start_notify(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(smtp.port), **quiet)
-        await stack.produce(Topic.MEMBERS, [as_record(enrolled("kaveh", "fa", "Etc/GMT-3", True))])
-        await eventually(lambda: _count(stack, "SELECT count(*) FROM members", 1), what="profile known")
-        await stack.produce(Topic.POINTS, [as_record(earned("kaveh", 70))])
-        queued = "SELECT count(*) FROM deliveries WHERE status = 'queued' AND send_after > now()"
-        await eventually(lambda: _count(stack, queued, 1), what="deferred by quiet hours")
+    inbox, port = mail
+    quiet = quiet_now_in_utc_plus_3()
+    await start_notify(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(port), **quiet)
+    await stack.produce(Topic.MEMBERS, [as_record(enrolled("kaveh", "fa", "Etc/GMT-3", True))])
+    await eventually(lambda: _count(stack, "SELECT count(*) FROM members", 1), what="profile known")
+    await stack.produce(Topic.POINTS, [as_record(earned("kaveh", 70))])
+    queued = "SELECT count(*) FROM deliveries WHERE status = 'queued' AND send_after > now()"
+    await eventually(lambda: _count(stack, queued, 1), what="deferred by quiet hours")
 
-        withdrawn = MEMBER_PROFILE_CHANGED.envelope(
-            key="kaveh",
-            producer="test",
-            payload=MemberProfileChanged(member_id="kaveh", consents={"email": False}),
-        )
-        await stack.produce(Topic.MEMBERS, [as_record(withdrawn)])
-        no_consent = "SELECT count(*) FROM members WHERE consents ->> 'email' = 'false'"
-        await eventually(lambda: _count(stack, no_consent, 1), what="consent withdrawn")
-        await stack.query("notify", "UPDATE deliveries SET send_after = now()")  # quiet hours are over
+    withdrawn = MEMBER_PROFILE_CHANGED.envelope(
+        key="kaveh",
+        producer="test",
+        payload=MemberProfileChanged(member_id="kaveh", consents={"email": False}),
+    )
+    await stack.produce(Topic.MEMBERS, [as_record(withdrawn)])
+    no_consent = "SELECT count(*) FROM members WHERE consents ->> 'email' = 'false'"
+    await eventually(lambda: _count(stack, no_consent, 1), what="consent withdrawn")
+    await stack.query("notify", "UPDATE deliveries SET send_after = now()")  # quiet hours are over
 
-        done = "SELECT count(*) FROM deliveries WHERE status <> 'queued'"
-        await eventually(lambda: _count(stack, done, 1), what="the deferred message decided")
-        (row,) = await stack.query("notify", "SELECT status, reason FROM deliveries")
-        assert (row["status"], row["reason"]) == ("suppressed", "no consent for email at send time")
-        assert inbox.messages == []
-    finally:
-        smtp.stop()
+    done = "SELECT count(*) FROM deliveries WHERE status <> 'queued'"
+    await eventually(lambda: _count(stack, done, 1), what="the deferred message decided")
+    (row,) = await stack.query("notify", "SELECT status, reason FROM deliveries")
+    assert (row["status"], row["reason"]) == ("suppressed", "no consent for email at send time")
+    assert inbox.messages == []
 
 
 async def test_a_purchase_flows_through_points_to_a_persian_email(
-    stack: Stack, services: list[ServiceProcess], log_dir: Path
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, mail: tuple[Mailbox, int]
 ) -> None:
-    inbox = Mailbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    try:
-        await running(stack, services, log_dir, "points")
-        quiet = {"VAFA_NOTIFY_QUIET_FROM": "00:00", "VAFA_NOTIFY_QUIET_UNTIL": "00:00"}  # none
-        await start_notify(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(smtp.port), **quiet)
-        await stack.produce(Topic.MEMBERS, [as_record(enrolled("shirin", "fa", "Asia/Tehran", True))])
-        await stack.produce(Topic.PURCHASES, [as_record(purchase("shirin", "1250.40"))])
+    inbox, port = mail
+    await running(stack, services, log_dir, "points")
+    quiet = {"VAFA_NOTIFY_QUIET_FROM": "00:00", "VAFA_NOTIFY_QUIET_UNTIL": "00:00"}  # none
+    await start_notify(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(port), **quiet)
+    await stack.produce(Topic.MEMBERS, [as_record(enrolled("shirin", "fa", "Asia/Tehran", True))])
+    await stack.produce(Topic.PURCHASES, [as_record(purchase("shirin", "1250.40"))])
 
-        await eventually(lambda: len(inbox.messages) >= 1, what="the thank-you email")
-        (message,) = inbox.messages
-        assert message["To"] == "shirin@example.com"
-        assert message["Subject"] == "۱۲۵۰ امتیاز به حساب وفاداری شما اضافه شد"
-        assert "موجودی شما اکنون ۱۲۵۰ امتیاز" in message.get_content()
-    finally:
-        smtp.stop()
+    await eventually(lambda: len(inbox.messages) >= 1, what="the thank-you email")
+    (message,) = inbox.messages
+    assert message["To"] == "shirin@example.com"
+    assert message["Subject"] == "۱۲۵۰ امتیاز به حساب وفاداری شما اضافه شد"
+    assert "موجودی شما اکنون ۱۲۵۰ امتیاز" in message.get_content()
 
 
 async def _count(stack: Stack, sql: str, n: int) -> bool:
