@@ -27,6 +27,7 @@ from aiosmtpd.controller import Controller
 
 from shared.contracts.envelope import utcnow
 from shared.topics import Topic
+from sim.harness import bearer
 from sim.mail import Mailbox
 from sim.pos import PosSimulator
 
@@ -90,7 +91,8 @@ async def main() -> None:
         start("services.analytics", PORTS["analytics"], {"VAFA_ANALYTICS_SEGMENTS_INTERVAL_S": "2"}),
     ]
     try:
-        async with httpx.AsyncClient(timeout=30) as client:
+        # The demo acts as an admin operator, signing with the dev keys its services run with.
+        async with httpx.AsyncClient(timeout=30, headers=bearer()) as client:
             for url, proc in zip(urls.values(), procs, strict=True):
                 await wait_ready(client, url, proc)
             print("up: " + ", ".join(f"{name} {url}" for name, url in urls.items()) + f" (logs: {LOGS})")
@@ -181,12 +183,11 @@ async def show_a_referral(
 ) -> None:
     """The best customer refers a friend; the friend enrols with the code and buys; the points jobs
     reward both (the return window is 0 days here, so the purchase clears at once)."""
-    token = {"Authorization": "Bearer " + os.environ.get("VAFA_POINTS_API_TOKEN", "vafa-dev-token")}
     terms = {"referrer_points": 500, "friend_points": 200, "minimum_purchase": {"IRR": "500000"},
              "return_window_days": 0}  # fmt: skip
-    await client.put(f"{points}/v1/referrals/program", json=terms, headers=token)
+    await client.put(f"{points}/v1/referrals/program", json=terms)
     referrer = top_members(receipts)[0]
-    code = (await client.post(f"{points}/v1/members/{referrer}/referral-code", headers=token)).json()["code"]
+    code = (await client.post(f"{points}/v1/members/{referrer}/referral-code")).json()["code"]
     friend, chain = f"0999{run}0", receipts[0]["chain_id"]
     at = (utcnow() - timedelta(minutes=5)).isoformat()
     enrolment = {"kind": "member_enrolled", "member_id": friend, "chain_id": chain, "referral_code": code,

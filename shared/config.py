@@ -14,11 +14,25 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from pydantic import SecretStr, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Known to everyone who has read this repository: refused outside VAFA_ENV=dev.
+DEV_SIGNING_KEYS = "dev:vafa-dev-signing-key-not-for-production-0000"
+DEV_PG_PASSWORD = "vafa"
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VAFA_", extra="ignore", frozen=True)
 
     service_name: str = "vafa"
+    # ``dev`` lets a service start with the repository's well-known secrets; anything else refuses to.
+    env: str = "production"
+
+    # The keys tokens are signed with: ``kid:secret[,kid:secret...]``, the first signs, all verify
+    # (shared/identity.py). Every service must carry the same set.
+    auth_signing_keys: SecretStr = SecretStr(DEV_SIGNING_KEYS)
+    # Left open, Prometheus scrapes /metrics and anyone reads the API documents; closed, they need a
+    # token with ops:read.
+    http_open_metrics: bool = True
+    http_open_docs: bool = True
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Production brokers take SASL (SCRAM or PLAIN) and/or TLS: set these, nothing else changes.
@@ -33,7 +47,7 @@ class ServiceSettings(BaseSettings):
     pg_host: str = "127.0.0.1"
     pg_port: int = 5432
     pg_user: str = "vafa"
-    pg_password: SecretStr = SecretStr("vafa")
+    pg_password: SecretStr = SecretStr(DEV_PG_PASSWORD)
     # Each service owns its store; the default database is ``vafa_<service_name>``.
     pg_database: str = ""
     # asyncpg's sslmode: disable | prefer | require | verify-ca | verify-full (PGSSLROOTCERT for the CA).
@@ -67,6 +81,25 @@ class ServiceSettings(BaseSettings):
     consumer_batch_timeout_ms: int = 50
     outbox_batch_size: int = 1000
     outbox_poll_interval_s: float = 0.5
+
+    def known_defaults(self) -> list[str]:
+        """The settings still holding a secret everyone knows (a service refuses to start with any,
+        unless VAFA_ENV=dev)."""
+        found = []
+        if self.auth_signing_keys.get_secret_value() == DEV_SIGNING_KEYS:
+            found.append("VAFA_AUTH_SIGNING_KEYS")
+        if self.pg_password.get_secret_value() == DEV_PG_PASSWORD:
+            found.append("VAFA_PG_PASSWORD")
+        return found
+
+    def refuse_known_defaults(self) -> None:
+        if self.env == "dev" or not (found := self.known_defaults()):
+            return
+        raise SystemExit(
+            f"vafa-{self.service_name}: refusing to start with the repository's default "
+            f"{', '.join(found)} (VAFA_ENV={self.env}); set your own, "
+            "or VAFA_ENV=dev on a developer's machine"
+        )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -53,6 +53,13 @@ class CoreMetrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self.http_refused = Counter(
+            "vafa_http_refused_total",
+            "HTTP requests refused by authentication (401: missing, malformed, expired, ...) or "
+            "authorisation (403: forbidden)",
+            ["status", "reason"],
+            registry=registry,
+        )
         self.outbox_backlog = Gauge("vafa_outbox_backlog", "Outbox rows not yet published", registry=registry)
         self.outbox_oldest = Gauge(
             "vafa_outbox_oldest_seconds",

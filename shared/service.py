@@ -30,11 +30,13 @@ from sqlalchemy import ColumnElement, Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared import problems
+from shared.audit import audit_router
 from shared.boundary import BodyLimit
 from shared.config import ServiceSettings
 from shared.consumer import BatchHandler, Decoder, ReliableConsumer, is_transient
 from shared.contracts import Contract, Envelope
 from shared.contracts.envelope import utcnow
+from shared.identity import PUBLIC, Permission, SigningKeys, secured
 from shared.metrics import CoreMetrics
 from shared.outbox import OutboxRelay, oldest_waiting
 from shared.store.core_tables import INBOX
@@ -86,6 +88,7 @@ async def run_jobs_once(
     settings: ServiceSettings, migrations: Path, jobs: Sequence[Job], now: datetime
 ) -> dict[str, int]:
     """Every job's round at ``now``, then publish what they emitted: the jobs command of a service."""
+    settings.refuse_known_defaults()
     await upgrade_async(migrations, settings.database_url)
     engine = make_engine(settings, pool_size=1)
     try:
@@ -128,7 +131,10 @@ def create_app(
     api: APIRouter | None = None,
     jobs: Sequence[Job] = (),
     registry: CollectorRegistry | None = None,
+    audited: bool = False,
 ) -> FastAPI:
+    """``audited``: operators write here, and ``GET /v1/audit`` reads what they did."""
+    settings.refuse_known_defaults()
     registry = registry or CollectorRegistry()  # a service passes its own to add metrics of its own
     if consumes is not None and settings.inbox_retention_days > 0:
         # The dedupe window: an event redelivered within it is still recognised (README, retention).
@@ -219,7 +225,14 @@ def create_app(
         )
         consumer.subscribe(broker)
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    docs = settings.http_open_docs
+    app = FastAPI(
+        title=title,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.add_middleware(BodyLimit, limit=settings.http_max_body_bytes)
     app.state.settings = settings
     app.state.engine = engine
@@ -227,24 +240,39 @@ def create_app(
     app.state.publishers = publishers
     app.state.wake_relay = relay.wake if relay else (lambda: None)
     app.state.registry = registry
+    app.state.signing_keys = SigningKeys(settings.auth_signing_keys)
+    app.state.refused = metrics.http_refused
     app.include_router(_probes(settings, broker, engine, consumer))
     problems.install(app)
     asyncapi = AsyncAPI(broker, title=title)
     app.state.asyncapi = asyncapi
 
-    @app.get("/asyncapi.json", tags=["docs"])
+    @app.get("/asyncapi.json", tags=["docs"], **_open_or(docs))
     async def asyncapi_document() -> Any:
         """The AsyncAPI document of the topics this service reads and writes."""
         return asyncapi.to_specification().to_jsonable()
 
+    if not docs:
+
+        @app.get("/openapi.json", include_in_schema=False, **_open_or(docs))
+        async def openapi_document() -> Any:
+            return app.openapi()
+
     if api is not None:
         app.include_router(api)
+    if audited:
+        app.include_router(audit_router())
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, **_open_or(settings.http_open_metrics))
     async def metrics_endpoint() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _open_or(open_: bool) -> dict[str, Any]:
+    """A route anyone may read when ``open_``, else one needing ops:read."""
+    return PUBLIC if open_ else secured(Permission.OPS_READ)
 
 
 async def _until_up(what: str, step: Callable[[], Awaitable[Any]], deadline: float) -> None:
@@ -273,12 +301,12 @@ def _probes(
 ) -> APIRouter:
     probes = APIRouter(tags=["probes"])
 
-    @probes.get("/healthz", status_code=204)
+    @probes.get("/healthz", status_code=204, **PUBLIC)
     async def healthz() -> Response:
         """The process is up and serving."""
         return Response(status_code=204)
 
-    @probes.get("/readyz", status_code=204)
+    @probes.get("/readyz", status_code=204, **PUBLIC)
     async def readyz() -> Response:
         """Kafka and this service's database answer, and neither the consumer nor the outbox relay
         has been stuck for longer than ``VAFA_STALL_AFTER_S``."""

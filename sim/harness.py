@@ -23,9 +23,20 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
+from shared.config import DEV_SIGNING_KEYS
+from shared.identity import Principal, SigningKeys, operator
 from shared.topics import CATALOG, dead_letter_spec, ensure_topics
 
 REPO = Path(__file__).resolve().parent.parent
+# The repository's development signing keys, which every service the harness starts runs with
+# (VAFA_ENV=dev): a test or a tool signs the token of whichever principal it acts as.
+DEV_KEYS = SigningKeys(DEV_SIGNING_KEYS)
+ADMIN = operator("harness", "admin")
+
+
+def bearer(principal: Principal = ADMIN, ttl_s: float = 3600) -> dict[str, str]:
+    """The Authorization header of ``principal`` (an admin operator unless told)."""
+    return {"Authorization": f"Bearer {DEV_KEYS.issue(principal, ttl_s)}"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class Stack:
             "VAFA_PG_PASSWORD": self.infra.pg_password,
             "VAFA_PG_DATABASE": self.database(service),
             "VAFA_TOPIC_PREFIX": self.prefix,
+            "VAFA_ENV": "dev",
             **extra,
         }
 
@@ -214,6 +226,11 @@ class ServiceProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def client(self, principal: Principal | None = ADMIN, **options: Any) -> httpx.AsyncClient:
+        """An HTTP client of this service acting as ``principal`` (None: anonymous)."""
+        headers = bearer(principal) if principal is not None else {}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, **options)
 
     def start(self, **extra_env: str) -> ServiceProcess:
         env = {**self.env, **extra_env}

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+# Services and settings built in-process by the unit tests run with the repository's dev secrets.
+os.environ.setdefault("VAFA_ENV", "dev")
+
 from tests.support import REPO, Infra, ServiceProcess, Stack, docker_answers
 
 

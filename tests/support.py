@@ -16,7 +16,8 @@ import orjson
 from aiokafka.structs import ConsumerRecord
 
 from shared.contracts import PURCHASE_RECORDED, RETURN_RECORDED, Envelope, PurchaseRecorded, ReturnRecorded
-from sim.harness import REPO, Infra, ServiceProcess, Stack, eventually, free_port
+from shared.identity import member, operator
+from sim.harness import ADMIN, REPO, Infra, ServiceProcess, Stack, bearer, eventually, free_port
 
 
 def docker_answers() -> bool:
@@ -126,6 +127,7 @@ def revoke_key(stack: Stack, token: str) -> None:
 
 
 __all__ = [
+    "ADMIN",
     "REPO",
     "Infra",
     "ServiceProcess",
@@ -134,10 +136,13 @@ __all__ = [
     "api_key",
     "as_record",
     "at_least",
+    "bearer",
     "decode",
     "docker_answers",
     "eventually",
     "free_port",
+    "member",
+    "operator",
     "purchase",
     "revoke_key",
     "running",

@@ -15,10 +15,13 @@ from services.analytics import figures
 from services.analytics.domain.kpis import Group, promotion_lift
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.store import repository
+from shared.boundary import GuardedRoute
 from shared.contracts.envelope import utcnow
+from shared.identity import Permission, secured
 from shared.problems import FieldError, ProblemError
 
-api = APIRouter(prefix="/v1/kpis", tags=["analytics"])
+api = APIRouter(prefix="/v1/kpis", tags=["analytics"], route_class=GuardedRoute)
+INSIGHT = secured(Permission.INSIGHT_READ)
 EARLIEST, LATEST = datetime(1971, 1, 1, tzinfo=UTC), datetime(2999, 1, 1, tzinfo=UTC)
 
 
@@ -65,7 +68,7 @@ class Filters:
 Chosen = Annotated[Filters, Depends()]
 
 
-@api.get("/summary")
+@api.get("/summary", **INSIGHT)
 async def summary(f: Chosen) -> dict[str, Any]:
     """N, V, F, S, revenue, ATV, repeat rate, retention and churn, annual sales per customer, CLV, the
     80/20 share, members vs non-members."""
@@ -75,21 +78,21 @@ async def summary(f: Chosen) -> dict[str, Any]:
         )
 
 
-@api.get("/cohorts")
+@api.get("/cohorts", **INSIGHT)
 async def cohorts(f: Chosen) -> dict[str, Any]:
     """Monthly cohorts by first purchase, and the share of each buying in every later month."""
     async with f.engine.connect() as conn:
         return exact({"to": f.period.end, "cohorts": await figures.cohorts(conn, f.scope, f.period.end)})
 
 
-@api.get("/points")
+@api.get("/points", **INSIGHT)
 async def points(f: Chosen) -> dict[str, Any]:
     """Points issued, redeemed, expired, outstanding liability, redemption and breakage rates."""
     async with f.engine.connect() as conn:
         return exact(await figures.points(conn, f.scope, f.period))
 
 
-@api.get("/tiers")
+@api.get("/tiers", **INSIGHT)
 async def tiers(f: Chosen) -> dict[str, Any]:
     """Members per tier at the period's end, moves between tiers in it, and paid VIP members."""
     async with f.engine.connect() as conn:
@@ -97,7 +100,7 @@ async def tiers(f: Chosen) -> dict[str, Any]:
         return exact(moves | {"vip": await figures.vip(conn, f.scope, f.period)})
 
 
-@api.get("/partners")
+@api.get("/partners", **INSIGHT)
 async def partners(f: Chosen, partner: str | None = None) -> dict[str, Any]:
     """Co-brand contribution per partner: purchases, amount, members reached."""
     async with f.engine.connect() as conn:
@@ -105,21 +108,21 @@ async def partners(f: Chosen, partner: str | None = None) -> dict[str, Any]:
         return exact({"partners": found})
 
 
-@api.get("/segments")
+@api.get("/segments", **INSIGHT)
 async def segments(request: Request) -> dict[str, Any]:
     """Members per loyalty x profitability segment and per RFM label, as last computed."""
     async with request.app.state.engine.connect() as conn:
         return await repository.segment_counts(conn)
 
 
-@api.get("/notifications")
+@api.get("/notifications", **INSIGHT)
 async def notifications(f: Chosen) -> dict[str, Any]:
     """Messages per channel and outcome."""
     async with f.engine.connect() as conn:
         return {"channels": await repository.notifications_between(conn, f.period.start, f.period.end)}
 
 
-@api.get("/promotions")
+@api.get("/promotions", **INSIGHT)
 async def promotions(f: Chosen, promotion: str | None = None) -> dict[str, Any]:
     """Each targeted promotion's lift: the members it chose, treatment against holdout, from their
     choosing to the period's end (``from`` is not used: a promotion is followed from its start)."""

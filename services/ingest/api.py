@@ -7,6 +7,7 @@ the same answer (marked ``Idempotent-Replayed: true``), a different request with
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
@@ -16,7 +17,6 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from services.ingest.auth import authenticate
 from services.ingest.domain import (
     KINDS,
     MAX_BATCH,
@@ -27,7 +27,6 @@ from services.ingest.domain import (
     MemberProfileChangedIn,
     PartnerCampaignIn,
     PartnerPurchaseIn,
-    Principal,
     PurchaseIn,
     ReturnIn,
     VipIn,
@@ -40,6 +39,7 @@ from services.ingest.intake import Intake, ItemResult
 from services.ingest.store.repository import lock_idempotency_key, member_chains, remember_answer
 from shared.boundary import GuardedRoute, guard
 from shared.contracts.envelope import utcnow
+from shared.identity import Permission, Principal, authenticated, declared, refuse
 from shared.problems import PROBLEM_JSON, FieldError, ProblemError
 
 api = APIRouter(prefix="/v1", tags=["intake"], route_class=GuardedRoute)
@@ -71,7 +71,9 @@ async def authorised(request: Request) -> Principal:
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:
         return known
-    principal = await authenticate(request)
+    principal = await authenticated(request)
+    if not principal.may(Permission.EVENTS_SEND):
+        raise refuse(request, 403, "forbidden", f"{principal.actor} may not {Permission.EVENTS_SEND}")
     route = request.scope.get("route")
     kind = _KIND_OF_PATH.get(getattr(route, "path", ""))
     raw = _json_object(await request.body()) if kind else None
@@ -84,6 +86,12 @@ async def authorised(request: Request) -> Principal:
             raise ProblemError(403, "Forbidden", reasons[0])
     request.state.principal = principal
     return principal
+
+
+def _owner(caller: Principal) -> uuid.UUID:
+    """Whose Idempotency-Keys these are: the API key's (also behind a token exchanged for it), else
+    the caller's own."""
+    return caller.key_id or uuid.uuid5(uuid.NAMESPACE_URL, f"vafa:{caller.actor}")
 
 
 def _member_of(raw: Any) -> str | None:
@@ -104,7 +112,7 @@ async def _forbidden(
         and isinstance(raw.get("member_id"), str)
     ]
     chains: dict[str, str] = {}
-    if changed and principal.kind == "chain":
+    if changed and principal.party == "chain":
         async with request.app.state.engine.connect() as conn:
             chains = await member_chains(conn, changed)
     reasons: list[str | None] = []
@@ -161,7 +169,7 @@ async def _answer(
     digest = hashlib.sha256(await request.body()).digest()
     async with state.engine.begin() as conn:
         if idempotency_key:
-            prior = await lock_idempotency_key(conn, caller.key_id, idempotency_key)
+            prior = await lock_idempotency_key(conn, _owner(caller), idempotency_key)
             if prior is not None:
                 if bytes(prior.request_sha256) != digest:
                     raise ProblemError(
@@ -183,7 +191,7 @@ async def _answer(
         results = await intake.submit(conn, caller, entries, kinds)
         status, body = shape(results)
         if idempotency_key:
-            await remember_answer(conn, caller.key_id, idempotency_key, digest, status, body)
+            await remember_answer(conn, _owner(caller), idempotency_key, digest, status, body)
     return JSONResponse(body, status, media_type=PROBLEM_JSON if status >= 400 else None)
 
 
@@ -192,6 +200,8 @@ async def _one(request: Request, caller: Principal, key: str | None, item: Item)
     return await _answer(request, caller, key, [entry], [item.kind], _single)
 
 
+# The permission the ``authorised`` guard checks, declared for the OpenAPI document (and its matrix test).
+SENDS = declared(Permission.EVENTS_SEND)
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "Already recorded: the original event_id"},
     401: {"description": "Missing, unknown or revoked API key"},
@@ -203,7 +213,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@api.post("/purchases", status_code=202, responses=_RESPONSES)
+@api.post("/purchases", status_code=202, responses=_RESPONSES, **SENDS)
 async def submit_purchase(
     purchase: PurchaseIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -211,7 +221,7 @@ async def submit_purchase(
     return await _one(request, caller, idempotency_key, purchase)
 
 
-@api.post("/returns", status_code=202, responses=_RESPONSES)
+@api.post("/returns", status_code=202, responses=_RESPONSES, **SENDS)
 async def submit_return(
     item: ReturnIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -219,7 +229,7 @@ async def submit_return(
     return await _one(request, caller, idempotency_key, item)
 
 
-@api.post("/members", status_code=202, responses=_RESPONSES)
+@api.post("/members", status_code=202, responses=_RESPONSES, **SENDS)
 async def enrol_member(
     item: MemberEnrolledIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -227,7 +237,7 @@ async def enrol_member(
     return await _one(request, caller, idempotency_key, item)
 
 
-@api.post("/members/profile-changes", status_code=202, responses=_RESPONSES)
+@api.post("/members/profile-changes", status_code=202, responses=_RESPONSES, **SENDS)
 async def change_profile(
     item: MemberProfileChangedIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -235,7 +245,7 @@ async def change_profile(
     return await _one(request, caller, idempotency_key, item)
 
 
-@api.post("/memberships", status_code=202, responses=_RESPONSES)
+@api.post("/memberships", status_code=202, responses=_RESPONSES, **SENDS)
 async def vip_membership(
     item: VipIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -243,7 +253,7 @@ async def vip_membership(
     return await _one(request, caller, idempotency_key, item)
 
 
-@api.post("/partners/purchases", status_code=202, responses=_RESPONSES)
+@api.post("/partners/purchases", status_code=202, responses=_RESPONSES, **SENDS)
 async def partner_purchase(
     item: PartnerPurchaseIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -251,7 +261,7 @@ async def partner_purchase(
     return await _one(request, caller, idempotency_key, item)
 
 
-@api.post("/partners/campaigns", status_code=202, responses=_RESPONSES)
+@api.post("/partners/campaigns", status_code=202, responses=_RESPONSES, **SENDS)
 async def partner_campaign(
     item: PartnerCampaignIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -273,7 +283,7 @@ class BatchIn(BaseModel):
     )
 
 
-@api.post("/batch", responses=_RESPONSES)
+@api.post("/batch", responses=_RESPONSES, **SENDS)
 async def submit_batch(
     batch: BatchIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:

@@ -1,9 +1,13 @@
-"""API keys: ``vafa_<prefix>_<secret>``. The prefix finds the key; only the secret's SHA-256 is stored.
+"""The credentials ingest holds, and the tokens it issues for them (shared/identity.py).
 
+API keys: ``vafa_<prefix>_<secret>``. The prefix finds the key; only the secret's SHA-256 is stored.
 The secret is 256 random bits, so a fast digest is enough (nothing to brute-force) and the lookup
 costs one indexed read, cached for ``VAFA_INGEST_KEY_CACHE_S`` seconds: a revoked key stops working
 within that time. Rotation is: create the new key, move the POS over, revoke the old one; both work
-in between.
+in between. A key sends events here directly, or is exchanged for a short-lived token that every
+service accepts (a POS redeeming at points).
+
+Operators sign in with a password (argon2id, argon2-cffi's defaults) for a token naming their roles.
 """
 
 from __future__ import annotations
@@ -17,14 +21,18 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from fastapi import Request
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.ingest.domain import Principal
 from services.ingest.store.repository import find_key
-from shared.problems import ProblemError
+from shared.contracts.envelope import utcnow
+from shared.identity import Principal, SigningKeys
 
 KeyKind = Literal["chain", "partner", "admin"]
+HASHER = PasswordHasher()
+# Verified against when the name is unknown, so a wrong name costs what a wrong password does.
+_NOBODY = HASHER.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -48,18 +56,27 @@ def split_token(token: str) -> tuple[str, str] | None:
 
 
 class KeyRing:
-    """Resolves a presented token to the principal it belongs to, or says why it cannot."""
+    """Resolves a presented token (an API key, or a token issued by any service's signing keys) to
+    the principal it belongs to, or says why it cannot."""
 
-    def __init__(self, engine: AsyncEngine, cache_seconds: float, cache_entries: int = 10_000) -> None:
+    def __init__(
+        self, engine: AsyncEngine, signing: SigningKeys, cache_seconds: float, cache_entries: int = 10_000
+    ) -> None:
         self._engine = engine
+        self._signing = signing
         self._cache_seconds = cache_seconds
         # Least recently used first, and at most ``cache_entries``: a client inventing prefixes (each
         # one unknown) evicts its own lookups, never grows the process.
         self._cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._cache_entries = cache_entries
 
+    async def resolve(self, token: str) -> Principal | str:
+        if not token.startswith("vafa_"):
+            return self._signing.verify(token)
+        return await self.principal(token)
+
     async def principal(self, token: str | None) -> Principal | str:
-        """The principal, or the reason it is refused: missing, malformed, unknown, revoked."""
+        """The API key's principal, or why it is refused: missing, malformed, unknown, revoked, expired."""
         if not token:
             return "missing"
         parts = split_token(token)
@@ -73,12 +90,17 @@ class KeyRing:
             return "unknown"
         if row.revoked_at is not None:
             return "revoked"
+        if row.expires_at is not None and row.expires_at <= utcnow():
+            return "expired"
         return Principal(
-            key_id=uuid.UUID(str(row.id)),
-            kind=row.kind,
+            "integration",
+            prefix,
+            scopes=frozenset(row.scopes),
+            party=row.kind,
             chain_id=row.chain_id,
             store_id=row.store_id,
             partner_id=row.partner_id,
+            key_id=uuid.UUID(str(row.id)),
         )
 
     async def _row(self, prefix: str) -> Any:
@@ -99,23 +121,39 @@ class KeyRing:
         return len(self._cache)
 
 
-def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return request.headers.get("x-api-key")
+def hash_password(password: str) -> str:
+    return HASHER.hash(password)
 
 
-async def authenticate(request: Request) -> Principal:
-    """FastAPI dependency: the calling principal, or 401 with the reason (never the secret)."""
-    keyring: KeyRing = request.app.state.keyring
-    found = await keyring.principal(bearer(request))
-    if isinstance(found, str):
-        request.app.state.ingest_metrics.auth_failures.labels(found).inc()
-        raise ProblemError(
-            401,
-            "Unauthorized",
-            f"API key {found}: send 'Authorization: Bearer vafa_...'",
-            headers={"WWW-Authenticate": 'Bearer realm="vafa-ingest"'},
-        )
-    return found
+def password_matches(stored: str | None, password: str) -> bool:
+    """Whether ``password`` is the one ``stored`` hashes (an unknown name is checked against a hash of
+    nothing anyone knows, in the same time)."""
+    try:
+        return HASHER.verify(stored or _NOBODY, password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class SignInLimit:
+    """At most ``failures`` failed sign-ins per name in ``window_s``: guessing a password is slow."""
+
+    def __init__(self, failures: int, window_s: float) -> None:
+        self.failures, self.window_s = failures, window_s
+        self._failed: OrderedDict[str, list[float]] = OrderedDict()
+
+    def waiting(self, name: str) -> float:
+        """Seconds until ``name`` may try again (0: now)."""
+        recent = [t for t in self._failed.get(name, []) if time.monotonic() - t < self.window_s]
+        if len(recent) < self.failures:
+            return 0.0
+        return self.window_s - (time.monotonic() - recent[0])
+
+    def failed(self, name: str) -> None:
+        now = time.monotonic()
+        self._failed[name] = [t for t in self._failed.get(name, []) if now - t < self.window_s] + [now]
+        self._failed.move_to_end(name)
+        while len(self._failed) > 100_000:  # a bound, however many names are tried
+            self._failed.popitem(last=False)
+
+    def succeeded(self, name: str) -> None:
+        self._failed.pop(name, None)

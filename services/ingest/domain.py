@@ -41,6 +41,7 @@ from shared.contracts import (
 from shared.contracts.common import PrintableText
 from shared.contracts.money import amounts, fits_currency, minor_unit
 from shared.contracts.purchases import ReturnBase
+from shared.identity import Principal
 from shared.problems import FieldError, errors_of
 
 # Same (kind, natural key) -> same event_id, whichever way it came in and however often.
@@ -99,15 +100,6 @@ Item = (
 # -- who is sending ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Principal:
-    key_id: uuid.UUID
-    kind: Literal["chain", "partner", "admin"]
-    chain_id: str | None = None
-    store_id: str | None = None
-    partner_id: str | None = None
-
-
 def forbidden_reason(principal: Principal, item: Item, member_chain: str | None = None) -> str | None:
     """None when ``principal`` may send ``item``; else why not. ``member_chain``: for a profile change,
     the chain that enrolled the member (None when no chain did)."""
@@ -122,7 +114,7 @@ def forbidden_reason(principal: Principal, item: Item, member_chain: str | None 
 def foreign_member(principal: Principal, member_id: str, member_chain: str | None) -> str | None:
     """A chain's key changes only the profiles of the members it enrolled (``member_chain``: the chain
     that enrolled ``member_id``; a profile carries no chain, so the enrolment says whose member)."""
-    if principal.kind == "chain" and member_chain != principal.chain_id:
+    if principal.party == "chain" and member_chain != principal.chain_id:
         return f"member {member_id!r} was not enrolled by chain {principal.chain_id!r}"
     return None
 
@@ -144,20 +136,20 @@ Entry = Item | list[FieldError] | Forbidden
 def forbidden_fields(principal: Principal, kind: str, fields: Mapping[str, Any]) -> str | None:
     """The policy on the scope a submission names (kind, chain, store, partner), valid or not yet
     validated: a key is refused for another chain's submission before that submission is judged."""
-    if principal.kind == "admin":
-        return None
+    if principal.party in (None, "admin"):
+        return None  # an unscoped key, or an operator allowed to send events
 
     def named(field: str) -> str | None:
         value = fields.get(field)
         return value if isinstance(value, str) else None
 
     if kind in _PARTNER_KINDS:
-        if principal.kind != "partner":
+        if principal.party != "partner":
             return "only a partner brand's key may send co-branding events"
         if named("partner_id") not in (None, principal.partner_id):
             return f"this key belongs to partner {principal.partner_id!r}, not {named('partner_id')!r}"
         return None
-    if principal.kind != "chain":
+    if principal.party != "chain":
         return "a partner key may only send its own co-branding events"
     chain = named("chain_id") or principal.chain_id
     if chain != principal.chain_id:

@@ -23,7 +23,6 @@ from services.ingest.domain import (
     Entry,
     Forbidden,
     MemberProfileChangedIn,
-    Principal,
     content_digest,
     enrolments,
     forbidden_reason,
@@ -42,6 +41,7 @@ from services.ingest.store.repository import (
     release_receipts,
 )
 from shared.contracts import Envelope, PurchaseRecorded, ReturnRecorded
+from shared.identity import Principal
 from shared.problems import FieldError, ProblemError, invalid, problem_body
 
 Outcome = Literal["accepted", "duplicate", "rejected", "forbidden", "conflict"]
@@ -109,7 +109,7 @@ class Intake:
         results: dict[int, ItemResult] = {}
         candidates: list[tuple[int, Envelope[Any]]] = []
         changed = [e.member_id for e in entries if isinstance(e, MemberProfileChangedIn)]
-        chains = await member_chains(conn, changed) if principal.kind == "chain" else {}
+        chains = await member_chains(conn, changed) if principal.party == "chain" else {}
         for i, entry in enumerate(entries):
             if isinstance(entry, Forbidden):
                 forbidden = problem_body(403, "Forbidden", entry.reason)

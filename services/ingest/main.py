@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.ingest.access_api import access_api
 from services.ingest.api import api
-from services.ingest.auth import KeyRing
+from services.ingest.auth import KeyRing, SignInLimit
 from services.ingest.domain import KINDS, contract_of_kind
 from services.ingest.handlers import RawIntakeDecoder, raw_intake_handler
 from services.ingest.intake import Intake
@@ -32,11 +33,18 @@ def create(settings: IngestSettings | None = None) -> FastAPI:
                 settings.retention_interval_s,
             )
         ],
+        audited=True,
     )
+    app.include_router(access_api)
     metrics = IngestMetrics(app.state.registry)
     app.state.ingest_metrics = metrics
     app.state.intake = Intake(settings, app.state.publishers, metrics)
     app.state.keyring = KeyRing(
-        app.state.engine, settings.ingest_key_cache_s, settings.ingest_key_cache_entries
+        app.state.engine,
+        app.state.signing_keys,
+        settings.ingest_key_cache_s,
+        settings.ingest_key_cache_entries,
     )
+    app.state.resolve_token = app.state.keyring.resolve
+    app.state.signin_limit = SignInLimit(settings.ingest_signin_failures, settings.ingest_signin_window_s)
     return app

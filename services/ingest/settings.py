@@ -18,3 +18,10 @@ class IngestSettings(ServiceSettings):
     ingest_idempotency_hours: float = 24.0
     # At most this many looked-up keys (known or not) are kept (VAFA_INGEST_KEY_CACHE_ENTRIES).
     ingest_key_cache_entries: int = 10_000
+    # How long a token issued here lives (VAFA_INGEST_OPERATOR_TOKEN_S, VAFA_INGEST_INTEGRATION_TOKEN_S):
+    # an operator signs in again after a working day, an integration exchanges its key every hour.
+    ingest_operator_token_s: int = 8 * 3600
+    ingest_integration_token_s: int = 3600
+    # Failed sign-ins an operator name may have in VAFA_INGEST_SIGNIN_WINDOW_S before it waits (429).
+    ingest_signin_failures: int = 5
+    ingest_signin_window_s: float = 900.0

@@ -12,14 +12,16 @@ from services.notify.sender import Sender
 from services.notify.settings import NotifySettings
 from services.notify.store import MIGRATIONS
 from services.notify.store.tables import deliveries
+from shared.boundary import GuardedRoute
 from shared.consumer import ContractDecoder
 from shared.contracts import NOTIFICATION_FAILED, NOTIFICATION_SENT
+from shared.identity import Permission, secured
 from shared.service import Consumes, Job, create_app, retention_job
 
-api = APIRouter(prefix="/v1", tags=["notify"])
+api = APIRouter(prefix="/v1", tags=["notify"], route_class=GuardedRoute)
 
 
-@api.get("/members/{member_id}/deliveries")
+@api.get("/members/{member_id}/deliveries", **secured(Permission.MEMBER_READ))
 async def member_deliveries(
     member_id: str,
     request: Request,
@@ -54,7 +56,7 @@ async def member_deliveries(
     }
 
 
-@api.get("/deliveries/summary")
+@api.get("/deliveries/summary", **secured(Permission.INSIGHT_READ))
 async def deliveries_summary(request: Request) -> dict[str, Any]:
     """The delivery log at a glance: messages per channel and status, and why they were suppressed."""
     async with request.app.state.engine.connect() as conn:

@@ -1,18 +1,17 @@
 """The points HTTP API: reads for members and support staff, and the operator's and POS's writes.
 
-Writes need ``Authorization: Bearer <VAFA_POINTS_API_TOKEN>``; rule changes and adjustments also
-name the operator in ``X-Operator``, recorded with them.
+Every route names the permission it needs (shared/identity.py); who made a write comes from the
+caller's token, and every operator write is recorded in the audit log with the state before and after.
 """
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.points import actions
@@ -41,37 +40,38 @@ from services.points.store.repository import (
     upsert_program_end,
     upsert_reward,
 )
-from shared.boundary import GuardedRoute, guard
+from shared.audit import record
+from shared.boundary import GuardedRoute
 from shared.contracts.common import MAX_POINTS
 from shared.contracts.envelope import utcnow
+from shared.identity import Caller, Permission, Principal, require_member, secured
 from shared.problems import ProblemError
 
 api = APIRouter(prefix="/v1", tags=["points"], route_class=GuardedRoute)
 
 
-@guard
-async def authorised(request: Request) -> None:
-    """Writes need the operator token; checked before the body is read (401, never a 422 first)."""
-    settings: PointsSettings = request.app.state.settings
-    expected = f"Bearer {settings.points_api_token.get_secret_value()}"
-    authorization = request.headers.get("authorization", "")
-    if not hmac.compare_digest(authorization.encode(), expected.encode()):
-        raise ProblemError(401, "Unauthorized", "this endpoint needs the points API token")
+P = Permission
 
 
-Writer = Depends(authorised)
-Operator = Annotated[str, Header(alias="X-Operator", min_length=1, max_length=100)]
-
-
-async def _write(request: Request, action: Any, *args: Any) -> dict[str, Any]:
-    """Run an action in one transaction, then let the relay publish what it emitted."""
+async def _write(
+    request: Request, action: Any, *args: Any, audit: tuple[Principal, str, str] | None = None
+) -> dict[str, Any]:
+    """Run an action in one transaction (with its audit entry: who, what, on what), then let the relay
+    publish what it emitted."""
     async with request.app.state.engine.begin() as conn:
         answer: dict[str, Any] = await action(conn, request.app.state.settings, *args)
+        if audit is not None:
+            await record(conn, *audit, after=answer)
     request.app.state.wake_relay()
     return answer
 
 
-@api.get("/members/{member_id}/balance")
+def _on_behalf(caller: Principal, action: str, target: str) -> tuple[Principal, str, str] | None:
+    """A member's own act is in their ledger; an operator's on a member's behalf is audited too."""
+    return (caller, action, target) if caller.kind == "operator" else None
+
+
+@api.get("/members/{member_id}/balance", **secured(P.MEMBER_READ))
 async def get_balance(member_id: str, request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         found = await balance_of(conn, member_id)
@@ -80,7 +80,7 @@ async def get_balance(member_id: str, request: Request) -> dict[str, Any]:
     return {"member_id": member_id, "balance": found[0], "debt": found[1]}
 
 
-@api.get("/members/{member_id}/ledger")
+@api.get("/members/{member_id}/ledger", **secured(P.MEMBER_READ))
 async def get_ledger(
     member_id: str,
     request: Request,
@@ -102,13 +102,21 @@ class AdjustmentIn(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
-@api.post("/members/{member_id}/adjustments", status_code=201, dependencies=[Writer])
-async def adjust(member_id: str, body: AdjustmentIn, operator: Operator, request: Request) -> dict[str, Any]:
-    """A manual correction, with the reason and the operator recorded in the ledger."""
+@api.post("/members/{member_id}/adjustments", status_code=201, **secured(P.POINTS_ADJUST))
+async def adjust(member_id: str, body: AdjustmentIn, caller: Caller, request: Request) -> dict[str, Any]:
+    """A manual correction, with the reason and the operator recorded in the ledger and the audit log."""
     if body.points == 0:
         raise ProblemError(422, "Invalid request", "an adjustment of zero points changes nothing")
     return await _write(
-        request, actions.adjust, body.request_id, member_id, body.points, body.reason, operator, utcnow()
+        request,
+        actions.adjust,
+        body.request_id,
+        member_id,
+        body.points,
+        body.reason,
+        caller.actor,
+        utcnow(),
+        audit=(caller, "points.adjust", f"member:{member_id}"),
     )
 
 
@@ -119,8 +127,8 @@ class TransferIn(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-@api.post("/members/{member_id}/transfers", status_code=201, dependencies=[Writer])
-async def transfer(member_id: str, body: TransferIn, request: Request) -> dict[str, Any]:
+@api.post("/members/{member_id}/transfers", status_code=201, **secured(P.POINTS_ADJUST))
+async def transfer(member_id: str, body: TransferIn, caller: Caller, request: Request) -> dict[str, Any]:
     """Give points to another member; idempotent by request_id."""
     return await _write(
         request,
@@ -131,10 +139,11 @@ async def transfer(member_id: str, body: TransferIn, request: Request) -> dict[s
         body.points,
         body.note,
         utcnow(),
+        audit=(caller, "points.transfer", f"member:{member_id}"),
     )
 
 
-@api.get("/rules")
+@api.get("/rules", **secured(P.PROGRAM_READ))
 async def list_rules(request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         versions = await rule_set_versions(conn)
@@ -144,15 +153,18 @@ async def list_rules(request: Request) -> dict[str, Any]:
     return {"versions": [{"version": v, "rules": r.model_dump(mode="json")} for v, r in versions]}
 
 
-@api.post("/rules", status_code=201, dependencies=[Writer])
-async def add_rules(rules: RuleSet, operator: Operator, request: Request) -> dict[str, Any]:
+@api.post("/rules", status_code=201, **secured(P.PROGRAM_WRITE))
+async def add_rules(rules: RuleSet, caller: Caller, request: Request) -> dict[str, Any]:
     """A new version of the earning rules, in force for purchases made from its effective_from."""
     async with request.app.state.engine.begin() as conn:
-        version = await add_rule_set(conn, rules, operator)
+        versions = await rule_set_versions(conn)
+        version = await add_rule_set(conn, rules, caller.actor)
+        before = versions[-1][1] if versions else None
+        await record(conn, caller, "rules.publish", f"rules:{version}", before=before, after=rules)
     return {"version": version, "effective_from": rules.effective_from.isoformat()}
 
 
-@api.get("/partners/{partner_id}/settlement", dependencies=[Writer])
+@api.get("/partners/{partner_id}/settlement", **secured(P.INSIGHT_READ))
 async def settlement(
     partner_id: str,
     request: Request,
@@ -176,16 +188,18 @@ class RewardIn(BaseModel):
     active: bool = True
 
 
-@api.get("/rewards")
+@api.get("/rewards", **secured(P.PROGRAM_READ))
 async def list_rewards(request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         return {"rewards": await catalog(conn)}
 
 
-@api.put("/rewards/{reward_id}", dependencies=[Writer])
-async def put_reward(reward_id: str, reward: RewardIn, request: Request) -> dict[str, Any]:
+@api.put("/rewards/{reward_id}", **secured(P.PROGRAM_WRITE))
+async def put_reward(reward_id: str, reward: RewardIn, caller: Caller, request: Request) -> dict[str, Any]:
     async with request.app.state.engine.begin() as conn:
+        before = next((r for r in await catalog(conn) if r.get("reward_id") == reward_id), None)
         await upsert_reward(conn, reward_id, reward.model_dump())
+        await record(conn, caller, "reward.put", f"reward:{reward_id}", before=before, after=reward)
     return {"reward_id": reward_id, **reward.model_dump(mode="json")}
 
 
@@ -195,22 +209,42 @@ class RedemptionIn(BaseModel):
     reward_id: str = Field(min_length=1, max_length=64)
 
 
-@api.post("/redemptions", status_code=201, dependencies=[Writer])
-async def reserve(body: RedemptionIn, request: Request) -> dict[str, Any]:
+@api.post("/redemptions", status_code=201, **secured(P.MEMBER_ACT, member_in_body=True))
+async def reserve(body: RedemptionIn, caller: Caller, request: Request) -> dict[str, Any]:
     """Step one: hold the points and a unit of stock until confirmed, cancelled or timed out."""
-    return await _write(request, actions.reserve, body.request_id, body.member_id, body.reward_id, utcnow())
+    require_member(request, caller, P.MEMBER_ACT, body.member_id)
+    return await _write(
+        request,
+        actions.reserve,
+        body.request_id,
+        body.member_id,
+        body.reward_id,
+        utcnow(),
+        audit=_on_behalf(caller, "redemption.reserve", f"member:{body.member_id}"),
+    )
 
 
-@api.post("/redemptions/{redemption_id}/confirm", dependencies=[Writer])
-async def confirm(redemption_id: uuid.UUID, request: Request) -> dict[str, Any]:
+@api.post("/redemptions/{redemption_id}/confirm", **secured(P.MEMBER_ACT))
+async def confirm(redemption_id: uuid.UUID, caller: Caller, request: Request) -> dict[str, Any]:
     """Step two: the sale went through; the reward's code is issued."""
-    return await _write(request, actions.confirm, redemption_id)
+    target = f"redemption:{redemption_id}"
+    return await _write(
+        request, actions.confirm, redemption_id, audit=_on_behalf(caller, "redemption.confirm", target)
+    )
 
 
-@api.post("/redemptions/{redemption_id}/cancel", dependencies=[Writer])
-async def cancel(redemption_id: uuid.UUID, request: Request) -> dict[str, Any]:
+@api.post("/redemptions/{redemption_id}/cancel", **secured(P.MEMBER_ACT))
+async def cancel(redemption_id: uuid.UUID, caller: Caller, request: Request) -> dict[str, Any]:
     """The sale did not go through: the points go back where they came from."""
-    return await _write(request, actions.release, redemption_id, "cancelled", utcnow())
+    target = f"redemption:{redemption_id}"
+    return await _write(
+        request,
+        actions.release,
+        redemption_id,
+        "cancelled",
+        utcnow(),
+        audit=_on_behalf(caller, "redemption.cancel", target),
+    )
 
 
 class CauseIn(BaseModel):
@@ -222,15 +256,20 @@ class CauseIn(BaseModel):
     active: bool = True
 
 
-@api.put("/causes/{cause_id}", dependencies=[Writer])
+@api.put("/causes/{cause_id}", **secured(P.PROGRAM_WRITE))
 async def put_cause(
-    cause_id: Annotated[str, Path(min_length=1, max_length=64)], cause: CauseIn, request: Request
+    cause_id: Annotated[str, Path(min_length=1, max_length=64)],
+    cause: CauseIn,
+    caller: Caller,
+    request: Request,
 ) -> dict[str, Any]:
     """A cause members can give points to (value-based program), with the brand's match and its budget."""
     values = {"name": cause.name, "match_ratio": cause.match_ratio, "match_budget": cause.match_budget_points}
     async with request.app.state.engine.begin() as conn:
+        before = await cause_report(conn, cause_id)
         await upsert_cause(conn, cause_id, values | {"active": cause.active})
         (report,) = await cause_report(conn, cause_id)
+        await record(conn, caller, "cause.put", f"cause:{cause_id}", before=before or None, after=report)
     return report
 
 
@@ -240,22 +279,29 @@ class DonationIn(BaseModel):
     points: int = Field(gt=0, le=MAX_POINTS)
 
 
-@api.post("/members/{member_id}/donations", status_code=201, dependencies=[Writer])
-async def donate(member_id: str, body: DonationIn, request: Request) -> dict[str, Any]:
+@api.post("/members/{member_id}/donations", status_code=201, **secured(P.MEMBER_ACT))
+async def donate(member_id: str, body: DonationIn, caller: Caller, request: Request) -> dict[str, Any]:
     """Give points to a cause; the brand's match is added while its budget lasts."""
     return await _write(
-        request, actions.donate, body.request_id, member_id, body.cause_id, body.points, utcnow()
+        request,
+        actions.donate,
+        body.request_id,
+        member_id,
+        body.cause_id,
+        body.points,
+        utcnow(),
+        audit=_on_behalf(caller, "donation", f"member:{member_id}"),
     )
 
 
-@api.get("/causes")
+@api.get("/causes", **secured(P.PROGRAM_READ))
 async def list_causes(request: Request) -> dict[str, Any]:
     """Every cause with what was given, matched, by how many members: the report of what was given."""
     async with request.app.state.engine.connect() as conn:
         return {"causes": await cause_report(conn)}
 
 
-@api.get("/causes/{cause_id}")
+@api.get("/causes/{cause_id}", **secured(P.PROGRAM_READ))
 async def get_cause(cause_id: str, request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         found = await cause_report(conn, cause_id)
@@ -264,10 +310,11 @@ async def get_cause(cause_id: str, request: Request) -> dict[str, Any]:
     return found[0]
 
 
-@api.put("/games/{game_id}", status_code=201, dependencies=[Writer])
+@api.put("/games/{game_id}", status_code=201, **secured(P.PROGRAM_WRITE))
 async def create_game_(
     game_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")],
     game: Game,
+    caller: Caller,
     request: Request,
 ) -> dict[str, Any]:
     """An instant-win game (odds of winning something at least 25%): its seed is drawn now and only its
@@ -277,10 +324,11 @@ async def create_game_(
         if not await create_game(conn, game_id, game, seed, commitment(seed)):
             detail = f"game {game_id!r} exists and cannot change: its seed is committed"
             raise ProblemError(409, "Game exists", detail)
+        await record(conn, caller, "game.create", f"game:{game_id}", after=game)
     return await get_game(game_id, request)
 
 
-@api.get("/games/{game_id}")
+@api.get("/games/{game_id}", **secured(P.PROGRAM_READ))
 async def get_game(game_id: str, request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         row = await game_of(conn, game_id)
@@ -299,7 +347,7 @@ async def get_game(game_id: str, request: Request) -> dict[str, Any]:
     }
 
 
-@api.get("/games/{game_id}/audit")
+@api.get("/games/{game_id}/audit", **secured(P.INSIGHT_READ))
 async def game_audit(
     game_id: str,
     request: Request,
@@ -333,19 +381,25 @@ def _play_json(play: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in play.items() if k != "game_id"}
 
 
-@api.put("/programs/{program_id}", dependencies=[Writer])
+@api.put("/programs/{program_id}", **secured(P.PROGRAM_WRITE))
 async def put_program_end(
-    program_id: Annotated[str, Path(min_length=1, max_length=64)], end: ProgramEnd, request: Request
+    program_id: Annotated[str, Path(min_length=1, max_length=64)],
+    end: ProgramEnd,
+    caller: Caller,
+    request: Request,
 ) -> dict[str, Any]:
     """A time-limited program: when it ends, the reminders before, and what members' remaining points
     become at the end (a voucher at ``convert_rate``, or a parting gift). Settled programs stay settled."""
     async with request.app.state.engine.begin() as conn:
+        before = await program_end_of(conn, program_id)
         if not await upsert_program_end(conn, program_id, end):
             raise ProblemError(409, "Program closed", f"program {program_id!r} has ended and was settled")
+        old = before.config if before is not None else None
+        await record(conn, caller, "program.put", f"program:{program_id}", before=old, after=end)
     return await get_program_end(program_id, request)
 
 
-@api.get("/programs/{program_id}")
+@api.get("/programs/{program_id}", **secured(P.PROGRAM_READ))
 async def get_program_end(program_id: str, request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         row = await program_end_of(conn, program_id)
@@ -354,33 +408,39 @@ async def get_program_end(program_id: str, request: Request) -> dict[str, Any]:
     return {"program_id": program_id, **row.config, "closed_at": row.closed_at}
 
 
-@api.put("/challenges/{challenge_id}", dependencies=[Writer])
+@api.put("/challenges/{challenge_id}", **secured(P.PROGRAM_WRITE))
 async def put_challenge(
-    challenge_id: Annotated[str, Path(min_length=1, max_length=64)], challenge: Challenge, request: Request
+    challenge_id: Annotated[str, Path(min_length=1, max_length=64)],
+    challenge: Challenge,
+    caller: Caller,
+    request: Request,
 ) -> dict[str, Any]:
     """A monthly challenge ("5 visits", "3 different categories") with its badge and bonus points."""
     async with request.app.state.engine.begin() as conn:
         await upsert_challenge(conn, challenge_id, challenge)
+        await record(conn, caller, "challenge.put", f"challenge:{challenge_id}", after=challenge)
     return {"challenge_id": challenge_id, **challenge.model_dump()}
 
 
-@api.get("/members/{member_id}/challenges")
+@api.get("/members/{member_id}/challenges", **secured(P.MEMBER_READ))
 async def get_member_challenges(member_id: str, request: Request) -> dict[str, Any]:
     """A member's progress in each challenge by month, and the badges earned."""
     async with request.app.state.engine.connect() as conn:
         return {"member_id": member_id, "challenges": await member_challenges(conn, member_id)}
 
 
-@api.put("/referrals/program", dependencies=[Writer])
-async def put_referral_program(program: ReferralProgram, request: Request) -> dict[str, Any]:
+@api.put("/referrals/program", **secured(P.PROGRAM_WRITE))
+async def put_referral_program(program: ReferralProgram, caller: Caller, request: Request) -> dict[str, Any]:
     """The referral program's terms: points for each side, the friend's minimum purchase, the return
     window it must clear, and how long after enrolling the friend has to make it."""
     async with request.app.state.engine.begin() as conn:
+        before = await referrals.program_terms(conn)
         await referrals.put_program_terms(conn, program)
+        await record(conn, caller, "referrals.put", "referrals:program", before=before, after=program)
     return program.model_dump(mode="json")
 
 
-@api.get("/referrals/program")
+@api.get("/referrals/program", **secured(P.PROGRAM_READ))
 async def get_referral_program(request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         program = await referrals.program_terms(conn)
@@ -389,7 +449,7 @@ async def get_referral_program(request: Request) -> dict[str, Any]:
     return program.model_dump(mode="json")
 
 
-@api.post("/members/{member_id}/referral-code", dependencies=[Writer])
+@api.post("/members/{member_id}/referral-code", **secured(P.MEMBER_ACT))
 async def referral_code(
     member_id: Annotated[str, Path(min_length=1, max_length=128)], request: Request
 ) -> dict[str, Any]:
@@ -398,7 +458,7 @@ async def referral_code(
         return {"member_id": member_id, "code": await referrals.issue_code(conn, member_id)}
 
 
-@api.get("/members/{member_id}/referrals")
+@api.get("/members/{member_id}/referrals", **secured(P.MEMBER_READ))
 async def member_referrals(member_id: str, request: Request) -> dict[str, Any]:
     """A member's code, the friends they referred with where each stands, and who referred them."""
     async with request.app.state.engine.connect() as conn:

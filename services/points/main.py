@@ -22,4 +22,5 @@ def create(settings: PointsSettings | None = None) -> FastAPI:
         emits=POINTS_CONTRACTS,
         api=api,
         jobs=points_jobs(settings),
+        audited=True,
     )

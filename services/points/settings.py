@@ -4,8 +4,6 @@ import functools
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from pydantic import SecretStr
-
 from services.points.domain.expiry import ExpiryPolicy, lot_expiry
 from services.points.domain.rules import RuleSet
 from shared.config import ServiceSettings
@@ -27,8 +25,6 @@ class PointsSettings(ServiceSettings):
     # How far back a tier correction reaches: purchases made longer ago than this (by event time,
     # when the correction is learned) keep the tier line they earned (VAFA_POINTS_TIER_CORRECTION_DAYS).
     points_tier_correction_days: int = 400
-    # Bearer token for the write endpoints (rules, catalog, adjustments, redemptions).
-    points_api_token: SecretStr = SecretStr("vafa-dev-token")
 
     def lot_expires(self, earned_at: datetime) -> datetime | None:
         """When a lot earned at ``earned_at`` expires under this deployment's policy."""

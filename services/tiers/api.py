@@ -8,13 +8,15 @@ from fastapi import APIRouter, Query, Request
 
 from services.tiers.domain import qualifying_value
 from services.tiers.store.repository import activity_between, history_of, standing_of
+from shared.boundary import GuardedRoute
 from shared.contracts.envelope import utcnow
+from shared.identity import Permission, secured
 from shared.problems import ProblemError
 
-api = APIRouter(prefix="/v1", tags=["tiers"])
+api = APIRouter(prefix="/v1", tags=["tiers"], route_class=GuardedRoute)
 
 
-@api.get("/members/{member_id}/tier")
+@api.get("/members/{member_id}/tier", **secured(Permission.MEMBER_READ))
 async def get_tier(member_id: str, request: Request) -> dict[str, Any]:
     ladder = request.app.state.ladder
     now = utcnow()
@@ -41,7 +43,7 @@ async def get_tier(member_id: str, request: Request) -> dict[str, Any]:
     }
 
 
-@api.get("/members/{member_id}/tier/history")
+@api.get("/members/{member_id}/tier/history", **secured(Permission.MEMBER_READ))
 async def get_history(
     member_id: str,
     request: Request,
@@ -59,7 +61,7 @@ async def get_history(
     }
 
 
-@api.get("/ladder")
+@api.get("/ladder", **secured(Permission.PROGRAM_READ))
 async def get_ladder(request: Request) -> dict[str, Any]:
     ladder_json: dict[str, Any] = request.app.state.ladder.model_dump(mode="json")
     return ladder_json

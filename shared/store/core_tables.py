@@ -64,6 +64,23 @@ OUTBOX_PARKED = Table(
 )
 
 
+# Every operator write, append-only: who (the credential's principal), what, on what, when, and the
+# state before and after. Kept in the database the write changed, in the same transaction.
+AUDIT_LOG = Table(
+    "audit_log",
+    CORE_METADATA,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", String, nullable=False),
+    Column("action", String, nullable=False),
+    Column("target", String, nullable=False),
+    Column("before", JSONB, nullable=True),
+    Column("after", JSONB, nullable=True),
+    Index("ix_audit_log_actor_at", "actor", "at"),
+    Index("ix_audit_log_action_at", "action", "at"),
+)
+
+
 def create_core_tables_v1() -> None:
     """Called from each service's first Alembic migration; spelled out so later changes to the
     table objects above arrive through new migrations, never by rewriting this one."""
@@ -108,3 +125,31 @@ def create_core_tables_v2() -> None:
         sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
     op.create_index("ix_inbox_processed_at", "inbox", ["processed_at"])
+
+
+def create_audit_log_v1() -> None:
+    """The migration of a service whose operators write (points, ingest): its audit log, which no role
+    may change (a trigger refuses UPDATE and DELETE, so an append-only log stays one)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("actor", sa.String, nullable=False),
+        sa.Column("action", sa.String, nullable=False),
+        sa.Column("target", sa.String, nullable=False),
+        sa.Column("before", JSONB, nullable=True),
+        sa.Column("after", JSONB, nullable=True),
+    )
+    op.create_index("ix_audit_log_actor_at", "audit_log", ["actor", "at"])
+    op.create_index("ix_audit_log_action_at", "audit_log", ["action", "at"])
+    op.execute(
+        "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'audit_log is append-only'; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+    )

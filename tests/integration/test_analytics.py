@@ -330,7 +330,7 @@ async def test_every_kpi_matches_the_stream_and_a_rebuild_from_offset_zero_gives
 
     start, end = p.months[2], p.end
     window = {"from": start.isoformat(), "to": end.isoformat()}
-    async with httpx.AsyncClient(base_url=analytics.url) as client:
+    async with analytics.client() as client:
         first = await _figures(client, window)
         summary = first["summary"]
         expected = expected_summary(p, start, end)

@@ -30,7 +30,7 @@ from shared.contracts import (
 )
 from shared.topics import Topic
 from tests.integration.test_tiers import LADDER
-from tests.support import ServiceProcess, Stack, as_record, decode, eventually, refund
+from tests.support import ServiceProcess, Stack, as_record, bearer, decode, eventually, refund
 
 M = 1_000_000
 RATE = Decimal("0.0001")  # one point per 10,000 IRR
@@ -194,7 +194,7 @@ async def test_the_same_events_in_any_arrival_order_give_the_same_tiers_points_a
     balances = expected_balances()
 
     async def settled(tag: str) -> bool:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(headers=bearer()) as client:
             for member in MEMBERS:
                 got = await client.get(f"{points.url}/v1/members/{member}-{tag}/balance")
                 if got.status_code != 200 or got.json()["balance"] != balances[member]:
@@ -247,7 +247,7 @@ async def test_the_same_events_in_any_arrival_order_give_the_same_tiers_points_a
     window = {"from": day(-2).isoformat(), "to": (NOW + timedelta(days=1)).isoformat()}
 
     async def figures(tag: str) -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=analytics.url) as client:
+        async with analytics.client() as client:
             out = {}
             for name in ("summary", "tiers", "points"):
                 got = await client.get(f"/v1/kpis/{name}", params=window | {"chain": f"chain-{tag}"})

@@ -36,6 +36,7 @@ from tests.support import (
     api_key,
     as_record,
     at_least,
+    bearer,
     eventually,
     purchase,
     revoke_key,
@@ -231,62 +232,11 @@ async def test_every_ingest_endpoint_against_every_kind_of_key(
     assert not [k for k, t in tokens.items() if t.count("_") == 2 and t.split("_", 2)[2] in log]
 
 
-async def test_points_writes_need_the_operator_token_and_reads_do_not(
-    stack: Stack, services: list[ServiceProcess], log_dir: Path
-) -> None:
-    points = await running(stack, services, log_dir, "points", VAFA_POINTS_API_TOKEN="s3cret")
-    writes = [
-        ("POST", "/v1/members/m1/adjustments", {"points": 5, "reason": "goodwill"}),
-        ("POST", "/v1/members/m1/transfers", {"to": "m2", "points": 1}),
-        ("POST", "/v1/rules", {}),
-        ("PUT", "/v1/rewards/r1", {}),
-        ("POST", "/v1/redemptions", {}),
-        ("POST", f"/v1/redemptions/{uuid.uuid4()}/confirm", None),
-        ("POST", f"/v1/redemptions/{uuid.uuid4()}/cancel", None),
-        ("GET", "/v1/partners/snapp/settlement", None),
-        ("PUT", "/v1/causes/c1", {}),
-        ("POST", "/v1/members/m1/donations", {}),
-        ("PUT", "/v1/games/g1", {}),
-        ("PUT", "/v1/programs/p1", {}),
-        ("PUT", "/v1/challenges/c1", {}),
-        ("PUT", "/v1/referrals/program", {}),
-        ("POST", "/v1/members/m1/referral-code", None),
-    ]
-    reads = ["/v1/members/m1/balance", "/v1/members/m1/ledger", "/v1/rules", "/v1/rewards"]
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as client:
-        for method, path, body in writes:
-            for token, allowed in (
-                ("", False),
-                ("Bearer wrong", False),
-                ("s3cret", False),
-                ("Bearer s3cret", True),
-            ):
-                headers = {"X-Operator": "ops@hyperstar"} | ({"Authorization": token} if token else {})
-                answer = await client.request(method, path, json=body, headers=headers)
-                assert (answer.status_code != 401) == allowed, (method, path, token, answer.status_code)
-                assert answer.status_code < 500
-                # Authenticated before the body is parsed: not JSON at all is still a 401 without it.
-                broken = headers | {"Content-Type": "application/json"}
-                answer = await client.request(method, path, content=b"{not json", headers=broken)
-                if not allowed:
-                    assert answer.status_code == 401, (method, path, token, answer.status_code)
-                elif body is not None:  # a route that reads a body: the token passed, the body did not
-                    assert answer.status_code == 422, (method, path, token, answer.status_code)
-                assert answer.status_code < 500
-                if answer.status_code >= 400:
-                    assert answer.headers["content-type"].startswith("application/problem+json")
-        for path in reads:
-            assert (await client.get(path)).status_code in (200, 404)
-
-
 async def test_fuzzed_http_apis_never_answer_with_a_server_error(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
-    running = await all_five(stack, services, log_dir, VAFA_POINTS_API_TOKEN="s3cret")
-    auth = {
-        "ingest": {"Authorization": f"Bearer {api_key(stack, 'admin')}"},
-        "points": {"Authorization": "Bearer s3cret", "X-Operator": "fuzz"},
-    }
+    running = await all_five(stack, services, log_dir)
+    auth = {"ingest": {"Authorization": f"Bearer {api_key(stack, 'admin')}"}}
     tried: dict[str, int] = {}
     for name, process in running.items():
         schema = schemathesis.openapi.from_url(f"{process.url}/openapi.json")
@@ -512,11 +462,8 @@ async def test_every_route_of_every_service_answers_hostile_bodies_with_a_proble
 ) -> None:
     """The problem-document walk: each route of each service's OpenAPI document, with and without its
     credentials, fed each hostile body. Every error is an RFC 9457 problem; nothing is a 5xx."""
-    running_ = await all_five(stack, services, log_dir, VAFA_POINTS_API_TOKEN="s3cret")
-    credentials = {
-        "ingest": {"Authorization": f"Bearer {api_key(stack, 'admin')}"},
-        "points": {"Authorization": "Bearer s3cret", "X-Operator": "walk"},
-    }
+    running_ = await all_five(stack, services, log_dir)
+    credentials = {"ingest": {"Authorization": f"Bearer {api_key(stack, 'admin')}"}}
     walked: dict[str, int] = {}
     bad: list[tuple[str, str, str, str, int, str]] = []
     async with httpx.AsyncClient(timeout=30) as client:
@@ -530,7 +477,7 @@ async def test_every_route_of_every_service_answers_hostile_bodies_with_a_proble
                         if param["in"] == "path":
                             path = path.replace("{" + param["name"] + "}", _path_value(param))
                     for (label, (content, media)), auth in itertools.product(
-                        _HOSTILE_BODIES.items(), ({}, credentials.get(name, {}))
+                        _HOSTILE_BODIES.items(), ({}, credentials.get(name, bearer()))
                     ):
                         headers = {"Content-Type": media, **auth}
                         answer = await client.request(

@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -132,7 +131,7 @@ async def test_a_persian_member_gets_one_email_an_opted_out_one_none_and_quiet_h
     assert len(inbox.messages) == 1
     outcomes = [decode(r) for r in await stack.read_all(Topic.NOTIFICATIONS)]
     assert [(o["type"], o["key"]) for o in outcomes] == [("notification.sent", "shirin")]
-    async with httpx.AsyncClient(base_url=notify.url) as client:
+    async with notify.client() as client:
         summary = (await client.get("/v1/deliveries/summary")).json()
         log = (await client.get("/v1/members/shirin/deliveries")).json()
         page = (await client.get("/v1/members/shirin/deliveries", params={"offset": 1, "limit": 1})).json()

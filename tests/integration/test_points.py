@@ -21,11 +21,11 @@ from shared.contracts.envelope import utcnow
 from shared.topics import Topic
 from sim.pos import PosSimulator
 from tests.pointsflow import balances
-from tests.support import REPO, ServiceProcess, Stack, api_key, decode, eventually
+from tests.support import REPO, ServiceProcess, Stack, api_key, bearer, decode, eventually, operator
 
 RATE = Decimal("0.0001")
 WELCOME = 50
-TOKEN = {"Authorization": "Bearer vafa-dev-token", "X-Operator": "test-ops"}
+TOKEN = bearer(operator("test-ops", "admin"))
 RULES = {
     "effective_from": "2020-01-01T00:00:00+00:00",
     "base_rates": {"IRR": str(RATE)},
@@ -62,7 +62,7 @@ async def with_ingest(
     ingest.start()
     points = await start(stack, services, log_dir)
     await ingest.wait_ready()
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as client:
+    async with points.client(timeout=30) as client:
         assert (await client.post("/v1/rules", json=rules, headers=TOKEN)).status_code == 201
     return ingest, points
 
@@ -142,7 +142,7 @@ async def test_redemption_is_a_reservation_the_pos_confirms_or_cancels_or_that_t
         stack, services, log_dir, VAFA_POINTS_REDEMPTION_HOLD_S="2", VAFA_POINTS_JOBS_INTERVAL_S="0.5"
     )
     member = "09120000001"
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+    async with points.client(timeout=30) as c:
         credit = {"request_id": str(uuid.uuid4()), "points": 1000, "reason": "goodwill after a complaint"}
         assert (
             await c.post(f"/v1/members/{member}/adjustments", json=credit, headers=TOKEN)
@@ -210,7 +210,7 @@ async def test_members_transfer_points_once_and_never_more_than_they_have(
 ) -> None:
     await stack.create("points")
     points = await start(stack, services, log_dir)
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+    async with points.client(timeout=30) as c:
         credit = {"request_id": str(uuid.uuid4()), "points": 500, "reason": "opening balance"}
         await c.post("/v1/members/sara/adjustments", json=credit, headers=TOKEN)
         gift = {"request_id": str(uuid.uuid4()), "to_member_id": "omid", "points": 200, "note": "birthday"}
@@ -245,7 +245,7 @@ async def test_points_expire_oldest_first_after_their_months_with_a_reminder_bef
         stack, services, log_dir, VAFA_POINTS_EXPIRY_MONTHS="6", VAFA_POINTS_EXPIRING_SOON_DAYS="30"
     )
     member = "09120000002"
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+    async with points.client(timeout=30) as c:
         for n, amount in enumerate((400, 250)):
             body = {"request_id": str(uuid.uuid4()), "points": amount, "reason": f"credit {n}"}
             await c.post(f"/v1/members/{member}/adjustments", json=body, headers=TOKEN)
@@ -312,7 +312,7 @@ async def test_partner_brands_fund_campaign_points_and_their_own_purchases_for_s
         for line in p["lines"]
         if line["category"] == "beverages"
     )
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+    async with points.client(timeout=30) as c:
         window = {"from": (now - timedelta(days=1)).isoformat(), "to": (now + timedelta(days=1)).isoformat()}
         report = (await c.get("/v1/partners/snapp/settlement", params=window, headers=TOKEN)).json()
     lines = {line["campaign_id"]: line["points"] for line in report["lines"]}

@@ -15,8 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from shared.contracts import (
     MEMBER_ENROLLED,
     SEGMENT_CHANGED,
@@ -32,14 +30,16 @@ from tests.support import (
     Stack,
     as_record,
     at_least,
+    bearer,
     decode,
     eventually,
+    operator,
     purchase,
     refund,
     running,
 )
 
-TOKEN = {"Authorization": "Bearer vafa-dev-token", "X-Operator": "test-ops"}
+TOKEN = bearer(operator("test-ops", "admin"))
 
 
 async def test_members_give_points_to_a_cause_the_brand_matches_until_its_budget_runs_out(
@@ -50,7 +50,7 @@ async def test_members_give_points_to_a_cause_the_brand_matches_until_its_budget
     await stack.produce(Topic.PURCHASES, [as_record(p) for p in sales])
     await eventually(lambda: _has(balances(stack), {"ava": 500, "ben": 300}), what="points earned")
 
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+    async with points.client(timeout=30) as c:
         cause = {"name": "Mahak children's hospital", "match_ratio": "0.5", "match_budget_points": 150}
         assert (await c.put("/v1/causes/mahak", json=cause, headers=TOKEN)).status_code == 200
 
@@ -130,7 +130,7 @@ async def test_an_instant_win_game_pays_prizes_and_its_audit_recomputes_every_dr
     wheel = {"name": "Yalda wheel", "currency": "IRR", "min_purchase": "500", "prizes": prizes,
              "starts_at": (now - timedelta(minutes=1)).isoformat(),
              "ends_at": (now + timedelta(seconds=8)).isoformat(), "budget_points": 10_000}  # fmt: skip
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+    async with points.client(timeout=30) as c:
         unfair = wheel | {"prizes": [{"name": "big", "points": 50, "odds": "0.2"}]}
         refused = await c.put("/v1/games/unfair", json=unfair, headers=TOKEN)
         assert refused.status_code == 422 and "at least 25%" in refused.text
@@ -187,7 +187,7 @@ async def test_a_time_limited_program_reminds_before_its_end_and_turns_every_bal
     ends = utcnow() + timedelta(days=20)
     end = {"name": "Yalda club", "ends_at": ends.isoformat(), "remind_days": [30, 7], "parting": "convert",
            "convert_rate": "100", "currency": "IRR"}  # fmt: skip
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+    async with points.client(timeout=30) as c:
         assert (await c.put("/v1/programs/yalda", json=end, headers=TOKEN)).status_code == 200
         sangak = {"name": "Free sangak", "kind": "free_item", "cost_points": 100}
         assert (await c.put("/v1/rewards/sangak", json=sangak, headers=TOKEN)).status_code == 200
@@ -215,7 +215,7 @@ async def test_a_time_limited_program_reminds_before_its_end_and_turns_every_bal
     )
     assert [r["why"] for r in released] == ["program ended"]
     assert len(await _events(stack, "program.ending", 0) or []) == 2  # the 7-day one never came due
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+    async with points.client(timeout=30) as c:
         assert (await c.get("/v1/programs/yalda")).json()["closed_at"] is not None
         assert (await c.put("/v1/programs/yalda", json=end, headers=TOKEN)).status_code == 409
 
@@ -235,7 +235,7 @@ async def test_five_visits_this_month_earn_a_badge_and_its_bonus_once(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
     points = await running(stack, services, log_dir, "points")
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+    async with points.client(timeout=30) as c:
         challenge = {"name": "5 visits this month", "kind": "visits", "target": 5, "bonus_points": 100}
         assert (await c.put("/v1/challenges/five-visits", json=challenge, headers=TOKEN)).status_code == 200
     today = utcnow()
@@ -250,7 +250,7 @@ async def test_five_visits_this_month_earn_a_badge_and_its_bonus_once(
     assert badges and [(b["payload"]["points"], b["payload"]["period"]) for b in badges] == [
         (100, f"{month:%Y-%m}")
     ]
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+    async with points.client(timeout=30) as c:
         mine = (await c.get("/v1/members/ava/challenges")).json()["challenges"]
     assert mine == [
         {"challenge_id": "five-visits", "name": "5 visits this month", "period": f"{month:%Y-%m}",
@@ -271,7 +271,7 @@ async def test_a_referral_rewards_both_once_the_friends_first_qualifying_purchas
     points = await running(stack, services, log_dir, "points")
     terms = {"referrer_points": 500, "friend_points": 200, "minimum_purchase": {"IRR": "500"},
              "return_window_days": 14, "qualify_within_days": 30}  # fmt: skip
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+    async with points.client(timeout=30) as c:
         assert (await c.put("/v1/referrals/program", json=terms, headers=TOKEN)).status_code == 200
         codes = {}
         for member in ("ava", "ben", "carl"):
@@ -325,7 +325,7 @@ async def test_a_referral_rewards_both_once_the_friends_first_qualifying_purchas
         ("ava", "ben", "refused"), ("ben", "ava", "rewarded"), ("carl", "carl", "refused"),
         ("dina", None, "refused"), ("emma", "ava", "lapsed"), ("finn", "ava", "rewarded"),
     ]  # fmt: skip
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+    async with points.client(timeout=30) as c:
         ava = (await c.get("/v1/members/ava/referrals")).json()
         carl = (await c.get("/v1/members/carl/referrals")).json()
         dina = (await c.get("/v1/members/dina/referrals")).json()
@@ -363,7 +363,7 @@ async def test_targeted_promotions_reach_a_segment_and_lapsed_members_and_analyt
             {"name": "come-back", "multiplier": "3", "audience": audiences["come-back"]},
         ],
     }  # fmt: skip
-    async with httpx.AsyncClient(base_url=points.url, timeout=30) as c:
+    async with points.client(timeout=30) as c:
         assert (await c.post("/v1/rules", json=rules, headers=TOKEN)).status_code == 201
 
     at_risk = [f"a{i:02d}" for i in range(40)]
@@ -417,7 +417,7 @@ async def test_targeted_promotions_reach_a_segment_and_lapsed_members_and_analyt
         return out
 
     async def lift() -> list[dict[str, Any]] | None:
-        async with httpx.AsyncClient(base_url=analytics.url, timeout=30) as c:
+        async with analytics.client(timeout=30) as c:
             got = (await c.get("/v1/kpis/promotions", params={"currency": "IRR"})).json()["promotions"]
         spends = sum(Decimal(p[g]["spend"]) for p in got for g in ("treatment", "holdout"))
         return got if spends == 200 * len(buyers) and sum(p["treatment"]["members"] for p in got) else None

@@ -52,7 +52,7 @@ async def pipeline(stack: Stack, services: list[ServiceProcess], log_dir: Path) 
 
 async def stores(stack: Stack, tiers: ServiceProcess) -> dict[str, Any]:
     """What each store says of the member: what would move if a refused return got through."""
-    async with httpx.AsyncClient(base_url=tiers.url, timeout=10) as client:
+    async with tiers.client(timeout=10) as client:
         tier = await client.get(f"/v1/members/{MEMBER}/tier")
     points, analytics = "points", "analytics"
     return {

@@ -38,7 +38,7 @@ async def test_http_purchase_earns_points_once_and_emits_points_earned(
     expected = [int(int(p["total_amount"]) * 0.0001) for p in (first, second)]
 
     async def balance() -> Any:
-        async with httpx.AsyncClient(base_url=points.url) as client:
+        async with points.client() as client:
             answer = await client.get(f"/v1/members/{member}/balance")
         return answer.json()["balance"] if answer.status_code == 200 else None
 

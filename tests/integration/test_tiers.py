@@ -13,8 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from shared.contracts import VIP_PURCHASED, VipMembership
 from shared.contracts.envelope import utcnow
 from shared.dates import add_months
@@ -85,7 +83,7 @@ async def test_a_year_of_purchases_gives_the_tier_history_the_rules_say(
     # 5M a month: 10M at the second purchase, 40M at the eighth.
     assert await history("cyrus") == [("Bronze", "Silver", "qualified"), ("Silver", "Gold", "qualified")]
     assert await history("dara") == []
-    async with httpx.AsyncClient(base_url=tiers.url) as client:
+    async with tiers.client() as client:
         cyrus_now = (await client.get("/v1/members/cyrus/tier")).json()
         served = (await client.get("/v1/members/ana/tier/history")).json()["changes"]
         # A page at a time: the pages follow each other and end with no next page.

@@ -7,11 +7,13 @@ import httpx
 
 from services.analytics.main import create
 from services.analytics.settings import AnalyticsSettings
+from sim.harness import bearer
 
 
 async def test_a_period_longer_than_the_maximum_is_a_422_problem() -> None:
     app = create(AnalyticsSettings(analytics_max_period_days=400))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://analytics") as c:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://analytics", headers=bearer()) as c:
         answer = await c.get(
             "/v1/kpis/summary", params={"from": "2024-01-01T00:00:00Z", "to": "2025-02-05T00:00:00Z"}
         )

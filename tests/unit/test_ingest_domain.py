@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 import pytest
 
 from services.ingest.domain import (
-    Principal,
     PurchaseIn,
     ReturnIn,
     Sale,
@@ -20,6 +18,7 @@ from services.ingest.domain import (
     to_envelope,
 )
 from shared.contracts.envelope import utcnow
+from shared.identity import Principal, integration
 
 NOW = utcnow()
 SKEW = timedelta(minutes=5)
@@ -137,10 +136,10 @@ def test_the_same_receipt_is_the_same_event_and_another_receipt_another() -> Non
     assert to_envelope(first, "ingest").key == "m-1"  # partitioned by member
 
 
-CHAIN = Principal(uuid.uuid4(), "chain", chain_id="hyperstar")
-STORE = Principal(uuid.uuid4(), "chain", chain_id="hyperstar", store_id="tehran-07")
-PARTNER = Principal(uuid.uuid4(), "partner", partner_id="snapp")
-ADMIN = Principal(uuid.uuid4(), "admin")
+CHAIN = integration("chain", chain_id="hyperstar")
+STORE = integration("chain", chain_id="hyperstar", store_id="tehran-07")
+PARTNER = integration("partner", partner_id="snapp")
+ADMIN = integration("admin")
 
 PARTNER_PURCHASE = {
     "kind": "partner_purchase", "partner_id": "snapp", "receipt_no": "S-1", "member_id": "m-1",

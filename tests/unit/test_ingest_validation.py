@@ -4,7 +4,6 @@ body of the wrong shape, and for what the framework refuses itself (not UTF-8, u
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
@@ -12,16 +11,17 @@ import pytest
 
 from services.ingest.api import authorised
 from services.ingest.auth import KeyRing
-from services.ingest.domain import Principal
 from services.ingest.main import create
 from services.ingest.settings import IngestSettings
+from shared.config import DEV_SIGNING_KEYS
+from shared.identity import SigningKeys, integration
 from tests.unit.test_ingest_domain import purchase
 
 
 def client(authenticated: bool, **settings: Any) -> httpx.AsyncClient:
     app = create(IngestSettings(**settings))
     if authenticated:
-        app.dependency_overrides[authorised] = lambda: Principal(uuid.uuid4(), "admin")
+        app.dependency_overrides[authorised] = lambda: integration("admin")
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest")
 
 
@@ -31,7 +31,7 @@ async def test_no_key_is_401_with_a_problem_and_a_challenge() -> None:
     assert answer.status_code == 401
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.headers["www-authenticate"].startswith("Bearer")
-    assert answer.json()["detail"].startswith("API key missing")
+    assert answer.json()["detail"].startswith("missing")
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ class _Engine:
 
 async def test_the_key_cache_is_bounded_however_many_unknown_prefixes_are_tried() -> None:
     engine = _Engine()
-    ring = KeyRing(engine, cache_seconds=60, cache_entries=100)  # type: ignore[arg-type]
+    ring = KeyRing(engine, SigningKeys(DEV_SIGNING_KEYS), cache_seconds=60, cache_entries=100)  # type: ignore[arg-type]
     for n in range(1000):
         assert await ring.principal(f"vafa_{n:012x}_secret") == "unknown"
     assert ring.cached == 100 and engine.lookups == 1000

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.ingest.domain import Sale
-from services.ingest.store.tables import api_keys, idempotency, members, receipts
+from services.ingest.store.tables import api_keys, idempotency, members, operators, receipts
 from shared.contracts import PURCHASE_RECORDED, Envelope, PurchaseRecorded
 from shared.store.core_tables import INBOX
 
@@ -142,9 +142,35 @@ async def all_keys(conn: AsyncConnection) -> list[AnyRow]:
             api_keys.c.label,
             api_keys.c.created_at,
             api_keys.c.revoked_at,
+            api_keys.c.scopes,
+            api_keys.c.expires_at,
         ).order_by(api_keys.c.created_at)
     )
     return [row for row in result]
+
+
+async def find_operator(conn: AsyncConnection, name: str) -> AnyRow | None:
+    return (await conn.execute(select(operators).where(operators.c.name == name))).first()
+
+
+async def add_operator(conn: AsyncConnection, name: str, password_argon2: str, roles: Sequence[str]) -> bool:
+    """False when the name is taken."""
+    result = await conn.execute(
+        insert(operators)
+        .values(name=name, password_argon2=password_argon2, roles=list(roles))
+        .on_conflict_do_nothing()
+    )
+    return bool(result.rowcount)
+
+
+async def update_operator(conn: AsyncConnection, name: str, **values: Any) -> bool:
+    result = await conn.execute(operators.update().where(operators.c.name == name).values(**values))
+    return bool(result.rowcount)
+
+
+async def all_operators(conn: AsyncConnection) -> list[AnyRow]:
+    query = select(operators.c.name, operators.c.roles, operators.c.created_at, operators.c.disabled_at)
+    return list(await conn.execute(query.order_by(operators.c.name)))
 
 
 async def record_members(conn: AsyncConnection, enrolled: Sequence[tuple[str, str]]) -> None:

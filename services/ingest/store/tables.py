@@ -16,7 +16,7 @@ from sqlalchemy import (
     Uuid,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData()
 
@@ -34,6 +34,20 @@ api_keys = Table(
     Column("label", String, nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    # What the key may do (shared/identity.py SCOPES) and until when.
+    Column("scopes", ARRAY(String), nullable=False, server_default="{events:send}"),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+)
+
+# People who run the program: a name, roles, and only an argon2 hash of the password.
+operators = Table(
+    "operators",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("password_argon2", String, nullable=False),
+    Column("roles", ARRAY(String), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
 )
 
 # One row per accepted submission: a retried receipt is recognised, whichever way it came in.

@@ -1,0 +1,161 @@
+"""Who may call Vafa: integration keys and operator accounts, created, changed and revoked by an admin
+(every change audited), and signing in for a token. Used by the HTTP API and the CLI alike."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.ingest.auth import KeyKind, generate_key, hash_password, password_matches
+from services.ingest.store import repository
+from shared.audit import record
+from shared.contracts.envelope import utcnow
+from shared.identity import ROLES, SCOPES, Principal
+
+
+class AccessRefused(Exception):
+    """A change to keys or operators that cannot be made: ``kind`` is unknown | conflict | invalid."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    kind: KeyKind
+    chain_id: str | None = None
+    store_id: str | None = None
+    partner_id: str | None = None
+    scopes: tuple[str, ...] = ("events:send",)
+    label: str = ""
+    expires_at: datetime | None = None
+
+    def problems(self) -> str | None:
+        if self.kind == "chain" and not self.chain_id:
+            return "a chain key needs its chain"
+        if self.kind == "partner" and not self.partner_id:
+            return "a partner key needs its partner"
+        if self.kind != "chain" and (self.chain_id or self.store_id):
+            return f"a {self.kind} key names no chain or store"
+        if self.kind != "partner" and self.partner_id:
+            return f"a {self.kind} key names no partner"
+        if unknown := sorted(set(self.scopes) - set(SCOPES)):
+            return f"unknown scope(s) {unknown}; scopes are {list(SCOPES)}"
+        if not self.scopes:
+            return "a key needs at least one scope"
+        if self.expires_at is not None and self.expires_at <= utcnow():
+            return "a key's expiry must be in the future"
+        return None
+
+
+def _key_view(spec: KeySpec, prefix: str) -> dict[str, Any]:
+    return {
+        "prefix": prefix,
+        "kind": spec.kind,
+        "chain_id": spec.chain_id,
+        "store_id": spec.store_id,
+        "partner_id": spec.partner_id,
+        "scopes": sorted(spec.scopes),
+        "label": spec.label,
+        "expires_at": spec.expires_at,
+    }
+
+
+async def create_key(conn: AsyncConnection, actor: Principal, spec: KeySpec) -> tuple[str, dict[str, Any]]:
+    """The new key's token (shown once, never stored) and what it may do."""
+    if (problem := spec.problems()) is not None:
+        raise AccessRefused("invalid", problem)
+    key = generate_key()
+    await repository.add_key(
+        conn,
+        id=uuid.uuid4(),
+        prefix=key.prefix,
+        secret_sha256=key.secret_sha256,
+        kind=spec.kind,
+        chain_id=spec.chain_id,
+        store_id=spec.store_id,
+        partner_id=spec.partner_id,
+        label=spec.label,
+        scopes=sorted(spec.scopes),
+        expires_at=spec.expires_at,
+    )
+    view = _key_view(spec, key.prefix)
+    await record(conn, actor, "key.create", f"key:{key.prefix}", after=view)
+    return key.token, view
+
+
+async def revoke_key(conn: AsyncConnection, actor: Principal, prefix: str) -> None:
+    if not await repository.revoke_key(conn, prefix):
+        raise AccessRefused("unknown", f"no active key with prefix {prefix!r}")
+    await record(
+        conn, actor, "key.revoke", f"key:{prefix}", before={"state": "active"}, after={"state": "revoked"}
+    )
+
+
+def _checked_roles(roles: Sequence[str]) -> list[str]:
+    if not roles:
+        raise AccessRefused("invalid", f"an operator needs at least one role of {list(ROLES)}")
+    if unknown := sorted(set(roles) - set(ROLES)):
+        raise AccessRefused("invalid", f"unknown role(s) {unknown}; roles are {list(ROLES)}")
+    return sorted(set(roles))
+
+
+def one_time_password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+async def add_operator(
+    conn: AsyncConnection, actor: Principal, name: str, roles: Sequence[str], password: str | None = None
+) -> str:
+    """A new operator account; returns its password (given, or made here to be handed over once)."""
+    checked = _checked_roles(roles)
+    password = password or one_time_password()
+    if not await repository.add_operator(conn, name, hash_password(password), checked):
+        raise AccessRefused("conflict", f"operator {name!r} exists")
+    await record(conn, actor, "operator.add", f"operator:{name}", after={"roles": checked})
+    return password
+
+
+async def change_operator(
+    conn: AsyncConnection,
+    actor: Principal,
+    name: str,
+    *,
+    roles: Sequence[str] | None = None,
+    password: str | None = None,
+    disabled: bool | None = None,
+) -> None:
+    row = await repository.find_operator(conn, name)
+    if row is None:
+        raise AccessRefused("unknown", f"no operator {name!r}")
+    values: dict[str, Any] = {}
+    before: dict[str, Any] = {"roles": list(row.roles), "disabled": row.disabled_at is not None}
+    after = dict(before)
+    if roles is not None:
+        values["roles"] = after["roles"] = _checked_roles(roles)
+    if password is not None:
+        values["password_argon2"] = hash_password(password)
+        after["password"] = "changed"  # the audit says it changed, never what to
+    if disabled is not None:
+        values["disabled_at"] = utcnow() if disabled else None
+        after["disabled"] = disabled
+    await repository.update_operator(conn, name, **values)
+    await record(conn, actor, "operator.change", f"operator:{name}", before=before, after=after)
+
+
+async def sign_in(conn: AsyncConnection, name: str, password: str) -> Principal | None:
+    """The operator, when the password is theirs and the account is enabled; None otherwise (the
+    caller is not told which)."""
+    row = await repository.find_operator(conn, name)
+    if not password_matches(row.password_argon2 if row is not None else None, password):
+        return None
+    if row is None or row.disabled_at is not None:
+        return None
+    return Principal("operator", name, roles=frozenset(row.roles))

@@ -1,0 +1,206 @@
+"""Tokens for operators (name and password) and integrations (an API key), and the admin's routes for
+keys and operators. Every other service verifies the tokens issued here (shared/identity.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Request
+from pydantic import AwareDatetime, BaseModel, Field
+
+from services.ingest import access
+from services.ingest.auth import KeyRing, SignInLimit
+from services.ingest.settings import IngestSettings
+from services.ingest.store import repository
+from shared.boundary import GuardedRoute
+from shared.contracts.common import PrintableText
+from shared.identity import (
+    ROLES,
+    SCOPES,
+    SIGN_IN,
+    Caller,
+    Permission,
+    Principal,
+    SigningKeys,
+    bearer,
+    refuse,
+    secured,
+)
+from shared.problems import ProblemError
+
+access_api = APIRouter(prefix="/v1", tags=["access"], route_class=GuardedRoute)
+ADMIN = secured(Permission.ACCESS_ADMIN)
+Name = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9@._+-]*$")]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds")
+    actor: str = Field(description="who the token names, as the audit log records it")
+    permissions: list[str]
+
+
+def _token(request: Request, principal: Principal, ttl_s: int) -> TokenOut:
+    signing: SigningKeys = request.app.state.signing_keys
+    return TokenOut(
+        access_token=signing.issue(principal, ttl_s),
+        expires_in=ttl_s,
+        actor=principal.actor,
+        permissions=sorted(principal.permissions),
+    )
+
+
+def _refused(error: access.AccessRefused) -> ProblemError:
+    status, title = {"unknown": (404, "Not found"), "conflict": (409, "Conflict")}.get(
+        error.kind, (422, "Invalid request")
+    )
+    return ProblemError(status, title, str(error))
+
+
+class SignIn(PrintableText):
+    name: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+@access_api.post("/tokens/operator", response_model=TokenOut, **SIGN_IN)
+async def operator_token(body: SignIn, request: Request) -> TokenOut:
+    """An operator signs in: a token naming their roles, for every service's API."""
+    limit: SignInLimit = request.app.state.signin_limit
+    if (wait := limit.waiting(body.name)) > 0:
+        raise ProblemError(
+            429,
+            "Too many attempts",
+            f"too many failed sign-ins for {body.name!r}; try again later",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    async with request.app.state.engine.connect() as conn:
+        principal = await access.sign_in(conn, body.name, body.password)
+    if principal is None:
+        limit.failed(body.name)
+        raise refuse(request, 401, "bad credentials", "wrong name or password, or the account is disabled")
+    limit.succeeded(body.name)
+    settings: IngestSettings = request.app.state.settings
+    return _token(request, principal, settings.ingest_operator_token_s)
+
+
+@access_api.post("/tokens/integration", response_model=TokenOut, **SIGN_IN)
+async def integration_token(request: Request) -> TokenOut:
+    """An integration presents its API key (``Authorization: Bearer vafa_...``) for a short-lived
+    token that every service accepts, with the key's scopes."""
+    keyring: KeyRing = request.app.state.keyring
+    found = await keyring.principal(bearer(request))
+    if isinstance(found, str):
+        raise refuse(request, 401, found, f"API key {found}: send 'Authorization: Bearer vafa_...'")
+    settings: IngestSettings = request.app.state.settings
+    return _token(request, found, settings.ingest_integration_token_s)
+
+
+class KeyIn(PrintableText):
+    kind: Literal["chain", "partner", "admin"]
+    chain_id: str | None = Field(default=None, min_length=1, max_length=64)
+    store_id: str | None = Field(default=None, min_length=1, max_length=64)
+    partner_id: str | None = Field(default=None, min_length=1, max_length=64)
+    scopes: list[Literal["events:send", "redeem", "member:read"]] = Field(
+        default=["events:send"], min_length=1, description=f"of {list(SCOPES)}"
+    )
+    label: str = Field(default="", max_length=200)
+    expires_at: AwareDatetime | None = None
+
+
+class KeyOut(BaseModel):
+    prefix: str
+    kind: str
+    chain_id: str | None
+    store_id: str | None
+    partner_id: str | None
+    scopes: list[str]
+    label: str
+    expires_at: AwareDatetime | None
+    created_at: AwareDatetime | None = None
+    revoked_at: AwareDatetime | None = None
+
+
+class NewKeyOut(KeyOut):
+    token: str = Field(description="shown once: only its digest is kept")
+
+
+@access_api.post("/access/keys", status_code=201, response_model=NewKeyOut, **ADMIN)
+async def create_key(body: KeyIn, caller: Caller, request: Request) -> NewKeyOut:
+    spec = access.KeySpec(**body.model_dump(exclude={"scopes"}), scopes=tuple(body.scopes))
+    async with request.app.state.engine.begin() as conn:
+        try:
+            token, view = await access.create_key(conn, caller, spec)
+        except access.AccessRefused as error:
+            raise _refused(error) from error
+    return NewKeyOut(token=token, **view)
+
+
+@access_api.get("/access/keys", response_model=list[KeyOut], **ADMIN)
+async def list_keys(request: Request) -> list[dict[str, Any]]:
+    async with request.app.state.engine.connect() as conn:
+        return [dict(row._mapping) for row in await repository.all_keys(conn)]
+
+
+@access_api.delete("/access/keys/{prefix}", status_code=204, **ADMIN)
+async def revoke_key(prefix: Annotated[str, Path(max_length=16)], caller: Caller, request: Request) -> None:
+    """Revoked at once here; tokens already exchanged for it live out their hour."""
+    async with request.app.state.engine.begin() as conn:
+        try:
+            await access.revoke_key(conn, caller, prefix)
+        except access.AccessRefused as error:
+            raise _refused(error) from error
+
+
+class OperatorIn(PrintableText):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9@._+-]*$")
+    roles: list[Literal["admin", "marketer", "support", "analyst", "read-only"]] = Field(
+        min_length=1, description=f"of {list(ROLES)}"
+    )
+
+
+class OperatorChange(PrintableText):
+    roles: list[Literal["admin", "marketer", "support", "analyst", "read-only"]] | None = Field(
+        default=None, min_length=1
+    )
+    password: str | None = Field(default=None, min_length=12, max_length=1000)
+    disabled: bool | None = None
+
+
+class OperatorOut(BaseModel):
+    name: str
+    roles: list[str]
+    created_at: AwareDatetime | None = None
+    disabled_at: AwareDatetime | None = None
+
+
+class NewOperatorOut(OperatorOut):
+    password: str = Field(description="a one-time password to hand over; change it after signing in")
+
+
+@access_api.post("/access/operators", status_code=201, response_model=NewOperatorOut, **ADMIN)
+async def add_operator(body: OperatorIn, caller: Caller, request: Request) -> NewOperatorOut:
+    async with request.app.state.engine.begin() as conn:
+        try:
+            password = await access.add_operator(conn, caller, body.name, body.roles)
+        except access.AccessRefused as error:
+            raise _refused(error) from error
+    return NewOperatorOut(name=body.name, roles=sorted(set(body.roles)), password=password)
+
+
+@access_api.get("/access/operators", response_model=list[OperatorOut], **ADMIN)
+async def list_operators(request: Request) -> list[dict[str, Any]]:
+    async with request.app.state.engine.connect() as conn:
+        return [dict(row._mapping) for row in await repository.all_operators(conn)]
+
+
+@access_api.patch("/access/operators/{name}", status_code=204, **ADMIN)
+async def change_operator(name: Name, body: OperatorChange, caller: Caller, request: Request) -> None:
+    """Roles, a new password, or disabling the account (its tokens live out their hours)."""
+    async with request.app.state.engine.begin() as conn:
+        try:
+            await access.change_operator(
+                conn, caller, name, roles=body.roles, password=body.password, disabled=body.disabled
+            )
+        except access.AccessRefused as error:
+            raise _refused(error) from error
