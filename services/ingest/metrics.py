@@ -11,12 +11,6 @@ class IngestMetrics:
             ["way", "kind", "outcome"],
             registry=registry,
         )
-        self.auth_failures = Counter(
-            "vafa_ingest_auth_failures_total",
-            "Requests refused before reading them: missing, malformed, unknown or revoked key",
-            ["reason"],
-            registry=registry,
-        )
         self.refused = Counter(
             "vafa_ingest_requests_refused_total",
             "Whole requests refused: throttled (429) or broker unavailable (503)",

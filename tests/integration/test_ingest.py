@@ -190,9 +190,9 @@ async def test_keys_are_scoped_and_refusals_are_counted_without_the_secret(
     assert await post("/v1/purchases", ours, {}) == 401
     assert await post("/v1/purchases", ours, bearer(hyperstar[:-2] + "xx")) == 401
 
-    assert await ingest.metric("vafa_ingest_auth_failures_total", reason="revoked") == 1
-    assert await ingest.metric("vafa_ingest_auth_failures_total", reason="missing") == 1
-    assert await ingest.metric("vafa_ingest_auth_failures_total", reason="unknown") == 1
+    assert await ingest.metric("vafa_http_refused_total", status="401", reason="revoked") == 1
+    assert await ingest.metric("vafa_http_refused_total", status="401", reason="missing") == 1
+    assert await ingest.metric("vafa_http_refused_total", status="401", reason="unknown") == 1
     assert await ingest.metric("vafa_ingest_items_total", outcome="forbidden") == 5
     log = ingest.log_path.read_text()
     assert all(token.split("_", 2)[2] not in log for token in (hyperstar, store_key, snapp, old))

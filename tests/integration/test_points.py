@@ -192,7 +192,7 @@ async def test_redemption_is_a_reservation_the_pos_confirms_or_cancels_or_that_t
             headers=TOKEN,
         )
         assert unknown.status_code == 404
-        anonymous = await c.post("/v1/redemptions", json=first, headers={})
+        anonymous = await c.post("/v1/redemptions", json=first, headers={"Authorization": ""})
         assert anonymous.status_code == 401
 
     await assert_projections_match_ledger(stack)

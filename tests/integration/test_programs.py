@@ -280,7 +280,8 @@ async def test_a_referral_rewards_both_once_the_friends_first_qualifying_purchas
             codes[member] = answer.json()["code"]
         again = await c.post("/v1/members/ava/referral-code", headers=TOKEN)
         assert again.json()["code"] == codes["ava"]
-        assert (await c.post("/v1/members/ava/referral-code")).status_code == 401
+        anonymous = {"Authorization": ""}
+        assert (await c.post("/v1/members/ava/referral-code", headers=anonymous)).status_code == 401
     assert len(set(codes.values())) == 3
 
     now = utcnow()
