@@ -182,6 +182,10 @@ async def start_services(stack: Stack, instances: int, log_dir: Path) -> list[Se
         for s in SERVICES
         for _ in range(instances)
     ]
+    # Notify asks an ingest for the addresses of what it sends.
+    ingest = next(p for p in processes if p.module == "services.ingest")
+    for p in processes:
+        p.env["VAFA_NOTIFY_CONTACTS_URL"] = ingest.url
     for p in processes:
         p.start()
     for p in processes:

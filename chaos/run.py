@@ -248,6 +248,7 @@ async def chaos(
     processes["points-2"] = ServiceProcess(
         "services.points", stack.env("points", **common, **env["points"]), log_dir
     )
+    processes["notify"].env["VAFA_NOTIFY_CONTACTS_URL"] = processes["ingest"].url  # addresses live there
     run = Run(stack, processes)
     sim = PosSimulator(
         seed=seed,

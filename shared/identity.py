@@ -1,9 +1,12 @@
 """One identity model for every service: who is calling (a principal) and what it may do (permissions).
 
 Principals are *operators* (people, with roles), *integrations* (POS fleets and partner brands, with
-scopes) and *members* (their own data only). Every service verifies the same signed token (a JWT,
-HS256, under ``VAFA_AUTH_SIGNING_KEYS``); only ingest, which holds the long-lived credentials (operator
-passwords hashed with argon2, API keys as digests), issues them. A token names its key (``kid``): a new
+scopes), *members* (their own data only) and *services* (one Vafa service asking another). Every
+service verifies the same signed token (a JWT, HS256, under ``VAFA_AUTH_SIGNING_KEYS``); ingest, which
+holds the long-lived credentials (operator passwords hashed with argon2, API keys as digests), issues
+them to people and integrations, and a service signs its own service token. (HS256 means every
+service holding the keys could sign any token: they are one trust boundary. Asymmetric keys, ingest
+signing and the others verifying, would narrow that; not done yet.) A token names its key (``kid``): a new
 signing key is added first, issued with once every service knows it, and the old one removed once the
 tokens it signed have expired (rotation by overlap).
 
@@ -41,6 +44,8 @@ class Permission(StrEnum):
     PROGRAM_READ = "program:read"  # rules, rewards, causes, games, programs, challenges, the ladder
     PROGRAM_WRITE = "program:write"
     INSIGHT_READ = "insight:read"  # KPIs, delivery summaries, partner settlement, game audits
+    CONTACT_READ = "contact:read"  # a member's email and phone, held by ingest alone
+    MEMBER_ERASE = "member:erase"  # forget a member (their contact data, everywhere)
     ACCESS_ADMIN = "access:admin"  # operators, integration keys
     AUDIT_READ = "audit:read"
     OPS_READ = "ops:read"  # /metrics and the API documents, where they are not left open
@@ -52,7 +57,17 @@ P = Permission
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     "admin": frozenset(Permission),
     "marketer": frozenset({P.PROGRAM_READ, P.PROGRAM_WRITE, P.INSIGHT_READ, P.MEMBER_READ, P.OPS_READ}),
-    "support": frozenset({P.MEMBER_READ, P.MEMBER_ACT, P.POINTS_ADJUST, P.PROGRAM_READ, P.OPS_READ}),
+    "support": frozenset(
+        {
+            P.MEMBER_READ,
+            P.MEMBER_ACT,
+            P.POINTS_ADJUST,
+            P.PROGRAM_READ,
+            P.OPS_READ,
+            P.CONTACT_READ,
+            P.MEMBER_ERASE,
+        }
+    ),
     "analyst": frozenset({P.INSIGHT_READ, P.PROGRAM_READ, P.OPS_READ}),
     "read-only": frozenset({P.MEMBER_READ, P.PROGRAM_READ, P.INSIGHT_READ, P.OPS_READ}),
 }
@@ -66,17 +81,19 @@ SCOPE_PERMISSIONS: Mapping[Scope, frozenset[Permission]] = {
     "redeem": frozenset({P.MEMBER_ACT, P.PROGRAM_READ}),
     "member:read": frozenset({P.MEMBER_READ}),
 }
-# A member reads the program and their own account, and acts on their own points.
-MEMBER_PERMISSIONS = frozenset({P.PROGRAM_READ, P.MEMBER_READ, P.MEMBER_ACT})
+# A Vafa service calling another (notify asking ingest for the address of a message it sends).
+SERVICE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {"notify": frozenset({P.CONTACT_READ})}
+# A member reads the program and their own account, acts on their own points, and may be forgotten.
+MEMBER_PERMISSIONS = frozenset({P.PROGRAM_READ, P.MEMBER_READ, P.MEMBER_ACT, P.MEMBER_ERASE})
 # Permissions about one member: a member principal holds them for its own member id only.
-ABOUT_A_MEMBER = frozenset({P.MEMBER_READ, P.MEMBER_ACT})
+ABOUT_A_MEMBER = frozenset({P.MEMBER_READ, P.MEMBER_ACT, P.MEMBER_ERASE})
 
-Kind = Literal["operator", "integration", "member"]
+Kind = Literal["operator", "integration", "member", "service"]
 # Whose an integration is: a chain's POS fleet, a partner brand, or unscoped (bulk tools).
 Party = Literal["chain", "partner", "admin"]
 
 
-_ACTOR_PREFIX = {"operator": "operator", "integration": "key", "member": "member"}
+_ACTOR_PREFIX = {"operator": "operator", "integration": "key", "member": "member", "service": "service"}
 
 
 @dataclass(frozen=True)
@@ -97,6 +114,8 @@ class Principal:
             granted = [ROLE_PERMISSIONS.get(r, frozenset()) for r in self.roles]  # type: ignore[call-overload]
         elif self.kind == "integration":
             granted = [SCOPE_PERMISSIONS.get(s, frozenset()) for s in self.scopes]  # type: ignore[call-overload]
+        elif self.kind == "service":
+            granted = [SERVICE_PERMISSIONS.get(self.subject, frozenset())]
         else:
             granted = [MEMBER_PERMISSIONS]
         object.__setattr__(self, "permissions", frozenset().union(*granted))
@@ -205,7 +224,11 @@ def _strings(value: Any) -> frozenset[str]:
 
 def _principal(claims: Mapping[str, Any]) -> Principal | str:
     kind, subject = claims.get("kind"), claims.get("sub")
-    if kind not in ("operator", "integration", "member") or not isinstance(subject, str) or not subject:
+    if (
+        kind not in ("operator", "integration", "member", "service")
+        or not isinstance(subject, str)
+        or not subject
+    ):
         return "invalid"
     key_id = claims.get("key_id")
     return Principal(

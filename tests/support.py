@@ -95,6 +95,8 @@ async def all_five(
     names = ("ingest", "points", "tiers", "notify", "analytics")
     await stack.create(*names)
     started = {name: ServiceProcess(f"services.{name}", stack.env(name, **env), log_dir) for name in names}
+    # Notify asks this ingest for the addresses of what it sends (only ingest holds them).
+    started["notify"].env.setdefault("VAFA_NOTIFY_CONTACTS_URL", started["ingest"].url)
     services.extend(started.values())
     for process in started.values():
         process.start()

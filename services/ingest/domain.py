@@ -8,6 +8,7 @@ partitioned by, its consistency checks, and who may send it.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -158,6 +159,35 @@ def forbidden_fields(principal: Principal, kind: str, fields: Mapping[str, Any])
     if principal.store_id is not None and store not in (None, principal.store_id):
         return f"this key belongs to store {principal.store_id!r}, not {store!r}"
     return None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """The contact fields one enrolment or profile change gave (None: not given)."""
+
+    member_id: str
+    email: str | None
+    phone: str | None
+
+    def given(self) -> list[Literal["email", "phone"]]:
+        return [f for f in ("email", "phone") if getattr(self, f) is not None]
+
+
+def without_contact(event: Envelope[Any]) -> tuple[Envelope[Any], Contact | None]:
+    """The event as it goes on the bus (contact values out, the fields it gave named in ``contact``),
+    and the contact it carried, which ingest keeps."""
+    payload = event.payload
+    if not isinstance(payload, MemberEnrolled | MemberProfileChanged):
+        return event, None
+    contact = Contact(payload.member_id, payload.email, payload.phone)
+    bare = payload.model_copy(update={"email": None, "phone": None, "contact": contact.given()})
+    return event.model_copy(update={"payload": bare}), contact if contact.given() else None
+
+
+def lookup_digest(key: bytes, field: str, value: str) -> bytes:
+    """The keyed hash a contact value is found by (emails compared without case)."""
+    normal = value.strip().lower() if field == "email" else value.strip()
+    return hmac.new(key, f"{field}:{normal}".encode(), hashlib.sha256).digest()
 
 
 def enrolments(events: Sequence[Envelope[Any]]) -> list[tuple[str, str]]:

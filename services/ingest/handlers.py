@@ -12,10 +12,10 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.ingest.domain import content_digest, enrolments, parse_item, to_envelope
+from services.ingest.domain import content_digest, parse_item, to_envelope
 from services.ingest.intake import settle_returns
 from services.ingest.settings import IngestSettings
-from services.ingest.store.repository import Claim, claim_receipts, record_members
+from services.ingest.store.repository import Claim, claim_receipts, keep_members
 from shared.consumer import BatchHandler, BatchResult, Record
 from shared.contracts import Envelope, contract_named
 from shared.contracts.common import control_character_in_json
@@ -54,14 +54,15 @@ def raw_intake_handler(settings: IngestSettings) -> BatchHandler:
         # A return ahead of its sale (or refunding more than it sold) is dead-lettered with the rule,
         # never forwarded on its own; forgotten here, it is judged afresh when the POS sends it again.
         refused = await settle_returns(conn, fresh)
-        await record_members(conn, enrolments(fresh))
+        lookup_key = settings.ingest_lookup_key.get_secret_value().encode()
+        bare = {e.event_id: e for e in await keep_members(conn, fresh, lookup_key)}
         for event, claim in zip(events, claims, strict=True):
             prior = earlier.get(event.event_id)
             if error := refused.get(event.event_id):
                 result.rejected[event.event_id] = f"{error.field}: {error.rule}: {error.message}"
             elif prior is None:
                 topic = settings.topic_prefix + contract_named(event.type).topic
-                result.outgoing.append(OutboxMessage.of(topic, event))
+                result.outgoing.append(OutboxMessage.of(topic, bare[event.event_id]))
             elif prior != claim.content_sha256:
                 result.rejected[event.event_id] = "conflict: already recorded with other content"
             # else: the same receipt came in before (over HTTP or here) and is already on its way

@@ -24,7 +24,6 @@ from services.ingest.domain import (
     Forbidden,
     MemberProfileChangedIn,
     content_digest,
-    enrolments,
     forbidden_reason,
     judge_returns,
     to_envelope,
@@ -35,9 +34,9 @@ from services.ingest.store.repository import (
     Claim,
     add_refunds,
     claim_receipts,
+    keep_members,
     lock_sales,
     member_chains,
-    record_members,
     release_receipts,
 )
 from shared.contracts import Envelope, PurchaseRecorded, ReturnRecorded
@@ -163,7 +162,7 @@ class Intake:
                     results[i] = ItemResult(
                         i, kinds[i], "rejected", problem=invalid([refused[result.event_id]])
                     )
-        await record_members(conn, enrolments(fresh))
+        fresh = await keep_members(conn, fresh, self._settings.ingest_lookup_key.get_secret_value().encode())
         await self._publish(fresh)
         return results
 

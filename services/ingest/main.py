@@ -9,9 +9,11 @@ from services.ingest.domain import KINDS, contract_of_kind
 from services.ingest.handlers import RawIntakeDecoder, raw_intake_handler
 from services.ingest.intake import Intake
 from services.ingest.metrics import IngestMetrics
+from services.ingest.privacy_api import privacy_api
 from services.ingest.settings import IngestSettings
 from services.ingest.store import MIGRATIONS
 from services.ingest.store.tables import idempotency
+from shared.contracts import MEMBER_ERASED
 from shared.service import Consumes, create_app, retention_job
 
 
@@ -22,7 +24,7 @@ def create(settings: IngestSettings | None = None) -> FastAPI:
         title="Vafa ingest",
         migrations=MIGRATIONS,
         consumes=Consumes(RawIntakeDecoder(settings), raw_intake_handler(settings)),
-        emits=sorted({contract_of_kind(k) for k in KINDS}, key=lambda c: c.name),
+        emits=sorted({*(contract_of_kind(k) for k in KINDS), MEMBER_ERASED}, key=lambda c: c.name),
         api=api,
         jobs=[
             retention_job(
@@ -36,6 +38,7 @@ def create(settings: IngestSettings | None = None) -> FastAPI:
         audited=True,
     )
     app.include_router(access_api)
+    app.include_router(privacy_api)
     metrics = IngestMetrics(app.state.registry)
     app.state.ingest_metrics = metrics
     app.state.intake = Intake(settings, app.state.publishers, metrics)

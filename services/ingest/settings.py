@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from pydantic import SecretStr
+
 from shared.config import ServiceSettings
+
+# Known to everyone who has read this repository: refused outside VAFA_ENV=dev.
+DEV_LOOKUP_KEY = "vafa-dev-lookup-key-not-for-production"
 
 
 class IngestSettings(ServiceSettings):
@@ -25,3 +30,12 @@ class IngestSettings(ServiceSettings):
     # Failed sign-ins an operator name may have in VAFA_INGEST_SIGNIN_WINDOW_S before it waits (429).
     ingest_signin_failures: int = 5
     ingest_signin_window_s: float = 900.0
+    # The key of the member lookup index: phone numbers and emails are found by their HMAC under it,
+    # so the index alone does not give them away (VAFA_INGEST_LOOKUP_KEY).
+    ingest_lookup_key: SecretStr = SecretStr(DEV_LOOKUP_KEY)
+
+    def known_defaults(self) -> list[str]:
+        found = super().known_defaults()
+        if self.ingest_lookup_key.get_secret_value() == DEV_LOOKUP_KEY:
+            found.append("VAFA_INGEST_LOOKUP_KEY")
+        return found

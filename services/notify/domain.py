@@ -142,13 +142,31 @@ def profile_after(profile: dict[str, Any] | None, event: Any) -> dict[str, Any]:
     """A member's contact profile after an enrolment or profile change (only given fields change;
     a consent withdrawn here applies to the very next message)."""
     fields = ("email", "phone", "locale", "timezone")
-    blank = {"member_id": event.member_id, "email": None, "phone": None, "consents": {}}
+    blank = {"member_id": event.member_id, "email": None, "phone": None, "consents": {}, "held": []}
     current = dict(profile or {**blank, "locale": "fa", "timezone": "Asia/Tehran"})
+    held = set(current.get("held") or ())
     for name in fields:
         if getattr(event, name, None) is not None:
             current[name] = getattr(event, name)
+            held.discard(name)
+    for name in event.contact:  # ingest holds it now: no copy here
+        current[name] = None
+        held.add(name)
+    current["held"] = sorted(held)
     current["consents"] = {**current["consents"], **event.consents}
     return current
+
+
+def erased(member_id: str, profile: dict[str, Any] | None) -> dict[str, Any]:
+    """The profile of an erased member: no address of any kind; locale and consents stay (they
+    identify no one, and a member enrolling again starts afresh)."""
+    current = dict(profile or {"member_id": member_id, "locale": "fa", "timezone": "Asia/Tehran"})
+    return current | {"email": None, "phone": None, "held": [], "consents": current.get("consents", {})}
+
+
+def has_address(profile: dict[str, Any], channel: str) -> bool:
+    field = ADDRESS[channel]
+    return bool(profile.get(field)) or field in (profile.get("held") or ())
 
 
 @dataclass(frozen=True)
@@ -163,7 +181,7 @@ def decide(profile: dict[str, Any] | None, channel: str) -> Decision:
         return Decision("suppressed", "unknown member")
     if not profile["consents"].get(channel):
         return Decision("suppressed", f"no consent for {channel}")
-    if not profile.get(ADDRESS[channel]):
+    if not has_address(profile, channel):
         return Decision("suppressed", f"no {channel} address")
     return Decision("queued")
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.notify.domain import (
     ADDRESS,
     decide,
+    erased,
     profile_after,
     render,
     send_after,
@@ -31,6 +32,7 @@ from services.notify.store.tables import deliveries, members
 from shared.consumer import BatchHandler, BatchResult
 from shared.contracts import (
     MEMBER_ENROLLED,
+    MEMBER_ERASED,
     MEMBER_PROFILE_CHANGED,
     MEMBERSHIP_EXPIRING,
     POINTS_EARNED,
@@ -45,6 +47,7 @@ from shared.contracts import (
     Contract,
     Envelope,
     MemberEnrolled,
+    MemberErased,
     MemberProfileChanged,
 )
 from shared.contracts.envelope import utcnow
@@ -61,10 +64,10 @@ MESSAGES: list[Contract[Any]] = [
     REFERRAL_REWARDED,
     PROMOTION_TARGETED,
 ]
-CONSUMES: list[Contract[Any]] = [MEMBER_ENROLLED, MEMBER_PROFILE_CHANGED, *MESSAGES]
+CONSUMES: list[Contract[Any]] = [MEMBER_ENROLLED, MEMBER_PROFILE_CHANGED, MEMBER_ERASED, *MESSAGES]
 
 
-CONTACT = ("email", "phone", "locale", "timezone", "consents")
+CONTACT = ("email", "phone", "held", "locale", "timezone", "consents")
 
 
 def _context(event: Envelope[Any]) -> dict[str, Any]:
@@ -104,6 +107,7 @@ def deliveries_handler(settings: NotifySettings, env: Environment) -> BatchHandl
             if r.member_id in profiles:
                 counted[(r.member_id, r.channel, _local_day(profiles[r.member_id], r.send_after))] += 1
         queued = []
+        forgotten: list[str] = []
         for event in events:
             p = event.payload
             base = {
@@ -123,6 +127,10 @@ def deliveries_handler(settings: NotifySettings, env: Environment) -> BatchHandl
                         | {"channel": f"webhook:{target.name}", "status": "queued", "reason": ""}
                         | {"address": target.url, "body": body}
                     )
+            if isinstance(p, MemberErased):
+                profiles[p.member_id] = erased(p.member_id, profiles.get(p.member_id))
+                forgotten.append(p.member_id)
+                continue
             if isinstance(p, MemberEnrolled | MemberProfileChanged):
                 # An enrolment starts the profile afresh; a change edits what is there.
                 known = None if isinstance(p, MemberEnrolled) else profiles.get(p.member_id)
@@ -160,6 +168,13 @@ def deliveries_handler(settings: NotifySettings, env: Environment) -> BatchHandl
             )
         if queued:
             await conn.execute(insert(deliveries).on_conflict_do_nothing(), queued)
+        if forgotten:
+            # The addresses messages went to (webhook URLs are the chain's, not the member's).
+            await conn.execute(
+                deliveries.update()
+                .where(deliveries.c.member_id.in_(forgotten), deliveries.c.channel.in_(list(ADDRESS)))
+                .values(address=None)
+            )
         return BatchResult()
 
     return handle

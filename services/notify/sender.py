@@ -12,6 +12,7 @@ the event id for the receiver to drop a repeat). The chaos suite measures it.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notify.channels import NotDelivered, channels
+from services.notify.contacts import Contacts, ContactsUnavailable
 from services.notify.domain import ADDRESS, decide
 from services.notify.settings import NotifySettings
 from services.notify.store.repository import profiles_of
@@ -30,6 +32,8 @@ from shared.contracts.envelope import utcnow
 from shared.deadletter import AT, REASON, SERVICE
 from shared.outbox import OutboxMessage, append, emitted
 from shared.topics import dead_letter_topic
+
+log = logging.getLogger(__name__)
 
 
 class Sender:
@@ -42,7 +46,9 @@ class Sender:
             registry=registry,
         )
         # One pooled client for the life of the process, shared by SMS and webhooks.
-        self.channels = channels(settings, httpx.AsyncClient(timeout=settings.notify_http_timeout_s))
+        client = httpx.AsyncClient(timeout=settings.notify_http_timeout_s)
+        self.channels = channels(settings, client)
+        self.contacts = Contacts(settings, client)
 
     async def send_due(self, conn: AsyncConnection, now: datetime, limit: int = 1) -> int:
         rows = (
@@ -57,6 +63,12 @@ class Sender:
         # Consent is asked again now, not only when the message was queued: one deferred by quiet hours
         # or a retry must not go out after the member withdrew.
         profiles = await profiles_of(conn, (row.member_id for row in rows if row.channel in ADDRESS))
+        held = {row.member_id for row in rows if row.channel in ADDRESS and row.address is None}
+        try:
+            addresses = await self.contacts.of(held)
+        except ContactsUnavailable as error:
+            addresses = None
+            log.warning("contacts unavailable, addressed messages wait: %s", error)
         for row in rows:
             key = (deliveries.c.source_event_id == row.source_event_id) & (
                 deliveries.c.channel == row.channel
@@ -75,10 +87,25 @@ class Sender:
                 )
                 continue
             channel = self.channels.get(row.channel)
+            address = row.address
             try:
                 if channel is None:
                     raise NotDelivered(f"channel {row.channel} is not configured", retry=False)
-                await channel.send(row)
+                if address is None and row.channel in ADDRESS:
+                    if addresses is None:  # ingest away: wait for it, without spending an attempt
+                        later = now + timedelta(seconds=5)
+                        await conn.execute(deliveries.update().where(key).values(send_after=later))
+                        continue
+                    address = addresses.get(row.member_id, {}).get(ADDRESS[row.channel])
+                    if not address:
+                        self.outcomes.labels(kind, "suppressed").inc()
+                        reason = f"no {row.channel} address at send time"
+                        await conn.execute(
+                            deliveries.update().where(key).values(status="suppressed", reason=reason)
+                        )
+                        continue
+                # The address asked for is used for this send only, never stored here.
+                await channel.send(_Addressed(row, address))
             except NotDelivered as error:
                 if error.retry and attempts < self.settings.notify_max_attempts:
                     self.outcomes.labels(kind, "retried").inc()
@@ -88,7 +115,9 @@ class Sender:
                     )
                     continue
                 self.outcomes.labels(kind, "failed").inc()
-                await self._failed(conn, row, attempts, str(error)[:500])
+                # A receiver's refusal may quote the address: it must not outlive an erasure.
+                reason = str(error).replace(address, "<address>") if address else str(error)
+                await self._failed(conn, row, attempts, reason[:500])
                 continue
             self.outcomes.labels(kind, "sent").inc()
             await conn.execute(
@@ -121,6 +150,16 @@ class Sender:
         await append(
             conn, [emitted(self.settings, NOTIFICATION_FAILED, outcome.member_id, outcome), undelivered]
         )
+
+
+class _Addressed:
+    """A delivery row with the address it goes to this time."""
+
+    def __init__(self, row: Row[Any], address: str | None) -> None:
+        self._row, self.address = row, address
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
 
 
 def _outcome(r: Row[Any], status: str, reason: str = "") -> NotificationOutcome:

@@ -39,6 +39,9 @@ class NotifySettings(ServiceSettings):
     notify_deliveries_retention_days: float = 180.0
     notify_max_attempts: int = 5
     notify_http_timeout_s: float = 10.0
+    # Where ingest answers for members' contact data, which only it holds (VAFA_NOTIFY_CONTACTS_URL):
+    # asked when a message goes out, with a service token notify signs itself.
+    notify_contacts_url: str = "http://127.0.0.1:8001"
 
     def member_channels(self) -> tuple[str, ...]:
         return ("email", "sms") if self.notify_sms_url else ("email",)

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from shared.contracts.analytics import SegmentChanged
 from shared.contracts.envelope import Envelope, utcnow
-from shared.contracts.members import MemberEnrolled, MemberProfileChanged, VipMembership
+from shared.contracts.members import MemberEnrolled, MemberErased, MemberProfileChanged, VipMembership
 from shared.contracts.notify import NotificationOutcome
 from shared.contracts.partners import PartnerCampaignAnnounced, PartnerPurchaseRecorded
 from shared.contracts.points import (
@@ -73,6 +73,7 @@ MEMBER_ENROLLED: Contract[MemberEnrolled] = Contract("member.enrolled", 1, Membe
 MEMBER_PROFILE_CHANGED: Contract[MemberProfileChanged] = Contract(
     "member.profile_changed", 1, MemberProfileChanged, Topic.MEMBERS
 )
+MEMBER_ERASED: Contract[MemberErased] = Contract("member.erased", 1, MemberErased, Topic.MEMBERS)
 VIP_PURCHASED: Contract[VipMembership] = Contract("vip.purchased", 1, VipMembership, Topic.MEMBERSHIPS)
 VIP_RENEWED: Contract[VipMembership] = Contract("vip.renewed", 1, VipMembership, Topic.MEMBERSHIPS)
 VIP_CANCELLED: Contract[VipMembership] = Contract("vip.cancelled", 1, VipMembership, Topic.MEMBERSHIPS)
@@ -136,6 +137,7 @@ ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     RETURN_RECORDED,
     MEMBER_ENROLLED,
     MEMBER_PROFILE_CHANGED,
+    MEMBER_ERASED,
     VIP_PURCHASED,
     VIP_RENEWED,
     VIP_CANCELLED,
@@ -214,6 +216,7 @@ __all__ = [
     "MEMBERSHIP_RENEWED",
     "MEMBERSHIP_STARTED",
     "MEMBER_ENROLLED",
+    "MEMBER_ERASED",
     "MEMBER_PROFILE_CHANGED",
     "NOTIFICATION_FAILED",
     "NOTIFICATION_SENT",
@@ -250,6 +253,7 @@ __all__ = [
     "GamePlayed",
     "LineItem",
     "MemberEnrolled",
+    "MemberErased",
     "MemberProfileChanged",
     "MembershipStatus",
     "NotificationOutcome",

@@ -14,15 +14,23 @@ Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]  # E.164
 
 
+ContactField = Literal["email", "phone"]
+
+
 class _Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class MemberEnrolled(_Contract):
+    """Contact data does not ride the bus: ingest keeps it (and answers notify's asking for it), and
+    ``contact`` names the fields it holds. ``email`` and ``phone`` are read from events published
+    before that, and from a producer writing the topic directly."""
+
     member_id: MemberId
     chain_id: Id
     email: Email | None = None
     phone: Phone | None = None
+    contact: list[ContactField] = Field(default_factory=list, max_length=2)
     locale: Literal["fa", "en"] = "fa"
     timezone: TimeZone = "Asia/Tehran"
     # Marketing consent per channel; a channel not named has no consent.
@@ -31,14 +39,23 @@ class MemberEnrolled(_Contract):
 
 
 class MemberProfileChanged(_Contract):
-    """Only the fields that changed are given; consent changes take effect at once downstream."""
+    """Only the fields that changed are given; consent changes take effect at once downstream.
+    ``contact``: the contact fields that changed, held by ingest (as in MemberEnrolled)."""
 
     member_id: MemberId
     email: Email | None = None
     phone: Phone | None = None
+    contact: list[ContactField] = Field(default_factory=list, max_length=2)
     locale: Literal["fa", "en"] | None = None
     timezone: TimeZone | None = None
     consents: dict[Channel, bool] = Field(default_factory=dict)
+
+
+class MemberErased(_Contract):
+    """The member asked to be forgotten: every service deletes what identifies them (contact data,
+    addresses) and keeps anonymous amounts, so balances and KPIs still add up."""
+
+    member_id: MemberId
 
 
 class VipMembership(_Contract):

@@ -82,4 +82,8 @@ def test_every_service_refuses_each_known_default(service: str, monkeypatch: pyt
                 module.create(settings_class())
     monkeypatch.setenv("VAFA_PG_PASSWORD", "a-real-one")
     monkeypatch.setenv("VAFA_AUTH_SIGNING_KEYS", "k1:" + "s" * 40)
+    if service == "ingest":  # its own: the member lookup's key
+        with pytest.raises(SystemExit, match="VAFA_INGEST_LOOKUP_KEY"):
+            module.create(settings_class())
+        monkeypatch.setenv("VAFA_INGEST_LOOKUP_KEY", "a-real-one")
     assert module.create(settings_class()).state.settings.env == "production"

@@ -13,8 +13,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.ingest.domain import Sale
-from services.ingest.store.tables import api_keys, idempotency, members, operators, receipts
+from services.ingest.domain import Contact, Sale, enrolments, lookup_digest, without_contact
+from services.ingest.store.tables import (
+    api_keys,
+    contact_index,
+    idempotency,
+    member_contacts,
+    members,
+    operators,
+    receipts,
+)
 from shared.contracts import PURCHASE_RECORDED, Envelope, PurchaseRecorded
 from shared.store.core_tables import INBOX
 
@@ -185,3 +193,68 @@ async def member_chains(conn: AsyncConnection, member_ids: Sequence[str]) -> dic
         return {}
     rows = await conn.execute(select(members).where(members.c.member_id.in_(sorted(set(member_ids)))))
     return {r.member_id: r.chain_id for r in rows}
+
+
+async def keep_contacts(conn: AsyncConnection, contacts: Sequence[Contact], lookup_key: bytes) -> None:
+    """Each member's contact as last given (a field not given keeps its value), and the lookup index
+    of the values given."""
+    for contact in contacts:
+        given = {f: getattr(contact, f) for f in contact.given()}
+        upsert = insert(member_contacts).values(member_id=contact.member_id, **given)
+        await conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[member_contacts.c.member_id], set_={**given, "updated_at": func.now()}
+            )
+        )
+        fields = list(given)
+        await conn.execute(
+            contact_index.delete().where(
+                contact_index.c.member_id == contact.member_id, contact_index.c.field.in_(fields)
+            )
+        )
+        rows = [
+            {"field": f, "digest": lookup_digest(lookup_key, f, v), "member_id": contact.member_id}
+            for f, v in given.items()
+        ]
+        await conn.execute(insert(contact_index).on_conflict_do_nothing(), rows)
+
+
+async def contacts_of(conn: AsyncConnection, member_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    rows = await conn.execute(
+        select(member_contacts.c.member_id, member_contacts.c.email, member_contacts.c.phone).where(
+            member_contacts.c.member_id.in_(sorted(set(member_ids)))
+        )
+    )
+    return {r.member_id: {"email": r.email, "phone": r.phone} for r in rows}
+
+
+async def members_by_contact(conn: AsyncConnection, field: str, digest: bytes) -> list[str]:
+    rows = await conn.execute(
+        select(contact_index.c.member_id)
+        .where(contact_index.c.field == field, contact_index.c.digest == digest)
+        .order_by(contact_index.c.member_id)
+    )
+    return [r.member_id for r in rows]
+
+
+async def forget_contact(conn: AsyncConnection, member_id: str) -> bool:
+    """Deletes the member's contact and its index entries; False when there was none."""
+    await conn.execute(contact_index.delete().where(contact_index.c.member_id == member_id))
+    result = await conn.execute(member_contacts.delete().where(member_contacts.c.member_id == member_id))
+    return bool(result.rowcount)
+
+
+async def keep_members(
+    conn: AsyncConnection, fresh: Sequence[Envelope[Any]], lookup_key: bytes
+) -> list[Envelope[Any]]:
+    """Records who enrolled whom and keeps the contact data the accepted events carry; returns the
+    events as they go on the bus: without it (both ways in, HTTP and pos.raw, come through here)."""
+    await record_members(conn, enrolments(fresh))
+    bare, contacts = [], []
+    for event in fresh:
+        out, contact = without_contact(event)
+        bare.append(out)
+        if contact is not None:
+            contacts.append(contact)
+    await keep_contacts(conn, contacts, lookup_key)
+    return bare

@@ -87,3 +87,25 @@ members = Table(
     Column("member_id", String, primary_key=True),
     Column("chain_id", String(64), nullable=False),
 )
+
+# What reaches a member (the only copy in Vafa: events name the fields, not their values), until the
+# member is erased.
+member_contacts = Table(
+    "member_contacts",
+    metadata,
+    Column("member_id", String, primary_key=True),
+    Column("email", String, nullable=True),
+    Column("phone", String, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Support staff find a member by phone or email: by the value's keyed hash, never the value.
+contact_index = Table(
+    "contact_index",
+    metadata,
+    Column("field", String(8), nullable=False),  # email | phone
+    Column("digest", LargeBinary, nullable=False),
+    Column("member_id", String, nullable=False),
+    PrimaryKeyConstraint("field", "digest", "member_id"),
+    Index("ix_contact_index_member", "member_id"),
+)

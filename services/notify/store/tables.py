@@ -19,13 +19,16 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
-# Who to reach and how, from member.enrolled / member.profile_changed.
+# Who to reach and how, from member.enrolled / member.profile_changed. Addresses ingest holds are
+# named in ``held`` and asked for when a message goes out; ``email``/``phone`` keep only what older
+# events carried themselves. Erased: blanked, and nothing later brings them back but a new profile.
 members = Table(
     "members",
     metadata,
     Column("member_id", String, primary_key=True),
     Column("email", String, nullable=True),
     Column("phone", String, nullable=True),
+    Column("held", JSONB, nullable=False, server_default="[]"),
     Column("locale", String(2), nullable=False),
     Column("timezone", String, nullable=False),
     Column("consents", JSONB, nullable=False),

@@ -1,0 +1,80 @@
+"""Routes to a member's personal data: lookup by phone or email, contact for support and for notify,
+export, erasure."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from services.ingest import privacy
+from services.ingest.settings import IngestSettings
+from services.ingest.store import repository
+from shared.boundary import GuardedRoute
+from shared.contracts.members import Email, Phone
+from shared.identity import Caller, Permission, secured
+from shared.problems import FieldError, ProblemError
+
+privacy_api = APIRouter(prefix="/v1", tags=["members"], route_class=GuardedRoute)
+MemberPath = Annotated[str, Path(min_length=1, max_length=128)]
+
+
+class Found(BaseModel):
+    members: list[str] = Field(description="member ids with this phone or email (usually one)")
+
+
+@privacy_api.get("/members/lookup", response_model=Found, **secured(Permission.MEMBER_READ))
+async def lookup(
+    request: Request,
+    email: Annotated[Email | None, Query()] = None,
+    phone: Annotated[Phone | None, Query(description="E.164, e.g. +989121234567")] = None,
+) -> Found:
+    """Find a member by phone or email (by its keyed hash: the index holds no values)."""
+    if (email is None) == (phone is None):
+        errors = [FieldError("email", "one_of", "give exactly one of email and phone")]
+        raise ProblemError(422, "Invalid request", "look up by email or by phone", errors=errors)
+    field, value = ("email", email) if email is not None else ("phone", phone)
+    async with request.app.state.engine.connect() as conn:
+        return Found(members=await privacy.find(conn, request.app.state.settings, field, str(value)))
+
+
+class Contacts(BaseModel):
+    contacts: dict[str, dict[str, str | None]] = Field(description="member id -> email, phone")
+
+
+@privacy_api.get("/members/contacts", response_model=Contacts, **secured(Permission.CONTACT_READ))
+async def contacts(
+    request: Request, member_id: Annotated[list[str], Query(min_length=1, max_length=500)]
+) -> Contacts:
+    """The contact data of up to 500 members (those with none are left out)."""
+    async with request.app.state.engine.connect() as conn:
+        return Contacts(contacts=await repository.contacts_of(conn, member_id))
+
+
+@privacy_api.get("/members/{member_id}/export", **secured(Permission.MEMBER_READ))
+async def export(member_id: MemberPath, request: Request) -> dict[str, Any]:
+    """What ingest holds of the member, as JSON (points, tiers and notify export their own parts)."""
+    async with request.app.state.engine.connect() as conn:
+        found = await privacy.export(conn, member_id)
+    if found is None:
+        raise ProblemError(404, "Unknown member", f"ingest holds nothing of member {member_id!r}")
+    return found
+
+
+class Erased(BaseModel):
+    member_id: str
+    contact_held: bool = Field(description="whether ingest held contact data for the member")
+
+
+@privacy_api.post(
+    "/members/{member_id}/erasure", status_code=202, response_model=Erased, **secured(Permission.MEMBER_ERASE)
+)
+async def erase(member_id: MemberPath, caller: Caller, request: Request) -> Erased:
+    """Forget the member: their contact data here at once, and every service's copy as it hears of it
+    (``member.erased``). Ledgers keep their amounts under the member id, which identifies no one."""
+    settings: IngestSettings = request.app.state.settings
+    async with request.app.state.engine.begin() as conn:
+        held = await privacy.erase(conn, settings, caller, member_id)
+    request.app.state.wake_relay()
+    return Erased(member_id=member_id, contact_held=held)
