@@ -123,9 +123,7 @@ class Principal:
     @property
     def actor(self) -> str:
         """How the audit log and the ledger name this principal."""
-        return (
-            {"operator": "operator", "integration": "key", "member": "member"}[self.kind] + ":" + self.subject
-        )
+        return f"{_ACTOR_PREFIX[self.kind]}:{self.subject}"
 
     @property
     def member_id(self) -> str | None:

@@ -41,6 +41,7 @@ PRINCIPALS: dict[str, Principal] = {
     "partner": integration("partner", partner_id="snapp"),
     "member": member(OWN),
     "other-member": member("someone-else"),
+    "notify-service": Principal("service", "notify"),
 }
 OPERATORS = {"admin", "marketer", "support", "analyst", "read-only"}
 # Who may, per permission: written out here, not read from the code, so a wrong grant there fails.
@@ -52,6 +53,8 @@ MAY: dict[str, set[str]] = {
     "program:read": OPERATORS | {"pos-redeem", "member", "other-member"},
     "program:write": {"admin", "marketer"},
     "insight:read": {"admin", "marketer", "analyst", "read-only"},
+    "contact:read": {"admin", "support", "notify-service"},
+    "member:erase": {"admin", "support", "member"},
     "access:admin": {"admin"},
     "audit:read": {"admin"},
 }
@@ -60,7 +63,7 @@ FORGED = SigningKeys("forger:" + "x" * 40)
 
 def expected(who: str, permission: str, method: str, path: str) -> bool:
     allowed = who in MAY[permission]
-    if who == "member" and permission in ("member:read", "member:act"):
+    if who == "member" and permission in ("member:read", "member:act", "member:erase"):
         # A member acts on themselves: their id in the path, or (a redemption) in the body.
         return "{member_id}" in path or (method, path) == ("POST", "/v1/redemptions")
     if path.startswith("/v1/") and permission == "events:send":

@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from shared.config import DEV_SIGNING_KEYS
-from shared.identity import Permission, SigningKeys, integration, member, operator
+from shared.identity import Permission, Principal, SigningKeys, integration, member, operator
 from tests.support import REPO
 
 KEYS = SigningKeys(DEV_SIGNING_KEYS)
@@ -51,6 +51,9 @@ def test_a_member_acts_only_for_themselves_and_an_integration_only_within_its_sc
     till = integration("chain", "redeem", chain_id="hyperstar")
     assert till.may(Permission.MEMBER_ACT, "anyone") and not till.may(Permission.EVENTS_SEND)
     assert integration("chain", chain_id="hyperstar").permissions == {Permission.EVENTS_SEND}
+    # A service asks another only what it needs: notify, a member's address.
+    assert Principal("service", "notify").permissions == {Permission.CONTACT_READ}
+    assert Principal("service", "points").permissions == frozenset()
 
 
 def test_signing_keys_must_be_long_enough_to_mean_something() -> None:
