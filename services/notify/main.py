@@ -11,6 +11,7 @@ from services.notify.handlers import CONSUMES, deliveries_handler
 from services.notify.sender import Sender
 from services.notify.settings import NotifySettings
 from services.notify.store import MIGRATIONS
+from services.notify.store.repository import profiles_of
 from services.notify.store.tables import deliveries
 from shared.boundary import GuardedRoute
 from shared.consumer import ContractDecoder
@@ -54,6 +55,21 @@ async def member_deliveries(
         "deliveries": found[:limit],
         "next_offset": offset + limit if more else None,
     }
+
+
+@api.get("/members/{member_id}/export", **secured(Permission.MEMBER_READ))
+async def export(member_id: str, request: Request) -> dict[str, Any]:
+    """What notify holds of the member, as one JSON document: locale, zone, consents, which contact
+    fields ingest holds (the addresses are ingest's to export), and every message's delivery."""
+    async with request.app.state.engine.connect() as conn:
+        profile = (await profiles_of(conn, [member_id])).get(member_id)
+        rows = await conn.execute(
+            select(deliveries)
+            .where(deliveries.c.member_id == member_id)
+            .order_by(deliveries.c.created_at, deliveries.c.source_event_id, deliveries.c.channel)
+        )
+        sent = [dict(r._mapping) for r in rows]
+    return {"member_id": member_id, "profile": profile, "deliveries": sent}
 
 
 @api.get("/deliveries/summary", **secured(Permission.INSIGHT_READ))

@@ -51,6 +51,8 @@ api = APIRouter(prefix="/v1", tags=["points"], route_class=GuardedRoute)
 
 
 P = Permission
+# The most ledger entries one export carries (a member with more is exported by the ledger's pages).
+EXPORT_LIMIT = 100_000
 
 
 async def _write(
@@ -463,3 +465,19 @@ async def member_referrals(member_id: str, request: Request) -> dict[str, Any]:
     """A member's code, the friends they referred with where each stands, and who referred them."""
     async with request.app.state.engine.connect() as conn:
         return await referrals.of_member(conn, member_id)
+
+
+@api.get("/members/{member_id}/export", **secured(P.MEMBER_READ))
+async def export(member_id: str, request: Request) -> dict[str, Any]:
+    """Everything points holds of the member, as one JSON document: balance, every ledger entry with
+    its explanation, referrals, challenges (ingest, tiers and notify export their own parts)."""
+    async with request.app.state.engine.connect() as conn:
+        found = await balance_of(conn, member_id)
+        return {
+            "member_id": member_id,
+            "balance": found[0] if found else 0,
+            "debt": found[1] if found else 0,
+            "ledger": await ledger_page(conn, member_id, None, EXPORT_LIMIT),
+            "referrals": await referrals.of_member(conn, member_id),
+            "challenges": await member_challenges(conn, member_id),
+        }

@@ -65,3 +65,16 @@ async def get_history(
 async def get_ladder(request: Request) -> dict[str, Any]:
     ladder_json: dict[str, Any] = request.app.state.ladder.model_dump(mode="json")
     return ladder_json
+
+
+@api.get("/members/{member_id}/export", **secured(Permission.MEMBER_READ))
+async def export(member_id: str, request: Request) -> dict[str, Any]:
+    """What tiers holds of the member, as one JSON document: the standing and every tier change."""
+    async with request.app.state.engine.connect() as conn:
+        standing = await standing_of(conn, member_id)
+        changes = await history_of(conn, member_id, 0, 100_000)
+    return {
+        "member_id": member_id,
+        "standing": None if standing is None else {"tier": standing.tier, "since": standing.since},
+        "changes": changes,
+    }

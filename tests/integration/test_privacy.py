@@ -160,3 +160,14 @@ async def _scenario(stack: Stack, run: dict[str, ServiceProcess], inbox: Mailbox
         after = await eventually(kpis, what="analytics rebuilt")
     assert after == before
     assert await _stores_holding(stack, EMAIL, PHONE) == []
+    # The member's export, service by service: the amounts are all there, the contact nowhere.
+    own = bearer(member("m-shirin"))
+    exported = {}
+    for service in ("points", "tiers", "notify"):
+        async with run[service].client(principal=None, timeout=30) as client:
+            answer = await client.get("/v1/members/m-shirin/export", headers=own)
+            assert answer.status_code == 200, (service, answer.text)
+            exported[service] = answer.json()
+            assert EMAIL not in answer.text and PHONE not in answer.text
+    assert exported["points"]["balance"] == balance and len(exported["points"]["ledger"]) == 1
+    assert exported["notify"]["profile"]["held"] == []
