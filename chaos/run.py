@@ -249,6 +249,7 @@ async def chaos(
         "services.points", stack.env("points", **common, **env["points"]), log_dir
     )
     processes["notify"].env["VAFA_NOTIFY_CONTACTS_URL"] = processes["ingest"].url  # addresses live there
+    processes["ingest"].env["VAFA_INGEST_NOTIFY_URL"] = processes["notify"].url
     run = Run(stack, processes)
     sim = PosSimulator(
         seed=seed,

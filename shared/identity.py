@@ -44,6 +44,7 @@ class Permission(StrEnum):
     PROGRAM_READ = "program:read"  # rules, rewards, causes, games, programs, challenges, the ladder
     PROGRAM_WRITE = "program:write"
     INSIGHT_READ = "insight:read"  # KPIs, delivery summaries, partner settlement, game audits
+    CODES_SEND = "codes:send"  # send a member their sign-in code (ingest asking notify)
     CONTACT_READ = "contact:read"  # a member's email and phone, held by ingest alone
     MEMBER_ERASE = "member:erase"  # forget a member (their contact data, everywhere)
     ACCESS_ADMIN = "access:admin"  # operators, integration keys
@@ -82,7 +83,10 @@ SCOPE_PERMISSIONS: Mapping[Scope, frozenset[Permission]] = {
     "member:read": frozenset({P.MEMBER_READ}),
 }
 # A Vafa service calling another (notify asking ingest for the address of a message it sends).
-SERVICE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {"notify": frozenset({P.CONTACT_READ})}
+SERVICE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
+    "notify": frozenset({P.CONTACT_READ}),
+    "ingest": frozenset({P.CODES_SEND}),
+}
 # A member reads the program and their own account, acts on their own points, and may be forgotten.
 MEMBER_PERMISSIONS = frozenset({P.PROGRAM_READ, P.MEMBER_READ, P.MEMBER_ACT, P.MEMBER_ERASE})
 # Permissions about one member: a member principal holds them for its own member id only.

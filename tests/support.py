@@ -97,6 +97,8 @@ async def all_five(
     started = {name: ServiceProcess(f"services.{name}", stack.env(name, **env), log_dir) for name in names}
     # Notify asks this ingest for the addresses of what it sends (only ingest holds them).
     started["notify"].env.setdefault("VAFA_NOTIFY_CONTACTS_URL", started["ingest"].url)
+    # and ingest asks this notify to send members their sign-in codes.
+    started["ingest"].env.setdefault("VAFA_INGEST_NOTIFY_URL", started["notify"].url)
     services.extend(started.values())
     for process in started.values():
         process.start()

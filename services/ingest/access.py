@@ -3,20 +3,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.ingest.auth import KeyKind, generate_key, hash_password, password_matches
+from services.ingest.domain import lookup_digest
+from services.ingest.settings import IngestSettings
 from services.ingest.store import repository
 from shared.audit import record
 from shared.contracts.envelope import utcnow
-from shared.identity import ROLES, SCOPES, Principal
+from shared.identity import ROLES, SCOPES, Principal, member
 
 
 class AccessRefused(Exception):
@@ -159,3 +163,72 @@ async def sign_in(conn: AsyncConnection, name: str, password: str) -> Principal 
     if row is None or row.disabled_at is not None:
         return None
     return Principal("operator", name, roles=frozenset(row.roles))
+
+
+# Persian and Arabic-Indic digits typed into a code box count as the digits they are.
+_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+
+
+@dataclass(frozen=True)
+class CodeToSend:
+    member_id: str
+    channel: Literal["email", "sms"]
+    address: str
+    code: str
+    minutes: int
+
+
+def _code_digest(settings: IngestSettings, member_id: str, code: str) -> bytes:
+    key = settings.ingest_lookup_key.get_secret_value().encode()
+    return hmac.new(
+        key, f"code:{member_id}:{code.translate(_DIGITS).strip()}".encode(), hashlib.sha256
+    ).digest()
+
+
+async def _the_member(conn: AsyncConnection, settings: IngestSettings, field: str, value: str) -> str | None:
+    key = settings.ingest_lookup_key.get_secret_value().encode()
+    found = await repository.members_by_contact(conn, field, lookup_digest(key, field, value))
+    return found[0] if len(found) == 1 else None  # unknown, or shared by several: no code
+
+
+async def new_member_code(
+    conn: AsyncConnection,
+    settings: IngestSettings,
+    field: Literal["email", "phone"],
+    value: str,
+    now: datetime,
+) -> CodeToSend | None:
+    """A one-time code for the member this address belongs to, to send there; None when it belongs to
+    no one (the caller answers the same either way: who is a member is not told)."""
+    member_id = await _the_member(conn, settings, field, value)
+    if member_id is None:
+        return None
+    address = (await repository.contacts_of(conn, [member_id])).get(member_id, {}).get(field)
+    if not address:
+        return None
+    code = f"{secrets.randbelow(10**6):06d}"
+    ttl = settings.ingest_member_code_s
+    await repository.add_member_code(
+        conn, member_id, _code_digest(settings, member_id, code), now + timedelta(seconds=ttl)
+    )
+    return CodeToSend(member_id, "email" if field == "email" else "sms", address, code, max(ttl // 60, 1))
+
+
+async def member_sign_in(
+    conn: AsyncConnection,
+    settings: IngestSettings,
+    field: Literal["email", "phone"],
+    value: str,
+    code: str,
+    now: datetime,
+) -> Principal | None:
+    """The member, when ``code`` is their live code (each code works once, and only for a few tries)."""
+    member_id = await _the_member(conn, settings, field, value)
+    if member_id is None:
+        return None
+    live = await repository.live_code(conn, member_id, now)
+    if live is None or live.attempts >= settings.ingest_member_code_attempts:
+        return None
+    right = hmac.compare_digest(bytes(live.code_digest), _code_digest(settings, member_id, code))
+    await repository.code_tried(conn, live.id, now if right else None)
+    return member(member_id) if right else None

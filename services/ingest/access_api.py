@@ -3,10 +3,12 @@ keys and operators. Every other service verifies the tokens issued here (shared/
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
-from pydantic import AwareDatetime, BaseModel, Field
+import httpx
+from fastapi import APIRouter, BackgroundTasks, Path, Request
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from services.ingest import access
 from services.ingest.auth import KeyRing, SignInLimit
@@ -14,6 +16,8 @@ from services.ingest.settings import IngestSettings
 from services.ingest.store import repository
 from shared.boundary import GuardedRoute
 from shared.contracts.common import PrintableText
+from shared.contracts.envelope import utcnow
+from shared.contracts.members import Email, Phone
 from shared.identity import (
     ROLES,
     SCOPES,
@@ -27,7 +31,9 @@ from shared.identity import (
     secured,
 )
 from shared.problems import ProblemError
+from shared.refusal import Refused
 
+log = logging.getLogger(__name__)
 access_api = APIRouter(prefix="/v1", tags=["access"], route_class=GuardedRoute)
 ADMIN = secured(Permission.ACCESS_ADMIN)
 Name = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9@._+-]*$")]
@@ -94,6 +100,75 @@ async def integration_token(request: Request) -> TokenOut:
         raise refuse(request, 401, found, f"API key {found}: send 'Authorization: Bearer vafa_...'")
     settings: IngestSettings = request.app.state.settings
     return _token(request, found, settings.ingest_integration_token_s)
+
+
+class MemberAddress(PrintableText):
+    email: Email | None = None
+    phone: Phone | None = Field(default=None, description="E.164, e.g. +989121234567")
+
+    @model_validator(mode="after")
+    def _one(self) -> MemberAddress:
+        if (self.email is None) == (self.phone is None):
+            raise Refused("email", "one_of", "give exactly one of email and phone")
+        return self
+
+    @property
+    def given(self) -> tuple[Literal["email", "phone"], str]:
+        return ("email", self.email) if self.email is not None else ("phone", str(self.phone))
+
+
+class MemberCode(MemberAddress):
+    code: str = Field(min_length=4, max_length=10, description="the one-time code the member received")
+
+
+class CodeSent(BaseModel):
+    detail: str
+
+
+@access_api.post("/tokens/member/code", status_code=202, response_model=CodeSent, **SIGN_IN)
+async def member_code(body: MemberAddress, request: Request, background: BackgroundTasks) -> CodeSent:
+    """A member asks for a one-time sign-in code at their email or phone. The answer is the same
+    whether or not the address is a member's, and comes before the code is sent."""
+    field, value = body.given
+    limit: SignInLimit = request.app.state.code_limit
+    if (wait := limit.waiting(f"{field}:{value.lower()}")) > 0:
+        raise ProblemError(
+            429, "Too many codes", "too many codes asked for this address; try again later",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )  # fmt: skip
+    limit.failed(f"{field}:{value.lower()}")  # every request counts against the address
+    settings: IngestSettings = request.app.state.settings
+    async with request.app.state.engine.begin() as conn:
+        found = await access.new_member_code(conn, settings, field, value, utcnow())
+    if found is not None:
+        background.add_task(_send_code, settings, request.app.state.signing_keys, found)
+    return CodeSent(detail="if this address belongs to a member, a code is on its way")
+
+
+async def _send_code(settings: IngestSettings, signing: SigningKeys, code: access.CodeToSend) -> None:
+    token = signing.issue(Principal("service", "ingest"), 60)
+    url = settings.ingest_notify_url.rstrip("/") + "/v1/sign-in-codes"
+    body = {"member_id": code.member_id, "channel": code.channel, "address": code.address,
+            "code": code.code, "minutes": code.minutes}  # fmt: skip
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            answer = await client.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+        if answer.status_code != 204:
+            log.warning("notify did not send a sign-in code: %s %s", answer.status_code, answer.text[:200])
+    except httpx.HTTPError as error:
+        log.warning("notify unreachable for a sign-in code: %s", error)
+
+
+@access_api.post("/tokens/member", response_model=TokenOut, **SIGN_IN)
+async def member_token(body: MemberCode, request: Request) -> TokenOut:
+    """The code a member received, for a short-lived token to their own data only."""
+    field, value = body.given
+    settings: IngestSettings = request.app.state.settings
+    async with request.app.state.engine.begin() as conn:
+        principal = await access.member_sign_in(conn, settings, field, value, body.code, utcnow())
+    if principal is None:
+        raise refuse(request, 401, "bad code", "wrong or expired code: ask for a new one")
+    return _token(request, principal, settings.ingest_member_token_s)
 
 
 class KeyIn(PrintableText):

@@ -50,4 +50,5 @@ def create(settings: IngestSettings | None = None) -> FastAPI:
     )
     app.state.resolve_token = app.state.keyring.resolve
     app.state.signin_limit = SignInLimit(settings.ingest_signin_failures, settings.ingest_signin_window_s)
+    app.state.code_limit = SignInLimit(settings.ingest_member_code_requests, settings.ingest_signin_window_s)
     return app

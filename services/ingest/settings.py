@@ -34,6 +34,15 @@ class IngestSettings(ServiceSettings):
     # so the index alone does not give them away (VAFA_INGEST_LOOKUP_KEY).
     ingest_lookup_key: SecretStr = SecretStr(DEV_LOOKUP_KEY)
 
+    # Members sign in with a one-time code that notify sends (VAFA_INGEST_NOTIFY_URL): it lives
+    # VAFA_INGEST_MEMBER_CODE_S, takes VAFA_INGEST_MEMBER_CODE_ATTEMPTS guesses, and an address gets at
+    # most VAFA_INGEST_MEMBER_CODE_REQUESTS codes per VAFA_INGEST_SIGNIN_WINDOW_S.
+    ingest_notify_url: str = "http://127.0.0.1:8004"
+    ingest_member_code_s: int = 600
+    ingest_member_code_attempts: int = 5
+    ingest_member_code_requests: int = 3
+    ingest_member_token_s: int = 1800
+
     def known_defaults(self) -> list[str]:
         found = super().known_defaults()
         if self.ingest_lookup_key.get_secret_value() == DEV_LOOKUP_KEY:

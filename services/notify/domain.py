@@ -42,6 +42,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "points.expiring_soon": {"points": 300, "expires_at": datetime(2026, 12, 31, tzinfo=UTC)},
     "reward.issued": {"name": "Free sangak", "code": "ABCD-EFGH-IJKL-MNOP"},
+    # Not an event: ingest asks for it when a member signs in (sent at once, never queued or kept).
+    "member.sign_in_code": {"code": "042117", "minutes": 10},
     "membership.expiring": {"tier": "Gold", "ends_at": datetime(2027, 1, 10, tzinfo=UTC)},
     "tier.progress": {"next_tier": "Gold", "remaining": "4500000", "metric": "spend"},
     "program.ending": {

@@ -13,6 +13,8 @@ the event id for the receiver to drop a repeat). The chaos suite measures it.
 from __future__ import annotations
 
 import logging
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notify.channels import NotDelivered, channels
 from services.notify.contacts import Contacts, ContactsUnavailable
-from services.notify.domain import ADDRESS, decide
+from services.notify.domain import ADDRESS, Message, decide
 from services.notify.settings import NotifySettings
 from services.notify.store.repository import profiles_of
 from services.notify.store.tables import deliveries
@@ -128,6 +130,20 @@ class Sender:
             )
         return len(rows)
 
+    async def send_now(self, channel: str, member_id: str, address: str, message: Message) -> None:
+        """A message that cannot wait and must not be kept (a sign-in code): sent once, counted, not
+        logged as a delivery. Raises NotDelivered."""
+        found = self.channels.get(channel)
+        if found is None:
+            raise NotDelivered(f"channel {channel} is not configured", retry=False)
+        delivery = _Immediate(address, message.subject, message.body, uuid.uuid4(), member_id)
+        try:
+            await found.send(delivery)
+        except NotDelivered:
+            self.outcomes.labels(channel, "failed").inc()
+            raise
+        self.outcomes.labels(channel, "sent").inc()
+
     async def _failed(self, conn: AsyncConnection, r: Row[Any], attempts: int, reason: str) -> None:
         key = (deliveries.c.source_event_id == r.source_event_id) & (deliveries.c.channel == r.channel)
         await conn.execute(
@@ -150,6 +166,16 @@ class Sender:
         await append(
             conn, [emitted(self.settings, NOTIFICATION_FAILED, outcome.member_id, outcome), undelivered]
         )
+
+
+@dataclass(frozen=True)
+class _Immediate:
+    address: str
+    subject: str
+    body: str
+    source_event_id: uuid.UUID
+    member_id: str
+    source_type: str = "member.sign_in_code"
 
 
 class _Addressed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeAlias
 
@@ -18,6 +19,7 @@ from services.ingest.store.tables import (
     api_keys,
     contact_index,
     idempotency,
+    member_codes,
     member_contacts,
     members,
     operators,
@@ -258,3 +260,40 @@ async def keep_members(
             contacts.append(contact)
     await keep_contacts(conn, contacts, lookup_key)
     return bare
+
+
+async def add_member_code(
+    conn: AsyncConnection, member_id: str, code_digest: bytes, expires_at: datetime
+) -> uuid.UUID:
+    code_id = uuid.uuid4()
+    await conn.execute(
+        member_codes.insert().values(
+            id=code_id, member_id=member_id, code_digest=code_digest, expires_at=expires_at
+        )
+    )
+    return code_id
+
+
+async def live_code(conn: AsyncConnection, member_id: str, now: datetime) -> AnyRow | None:
+    """The member's latest code still unused and unexpired, locked for the check."""
+    return (
+        await conn.execute(
+            select(member_codes)
+            .where(
+                member_codes.c.member_id == member_id,
+                member_codes.c.used_at.is_(None),
+                member_codes.c.expires_at > now,
+            )
+            .order_by(member_codes.c.expires_at.desc())
+            .limit(1)
+            .with_for_update()
+        )
+    ).first()
+
+
+async def code_tried(conn: AsyncConnection, code_id: uuid.UUID, used_at: datetime | None) -> None:
+    await conn.execute(
+        member_codes.update()
+        .where(member_codes.c.id == code_id)
+        .values(attempts=member_codes.c.attempts + 1, used_at=used_at)
+    )

@@ -109,3 +109,16 @@ contact_index = Table(
     PrimaryKeyConstraint("field", "digest", "member_id"),
     Index("ix_contact_index_member", "member_id"),
 )
+
+# One-time sign-in codes sent to members (only a keyed hash of each), used once, within minutes.
+member_codes = Table(
+    "member_codes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("member_id", String, nullable=False),
+    Column("code_digest", LargeBinary, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    Index("ix_member_codes_member", "member_id", "expires_at"),
+)
