@@ -56,7 +56,7 @@ Role = Literal["admin", "marketer", "support", "analyst", "read-only"]
 ROLES: tuple[Role, ...] = ("admin", "marketer", "support", "analyst", "read-only")
 P = Permission
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
-    "admin": frozenset(Permission),
+    "admin": frozenset(Permission) - {P.CODES_SEND},  # that one is a service's alone
     "marketer": frozenset({P.PROGRAM_READ, P.PROGRAM_WRITE, P.INSIGHT_READ, P.MEMBER_READ, P.OPS_READ}),
     "support": frozenset(
         {

@@ -46,6 +46,7 @@ PRINCIPALS: dict[str, Principal] = {
     "member": member(OWN),
     "other-member": member("someone-else"),
     "notify-service": Principal("service", "notify"),
+    "ingest-service": Principal("service", "ingest"),
 }
 OPERATORS = {"admin", "marketer", "support", "analyst", "read-only"}
 # Who may, per permission: written out here, not read from the code, so a wrong grant there fails.
@@ -59,6 +60,7 @@ MAY: dict[str, set[str]] = {
     "insight:read": {"admin", "marketer", "analyst", "read-only"},
     "contact:read": {"admin", "support", "notify-service"},
     "member:erase": {"admin", "support", "member"},
+    "codes:send": {"ingest-service"},
     "access:admin": {"admin"},
     "audit:read": {"admin"},
 }
