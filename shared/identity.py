@@ -226,11 +226,7 @@ def _strings(value: Any) -> frozenset[str]:
 
 def _principal(claims: Mapping[str, Any]) -> Principal | str:
     kind, subject = claims.get("kind"), claims.get("sub")
-    if (
-        kind not in ("operator", "integration", "member", "service")
-        or not isinstance(subject, str)
-        or not subject
-    ):
+    if kind not in _ACTOR_PREFIX or not isinstance(subject, str) or not subject:
         return "invalid"
     key_id = claims.get("key_id")
     return Principal(

@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
 # Services and settings built in-process by the unit tests run with the repository's dev secrets.
 os.environ.setdefault("VAFA_ENV", "dev")
 
-from tests.support import REPO, Infra, ServiceProcess, Stack, docker_answers
+from sim.mail import Mailbox
+from tests.support import REPO, Infra, ServiceProcess, Stack, docker_answers, free_port
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +74,16 @@ def services(tmp_path: Path) -> Iterator[list[ServiceProcess]]:
 @pytest.fixture
 def log_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture
+def mail() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server on loopback for notify to send to: what it received, and its port."""
+    inbox = Mailbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    yield inbox, smtp.port
+    smtp.stop()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

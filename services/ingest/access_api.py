@@ -3,8 +3,10 @@ keys and operators. Every other service verifies the tokens issued here (shared/
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 import httpx
 from fastapi import APIRouter, BackgroundTasks, Path, Request
@@ -34,6 +36,7 @@ from shared.problems import ProblemError
 from shared.refusal import Refused
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 access_api = APIRouter(prefix="/v1", tags=["access"], route_class=GuardedRoute)
 ADMIN = secured(Permission.ACCESS_ADMIN)
 Name = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9@._+-]*$")]
@@ -57,11 +60,17 @@ def _token(request: Request, principal: Principal, ttl_s: int) -> TokenOut:
     )
 
 
-def _refused(error: access.AccessRefused) -> ProblemError:
-    status, title = {"unknown": (404, "Not found"), "conflict": (409, "Conflict")}.get(
-        error.kind, (422, "Invalid request")
-    )
-    return ProblemError(status, title, str(error))
+async def _admin_write(request: Request, change: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """An admin's change in one transaction; what it refuses, answered as a problem (this edge's
+    mapping of ``AccessRefused``)."""
+    async with request.app.state.engine.begin() as conn:
+        try:
+            return await change(conn, *args)
+        except access.AccessRefused as error:
+            status, title = {"unknown": (404, "Not found"), "conflict": (409, "Conflict")}.get(
+                error.kind, (422, "Invalid request")
+            )
+            raise ProblemError(status, title, str(error)) from error
 
 
 class SignIn(PrintableText):
@@ -73,13 +82,7 @@ class SignIn(PrintableText):
 async def operator_token(body: SignIn, request: Request) -> TokenOut:
     """An operator signs in: a token naming their roles, for every service's API."""
     limit: SignInLimit = request.app.state.signin_limit
-    if (wait := limit.waiting(body.name)) > 0:
-        raise ProblemError(
-            429,
-            "Too many attempts",
-            f"too many failed sign-ins for {body.name!r}; try again later",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )
+    limit.check(body.name, f"too many failed sign-ins for {body.name!r}")
     async with request.app.state.engine.connect() as conn:
         principal = await access.sign_in(conn, body.name, body.password)
     if principal is None:
@@ -131,11 +134,7 @@ async def member_code(body: MemberAddress, request: Request, background: Backgro
     whether or not the address is a member's, and comes before the code is sent."""
     field, value = body.given
     limit: SignInLimit = request.app.state.code_limit
-    if (wait := limit.waiting(f"{field}:{value.lower()}")) > 0:
-        raise ProblemError(
-            429, "Too many codes", "too many codes asked for this address; try again later",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )  # fmt: skip
+    limit.check(f"{field}:{value.lower()}", "too many codes asked for this address")
     limit.failed(f"{field}:{value.lower()}")  # every request counts against the address
     settings: IngestSettings = request.app.state.settings
     async with request.app.state.engine.begin() as conn:
@@ -203,11 +202,7 @@ class NewKeyOut(KeyOut):
 @access_api.post("/access/keys", status_code=201, response_model=NewKeyOut, **ADMIN)
 async def create_key(body: KeyIn, caller: Caller, request: Request) -> NewKeyOut:
     spec = access.KeySpec(**body.model_dump(exclude={"scopes"}), scopes=tuple(body.scopes))
-    async with request.app.state.engine.begin() as conn:
-        try:
-            token, view = await access.create_key(conn, caller, spec)
-        except access.AccessRefused as error:
-            raise _refused(error) from error
+    token, view = await _admin_write(request, access.create_key, caller, spec)
     return NewKeyOut(token=token, **view)
 
 
@@ -220,11 +215,7 @@ async def list_keys(request: Request) -> list[dict[str, Any]]:
 @access_api.delete("/access/keys/{prefix}", status_code=204, **ADMIN)
 async def revoke_key(prefix: Annotated[str, Path(max_length=16)], caller: Caller, request: Request) -> None:
     """Revoked at once here; tokens already exchanged for it live out their hour."""
-    async with request.app.state.engine.begin() as conn:
-        try:
-            await access.revoke_key(conn, caller, prefix)
-        except access.AccessRefused as error:
-            raise _refused(error) from error
+    await _admin_write(request, access.revoke_key, caller, prefix)
 
 
 class OperatorIn(PrintableText):
@@ -255,11 +246,7 @@ class NewOperatorOut(OperatorOut):
 
 @access_api.post("/access/operators", status_code=201, response_model=NewOperatorOut, **ADMIN)
 async def add_operator(body: OperatorIn, caller: Caller, request: Request) -> NewOperatorOut:
-    async with request.app.state.engine.begin() as conn:
-        try:
-            password = await access.add_operator(conn, caller, body.name, body.roles)
-        except access.AccessRefused as error:
-            raise _refused(error) from error
+    password = await _admin_write(request, access.add_operator, caller, body.name, body.roles)
     return NewOperatorOut(name=body.name, roles=sorted(set(body.roles)), password=password)
 
 
@@ -272,10 +259,7 @@ async def list_operators(request: Request) -> list[dict[str, Any]]:
 @access_api.patch("/access/operators/{name}", status_code=204, **ADMIN)
 async def change_operator(name: Name, body: OperatorChange, caller: Caller, request: Request) -> None:
     """Roles, a new password, or disabling the account (its tokens live out their hours)."""
-    async with request.app.state.engine.begin() as conn:
-        try:
-            await access.change_operator(
-                conn, caller, name, roles=body.roles, password=body.password, disabled=body.disabled
-            )
-        except access.AccessRefused as error:
-            raise _refused(error) from error
+    change = functools.partial(
+        access.change_operator, roles=body.roles, password=body.password, disabled=body.disabled
+    )
+    await _admin_write(request, change, caller, name)

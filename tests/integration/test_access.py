@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
 from shared.identity import Principal, SigningKeys, integration
 from sim.mail import Mailbox
@@ -25,7 +24,6 @@ from tests.support import (
     api_key,
     bearer,
     eventually,
-    free_port,
     member,
     operator,
     running,
@@ -233,51 +231,46 @@ async def test_operators_sign_in_their_writes_are_audited_under_their_name_and_a
 
 
 async def test_a_member_signs_in_with_a_code_sent_to_their_email_and_reads_only_their_own_data(
-    stack: Stack, services: list[ServiceProcess], log_dir: Path
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, mail: tuple[Mailbox, int]
 ) -> None:
-    inbox = Mailbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    try:
-        run = await all_five(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(smtp.port))
-        key = {"Authorization": f"Bearer {api_key(stack, 'chain', '--chain', 'hyperstar')}"}
-        async with run["ingest"].client(principal=None, timeout=30) as client:
-            for who, email in (("m-leila", "leila@mail.example"), ("m-omid", "omid@mail.example")):
-                enrol = {"member_id": who, "chain_id": "hyperstar", "email": email, "locale": "en",
-                         "occurred_at": "2026-11-20T10:00:00Z"}  # fmt: skip
-                assert (await client.post("/v1/members", json=enrol, headers=key)).status_code == 202
-            known = "SELECT count(*) = 2 FROM members WHERE locale = 'en'"
-            await eventually(lambda: stack.scalar("notify", known), what="notify knows their language")
+    inbox, port = mail
+    run = await all_five(stack, services, log_dir, VAFA_NOTIFY_SMTP_PORT=str(port))
+    key = {"Authorization": f"Bearer {api_key(stack, 'chain', '--chain', 'hyperstar')}"}
+    async with run["ingest"].client(principal=None, timeout=30) as client:
+        for who, email in (("m-leila", "leila@mail.example"), ("m-omid", "omid@mail.example")):
+            enrol = {"member_id": who, "chain_id": "hyperstar", "email": email, "locale": "en",
+                     "occurred_at": "2026-11-20T10:00:00Z"}  # fmt: skip
+            assert (await client.post("/v1/members", json=enrol, headers=key)).status_code == 202
+        known = "SELECT count(*) = 2 FROM members WHERE locale = 'en'"
+        await eventually(lambda: stack.scalar("notify", known), what="notify knows their language")
 
-            asked = await client.post("/v1/tokens/member/code", json={"email": "LEILA@mail.example"})
-            stranger = await client.post("/v1/tokens/member/code", json={"email": "nobody@mail.example"})
-            # Who is a member is not told: the same answer for a stranger's address.
-            assert (asked.status_code, asked.json()) == (stranger.status_code, stranger.json())
-            assert asked.status_code == 202
-            mail = await eventually(lambda: [m for m in inbox.messages if m["To"] == "leila@mail.example"])
-            assert mail[0]["Subject"].startswith("Your Vafa sign-in code")
-            code = mail[0]["Subject"].rsplit(" ", 1)[-1]
-            assert len(inbox.messages) == 1  # nothing went to the stranger
+        asked = await client.post("/v1/tokens/member/code", json={"email": "LEILA@mail.example"})
+        stranger = await client.post("/v1/tokens/member/code", json={"email": "nobody@mail.example"})
+        # Who is a member is not told: the same answer for a stranger's address.
+        assert (asked.status_code, asked.json()) == (stranger.status_code, stranger.json())
+        assert asked.status_code == 202
+        received = await eventually(lambda: [m for m in inbox.messages if m["To"] == "leila@mail.example"])
+        assert received[0]["Subject"].startswith("Your Vafa sign-in code")
+        code = received[0]["Subject"].rsplit(" ", 1)[-1]
+        assert len(inbox.messages) == 1  # nothing went to the stranger
 
-            leila = {"email": "leila@mail.example"}
-            wrong = await client.post("/v1/tokens/member", json=leila | {"code": "000000"})
-            assert wrong.status_code == 401
-            # Persian digits typed into the box are the same code.
-            persian = code.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
-            signed = await client.post("/v1/tokens/member", json=leila | {"code": persian})
-            assert signed.status_code == 200, signed.text
-            again = await client.post("/v1/tokens/member", json=leila | {"code": code})
-            assert again.status_code == 401  # a code works once
-            token = {"Authorization": f"Bearer {signed.json()['access_token']}"}
-            assert signed.json()["actor"] == "member:m-leila"
-            assert (await client.get("/v1/members/m-leila/export", headers=token)).status_code == 200
-            assert (await client.get("/v1/members/m-omid/export", headers=token)).status_code == 403
-            for _ in range(3):
-                await client.post("/v1/tokens/member/code", json={"phone": "+989120000000"})
-            limited = await client.post("/v1/tokens/member/code", json={"phone": "+989120000000"})
-            assert limited.status_code == 429
-        async with run["points"].client(principal=None, timeout=30) as client:
-            assert (await client.get("/v1/members/m-omid/ledger", headers=token)).status_code == 403
-            assert (await client.get("/v1/members/m-leila/ledger", headers=token)).status_code == 200
-    finally:
-        smtp.stop()
+        leila = {"email": "leila@mail.example"}
+        wrong = await client.post("/v1/tokens/member", json=leila | {"code": "000000"})
+        assert wrong.status_code == 401
+        # Persian digits typed into the box are the same code.
+        persian = code.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+        signed = await client.post("/v1/tokens/member", json=leila | {"code": persian})
+        assert signed.status_code == 200, signed.text
+        again = await client.post("/v1/tokens/member", json=leila | {"code": code})
+        assert again.status_code == 401  # a code works once
+        token = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+        assert signed.json()["actor"] == "member:m-leila"
+        assert (await client.get("/v1/members/m-leila/export", headers=token)).status_code == 200
+        assert (await client.get("/v1/members/m-omid/export", headers=token)).status_code == 403
+        for _ in range(3):
+            await client.post("/v1/tokens/member/code", json={"phone": "+989120000000"})
+        limited = await client.post("/v1/tokens/member/code", json={"phone": "+989120000000"})
+        assert limited.status_code == 429
+    async with run["points"].client(principal=None, timeout=30) as client:
+        assert (await client.get("/v1/members/m-omid/ledger", headers=token)).status_code == 403
+        assert (await client.get("/v1/members/m-leila/ledger", headers=token)).status_code == 200

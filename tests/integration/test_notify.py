@@ -8,15 +8,11 @@ import hmac
 import json
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-
-import pytest
-from aiosmtpd.controller import Controller
 
 from shared.contracts import (
     MEMBER_ENROLLED,
@@ -42,16 +38,6 @@ from tests.support import (
     purchase,
     running,
 )
-
-
-@pytest.fixture
-def mail() -> Iterator[tuple[Mailbox, int]]:
-    """A real SMTP server on loopback for notify to send to: what it received, and its port."""
-    inbox = Mailbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    yield inbox, smtp.port
-    smtp.stop()
 
 
 async def start_notify(

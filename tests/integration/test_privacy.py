@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from shared.topics import CATALOG, dead_letter_spec
 from sim.mail import Mailbox
@@ -24,7 +23,6 @@ from tests.support import (
     api_key,
     bearer,
     eventually,
-    free_port,
     member,
     operator,
 )
@@ -84,21 +82,16 @@ async def _rebuild(stack: Stack, process: ServiceProcess, service: str, cwd: Pat
 
 
 async def test_an_erased_member_is_in_no_store_and_no_topic_even_after_a_rebuild_and_the_sums_hold(
-    stack: Stack, services: list[ServiceProcess], log_dir: Path, tmp_path: Path
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, tmp_path: Path, mail: tuple[Mailbox, int]
 ) -> None:
-    inbox = Mailbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    try:
-        run = await all_five(
-            stack, services, log_dir,
-            VAFA_NOTIFY_SMTP_PORT=str(smtp.port), VAFA_NOTIFY_SEND_INTERVAL_S="0.2",
-            VAFA_NOTIFY_QUIET_FROM="00:00", VAFA_NOTIFY_QUIET_UNTIL="00:00",
-            VAFA_POINTS_EARN_RATE="0.0001",
-        )  # fmt: skip
-        await _scenario(stack, run, inbox, tmp_path)
-    finally:
-        smtp.stop()
+    inbox, port = mail
+    run = await all_five(
+        stack, services, log_dir,
+        VAFA_NOTIFY_SMTP_PORT=str(port), VAFA_NOTIFY_SEND_INTERVAL_S="0.2",
+        VAFA_NOTIFY_QUIET_FROM="00:00", VAFA_NOTIFY_QUIET_UNTIL="00:00",
+        VAFA_POINTS_EARN_RATE="0.0001",
+    )  # fmt: skip
+    await _scenario(stack, run, inbox, tmp_path)
 
 
 async def _scenario(stack: Stack, run: dict[str, ServiceProcess], inbox: Mailbox, tmp_path: Path) -> None:

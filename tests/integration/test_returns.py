@@ -78,6 +78,8 @@ async def settled(
         and now["analytics refunds"] == refunded
         and now["points balance"] == purchased - refunded
         and now["tiers qualifying value"] is not None
+        # tiers too: each store hears of an event in its own time
+        and Decimal(str(now["tiers qualifying value"])) == purchased - refunded
     )
     return now if done else None
 
