@@ -234,12 +234,12 @@ async def vafactl(command: str, env: dict[str, str]) -> None:
 
 @pytest.fixture
 def private_kafka(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A Kafka broker of this test's own, so it can be stopped without disturbing the others."""
+    """A Kafka broker of this test's own, so it can be stopped without disturbing the others (its
+    principals have the passwords of VAFA_KAFKA_CREDENTIALS_DIR, so the same Infra connects)."""
     env = {
         **os.environ,
         "VAFA_STATE_DIR": str(tmp_path / "kafka-state"),
         "VAFA_KAFKA_PORT": str(free_port()),
-        "VAFA_KAFKA_SASL_PORT": str(free_port()),
         "VAFA_KAFKA_CONTROLLER_PORT": str(free_port()),
     }
     subprocess.run([str(REPO / "deploy/local/vafactl"), "kafka-up"], env=env, check=True)

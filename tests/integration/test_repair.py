@@ -33,11 +33,14 @@ from tests.support import (
 async def repair(
     stack: Stack, service: str, cwd: Path, *args: str, **env: str
 ) -> subprocess.CompletedProcess[str]:
+    """The repair command with the service's settings. Redrive writes to topics other services own,
+    so it runs as the admin principal; rebuild needs only the service's own (its group)."""
+    kafka = stack.infra.principal_env() if args[0] == "redrive" else {}
     return await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "shared.repair", *args],
         cwd=cwd,
-        env=os.environ | stack.env(service, VAFA_SERVICE_NAME=service, PYTHONPATH=str(REPO), **env),
+        env=os.environ | stack.env(service, VAFA_SERVICE_NAME=service, PYTHONPATH=str(REPO), **env) | kafka,
         capture_output=True,
         text=True,
         timeout=120,
