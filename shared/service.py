@@ -158,6 +158,9 @@ def create_app(
         request_timeout_ms=10_000,
         graceful_timeout=30.0,
         client_id=f"vafa-{settings.service_name}",
+        # Topics come from the catalog only: a service creates what it writes (below, in the lifespan),
+        # never what it reads (its principal may not; faststream would create them with its defaults).
+        allow_auto_create_topics=False,
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name)],
     )
 
