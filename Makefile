@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-infra-up:
+infra-up: venv
 	$(VAFACTL) up
 
 infra-down:

@@ -42,6 +42,7 @@ from aiokafka import AIOKafkaConsumer
 
 from services.ingest.domain import purchase_event_id
 from shared.contracts.envelope import utcnow
+from shared.kafka_acls import POS
 from shared.topics import Topic, TopicSpec, ensure_topics
 from sim.harness import Infra, Probe, ServiceProcess, Stack, infra_from_env, produce
 from sim.pos import PosSimulator
@@ -64,17 +65,17 @@ def workload(count: int, members: int, seed: int) -> list[bytes]:
 async def ceiling(infra: Infra, values: Sequence[bytes]) -> dict[str, float]:
     """Bare aiokafka, same partitions: produce all, consume all in a group, no processing."""
     topic = f"bench-ceiling-{uuid.uuid4().hex[:8]}"
-    await ensure_topics(infra.kafka, [TopicSpec(topic, partitions=6, key="member")])
+    await ensure_topics(infra.kafka_client(), [TopicSpec(topic, partitions=6, key="member")])
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=infra.kafka,
+        **infra.kafka_client(),
         group_id=topic,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
     await consumer.start()
     started = time.perf_counter()
-    producing = asyncio.create_task(produce(infra.kafka, topic, values))
+    producing = asyncio.create_task(produce(infra.kafka_client(), topic, values))
     seen = 0
     while seen < len(values):
         batch = await consumer.getmany(timeout_ms=200, max_records=5000)
@@ -276,7 +277,7 @@ async def pipeline(
         # Keyed by member, as a POS would: a return then follows its sale on one partition (ingest
         # dead-letters a return that arrives before its sale).
         keys = [str(orjson.loads(v).get("member_id", "")).encode() for v in values]
-        await produce(infra.kafka, stack.topic(Topic.POS_RAW), values, keys=keys)
+        await produce(infra.kafka_client(POS), stack.topic(Topic.POS_RAW), values, keys=keys)
         produced_s = time.perf_counter() - started
         done = await finished(probe, expected_outputs(values), started)
         stop.set()
@@ -333,7 +334,9 @@ async def latency(infra: Infra, rate: float, seconds: float, members: int, log_d
     try:
         await asyncio.sleep(2)
         items = list(simulator(int(rate * seconds), members, seed=11).purchases(int(rate * seconds)))
-        sent = await produce(infra.kafka, stack.topic(Topic.POS_RAW), [orjson.dumps(i) for i in items], rate)
+        sent = await produce(
+            infra.kafka_client(POS), stack.topic(Topic.POS_RAW), [orjson.dumps(i) for i in items], rate
+        )
         created = {
             str(purchase_event_id(i["chain_id"], i["store_id"], i["receipt_no"])): t
             for i, t in zip(items, sent, strict=True)

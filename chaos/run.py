@@ -32,6 +32,7 @@ from aiosmtpd.controller import Controller
 from chaos.oracle import Oracle
 from shared.contracts.envelope import utcnow
 from shared.deadletter import SOURCE_OFFSET, SOURCE_PARTITION
+from shared.kafka_acls import POS
 from shared.topics import Topic
 from sim.harness import (
     REPO,
@@ -278,7 +279,7 @@ async def chaos(
         await run.all_ready()
         async with Probe(stack, READS) as probe:
             await produce(
-                infra.kafka,
+                infra.kafka_client(POS),
                 stack.topic(Topic.POS_RAW),
                 [orjson.dumps(e) for e in enrolments],
                 keys=[e["member_id"].encode() for e in enrolments],
@@ -297,7 +298,7 @@ async def chaos(
             plan = [kind for _ in range(rounds) for kind in rng.sample(list(kinds), len(kinds))]
             load = asyncio.create_task(
                 produce(
-                    infra.kafka,
+                    infra.kafka_client(POS),
                     stack.topic(Topic.POS_RAW),
                     [orjson.dumps(i) for i in stream],
                     rate,

@@ -26,8 +26,9 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from shared.contracts.envelope import utcnow
+from shared.kafka_acls import principal_of
 from shared.topics import Topic
-from sim.harness import bearer
+from sim.harness import bearer, infra_from_env
 from sim.mail import Mailbox
 from sim.pos import PosSimulator
 
@@ -39,12 +40,19 @@ MEMBERS = int(os.environ.get("VAFA_DEMO_MEMBERS", "800"))
 PORTS = {"ingest": 8001, "points": 8002, "tiers": 8003, "notify": 8004, "analytics": 8005}
 
 
+def kafka_env(service: str) -> dict[str, str]:
+    """Each service connects to Kafka as its own principal, with its rights only (shared/kafka_acls.py)."""
+    infra = infra_from_env()
+    return infra.principal_env(principal_of(service)) if infra.authorized else {}
+
+
 def start(module: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    log = (LOGS / f"{module.rsplit('.', 1)[-1]}.log").open("ab")
+    name = module.rsplit(".", 1)[-1]
+    log = (LOGS / f"{name}.log").open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", module],
         cwd=REPO,
-        env={**os.environ, **env, "VAFA_HTTP_PORT": str(port)},
+        env={**os.environ, **kafka_env(name), **env, "VAFA_HTTP_PORT": str(port)},
         stdout=log,
         stderr=log,
     )
@@ -201,7 +209,8 @@ async def show_a_referral(
         await asyncio.sleep(0.1)
     jobs = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "services.points.jobs"], cwd=REPO,
-        env={**os.environ, "VAFA_POINTS_EARN_RATE": str(EARN_RATE)}, capture_output=True, text=True,
+        env={**os.environ, **kafka_env("points"), "VAFA_POINTS_EARN_RATE": str(EARN_RATE)},
+        capture_output=True, text=True,
     )  # fmt: skip
     if jobs.returncode:
         print(f"\nreferral: the points jobs failed: {jobs.stderr[-500:]}")

@@ -165,6 +165,11 @@ class Decoder(Protocol):
         service has no use for (topics carry several kinds), skipped."""
 
 
+def topics_of(contracts: Sequence[Contract[Any]]) -> list[str]:
+    """The topics that carry these contracts, without the deployment's topic prefix."""
+    return sorted({str(c.topic) for c in contracts})
+
+
 class ContractDecoder:
     """Decodes enveloped events of the given versioned contracts."""
 
@@ -175,7 +180,7 @@ class ContractDecoder:
             for c in contracts
         }
         self._others = {(c.name, c.version) for c in ALL_CONTRACTS} - set(self._models)
-        self.topics: Sequence[str] = sorted({str(c.topic) for c in contracts})
+        self.topics: Sequence[str] = topics_of(contracts)
         self.description = ", ".join(f"{c.name} v{c.version}" for c in contracts) + " (the Envelope)"
 
     def __call__(self, record: Record) -> Envelope[Any] | str | None:

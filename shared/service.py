@@ -37,13 +37,14 @@ from shared.consumer import BatchHandler, Decoder, ReliableConsumer, is_transien
 from shared.contracts import Contract, Envelope
 from shared.contracts.envelope import utcnow
 from shared.identity import PUBLIC, Permission, SigningKeys, secured
+from shared.kafka_acls import service_access, topic_specs
 from shared.metrics import CoreMetrics
 from shared.outbox import OutboxRelay, oldest_waiting
 from shared.store.core_tables import INBOX
 from shared.store.db import make_engine
 from shared.store.migrate import upgrade_async
 from shared.store.retention import prune
-from shared.topics import CATALOG, dead_letter_spec, ensure_topics
+from shared.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,8 @@ def create_app(
         keep, every = settings.inbox_retention_days, settings.retention_interval_s
         jobs = [*jobs, retention_job("prune-inbox", INBOX, "processed_at", keep, every)]
     metrics = CoreMetrics(registry)
+    # What this service may do on Kafka follows from what it reads and emits (shared/kafka_acls.py).
+    access = service_access(settings.service_name, consumes.decoder.topics if consumes else (), emits)
     engine: AsyncEngine | None = make_engine(settings) if migrations else None
     relay = (
         OutboxRelay(
@@ -161,6 +164,9 @@ def create_app(
         request_timeout_ms=10_000,
         graceful_timeout=30.0,
         client_id=f"vafa-{settings.service_name}",
+        # Topics come from the catalog only: a service creates what it writes (below, in the lifespan),
+        # never what it reads (its principal may not; faststream would create them with its defaults).
+        allow_auto_create_topics=False,
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name)],
     )
 
@@ -180,7 +186,9 @@ def create_app(
         deadline = asyncio.get_running_loop().time() + settings.startup_timeout_s
         if migrations is not None:
             await _until_up("migrations", lambda: upgrade_async(migrations, settings.database_url), deadline)
-        topics = [*CATALOG, dead_letter_spec(settings.service_name)]
+        # Only the topics it writes: its principal may create nothing else (the rest are created by the
+        # admin, `python -m shared.kafka_acls apply`, or by the service that writes them).
+        topics = topic_specs(access.writes)
         await _until_up(
             "topics",
             lambda: ensure_topics(settings.kafka_options(), topics, prefix=settings.topic_prefix),
@@ -235,6 +243,7 @@ def create_app(
     )
     app.add_middleware(BodyLimit, limit=settings.http_max_body_bytes)
     app.state.settings = settings
+    app.state.kafka_access = access
     app.state.engine = engine
     app.state.broker = broker
     app.state.publishers = publishers

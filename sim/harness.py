@@ -22,8 +22,10 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
+from pydantic import SecretStr
 
-from shared.config import DEV_SIGNING_KEYS
+from shared import kafka_acls
+from shared.config import DEV_SIGNING_KEYS, ServiceSettings
 from shared.identity import Principal, SigningKeys, operator
 from shared.topics import CATALOG, dead_letter_spec, ensure_topics
 
@@ -46,6 +48,56 @@ class Infra:
     pg_port: int
     pg_user: str
     pg_password: str
+    # How the harness itself connects (vafactl's broker: SASL/SCRAM as the admin, a super user) and
+    # where each principal's password is (VAFA_KAFKA_CREDENTIALS_DIR): services get their own.
+    kafka_protocol: str = "PLAINTEXT"
+    kafka_mechanism: str = "SCRAM-SHA-512"
+    kafka_user: str = ""
+    kafka_password: str = ""
+    kafka_credentials: str = ""
+
+    @property
+    def authorized(self) -> bool:
+        """The broker authenticates every client and applies ACLs (vafactl's does; a container not)."""
+        return self.kafka_protocol.startswith("SASL")
+
+    def password(self, principal: str) -> str:
+        if principal == self.kafka_user:
+            return self.kafka_password
+        if not self.kafka_credentials:
+            raise RuntimeError(f"no VAFA_KAFKA_CREDENTIALS_DIR: the password of {principal} is unknown")
+        return (Path(self.kafka_credentials) / principal).read_text().strip()
+
+    def principal_env(self, principal: str | None = None) -> dict[str, str]:
+        """The ``VAFA_KAFKA_*`` settings of a client connecting as ``principal`` (the admin by default)."""
+        env = {
+            "VAFA_KAFKA_BOOTSTRAP_SERVERS": self.kafka,
+            "VAFA_KAFKA_SECURITY_PROTOCOL": self.kafka_protocol,
+        }
+        if self.authorized:
+            principal = principal or self.kafka_user
+            env |= {
+                "VAFA_KAFKA_SASL_MECHANISM": self.kafka_mechanism,
+                "VAFA_KAFKA_SASL_USERNAME": principal,
+                "VAFA_KAFKA_SASL_PASSWORD": self.password(principal),
+            }
+        return env
+
+    def kafka_settings(self, principal: str | None = None) -> ServiceSettings:
+        """A client's settings as ``principal`` (the admin by default); nothing else is read."""
+        env = self.principal_env(principal)
+        kafka: dict[str, Any] = {
+            "kafka_bootstrap_servers": self.kafka,
+            "kafka_security_protocol": self.kafka_protocol,
+            "kafka_sasl_mechanism": self.kafka_mechanism,
+            "kafka_sasl_username": env.get("VAFA_KAFKA_SASL_USERNAME", ""),
+            "kafka_sasl_password": SecretStr(env.get("VAFA_KAFKA_SASL_PASSWORD", "")),
+        }
+        return ServiceSettings.model_construct(**kafka)
+
+    def kafka_client(self, principal: str | None = None) -> dict[str, Any]:
+        """aiokafka client options, as ``principal`` (the admin by default)."""
+        return self.kafka_settings(principal).kafka_options()
 
 
 def free_port() -> int:
@@ -60,13 +112,16 @@ class Stack:
 
     infra: Infra
     prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}.")
+    # The brokers this slice's ACLs were created on (a test may point the slice at a broker of its own).
+    acls_on: set[str] = field(default_factory=set)
 
     def database(self, service: str) -> str:
         return f"{self.prefix.rstrip('.')}_{service}"
 
     def env(self, service: str, **extra: str) -> dict[str, str]:
+        """A service's settings: this slice's databases and topics, and its own Kafka principal."""
         return {
-            "VAFA_KAFKA_BOOTSTRAP_SERVERS": self.infra.kafka,
+            **self.infra.principal_env(kafka_acls.principal_of(service) if self.infra.authorized else None),
             "VAFA_PG_HOST": self.infra.pg_host,
             "VAFA_PG_PORT": str(self.infra.pg_port),
             "VAFA_PG_USER": self.infra.pg_user,
@@ -87,13 +142,16 @@ class Stack:
                 await conn.execute(f'CREATE DATABASE "{self.database(service)}"')
         finally:
             await conn.close()
-        await ensure_topics(
-            self.infra.kafka, [*CATALOG, *(dead_letter_spec(s) for s in services)], self.prefix
-        )
+        kafka = self.infra.kafka_client()
+        await ensure_topics(kafka, [*CATALOG, *(dead_letter_spec(s) for s in services)], self.prefix)
+        if self.infra.authorized and self.infra.kafka not in self.acls_on:
+            # The services' principals get the rights of shared/kafka_acls.py on this slice's names.
+            await kafka_acls.create_acls(kafka, kafka_acls.bindings(kafka_acls.principals(), self.prefix))
+            self.acls_on.add(self.infra.kafka)
 
     async def drop(self) -> None:
         """Remove this slice's topics and databases, so a long-lived broker does not pile them up."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.infra.kafka)
+        admin = AIOKafkaAdminClient(**self.infra.kafka_client())
         await admin.start()
         try:
             mine = [t for t in await admin.list_topics() if t.startswith(self.prefix)]
@@ -101,6 +159,9 @@ class Stack:
                 await admin.delete_topics(mine)
         finally:
             await admin.close()
+        if self.infra.kafka in self.acls_on:
+            await kafka_acls.remove(self.infra.kafka_client(), self.prefix)
+            self.acls_on.discard(self.infra.kafka)
         conn = await self.pg("postgres")
         try:
             names = await conn.fetch(
@@ -137,7 +198,7 @@ class Stack:
         values: Sequence[tuple[bytes | None, bytes]],
         headers: Sequence[tuple[str, bytes]] = (),
     ) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.infra.kafka, acks="all")
+        producer = AIOKafkaProducer(**self.infra.kafka_client(), acks="all")
         await producer.start()
         try:
             for key, value in values:
@@ -155,7 +216,7 @@ class Stack:
 
     async def read_all(self, topic: str, timeout: float = 5.0) -> list[ConsumerRecord[bytes, bytes]]:
         """Every record now in the topic, from offset 0 to the end."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.infra.kafka, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**self.infra.kafka_client(), enable_auto_commit=False)
         await consumer.start()
         try:
             tps = await self._partitions(consumer, topic)
@@ -176,7 +237,7 @@ class Stack:
 
     async def committed_offsets(self, service: str, topic: str) -> dict[int, int]:
         """The offsets the service's consumer group committed on ``topic``, per partition."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.infra.kafka)
+        admin = AIOKafkaAdminClient(**self.infra.kafka_client())
         await admin.start()
         try:
             offsets = await admin.list_consumer_group_offsets(f"{self.prefix}vafa-{service}")
@@ -189,7 +250,7 @@ class Stack:
         }
 
     async def end_offsets(self, topic: str) -> dict[int, int]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.infra.kafka)
+        consumer = AIOKafkaConsumer(**self.infra.kafka_client())
         await consumer.start()
         try:
             tps = await self._partitions(consumer, topic)
@@ -200,7 +261,7 @@ class Stack:
     async def rewind(self, service: str, topic: str) -> None:
         """Send a service's consumer group back to offset 0, as if it never committed."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.infra.kafka,
+            **self.infra.kafka_client(),
             group_id=f"{self.prefix}vafa-{service}",
             enable_auto_commit=False,
         )
@@ -313,19 +374,36 @@ async def eventually(
     raise TimeoutError(f"timed out waiting for {what or check}: last={last!r}")
 
 
-def infra_from_env() -> Infra:
-    env = os.environ
+def infra_from_env(env: Mapping[str, str] = os.environ) -> Infra:
+    """The infrastructure ``vafactl env`` describes (the harness connects as its principal, the admin)."""
     return Infra(
         kafka=env.get("VAFA_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         pg_host=env.get("VAFA_PG_HOST", "127.0.0.1"),
         pg_port=int(env.get("VAFA_PG_PORT", "5432")),
         pg_user=env.get("VAFA_PG_USER", "vafa"),
         pg_password=env.get("VAFA_PG_PASSWORD", "vafa"),
+        kafka_protocol=env.get("VAFA_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
+        kafka_mechanism=env.get("VAFA_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+        kafka_user=env.get("VAFA_KAFKA_SASL_USERNAME", ""),
+        kafka_password=env.get("VAFA_KAFKA_SASL_PASSWORD", ""),
+        kafka_credentials=env.get("VAFA_KAFKA_CREDENTIALS_DIR", ""),
     )
 
 
+def vafactl_env(env: Mapping[str, str] = os.environ, *args: str) -> dict[str, str]:
+    """What ``deploy/local/vafactl env`` exports, as a mapping."""
+    out = subprocess.run(
+        [str(REPO / "deploy/local/vafactl"), "env", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return dict(word.split("=", 1) for line in out.splitlines() for word in line.split()[1:] if "=" in word)
+
+
 async def produce(
-    bootstrap: str,
+    kafka: str | Mapping[str, Any],
     topic: str,
     values: Sequence[bytes],
     per_second: float | None = None,
@@ -333,8 +411,9 @@ async def produce(
 ) -> list[float]:
     """Send every value (keyed by ``keys``, or spread); with ``per_second``, paced. Returns the wall
     time each was sent."""
+    options = {"bootstrap_servers": kafka} if isinstance(kafka, str) else dict(kafka)
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=262144
+        **options, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=262144
     )
     await producer.start()
     sent: list[float] = []
@@ -364,8 +443,8 @@ class Probe:
 
     def __init__(self, stack: Stack, reads: Mapping[str, Sequence[str]]) -> None:
         self.stack, self.reads = stack, reads
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=stack.infra.kafka)
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=stack.infra.kafka)
+        self.admin = AIOKafkaAdminClient(**stack.infra.kafka_client())
+        self.consumer = AIOKafkaConsumer(**stack.infra.kafka_client())
         self.partitions: dict[str, list[TopicPartition]] = {}
 
     async def __aenter__(self) -> Probe:

@@ -1,6 +1,7 @@
 """Where the real Kafka and PostgreSQL come from, in this order:
 
-1. the environment (``VAFA_KAFKA_BOOTSTRAP_SERVERS`` and ``VAFA_PG_HOST``, as ``make test`` sets);
+1. the environment (``VAFA_KAFKA_BOOTSTRAP_SERVERS`` and ``VAFA_PG_HOST``, with the admin's
+   ``VAFA_KAFKA_SASL_*`` and ``VAFA_KAFKA_CREDENTIALS_DIR``, as ``make test`` sets from ``vafactl env``);
 2. testcontainers, when a Docker engine answers;
 3. ``deploy/local/vafactl up``, which starts both on loopback without Docker.
 """
@@ -18,6 +19,7 @@ from aiosmtpd.controller import Controller
 # Services and settings built in-process by the unit tests run with the repository's dev secrets.
 os.environ.setdefault("VAFA_ENV", "dev")
 
+from sim.harness import infra_from_env, vafactl_env
 from sim.mail import Mailbox
 from tests.support import REPO, Infra, ServiceProcess, Stack, docker_answers, free_port
 
@@ -26,13 +28,7 @@ from tests.support import REPO, Infra, ServiceProcess, Stack, docker_answers, fr
 def infra() -> Iterator[Infra]:
     env = os.environ
     if env.get("VAFA_KAFKA_BOOTSTRAP_SERVERS") and env.get("VAFA_PG_HOST"):
-        yield Infra(
-            kafka=env["VAFA_KAFKA_BOOTSTRAP_SERVERS"],
-            pg_host=env["VAFA_PG_HOST"],
-            pg_port=int(env.get("VAFA_PG_PORT", "5432")),
-            pg_user=env.get("VAFA_PG_USER", "vafa"),
-            pg_password=env.get("VAFA_PG_PASSWORD", "vafa"),
-        )
+        yield infra_from_env(env)
     elif docker_answers():
         from testcontainers.kafka import KafkaContainer
         from testcontainers.postgres import PostgresContainer
@@ -50,7 +46,8 @@ def infra() -> Iterator[Infra]:
             )
     else:
         subprocess.run([str(REPO / "deploy/local/vafactl"), "up"], check=True)
-        yield Infra("127.0.0.1:9092", "127.0.0.1", 5432, "vafa", "vafa")
+        # Its broker authenticates everyone: the harness connects as the admin, each service as itself.
+        yield infra_from_env(vafactl_env())
 
 
 @pytest.fixture

@@ -16,6 +16,10 @@ from services.ingest.store.tables import idempotency
 from shared.contracts import MEMBER_ERASED
 from shared.service import Consumes, create_app, retention_job
 
+# What it reads and emits on Kafka: its consumer and publishers here, its ACLs (shared/kafka_acls.py).
+READS = RawIntakeDecoder.topics
+EMITS = sorted({*(contract_of_kind(k) for k in KINDS), MEMBER_ERASED}, key=lambda c: c.name)
+
 
 def create(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
@@ -24,7 +28,7 @@ def create(settings: IngestSettings | None = None) -> FastAPI:
         title="Vafa ingest",
         migrations=MIGRATIONS,
         consumes=Consumes(RawIntakeDecoder(settings), raw_intake_handler(settings)),
-        emits=sorted({*(contract_of_kind(k) for k in KINDS), MEMBER_ERASED}, key=lambda c: c.name),
+        emits=EMITS,
         api=api,
         jobs=[
             retention_job(

@@ -16,11 +16,16 @@ from services.notify.store import MIGRATIONS
 from services.notify.store.repository import profiles_of
 from services.notify.store.tables import deliveries
 from shared.boundary import GuardedRoute
-from shared.consumer import ContractDecoder
+from shared.consumer import ContractDecoder, topics_of
 from shared.contracts import NOTIFICATION_FAILED, NOTIFICATION_SENT
 from shared.identity import Permission, secured
 from shared.problems import ProblemError
 from shared.service import Consumes, Job, create_app, retention_job
+
+# What it reads and emits on Kafka: its consumer and publishers here, its ACLs (shared/kafka_acls.py).
+READS = topics_of(CONSUMES)
+EMITS = [NOTIFICATION_SENT, NOTIFICATION_FAILED]
+
 
 api = APIRouter(prefix="/v1", tags=["notify"], route_class=GuardedRoute)
 
@@ -133,7 +138,7 @@ def create(settings: NotifySettings | None = None) -> FastAPI:
         title="Vafa notify",
         migrations=MIGRATIONS,
         consumes=Consumes(ContractDecoder(CONSUMES), deliveries_handler(settings, env)),
-        emits=[NOTIFICATION_SENT, NOTIFICATION_FAILED],
+        emits=EMITS,
         api=api,
         jobs=[
             Job("send-due", settings.notify_send_interval_s, sender.send_due),

@@ -7,9 +7,13 @@ from services.points.handlers import CONSUMES, ledger_handler
 from services.points.jobs import points_jobs
 from services.points.settings import PointsSettings
 from services.points.store import MIGRATIONS
-from shared.consumer import ContractDecoder
+from shared.consumer import ContractDecoder, topics_of
 from shared.contracts import POINTS_CONTRACTS
 from shared.service import Consumes, create_app
+
+# What it reads and emits on Kafka: its consumer and publishers here, its ACLs (shared/kafka_acls.py).
+READS = topics_of(CONSUMES)
+EMITS = POINTS_CONTRACTS
 
 
 def create(settings: PointsSettings | None = None) -> FastAPI:
@@ -19,7 +23,7 @@ def create(settings: PointsSettings | None = None) -> FastAPI:
         title="Vafa points",
         migrations=MIGRATIONS,
         consumes=Consumes(ContractDecoder(CONSUMES), ledger_handler(settings)),
-        emits=POINTS_CONTRACTS,
+        emits=EMITS,
         api=api,
         jobs=points_jobs(settings),
         audited=True,

@@ -13,7 +13,7 @@ from sim.harness import REPO, Infra
 
 
 def test_a_tiny_bench_run_writes_its_figures_and_flame_graphs(infra: Infra, tmp_path: Path) -> None:
-    env = os.environ | {"VAFA_KAFKA_BOOTSTRAP_SERVERS": infra.kafka, "VAFA_PG_HOST": infra.pg_host}
+    env = os.environ | infra.principal_env() | {"VAFA_PG_HOST": infra.pg_host}
     args = ["--events", "300", "--members", "100", "--repeats", "1", "--latency-seconds", "2", "--rate", "50"]
     done = subprocess.run(
         [sys.executable, "-m", "bench.run", *args, "--profile", "--results", str(tmp_path)],

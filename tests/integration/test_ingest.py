@@ -20,6 +20,7 @@ from shared.topics import Topic
 from sim.pos import PosSimulator
 from tests.support import (
     REPO,
+    Infra,
     ServiceProcess,
     Stack,
     api_key,
@@ -233,13 +234,14 @@ async def vafactl(command: str, env: dict[str, str]) -> None:
 
 
 @pytest.fixture
-def private_kafka(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A Kafka broker of this test's own, so it can be stopped without disturbing the others."""
+def private_kafka(infra: Infra, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A Kafka broker of this test's own, so it can be stopped without disturbing the others (its
+    principals get the passwords of the shared broker's, so the same Infra connects)."""
     env = {
         **os.environ,
+        **({"VAFA_KAFKA_CREDENTIALS_DIR": infra.kafka_credentials} if infra.kafka_credentials else {}),
         "VAFA_STATE_DIR": str(tmp_path / "kafka-state"),
         "VAFA_KAFKA_PORT": str(free_port()),
-        "VAFA_KAFKA_SASL_PORT": str(free_port()),
         "VAFA_KAFKA_CONTROLLER_PORT": str(free_port()),
     }
     subprocess.run([str(REPO / "deploy/local/vafactl"), "kafka-up"], env=env, check=True)

@@ -64,9 +64,15 @@ async def test_relay_killed_after_publish_before_delete_loses_nothing_and_double
     assert len(ids) > 30, "the relay published some twice (at least once delivery)"
 
     # A downstream service on the same consumer core applies each event exactly once.
+    # A consumer of the test's own, as the admin (the services' principals have no group "downstream").
+    kafka = stack.infra.kafka_settings()
     settings = ServiceSettings(
         service_name="downstream",
         kafka_bootstrap_servers=stack.infra.kafka,
+        kafka_security_protocol=kafka.kafka_security_protocol,
+        kafka_sasl_mechanism=kafka.kafka_sasl_mechanism,
+        kafka_sasl_username=kafka.kafka_sasl_username,
+        kafka_sasl_password=kafka.kafka_sasl_password,
         topic_prefix=stack.prefix,
         pg_host=stack.infra.pg_host,
         pg_port=stack.infra.pg_port,
@@ -78,7 +84,7 @@ async def test_relay_killed_after_publish_before_delete_loses_nothing_and_double
     async with engine.begin() as conn:
         await conn.run_sync(CORE_METADATA.create_all)
         await conn.run_sync(effects_metadata.create_all)
-    broker = KafkaBroker(stack.infra.kafka)
+    broker = KafkaBroker(stack.infra.kafka, security=settings.kafka_security())
     ReliableConsumer(
         settings=settings,
         engine=engine,

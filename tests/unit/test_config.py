@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 
+import pytest
 from faststream.security import BaseSecurity, SASLScram512
 
 from shared.config import ServiceSettings
 
 
-def test_plaintext_by_default_gives_only_the_servers() -> None:
+def test_plaintext_by_default_gives_only_the_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The defaults, whatever `vafactl env` exported into this shell (a broker that authenticates).
+    for name in [n for n in os.environ if n.startswith(("VAFA_KAFKA_", "VAFA_PG_"))]:
+        monkeypatch.delenv(name)
     settings = ServiceSettings()
     assert settings.kafka_options() == {"bootstrap_servers": "127.0.0.1:9092"}
     assert settings.kafka_security() is None

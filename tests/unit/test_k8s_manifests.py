@@ -35,3 +35,14 @@ def test_each_service_runs_its_module_with_probes_on_its_port() -> None:
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["resources"]["limits"]["memory"]
+
+
+def test_each_service_connects_to_kafka_as_its_own_principal_with_a_password_from_a_secret() -> None:
+    config = next(d for d in resources() if d["kind"] == "ConfigMap")["data"]
+    assert config["VAFA_KAFKA_SECURITY_PROTOCOL"].startswith("SASL")
+    for deployment in (d for d in resources() if d["kind"] == "Deployment"):
+        name = deployment["metadata"]["name"]
+        env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["VAFA_KAFKA_SASL_USERNAME"]["value"] == name
+        secret = env["VAFA_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert secret == {"name": f"vafa-kafka-{name.removeprefix('vafa-')}", "key": "password"}
