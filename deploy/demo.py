@@ -289,7 +289,9 @@ async def settled(client: httpx.AsyncClient, urls: list[str]) -> None:
 
 
 async def tier_bonus(client: httpx.AsyncClient, points: str, member: str) -> int:
-    """Points the member's tier added to their purchases so far, as the ledger explains them."""
+    """Points the member's tier added to their purchases so far, as the ledger explains them: the tier
+    line of each earn, and the corrections made when a tier change reached points after purchases it
+    covers (event time: a purchase earns with the tier the member held when they made it)."""
     bonus, before = 0, None
     while True:
         page = (
@@ -301,6 +303,8 @@ async def tier_bonus(client: httpx.AsyncClient, points: str, member: str) -> int
         for entry in page["entries"]:
             rules = entry["details"].get("rules", [])
             bonus += sum(r["points"] for r in rules if r["rule"].startswith("tier "))
+            if entry["kind"] == "adjust" and entry["details"].get("note", "").startswith("tier correction"):
+                bonus += entry["points"]
         if not (before := page["next_before"]):
             return bonus
 
