@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 VAFACTL := deploy/local/vafactl
 STAMP := $(VENV)/.installed
 
-.PHONY: venv infra-up infra-down infra-status test test-unit lint demo report monitoring chaos asyncapi api-key rules bench clean
+.PHONY: venv infra-up infra-down infra-status test test-unit lint demo up down report monitoring chaos asyncapi api-key rules bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ lint: venv
 
 demo: venv infra-up
 	eval "$$($(VAFACTL) env)" && $(PY) -m deploy.demo
+
+# Vafa for real: Kafka, PostgreSQL and the five services (supervised, logs in .run/logs) until `make down`.
+up: venv infra-up
+	eval "$$($(VAFACTL) env)" && $(PY) -m deploy.up start
+
+down:
+	test ! -x $(PY) || $(PY) -m deploy.up stop
+	$(VAFACTL) down
 
 # Faults under a steady POS stream, then an oracle: make chaos ARGS="--purchases 20000 --rate 150 --rounds 3"
 chaos: venv infra-up

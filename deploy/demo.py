@@ -19,56 +19,21 @@ import time
 from collections import Counter
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 from aiosmtpd.controller import Controller
 
+from deploy.launch import LOGS, REPO, URLS, kafka_env, start, wait_ready
 from shared.contracts.envelope import utcnow
-from shared.kafka_acls import principal_of
 from shared.topics import Topic
-from sim.harness import bearer, infra_from_env
+from sim.harness import bearer
 from sim.mail import Mailbox
 from sim.pos import PosSimulator
 
-REPO = Path(__file__).resolve().parent.parent
-LOGS = REPO / ".run" / "logs"
 EARN_RATE = Decimal("0.0001")  # one point per 10,000 rials
 PURCHASES = int(os.environ.get("VAFA_DEMO_PURCHASES", "3000"))
 MEMBERS = int(os.environ.get("VAFA_DEMO_MEMBERS", "800"))
-PORTS = {"ingest": 8001, "points": 8002, "tiers": 8003, "notify": 8004, "analytics": 8005}
-
-
-def kafka_env(service: str) -> dict[str, str]:
-    """Each service connects to Kafka as its own principal, with its rights only (shared/kafka_acls.py)."""
-    infra = infra_from_env()
-    return infra.principal_env(principal_of(service)) if infra.authorized else {}
-
-
-def start(module: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    name = module.rsplit(".", 1)[-1]
-    log = (LOGS / f"{name}.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", module],
-        cwd=REPO,
-        env={**os.environ, **kafka_env(name), **env, "VAFA_HTTP_PORT": str(port)},
-        stdout=log,
-        stderr=log,
-    )
-
-
-async def wait_ready(client: httpx.AsyncClient, url: str, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise SystemExit(f"{url} exited; see {LOGS}")
-        try:
-            if (await client.get(f"{url}/readyz")).status_code == 204:
-                return
-        except httpx.HTTPError:
-            pass
-        await asyncio.sleep(0.2)
-    raise SystemExit(f"{url} not ready; see {LOGS}")
 
 
 async def metric(client: httpx.AsyncClient, url: str, name: str, **labels: str) -> float:
@@ -87,16 +52,16 @@ async def main() -> None:
     # Demo topics and databases are the real ones (vafa_ingest, vafa_points); a run id keeps each
     # run's receipts distinct so a second `make demo` is not one big duplicate.
     run = utcnow().strftime("%H%M%S")
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in PORTS.items()}
+    urls = URLS
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=2525)
     smtp.start()
     procs = [
-        start("services.ingest", PORTS["ingest"], {}),
-        start("services.points", PORTS["points"], {"VAFA_POINTS_EARN_RATE": str(EARN_RATE)}),
-        start("services.tiers", PORTS["tiers"], {}),
-        start("services.notify", PORTS["notify"], {"VAFA_NOTIFY_SMTP_PORT": "2525"}),
-        start("services.analytics", PORTS["analytics"], {"VAFA_ANALYTICS_SEGMENTS_INTERVAL_S": "2"}),
+        start("ingest", {}),
+        start("points", {"VAFA_POINTS_EARN_RATE": str(EARN_RATE)}),
+        start("tiers", {}),
+        start("notify", {"VAFA_NOTIFY_SMTP_PORT": "2525"}),
+        start("analytics", {"VAFA_ANALYTICS_SEGMENTS_INTERVAL_S": "2"}),
     ]
     try:
         # The demo acts as an admin operator, signing with the dev keys its services run with.

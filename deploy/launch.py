@@ -1,0 +1,55 @@
+"""Starting Vafa's services as processes on their fixed ports, each as its own Kafka principal: what
+`make demo` and `make up` share."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from shared.kafka_acls import principal_of
+from sim.harness import infra_from_env
+
+REPO = Path(__file__).resolve().parent.parent
+RUN = REPO / ".run"
+LOGS = RUN / "logs"
+PORTS = {"ingest": 8001, "points": 8002, "tiers": 8003, "notify": 8004, "analytics": 8005}
+URLS = {name: f"http://127.0.0.1:{port}" for name, port in PORTS.items()}
+
+
+def kafka_env(service: str) -> dict[str, str]:
+    """Each service connects to Kafka as its own principal, with its rights only (shared/kafka_acls.py)."""
+    infra = infra_from_env()
+    return infra.principal_env(principal_of(service)) if infra.authorized else {}
+
+
+def start(service: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``services.<service>`` on its port, its output appended to .run/logs/<service>.log."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = (LOGS / f"{service}.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", f"services.{service}"],
+        cwd=REPO,
+        env={**os.environ, **kafka_env(service), **env, "VAFA_HTTP_PORT": str(PORTS[service])},
+        stdout=log,
+        stderr=log,
+    )
+
+
+async def wait_ready(
+    client: httpx.AsyncClient, url: str, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    for _ in range(300):
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"{url} exited; see {LOGS}")
+        try:
+            if (await client.get(f"{url}/readyz")).status_code == 204:
+                return
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.2)
+    raise SystemExit(f"{url} not ready; see {LOGS}")
