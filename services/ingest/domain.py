@@ -168,9 +168,10 @@ class Contact:
     member_id: str
     email: str | None
     phone: str | None
+    card_no: str | None = None
 
-    def given(self) -> list[Literal["email", "phone"]]:
-        return [f for f in ("email", "phone") if getattr(self, f) is not None]
+    def given(self) -> list[Literal["email", "phone", "card_no"]]:
+        return [f for f in ("email", "phone", "card_no") if getattr(self, f) is not None]
 
 
 def without_contact(event: Envelope[Any]) -> tuple[Envelope[Any], Contact | None]:
@@ -179,8 +180,10 @@ def without_contact(event: Envelope[Any]) -> tuple[Envelope[Any], Contact | None
     payload = event.payload
     if not isinstance(payload, MemberEnrolled | MemberProfileChanged):
         return event, None
-    contact = Contact(payload.member_id, payload.email, payload.phone)
-    bare = payload.model_copy(update={"email": None, "phone": None, "contact": contact.given()})
+    contact = Contact(payload.member_id, payload.email, payload.phone, payload.card_no)
+    bare = payload.model_copy(
+        update={"email": None, "phone": None, "card_no": None, "contact": contact.given()}
+    )
     return event.model_copy(update={"payload": bare}), contact if contact.given() else None
 
 

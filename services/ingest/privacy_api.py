@@ -12,7 +12,7 @@ from services.ingest import privacy
 from services.ingest.settings import IngestSettings
 from services.ingest.store import repository
 from shared.boundary import GuardedRoute
-from shared.contracts.members import Email, Phone
+from shared.contracts.members import CardNo, Email, Phone
 from shared.identity import Caller, Permission, secured
 from shared.problems import FieldError, ProblemError
 
@@ -29,18 +29,20 @@ async def lookup(
     request: Request,
     email: Annotated[Email | None, Query()] = None,
     phone: Annotated[Phone | None, Query(description="E.164, e.g. +989121234567")] = None,
+    card_no: Annotated[CardNo | None, Query(description="the loyalty card's number")] = None,
 ) -> Found:
-    """Find a member by phone or email (by its keyed hash: the index holds no values)."""
-    if (email is None) == (phone is None):
-        errors = [FieldError("email", "one_of", "give exactly one of email and phone")]
-        raise ProblemError(422, "Invalid request", "look up by email or by phone", errors=errors)
-    field, value = ("email", email) if email is not None else ("phone", phone)
+    """Find a member by phone, email or card number (by its keyed hash: the index holds no values)."""
+    given = {f: v for f, v in (("email", email), ("phone", phone), ("card_no", card_no)) if v is not None}
+    if len(given) != 1:
+        errors = [FieldError("email", "one_of", "give exactly one of email, phone and card_no")]
+        raise ProblemError(422, "Invalid request", "look up by email, phone or card number", errors=errors)
+    ((field, value),) = given.items()
     async with request.app.state.engine.connect() as conn:
         return Found(members=await privacy.find(conn, request.app.state.settings, field, str(value)))
 
 
 class Contacts(BaseModel):
-    contacts: dict[str, dict[str, str | None]] = Field(description="member id -> email, phone")
+    contacts: dict[str, dict[str, str | None]] = Field(description="member id -> email, phone, card_no")
 
 
 @privacy_api.get("/members/contacts", response_model=Contacts, **secured(Permission.CONTACT_READ))

@@ -151,7 +151,7 @@ def profile_after(profile: dict[str, Any] | None, event: Any) -> dict[str, Any]:
         if getattr(event, name, None) is not None:
             current[name] = getattr(event, name)
             held.discard(name)
-    for name in event.contact:  # ingest holds it now: no copy here
+    for name in set(event.contact) & set(fields):  # ingest holds it now: no copy here (a card, no use)
         current[name] = None
         held.add(name)
     current["held"] = sorted(held)

@@ -12,9 +12,10 @@ from shared.contracts.money import Currency, Money
 Channel = Literal["email", "sms", "push", "webhook"]
 Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]  # E.164
+CardNo = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z-]{4,32}$")]  # the loyalty card's number
 
 
-ContactField = Literal["email", "phone"]
+ContactField = Literal["email", "phone", "card_no"]
 
 
 class _Contract(BaseModel):
@@ -30,7 +31,8 @@ class MemberEnrolled(_Contract):
     chain_id: Id
     email: Email | None = None
     phone: Phone | None = None
-    contact: list[ContactField] = Field(default_factory=list, max_length=2)
+    card_no: CardNo | None = None
+    contact: list[ContactField] = Field(default_factory=list, max_length=3)
     locale: Literal["fa", "en"] = "fa"
     timezone: TimeZone = "Asia/Tehran"
     # Marketing consent per channel; a channel not named has no consent.
@@ -45,7 +47,8 @@ class MemberProfileChanged(_Contract):
     member_id: MemberId
     email: Email | None = None
     phone: Phone | None = None
-    contact: list[ContactField] = Field(default_factory=list, max_length=2)
+    card_no: CardNo | None = None
+    contact: list[ContactField] = Field(default_factory=list, max_length=3)
     locale: Literal["fa", "en"] | None = None
     timezone: TimeZone | None = None
     consents: dict[Channel, bool] = Field(default_factory=dict)

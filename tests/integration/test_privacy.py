@@ -29,7 +29,7 @@ from tests.support import (
 
 pytestmark = pytest.mark.infra
 
-EMAIL, PHONE = "shirin.erasable@mail.example", "+989121234567"
+EMAIL, PHONE, CARD = "shirin.erasable@mail.example", "+989121234567", "HYP-7731-0042"
 SERVICES = ("ingest", "points", "tiers", "notify", "analytics")
 
 
@@ -98,8 +98,8 @@ async def _scenario(stack: Stack, run: dict[str, ServiceProcess], inbox: Mailbox
     key = {"Authorization": f"Bearer {api_key(stack, 'chain', '--chain', 'hyperstar')}"}
     at = "2026-11-20T10:00:00Z"
     enrolment = {
-        "member_id": "m-shirin", "chain_id": "hyperstar", "email": EMAIL, "phone": PHONE, "locale": "en",
-        "consents": {"email": True}, "occurred_at": at,
+        "member_id": "m-shirin", "chain_id": "hyperstar", "email": EMAIL, "phone": PHONE, "card_no": CARD,
+        "locale": "en", "consents": {"email": True}, "occurred_at": at,
     }  # fmt: skip
     sale = {
         "chain_id": "hyperstar", "store_id": "hyperstar-01", "receipt_no": "PRIV-1", "member_id": "m-shirin",
@@ -124,8 +124,8 @@ async def _scenario(stack: Stack, run: dict[str, ServiceProcess], inbox: Mailbox
 
         before = await eventually(kpis, what="the member in the KPIs")
     # Nothing but ingest's own tables has the contact, and no topic carries it.
-    assert await _stores_holding(stack, EMAIL, PHONE) == ["ingest.member_contacts"]
-    assert await _topics_holding(stack, EMAIL, PHONE) == []
+    assert await _stores_holding(stack, EMAIL, PHONE, CARD) == ["ingest.member_contacts"]
+    assert await _topics_holding(stack, EMAIL, PHONE, CARD) == []
 
     support = operator("sam", "support")
     async with run["ingest"].client(support, timeout=30) as client:
@@ -133,16 +133,18 @@ async def _scenario(stack: Stack, run: dict[str, ServiceProcess], inbox: Mailbox
         assert found.json() == {"members": ["m-shirin"]}
         by_email = await client.get("/v1/members/lookup", params={"email": EMAIL.upper()})
         assert by_email.json() == {"members": ["m-shirin"]}
+        by_card = await client.get("/v1/members/lookup", params={"card_no": CARD})
+        assert by_card.json() == {"members": ["m-shirin"]}
         mine = await client.get("/v1/members/m-shirin/export", headers=bearer(member("m-shirin")))
-        assert mine.json()["contact"] == {"email": EMAIL, "phone": PHONE}
+        assert mine.json()["contact"] == {"email": EMAIL, "phone": PHONE, "card_no": CARD}
         erased = await client.post("/v1/members/m-shirin/erasure")
         assert erased.status_code == 202 and erased.json()["contact_held"] is True
         assert (await client.get("/v1/members/lookup", params={"phone": PHONE})).json() == {"members": []}
 
     profile = "SELECT held = '[]'::jsonb AND email IS NULL FROM members WHERE member_id = 'm-shirin'"
     await eventually(lambda: stack.scalar("notify", profile), what="notify forgot the addresses")
-    assert await _stores_holding(stack, EMAIL, PHONE) == []
-    assert await _topics_holding(stack, EMAIL, PHONE) == []
+    assert await _stores_holding(stack, EMAIL, PHONE, CARD) == []
+    assert await _topics_holding(stack, EMAIL, PHONE, CARD) == []
 
     # Replayed from offset 0, every consumer ends where it was: nothing comes back.
     for service in ("points", "tiers", "notify", "analytics"):
@@ -152,7 +154,7 @@ async def _scenario(stack: Stack, run: dict[str, ServiceProcess], inbox: Mailbox
     async with run["analytics"].client(timeout=30) as client:
         after = await eventually(kpis, what="analytics rebuilt")
     assert after == before
-    assert await _stores_holding(stack, EMAIL, PHONE) == []
+    assert await _stores_holding(stack, EMAIL, PHONE, CARD) == []
     # The member's export, service by service: the amounts are all there, the contact nowhere.
     own = bearer(member("m-shirin"))
     exported = {}
@@ -161,6 +163,6 @@ async def _scenario(stack: Stack, run: dict[str, ServiceProcess], inbox: Mailbox
             answer = await client.get("/v1/members/m-shirin/export", headers=own)
             assert answer.status_code == 200, (service, answer.text)
             exported[service] = answer.json()
-            assert EMAIL not in answer.text and PHONE not in answer.text
+            assert not any(value in answer.text for value in (EMAIL, PHONE, CARD))
     assert exported["points"]["balance"] == balance and len(exported["points"]["ledger"]) == 1
     assert exported["notify"]["profile"]["held"] == []

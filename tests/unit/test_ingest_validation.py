@@ -137,3 +137,31 @@ async def test_the_key_cache_is_bounded_however_many_unknown_prefixes_are_tried(
     # The most recently used stay cached: asked again, no lookup.
     assert await ring.principal(f"vafa_{999:012x}_secret") == "unknown"
     assert engine.lookups == 1000
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [
+        ("email", "not-an-address", "string_pattern_mismatch"),
+        ("phone", "09121234567", "string_pattern_mismatch"),  # E.164 only: +98...
+        ("card_no", "12", "string_pattern_mismatch"),
+        ("card_no", "7731 0042", "string_pattern_mismatch"),
+        ("card_no", "x" * 33, "string_pattern_mismatch"),
+        ("contact", ["address"], "literal_error"),
+    ],
+)
+async def test_an_enrolment_s_contact_fields_are_checked_naming_the_field(
+    field: str, value: Any, rule: str
+) -> None:
+    enrolment = {
+        "member_id": "m-1",
+        "chain_id": "hyperstar",
+        "occurred_at": "2026-11-20T10:00:00Z",
+        field: value,
+    }
+    async with client(authenticated=True) as c:
+        answer = await c.post("/v1/members", json=enrolment)
+    assert answer.status_code == 422
+    assert any(e["field"].startswith(field) and e["rule"] == rule for e in answer.json()["errors"]), (
+        answer.json()
+    )

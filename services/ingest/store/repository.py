@@ -223,11 +223,14 @@ async def keep_contacts(conn: AsyncConnection, contacts: Sequence[Contact], look
 
 async def contacts_of(conn: AsyncConnection, member_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     rows = await conn.execute(
-        select(member_contacts.c.member_id, member_contacts.c.email, member_contacts.c.phone).where(
-            member_contacts.c.member_id.in_(sorted(set(member_ids)))
-        )
+        select(
+            member_contacts.c.member_id,
+            member_contacts.c.email,
+            member_contacts.c.phone,
+            member_contacts.c.card_no,
+        ).where(member_contacts.c.member_id.in_(sorted(set(member_ids))))
     )
-    return {r.member_id: {"email": r.email, "phone": r.phone} for r in rows}
+    return {r.member_id: {"email": r.email, "phone": r.phone, "card_no": r.card_no} for r in rows}
 
 
 async def members_by_contact(conn: AsyncConnection, field: str, digest: bytes) -> list[str]:

@@ -96,6 +96,7 @@ member_contacts = Table(
     Column("member_id", String, primary_key=True),
     Column("email", String, nullable=True),
     Column("phone", String, nullable=True),
+    Column("card_no", String, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
@@ -103,7 +104,7 @@ member_contacts = Table(
 contact_index = Table(
     "contact_index",
     metadata,
-    Column("field", String(8), nullable=False),  # email | phone
+    Column("field", String(8), nullable=False),  # email | phone | card_no
     Column("digest", LargeBinary, nullable=False),
     Column("member_id", String, nullable=False),
     PrimaryKeyConstraint("field", "digest", "member_id"),
