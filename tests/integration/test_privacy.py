@@ -30,6 +30,7 @@ from tests.support import (
 pytestmark = pytest.mark.infra
 
 EMAIL, PHONE, CARD = "shirin.erasable@mail.example", "+989121234567", "HYP-7731-0042"
+NEW_PHONE = "+989357654321"
 SERVICES = ("ingest", "points", "tiers", "notify", "analytics")
 
 
@@ -125,7 +126,7 @@ async def _scenario(stack: Stack, run: dict[str, ServiceProcess], inbox: Mailbox
         before = await eventually(kpis, what="the member in the KPIs")
     # Nothing but ingest's own tables has the contact, and no topic carries it.
     assert await _stores_holding(stack, EMAIL, PHONE, CARD) == ["ingest.member_contacts"]
-    assert await _topics_holding(stack, EMAIL, PHONE, CARD) == []
+    assert await _topics_holding(stack, EMAIL, PHONE, CARD, NEW_PHONE) == []
 
     support = operator("sam", "support")
     async with run["ingest"].client(support, timeout=30) as client:
@@ -137,14 +138,24 @@ async def _scenario(stack: Stack, run: dict[str, ServiceProcess], inbox: Mailbox
         assert by_card.json() == {"members": ["m-shirin"]}
         mine = await client.get("/v1/members/m-shirin/export", headers=bearer(member("m-shirin")))
         assert mine.json()["contact"] == {"email": EMAIL, "phone": PHONE, "card_no": CARD}
+    # A new phone number: found by it, no longer by the old one, and the old one is gone from the store.
+    change = {"member_id": "m-shirin", "phone": NEW_PHONE, "occurred_at": "2026-11-21T10:00:00Z"}
+    async with run["ingest"].client(principal=None, timeout=30) as client:
+        changed = await client.post("/v1/members/profile-changes", json=change, headers=key)
+        assert changed.status_code == 202, changed.text
+    async with run["ingest"].client(support, timeout=30) as client:
+        assert (await client.get("/v1/members/lookup", params={"phone": PHONE})).json() == {"members": []}
+        found = await client.get("/v1/members/lookup", params={"phone": NEW_PHONE})
+        assert found.json() == {"members": ["m-shirin"]}
+        assert await _stores_holding(stack, PHONE) == []
         erased = await client.post("/v1/members/m-shirin/erasure")
         assert erased.status_code == 202 and erased.json()["contact_held"] is True
-        assert (await client.get("/v1/members/lookup", params={"phone": PHONE})).json() == {"members": []}
+        assert (await client.get("/v1/members/lookup", params={"phone": NEW_PHONE})).json() == {"members": []}
 
     profile = "SELECT held = '[]'::jsonb AND email IS NULL FROM members WHERE member_id = 'm-shirin'"
     await eventually(lambda: stack.scalar("notify", profile), what="notify forgot the addresses")
-    assert await _stores_holding(stack, EMAIL, PHONE, CARD) == []
-    assert await _topics_holding(stack, EMAIL, PHONE, CARD) == []
+    assert await _stores_holding(stack, EMAIL, PHONE, CARD, NEW_PHONE) == []
+    assert await _topics_holding(stack, EMAIL, PHONE, CARD, NEW_PHONE) == []
 
     # Replayed from offset 0, every consumer ends where it was: nothing comes back.
     for service in ("points", "tiers", "notify", "analytics"):
@@ -154,7 +165,7 @@ async def _scenario(stack: Stack, run: dict[str, ServiceProcess], inbox: Mailbox
     async with run["analytics"].client(timeout=30) as client:
         after = await eventually(kpis, what="analytics rebuilt")
     assert after == before
-    assert await _stores_holding(stack, EMAIL, PHONE, CARD) == []
+    assert await _stores_holding(stack, EMAIL, PHONE, CARD, NEW_PHONE) == []
     # The member's export, service by service: the amounts are all there, the contact nowhere.
     own = bearer(member("m-shirin"))
     exported = {}
@@ -163,6 +174,6 @@ async def _scenario(stack: Stack, run: dict[str, ServiceProcess], inbox: Mailbox
             answer = await client.get("/v1/members/m-shirin/export", headers=own)
             assert answer.status_code == 200, (service, answer.text)
             exported[service] = answer.json()
-            assert not any(value in answer.text for value in (EMAIL, PHONE, CARD))
+            assert not any(value in answer.text for value in (EMAIL, PHONE, CARD, NEW_PHONE))
     assert exported["points"]["balance"] == balance and len(exported["points"]["ledger"]) == 1
     assert exported["notify"]["profile"]["held"] == []
