@@ -13,8 +13,8 @@ from services.ingest.settings import IngestSettings
 from services.ingest.store import repository
 from shared.boundary import GuardedRoute
 from shared.contracts.members import Email, Phone
+from shared.errors import Invalid, NotFound
 from shared.identity import Caller, Permission, secured
-from shared.problems import FieldError, ProblemError
 
 privacy_api = APIRouter(prefix="/v1", tags=["members"], route_class=GuardedRoute)
 MemberPath = Annotated[str, Path(min_length=1, max_length=128)]
@@ -32,8 +32,12 @@ async def lookup(
 ) -> Found:
     """Find a member by phone or email (by its keyed hash: the index holds no values)."""
     if (email is None) == (phone is None):
-        errors = [FieldError("email", "one_of", "give exactly one of email and phone")]
-        raise ProblemError(422, "Invalid request", "look up by email or by phone", errors=errors)
+        raise Invalid(
+            "look up by email or by phone",
+            field="email",
+            rule="one_of",
+            message="give exactly one of email and phone",
+        )
     field, value = ("email", email) if email is not None else ("phone", phone)
     async with request.app.state.engine.connect() as conn:
         return Found(members=await privacy.find(conn, request.app.state.settings, field, str(value)))
@@ -52,13 +56,19 @@ async def contacts(
         return Contacts(contacts=await repository.contacts_of(conn, member_id))
 
 
-@privacy_api.get("/members/{member_id}/export", **secured(Permission.MEMBER_READ))
+class Export(BaseModel):
+    member_id: str
+    enrolled_by_chain: str | None = Field(description="the chain the member enrolled at")
+    contact: dict[str, str | None] = Field(description="email, phone: empty once erased")
+
+
+@privacy_api.get("/members/{member_id}/export", response_model=Export, **secured(Permission.MEMBER_READ))
 async def export(member_id: MemberPath, request: Request) -> dict[str, Any]:
     """What ingest holds of the member, as JSON (points, tiers and notify export their own parts)."""
     async with request.app.state.engine.connect() as conn:
         found = await privacy.export(conn, member_id)
     if found is None:
-        raise ProblemError(404, "Unknown member", f"ingest holds nothing of member {member_id!r}")
+        raise NotFound(f"ingest holds nothing of member {member_id!r}", title="Unknown member")
     return found
 
 
