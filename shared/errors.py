@@ -83,10 +83,8 @@ class Declined(DomainError):
         self.rule = rule
 
 
-class Unavailable(DomainError):
-    """Something the use case depends on is away (a channel, Kafka, the database): try again later."""
-
-    default_title = "Unavailable"
+class _Later(DomainError):
+    """An error that says when to try again (``retry_after_s``)."""
 
     def __init__(
         self,
@@ -98,3 +96,15 @@ class Unavailable(DomainError):
     ) -> None:
         super().__init__(detail, title=title, errors=errors)
         self.retry_after_s = retry_after_s
+
+
+class Unavailable(_Later):
+    """Something the use case depends on is away (a channel, Kafka, the database): try again later."""
+
+    default_title = "Unavailable"
+
+
+class Throttled(_Later):
+    """Too much at once (events waiting for Kafka, failed sign-ins for a name): slow down."""
+
+    default_title = "Too many requests"

@@ -13,7 +13,16 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
-from shared.errors import Conflict, Declined, DomainError, FieldError, Invalid, NotFound, Unavailable
+from shared.errors import (
+    Conflict,
+    Declined,
+    DomainError,
+    FieldError,
+    Invalid,
+    NotFound,
+    Throttled,
+    Unavailable,
+)
 from shared.refusal import Refused
 
 __all__ = [
@@ -95,6 +104,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     Conflict: 409,
     Invalid: 422,
     Declined: 422,
+    Throttled: 429,
     Unavailable: 503,
     DomainError: 400,
 }
@@ -104,7 +114,7 @@ def problem_of(error: DomainError) -> tuple[int, dict[str, Any], dict[str, str] 
     """A domain error as a problem: its status (by its class), body and headers."""
     status = next(STATUS_OF[c] for c in type(error).__mro__ if c in STATUS_OF)
     headers = None
-    if isinstance(error, Unavailable) and error.retry_after_s is not None:
+    if isinstance(error, Throttled | Unavailable) and error.retry_after_s is not None:
         headers = {"Retry-After": str(error.retry_after_s)}
     return status, problem_body(status, error.title, error.detail, error.errors), headers
 

@@ -10,7 +10,16 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from shared import errors
-from shared.errors import Conflict, Declined, DomainError, FieldError, Invalid, NotFound, Unavailable
+from shared.errors import (
+    Conflict,
+    Declined,
+    DomainError,
+    FieldError,
+    Invalid,
+    NotFound,
+    Throttled,
+    Unavailable,
+)
 from shared.problems import PROBLEM_JSON, install, problem_of
 
 
@@ -24,6 +33,11 @@ from shared.problems import PROBLEM_JSON, install, problem_of
         (Invalid("a member cannot transfer points to themselves"), 422, "Invalid request"),
         (Declined("no", field="points", rule="insufficient_points"), 422, "Declined"),
         (Unavailable("the code could not be sent over sms", title="Not delivered"), 503, "Not delivered"),
+        (
+            Throttled("too many failed sign-ins for 'sara'", title="Too many attempts"),
+            429,
+            "Too many attempts",
+        ),
     ],
 )
 def test_each_class_maps_to_its_status(error: DomainError, status: int, title: str) -> None:
@@ -65,9 +79,11 @@ def test_invalid_names_a_field_and_rule_when_given() -> None:
     assert [e["rule"] for e in problem_of(listed)[1]["errors"]] == ["r1", "r2"]
 
 
-def test_unavailable_says_when_to_try_again() -> None:
+def test_unavailable_and_throttled_say_when_to_try_again() -> None:
     status, _, headers = problem_of(Unavailable("kafka unreachable", retry_after_s=5))
     assert status == 503 and headers == {"Retry-After": "5"}
+    status, body, headers = problem_of(Throttled("20000 events are waiting for Kafka", retry_after_s=1))
+    assert (status, body["title"], headers) == (429, "Too many requests", {"Retry-After": "1"})
 
 
 def test_a_subclass_takes_its_parents_status() -> None:
@@ -80,7 +96,14 @@ def test_a_subclass_takes_its_parents_status() -> None:
 
 def test_every_error_class_has_a_status() -> None:
     classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, DomainError)]
-    assert {c.__name__ for c in classes} >= {"NotFound", "Conflict", "Invalid", "Declined", "Unavailable"}
+    assert {c.__name__ for c in classes} >= {
+        "NotFound",
+        "Conflict",
+        "Invalid",
+        "Declined",
+        "Unavailable",
+        "Throttled",
+    }
     for cls in classes:
         error = cls("x", field="f", rule="r") if cls is Declined else cls("x")
         assert 400 <= problem_of(error)[0] < 600
