@@ -46,7 +46,7 @@ from shared.store.db import make_engine
 from shared.store.migrate import upgrade_async
 from shared.store.retention import prune
 from shared.topics import ensure_topics
-from shared.wire import Json, OpenOut
+from shared.wire import OpenOut
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +120,10 @@ class AsyncApiDocument(OpenOut):
     """An AsyncAPI 3 document (https://www.asyncapi.com/docs/reference/specification/v3.0.0)."""
 
     asyncapi: str
-    info: Json
-    channels: Json = None
-    operations: Json = None
-    components: Json = None
+    info: Any
+    channels: Any = None
+    operations: Any = None
+    components: Any = None
 
 
 @dataclass(frozen=True)

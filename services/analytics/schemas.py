@@ -1,24 +1,25 @@
 """What the KPI routes answer, one response model per route, so /openapi.json describes every body.
 
-The figures keep the encoding they had: the routes that pass their figures through ``api.exact``
-send money and ratios as decimal strings (``Text``); ``/summary`` sends them as JSON numbers
-(``Number``), as it always has.
+Money and ratios are decimal strings: ``Decimal`` fields (pydantic writes them as strings) or ``Text``
+where ``api.exact`` already turned them into strings.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import Field
 
-from shared.wire import Instant, Number, Out
+from shared.wire import Out
 
 Text = Annotated[str, Field(description="a decimal, as a string: no digit is lost to a float")]
 
 
 class PeriodOut(Out):
-    start: Instant
-    end: Instant
+    start: datetime
+    end: datetime
 
 
 class ScopeOut(Out):
@@ -30,31 +31,31 @@ class ScopeOut(Out):
 
 class Customers(Out):
     customers: int
-    value_per_customer: Number | None
+    value_per_customer: Decimal | int | None
 
 
 class Summary(Out):
     period: PeriodOut
     scope: ScopeOut
     N: int = Field(description="active customers")
-    V: Number | None = Field(description="net revenue per customer")
-    F: Number | None = Field(description="purchases per customer")
-    S: Number | None = Field(description="units per basket")
+    V: Decimal | int | None = Field(description="net revenue per customer")
+    F: Decimal | int | None = Field(description="purchases per customer")
+    S: Decimal | int | None = Field(description="units per basket")
     purchases: int
-    gross_revenue: Number
-    refunds: Number
-    net_revenue: Number
-    average_transaction_value: Number | None
-    repeat_purchase_rate: Number | None
-    retention_rate: Number | None
-    churn_rate: Number | None
+    gross_revenue: Decimal | int
+    refunds: Decimal | int
+    net_revenue: Decimal | int
+    average_transaction_value: Decimal | int | None
+    repeat_purchase_rate: Decimal | int | None
+    retention_rate: Decimal | int | None
+    churn_rate: Decimal | int | None
     previous_period_customers: int
-    annual_sales_per_customer: Number | None
-    customer_lifetime_value: Number | None
-    top_20_percent_revenue_share: Number | None
+    annual_sales_per_customer: Decimal | int | None
+    customer_lifetime_value: Decimal | int | None
+    top_20_percent_revenue_share: Decimal | int | None
     members: Customers
     non_members: Customers
-    member_lift: Number | None
+    member_lift: Decimal | int | None
 
 
 class Cohort(Out):
@@ -64,7 +65,7 @@ class Cohort(Out):
 
 
 class Cohorts(Out):
-    to: Instant
+    to: str = Field(description="ISO 8601")
     cohorts: list[Cohort]
 
 
@@ -143,5 +144,5 @@ class Promotion(Out):
 
 
 class Promotions(Out):
-    to: Instant
+    to: str = Field(description="ISO 8601")
     promotions: list[Promotion]

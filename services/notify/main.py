@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -22,7 +23,7 @@ from shared.contracts import NOTIFICATION_FAILED, NOTIFICATION_SENT
 from shared.errors import Unavailable
 from shared.identity import Permission, secured
 from shared.service import Consumes, Job, create_app, retention_job
-from shared.wire import Instant, Json, Out
+from shared.wire import Out
 
 # What it reads and emits on Kafka: its consumer and publishers here, its ACLs (shared/kafka_acls.py).
 READS = topics_of(CONSUMES)
@@ -38,8 +39,8 @@ class Delivery(Out):
     status: str = Field(description="queued, sent, failed or suppressed")
     reason: str
     subject: str | None
-    send_after: Instant
-    sent_at: Instant | None
+    send_after: datetime
+    sent_at: datetime | None
 
 
 class Deliveries(Out):
@@ -52,10 +53,10 @@ class Profile(Out):
     member_id: str
     email: str | None
     phone: str | None
-    held: Json = Field(description="which contact fields ingest holds")
+    held: Any = Field(description="which contact fields ingest holds")
     locale: str
     timezone: str
-    consents: Json = Field(description="consent per channel")
+    consents: Any = Field(description="consent per channel")
 
 
 class StoredDelivery(Out):
@@ -68,10 +69,10 @@ class StoredDelivery(Out):
     address: str | None
     subject: str | None
     body: str | None
-    send_after: Instant
+    send_after: datetime
     attempts: int
-    created_at: Instant
-    sent_at: Instant | None
+    created_at: datetime
+    sent_at: datetime | None
 
 
 class Export(Out):

@@ -1,18 +1,20 @@
 """What the points API answers: one response model per route, so /openapi.json describes every body.
 
-Bodies are what the routes returned before these models (``shared.wire`` keeps the encoding): a key
-a route leaves out (``code`` before a redemption is confirmed, ``balance`` on a replayed request) is
-left out of the body too (the routes answer with ``response_model_exclude_unset``).
+Bodies are what the routes returned before these models (see ``shared.wire``): a key a route leaves
+out (``code`` before a redemption is confirmed, ``balance`` on a replayed request) is left out of the
+body too (those routes answer with ``response_model_exclude_unset``).
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
 from pydantic import AwareDatetime, Field
 
 from services.points.domain.challenges import Challenge
-from shared.wire import Instant, Json, OpenOut, Out
+from shared.wire import OpenOut, Out
 
 
 class Balance(Out):
@@ -26,8 +28,8 @@ class LedgerEntry(Out):
     kind: str = Field(description="earn, reverse, redeem, redeem_release, expire, adjust, transfer_out, ...")
     points: int
     source_event_id: uuid.UUID
-    occurred_at: Instant
-    details: Json = Field(description="the explanation: the rules that gave the points, the lots taken")
+    occurred_at: datetime
+    details: Any = Field(description="the explanation: the rules that gave the points, the lots taken")
 
 
 class Ledger(Out):
@@ -53,7 +55,7 @@ class Transferred(Out):
 
 class RuleVersion(Out):
     version: int = Field(description="0: the default rate, until a rule set is stored")
-    rules: Json = Field(description="the rule set (as POST /v1/rules takes it)")
+    rules: Any = Field(description="the rule set (as POST /v1/rules takes it)")
 
 
 class Rules(Out):
@@ -62,7 +64,7 @@ class Rules(Out):
 
 class RulesAdded(Out):
     version: int
-    effective_from: Instant
+    effective_from: str = Field(description="ISO 8601")
 
 
 class SettlementLine(Out):
@@ -73,8 +75,8 @@ class SettlementLine(Out):
 
 class Settlement(Out):
     partner_id: str
-    from_: Instant = Field(alias="from")
-    to: Instant
+    from_: datetime = Field(alias="from")
+    to: datetime
     points: int
     lines: list[SettlementLine]
 
@@ -98,8 +100,8 @@ class CatalogReward(Out):
     kind: str
     cost_points: int
     stock: int | None = Field(description="null: unlimited")
-    valid_from: Instant | None
-    valid_until: Instant | None
+    valid_from: datetime | None
+    valid_until: datetime | None
     active: bool
 
 
@@ -113,7 +115,7 @@ class Redemption(Out):
     reward_id: str
     points: int
     status: str = Field(description="reserved, confirmed, cancelled or expired")
-    hold_until: Instant
+    hold_until: str = Field(description="ISO 8601: until when the points and the stock are held")
     code: str | None = Field(default=None, description="the reward's code, once confirmed")
     balance: int | None = Field(default=None, description="the member's balance after this step")
 
@@ -141,7 +143,7 @@ class Donation(Out):
     cause_id: str
     points: int
     matched: int
-    at: Instant
+    at: datetime
     balance: int | None = Field(default=None, description="absent when the donation was already made")
 
 
@@ -154,7 +156,7 @@ class GameView(OpenOut):
     plays: int
     prizes_won: int
     budget_left: int
-    stock_left: Json = Field(description="prize name -> units left (null: unlimited)")
+    stock_left: Any = Field(description="prize name -> units left (null: unlimited)")
 
 
 class Play(Out):
@@ -164,7 +166,7 @@ class Play(Out):
     proof: str
     prize: str | None
     points: int
-    at: Instant
+    at: datetime
 
 
 class GameAudit(Out):
@@ -180,7 +182,7 @@ class ProgramView(OpenOut):
     """The time-limited program as put (its configuration's keys too), and when it was settled."""
 
     program_id: str
-    closed_at: Instant | None
+    closed_at: datetime | None
 
 
 class ChallengeView(Challenge):
@@ -210,11 +212,11 @@ class Referral(Out):
     friend_id: str
     referrer_id: str | None
     code: str
-    enrolled_at: Instant
+    enrolled_at: datetime
     status: str = Field(description="pending, rewarded, refused or lapsed")
     reason: str
     purchase_event_id: uuid.UUID | None
-    rewarded_at: Instant | None
+    rewarded_at: datetime | None
 
 
 class MemberReferrals(Out):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -13,25 +15,25 @@ from shared.boundary import GuardedRoute
 from shared.contracts.envelope import utcnow
 from shared.errors import NotFound
 from shared.identity import Permission, secured
-from shared.wire import Instant, Json, Number, Out
+from shared.wire import Out
 
 api = APIRouter(prefix="/v1", tags=["tiers"], route_class=GuardedRoute)
 
 
 class NextTier(Out):
     tier: str
-    remaining: Number = Field(description="qualifying value still needed to reach it")
+    remaining: Decimal | int = Field(description="qualifying value still needed to reach it")
 
 
 class TierView(Out):
     member_id: str
     tier: str
-    since: Instant
-    review_at: Instant = Field(description="when the tier is next reviewed (a downgrade happens only then)")
-    vip_until: Instant | None = Field(description="when the paid membership granting a tier ends")
-    benefits: Json = Field(description="the tier's benefits, as the ladder states them")
+    since: datetime
+    review_at: datetime = Field(description="when the tier is next reviewed (a downgrade happens only then)")
+    vip_until: datetime | None = Field(description="when the paid membership granting a tier ends")
+    benefits: Any = Field(description="the tier's benefits, as the ladder states them")
     metric: str = Field(description="spend, points or visits")
-    qualifying_value: Number
+    qualifying_value: Decimal | int
     next: NextTier | None = Field(description="null at the top of the ladder")
 
 
@@ -39,7 +41,7 @@ class Change(Out):
     from_tier: str | None
     to_tier: str
     reason: str
-    at: Instant
+    at: datetime
 
 
 class History(Out):
@@ -50,7 +52,7 @@ class History(Out):
 
 class Standing(Out):
     tier: str
-    since: Instant
+    since: datetime
 
 
 class Export(Out):
