@@ -94,9 +94,9 @@ class Move(Out):
 
 
 class Vip(Out):
-    members: int
-    fees: Text
-    holders: list[str]
+    members: int = Field(description="paid VIP members at the period's end")
+    fees: Text = Field(description="membership fees paid in the period")
+    revenue: Text = Field(description="net revenue of those members in the period")
 
 
 class TiersFigures(Out):

@@ -245,7 +245,7 @@ check(
         {
             "distribution": {"Gold": 1},
             "migration": [{"from": None, "to": "Gold", "members": 1}],
-            "vip": {"members": 1, "fees": D("10.00"), "holders": ["m"]},
+            "vip": {"members": 1, "fees": D("10.00"), "revenue": D("25.00")},
         }
     ),
 )
