@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol
 
@@ -14,18 +13,32 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
+from shared.errors import (
+    Conflict,
+    Declined,
+    DomainError,
+    FieldError,
+    Invalid,
+    NotFound,
+    Throttled,
+    Unavailable,
+)
 from shared.refusal import Refused
+
+__all__ = [
+    "PROBLEM_JSON",
+    "FieldError",
+    "ProblemError",
+    "errors_of",
+    "install",
+    "invalid",
+    "problem_body",
+    "problem_of",
+]
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-
-
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    rule: str
-    message: str
 
 
 class _HasErrors(Protocol):
@@ -85,7 +98,32 @@ def invalid(errors: Sequence[FieldError]) -> dict[str, Any]:
     return problem_body(422, "Invalid request", f"{len(errors)} field(s) failed validation", errors)
 
 
+# The one place a domain error's class becomes an HTTP status (the most specific class wins).
+STATUS_OF: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Invalid: 422,
+    Declined: 422,
+    Throttled: 429,
+    Unavailable: 503,
+    DomainError: 400,
+}
+
+
+def problem_of(error: DomainError) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+    """A domain error as a problem: its status (by its class), body and headers."""
+    status = next(STATUS_OF[c] for c in type(error).__mro__ if c in STATUS_OF)
+    headers = None
+    if isinstance(error, Throttled | Unavailable) and error.retry_after_s is not None:
+        headers = {"Retry-After": str(error.retry_after_s)}
+    return status, problem_body(status, error.title, error.detail, error.errors), headers
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain(request: Request, error: DomainError) -> JSONResponse:
+        return problem_response(*problem_of(error))
+
     @app.exception_handler(ProblemError)
     async def problem(request: Request, error: ProblemError) -> JSONResponse:
         return problem_response(error.status, error.body, error.headers)

@@ -36,6 +36,7 @@ from shared.config import ServiceSettings
 from shared.consumer import BatchHandler, Decoder, ReliableConsumer, is_transient
 from shared.contracts import Contract, Envelope
 from shared.contracts.envelope import utcnow
+from shared.errors import Unavailable
 from shared.identity import PUBLIC, Permission, SigningKeys, secured
 from shared.kafka_acls import service_access, topic_specs
 from shared.metrics import CoreMetrics
@@ -45,6 +46,7 @@ from shared.store.db import make_engine
 from shared.store.migrate import upgrade_async
 from shared.store.retention import prune
 from shared.topics import ensure_topics
+from shared.wire import OpenOut
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,16 @@ def jobs_command(prog: str, run: Callable[[datetime], Coroutine[Any, Any, dict[s
         raise SystemExit("--now needs a time zone, e.g. 2027-12-01T00:00:00+00:00")
     for name, done in asyncio.run(run(now)).items():
         print(f"{name}: {done}")
+
+
+class AsyncApiDocument(OpenOut):
+    """An AsyncAPI 3 document (https://www.asyncapi.com/docs/reference/specification/v3.0.0)."""
+
+    asyncapi: str
+    info: Any
+    channels: Any = None
+    operations: Any = None
+    components: Any = None
 
 
 @dataclass(frozen=True)
@@ -256,7 +268,13 @@ def create_app(
     asyncapi = AsyncAPI(broker, title=title)
     app.state.asyncapi = asyncapi
 
-    @app.get("/asyncapi.json", tags=["docs"], **_open_or(docs))
+    @app.get(
+        "/asyncapi.json",
+        tags=["docs"],
+        response_model=AsyncApiDocument,
+        response_model_exclude_unset=True,
+        **_open_or(docs),
+    )
     async def asyncapi_document() -> Any:
         """The AsyncAPI document of the topics this service reads and writes."""
         return asyncapi.to_specification().to_jsonable()
@@ -320,20 +338,18 @@ def _probes(
         """Kafka and this service's database answer, and neither the consumer nor the outbox relay
         has been stuck for longer than ``VAFA_STALL_AFTER_S``."""
         if not await broker.ping(timeout=3.0):
-            raise problems.ProblemError(503, "Not ready", "kafka unreachable")
+            raise Unavailable("kafka unreachable", title="Not ready")
         if consumer is not None and (stalled := consumer.stalled_for()) > settings.stall_after_s:
-            raise problems.ProblemError(
-                503, "Not ready", f"consumer stalled: retrying one batch for {stalled:.0f}s"
-            )
+            raise Unavailable(f"consumer stalled: retrying one batch for {stalled:.0f}s", title="Not ready")
         if engine is not None:
             try:
                 async with engine.connect() as conn:
                     waited = await oldest_waiting(conn)
             except Exception as error:
-                raise problems.ProblemError(503, "Not ready", "database unreachable") from error
+                raise Unavailable("database unreachable", title="Not ready") from error
             if waited > settings.stall_after_s:
-                raise problems.ProblemError(
-                    503, "Not ready", f"outbox relay stalled: oldest row waiting {waited:.0f}s"
+                raise Unavailable(
+                    f"outbox relay stalled: oldest row waiting {waited:.0f}s", title="Not ready"
                 )
         return Response(status_code=204)
 

@@ -12,13 +12,14 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import AwareDatetime
 
 from services.analytics import figures
+from services.analytics import schemas as out
 from services.analytics.domain.kpis import Group, promotion_lift
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.store import repository
 from shared.boundary import GuardedRoute
 from shared.contracts.envelope import utcnow
+from shared.errors import Invalid
 from shared.identity import Permission, secured
-from shared.problems import FieldError, ProblemError
 
 api = APIRouter(prefix="/v1/kpis", tags=["analytics"], route_class=GuardedRoute)
 INSIGHT = secured(Permission.INSIGHT_READ)
@@ -47,17 +48,17 @@ class Filters:
         # Periods are compared with the one before them and the year before their end: keep those in
         # range (the fuzzer asked for the year 1 and got a 500 before this).
         if not EARLIEST <= end <= LATEST or (start is not None and start < EARLIEST):
-            raise ProblemError(422, "Invalid request", f"a period lies between {EARLIEST:%Y} and {LATEST:%Y}")
+            raise Invalid(f"a period lies between {EARLIEST:%Y} and {LATEST:%Y}")
         start = start or end - timedelta(days=30)
         if start >= end:
-            raise ProblemError(422, "Empty period", f"'from' ({start}) must be before 'to' ({end})")
+            raise Invalid(f"'from' ({start}) must be before 'to' ({end})", title="Empty period")
         if end - start > timedelta(days=settings.analytics_max_period_days):
             longest = settings.analytics_max_period_days
-            raise ProblemError(
-                422,
-                "Invalid request",
+            raise Invalid(
                 f"a period is at most {longest} days, not {(end - start).days}",
-                errors=[FieldError("from", "period_too_long", f"ask for {longest} days or less")],
+                field="from",
+                rule="period_too_long",
+                message=f"ask for {longest} days or less",
             )
         self.period = figures.Period(start, end)
         self.scope = repository.Scope(currency or settings.analytics_currency, chain, store, segment)
@@ -68,31 +69,31 @@ class Filters:
 Chosen = Annotated[Filters, Depends()]
 
 
-@api.get("/summary", **INSIGHT)
+@api.get("/summary", response_model=out.Summary, **INSIGHT)
 async def summary(f: Chosen) -> dict[str, Any]:
     """N, V, F, S, revenue, ATV, repeat rate, retention and churn, annual sales per customer, CLV, the
     80/20 share, members vs non-members."""
     async with f.engine.connect() as conn:
-        return {"period": f.period, "scope": vars(f.scope)} | await figures.summary(
+        return {"period": vars(f.period), "scope": vars(f.scope)} | await figures.summary(
             conn, f.settings, f.scope, f.period
         )
 
 
-@api.get("/cohorts", **INSIGHT)
+@api.get("/cohorts", response_model=out.Cohorts, **INSIGHT)
 async def cohorts(f: Chosen) -> dict[str, Any]:
     """Monthly cohorts by first purchase, and the share of each buying in every later month."""
     async with f.engine.connect() as conn:
         return exact({"to": f.period.end, "cohorts": await figures.cohorts(conn, f.scope, f.period.end)})
 
 
-@api.get("/points", **INSIGHT)
+@api.get("/points", response_model=out.PointsFigures, **INSIGHT)
 async def points(f: Chosen) -> dict[str, Any]:
     """Points issued, redeemed, expired, outstanding liability, redemption and breakage rates."""
     async with f.engine.connect() as conn:
         return exact(await figures.points(conn, f.scope, f.period))
 
 
-@api.get("/tiers", **INSIGHT)
+@api.get("/tiers", response_model=out.TiersFigures, **INSIGHT)
 async def tiers(f: Chosen) -> dict[str, Any]:
     """Members per tier at the period's end, moves between tiers in it, and paid VIP members."""
     async with f.engine.connect() as conn:
@@ -100,7 +101,7 @@ async def tiers(f: Chosen) -> dict[str, Any]:
         return exact(moves | {"vip": await figures.vip(conn, f.scope, f.period)})
 
 
-@api.get("/partners", **INSIGHT)
+@api.get("/partners", response_model=out.Partners, **INSIGHT)
 async def partners(f: Chosen, partner: str | None = None) -> dict[str, Any]:
     """Co-brand contribution per partner: purchases, amount, members reached."""
     async with f.engine.connect() as conn:
@@ -108,21 +109,21 @@ async def partners(f: Chosen, partner: str | None = None) -> dict[str, Any]:
         return exact({"partners": found})
 
 
-@api.get("/segments", **INSIGHT)
+@api.get("/segments", response_model=out.Segments, **INSIGHT)
 async def segments(request: Request) -> dict[str, Any]:
     """Members per loyalty x profitability segment and per RFM label, as last computed."""
     async with request.app.state.engine.connect() as conn:
         return await repository.segment_counts(conn)
 
 
-@api.get("/notifications", **INSIGHT)
+@api.get("/notifications", response_model=out.Notifications, **INSIGHT)
 async def notifications(f: Chosen) -> dict[str, Any]:
     """Messages per channel and outcome."""
     async with f.engine.connect() as conn:
         return {"channels": await repository.notifications_between(conn, f.period.start, f.period.end)}
 
 
-@api.get("/promotions", **INSIGHT)
+@api.get("/promotions", response_model=out.Promotions, **INSIGHT)
 async def promotions(f: Chosen, promotion: str | None = None) -> dict[str, Any]:
     """Each targeted promotion's lift: the members it chose, treatment against holdout, from their
     choosing to the period's end (``from`` is not used: a promotion is followed from its start)."""

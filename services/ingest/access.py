@@ -20,15 +20,8 @@ from services.ingest.settings import IngestSettings
 from services.ingest.store import repository
 from shared.audit import record
 from shared.contracts.envelope import utcnow
+from shared.errors import Conflict, Invalid, NotFound
 from shared.identity import ROLES, SCOPES, Principal, member
-
-
-class AccessRefused(Exception):
-    """A change to keys or operators that cannot be made: ``kind`` is unknown | conflict | invalid."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -75,7 +68,7 @@ def _key_view(spec: KeySpec, prefix: str) -> dict[str, Any]:
 async def create_key(conn: AsyncConnection, actor: Principal, spec: KeySpec) -> tuple[str, dict[str, Any]]:
     """The new key's token (shown once, never stored) and what it may do."""
     if (problem := spec.problems()) is not None:
-        raise AccessRefused("invalid", problem)
+        raise Invalid(problem)
     key = generate_key()
     await repository.add_key(
         conn,
@@ -97,7 +90,7 @@ async def create_key(conn: AsyncConnection, actor: Principal, spec: KeySpec) -> 
 
 async def revoke_key(conn: AsyncConnection, actor: Principal, prefix: str) -> None:
     if not await repository.revoke_key(conn, prefix):
-        raise AccessRefused("unknown", f"no active key with prefix {prefix!r}")
+        raise NotFound(f"no active key with prefix {prefix!r}")
     await record(
         conn, actor, "key.revoke", f"key:{prefix}", before={"state": "active"}, after={"state": "revoked"}
     )
@@ -105,9 +98,9 @@ async def revoke_key(conn: AsyncConnection, actor: Principal, prefix: str) -> No
 
 def _checked_roles(roles: Sequence[str]) -> list[str]:
     if not roles:
-        raise AccessRefused("invalid", f"an operator needs at least one role of {list(ROLES)}")
+        raise Invalid(f"an operator needs at least one role of {list(ROLES)}")
     if unknown := sorted(set(roles) - set(ROLES)):
-        raise AccessRefused("invalid", f"unknown role(s) {unknown}; roles are {list(ROLES)}")
+        raise Invalid(f"unknown role(s) {unknown}; roles are {list(ROLES)}")
     return sorted(set(roles))
 
 
@@ -122,7 +115,7 @@ async def add_operator(
     checked = _checked_roles(roles)
     password = password or one_time_password()
     if not await repository.add_operator(conn, name, hash_password(password), checked):
-        raise AccessRefused("conflict", f"operator {name!r} exists")
+        raise Conflict(f"operator {name!r} exists")
     await record(conn, actor, "operator.add", f"operator:{name}", after={"roles": checked})
     return password
 
@@ -138,7 +131,7 @@ async def change_operator(
 ) -> None:
     row = await repository.find_operator(conn, name)
     if row is None:
-        raise AccessRefused("unknown", f"no operator {name!r}")
+        raise NotFound(f"no operator {name!r}")
     values: dict[str, Any] = {}
     before: dict[str, Any] = {"roles": list(row.roles), "disabled": row.disabled_at is not None}
     after = dict(before)

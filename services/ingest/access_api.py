@@ -32,7 +32,6 @@ from shared.identity import (
     refuse,
     secured,
 )
-from shared.problems import ProblemError
 from shared.refusal import Refused
 
 log = logging.getLogger(__name__)
@@ -61,16 +60,10 @@ def _token(request: Request, principal: Principal, ttl_s: int) -> TokenOut:
 
 
 async def _admin_write(request: Request, change: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """An admin's change in one transaction; what it refuses, answered as a problem (this edge's
-    mapping of ``AccessRefused``)."""
+    """An admin's change in one transaction (what it refuses is a ``shared.errors`` error, answered
+    as a problem by the one mapping every service installs)."""
     async with request.app.state.engine.begin() as conn:
-        try:
-            return await change(conn, *args)
-        except access.AccessRefused as error:
-            status, title = {"unknown": (404, "Not found"), "conflict": (409, "Conflict")}.get(
-                error.kind, (422, "Invalid request")
-            )
-            raise ProblemError(status, title, str(error)) from error
+        return await change(conn, *args)
 
 
 class SignIn(PrintableText):

@@ -39,8 +39,10 @@ from services.ingest.intake import Intake, ItemResult
 from services.ingest.store.repository import lock_idempotency_key, member_chains, remember_answer
 from shared.boundary import GuardedRoute, guard
 from shared.contracts.envelope import utcnow
+from shared.errors import Invalid
 from shared.identity import Permission, Principal, authenticated, declared, refuse
-from shared.problems import PROBLEM_JSON, FieldError, ProblemError
+from shared.problems import PROBLEM_JSON, ProblemError
+from shared.wire import Out
 
 api = APIRouter(prefix="/v1", tags=["intake"], route_class=GuardedRoute)
 
@@ -172,15 +174,11 @@ async def _answer(
             prior = await lock_idempotency_key(conn, _owner(caller), idempotency_key)
             if prior is not None:
                 if bytes(prior.request_sha256) != digest:
-                    raise ProblemError(
-                        422,
-                        "Invalid request",
+                    raise Invalid(
                         "this Idempotency-Key was used for a different request",
-                        errors=[
-                            FieldError(
-                                "Idempotency-Key", "idempotency_key_reused", "use a new key for a new request"
-                            )
-                        ],
+                        field="Idempotency-Key",
+                        rule="idempotency_key_reused",
+                        message="use a new key for a new request",
                     )
                 return JSONResponse(
                     prior.body,
@@ -202,8 +200,27 @@ async def _one(request: Request, caller: Principal, key: str | None, item: Item)
 
 # The permission the ``authorised`` guard checks, declared for the OpenAPI document (and its matrix test).
 SENDS = declared(Permission.EVENTS_SEND)
+
+
+class Accepted(Out):
+    event_id: str = Field(description="the event's id: the same when this submission was recorded before")
+    status: str = Field(description="accepted, or duplicate when recorded before")
+
+
+class ItemAnswer(Out):
+    index: int = Field(description="the item's position in the batch")
+    status: str = Field(description="accepted, duplicate, rejected, forbidden or conflict")
+    event_id: str | None = Field(default=None, description="absent when the item was not accepted")
+    problem: Any = Field(default=None, description="why the item was refused: an RFC 9457 problem")
+
+
+class BatchAnswer(Out):
+    summary: dict[str, int] = Field(description="items per status")
+    results: list[ItemAnswer] = Field(description="one per item, in order")
+
+
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Already recorded: the original event_id"},
+    200: {"description": "Already recorded: the original event_id", "model": Accepted},
     401: {"description": "Missing, unknown or revoked API key"},
     403: {"description": "The key may not send for this chain, store or partner"},
     409: {"description": "This receipt was recorded before with other content"},
@@ -212,8 +229,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"description": "Kafka did not acknowledge in time; send it again (it counts once); Retry-After"},
 }
 
+# A batch is answered 200 with one result per item (a duplicate item is one of them).
+_BATCH_RESPONSES = {k: v for k, v in _RESPONSES.items() if k != 200}
 
-@api.post("/purchases", status_code=202, responses=_RESPONSES, **SENDS)
+
+@api.post("/purchases", status_code=202, response_model=Accepted, responses=_RESPONSES, **SENDS)
 async def submit_purchase(
     purchase: PurchaseIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -221,7 +241,7 @@ async def submit_purchase(
     return await _one(request, caller, idempotency_key, purchase)
 
 
-@api.post("/returns", status_code=202, responses=_RESPONSES, **SENDS)
+@api.post("/returns", status_code=202, response_model=Accepted, responses=_RESPONSES, **SENDS)
 async def submit_return(
     item: ReturnIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -229,7 +249,7 @@ async def submit_return(
     return await _one(request, caller, idempotency_key, item)
 
 
-@api.post("/members", status_code=202, responses=_RESPONSES, **SENDS)
+@api.post("/members", status_code=202, response_model=Accepted, responses=_RESPONSES, **SENDS)
 async def enrol_member(
     item: MemberEnrolledIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -237,7 +257,7 @@ async def enrol_member(
     return await _one(request, caller, idempotency_key, item)
 
 
-@api.post("/members/profile-changes", status_code=202, responses=_RESPONSES, **SENDS)
+@api.post("/members/profile-changes", status_code=202, response_model=Accepted, responses=_RESPONSES, **SENDS)
 async def change_profile(
     item: MemberProfileChangedIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -245,7 +265,7 @@ async def change_profile(
     return await _one(request, caller, idempotency_key, item)
 
 
-@api.post("/memberships", status_code=202, responses=_RESPONSES, **SENDS)
+@api.post("/memberships", status_code=202, response_model=Accepted, responses=_RESPONSES, **SENDS)
 async def vip_membership(
     item: VipIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -253,7 +273,7 @@ async def vip_membership(
     return await _one(request, caller, idempotency_key, item)
 
 
-@api.post("/partners/purchases", status_code=202, responses=_RESPONSES, **SENDS)
+@api.post("/partners/purchases", status_code=202, response_model=Accepted, responses=_RESPONSES, **SENDS)
 async def partner_purchase(
     item: PartnerPurchaseIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -261,7 +281,7 @@ async def partner_purchase(
     return await _one(request, caller, idempotency_key, item)
 
 
-@api.post("/partners/campaigns", status_code=202, responses=_RESPONSES, **SENDS)
+@api.post("/partners/campaigns", status_code=202, response_model=Accepted, responses=_RESPONSES, **SENDS)
 async def partner_campaign(
     item: PartnerCampaignIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -283,7 +303,7 @@ class BatchIn(BaseModel):
     )
 
 
-@api.post("/batch", responses=_RESPONSES, **SENDS)
+@api.post("/batch", response_model=BatchAnswer, responses=_BATCH_RESPONSES, **SENDS)
 async def submit_batch(
     batch: BatchIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:

@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.ingest.store.repository import find_key
 from shared.contracts.envelope import utcnow
+from shared.errors import Throttled
 from shared.identity import Principal, SigningKeys
-from shared.problems import ProblemError
 
 KeyKind = Literal["chain", "partner", "admin"]
 HASHER = PasswordHasher()
@@ -150,13 +150,10 @@ class SignInLimit:
         return self.window_s - (time.monotonic() - recent[0])
 
     def check(self, name: str, what: str) -> None:
-        """Raises a 429 problem (with Retry-After) while ``name`` must wait."""
+        """Raises ``Throttled`` (a 429 with Retry-After) while ``name`` must wait."""
         if (wait := self.waiting(name)) > 0:
-            raise ProblemError(
-                429,
-                "Too many attempts",
-                f"{what}; try again later",
-                headers={"Retry-After": str(int(wait) + 1)},
+            raise Throttled(
+                f"{what}; try again later", title="Too many attempts", retry_after_s=int(wait) + 1
             )
 
     def failed(self, name: str) -> None:

@@ -27,6 +27,7 @@ from services.ingest.settings import IngestSettings
 from services.ingest.store import MIGRATIONS
 from services.ingest.store.repository import all_keys, all_operators
 from shared.contracts.envelope import utcnow
+from shared.errors import DomainError
 from shared.identity import ROLES, SCOPES, Principal
 from shared.store.db import make_engine
 from shared.store.migrate import upgrade_async
@@ -99,7 +100,7 @@ async def run(args: argparse.Namespace, settings: IngestSettings) -> int:
                 for row in await all_operators(conn):
                     state = f"disabled {row.disabled_at:%Y-%m-%d}" if row.disabled_at else "active"
                     print(f"{row.name:<30} {','.join(row.roles):<40} {state}")
-    except access.AccessRefused as error:
+    except DomainError as error:
         print(error, file=sys.stderr)
         return 1
     finally:

@@ -40,8 +40,9 @@ from services.ingest.store.repository import (
     release_receipts,
 )
 from shared.contracts import Envelope, PurchaseRecorded, ReturnRecorded
+from shared.errors import Throttled, Unavailable
 from shared.identity import Principal
-from shared.problems import FieldError, ProblemError, invalid, problem_body
+from shared.problems import FieldError, invalid, problem_body
 
 Outcome = Literal["accepted", "duplicate", "rejected", "forbidden", "conflict"]
 
@@ -184,26 +185,20 @@ class Intake:
                     )
         except (TimeoutError, KafkaError) as error:
             self._metrics.refused.labels("broker_unavailable").inc()
-            raise ProblemError(
-                503,
-                "Broker unavailable",
+            raise Unavailable(
                 # After a timeout Kafka may still take what was sent: say so. A retry of the same
                 # submission has the same event id, so it is recognised downstream, never applied twice.
                 f"Kafka did not acknowledge in time ({type(error).__name__}); the event may or may not "
                 "have reached Kafka: send the same submission again, it will count once",
-                headers={"Retry-After": "5"},
+                title="Broker unavailable",
+                retry_after_s=5,
             ) from error
 
     def _reserve(self, n: int) -> _Reservation:
         limit = self._settings.ingest_max_in_flight
         if self._in_flight and self._in_flight + n > limit:
             self._metrics.refused.labels("throttled").inc()
-            raise ProblemError(
-                429,
-                "Too many requests",
-                f"{self._in_flight} events are waiting for Kafka; retry shortly",
-                headers={"Retry-After": "1"},
-            )
+            raise Throttled(f"{self._in_flight} events are waiting for Kafka; retry shortly", retry_after_s=1)
         return _Reservation(self, n)
 
 

@@ -1,4 +1,4 @@
-"""Routes to a member's personal data: lookup by phone or email, contact for support and for notify,
+"""Routes to a member's personal data: lookup by phone, email or card number, contact for support and for notify,
 export, erasure."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from services.ingest.settings import IngestSettings
 from services.ingest.store import repository
 from shared.boundary import GuardedRoute
 from shared.contracts.members import CardNo, Email, Phone
+from shared.errors import Invalid, NotFound
 from shared.identity import Caller, Permission, secured
-from shared.problems import FieldError, ProblemError
 
 privacy_api = APIRouter(prefix="/v1", tags=["members"], route_class=GuardedRoute)
 MemberPath = Annotated[str, Path(min_length=1, max_length=128)]
@@ -34,8 +34,12 @@ async def lookup(
     """Find a member by phone, email or card number (by its keyed hash: the index holds no values)."""
     given = {f: v for f, v in (("email", email), ("phone", phone), ("card_no", card_no)) if v is not None}
     if len(given) != 1:
-        errors = [FieldError("email", "one_of", "give exactly one of email, phone and card_no")]
-        raise ProblemError(422, "Invalid request", "look up by email, phone or card number", errors=errors)
+        raise Invalid(
+            "look up by email, phone or card number",
+            field="email",
+            rule="one_of",
+            message="give exactly one of email, phone and card_no",
+        )
     ((field, value),) = given.items()
     async with request.app.state.engine.connect() as conn:
         return Found(members=await privacy.find(conn, request.app.state.settings, field, str(value)))
@@ -54,13 +58,19 @@ async def contacts(
         return Contacts(contacts=await repository.contacts_of(conn, member_id))
 
 
-@privacy_api.get("/members/{member_id}/export", **secured(Permission.MEMBER_READ))
+class Export(BaseModel):
+    member_id: str
+    enrolled_by_chain: str | None = Field(description="the chain the member enrolled at")
+    contact: dict[str, str | None] = Field(description="email, phone, card_no: empty once erased")
+
+
+@privacy_api.get("/members/{member_id}/export", response_model=Export, **secured(Permission.MEMBER_READ))
 async def export(member_id: MemberPath, request: Request) -> dict[str, Any]:
     """What ingest holds of the member, as JSON (points, tiers and notify export their own parts)."""
     async with request.app.state.engine.connect() as conn:
         found = await privacy.export(conn, member_id)
     if found is None:
-        raise ProblemError(404, "Unknown member", f"ingest holds nothing of member {member_id!r}")
+        raise NotFound(f"ingest holds nothing of member {member_id!r}", title="Unknown member")
     return found
 
 

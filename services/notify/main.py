@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -18,9 +20,10 @@ from services.notify.store.tables import deliveries
 from shared.boundary import GuardedRoute
 from shared.consumer import ContractDecoder, topics_of
 from shared.contracts import NOTIFICATION_FAILED, NOTIFICATION_SENT
+from shared.errors import Unavailable
 from shared.identity import Permission, secured
-from shared.problems import ProblemError
 from shared.service import Consumes, Job, create_app, retention_job
+from shared.wire import Out
 
 # What it reads and emits on Kafka: its consumer and publishers here, its ACLs (shared/kafka_acls.py).
 READS = topics_of(CONSUMES)
@@ -30,7 +33,66 @@ EMITS = [NOTIFICATION_SENT, NOTIFICATION_FAILED]
 api = APIRouter(prefix="/v1", tags=["notify"], route_class=GuardedRoute)
 
 
-@api.get("/members/{member_id}/deliveries", **secured(Permission.MEMBER_READ))
+class Delivery(Out):
+    source_type: str = Field(description="the event type the message tells of")
+    channel: str = Field(description="email, sms or webhook:<name>")
+    status: str = Field(description="queued, sent, failed or suppressed")
+    reason: str
+    subject: str | None
+    send_after: datetime
+    sent_at: datetime | None
+
+
+class Deliveries(Out):
+    member_id: str
+    deliveries: list[Delivery]
+    next_offset: int | None
+
+
+class Profile(Out):
+    member_id: str
+    email: str | None
+    phone: str | None
+    held: Any = Field(description="which contact fields ingest holds")
+    locale: str
+    timezone: str
+    consents: Any = Field(description="consent per channel")
+
+
+class StoredDelivery(Out):
+    source_event_id: uuid.UUID
+    channel: str
+    member_id: str
+    source_type: str
+    status: str
+    reason: str
+    address: str | None
+    subject: str | None
+    body: str | None
+    send_after: datetime
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class Export(Out):
+    member_id: str
+    profile: Profile | None
+    deliveries: list[StoredDelivery]
+
+
+class ChannelSummary(Out):
+    queued: int
+    sent: int
+    failed: int
+    suppressed: dict[str, int] = Field(description="reason -> messages suppressed for it")
+
+
+class Summary(Out):
+    channels: dict[str, ChannelSummary]
+
+
+@api.get("/members/{member_id}/deliveries", response_model=Deliveries, **secured(Permission.MEMBER_READ))
 async def member_deliveries(
     member_id: str,
     request: Request,
@@ -65,7 +127,7 @@ async def member_deliveries(
     }
 
 
-@api.get("/members/{member_id}/export", **secured(Permission.MEMBER_READ))
+@api.get("/members/{member_id}/export", response_model=Export, **secured(Permission.MEMBER_READ))
 async def export(member_id: str, request: Request) -> dict[str, Any]:
     """What notify holds of the member, as one JSON document: locale, zone, consents, which contact
     fields ingest holds (the addresses are ingest's to export), and every message's delivery."""
@@ -101,10 +163,11 @@ async def send_sign_in_code(body: SignInCode, request: Request) -> None:
     try:
         await sender.send_now(body.channel, body.member_id, body.address, message)
     except NotDelivered as error:
-        raise ProblemError(503, "Not delivered", f"the code could not be sent over {body.channel}") from error
+        detail = f"the code could not be sent over {body.channel}"
+        raise Unavailable(detail, title="Not delivered") from error
 
 
-@api.get("/deliveries/summary", **secured(Permission.INSIGHT_READ))
+@api.get("/deliveries/summary", response_model=Summary, **secured(Permission.INSIGHT_READ))
 async def deliveries_summary(request: Request) -> dict[str, Any]:
     """The delivery log at a glance: messages per channel and status, and why they were suppressed."""
     async with request.app.state.engine.connect() as conn:

@@ -76,8 +76,8 @@ from shared.contracts import (
     ReferralRewarded,
     RewardIssued,
 )
+from shared.errors import Conflict, Declined, Invalid, NotFound
 from shared.outbox import append, emitted
-from shared.problems import FieldError, ProblemError
 
 _EXPIRY_NAMESPACE = uuid.UUID("b5f3c1a2-6d4e-4f7a-8c9b-2e1d0a3f5c67")
 _REFERRAL_NAMESPACE = uuid.UUID("3c9e7a1d-52b4-4e8f-9a06-d17f2b8c4e95")
@@ -124,29 +124,30 @@ async def reserve(
     existing = await redemption_for_update(conn, redemption_id)
     if existing is not None:
         if (existing.member_id, existing.reward_id) != (member_id, reward_id):
-            raise ProblemError(409, "Conflict", "this request id was used for another redemption")
+            raise Conflict("this request id was used for another redemption")
         return _redemption_json(existing)
     reward = await reward_for_update(conn, reward_id)
     if reward is None:
-        raise ProblemError(404, "Unknown reward", f"there is no reward {reward_id!r} in the catalog")
+        raise NotFound(f"there is no reward {reward_id!r} in the catalog", title="Unknown reward")
     if (
         not reward.active
         or (reward.valid_from and now < reward.valid_from)
         or (reward.valid_until and now >= reward.valid_until)
     ):
-        raise ProblemError(409, "Reward unavailable", f"{reward_id!r} cannot be redeemed now")
+        raise Conflict(f"{reward_id!r} cannot be redeemed now", title="Reward unavailable")
     if reward.stock is not None and reward.stock <= 0:
-        raise ProblemError(409, "Out of stock", f"{reward_id!r} is out of stock")
+        raise Conflict(f"{reward_id!r} is out of stock", title="Out of stock")
     wallets, _ = await load_wallets(conn, [member_id])
     wallet = wallets[member_id]
     try:
         takes = wallet.debit(reward.cost_points)
     except InsufficientPoints as short:
-        raise ProblemError(
-            422,
-            "Insufficient points",
+        raise Declined(
             f"{reward_id!r} costs {short.wanted} points; the balance is {short.available}",
-            errors=[FieldError("member_id", "insufficient_points", f"balance {short.available}")],
+            title="Insufficient points",
+            field="member_id",
+            rule="insufficient_points",
+            message=f"balance {short.available}",
         ) from None
     await move_stock(conn, reward_id, -1)
     hold_until = now + timedelta(seconds=settings.points_redemption_hold_s)
@@ -194,11 +195,11 @@ async def confirm(
 ) -> dict[str, Any]:
     row = await redemption_for_update(conn, redemption_id)
     if row is None:
-        raise ProblemError(404, "Unknown redemption", f"no redemption {redemption_id}")
+        raise NotFound(f"no redemption {redemption_id}", title="Unknown redemption")
     if row.status == "confirmed":
         return _redemption_json(row)
     if row.status != "reserved":
-        raise ProblemError(409, "Redemption released", f"this redemption was {row.status}; reserve again")
+        raise Conflict(f"this redemption was {row.status}; reserve again", title="Redemption released")
     code = reward_code()
     await settle_redemption(conn, redemption_id, "confirmed", code)
     reward = await reward_for_update(conn, row.reward_id)
@@ -226,11 +227,11 @@ async def release(
     """Cancel a reservation: its points go back to the lots they came from, its stock to the shelf."""
     row = await redemption_for_update(conn, redemption_id)
     if row is None:
-        raise ProblemError(404, "Unknown redemption", f"no redemption {redemption_id}")
+        raise NotFound(f"no redemption {redemption_id}", title="Unknown redemption")
     if row.status in ("cancelled", "expired"):
         return _redemption_json(row)
     if row.status == "confirmed":
-        raise ProblemError(409, "Redemption confirmed", "a confirmed redemption cannot be cancelled")
+        raise Conflict("a confirmed redemption cannot be cancelled", title="Redemption confirmed")
     wallets, _ = await load_wallets(conn, [row.member_id])
     wallet = wallets[row.member_id]
     takes = [Take(uuid.UUID(t["lot_id"]), t["points"]) for t in row.takes]
@@ -261,13 +262,14 @@ async def release(
     return {**_redemption_json(row), "status": status, "balance": wallet.balance}
 
 
-def _insufficient(verb: str, points: int, short: InsufficientPoints) -> ProblemError:
-    """The 422 for a debit the balance cannot cover, naming the field that asked too much."""
-    return ProblemError(
-        422,
-        "Insufficient points",
+def _insufficient(verb: str, points: int, short: InsufficientPoints) -> Declined:
+    """A debit the balance cannot cover, naming the field that asked too much."""
+    return Declined(
         f"cannot {verb} {points} points: the balance is {short.available}",
-        errors=[FieldError("points", "insufficient_points", f"balance {short.available}")],
+        title="Insufficient points",
+        field="points",
+        rule="insufficient_points",
+        message=f"balance {short.available}",
     )
 
 
@@ -329,7 +331,7 @@ async def transfer(
     if done is not None:
         return {"transfer_id": str(transfer_id), "from": done.member_id, "points": -done.points}
     if sender == recipient:
-        raise ProblemError(422, "Invalid request", "a member cannot transfer points to themselves")
+        raise Invalid("a member cannot transfer points to themselves")
     wallets, _ = await load_wallets(conn, [sender, recipient], with_lots=[sender])
     try:
         takes = wallets[sender].debit(points)
@@ -379,7 +381,7 @@ async def donate(
         return _donation_json(known)
     cause = await cause_for_update(conn, cause_id)
     if cause is None or not cause.active:
-        raise ProblemError(404, "Unknown cause", f"no active cause {cause_id!r}")
+        raise NotFound(f"no active cause {cause_id!r}", title="Unknown cause")
     wallets, _ = await load_wallets(conn, [member_id], with_lots=[member_id])
     wallet = wallets[member_id]
     try:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.points import actions
+from services.points import schemas as out
 from services.points.domain.challenges import Challenge
 from services.points.domain.games import Game, commitment
 from services.points.domain.referrals import ReferralProgram
@@ -44,8 +45,8 @@ from shared.audit import record
 from shared.boundary import GuardedRoute
 from shared.contracts.common import MAX_POINTS
 from shared.contracts.envelope import utcnow
+from shared.errors import Conflict, Invalid, NotFound
 from shared.identity import Caller, Permission, Principal, require_member, secured
-from shared.problems import ProblemError
 
 api = APIRouter(prefix="/v1", tags=["points"], route_class=GuardedRoute)
 
@@ -73,16 +74,16 @@ def _on_behalf(caller: Principal, action: str, target: str) -> tuple[Principal, 
     return (caller, action, target) if caller.kind == "operator" else None
 
 
-@api.get("/members/{member_id}/balance", **secured(P.MEMBER_READ))
+@api.get("/members/{member_id}/balance", response_model=out.Balance, **secured(P.MEMBER_READ))
 async def get_balance(member_id: str, request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         found = await balance_of(conn, member_id)
     if found is None:
-        raise ProblemError(404, "Unknown member", f"member {member_id!r} has no points yet")
+        raise NotFound(f"member {member_id!r} has no points yet", title="Unknown member")
     return {"member_id": member_id, "balance": found[0], "debt": found[1]}
 
 
-@api.get("/members/{member_id}/ledger", **secured(P.MEMBER_READ))
+@api.get("/members/{member_id}/ledger", response_model=out.Ledger, **secured(P.MEMBER_READ))
 async def get_ledger(
     member_id: str,
     request: Request,
@@ -104,11 +105,17 @@ class AdjustmentIn(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
-@api.post("/members/{member_id}/adjustments", status_code=201, **secured(P.POINTS_ADJUST))
+@api.post(
+    "/members/{member_id}/adjustments",
+    status_code=201,
+    response_model=out.Adjusted,
+    response_model_exclude_unset=True,
+    **secured(P.POINTS_ADJUST),
+)
 async def adjust(member_id: str, body: AdjustmentIn, caller: Caller, request: Request) -> dict[str, Any]:
     """A manual correction, with the reason and the operator recorded in the ledger and the audit log."""
     if body.points == 0:
-        raise ProblemError(422, "Invalid request", "an adjustment of zero points changes nothing")
+        raise Invalid("an adjustment of zero points changes nothing")
     return await _write(
         request,
         actions.adjust,
@@ -129,7 +136,13 @@ class TransferIn(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-@api.post("/members/{member_id}/transfers", status_code=201, **secured(P.POINTS_ADJUST))
+@api.post(
+    "/members/{member_id}/transfers",
+    status_code=201,
+    response_model=out.Transferred,
+    response_model_exclude_unset=True,
+    **secured(P.POINTS_ADJUST),
+)
 async def transfer(member_id: str, body: TransferIn, caller: Caller, request: Request) -> dict[str, Any]:
     """Give points to another member; idempotent by request_id."""
     return await _write(
@@ -145,7 +158,7 @@ async def transfer(member_id: str, body: TransferIn, caller: Caller, request: Re
     )
 
 
-@api.get("/rules", **secured(P.PROGRAM_READ))
+@api.get("/rules", response_model=out.Rules, **secured(P.PROGRAM_READ))
 async def list_rules(request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         versions = await rule_set_versions(conn)
@@ -155,7 +168,7 @@ async def list_rules(request: Request) -> dict[str, Any]:
     return {"versions": [{"version": v, "rules": r.model_dump(mode="json")} for v, r in versions]}
 
 
-@api.post("/rules", status_code=201, **secured(P.PROGRAM_WRITE))
+@api.post("/rules", status_code=201, response_model=out.RulesAdded, **secured(P.PROGRAM_WRITE))
 async def add_rules(rules: RuleSet, caller: Caller, request: Request) -> dict[str, Any]:
     """A new version of the earning rules, in force for purchases made from its effective_from."""
     async with request.app.state.engine.begin() as conn:
@@ -166,7 +179,7 @@ async def add_rules(rules: RuleSet, caller: Caller, request: Request) -> dict[st
     return {"version": version, "effective_from": rules.effective_from.isoformat()}
 
 
-@api.get("/partners/{partner_id}/settlement", **secured(P.INSIGHT_READ))
+@api.get("/partners/{partner_id}/settlement", response_model=out.Settlement, **secured(P.INSIGHT_READ))
 async def settlement(
     partner_id: str,
     request: Request,
@@ -190,13 +203,13 @@ class RewardIn(BaseModel):
     active: bool = True
 
 
-@api.get("/rewards", **secured(P.PROGRAM_READ))
+@api.get("/rewards", response_model=out.Catalog, **secured(P.PROGRAM_READ))
 async def list_rewards(request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         return {"rewards": await catalog(conn)}
 
 
-@api.put("/rewards/{reward_id}", **secured(P.PROGRAM_WRITE))
+@api.put("/rewards/{reward_id}", response_model=out.Reward, **secured(P.PROGRAM_WRITE))
 async def put_reward(reward_id: str, reward: RewardIn, caller: Caller, request: Request) -> dict[str, Any]:
     async with request.app.state.engine.begin() as conn:
         before = next((r for r in await catalog(conn) if r.get("reward_id") == reward_id), None)
@@ -211,7 +224,13 @@ class RedemptionIn(BaseModel):
     reward_id: str = Field(min_length=1, max_length=64)
 
 
-@api.post("/redemptions", status_code=201, **secured(P.MEMBER_ACT, member_in_body=True))
+@api.post(
+    "/redemptions",
+    status_code=201,
+    response_model=out.Redemption,
+    response_model_exclude_unset=True,
+    **secured(P.MEMBER_ACT, member_in_body=True),
+)
 async def reserve(body: RedemptionIn, caller: Caller, request: Request) -> dict[str, Any]:
     """Step one: hold the points and a unit of stock until confirmed, cancelled or timed out."""
     require_member(request, caller, P.MEMBER_ACT, body.member_id)
@@ -226,7 +245,12 @@ async def reserve(body: RedemptionIn, caller: Caller, request: Request) -> dict[
     )
 
 
-@api.post("/redemptions/{redemption_id}/confirm", **secured(P.MEMBER_ACT))
+@api.post(
+    "/redemptions/{redemption_id}/confirm",
+    response_model=out.Redemption,
+    response_model_exclude_unset=True,
+    **secured(P.MEMBER_ACT),
+)
 async def confirm(redemption_id: uuid.UUID, caller: Caller, request: Request) -> dict[str, Any]:
     """Step two: the sale went through; the reward's code is issued."""
     target = f"redemption:{redemption_id}"
@@ -235,7 +259,12 @@ async def confirm(redemption_id: uuid.UUID, caller: Caller, request: Request) ->
     )
 
 
-@api.post("/redemptions/{redemption_id}/cancel", **secured(P.MEMBER_ACT))
+@api.post(
+    "/redemptions/{redemption_id}/cancel",
+    response_model=out.Redemption,
+    response_model_exclude_unset=True,
+    **secured(P.MEMBER_ACT),
+)
 async def cancel(redemption_id: uuid.UUID, caller: Caller, request: Request) -> dict[str, Any]:
     """The sale did not go through: the points go back where they came from."""
     target = f"redemption:{redemption_id}"
@@ -258,7 +287,7 @@ class CauseIn(BaseModel):
     active: bool = True
 
 
-@api.put("/causes/{cause_id}", **secured(P.PROGRAM_WRITE))
+@api.put("/causes/{cause_id}", response_model=out.Cause, **secured(P.PROGRAM_WRITE))
 async def put_cause(
     cause_id: Annotated[str, Path(min_length=1, max_length=64)],
     cause: CauseIn,
@@ -281,7 +310,13 @@ class DonationIn(BaseModel):
     points: int = Field(gt=0, le=MAX_POINTS)
 
 
-@api.post("/members/{member_id}/donations", status_code=201, **secured(P.MEMBER_ACT))
+@api.post(
+    "/members/{member_id}/donations",
+    status_code=201,
+    response_model=out.Donation,
+    response_model_exclude_unset=True,
+    **secured(P.MEMBER_ACT),
+)
 async def donate(member_id: str, body: DonationIn, caller: Caller, request: Request) -> dict[str, Any]:
     """Give points to a cause; the brand's match is added while its budget lasts."""
     return await _write(
@@ -296,23 +331,23 @@ async def donate(member_id: str, body: DonationIn, caller: Caller, request: Requ
     )
 
 
-@api.get("/causes", **secured(P.PROGRAM_READ))
+@api.get("/causes", response_model=out.Causes, **secured(P.PROGRAM_READ))
 async def list_causes(request: Request) -> dict[str, Any]:
     """Every cause with what was given, matched, by how many members: the report of what was given."""
     async with request.app.state.engine.connect() as conn:
         return {"causes": await cause_report(conn)}
 
 
-@api.get("/causes/{cause_id}", **secured(P.PROGRAM_READ))
+@api.get("/causes/{cause_id}", response_model=out.Cause, **secured(P.PROGRAM_READ))
 async def get_cause(cause_id: str, request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         found = await cause_report(conn, cause_id)
     if not found:
-        raise ProblemError(404, "Unknown cause", f"no cause {cause_id!r}")
+        raise NotFound(f"no cause {cause_id!r}", title="Unknown cause")
     return found[0]
 
 
-@api.put("/games/{game_id}", status_code=201, **secured(P.PROGRAM_WRITE))
+@api.put("/games/{game_id}", status_code=201, response_model=out.GameView, **secured(P.PROGRAM_WRITE))
 async def create_game_(
     game_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")],
     game: Game,
@@ -325,17 +360,17 @@ async def create_game_(
     async with request.app.state.engine.begin() as conn:
         if not await create_game(conn, game_id, game, seed, commitment(seed)):
             detail = f"game {game_id!r} exists and cannot change: its seed is committed"
-            raise ProblemError(409, "Game exists", detail)
+            raise Conflict(detail, title="Game exists")
         await record(conn, caller, "game.create", f"game:{game_id}", after=game)
     return await get_game(game_id, request)
 
 
-@api.get("/games/{game_id}", **secured(P.PROGRAM_READ))
+@api.get("/games/{game_id}", response_model=out.GameView, **secured(P.PROGRAM_READ))
 async def get_game(game_id: str, request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         row = await game_of(conn, game_id)
         if row is None:
-            raise ProblemError(404, "Unknown game", f"no game {game_id!r}")
+            raise NotFound(f"no game {game_id!r}", title="Unknown game")
         plays = await plays_of(conn, game_id)
     return {
         "game_id": game_id,
@@ -349,7 +384,7 @@ async def get_game(game_id: str, request: Request) -> dict[str, Any]:
     }
 
 
-@api.get("/games/{game_id}/audit", **secured(P.INSIGHT_READ))
+@api.get("/games/{game_id}/audit", response_model=out.GameAudit, **secured(P.INSIGHT_READ))
 async def game_audit(
     game_id: str,
     request: Request,
@@ -362,7 +397,7 @@ async def game_audit(
     async with request.app.state.engine.connect() as conn:
         row = await game_of(conn, game_id)
         if row is None:
-            raise ProblemError(404, "Unknown game", f"no game {game_id!r}")
+            raise NotFound(f"no game {game_id!r}", title="Unknown game")
         plays = await plays_of(conn, game_id, offset, limit + 1)  # one more: is there a next page
     more = len(plays) > limit
     plays = plays[:limit]
@@ -383,7 +418,7 @@ def _play_json(play: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in play.items() if k != "game_id"}
 
 
-@api.put("/programs/{program_id}", **secured(P.PROGRAM_WRITE))
+@api.put("/programs/{program_id}", response_model=out.ProgramView, **secured(P.PROGRAM_WRITE))
 async def put_program_end(
     program_id: Annotated[str, Path(min_length=1, max_length=64)],
     end: ProgramEnd,
@@ -395,22 +430,22 @@ async def put_program_end(
     async with request.app.state.engine.begin() as conn:
         before = await program_end_of(conn, program_id)
         if not await upsert_program_end(conn, program_id, end):
-            raise ProblemError(409, "Program closed", f"program {program_id!r} has ended and was settled")
+            raise Conflict(f"program {program_id!r} has ended and was settled", title="Program closed")
         old = before.config if before is not None else None
         await record(conn, caller, "program.put", f"program:{program_id}", before=old, after=end)
     return await get_program_end(program_id, request)
 
 
-@api.get("/programs/{program_id}", **secured(P.PROGRAM_READ))
+@api.get("/programs/{program_id}", response_model=out.ProgramView, **secured(P.PROGRAM_READ))
 async def get_program_end(program_id: str, request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         row = await program_end_of(conn, program_id)
     if row is None:
-        raise ProblemError(404, "Unknown program", f"no program {program_id!r}")
+        raise NotFound(f"no program {program_id!r}", title="Unknown program")
     return {"program_id": program_id, **row.config, "closed_at": row.closed_at}
 
 
-@api.put("/challenges/{challenge_id}", **secured(P.PROGRAM_WRITE))
+@api.put("/challenges/{challenge_id}", response_model=out.ChallengeView, **secured(P.PROGRAM_WRITE))
 async def put_challenge(
     challenge_id: Annotated[str, Path(min_length=1, max_length=64)],
     challenge: Challenge,
@@ -424,14 +459,14 @@ async def put_challenge(
     return {"challenge_id": challenge_id, **challenge.model_dump()}
 
 
-@api.get("/members/{member_id}/challenges", **secured(P.MEMBER_READ))
+@api.get("/members/{member_id}/challenges", response_model=out.MemberChallenges, **secured(P.MEMBER_READ))
 async def get_member_challenges(member_id: str, request: Request) -> dict[str, Any]:
     """A member's progress in each challenge by month, and the badges earned."""
     async with request.app.state.engine.connect() as conn:
         return {"member_id": member_id, "challenges": await member_challenges(conn, member_id)}
 
 
-@api.put("/referrals/program", **secured(P.PROGRAM_WRITE))
+@api.put("/referrals/program", response_model=ReferralProgram, **secured(P.PROGRAM_WRITE))
 async def put_referral_program(program: ReferralProgram, caller: Caller, request: Request) -> dict[str, Any]:
     """The referral program's terms: points for each side, the friend's minimum purchase, the return
     window it must clear, and how long after enrolling the friend has to make it."""
@@ -442,16 +477,16 @@ async def put_referral_program(program: ReferralProgram, caller: Caller, request
     return program.model_dump(mode="json")
 
 
-@api.get("/referrals/program", **secured(P.PROGRAM_READ))
+@api.get("/referrals/program", response_model=ReferralProgram, **secured(P.PROGRAM_READ))
 async def get_referral_program(request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         program = await referrals.program_terms(conn)
     if program is None:
-        raise ProblemError(404, "No referral program", "no referral program has been set up")
+        raise NotFound("no referral program has been set up", title="No referral program")
     return program.model_dump(mode="json")
 
 
-@api.post("/members/{member_id}/referral-code", **secured(P.MEMBER_ACT))
+@api.post("/members/{member_id}/referral-code", response_model=out.ReferralCode, **secured(P.MEMBER_ACT))
 async def referral_code(
     member_id: Annotated[str, Path(min_length=1, max_length=128)], request: Request
 ) -> dict[str, Any]:
@@ -460,14 +495,14 @@ async def referral_code(
         return {"member_id": member_id, "code": await referrals.issue_code(conn, member_id)}
 
 
-@api.get("/members/{member_id}/referrals", **secured(P.MEMBER_READ))
+@api.get("/members/{member_id}/referrals", response_model=out.MemberReferrals, **secured(P.MEMBER_READ))
 async def member_referrals(member_id: str, request: Request) -> dict[str, Any]:
     """A member's code, the friends they referred with where each stands, and who referred them."""
     async with request.app.state.engine.connect() as conn:
         return await referrals.of_member(conn, member_id)
 
 
-@api.get("/members/{member_id}/export", **secured(P.MEMBER_READ))
+@api.get("/members/{member_id}/export", response_model=out.Export, **secured(P.MEMBER_READ))
 async def export(member_id: str, request: Request) -> dict[str, Any]:
     """Everything points holds of the member, as one JSON document: balance, every ledger entry with
     its explanation, referrals, challenges (ingest, tiers and notify export their own parts)."""

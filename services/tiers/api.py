@@ -2,28 +2,73 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import Field
 
-from services.tiers.domain import qualifying_value
+from services.tiers.domain import Ladder, qualifying_value
 from services.tiers.store.repository import activity_between, history_of, standing_of
 from shared.boundary import GuardedRoute
 from shared.contracts.envelope import utcnow
+from shared.errors import NotFound
 from shared.identity import Permission, secured
-from shared.problems import ProblemError
+from shared.wire import Out
 
 api = APIRouter(prefix="/v1", tags=["tiers"], route_class=GuardedRoute)
 
 
-@api.get("/members/{member_id}/tier", **secured(Permission.MEMBER_READ))
+class NextTier(Out):
+    tier: str
+    remaining: Decimal | int = Field(description="qualifying value still needed to reach it")
+
+
+class TierView(Out):
+    member_id: str
+    tier: str
+    since: datetime
+    review_at: datetime = Field(description="when the tier is next reviewed (a downgrade happens only then)")
+    vip_until: datetime | None = Field(description="when the paid membership granting a tier ends")
+    benefits: Any = Field(description="the tier's benefits, as the ladder states them")
+    metric: str = Field(description="spend, points or visits")
+    qualifying_value: Decimal | int
+    next: NextTier | None = Field(description="null at the top of the ladder")
+
+
+class Change(Out):
+    from_tier: str | None
+    to_tier: str
+    reason: str
+    at: datetime
+
+
+class History(Out):
+    member_id: str
+    changes: list[Change]
+    next_offset: int | None
+
+
+class Standing(Out):
+    tier: str
+    since: datetime
+
+
+class Export(Out):
+    member_id: str
+    standing: Standing | None
+    changes: list[Change]
+
+
+@api.get("/members/{member_id}/tier", response_model=TierView, **secured(Permission.MEMBER_READ))
 async def get_tier(member_id: str, request: Request) -> dict[str, Any]:
     ladder = request.app.state.ladder
     now = utcnow()
     async with request.app.state.engine.connect() as conn:
         standing = await standing_of(conn, member_id)
         if standing is None:
-            raise ProblemError(404, "Unknown member", f"member {member_id!r} has no tier yet")
+            raise NotFound(f"member {member_id!r} has no tier yet", title="Unknown member")
         activity = await activity_between(conn, [member_id], ladder.window(now)[0], now)
     value = qualifying_value(ladder, activity.get(member_id, []), now)
     rank = ladder.rank(standing.tier)
@@ -43,7 +88,7 @@ async def get_tier(member_id: str, request: Request) -> dict[str, Any]:
     }
 
 
-@api.get("/members/{member_id}/tier/history", **secured(Permission.MEMBER_READ))
+@api.get("/members/{member_id}/tier/history", response_model=History, **secured(Permission.MEMBER_READ))
 async def get_history(
     member_id: str,
     request: Request,
@@ -61,13 +106,13 @@ async def get_history(
     }
 
 
-@api.get("/ladder", **secured(Permission.PROGRAM_READ))
-async def get_ladder(request: Request) -> dict[str, Any]:
-    ladder_json: dict[str, Any] = request.app.state.ladder.model_dump(mode="json")
-    return ladder_json
+@api.get("/ladder", response_model=Ladder, **secured(Permission.PROGRAM_READ))
+async def get_ladder(request: Request) -> Ladder:
+    ladder: Ladder = request.app.state.ladder
+    return ladder
 
 
-@api.get("/members/{member_id}/export", **secured(Permission.MEMBER_READ))
+@api.get("/members/{member_id}/export", response_model=Export, **secured(Permission.MEMBER_READ))
 async def export(member_id: str, request: Request) -> dict[str, Any]:
     """What tiers holds of the member, as one JSON document: the standing and every tier change."""
     async with request.app.state.engine.connect() as conn:

@@ -1,0 +1,235 @@
+"""What the points API answers: one response model per route, so /openapi.json describes every body.
+
+Bodies are what the routes returned before these models (see ``shared.wire``): a key a route leaves
+out (``code`` before a redemption is confirmed, ``balance`` on a replayed request) is left out of the
+body too (those routes answer with ``response_model_exclude_unset``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, Field
+
+from services.points.domain.challenges import Challenge
+from shared.wire import OpenOut, Out
+
+
+class Balance(Out):
+    member_id: str
+    balance: int = Field(description="points the member can spend (never below zero)")
+    debt: int = Field(description="points owed: returns that took back points already spent")
+
+
+class LedgerEntry(Out):
+    id: int
+    kind: str = Field(description="earn, reverse, redeem, redeem_release, expire, adjust, transfer_out, ...")
+    points: int
+    source_event_id: uuid.UUID
+    occurred_at: datetime
+    details: Any = Field(description="the explanation: the rules that gave the points, the lots taken")
+
+
+class Ledger(Out):
+    member_id: str
+    entries: list[LedgerEntry]
+    next_before: int | None = Field(description="the entry id to page back from, while there is more")
+
+
+class Adjusted(Out):
+    member_id: str
+    points: int
+    balance: int | None = Field(default=None, description="absent when the request was already applied")
+    request_id: str
+
+
+class Transferred(Out):
+    transfer_id: str
+    from_: str = Field(alias="from")
+    to: str | None = Field(default=None, description="absent when the request was already applied")
+    points: int
+    balance: int | None = Field(default=None, description="the sender's; absent when already applied")
+
+
+class RuleVersion(Out):
+    version: int = Field(description="0: the default rate, until a rule set is stored")
+    rules: Any = Field(description="the rule set (as POST /v1/rules takes it)")
+
+
+class Rules(Out):
+    versions: list[RuleVersion]
+
+
+class RulesAdded(Out):
+    version: int
+    effective_from: str = Field(description="ISO 8601")
+
+
+class SettlementLine(Out):
+    campaign_id: str | None = Field(description="null: the partner's own purchases")
+    points: int
+    earns: int
+
+
+class Settlement(Out):
+    partner_id: str
+    from_: datetime = Field(alias="from")
+    to: datetime
+    points: int
+    lines: list[SettlementLine]
+
+
+class Reward(Out):
+    """A reward as it was put."""
+
+    reward_id: str
+    name: str
+    kind: str
+    cost_points: int
+    stock: int | None
+    valid_from: AwareDatetime | None
+    valid_until: AwareDatetime | None
+    active: bool
+
+
+class CatalogReward(Out):
+    reward_id: str
+    name: str
+    kind: str
+    cost_points: int
+    stock: int | None = Field(description="null: unlimited")
+    valid_from: datetime | None
+    valid_until: datetime | None
+    active: bool
+
+
+class Catalog(Out):
+    rewards: list[CatalogReward]
+
+
+class Redemption(Out):
+    redemption_id: str
+    member_id: str
+    reward_id: str
+    points: int
+    status: str = Field(description="reserved, confirmed, cancelled or expired")
+    hold_until: str = Field(description="ISO 8601: until when the points and the stock are held")
+    code: str | None = Field(default=None, description="the reward's code, once confirmed")
+    balance: int | None = Field(default=None, description="the member's balance after this step")
+
+
+class Cause(Out):
+    cause_id: str
+    name: str
+    active: bool
+    match_ratio: str = Field(description="brand points added per point given, a decimal string")
+    given_points: int
+    matched_points: int
+    total_points: int
+    donors: int
+    donations: int
+    match_budget_left: int
+
+
+class Causes(Out):
+    causes: list[Cause]
+
+
+class Donation(Out):
+    donation_id: str
+    member_id: str
+    cause_id: str
+    points: int
+    matched: int
+    at: datetime
+    balance: int | None = Field(default=None, description="absent when the donation was already made")
+
+
+class GameView(OpenOut):
+    """The game as created (its configuration's keys too), with its commitment and how it stands."""
+
+    game_id: str
+    win_odds: str
+    commitment: str = Field(description="SHA-256 of the seed, hex")
+    plays: int
+    prizes_won: int
+    budget_left: int
+    stock_left: Any = Field(description="prize name -> units left (null: unlimited)")
+
+
+class Play(Out):
+    play_id: str
+    member_id: str
+    purchase_event_id: str
+    proof: str
+    prize: str | None
+    points: int
+    at: datetime
+
+
+class GameAudit(Out):
+    game_id: str
+    commitment: str
+    seed: str | None = Field(description="hex, once the game has ended")
+    how_to_verify: str
+    plays: list[Play]
+    next_offset: int | None
+
+
+class ProgramView(OpenOut):
+    """The time-limited program as put (its configuration's keys too), and when it was settled."""
+
+    program_id: str
+    closed_at: datetime | None
+
+
+class ChallengeView(Challenge):
+    challenge_id: str
+
+
+class ChallengeProgress(Out):
+    challenge_id: str
+    name: str
+    period: str = Field(description="YYYY-MM")
+    progress: int
+    target: int
+    badge: bool
+
+
+class MemberChallenges(Out):
+    member_id: str
+    challenges: list[ChallengeProgress]
+
+
+class ReferralCode(Out):
+    member_id: str
+    code: str
+
+
+class Referral(Out):
+    friend_id: str
+    referrer_id: str | None
+    code: str
+    enrolled_at: datetime
+    status: str = Field(description="pending, rewarded, refused or lapsed")
+    reason: str
+    purchase_event_id: uuid.UUID | None
+    rewarded_at: datetime | None
+
+
+class MemberReferrals(Out):
+    member_id: str
+    code: str | None
+    referred: list[Referral]
+    referred_by: Referral | None
+
+
+class Export(Out):
+    member_id: str
+    balance: int
+    debt: int
+    ledger: list[LedgerEntry]
+    referrals: MemberReferrals
+    challenges: list[ChallengeProgress]
