@@ -1,5 +1,5 @@
-"""Routes to a member's personal data: lookup by phone, email or card number, contact for support and for notify,
-export, erasure."""
+"""Routes to a member's personal data: lookup by phone, email or card number, contact for support and
+for notify, export, erasure."""
 
 from __future__ import annotations
 
