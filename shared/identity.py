@@ -129,10 +129,6 @@ class Principal:
         """How the audit log and the ledger name this principal."""
         return f"{_ACTOR_PREFIX[self.kind]}:{self.subject}"
 
-    @property
-    def member_id(self) -> str | None:
-        return self.subject if self.kind == "member" else None
-
     def may(self, permission: Permission, member_id: str | None = None) -> bool:
         """May this principal do ``permission`` (about ``member_id``, where the act concerns one)?"""
         if permission not in self.permissions:

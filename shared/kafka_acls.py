@@ -140,6 +140,11 @@ def topic_specs(topics: Iterable[str]) -> list[TopicSpec]:
     return specs
 
 
+def _acl_rows(rows: Sequence[Binding]) -> list[tuple[Any, ...]]:
+    """The bindings as CreateAcls creations and DeleteAcls filters both spell them (v1)."""
+    return [(b.resource, b.name, LITERAL, f"User:{b.principal}", "*", b.operation, ALLOW) for b in rows]
+
+
 # aiokafka sends one ACL per CreateAcls/DeleteAcls request; these send them all in one.
 class _CreateAcls(CreateAclsRequest):  # type: ignore[misc]
     def __init__(self, rows: Sequence[Binding]) -> None:
@@ -148,12 +153,7 @@ class _CreateAcls(CreateAclsRequest):  # type: ignore[misc]
     def build(self, request_struct_class: type[Any]) -> Any:
         if request_struct_class is not CreateAclsRequest_v1:
             raise NotImplementedError("the broker does not take CreateAcls v1")
-        return request_struct_class(
-            [
-                (b.resource, b.name, LITERAL, f"User:{b.principal}", "*", b.operation, ALLOW)
-                for b in self._rows
-            ]
-        )
+        return request_struct_class(_acl_rows(self._rows))
 
 
 class _DeleteAcls(DeleteAclsRequest):  # type: ignore[misc]
@@ -163,12 +163,7 @@ class _DeleteAcls(DeleteAclsRequest):  # type: ignore[misc]
     def build(self, request_struct_class: type[Any]) -> Any:
         if request_struct_class is not DeleteAclsRequest_v1:
             raise NotImplementedError("the broker does not take DeleteAcls v1")
-        return request_struct_class(
-            [
-                (b.resource, b.name, LITERAL, f"User:{b.principal}", "*", b.operation, ALLOW)
-                for b in self._rows
-            ]
-        )
+        return request_struct_class(_acl_rows(self._rows))
 
 
 def _raise_errors(errors: Iterable[tuple[int, str | None]]) -> None:

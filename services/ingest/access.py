@@ -14,19 +14,19 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.ingest.auth import KeyKind, generate_key, hash_password, password_matches
-from services.ingest.domain import lookup_digest
+from services.ingest import privacy
+from services.ingest.auth import generate_key, hash_password, password_matches
 from services.ingest.settings import IngestSettings
 from services.ingest.store import repository
 from shared.audit import record
 from shared.contracts.envelope import utcnow
 from shared.errors import Conflict, Invalid, NotFound
-from shared.identity import ROLES, SCOPES, Principal, member
+from shared.identity import ROLES, SCOPES, Party, Principal, member
 
 
 @dataclass(frozen=True)
 class KeySpec:
-    kind: KeyKind
+    kind: Party  # whose key: a chain's, a partner's, or unscoped
     chain_id: str | None = None
     store_id: str | None = None
     partner_id: str | None = None
@@ -172,15 +172,13 @@ class CodeToSend:
 
 
 def _code_digest(settings: IngestSettings, member_id: str, code: str) -> bytes:
-    key = settings.ingest_lookup_key.get_secret_value().encode()
     return hmac.new(
-        key, f"code:{member_id}:{code.translate(_DIGITS).strip()}".encode(), hashlib.sha256
+        settings.lookup_key, f"code:{member_id}:{code.translate(_DIGITS).strip()}".encode(), hashlib.sha256
     ).digest()
 
 
 async def _the_member(conn: AsyncConnection, settings: IngestSettings, field: str, value: str) -> str | None:
-    key = settings.ingest_lookup_key.get_secret_value().encode()
-    found = await repository.members_by_contact(conn, field, lookup_digest(key, field, value))
+    found = await privacy.find(conn, settings, field, value)
     return found[0] if len(found) == 1 else None  # unknown, or shared by several: no code
 
 

@@ -25,8 +25,11 @@ from shared.identity import (
     SCOPES,
     SIGN_IN,
     Caller,
+    Party,
     Permission,
     Principal,
+    Role,
+    Scope,
     SigningKeys,
     bearer,
     refuse,
@@ -164,13 +167,11 @@ async def member_token(body: MemberCode, request: Request) -> TokenOut:
 
 
 class KeyIn(PrintableText):
-    kind: Literal["chain", "partner", "admin"]
+    kind: Party
     chain_id: str | None = Field(default=None, min_length=1, max_length=64)
     store_id: str | None = Field(default=None, min_length=1, max_length=64)
     partner_id: str | None = Field(default=None, min_length=1, max_length=64)
-    scopes: list[Literal["events:send", "redeem", "member:read"]] = Field(
-        default=["events:send"], min_length=1, description=f"of {list(SCOPES)}"
-    )
+    scopes: list[Scope] = Field(default=["events:send"], min_length=1, description=f"of {list(SCOPES)}")
     label: str = Field(default="", max_length=200)
     expires_at: AwareDatetime | None = None
 
@@ -213,15 +214,11 @@ async def revoke_key(prefix: Annotated[str, Path(max_length=16)], caller: Caller
 
 class OperatorIn(PrintableText):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9@._+-]*$")
-    roles: list[Literal["admin", "marketer", "support", "analyst", "read-only"]] = Field(
-        min_length=1, description=f"of {list(ROLES)}"
-    )
+    roles: list[Role] = Field(min_length=1, description=f"of {list(ROLES)}")
 
 
 class OperatorChange(PrintableText):
-    roles: list[Literal["admin", "marketer", "support", "analyst", "read-only"]] | None = Field(
-        default=None, min_length=1
-    )
+    roles: list[Role] | None = Field(default=None, min_length=1)
     password: str | None = Field(default=None, min_length=12, max_length=1000)
     disabled: bool | None = None
 

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -30,7 +30,6 @@ from shared.contracts.envelope import utcnow
 from shared.errors import Throttled
 from shared.identity import Principal, SigningKeys
 
-KeyKind = Literal["chain", "partner", "admin"]
 HASHER = PasswordHasher()
 # Verified against when the name is unknown, so a wrong name costs what a wrong password does.
 _NOBODY = HASHER.hash(secrets.token_urlsafe(16))

@@ -54,8 +54,7 @@ def raw_intake_handler(settings: IngestSettings) -> BatchHandler:
         # A return ahead of its sale (or refunding more than it sold) is dead-lettered with the rule,
         # never forwarded on its own; forgotten here, it is judged afresh when the POS sends it again.
         refused = await settle_returns(conn, fresh)
-        lookup_key = settings.ingest_lookup_key.get_secret_value().encode()
-        bare = {e.event_id: e for e in await keep_members(conn, fresh, lookup_key)}
+        bare = {e.event_id: e for e in await keep_members(conn, fresh, settings.lookup_key)}
         for event, claim in zip(events, claims, strict=True):
             prior = earlier.get(event.event_id)
             if error := refused.get(event.event_id):

@@ -163,7 +163,7 @@ class Intake:
                     results[i] = ItemResult(
                         i, kinds[i], "rejected", problem=invalid([refused[result.event_id]])
                     )
-        fresh = await keep_members(conn, fresh, self._settings.ingest_lookup_key.get_secret_value().encode())
+        fresh = await keep_members(conn, fresh, self._settings.lookup_key)
         await self._publish(fresh)
         return results
 

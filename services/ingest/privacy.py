@@ -17,8 +17,7 @@ from shared.outbox import append, emitted
 
 
 async def find(conn: AsyncConnection, settings: IngestSettings, field: str, value: str) -> list[str]:
-    key = settings.ingest_lookup_key.get_secret_value().encode()
-    return await repository.members_by_contact(conn, field, lookup_digest(key, field, value))
+    return await repository.members_by_contact(conn, field, lookup_digest(settings.lookup_key, field, value))
 
 
 async def export(conn: AsyncConnection, member_id: str) -> dict[str, Any] | None:

@@ -43,6 +43,10 @@ class IngestSettings(ServiceSettings):
     ingest_member_code_requests: int = 3
     ingest_member_token_s: int = 1800
 
+    @property
+    def lookup_key(self) -> bytes:
+        return self.ingest_lookup_key.get_secret_value().encode()
+
     def known_defaults(self) -> list[str]:
         found = super().known_defaults()
         if self.ingest_lookup_key.get_secret_value() == DEV_LOOKUP_KEY:
