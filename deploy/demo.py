@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 from aiosmtpd.controller import Controller
 
-from deploy.launch import LOGS, REPO, URLS, kafka_env, start, wait_ready
+from deploy.launch import LOGS, REPO, URLS, kafka_env, ports_free, start, wait_ready
 from shared.contracts.envelope import utcnow
 from shared.topics import Topic
 from sim.harness import bearer
@@ -48,6 +48,7 @@ async def metric(client: httpx.AsyncClient, url: str, name: str, **labels: str) 
 
 
 async def main() -> None:
+    ports_free()
     LOGS.mkdir(parents=True, exist_ok=True)
     # Demo topics and databases are the real ones (vafa_ingest, vafa_points); a run id keeps each
     # run's receipts distinct so a second `make demo` is not one big duplicate.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,17 @@ RUN = REPO / ".run"
 LOGS = RUN / "logs"
 PORTS = {"ingest": 8001, "points": 8002, "tiers": 8003, "notify": 8004, "analytics": 8005}
 URLS = {name: f"http://127.0.0.1:{port}" for name, port in PORTS.items()}
+
+
+def ports_free() -> None:
+    """Exits saying so when a service port is taken (by `make up`, or a demo still running): the
+    services started next could not listen, and what answers there would be someone else's."""
+    for name, port in PORTS.items():
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                raise SystemExit(
+                    f"port {port} ({name}) is in use: is Vafa already running (`make up`)? `make down` first"
+                )
 
 
 def kafka_env(service: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
 
-from deploy.launch import LOGS, REPO, RUN, URLS, start, wait_ready
+from deploy.launch import LOGS, REPO, RUN, URLS, ports_free, start, wait_ready
 
 PIDFILE = RUN / "up.pid"
 MAIL = RUN / "mail"
@@ -98,6 +98,7 @@ def start_all() -> int:
     if (pid := _running()) is not None:
         print(f"already up (supervisor pid {pid}); `make down` stops it")
         return 0
+    ports_free()
     LOGS.mkdir(parents=True, exist_ok=True)
     with (LOGS / "supervisor.log").open("ab") as log:
         supervisor = subprocess.Popen(
