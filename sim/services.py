@@ -6,7 +6,7 @@ from __future__ import annotations
 from services.analytics.handlers import CONSUMES as ANALYTICS_READS
 from services.ingest.handlers import RawIntakeDecoder
 from services.notify.handlers import CONSUMES as NOTIFY_READS
-from services.points.handlers import CONSUMES as POINTS_READS
+from services.points.main import CONSUMES as POINTS_READS
 from services.tiers.handlers import CONSUMES as TIERS_READS
 from shared.consumer import ContractDecoder
 

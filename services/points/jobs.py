@@ -6,34 +6,32 @@ python -m services.points.jobs --now 2027-12-01T00:00:00+00:00
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from services.points import actions
+from services.points.program import Program
+from services.points.programs import PROGRAMS
 from services.points.settings import PointsSettings
 from services.points.store import MIGRATIONS
 from shared.service import Job, jobs_command, run_jobs_once
 
 
-def points_jobs(settings: PointsSettings) -> list[Job]:
+def points_jobs(settings: PointsSettings, programs: Sequence[Program] = ()) -> list[Job]:
+    """The core's jobs, then each program's."""
     every = settings.points_jobs_interval_s
-    return [
+    core = [
         Job("release-held-redemptions", every, lambda c, now: actions.release_held(c, settings, now)),
         Job("expire-points", every, lambda c, now: actions.expire_due(c, settings, now)),
         Job("remind-expiring-points", every, lambda c, now: actions.remind_expiring(c, settings, now)),
-        Job("remind-program-end", every, lambda c, now: actions.remind_program_end(c, settings, now)),
-        Job("settle-ended-programs", every, lambda c, now: actions.settle_ended_programs(c, settings, now)),
-        Job("reward-referrals", every, lambda c, now: actions.reward_referrals(c, settings, now)),
-        Job(
-            "choose-promotion-members",
-            every,
-            lambda c, now: actions.choose_promotion_members(c, settings, now),
-        ),
     ]
+    return core + [job for program in programs for job in program.jobs(settings)]
 
 
 def main() -> None:
     settings = PointsSettings()
     jobs_command(
         "python -m services.points.jobs",
-        lambda now: run_jobs_once(settings, MIGRATIONS, points_jobs(settings), now),
+        lambda now: run_jobs_once(settings, MIGRATIONS, points_jobs(settings, PROGRAMS), now),
     )
 
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from services.points.domain.rules import RuleSet
 from services.points.settings import PointsSettings
 from services.points.store import MIGRATIONS
-from services.points.store.repository import add_rule_set, rule_set_versions
+from services.points.store.earning import add_rule_set, rule_set_versions
 from shared.store.db import make_engine
 from shared.store.migrate import upgrade_async
 

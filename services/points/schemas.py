@@ -13,7 +13,6 @@ from typing import Any
 
 from pydantic import AwareDatetime, Field
 
-from services.points.domain.challenges import Challenge
 from shared.wire import OpenOut, Out
 
 
@@ -120,116 +119,10 @@ class Redemption(Out):
     balance: int | None = Field(default=None, description="the member's balance after this step")
 
 
-class Cause(Out):
-    cause_id: str
-    name: str
-    active: bool
-    match_ratio: str = Field(description="brand points added per point given, a decimal string")
-    given_points: int
-    matched_points: int
-    total_points: int
-    donors: int
-    donations: int
-    match_budget_left: int
+class Export(OpenOut):
+    """The core's part (declared here), and each program's (its own keys: referrals, challenges)."""
 
-
-class Causes(Out):
-    causes: list[Cause]
-
-
-class Donation(Out):
-    donation_id: str
-    member_id: str
-    cause_id: str
-    points: int
-    matched: int
-    at: datetime
-    balance: int | None = Field(default=None, description="absent when the donation was already made")
-
-
-class GameView(OpenOut):
-    """The game as created (its configuration's keys too), with its commitment and how it stands."""
-
-    game_id: str
-    win_odds: str
-    commitment: str = Field(description="SHA-256 of the seed, hex")
-    plays: int
-    prizes_won: int
-    budget_left: int
-    stock_left: Any = Field(description="prize name -> units left (null: unlimited)")
-
-
-class Play(Out):
-    play_id: str
-    member_id: str
-    purchase_event_id: str
-    proof: str
-    prize: str | None
-    points: int
-    at: datetime
-
-
-class GameAudit(Out):
-    game_id: str
-    commitment: str
-    seed: str | None = Field(description="hex, once the game has ended")
-    how_to_verify: str
-    plays: list[Play]
-    next_offset: int | None
-
-
-class ProgramView(OpenOut):
-    """The time-limited program as put (its configuration's keys too), and when it was settled."""
-
-    program_id: str
-    closed_at: datetime | None
-
-
-class ChallengeView(Challenge):
-    challenge_id: str
-
-
-class ChallengeProgress(Out):
-    challenge_id: str
-    name: str
-    period: str = Field(description="YYYY-MM")
-    progress: int
-    target: int
-    badge: bool
-
-
-class MemberChallenges(Out):
-    member_id: str
-    challenges: list[ChallengeProgress]
-
-
-class ReferralCode(Out):
-    member_id: str
-    code: str
-
-
-class Referral(Out):
-    friend_id: str
-    referrer_id: str | None
-    code: str
-    enrolled_at: datetime
-    status: str = Field(description="pending, rewarded, refused or lapsed")
-    reason: str
-    purchase_event_id: uuid.UUID | None
-    rewarded_at: datetime | None
-
-
-class MemberReferrals(Out):
-    member_id: str
-    code: str | None
-    referred: list[Referral]
-    referred_by: Referral | None
-
-
-class Export(Out):
     member_id: str
     balance: int
     debt: int
     ledger: list[LedgerEntry]
-    referrals: MemberReferrals
-    challenges: list[ChallengeProgress]

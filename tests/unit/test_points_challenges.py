@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from services.points.domain.challenges import Challenge, advance, marks, period_of
+from services.points.programs.challenges.domain import Challenge, advance, marks, period_of
 from shared.contracts import LineItem, PurchaseRecorded
 
 

@@ -13,7 +13,16 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.points.domain.games import Game, Prize, commitment, play_id, playable, prize_at, roll, verify
+from services.points.programs.games.domain import (
+    Game,
+    Prize,
+    commitment,
+    play_id,
+    playable,
+    prize_at,
+    roll,
+    verify,
+)
 from shared.problems import FieldError, errors_of
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)

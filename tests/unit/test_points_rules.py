@@ -18,7 +18,7 @@ from services.points.domain.rules import (
     evaluate,
     partner_earning,
 )
-from services.points.domain.targeting import group_of
+from services.points.programs.targeting.domain import group_of
 from shared.contracts import LineItem, PartnerCampaignAnnounced, PurchaseRecorded
 
 # Saturday 2026-11-21, 19:30 in Tehran (UTC+3:30).

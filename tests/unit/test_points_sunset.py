@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.points.domain.sunset import ProgramEnd
+from services.points.programs.sunset.domain import ProgramEnd
 
 END = datetime(2026, 12, 21, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.points.domain.causes import brand_match
 from services.points.domain.wallet import InsufficientPoints, Wallet, points_to_reverse
+from services.points.programs.causes.domain import brand_match
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -9,7 +9,13 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from services.points.domain.referrals import Purchase, ReferralProgram, cleared_purchase, lapsed, refusal
+from services.points.programs.referrals.domain import (
+    Purchase,
+    ReferralProgram,
+    cleared_purchase,
+    lapsed,
+    refusal,
+)
 
 PROGRAM = ReferralProgram(
     referrer_points=500, friend_points=200, minimum_purchase={"IRR": Decimal(500)}, return_window_days=14,

@@ -20,7 +20,12 @@ from services.analytics.store.repository import Scope
 from services.ingest.privacy_api import Export as IngestExport
 from services.notify import main as n
 from services.points import schemas as s
-from services.points.domain.challenges import Challenge
+from services.points.programs.causes import api as causes
+from services.points.programs.challenges import api as challenges
+from services.points.programs.challenges.domain import Challenge
+from services.points.programs.games import api as games
+from services.points.programs.referrals import api as referrals
+from services.points.programs.sunset import api as sunset
 from services.tiers import api as t
 
 now = dt.datetime(2026, 12, 2, 7, 30, 1, 123456, tzinfo=dt.UTC)
@@ -128,15 +133,15 @@ cause = {
     "donations": 1,
     "match_budget_left": 3,
 }
-check(s.Cause, cause)
-check(s.Causes, {"causes": [cause]})
+check(causes.Cause, cause)
+check(causes.Causes, {"causes": [cause]})
 check(
-    s.Donation,
+    causes.Donation,
     {"donation_id": "d", "member_id": "m", "cause_id": "c", "points": 1, "matched": 0, "at": now},
     True,
 )
 check(
-    s.Donation,
+    causes.Donation,
     {
         "donation_id": "d",
         "member_id": "m",
@@ -149,7 +154,7 @@ check(
     True,
 )
 check(
-    s.GameView,
+    games.GameView,
     {
         "game_id": "g",
         "name": "n",
@@ -164,7 +169,7 @@ check(
     },
 )
 check(
-    s.GameAudit,
+    games.GameAudit,
     {
         "game_id": "g",
         "commitment": "c",
@@ -184,9 +189,16 @@ check(
         "next_offset": None,
     },
 )
-check(s.ProgramView, {"program_id": "p", "name": "x", "ends_at": "2026-12-01T00:00:00Z", "closed_at": now})
-check(s.ProgramView, {"program_id": "p", "name": "x", "ends_at": "2026-12-01T00:00:00Z", "closed_at": None})
-check(s.ChallengeView, {"challenge_id": "c", **Challenge(name="n", kind="visits", target=3).model_dump()})
+check(
+    sunset.ProgramView, {"program_id": "p", "name": "x", "ends_at": "2026-12-01T00:00:00Z", "closed_at": now}
+)
+check(
+    sunset.ProgramView, {"program_id": "p", "name": "x", "ends_at": "2026-12-01T00:00:00Z", "closed_at": None}
+)
+check(
+    challenges.ChallengeView,
+    {"challenge_id": "c", **Challenge(name="n", kind="visits", target=3).model_dump()},
+)
 ref = {
     "friend_id": "f",
     "referrer_id": "r",
@@ -198,10 +210,10 @@ ref = {
     "rewarded_at": None,
 }
 refs = {"member_id": "m", "code": None, "referred": [ref], "referred_by": ref}
-check(s.MemberReferrals, refs)
-check(s.ReferralCode, {"member_id": "m", "code": "ABCD1234"})
+check(referrals.MemberReferrals, refs)
+check(referrals.ReferralCode, {"member_id": "m", "code": "ABCD1234"})
 ch = [{"challenge_id": "c", "name": "n", "period": "2026-12", "progress": 1, "target": 3, "badge": False}]
-check(s.MemberChallenges, {"member_id": "m", "challenges": ch})
+check(challenges.MemberChallenges, {"member_id": "m", "challenges": ch})
 check(
     s.Export,
     {"member_id": "m", "balance": 1, "debt": 0, "ledger": [entry], "referrals": refs, "challenges": ch},

@@ -1,4 +1,8 @@
-"""The tables the points service owns."""
+"""The tables the points core owns: the ledger and its projections (balances, lots), the earning rules
+and what earning reads (daily totals, partner campaigns, tier steps), rewards and redemptions.
+
+Each program package defines its own tables on this ``metadata`` (one migration chain per service).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,9 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    ForeignKey,
     Identity,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
@@ -26,7 +28,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
-# Append-only: every point a member ever had, and why. Balances and lots are projections of it.
 ledger = Table(
     "ledger",
     metadata,
@@ -52,7 +53,6 @@ balances = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-# Each earn is a lot; debits take from the oldest lots first, and expiry empties lots past their date.
 lots = Table(
     "lots",
     metadata,
@@ -122,7 +122,6 @@ redemptions = Table(
     Column("settled_at", DateTime(timezone=True), nullable=True),
 )
 
-# Every tier.changed the tiers service sent, as a step of the member's tier over (event) time.
 tier_steps = Table(
     "tier_steps",
     metadata,
@@ -136,7 +135,6 @@ tier_steps = Table(
     Column("corrects_from", DateTime(timezone=True), nullable=True),
 )
 
-# The tier line each purchase earned (and the base it applies to), for tier corrections.
 tier_earns = Table(
     "tier_earns",
     metadata,
@@ -149,150 +147,4 @@ tier_earns = Table(
     Column("multiplier", Numeric(6, 2), nullable=False),
     Column("line", BigInteger, nullable=False),
     Index("ix_tier_earns_member", "member_id", "occurred_at"),
-)
-
-# Value-based program: causes members give points to; the brand may match up to a budget.
-causes = Table(
-    "causes",
-    metadata,
-    Column("cause_id", String(64), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("match_ratio", Numeric(4, 2), nullable=False),  # brand points per point given
-    Column("match_budget", BigInteger, nullable=False),
-    Column("matched_total", BigInteger, nullable=False, server_default="0"),
-    Column("active", Boolean, nullable=False),
-)
-
-# The cause ledger: what each donation gave and what the brand added to it.
-donations = Table(
-    "donations",
-    metadata,
-    Column("donation_id", Uuid, primary_key=True),
-    Column("member_id", String, nullable=False),
-    Column("cause_id", String(64), ForeignKey("causes.cause_id"), nullable=False),
-    Column("points", BigInteger, nullable=False),
-    Column("matched", BigInteger, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Index("ix_donations_cause", "cause_id", "at"),
-)
-
-# Game-based program: the seed is secret until the game ends; its SHA-256 is published at creation.
-games = Table(
-    "games",
-    metadata,
-    Column("game_id", String(64), primary_key=True),
-    Column("config", JSONB, nullable=False),
-    Column("seed", LargeBinary, nullable=False),
-    Column("commitment", String(64), nullable=False),
-    Column("starts_at", DateTime(timezone=True), nullable=False),
-    Column("ends_at", DateTime(timezone=True), nullable=False),
-    Column("budget_left", BigInteger, nullable=False),
-    Column("stock_left", JSONB, nullable=False),  # prize name -> left (null: unlimited)
-)
-
-# Every play, won or not, with its proof: the audit log a regulator can recompute.
-game_plays = Table(
-    "game_plays",
-    metadata,
-    Column("play_id", Uuid, primary_key=True),
-    Column("game_id", String(64), ForeignKey("games.game_id"), nullable=False),
-    Column("member_id", String, nullable=False),
-    Column("purchase_event_id", Uuid, nullable=False),
-    Column("proof", String(64), nullable=False),
-    Column("prize", String(100), nullable=True),
-    Column("points", BigInteger, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Index("ix_game_plays_game", "game_id", "at"),
-)
-
-# Time-limited programs: when this deployment's program ends, and when its balances were settled.
-program_ends = Table(
-    "program_ends",
-    metadata,
-    Column("program_id", String(64), primary_key=True),
-    Column("config", JSONB, nullable=False),
-    Column("ends_at", DateTime(timezone=True), nullable=False),
-    Column("closed_at", DateTime(timezone=True), nullable=True),
-)
-
-# Each reminder once per member.
-program_reminders = Table(
-    "program_reminders",
-    metadata,
-    Column("program_id", String(64), nullable=False),
-    Column("days", Integer, nullable=False),
-    Column("member_id", String, nullable=False),
-    PrimaryKeyConstraint("program_id", "days", "member_id"),
-)
-
-# Challenges and badges: each member's marks (days visited, categories bought) per challenge and month.
-challenges = Table(
-    "challenges",
-    metadata,
-    Column("challenge_id", String(64), primary_key=True),
-    Column("config", JSONB, nullable=False),
-)
-
-challenge_progress = Table(
-    "challenge_progress",
-    metadata,
-    Column("challenge_id", String(64), nullable=False),
-    Column("member_id", String, nullable=False),
-    Column("period", String(7), nullable=False),
-    Column("seen", JSONB, nullable=False),
-    Column("completed", Boolean, nullable=False),
-    PrimaryKeyConstraint("challenge_id", "member_id", "period"),
-)
-
-# Referrals: each member's code, and each friend's referral with where it stands.
-referral_codes = Table(
-    "referral_codes",
-    metadata,
-    Column("member_id", String, primary_key=True),
-    Column("code", String(16), nullable=False, unique=True),
-)
-
-referrals = Table(
-    "referrals",
-    metadata,
-    Column("friend_id", String, primary_key=True),  # a member is referred once, by the first code
-    Column("referrer_id", String, nullable=True),  # null when the code was unknown
-    Column("code", String(64), nullable=False),
-    Column("enrolled_at", DateTime(timezone=True), nullable=False),
-    Column("status", String(16), nullable=False),  # pending | rewarded | refused | lapsed
-    Column("reason", String, nullable=False, server_default=""),
-    Column("purchase_event_id", Uuid, nullable=True),
-    Column("rewarded_at", DateTime(timezone=True), nullable=True),
-    Index("ix_referrals_referrer", "referrer_id"),
-    Index("ix_referrals_pending", "status", "enrolled_at"),
-)
-
-# The referral program's terms (one row: this deployment's program).
-referral_program = Table(
-    "referral_program",
-    metadata,
-    Column("program", String(16), primary_key=True),
-    Column("config", JSONB, nullable=False),
-)
-
-# Targeted promotions: members' segments as analytics last said, and who each promotion chose.
-member_segments = Table(
-    "member_segments",
-    metadata,
-    Column("member_id", String, primary_key=True),
-    Column("segment", String, nullable=False),
-    Column("rfm_label", String, nullable=False),
-    Column("as_of", DateTime(timezone=True), nullable=False),
-)
-
-promotion_members = Table(
-    "promotion_members",
-    metadata,
-    Column("promotion", String(100), nullable=False),
-    Column("member_id", String, nullable=False),
-    Column("group", String(16), nullable=False),  # treatment | holdout
-    Column("reason", String, nullable=False),
-    Column("assigned_at", DateTime(timezone=True), nullable=False),
-    PrimaryKeyConstraint("promotion", "member_id"),
-    Index("ix_promotion_members_member", "member_id"),
 )

@@ -7,12 +7,43 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    PrimaryKeyConstraint,
+    Select,
+    String,
+    Table,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.points.domain.rules import Audience
-from services.points.store.tables import ledger, member_segments, promotion_members
+from services.points.store.tables import ledger, metadata
+
+member_segments = Table(
+    "member_segments",
+    metadata,
+    Column("member_id", String, primary_key=True),
+    Column("segment", String, nullable=False),
+    Column("rfm_label", String, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+)
+
+promotion_members = Table(
+    "promotion_members",
+    metadata,
+    Column("promotion", String(100), nullable=False),
+    Column("member_id", String, nullable=False),
+    Column("group", String(16), nullable=False),  # treatment | holdout
+    Column("reason", String, nullable=False),
+    Column("assigned_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("promotion", "member_id"),
+    Index("ix_promotion_members_member", "member_id"),
+)
 
 
 async def save_segments(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:

@@ -9,12 +9,42 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Column, DateTime, Index, String, Table, Uuid, select, text
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.points.domain.referrals import Purchase, ReferralProgram, new_code
-from services.points.store.tables import ledger, referral_codes, referral_program, referrals
+from services.points.programs.referrals.domain import Purchase, ReferralProgram, new_code
+from services.points.store.tables import ledger, metadata
+
+referral_codes = Table(
+    "referral_codes",
+    metadata,
+    Column("member_id", String, primary_key=True),
+    Column("code", String(16), nullable=False, unique=True),
+)
+
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("friend_id", String, primary_key=True),  # a member is referred once, by the first code
+    Column("referrer_id", String, nullable=True),  # null when the code was unknown
+    Column("code", String(64), nullable=False),
+    Column("enrolled_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | rewarded | refused | lapsed
+    Column("reason", String, nullable=False, server_default=""),
+    Column("purchase_event_id", Uuid, nullable=True),
+    Column("rewarded_at", DateTime(timezone=True), nullable=True),
+    Index("ix_referrals_referrer", "referrer_id"),
+    Index("ix_referrals_pending", "status", "enrolled_at"),
+)
+
+referral_program = Table(
+    "referral_program",
+    metadata,
+    Column("program", String(16), primary_key=True),
+    Column("config", JSONB, nullable=False),
+)
+
 
 _PROGRAM = "default"
 

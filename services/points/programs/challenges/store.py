@@ -1,0 +1,100 @@
+"""Challenges, and each member's marks per challenge and month."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.points.programs.challenges.domain import Challenge
+from services.points.store.tables import metadata
+
+challenges = Table(
+    "challenges",
+    metadata,
+    Column("challenge_id", String(64), primary_key=True),
+    Column("config", JSONB, nullable=False),
+)
+
+challenge_progress = Table(
+    "challenge_progress",
+    metadata,
+    Column("challenge_id", String(64), nullable=False),
+    Column("member_id", String, nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("seen", JSONB, nullable=False),
+    Column("completed", Boolean, nullable=False),
+    PrimaryKeyConstraint("challenge_id", "member_id", "period"),
+)
+
+
+Progress = dict[tuple[str, str, str], tuple[set[str], bool]]  # (challenge, member, period) -> marks, done
+
+
+async def active_challenges(conn: AsyncConnection) -> list[tuple[str, Challenge]]:
+    rows = await conn.execute(select(challenges).order_by(challenges.c.challenge_id))
+    found = [(r.challenge_id, Challenge.model_validate(r.config)) for r in rows]
+    return [(cid, c) for cid, c in found if c.active]
+
+
+async def progress_of(conn: AsyncConnection, members: Iterable[str], periods: Iterable[str]) -> Progress:
+    rows = await conn.execute(
+        select(challenge_progress).where(
+            challenge_progress.c.member_id.in_(sorted(set(members))),
+            challenge_progress.c.period.in_(sorted(set(periods))),
+        )
+    )
+    return {(r.challenge_id, r.member_id, r.period): (set(r.seen), r.completed) for r in rows}
+
+
+async def save_progress(
+    conn: AsyncConnection, progress: Progress, changed: Iterable[tuple[str, str, str]]
+) -> None:
+    rows = [
+        {"challenge_id": c, "member_id": m, "period": p, "seen": sorted(progress[(c, m, p)][0]),
+         "completed": progress[(c, m, p)][1]}
+        for c, m, p in sorted(set(changed))
+    ]  # fmt: skip
+    if rows:
+        upsert = insert(challenge_progress)
+        await conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[challenge_progress.c.challenge_id, challenge_progress.c.member_id,
+                                challenge_progress.c.period],
+                set_={"seen": upsert.excluded.seen, "completed": upsert.excluded.completed},
+            ),
+            rows,
+        )  # fmt: skip
+
+
+async def upsert_challenge(conn: AsyncConnection, challenge_id: str, challenge: Challenge) -> None:
+    upsert = insert(challenges).values(challenge_id=challenge_id, config=challenge.model_dump(mode="json"))
+    await conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[challenges.c.challenge_id], set_={"config": upsert.excluded.config}
+        )
+    )
+
+
+async def member_challenges(conn: AsyncConnection, member_id: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        select(challenge_progress, challenges.c.config)
+        .join(challenges, challenges.c.challenge_id == challenge_progress.c.challenge_id)
+        .where(challenge_progress.c.member_id == member_id)
+        .order_by(challenge_progress.c.period.desc(), challenge_progress.c.challenge_id)
+    )
+    return [
+        {"challenge_id": r.challenge_id, "name": r.config["name"], "period": r.period,
+         "progress": len(r.seen), "target": r.config["target"], "badge": r.completed}
+        for r in rows
+    ]  # fmt: skip

@@ -1,0 +1,128 @@
+"""Games, their committed seeds, budgets and stock, and every play with its proof."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    Uuid,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.points.programs.games.domain import Game
+from services.points.store.tables import metadata
+
+games = Table(
+    "games",
+    metadata,
+    Column("game_id", String(64), primary_key=True),
+    Column("config", JSONB, nullable=False),
+    Column("seed", LargeBinary, nullable=False),
+    Column("commitment", String(64), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("budget_left", BigInteger, nullable=False),
+    Column("stock_left", JSONB, nullable=False),  # prize name -> left (null: unlimited)
+)
+
+game_plays = Table(
+    "game_plays",
+    metadata,
+    Column("play_id", Uuid, primary_key=True),
+    Column("game_id", String(64), ForeignKey("games.game_id"), nullable=False),
+    Column("member_id", String, nullable=False),
+    Column("purchase_event_id", Uuid, nullable=False),
+    Column("proof", String(64), nullable=False),
+    Column("prize", String(100), nullable=True),
+    Column("points", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_game_plays_game", "game_id", "at"),
+)
+
+
+@dataclass
+class LiveGame:
+    """A game in play this batch, locked: its budget and stock move as prizes are won."""
+
+    game_id: str
+    game: Game
+    seed: bytes
+    budget_left: int
+    stock_left: dict[str, int | None]
+
+
+async def live_games(conn: AsyncConnection, earliest: datetime, latest: datetime) -> list[LiveGame]:
+    rows = await conn.execute(
+        select(games)
+        .where(games.c.starts_at <= latest, games.c.ends_at > earliest)
+        .order_by(games.c.game_id)
+        .with_for_update()
+    )
+    return [
+        LiveGame(r.game_id, Game.model_validate(r.config), r.seed, int(r.budget_left), dict(r.stock_left))
+        for r in rows
+    ]
+
+
+async def save_games(
+    conn: AsyncConnection, played: Sequence[LiveGame], plays: Sequence[dict[str, Any]]
+) -> None:
+    if not plays:
+        return
+    await conn.execute(insert(game_plays).on_conflict_do_nothing(), list(plays))
+    for live in played:
+        await conn.execute(
+            games.update()
+            .where(games.c.game_id == live.game_id)
+            .values(budget_left=live.budget_left, stock_left=live.stock_left)
+        )
+
+
+async def create_game(conn: AsyncConnection, game_id: str, game: Game, seed: bytes, commitment: str) -> bool:
+    """A game is fixed once created: its seed is committed to. False when the id is taken."""
+    created = await conn.execute(
+        insert(games)
+        .values(
+            game_id=game_id,
+            config=game.model_dump(mode="json"),
+            seed=seed,
+            commitment=commitment,
+            starts_at=game.starts_at,
+            ends_at=game.ends_at,
+            budget_left=game.budget_points,
+            stock_left={p.name: p.stock for p in game.prizes},
+        )
+        .on_conflict_do_nothing()
+    )
+    return bool(created.rowcount)
+
+
+async def game_of(conn: AsyncConnection, game_id: str) -> Any:
+    return (await conn.execute(select(games).where(games.c.game_id == game_id))).first()
+
+
+async def plays_of(
+    conn: AsyncConnection, game_id: str, offset: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
+    query = (
+        select(game_plays)
+        .where(game_plays.c.game_id == game_id)
+        .order_by(game_plays.c.at, game_plays.c.play_id)
+        .offset(offset)
+        .limit(limit)
+    )
+    rows = await conn.execute(query)
+    return [dict(r._mapping) for r in rows]

@@ -1,0 +1,53 @@
+"""A time-limited program's end: put (or moved) by an operator, read by anyone with the right."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+
+from services.points.programs.sunset.domain import ProgramEnd
+from services.points.programs.sunset.store import program_end_of, upsert_program_end
+from shared.audit import record
+from shared.boundary import GuardedRoute
+from shared.errors import Conflict, NotFound
+from shared.identity import Caller, Permission, secured
+from shared.wire import OpenOut
+
+router = APIRouter(prefix="/v1", tags=["points"], route_class=GuardedRoute)
+P = Permission
+
+
+class ProgramView(OpenOut):
+    """The time-limited program as put (its configuration's keys too), and when it was settled."""
+
+    program_id: str
+    closed_at: datetime | None
+
+
+@router.put("/programs/{program_id}", response_model=ProgramView, **secured(P.PROGRAM_WRITE))
+async def put_program_end(
+    program_id: Annotated[str, Path(min_length=1, max_length=64)],
+    end: ProgramEnd,
+    caller: Caller,
+    request: Request,
+) -> dict[str, Any]:
+    """A time-limited program: when it ends, the reminders before, and what members' remaining points
+    become at the end (a voucher at ``convert_rate``, or a parting gift). Settled programs stay settled."""
+    async with request.app.state.engine.begin() as conn:
+        before = await program_end_of(conn, program_id)
+        if not await upsert_program_end(conn, program_id, end):
+            raise Conflict(f"program {program_id!r} has ended and was settled", title="Program closed")
+        old = before.config if before is not None else None
+        await record(conn, caller, "program.put", f"program:{program_id}", before=old, after=end)
+    return await get_program_end(program_id, request)
+
+
+@router.get("/programs/{program_id}", response_model=ProgramView, **secured(P.PROGRAM_READ))
+async def get_program_end(program_id: str, request: Request) -> dict[str, Any]:
+    async with request.app.state.engine.connect() as conn:
+        row = await program_end_of(conn, program_id)
+    if row is None:
+        raise NotFound(f"no program {program_id!r}", title="Unknown program")
+    return {"program_id": program_id, **row.config, "closed_at": row.closed_at}

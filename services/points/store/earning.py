@@ -1,0 +1,188 @@
+"""What earning reads and keeps besides the ledger: rule set versions, daily totals (for caps), partner
+campaigns and their budgets, the tier steps tiers told of and the tier line each purchase earned."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.points.domain.rules import RuleSet
+from services.points.domain.tiering import Step
+from services.points.store.tables import campaigns, daily_earnings, rule_sets, tier_earns, tier_steps
+from shared.contracts import PartnerCampaignAnnounced
+
+
+async def earned_on(conn: AsyncConnection, keys: Iterable[tuple[str, date]]) -> dict[tuple[str, date], int]:
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = await conn.execute(
+        select(daily_earnings.c.member_id, daily_earnings.c.day, daily_earnings.c.points).where(
+            func.row(daily_earnings.c.member_id, daily_earnings.c.day).in_(
+                [func.row(m, d) for m, d in wanted]
+            )
+        )
+    )
+    return {(m, d): p for m, d, p in rows}
+
+
+async def add_daily(conn: AsyncConnection, earned: dict[tuple[str, date], int]) -> None:
+    if earned:
+        upsert = insert(daily_earnings)
+        await conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[daily_earnings.c.member_id, daily_earnings.c.day],
+                set_={"points": daily_earnings.c.points + upsert.excluded.points},
+            ),
+            [{"member_id": m, "day": d, "points": p} for (m, d), p in sorted(earned.items())],
+        )
+
+
+async def rule_set_versions(
+    conn: AsyncConnection, known: dict[int, RuleSet] | None = None
+) -> list[tuple[int, RuleSet]]:
+    """Every stored version; with ``known`` (a cache the caller keeps), only new versions are read
+    and validated — versions are never changed, only added."""
+    cache = known if known is not None else {}
+    versions = list((await conn.execute(select(rule_sets.c.version).order_by(rule_sets.c.version))).scalars())
+    new = [v for v in versions if v not in cache]
+    if new:
+        rows = await conn.execute(
+            select(rule_sets.c.version, rule_sets.c.body).where(rule_sets.c.version.in_(new))
+        )
+        cache.update({version: RuleSet.model_validate(body) for version, body in rows})
+    return [(v, cache[v]) for v in versions]
+
+
+async def add_rule_set(conn: AsyncConnection, rules: RuleSet, operator: str) -> int:
+    version = await conn.scalar(
+        rule_sets.insert()
+        .values(effective_from=rules.effective_from, body=rules.model_dump(mode="json"), created_by=operator)
+        .returning(rule_sets.c.version)
+    )
+    assert version is not None
+    return int(version)
+
+
+async def live_campaigns(conn: AsyncConnection) -> tuple[list[PartnerCampaignAnnounced], dict[str, int]]:
+    rows = await conn.execute(
+        select(campaigns.c.body, campaigns.c.budget_points - campaigns.c.funded_points).with_for_update()
+    )
+    found, remaining = [], {}
+    for body, left in rows:
+        campaign = PartnerCampaignAnnounced.model_validate(body)
+        found.append(campaign)
+        remaining[campaign.campaign_id] = int(left)
+    return found, remaining
+
+
+async def upsert_campaign(conn: AsyncConnection, campaign: PartnerCampaignAnnounced) -> None:
+    upsert = insert(campaigns).values(
+        campaign_id=campaign.campaign_id,
+        partner_id=campaign.partner_id,
+        body=campaign.model_dump(mode="json"),
+        budget_points=campaign.budget_points,
+    )
+    await conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[campaigns.c.campaign_id],
+            set_={"body": upsert.excluded.body, "budget_points": upsert.excluded.budget_points},
+        )
+    )
+
+
+async def fund_campaigns(conn: AsyncConnection, funded: dict[str, int]) -> None:
+    for campaign_id, points in sorted(funded.items()):
+        await conn.execute(
+            campaigns.update()
+            .where(campaigns.c.campaign_id == campaign_id)
+            .values(funded_points=campaigns.c.funded_points + points)
+        )
+
+
+async def partner_settlement(
+    conn: AsyncConnection, partner_id: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Points a partner funded in [start, end), per campaign (None: its own purchases' points)."""
+    rows = await conn.execute(
+        text(
+            "SELECT f->>'campaign_id' AS campaign_id, sum((f->>'points')::bigint) AS points, "
+            "count(*) AS earns FROM ledger, jsonb_array_elements(details->'funding') AS f "
+            "WHERE kind = 'earn' AND f->>'partner_id' = :partner "
+            "AND occurred_at >= :start AND occurred_at < :end GROUP BY 1 ORDER BY 1 NULLS FIRST"
+        ),
+        {"partner": partner_id, "start": start, "end": end},
+    )
+    return [{"campaign_id": r.campaign_id, "points": int(r.points), "earns": int(r.earns)} for r in rows]
+
+
+async def tier_steps_of(conn: AsyncConnection, members: Iterable[str]) -> dict[str, list[Step]]:
+    t = tier_steps.c
+    rows = await conn.execute(
+        select(t.member_id, t.effective_from, t.tier, t.multiplier, t.revision, t.corrects_from, t.seq)
+        .where(t.member_id.in_(sorted(set(members))))
+        .order_by(t.seq)
+    )
+    found: dict[str, list[Step]] = {}
+    for member, at, tier, multiplier, revision, corrects_from, seq in rows:
+        found.setdefault(member, []).append(Step(at, tier, Decimal(multiplier), revision, corrects_from, seq))
+    return found
+
+
+async def add_tier_steps(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """In the order told: ``seq`` keeps it."""
+    if rows:
+        await conn.execute(insert(tier_steps).on_conflict_do_nothing(index_elements=["event_id"]), list(rows))
+
+
+@dataclass
+class TierEarn:
+    """The tier line a purchase earned, and what it applies to."""
+
+    purchase_event_id: uuid.UUID
+    member_id: str
+    occurred_at: datetime
+    base: Decimal
+    rule_set_version: int
+    tier: str | None
+    multiplier: Decimal
+    line: int
+
+
+async def tier_earns_of(conn: AsyncConnection, members: Iterable[str], since: datetime) -> list[TierEarn]:
+    t = tier_earns.c
+    rows = await conn.execute(
+        select(tier_earns)
+        .where(t.member_id.in_(sorted(set(members))), t.occurred_at >= since)
+        .order_by(t.occurred_at, t.purchase_event_id)
+    )
+    return [
+        TierEarn(r.purchase_event_id, r.member_id, r.occurred_at, Decimal(r.base), r.rule_set_version, r.tier,
+                 Decimal(r.multiplier), r.line)
+        for r in rows
+    ]  # fmt: skip
+
+
+async def save_tier_earns(conn: AsyncConnection, earns: Iterable[TierEarn]) -> None:
+    rows = [e.__dict__ for e in earns]
+    if rows:
+        upsert = insert(tier_earns)
+        await conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[tier_earns.c.purchase_event_id],
+                set_={k: upsert.excluded[k] for k in ("tier", "multiplier", "line")},
+            ),
+            rows,
+        )
