@@ -116,6 +116,10 @@ async def _has(found: Awaitable[dict[str, int]], wanted: dict[str, int]) -> bool
     return await found == wanted
 
 
+async def _total(found: Awaitable[dict[str, int]], wanted: int) -> bool:
+    return sum((await found).values()) == wanted
+
+
 async def _events(stack: Stack, kind: str, n: int) -> list[dict[str, Any]] | None:
     found = [e for e in (decode(r) for r in await stack.read_all(Topic.POINTS)) if e["type"] == kind]
     return found if len(found) >= n else None
@@ -173,6 +177,21 @@ async def test_an_instant_win_game_pays_prizes_and_its_audit_recomputes_every_dr
     )
     assert prizes_paid == won
     assert sum((await balances(stack)).values()) == 30 * 600 + 5 * 100 + won
+
+    # A winning purchase brought back in full takes its prize back with it, once.
+    winner = next(p for p in audit["plays"] if p["prize"])
+    sale = next(q for q in qualifying if str(q.event_id) == winner["purchase_event_id"])
+    back = refund(sale, utcnow())
+    await stack.produce(Topic.PURCHASES, [as_record(back), as_record(back)])
+    taken = {"big": 50, "small": 10}[winner["prize"]]
+    total = 30 * 600 + 5 * 100 + won - 600 - taken
+    await eventually(lambda: _total(balances(stack), total), what="the return and its prize taken back")
+    adjusted = await stack.query(
+        "points",
+        "SELECT points, source_event_id FROM ledger WHERE kind = 'adjust' AND member_id = $1",
+        sale.payload.member_id,
+    )
+    assert [(r["points"], str(r["source_event_id"])) for r in adjusted] == [(-taken, winner["play_id"])]
 
 
 async def test_a_time_limited_program_reminds_before_its_end_and_turns_every_balance_into_a_voucher(
@@ -241,7 +260,8 @@ async def test_five_visits_this_month_earn_a_badge_and_its_bonus_once(
     today = utcnow()
     month = datetime(today.year, today.month, 1, 12, tzinfo=UTC)
     days = [month + timedelta(days=d) for d in (0, 0, 1, 2, 3, 4, 5)]  # six distinct days, one twice
-    await stack.produce(Topic.PURCHASES, [as_record(purchase("ava", "10", occurred_at=d)) for d in days])
+    sales = [purchase("ava", "10", occurred_at=d) for d in days]
+    await stack.produce(Topic.PURCHASES, [as_record(s) for s in sales])
     await eventually(lambda: _events(stack, "badge.earned", 1), what="the badge")
     await eventually(lambda: _has(balances(stack), {"ava": 7 * 10 + 100}), what="the purchases and the bonus")
     progress = await _events(stack, "challenge.progress", 6)
@@ -256,6 +276,17 @@ async def test_five_visits_this_month_earn_a_badge_and_its_bonus_once(
         {"challenge_id": "five-visits", "name": "5 visits this month", "period": f"{month:%Y-%m}",
          "progress": 6, "target": 5, "badge": True}
     ]  # fmt: skip
+
+    # The purchase that reached the target, brought back in full, takes the bonus back with it.
+    badge = await stack.query(
+        "points", "SELECT details->>'purchase_event_id' AS p FROM ledger WHERE kind = 'badge'"
+    )
+    reached = badge[0]["p"]
+    sale = next(s for s in sales if str(s.event_id) == reached)
+    await stack.produce(Topic.PURCHASES, [as_record(refund(sale, utcnow()))])
+    await eventually(
+        lambda: _has(balances(stack), {"ava": 6 * 10}), what="the return and the bonus taken back"
+    )
 
 
 def enrolment(member: str, code: str, at: datetime) -> tuple[bytes, bytes]:

@@ -12,15 +12,26 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.points.posting import Book
 from services.points.program import Batch, PurchaseHook
 from services.points.programs.challenges.domain import Challenge, advance, marks, period_of
-from services.points.programs.challenges.store import Progress, active_challenges, progress_of, save_progress
+from services.points.programs.challenges.store import (
+    Badge,
+    Progress,
+    active_challenges,
+    badges_on,
+    progress_of,
+    save_progress,
+)
 from services.points.purchases import local_day
+from services.points.store.ledger import Original
 from shared.contracts import (
     BADGE_EARNED,
     CHALLENGE_PROGRESS,
+    POINTS_ADJUSTED,
     BadgeEarned,
     ChallengeProgress,
     Envelope,
+    PointsAdjusted,
     PurchaseRecorded,
+    ReturnRecorded,
 )
 
 _BADGE_NAMESPACE = uuid.UUID("8f0b2d4e-9a7c-4c3e-b1f5-0e6a2d9c7b31")  # badge lots' ids, as ever
@@ -30,6 +41,7 @@ _BADGE_NAMESPACE = uuid.UUID("8f0b2d4e-9a7c-4c3e-b1f5-0e6a2d9c7b31")  # badge lo
 class ChallengesHook(PurchaseHook):
     challenges: list[tuple[str, Challenge]]
     progress: Progress = field(default_factory=dict)
+    badges: list[Badge] = field(default_factory=list)  # on the purchases this batch's returns refer to
     progressed: set[tuple[str, str, str]] = field(default_factory=set)
 
     def purchased(self, book: Book, event: Envelope[Any], purchase: PurchaseRecorded) -> None:
@@ -67,8 +79,13 @@ class ChallengesHook(PurchaseHook):
         points = challenge.bonus_points
         if points:
             lot = uuid.uuid5(_BADGE_NAMESPACE, f"badge:{challenge_id}:{member}:{period}")
-            details = {"challenge_id": challenge_id, "period": period}
+            details = {
+                "challenge_id": challenge_id,
+                "period": period,
+                "purchase_event_id": str(event.event_id),
+            }
             book.credit(member, "badge", points, lot, event.occurred_at, details)
+            self.badges.append(Badge(lot, member, points, challenge_id, period, event.event_id))
         book.follow(
             event,
             BADGE_EARNED,
@@ -78,6 +95,32 @@ class ChallengesHook(PurchaseHook):
             ),
         )  # fmt: skip
 
+    def returned(
+        self, book: Book, event: Envelope[Any], ret: ReturnRecorded, original: Original | None
+    ) -> None:
+        """A badge's bonus is taken back when the purchase that reached the target is returned in full
+        (told as an adjustment). The month's badge stays spent: what that purchase marked is not known
+        apart from the others', so the challenge is not reopened."""
+        if original is None or original.refunded < original.amount:
+            return
+        for badge in [b for b in self.badges if b.purchase_event_id == ret.original_event_id]:
+            self.badges.remove(badge)
+            what = f"challenge {badge.challenge_id} ({badge.period})"
+            reason = f"badge bonus of {what} taken back: purchase {badge.purchase_event_id} returned"
+            details = {"reason": reason, "challenge_id": badge.challenge_id, "period": badge.period,
+                       "purchase_event_id": str(badge.purchase_event_id),
+                       "return_event_id": str(event.event_id)}  # fmt: skip
+            book.debit(badge.member_id, "adjust", badge.points, badge.lot_id, event.occurred_at, details,
+                       first=badge.lot_id, allow_debt=True)  # fmt: skip
+            book.follow(
+                event,
+                POINTS_ADJUSTED,
+                PointsAdjusted(
+                    member_id=badge.member_id, points=-badge.points, balance=book.balance(badge.member_id),
+                    reason=reason, operator="challenges", purchase_event_id=badge.purchase_event_id,
+                ),
+            )  # fmt: skip
+
     async def save(self, conn: AsyncConnection) -> None:
         await save_progress(conn, self.progress, self.progressed)
 
@@ -86,4 +129,5 @@ async def load(conn: AsyncConnection, batch: Batch) -> PurchaseHook:
     challenges = await active_challenges(conn) if batch.purchases else []
     periods = {period_of(local_day(e)) for e in batch.purchases}
     progress = await progress_of(conn, batch.members, periods) if challenges else {}
-    return ChallengesHook(challenges, progress)
+    badges = await badges_on(conn, (r.payload.original_event_id for r in batch.returns))
+    return ChallengesHook(challenges, progress, badges)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -12,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -39,6 +42,40 @@ challenge_progress = Table(
 
 
 Progress = dict[tuple[str, str, str], tuple[set[str], bool]]  # (challenge, member, period) -> marks, done
+
+
+@dataclass(frozen=True)
+class Badge:
+    """A badge's bonus, and the purchase that reached the target."""
+
+    lot_id: uuid.UUID
+    member_id: str
+    points: int
+    challenge_id: str
+    period: str
+    purchase_event_id: uuid.UUID
+
+
+async def badges_on(conn: AsyncConnection, purchase_ids: Iterable[uuid.UUID]) -> list[Badge]:
+    """The bonuses of badges these purchases completed, not taken back yet (a taken-back bonus is an
+    adjustment whose source is the badge's lot)."""
+    ids = sorted({str(i) for i in purchase_ids})
+    if not ids:
+        return []
+    rows = await conn.execute(
+        text(
+            "SELECT b.source_event_id AS lot_id, b.member_id, b.points, b.details FROM ledger b "
+            "WHERE b.kind = 'badge' AND b.details->>'purchase_event_id' = ANY(:ids) AND NOT EXISTS "
+            "(SELECT 1 FROM ledger l WHERE l.source_event_id = b.source_event_id AND l.kind = 'adjust') "
+            "ORDER BY b.id"
+        ),
+        {"ids": ids},
+    )
+    return [
+        Badge(r.lot_id, r.member_id, int(r.points), r.details["challenge_id"], r.details["period"],
+              uuid.UUID(r.details["purchase_event_id"]))
+        for r in rows
+    ]  # fmt: skip
 
 
 async def active_challenges(conn: AsyncConnection) -> list[tuple[str, Challenge]]:

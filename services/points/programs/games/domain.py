@@ -18,7 +18,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.common import MAX_POINTS
-from shared.contracts.money import Currency, Money
+from shared.contracts.money import Currency, Money, fits_currency
 from shared.refusal import Refused
 
 MIN_WIN_ODDS = Decimal("0.25")
@@ -52,6 +52,14 @@ class Game(BaseModel):
     def _fair(self) -> Game:
         if self.ends_at <= self.starts_at:
             raise Refused("ends_at", "window_empty", "ends_at must be after starts_at")
+        # A purchase's total is a whole number of the currency's minor units: a minimum finer than that
+        # names an amount no till can ring up (and means something other than what was typed).
+        if not fits_currency(self.min_purchase, self.currency):
+            raise Refused(
+                "min_purchase",
+                "currency_precision",
+                f"{self.min_purchase} has more decimals than {self.currency} has: no purchase totals it",
+            )
         win = self.win_odds
         if win > 1:
             raise Refused("prizes", "odds_exceed_one", f"the odds add up to {win}: more than certain")

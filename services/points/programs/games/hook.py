@@ -11,13 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.points.posting import Book
 from services.points.program import Batch, PurchaseHook
 from services.points.programs.games.domain import play_id, playable, prize_at, roll
-from services.points.programs.games.store import LiveGame, live_games, save_games
-from shared.contracts import GAME_PLAYED, Envelope, GamePlayed, PurchaseRecorded
+from services.points.programs.games.store import LiveGame, Won, live_games, save_games, won_on
+from services.points.store.ledger import Original
+from shared.contracts import (
+    GAME_PLAYED,
+    POINTS_ADJUSTED,
+    Envelope,
+    GamePlayed,
+    PointsAdjusted,
+    PurchaseRecorded,
+    ReturnRecorded,
+)
 
 
 @dataclass
 class GamesHook(PurchaseHook):
     games: list[LiveGame]
+    won: list[Won] = field(default_factory=list)  # prizes on the purchases this batch's returns refer to
     plays: list[dict[str, Any]] = field(default_factory=list)
 
     def purchased(self, book: Book, event: Envelope[Any], purchase: PurchaseRecorded) -> None:
@@ -44,6 +54,10 @@ class GamesHook(PurchaseHook):
                 live.stock_left[prize.name] = left - 1
             details = {"game_id": live.game_id, "prize": prize.name, "proof": proof}
             book.credit(member, "prize", points, play, event.occurred_at, details)
+            # A return later in this batch must find it.
+            self.won.append(
+                Won(play, live.game_id, member, event.event_id, prize.name, points, game.min_purchase)
+            )
         self.plays.append(
             {"play_id": play, "game_id": live.game_id, "member_id": member,
              "purchase_event_id": event.event_id, "proof": proof, "prize": prize.name if prize else None,
@@ -58,10 +72,38 @@ class GamesHook(PurchaseHook):
             ),
         )  # fmt: skip
 
+    def returned(
+        self, book: Book, event: Envelope[Any], ret: ReturnRecorded, original: Original | None
+    ) -> None:
+        """A prize is taken back once returns leave its purchase below the game's minimum: the purchase
+        would not have played. Told as an adjustment, the prize's own lot taken first."""
+        if original is None:
+            return
+        kept = original.amount - original.refunded
+        for won in [w for w in self.won if w.purchase_event_id == ret.original_event_id]:
+            if kept >= won.min_purchase:
+                continue
+            self.won.remove(won)
+            purchase = str(won.purchase_event_id)
+            reason = f"prize {won.prize!r} of game {won.game_id} taken back: purchase {purchase} returned"
+            details = {"reason": reason, "game_id": won.game_id, "purchase_event_id": purchase,
+                       "return_event_id": str(event.event_id)}  # fmt: skip
+            book.debit(won.member_id, "adjust", won.points, won.play_id, event.occurred_at, details,
+                       first=won.play_id, allow_debt=True)  # fmt: skip
+            book.follow(
+                event,
+                POINTS_ADJUSTED,
+                PointsAdjusted(
+                    member_id=won.member_id, points=-won.points, balance=book.balance(won.member_id),
+                    reason=reason, operator="games", purchase_event_id=won.purchase_event_id,
+                ),
+            )  # fmt: skip
+
     async def save(self, conn: AsyncConnection) -> None:
         await save_games(conn, self.games, self.plays)
 
 
 async def load(conn: AsyncConnection, batch: Batch) -> PurchaseHook:
     times = [e.occurred_at for e in batch.purchases]
-    return GamesHook(await live_games(conn, min(times), max(times)) if times else [])
+    games = await live_games(conn, min(times), max(times)) if times else []
+    return GamesHook(games, await won_on(conn, (r.payload.original_event_id for r in batch.returns)))

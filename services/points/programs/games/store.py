@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -18,6 +20,7 @@ from sqlalchemy import (
     Table,
     Uuid,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -73,6 +76,49 @@ async def live_games(conn: AsyncConnection, earliest: datetime, latest: datetime
     )
     return [
         LiveGame(r.game_id, Game.model_validate(r.config), r.seed, int(r.budget_left), dict(r.stock_left))
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Won:
+    """A prize won on a purchase, and the least the purchase had to be to play."""
+
+    play_id: uuid.UUID
+    game_id: str
+    member_id: str
+    purchase_event_id: uuid.UUID
+    prize: str
+    points: int
+    min_purchase: Decimal
+
+
+async def won_on(conn: AsyncConnection, purchase_ids: Iterable[uuid.UUID]) -> list[Won]:
+    """The prizes won on these purchases and not taken back yet (a taken-back prize is an adjustment
+    whose source is the play)."""
+    ids = sorted(set(purchase_ids))
+    if not ids:
+        return []
+    rows = await conn.execute(
+        text(
+            "SELECT p.play_id, p.game_id, p.member_id, p.purchase_event_id, p.prize, p.points, "
+            "g.config->>'min_purchase' AS min_purchase FROM game_plays p JOIN games g USING (game_id) "
+            "WHERE p.purchase_event_id = ANY(:ids) AND p.points > 0 AND NOT EXISTS "
+            "(SELECT 1 FROM ledger l WHERE l.source_event_id = p.play_id AND l.kind = 'adjust') "
+            "ORDER BY p.play_id"
+        ),
+        {"ids": ids},
+    )
+    return [
+        Won(
+            r.play_id,
+            r.game_id,
+            r.member_id,
+            r.purchase_event_id,
+            r.prize,
+            int(r.points),
+            Decimal(r.min_purchase),
+        )
         for r in rows
     ]
 
