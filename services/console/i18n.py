@@ -237,8 +237,13 @@ class Words:
     def number(self, value: int | Decimal | str, signed: bool = False) -> str:
         """Grouped by thousands (and signed when asked), in the locale's digits."""
         amount = Decimal(value) if isinstance(value, str) else value
+        if isinstance(amount, Decimal) and amount == amount.to_integral_value():
+            amount = int(amount)  # 47000000.0000 IRR reads as 47,000,000
         text = f"{amount:+,}" if signed else f"{amount:,}"
-        return fa_digits(text.replace(",", THOUSANDS)) if self.locale == "fa" else text
+        if self.locale == "en":
+            return text
+        # A left-to-right mark keeps the sign before the digits inside right-to-left text.
+        return ("\u200e" if signed else "") + fa_digits(text.replace(",", THOUSANDS))
 
     def when(self, value: datetime | date | str, with_time: bool = True) -> str:
         """Jalali in Persian, Gregorian in English; a time of day in UTC (the store's zone is not known

@@ -38,11 +38,13 @@ def _settings(request: Request) -> ConsoleSettings:
 
 async def _form(request: Request, *fields: str) -> dict[str, str]:
     """An urlencoded form's fields (the first value of each named one); ``BadForm`` if it is not one."""
+    body = await request.body()
+    if not body:
+        return {}
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         raise BadForm("bad_request", "not a form")
     try:
-        parsed = parse_qs((await request.body()).decode(), keep_blank_values=True, max_num_fields=20,
-                          strict_parsing=False)  # fmt: skip
+        parsed = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=20)
     except (UnicodeDecodeError, ValueError) as error:
         raise BadForm("bad_request", "not a form") from error
     return {name: parsed[name][0] for name in fields if name in parsed}
@@ -196,7 +198,7 @@ async def adjust(request: Request, member_id: MemberPath) -> Response:
         return RedirectResponse(f"/members/{quote(member_id, safe='')}?adjusted={points}", status_code=303)
     view = await _member_view(request, current, member_id)
     refused = done.detail or done.missing
-    return render(request, "member.html.j2", current, status=422, refused=refused, **view)
+    return render(request, "member.html.j2", current, status=422, refused=refused, adjusted=None, **view)
 
 
 @pages.get("/audit", **declared(P.AUDIT_READ))

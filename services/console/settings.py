@@ -22,6 +22,10 @@ class ConsoleSettings(ServiceSettings):
     # The language a visitor without a choice sees.
     console_default_locale: Literal["fa", "en"] = "fa"
 
+    def known_defaults(self) -> list[str]:
+        # No database here: only the signing keys (sessions and CSRF tokens rest on them) matter.
+        return [name for name in super().known_defaults() if name != "VAFA_PG_PASSWORD"]
+
     def url_of(self, service: str) -> str:
         url: str = getattr(self, f"console_{service}_url")
         return url.rstrip("/")
