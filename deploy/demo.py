@@ -26,6 +26,7 @@ from aiosmtpd.controller import Controller
 
 from deploy.launch import LOGS, REPO, URLS, kafka_env, ports_free, start, wait_ready
 from shared.contracts.envelope import utcnow
+from shared.kafka_acls import SERVICES
 from shared.topics import Topic
 from sim.harness import bearer
 from sim.mail import Mailbox
@@ -48,12 +49,12 @@ async def metric(client: httpx.AsyncClient, url: str, name: str, **labels: str) 
 
 
 async def main() -> None:
-    ports_free()
+    ports_free(SERVICES)  # the five services; the console is `make up`'s
     LOGS.mkdir(parents=True, exist_ok=True)
     # Demo topics and databases are the real ones (vafa_ingest, vafa_points); a run id keeps each
     # run's receipts distinct so a second `make demo` is not one big duplicate.
     run = utcnow().strftime("%H%M%S")
-    urls = URLS
+    urls = {name: URLS[name] for name in SERVICES}
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=2525)
     smtp.start()

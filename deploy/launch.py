@@ -12,20 +12,21 @@ from pathlib import Path
 
 import httpx
 
-from shared.kafka_acls import principal_of
+from shared.kafka_acls import SERVICES, principal_of
 from sim.harness import infra_from_env
 
 REPO = Path(__file__).resolve().parent.parent
 RUN = REPO / ".run"
 LOGS = RUN / "logs"
-PORTS = {"ingest": 8001, "points": 8002, "tiers": 8003, "notify": 8004, "analytics": 8005}
+PORTS = {"ingest": 8001, "points": 8002, "tiers": 8003, "notify": 8004, "analytics": 8005, "console": 8000}
 URLS = {name: f"http://127.0.0.1:{port}" for name, port in PORTS.items()}
 
 
-def ports_free() -> None:
+def ports_free(names: tuple[str, ...] = tuple(PORTS)) -> None:
     """Exits saying so when a service port is taken (by `make up`, or a demo still running): the
     services started next could not listen, and what answers there would be someone else's."""
-    for name, port in PORTS.items():
+    for name in names:
+        port = PORTS[name]
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 raise SystemExit(
@@ -34,9 +35,17 @@ def ports_free() -> None:
 
 
 def kafka_env(service: str) -> dict[str, str]:
-    """Each service connects to Kafka as its own principal, with its rights only (shared/kafka_acls.py)."""
+    """Each service connects to Kafka as its own principal, with its rights only (shared/kafka_acls.py);
+    the console uses no Kafka and has no principal."""
+    if service not in SERVICES:
+        return {}
     infra = infra_from_env()
     return infra.principal_env(principal_of(service)) if infra.authorized else {}
+
+
+def console_env() -> dict[str, str]:
+    """Where the console finds each service's API: the ports above."""
+    return {f"VAFA_CONSOLE_{name.upper()}_URL": url for name, url in URLS.items() if name in SERVICES}
 
 
 def start(service: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -46,7 +55,13 @@ def start(service: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", f"services.{service}"],
         cwd=REPO,
-        env={**os.environ, **kafka_env(service), **env, "VAFA_HTTP_PORT": str(PORTS[service])},
+        env={
+            **os.environ,
+            **kafka_env(service),
+            **(console_env() if service == "console" else {}),
+            **env,
+            "VAFA_HTTP_PORT": str(PORTS[service]),
+        },
         stdout=log,
         stderr=log,
     )

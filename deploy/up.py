@@ -1,8 +1,9 @@
 """`make up` / `make down`: Vafa running for real on this machine, until stopped.
 
-    python -m deploy.up start    the five services under a supervisor that restarts what exits (in the
-                                 background; logs in .run/logs), a local mail sink keeping what notify
-                                 sends in .run/mail, and a first admin's one-time password
+    python -m deploy.up start    the five services and the console under a supervisor that restarts
+                                 what exits (in the background; logs in .run/logs), a local mail sink
+                                 keeping what notify sends in .run/mail, and a first admin's one-time
+                                 password (to sign in to the console with)
     python -m deploy.up stop     stops them (Kafka and PostgreSQL are vafactl's: `make down` stops all)
     python -m deploy.up status
 
@@ -111,8 +112,10 @@ def start_all() -> int:
     PIDFILE.write_text(str(supervisor.pid))
     asyncio.run(ready())
     print("Vafa is up:")
+    print(f"  console    {URLS['console']}   (operators sign in here)")
     for name, url in URLS.items():
-        print(f"  {name:<10} {url}   (API: {url}/docs)")
+        if name != "console":
+            print(f"  {name:<10} {url}   (API: {url}/docs)")
     print(f"  mail       what notify sends is kept in {MAIL}")
     print(f"  logs       {LOGS}")
     print(f"  {first_admin()}")

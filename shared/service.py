@@ -145,8 +145,12 @@ def create_app(
     jobs: Sequence[Job] = (),
     registry: CollectorRegistry | None = None,
     audited: bool = False,
+    kafka: bool = True,
 ) -> FastAPI:
-    """``audited``: operators write here, and ``GET /v1/audit`` reads what they did."""
+    """``audited``: operators write here, and ``GET /v1/audit`` reads what they did. ``kafka=False``:
+    a service that neither reads nor writes topics (the console, which only calls the others' APIs)
+    gets no broker, creates no topic and is ready without one."""
+    assert kafka or not (consumes or emits or migrations), "what consumes, emits or stores uses Kafka"
     settings.refuse_known_defaults()
     registry = registry or CollectorRegistry()  # a service passes its own to add metrics of its own
     if consumes is not None and settings.inbox_retention_days > 0:
@@ -168,18 +172,22 @@ def create_app(
         if engine is not None
         else None
     )
-    broker = KafkaBroker(
-        settings.kafka_bootstrap_servers,
-        security=settings.kafka_security(),
-        acks="all",
-        enable_idempotence=True,
-        request_timeout_ms=10_000,
-        graceful_timeout=30.0,
-        client_id=f"vafa-{settings.service_name}",
-        # Topics come from the catalog only: a service creates what it writes (below, in the lifespan),
-        # never what it reads (its principal may not; faststream would create them with its defaults).
-        allow_auto_create_topics=False,
-        middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name)],
+    broker = (
+        None
+        if not kafka
+        else KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            security=settings.kafka_security(),
+            acks="all",
+            enable_idempotence=True,
+            request_timeout_ms=10_000,
+            graceful_timeout=30.0,
+            client_id=f"vafa-{settings.service_name}",
+            # Topics come from the catalog only: a service creates what it writes (below, in the lifespan),
+            # never what it reads (its principal may not; faststream would create them with its defaults).
+            allow_auto_create_topics=False,
+            middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name)],
+        )
     )
 
     async def _every(job: Job) -> None:
@@ -198,23 +206,26 @@ def create_app(
         deadline = asyncio.get_running_loop().time() + settings.startup_timeout_s
         if migrations is not None:
             await _until_up("migrations", lambda: upgrade_async(migrations, settings.database_url), deadline)
-        # Only the topics it writes: its principal may create nothing else (the rest are created by the
-        # admin, `python -m shared.kafka_acls apply`, or by the service that writes them).
-        topics = topic_specs(access.writes)
-        await _until_up(
-            "topics",
-            lambda: ensure_topics(settings.kafka_options(), topics, prefix=settings.topic_prefix),
-            deadline,
-        )
+        if broker is not None:
+            # Only the topics it writes: its principal may create nothing else (the rest are created
+            # by the admin, `python -m shared.kafka_acls apply`, or by the service that writes them).
+            topics = topic_specs(access.writes)
+            await _until_up(
+                "topics",
+                lambda: ensure_topics(settings.kafka_options(), topics, prefix=settings.topic_prefix),
+                deadline,
+            )
         if relay is not None:
             await _until_up("outbox relay", relay.start, deadline)
-        await _until_up("broker", broker.start, deadline)
+        if broker is not None:
+            await _until_up("broker", broker.start, deadline)
         clocks = [asyncio.create_task(_every(job), name=job.name) for job in jobs]
         yield
         for clock in clocks:
             clock.cancel()
         await asyncio.gather(*clocks, return_exceptions=True)
-        await broker.stop()  # waits for the in-flight batch to commit (graceful_timeout)
+        if broker is not None:
+            await broker.stop()  # waits for the in-flight batch to commit (graceful_timeout)
         # Drain what the last batches wrote to the outbox.
         if relay is not None:
             await relay.stop()
@@ -231,10 +242,12 @@ def create_app(
             description=f"{c.name} v{c.version}, keyed by member id",
         )
         for c in emits
+        if broker is not None
     }
     consumer: ReliableConsumer | None = None
     if consumes is not None:
         assert engine is not None and relay is not None, "a consuming service owns a database"
+        assert broker is not None
         consumer = ReliableConsumer(
             settings=settings,
             engine=engine,
@@ -265,19 +278,8 @@ def create_app(
     app.state.refused = metrics.http_refused
     app.include_router(_probes(settings, broker, engine, consumer))
     problems.install(app)
-    asyncapi = AsyncAPI(broker, title=title)
-    app.state.asyncapi = asyncapi
-
-    @app.get(
-        "/asyncapi.json",
-        tags=["docs"],
-        response_model=AsyncApiDocument,
-        response_model_exclude_unset=True,
-        **_open_or(docs),
-    )
-    async def asyncapi_document() -> Any:
-        """The AsyncAPI document of the topics this service reads and writes."""
-        return asyncapi.to_specification().to_jsonable()
+    if broker is not None:
+        _asyncapi_route(app, broker, title, docs)
 
     if not docs:
 
@@ -295,6 +297,22 @@ def create_app(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _asyncapi_route(app: FastAPI, broker: KafkaBroker, title: str, docs: bool) -> None:
+    asyncapi = AsyncAPI(broker, title=title)
+    app.state.asyncapi = asyncapi
+
+    @app.get(
+        "/asyncapi.json",
+        tags=["docs"],
+        response_model=AsyncApiDocument,
+        response_model_exclude_unset=True,
+        **_open_or(docs),
+    )
+    async def asyncapi_document() -> Any:
+        """The AsyncAPI document of the topics this service reads and writes."""
+        return asyncapi.to_specification().to_jsonable()
 
 
 def _open_or(open_: bool) -> dict[str, Any]:
@@ -322,7 +340,7 @@ async def _until_up(what: str, step: Callable[[], Awaitable[Any]], deadline: flo
 
 def _probes(
     settings: ServiceSettings,
-    broker: KafkaBroker,
+    broker: KafkaBroker | None,
     engine: AsyncEngine | None,
     consumer: ReliableConsumer | None,
 ) -> APIRouter:
@@ -337,7 +355,7 @@ def _probes(
     async def readyz() -> Response:
         """Kafka and this service's database answer, and neither the consumer nor the outbox relay
         has been stuck for longer than ``VAFA_STALL_AFTER_S``."""
-        if not await broker.ping(timeout=3.0):
+        if broker is not None and not await broker.ping(timeout=3.0):
             raise Unavailable("kafka unreachable", title="Not ready")
         if consumer is not None and (stalled := consumer.stalled_for()) > settings.stall_after_s:
             raise Unavailable(f"consumer stalled: retrying one batch for {stalled:.0f}s", title="Not ready")

@@ -107,6 +107,34 @@ async def all_five(
     return started
 
 
+async def console(
+    services: list[ServiceProcess], log_dir: Path, backends: dict[str, ServiceProcess]
+) -> ServiceProcess:
+    """The operator console calling ``backends`` (the others are absent: their blocks say so). It uses
+    no Kafka, so it gets no Kafka credentials (the environment's admin ones are blanked)."""
+    env = {f"VAFA_CONSOLE_{name.upper()}_URL": process.url for name, process in backends.items()}
+    absent = {f"VAFA_CONSOLE_{name.upper()}_URL": f"http://127.0.0.1:{free_port()}" for name in
+              ("ingest", "points", "tiers", "notify", "analytics") if name not in backends}  # fmt: skip
+    blank = {"VAFA_KAFKA_SASL_USERNAME": "", "VAFA_KAFKA_SASL_PASSWORD": ""}
+    process = ServiceProcess("services.console", {"VAFA_ENV": "dev", **blank, **absent, **env}, log_dir)
+    services.append(process)
+    await process.start().wait_ready()
+    return process
+
+
+def new_operator(stack: Stack, name: str, role: str) -> str:
+    """An operator added with the CLI an admin uses; returns their one-time password."""
+    out = subprocess.run(
+        [sys.executable, "-m", "services.ingest.cli", "operator", "add", name, "--role", role],
+        cwd=REPO,
+        env={**os.environ, **stack.env("ingest")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
 def api_key(stack: Stack, kind: str, *scope: str) -> str:
     """A fresh ingest API key, made with the same CLI an operator uses."""
     out = subprocess.run(
@@ -141,11 +169,13 @@ __all__ = [
     "as_record",
     "at_least",
     "bearer",
+    "console",
     "decode",
     "docker_answers",
     "eventually",
     "free_port",
     "member",
+    "new_operator",
     "operator",
     "purchase",
     "revoke_key",

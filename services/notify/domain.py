@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import jdatetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, UndefinedError
+
+from shared.persian import fa_digits, jalali
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOCALES = ("fa", "en")
@@ -26,7 +27,6 @@ CHANNELS = ("email", "sms")
 ADDRESS = {"email": "email", "sms": "phone"}
 # Messages that carry something the member needs (a reward's code) go even past the daily cap.
 TRANSACTIONAL = frozenset({"reward.issued"})
-_PERSIAN_DIGITS = str.maketrans("0123456789.", "۰۱۲۳۴۵۶۷۸۹٫")  # the Persian decimal mark
 
 # What each event type tells the member, and a sample of what its template may use.
 SAMPLES: dict[str, dict[str, Any]] = {
@@ -68,16 +68,6 @@ def tells_member(event_type: str, payload: Any) -> bool:
     """Members held out of a targeted promotion are not told of it: that is what makes them the control
     group its lift is measured against."""
     return not (event_type == "promotion.targeted" and payload.group == "holdout")
-
-
-def fa_digits(value: Any) -> str:
-    return str(value).translate(_PERSIAN_DIGITS)
-
-
-def jalali(value: datetime | date) -> str:
-    """A date as a Persian reader expects it: the Jalali calendar, in Persian digits."""
-    day = value.date() if isinstance(value, datetime) else value
-    return fa_digits(jdatetime.date.fromgregorian(date=day).strftime("%Y/%m/%d"))
 
 
 def environment() -> Environment:

@@ -14,7 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
+from services.console.session import COOKIE, csrf_token
+from services.console.settings import ConsoleSettings
 from shared.identity import Principal, SigningKeys, integration
+from sim.harness import DEV_KEYS
 from sim.mail import Mailbox
 from tests.support import (
     REPO,
@@ -23,6 +26,7 @@ from tests.support import (
     all_five,
     api_key,
     bearer,
+    console,
     eventually,
     member,
     operator,
@@ -274,3 +278,56 @@ async def test_a_member_signs_in_with_a_code_sent_to_their_email_and_reads_only_
     async with run["points"].client(principal=None, timeout=30) as client:
         assert (await client.get("/v1/members/m-omid/ledger", headers=token)).status_code == 403
         assert (await client.get("/v1/members/m-leila/ledger", headers=token)).status_code == 200
+
+
+async def test_every_console_page_answers_each_operator_as_its_rule_says(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    """The console's pages from its OpenAPI document x every operator role and every bad session: a
+    role the page's permission allows gets the page (its blocks may say a service is away), every other
+    a 403 page; no session, a forged, expired or garbage one, goes to sign-in. A page without a declared
+    rule fails here."""
+    ingest = await running(stack, services, log_dir, "ingest")
+    site = await console(services, log_dir, {"ingest": ingest})
+    checked, wrong = 0, []
+    async with httpx.AsyncClient(base_url=site.url, timeout=30) as client:
+        document = (await client.get("/openapi.json")).json()
+        for template, operations in document["paths"].items():
+            for method, operation in operations.items():
+                rule = operation.get("x-vafa-permission")
+                assert rule is not None, f"console {method.upper()} {template} declares no permission"
+                if rule in ("public", "sign-in"):
+                    continue
+                path = template.replace("{member_id}", OWN)
+
+                async def call(token: str | None, method: str = method) -> httpx.Response:
+                    cookies = {COOKIE: token} if token else {}
+                    form = None
+                    if method == "post" and token:  # a real form: the session's CSRF token with it
+                        form = {"csrf": csrf_token(ConsoleSettings(), token), "points": "1",
+                                "reason": "matrix", "request_id": str(uuid.uuid4())}  # fmt: skip
+                    return await client.request(method.upper(), path, cookies=cookies, data=form)  # noqa: B023
+
+                for label, token in (
+                    ("anonymous", None),
+                    ("forged", FORGED.issue(PRINCIPALS["admin"], 60)),
+                    ("expired", DEV_KEYS.issue(PRINCIPALS["admin"], -3600)),
+                    ("garbage", "not.a.token"),
+                    ("member", DEV_KEYS.issue(PRINCIPALS["member"], 60)),  # a member is no operator
+                ):
+                    answer = await call(token)
+                    checked += 1
+                    if answer.status_code != 303 or not answer.headers["location"].startswith("/sign-in"):
+                        wrong.append((method, template, label, answer.status_code))
+                for who in sorted(OPERATORS):
+                    answer = await call(DEV_KEYS.issue(PRINCIPALS[who], 600))
+                    checked += 1
+                    allowed = who in MAY[rule]
+                    refused = answer.status_code == 403
+                    to_sign_in = answer.headers.get("location", "").startswith("/sign-in")
+                    if refused == allowed or answer.status_code >= 500 or to_sign_in:
+                        wrong.append((method, template, who, answer.status_code))
+                    if refused:
+                        assert "text/html" in answer.headers["content-type"]
+    assert not wrong, wrong
+    assert checked > 40, checked

@@ -21,7 +21,6 @@ from services.notify.domain import (
     check_templates,
     decide,
     environment,
-    jalali,
     profile_after,
     render,
     send_after,
@@ -30,6 +29,7 @@ from services.notify.domain import (
     within_cap,
 )
 from shared.contracts import MemberEnrolled, MemberProfileChanged, PromotionTargeted
+from shared.persian import jalali
 
 
 def test_every_message_renders_in_persian_and_english() -> None:

@@ -1,0 +1,104 @@
+"""Why a member has their points, in plain words: each ledger entry's reason, and what is left of each
+lot (points exposes no lots, so they are read from the ledger the way its wallet keeps them). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Why:
+    """An entry's reason: a sentence (its word key and values) and, for an earn, each rule's points."""
+
+    key: str
+    values: Mapping[str, object]
+    rules: tuple[tuple[str, int], ...] = ()
+
+
+def why(entry: Mapping[str, Any]) -> Why:
+    kind = str(entry.get("kind", ""))
+    d: Mapping[str, Any] = entry.get("details") or {}
+    if not isinstance(d, Mapping):
+        d = {}
+    match kind:
+        case "earn":
+            rules = tuple(
+                (str(r.get("rule", "")), int(r.get("points", 0)))
+                for r in d.get("rules", [])
+                if isinstance(r, Mapping)
+            )
+            return Why(
+                "why_earn", {"amount": _amount(d.get("amount")), "currency": d.get("currency", "")}, rules
+            )
+        case "reverse":
+            return Why("why_reverse", {"amount": _amount(d.get("refund_amount"))})
+        case "adjust":
+            return Why("why_adjust", {"operator": d.get("operator", ""), "reason": d.get("reason", "")})
+        case "redeem":
+            return Why("why_redeem", {"reward": d.get("reward_id", "")})
+        case "redeem_release":
+            return Why(
+                "why_redeem_release", {"reward": d.get("reward_id", ""), "reason": d.get("reason", "")}
+            )
+        case "expire":
+            return Why("why_expire", {})
+        case "transfer_out":
+            return Why("why_transfer_out", {"other": d.get("to", "")})
+        case "transfer_in":
+            return Why("why_transfer_in", {"other": d.get("from", "")})
+        case "referral":
+            return Why("why_referral", {"friend": d.get("friend_id", "")})
+        case "badge":
+            return Why("why_badge", {"challenge": d.get("challenge_id", ""), "period": d.get("period", "")})
+        case "prize":
+            return Why("why_prize", {"prize": d.get("prize", ""), "game": d.get("game_id", "")})
+        case "donate":
+            return Why("why_donate", {"cause": d.get("cause_id", "")})
+        case "sunset":
+            return Why("why_sunset", {"program": d.get("program_id", ""), "offer": d.get("offer", "")})
+    return Why("why_other", {"kind": kind})
+
+
+def _amount(value: Any) -> object:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value or "")
+
+
+@dataclass(frozen=True)
+class Lot:
+    lot_id: str
+    credited_at: datetime | str
+    points: int
+    left: int
+
+
+def lots(entries: Sequence[Mapping[str, Any]]) -> list[Lot]:
+    """The lots still holding points, oldest first, from a member's whole ledger (any order): a credit
+    opens a lot (``details.lot_id``; an earn that repaid debt opens it with what was left), a debit
+    names the lots it took from (``details.lots``), and a release gives back to the lots it names."""
+    credited: dict[str, tuple[Any, int]] = {}
+    left: dict[str, int] = {}
+    for entry in sorted(entries, key=lambda e: int(e.get("id", 0))):
+        d = entry.get("details") or {}
+        points = int(entry.get("points", 0))
+        if not isinstance(d, Mapping):
+            continue
+        if points > 0 and isinstance(d.get("lot_id"), str):
+            amount = points - int(d.get("repaid_debt") or 0)
+            credited[d["lot_id"]] = (entry.get("occurred_at"), amount)
+            left[d["lot_id"]] = left.get(d["lot_id"], 0) + amount
+        sign = 1 if points > 0 else -1
+        for take in d.get("lots") or ():
+            if isinstance(take, Mapping) and isinstance(take.get("lot_id"), str):
+                left[take["lot_id"]] = left.get(take["lot_id"], 0) + sign * int(take.get("points", 0))
+    return [
+        Lot(lot_id, at, amount, left[lot_id])
+        for lot_id, (at, amount) in credited.items()
+        if left.get(lot_id, 0) > 0
+    ]
