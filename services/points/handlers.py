@@ -17,6 +17,7 @@ from services.points.store.earning import (
     add_tier_steps,
     earned_on,
     fund_campaigns,
+    keep_purchases,
     live_campaigns,
     rule_set_versions,
     save_tier_earns,
@@ -112,6 +113,7 @@ def ledger_handler(settings: PointsSettings, programs: Sequence[Program] = ()) -
         if retiered:
             await _correct_tiers(conn, settings, run)
         await write(conn, book)
+        await keep_purchases(conn, purchases)
         await add_daily(conn, run.daily)
         for campaign in run.new_campaigns:
             await upsert_campaign(conn, campaign)

@@ -13,7 +13,8 @@ from services.points.program import Program
 from services.points.programs import PROGRAMS
 from services.points.settings import PointsSettings
 from services.points.store import MIGRATIONS
-from shared.service import Job, jobs_command, run_jobs_once
+from services.points.store.tables import purchase_history
+from shared.service import Job, jobs_command, retention_job, run_jobs_once
 
 
 def points_jobs(settings: PointsSettings, programs: Sequence[Program] = ()) -> list[Job]:
@@ -23,6 +24,13 @@ def points_jobs(settings: PointsSettings, programs: Sequence[Program] = ()) -> l
         Job("release-held-redemptions", every, lambda c, now: actions.release_held(c, settings, now)),
         Job("expire-points", every, lambda c, now: actions.expire_due(c, settings, now)),
         Job("remind-expiring-points", every, lambda c, now: actions.remind_expiring(c, settings, now)),
+        retention_job(
+            "prune-purchase-history",
+            purchase_history,
+            "occurred_at",
+            settings.points_purchase_history_days,
+            settings.retention_interval_s,
+        ),
     ]
     return core + [job for program in programs for job in program.jobs(settings)]
 

@@ -25,6 +25,8 @@ class PointsSettings(ServiceSettings):
     # How far back a tier correction reaches: purchases made longer ago than this (by event time,
     # when the correction is learned) keep the tier line they earned (VAFA_POINTS_TIER_CORRECTION_DAYS).
     points_tier_correction_days: int = 400
+    # How long purchases are kept as they came, for previewing a rule set against them.
+    points_purchase_history_days: float = 120.0
 
     def lot_expires(self, earned_at: datetime) -> datetime | None:
         """When a lot earned at ``earned_at`` expires under this deployment's policy."""

@@ -20,8 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.points.domain.rules import RuleSet
 from services.points.domain.tiering import Step
-from services.points.store.tables import campaigns, daily_earnings, rule_sets, tier_earns, tier_steps
-from shared.contracts import PartnerCampaignAnnounced
+from services.points.store.tables import (
+    campaigns,
+    daily_earnings,
+    purchase_history,
+    rule_sets,
+    tier_earns,
+    tier_steps,
+)
+from shared.contracts import Envelope, PartnerCampaignAnnounced, PurchaseRecorded
 
 
 async def earned_on(conn: AsyncConnection, keys: Iterable[tuple[str, date]]) -> dict[tuple[str, date], int]:
@@ -186,3 +193,24 @@ async def save_tier_earns(conn: AsyncConnection, earns: Iterable[TierEarn]) -> N
             ),
             rows,
         )
+
+
+async def keep_purchases(conn: AsyncConnection, purchases: Sequence[Envelope[PurchaseRecorded]]) -> None:
+    if purchases:
+        await conn.execute(
+            insert(purchase_history).on_conflict_do_nothing(),
+            [{"event_id": e.event_id, "member_id": e.payload.member_id, "occurred_at": e.occurred_at,
+              "body": e.payload.model_dump(mode="json")} for e in purchases],
+        )  # fmt: skip
+
+
+async def purchases_between(
+    conn: AsyncConnection, start: datetime, end: datetime
+) -> list[tuple[uuid.UUID, datetime, PurchaseRecorded]]:
+    """The purchases kept that were made in [start, end), oldest first."""
+    rows = await conn.execute(
+        select(purchase_history.c.event_id, purchase_history.c.occurred_at, purchase_history.c.body)
+        .where(purchase_history.c.occurred_at >= start, purchase_history.c.occurred_at < end)
+        .order_by(purchase_history.c.occurred_at, purchase_history.c.event_id)
+    )
+    return [(i, at, PurchaseRecorded.model_validate(body)) for i, at, body in rows]

@@ -148,3 +148,15 @@ tier_earns = Table(
     Column("line", BigInteger, nullable=False),
     Index("ix_tier_earns_member", "member_id", "occurred_at"),
 )
+
+
+# Each purchase as it came (its lines, store, channel), kept for a while so a rule set can be previewed
+# against what members really bought (``VAFA_POINTS_PURCHASE_HISTORY_DAYS``).
+purchase_history = Table(
+    "purchase_history",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("member_id", String, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("body", JSONB, nullable=False),
+)
