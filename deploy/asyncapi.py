@@ -6,6 +6,7 @@ Each running service also serves its own at /asyncapi.json.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,9 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "asyncapi"
 
 
 def main() -> None:
+    # The apps are built only to read their documents: nothing starts, no secret is used, so the
+    # repository's development values are what they get (a service would refuse them in production).
+    os.environ.setdefault("VAFA_ENV", "dev")
     OUT.mkdir(parents=True, exist_ok=True)
     services: dict[str, Callable[[], FastAPI]] = {
         "ingest": ingest,

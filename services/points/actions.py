@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -319,39 +320,48 @@ async def transfer(
 
 
 async def expire_due(conn: AsyncConnection, settings: PointsSettings, now: datetime, limit: int = 500) -> int:
-    """Expire the lots past their date for up to ``limit`` members; returns how many members."""
-    members = await members_with_expired_lots(conn, now, limit)
-    if not members:
-        return 0
-    book = await open_book(conn, settings, members)
-    for member in members:
-        source = uuid.uuid5(_EXPIRY_NAMESPACE, f"{member}/{now.isoformat()}")
-        if posted := book.expire(member, source, now):
-            payload = PointsExpired(
-                member_id=member, points=-posted.entry.points, balance=book.balance(member)
-            )
-            _emit(book, POINTS_EXPIRED, member, payload)
-    await post(conn, book)
-    return len(members)
+    """Expire the lots past their date for up to ``limit`` members (in each program); returns how many."""
+    due = await members_with_expired_lots(conn, now, limit)
+    for program_id, members in _by_program((p, m) for p, m in due):
+        book = await open_book(conn, settings, members, program_id=program_id)
+        for member in members:
+            source = uuid.uuid5(_EXPIRY_NAMESPACE, f"{member}/{now.isoformat()}")
+            if posted := book.expire(member, source, now):
+                taken, balance = -posted.entry.points, book.balance(member)
+                _emit(
+                    book,
+                    POINTS_EXPIRED,
+                    member,
+                    PointsExpired(member_id=member, points=taken, balance=balance),
+                )
+        await post(conn, book)
+    return len(due)
 
 
 async def remind_expiring(
     conn: AsyncConnection, settings: PointsSettings, now: datetime, limit: int = 500
 ) -> int:
-    """One ``points.expiring_soon`` per member for lots expiring within the notice period."""
+    """One ``points.expiring_soon`` per member and program for lots expiring within the notice period."""
     until = now + timedelta(days=settings.points_expiring_soon_days)
     due = await expiring_unreminded(conn, now, until, limit)
-    if not due:
-        return 0
-    book = await open_book(conn, settings, [m for m, _, _ in due])
-    for member, points, first in due:
-        payload = PointsExpiringSoon(
-            member_id=member, points=points, expires_at=first, balance=book.balance(member)
-        )
-        _emit(book, POINTS_EXPIRING_SOON, member, payload)
-    await post(conn, book)
-    await mark_reminded(conn, [m for m, _, _ in due], now, until)
+    for program_id, members in _by_program((p, m) for p, m, _, _ in due):
+        book = await open_book(conn, settings, members, program_id=program_id)
+        for p, member, points, first in due:
+            if p == program_id:
+                payload = PointsExpiringSoon(
+                    member_id=member, points=points, expires_at=first, balance=book.balance(member)
+                )
+                _emit(book, POINTS_EXPIRING_SOON, member, payload)
+        await post(conn, book)
+        await mark_reminded(conn, program_id, members, now, until)
     return len(due)
+
+
+def _by_program(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    grouped: dict[str, list[str]] = {}
+    for program_id, member in pairs:
+        grouped.setdefault(program_id, []).append(member)
+    return sorted(grouped.items())
 
 
 async def release_held(

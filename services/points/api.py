@@ -9,17 +9,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.points import actions
 from services.points import schemas as out
+from services.points.domain.loyalty import MAIN, PROGRAM_ID, LoyaltyProgram
 from services.points.domain.rules import RuleSet
 from services.points.http import on_behalf, write_through
 from services.points.program import Program
 from services.points.settings import PointsSettings
 from services.points.store.earning import add_rule_set, partner_settlement, rule_set_versions
-from services.points.store.ledger import balance_of, ledger_page
+from services.points.store.ledger import balance_of, balances_of, ledger_page
+from services.points.store.loyalty import loyalty_program, loyalty_programs, put_loyalty_program
 from services.points.store.rewards import catalog, upsert_reward
 from shared.audit import record
 from shared.boundary import GuardedRoute
@@ -36,10 +38,16 @@ P = Permission
 EXPORT_LIMIT = 100_000
 
 
+# Which loyalty program a read or a write is about; ``main`` unless named.
+InProgram = Annotated[
+    str, Query(alias="program", pattern=PROGRAM_ID, description="the loyalty program (default: main)")
+]
+
+
 @api.get("/members/{member_id}/balance", response_model=out.Balance, **secured(P.MEMBER_READ))
-async def get_balance(member_id: str, request: Request) -> dict[str, Any]:
+async def get_balance(member_id: str, request: Request, program: InProgram = MAIN) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
-        found = await balance_of(conn, member_id)
+        found = await balance_of(conn, member_id, program)
     if found is None:
         raise NotFound(f"member {member_id!r} has no points yet", title="Unknown member")
     return {"member_id": member_id, "balance": found[0], "debt": found[1]}
@@ -51,10 +59,11 @@ async def get_ledger(
     request: Request,
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="entry id to page back from")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    program: InProgram = MAIN,
 ) -> dict[str, Any]:
     """Every entry, newest first, each with its explanation (the rules that gave the points)."""
     async with request.app.state.engine.connect() as conn:
-        entries = await ledger_page(conn, member_id, before, limit)
+        entries = await ledger_page(conn, member_id, before, limit, program)
     next_before = entries[-1]["id"] if len(entries) == limit else None
     return {"member_id": member_id, "entries": entries, "next_before": next_before}
 
@@ -121,9 +130,9 @@ async def transfer(member_id: str, body: TransferIn, caller: Caller, request: Re
 
 
 @api.get("/rules", response_model=out.Rules, **secured(P.PROGRAM_READ))
-async def list_rules(request: Request) -> dict[str, Any]:
+async def list_rules(request: Request, program: InProgram = MAIN) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
-        versions = await rule_set_versions(conn)
+        versions = await rule_set_versions(conn, None, program)
     settings: PointsSettings = request.app.state.settings
     if not versions:
         return {"versions": [{"version": 0, "rules": settings.default_rule_set().model_dump(mode="json")}]}
@@ -131,13 +140,18 @@ async def list_rules(request: Request) -> dict[str, Any]:
 
 
 @api.post("/rules", status_code=201, response_model=out.RulesAdded, **secured(P.PROGRAM_WRITE))
-async def add_rules(rules: RuleSet, caller: Caller, request: Request) -> dict[str, Any]:
-    """A new version of the earning rules, in force for purchases made from its effective_from."""
+async def add_rules(
+    rules: RuleSet, caller: Caller, request: Request, program: InProgram = MAIN
+) -> dict[str, Any]:
+    """A new version of a program's earning rules, in force for purchases made from its effective_from."""
     async with request.app.state.engine.begin() as conn:
-        versions = await rule_set_versions(conn)
-        version = await add_rule_set(conn, rules, caller.actor)
+        if program not in await loyalty_programs(conn):
+            raise NotFound(f"there is no loyalty program {program!r}", title="Unknown program")
+        versions = await rule_set_versions(conn, None, program)
+        version = await add_rule_set(conn, rules, caller.actor, program)
         before = versions[-1][1] if versions else None
-        await record(conn, caller, "rules.publish", f"rules:{version}", before=before, after=rules)
+        target = f"rules:{version}" if program == MAIN else f"rules:{program}:{version}"
+        await record(conn, caller, "rules.publish", target, before=before, after=rules)
     return {"version": version, "effective_from": rules.effective_from.isoformat()}
 
 
@@ -147,10 +161,11 @@ async def settlement(
     request: Request,
     start: Annotated[AwareDatetime, Query(alias="from")],
     end: Annotated[AwareDatetime, Query(alias="to")],
+    program: InProgram = MAIN,
 ) -> dict[str, Any]:
     """The points a partner brand funded in a period, per campaign, for its invoice."""
     async with request.app.state.engine.connect() as conn:
-        lines = await partner_settlement(conn, partner_id, start, end)
+        lines = await partner_settlement(conn, partner_id, start, end, program)
     total = sum(line["points"] for line in lines)
     return {"partner_id": partner_id, "from": start, "to": end, "points": total, "lines": lines}
 
@@ -238,6 +253,44 @@ async def cancel(redemption_id: uuid.UUID, caller: Caller, request: Request) -> 
         utcnow(),
         audit=on_behalf(caller, "redemption.cancel", target),
     )
+
+
+@api.get("/members/{member_id}/balances", response_model=out.Balances, **secured(P.MEMBER_READ))
+async def get_balances(member_id: str, request: Request) -> dict[str, Any]:
+    """The member's balance in each loyalty program they have points in."""
+    async with request.app.state.engine.connect() as conn:
+        found = await balances_of(conn, member_id)
+    return {"member_id": member_id, "programs": found}
+
+
+@api.get("/loyalty-programs", response_model=out.LoyaltyPrograms, **secured(P.PROGRAM_READ))
+async def list_loyalty_programs(request: Request) -> dict[str, Any]:
+    """The loyalty programs run side by side: ``main`` (every chain) and any other, each with the chains
+    and partner brands whose purchases earn in it."""
+    async with request.app.state.engine.connect() as conn:
+        found = await loyalty_programs(conn)
+    return {"programs": [{"program_id": k, **v.model_dump(mode="json")} for k, v in found.items()]}
+
+
+@api.put("/loyalty-programs/{program_id}", response_model=out.LoyaltyProgramView, **secured(P.PROGRAM_WRITE))
+async def put_loyalty_program_(
+    program_id: Annotated[str, Path(pattern=PROGRAM_ID)],
+    program: LoyaltyProgram,
+    caller: Caller,
+    request: Request,
+) -> dict[str, Any]:
+    """Run a loyalty program beside the others (a chain's own beside a coalition), or change one. Its
+    purchases earn by its own rules (``POST /v1/rules?program=``), into its own balances."""
+    if program_id == MAIN and (program.chains or not program.active):
+        raise Invalid(
+            "main is open to every chain and cannot be closed", field="chains", rule="main_program_open"
+        )
+    async with request.app.state.engine.begin() as conn:
+        before = await loyalty_program(conn, program_id)
+        await put_loyalty_program(conn, program_id, program)
+        await record(conn, caller, "loyalty_program.put", f"loyalty_program:{program_id}", before=before,
+                     after=program)  # fmt: skip
+    return {"program_id": program_id, **program.model_dump(mode="json")}
 
 
 @api.get("/members/{member_id}/export", response_model=out.Export, **secured(P.MEMBER_READ))

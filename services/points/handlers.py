@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.loyalty import MAIN, LoyaltyProgram
 from services.points.domain.rules import RuleSet
 from services.points.program import Batch, Program
 from services.points.purchases import PurchaseRun, local_day
@@ -26,6 +27,7 @@ from services.points.store.earning import (
     upsert_campaign,
 )
 from services.points.store.ledger import open_book, originals, write
+from services.points.store.loyalty import loyalty_programs
 from shared.consumer import BatchHandler, BatchResult
 from shared.contracts import (
     PARTNER_CAMPAIGN_ANNOUNCED,
@@ -36,11 +38,13 @@ from shared.contracts import (
     Contract,
     Envelope,
     PartnerCampaignAnnounced,
+    PartnerPurchaseRecorded,
     PurchaseRecorded,
     ReturnRecorded,
     TierChanged,
 )
 from shared.contracts.envelope import utcnow
+from shared.outbox import OutboxMessage
 
 # What moves the ledger; programs add what they read (``consumes``).
 LEDGER_CONSUMES: list[Contract[Any]] = [
@@ -68,6 +72,16 @@ async def _correct_tiers(conn: AsyncConnection, settings: PointsSettings, run: P
     run.correct_tiers(sorted(earns.values(), key=lambda e: (e.occurred_at, e.purchase_event_id)))
 
 
+def belongs(event: Envelope[Any], program: LoyaltyProgram) -> bool:
+    """A purchase belongs to a program open to its chain, a partner's purchase to one its partner is in."""
+    payload = event.payload
+    if isinstance(payload, PurchaseRecorded):
+        return program.takes_chain(payload.chain_id)
+    if isinstance(payload, PartnerPurchaseRecorded):
+        return program.takes_partner(payload.partner_id)
+    return isinstance(payload, ReturnRecorded)  # wherever its purchase earned
+
+
 def ledger_handler(settings: PointsSettings, programs: Sequence[Program] = ()) -> BatchHandler:
     parsed: dict[int, RuleSet] = {}  # rule set versions are immutable: validate each once
     theirs = {c.name: p for p in programs for c in p.consumes}
@@ -81,47 +95,72 @@ def ledger_handler(settings: PointsSettings, programs: Sequence[Program] = ()) -
         events = [e for e in batch if e.type not in theirs]
         if not events:
             return BatchResult()
+        outgoing = await _apply(conn, MAIN, events)
+        # The other loyalty programs: what belongs to each earns (or is returned) there too, in program
+        # order (one lock order: programs, then members).
+        for program_id, loyalty in sorted((await loyalty_programs(conn)).items()):
+            mine = [e for e in events if belongs(e, loyalty)] if program_id != MAIN else []
+            if mine:
+                outgoing += await _apply(conn, program_id, mine)
+        await keep_purchases(conn, [e for e in events if isinstance(e.payload, PurchaseRecorded)])
+        return BatchResult(outgoing=outgoing)
+
+    async def _apply(
+        conn: AsyncConnection, program_id: str, events: list[Envelope[Any]]
+    ) -> list[OutboxMessage]:
+        """The events through one program's book. Partner campaigns, tier steps and the program packages
+        (games, challenges, ...) are the main program's; another program earns by its own rules, with
+        its own ledger, daily totals and tier lines."""
+        main = program_id == MAIN
         members = {e.payload.member_id for e in events if hasattr(e.payload, "member_id")}
         purchases = [e for e in events if isinstance(e.payload, PurchaseRecorded)]
         returns = [e for e in events if isinstance(e.payload, ReturnRecorded)]
-        retiered = {e.payload.member_id for e in events if isinstance(e.payload, TierChanged)}
+        retiered = (
+            {e.payload.member_id for e in events if isinstance(e.payload, TierChanged)} if main else set()
+        )
+        found = await originals(conn, (r.payload.original_event_id for r in returns), program_id)
+        if not main:  # a return concerns a program only where its purchase earned
+            returns = [r for r in returns if r.payload.original_event_id in found]
+            events = [e for e in events if not isinstance(e.payload, ReturnRecorded) or e in returns]
+            if not events:
+                return []
         # Only returns and tier corrections take points back; earning needs no lots.
         book = await open_book(
-            conn, settings, members, with_lots={r.payload.member_id for r in returns} | retiered
-        )
-        campaigns, budgets = await live_campaigns(conn) if purchases else ([], {})
-        rule_sets = await rule_set_versions(conn, parsed)
+            conn, settings, members, with_lots={r.payload.member_id for r in returns} | retiered,
+            program_id=program_id,
+        )  # fmt: skip
+        campaigns, budgets = await live_campaigns(conn) if purchases and main else ([], {})
+        rule_sets = await rule_set_versions(conn, parsed, program_id)
         capped = any(r.cap_per_day for _, r in rule_sets)  # the daily totals matter only then
         view = Batch(purchases, returns, frozenset(members), rule_sets)
-        hooks = [await p.purchases(conn, view) for p in programs if p.purchases is not None]
+        hooks = [await p.purchases(conn, view) for p in programs if p.purchases is not None] if main else []
+        days = ((e.payload.member_id, local_day(e)) for e in purchases)
         run = PurchaseRun(
             book=book,
             rule_sets=rule_sets,
             campaigns=campaigns,
             budgets=budgets,
-            earned_today=await earned_on(conn, ((e.payload.member_id, local_day(e)) for e in purchases))
-            if capped
-            else {},
-            originals=await originals(conn, (r.payload.original_event_id for r in returns)),
-            tiers=await tier_steps_of(conn, members),
+            earned_today=await earned_on(conn, days, program_id) if capped else {},
+            originals=found,
+            tiers=await tier_steps_of(conn, members) if main else {},
             hooks=hooks,
         )
         # Campaigns first: within a batch, records of different topics come in no particular order,
         # and a purchase made while a campaign runs should get its bonus whichever came first.
         for event in sorted(events, key=lambda e: not isinstance(e.payload, PartnerCampaignAnnounced)):
-            run.apply(event)
+            if main or not isinstance(event.payload, PartnerCampaignAnnounced | TierChanged):
+                run.apply(event)
         if retiered:
             await _correct_tiers(conn, settings, run)
         await write(conn, book)
-        await keep_purchases(conn, purchases)
-        await add_daily(conn, run.daily)
+        await add_daily(conn, run.daily, program_id)
         for campaign in run.new_campaigns:
             await upsert_campaign(conn, campaign)
         await fund_campaigns(conn, run.funded)
         await add_tier_steps(conn, run.new_steps)
-        await save_tier_earns(conn, run.tier_earns.values())
+        await save_tier_earns(conn, run.tier_earns.values(), program_id)
         for hook in hooks:
             await hook.save(conn)
-        return BatchResult(outgoing=book.outgoing)
+        return book.outgoing
 
     return handle

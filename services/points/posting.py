@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from services.points.domain.loyalty import MAIN
 from services.points.domain.wallet import Take, Wallet
 from services.points.settings import PointsSettings
 from shared.contracts import Contract, Envelope
@@ -60,6 +61,12 @@ class Book:
     known: set[str] = field(default_factory=set)  # members who had points before this transaction
     entries: list[LedgerEntry] = field(default_factory=list)
     outgoing: list[OutboxMessage] = field(default_factory=list)
+    program_id: str = MAIN  # the loyalty program whose points these are
+
+    def lot_of(self, lot_id: uuid.UUID) -> uuid.UUID:
+        """The id of a lot in this program: the same purchase forms a lot in each program it earns in
+        (``main`` keeps the ids it always had)."""
+        return lot_id if self.program_id == MAIN else uuid.uuid5(lot_id, self.program_id)
 
     def wallet(self, member: str) -> Wallet:
         return self.wallets[member]
@@ -80,7 +87,7 @@ class Book:
     ) -> Posted:
         """``points`` (>= 0) into a new lot (``lot_id``, default the source), expiring by the policy;
         what the member owed is paid back first."""
-        lot = lot_id or source
+        lot = self.lot_of(lot_id or source)
         repaid = self.wallets[member].credit(lot, points, at, self.settings.lot_expires(at))
         self.known.add(member)
         said = {**(details or {}), "lot_id": str(lot), "repaid_debt": repaid}
@@ -98,7 +105,8 @@ class Book:
         first: uuid.UUID | None = None,
         allow_debt: bool = False,
     ) -> Posted:
-        """Take ``points`` (>= 0); without ``allow_debt`` a shortfall raises ``InsufficientPoints`` and
+        """Take ``points`` (>= 0), from lot ``first`` (its id in this program: ``lot_of``) while it has
+        any left, then oldest first; without ``allow_debt`` a shortfall raises ``InsufficientPoints`` and
         nothing is taken, with it the shortfall becomes debt the next credits pay back."""
         takes = self.wallets[member].debit(points, first=first, allow_debt=allow_debt)
         entry = self._entry(member, kind, -points, source, at, {**(details or {}), "lots": takes_json(takes)})
@@ -142,6 +150,8 @@ class Book:
         cause: Envelope[Any] | None = None,
         at: datetime | None = None,
     ) -> None:
+        if self.program_id != MAIN and "program_id" in type(payload).model_fields:
+            payload = payload.model_copy(update={"program_id": self.program_id})
         self.outgoing.append(emitted(self.settings, contract, key, payload, cause, at))
 
     def follow(self, cause: Envelope[Any], contract: Contract[Any], payload: BaseModel) -> None:

@@ -219,8 +219,6 @@ class PurchaseRun:
     ) -> None:
         member = event.payload.member_id
         lot_id = uuid.uuid5(_LOT_NAMESPACE, str(event.event_id))
-        # A return later in this same batch must find this earn.
-        self.originals[event.event_id] = Original(earning.points - earning.welcome, amount, lot_id)
         details = {
             "rules": [c.model_dump() for c in earning.contributions],
             "rule_set_version": version,
@@ -233,9 +231,12 @@ class PurchaseRun:
             # A purchase at a partner brand, not at the chain (referrals count only the chain's).
             **({"partner_id": partner_id} if partner_id else {}),
         }
-        self.book.credit(
+        posted = self.book.credit(
             member, "earn", earning.points, event.event_id, event.occurred_at, details, lot_id=lot_id
         )
+        # A return later in this same batch must find this earn.
+        lot = uuid.UUID(posted.entry.details["lot_id"])
+        self.originals[event.event_id] = Original(earning.points - earning.welcome, amount, lot)
         self.book.active(member, event.occurred_at)
         self.book.follow(
             event,

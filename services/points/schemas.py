@@ -119,6 +119,29 @@ class Redemption(Out):
     balance: int | None = Field(default=None, description="the member's balance after this step")
 
 
+class ProgramBalance(Out):
+    program_id: str
+    balance: int
+    debt: int
+
+
+class Balances(Out):
+    member_id: str
+    programs: list[ProgramBalance]
+
+
+class LoyaltyProgramView(Out):
+    program_id: str
+    name: str
+    chains: list[str] = Field(description="empty: every chain")
+    partners: list[str]
+    active: bool
+
+
+class LoyaltyPrograms(Out):
+    programs: list[LoyaltyProgramView]
+
+
 class Export(OpenOut):
     """The core's part (declared here), and each program's (its own keys: referrals, challenges)."""
 

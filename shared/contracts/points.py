@@ -24,6 +24,10 @@ class RuleContribution(BaseModel):
 class _Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # The loyalty program the event is about (a deployment may run several side by side); events from
+    # before programs existed are the first program's.
+    program_id: str = Field(default="main", min_length=1, max_length=64)
+
 
 class PointsEarned(_Contract):
     """Points from a purchase (at a store or a partner brand), with every rule that gave them."""

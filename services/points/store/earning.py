@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.loyalty import MAIN
 from services.points.domain.rules import RuleSet
 from services.points.domain.tiering import Step
 from services.points.store.tables import (
@@ -31,39 +32,59 @@ from services.points.store.tables import (
 from shared.contracts import Envelope, PartnerCampaignAnnounced, PurchaseRecorded
 
 
-async def earned_on(conn: AsyncConnection, keys: Iterable[tuple[str, date]]) -> dict[tuple[str, date], int]:
+async def earned_on(
+    conn: AsyncConnection, keys: Iterable[tuple[str, date]], program_id: str = MAIN
+) -> dict[tuple[str, date], int]:
     wanted = sorted(set(keys))
     if not wanted:
         return {}
     rows = await conn.execute(
         select(daily_earnings.c.member_id, daily_earnings.c.day, daily_earnings.c.points).where(
+            daily_earnings.c.program_id == program_id,
             func.row(daily_earnings.c.member_id, daily_earnings.c.day).in_(
                 [func.row(m, d) for m, d in wanted]
-            )
+            ),
         )
     )
     return {(m, d): p for m, d, p in rows}
 
 
-async def add_daily(conn: AsyncConnection, earned: dict[tuple[str, date], int]) -> None:
+async def add_daily(
+    conn: AsyncConnection, earned: dict[tuple[str, date], int], program_id: str = MAIN
+) -> None:
     if earned:
         upsert = insert(daily_earnings)
         await conn.execute(
             upsert.on_conflict_do_update(
-                index_elements=[daily_earnings.c.member_id, daily_earnings.c.day],
+                index_elements=[
+                    daily_earnings.c.program_id,
+                    daily_earnings.c.member_id,
+                    daily_earnings.c.day,
+                ],
                 set_={"points": daily_earnings.c.points + upsert.excluded.points},
             ),
-            [{"member_id": m, "day": d, "points": p} for (m, d), p in sorted(earned.items())],
+            [
+                {"program_id": program_id, "member_id": m, "day": d, "points": p}
+                for (m, d), p in sorted(earned.items())
+            ],
         )
 
 
 async def rule_set_versions(
-    conn: AsyncConnection, known: dict[int, RuleSet] | None = None
+    conn: AsyncConnection, known: dict[int, RuleSet] | None = None, program_id: str = MAIN
 ) -> list[tuple[int, RuleSet]]:
-    """Every stored version; with ``known`` (a cache the caller keeps), only new versions are read
-    and validated — versions are never changed, only added."""
+    """Every stored version of the program's rules; with ``known`` (a cache the caller keeps), only new
+    versions are read and validated — versions are never changed, only added."""
     cache = known if known is not None else {}
-    versions = list((await conn.execute(select(rule_sets.c.version).order_by(rule_sets.c.version))).scalars())
+    versions = list(
+        (
+            await conn.execute(
+                select(rule_sets.c.version)
+                .where(rule_sets.c.program_id == program_id)
+                .order_by(rule_sets.c.version)
+            )
+        ).scalars()
+    )
     new = [v for v in versions if v not in cache]
     if new:
         rows = await conn.execute(
@@ -73,10 +94,15 @@ async def rule_set_versions(
     return [(v, cache[v]) for v in versions]
 
 
-async def add_rule_set(conn: AsyncConnection, rules: RuleSet, operator: str) -> int:
+async def add_rule_set(conn: AsyncConnection, rules: RuleSet, operator: str, program_id: str = MAIN) -> int:
     version = await conn.scalar(
         rule_sets.insert()
-        .values(effective_from=rules.effective_from, body=rules.model_dump(mode="json"), created_by=operator)
+        .values(
+            program_id=program_id,
+            effective_from=rules.effective_from,
+            body=rules.model_dump(mode="json"),
+            created_by=operator,
+        )
         .returning(rule_sets.c.version)
     )
     assert version is not None
@@ -120,26 +146,28 @@ async def fund_campaigns(conn: AsyncConnection, funded: dict[str, int]) -> None:
 
 
 async def partner_settlement(
-    conn: AsyncConnection, partner_id: str, start: datetime, end: datetime
+    conn: AsyncConnection, partner_id: str, start: datetime, end: datetime, program_id: str = MAIN
 ) -> list[dict[str, Any]]:
-    """Points a partner funded in [start, end), per campaign (None: its own purchases' points)."""
+    """Points a partner funded in [start, end) in a program, per campaign (None: its own purchases')."""
     rows = await conn.execute(
         text(
             "SELECT f->>'campaign_id' AS campaign_id, sum((f->>'points')::bigint) AS points, "
             "count(*) AS earns FROM ledger, jsonb_array_elements(details->'funding') AS f "
-            "WHERE kind = 'earn' AND f->>'partner_id' = :partner "
+            "WHERE kind = 'earn' AND program_id = :program AND f->>'partner_id' = :partner "
             "AND occurred_at >= :start AND occurred_at < :end GROUP BY 1 ORDER BY 1 NULLS FIRST"
         ),
-        {"partner": partner_id, "start": start, "end": end},
+        {"partner": partner_id, "start": start, "end": end, "program": program_id},
     )
     return [{"campaign_id": r.campaign_id, "points": int(r.points), "earns": int(r.earns)} for r in rows]
 
 
-async def tier_steps_of(conn: AsyncConnection, members: Iterable[str]) -> dict[str, list[Step]]:
+async def tier_steps_of(
+    conn: AsyncConnection, members: Iterable[str], program_id: str = MAIN
+) -> dict[str, list[Step]]:
     t = tier_steps.c
     rows = await conn.execute(
         select(t.member_id, t.effective_from, t.tier, t.multiplier, t.revision, t.corrects_from, t.seq)
-        .where(t.member_id.in_(sorted(set(members))))
+        .where(t.program_id == program_id, t.member_id.in_(sorted(set(members))))
         .order_by(t.seq)
     )
     found: dict[str, list[Step]] = {}
@@ -168,11 +196,13 @@ class TierEarn:
     line: int
 
 
-async def tier_earns_of(conn: AsyncConnection, members: Iterable[str], since: datetime) -> list[TierEarn]:
+async def tier_earns_of(
+    conn: AsyncConnection, members: Iterable[str], since: datetime, program_id: str = MAIN
+) -> list[TierEarn]:
     t = tier_earns.c
     rows = await conn.execute(
         select(tier_earns)
-        .where(t.member_id.in_(sorted(set(members))), t.occurred_at >= since)
+        .where(t.program_id == program_id, t.member_id.in_(sorted(set(members))), t.occurred_at >= since)
         .order_by(t.occurred_at, t.purchase_event_id)
     )
     return [
@@ -182,13 +212,13 @@ async def tier_earns_of(conn: AsyncConnection, members: Iterable[str], since: da
     ]  # fmt: skip
 
 
-async def save_tier_earns(conn: AsyncConnection, earns: Iterable[TierEarn]) -> None:
-    rows = [e.__dict__ for e in earns]
+async def save_tier_earns(conn: AsyncConnection, earns: Iterable[TierEarn], program_id: str = MAIN) -> None:
+    rows = [{**e.__dict__, "program_id": program_id} for e in earns]
     if rows:
         upsert = insert(tier_earns)
         await conn.execute(
             upsert.on_conflict_do_update(
-                index_elements=[tier_earns.c.purchase_event_id],
+                index_elements=[tier_earns.c.program_id, tier_earns.c.purchase_event_id],
                 set_={k: upsert.excluded[k] for k in ("tier", "multiplier", "line")},
             ),
             rows,

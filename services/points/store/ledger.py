@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.loyalty import MAIN
 from services.points.domain.wallet import Lot, Wallet
 from services.points.posting import Book
 from services.points.settings import PointsSettings
@@ -29,8 +30,10 @@ async def open_book(
     settings: PointsSettings,
     members: Iterable[str],
     with_lots: Iterable[str] | None = None,
+    program_id: str = MAIN,
 ) -> Book:
-    """A book over each member's wallet, locked for this transaction, knowing who had points before.
+    """A book over each member's wallet in ``program_id``, locked for this transaction, knowing who had
+    points there before.
 
     Lots are read only for ``with_lots`` (default: everyone): earning needs none, and a frequent
     shopper has many."""
@@ -38,7 +41,7 @@ async def open_book(
     lot_members = sorted(set(wanted if with_lots is None else with_lots))
     known = await conn.execute(
         select(balances.c.member_id, balances.c.balance, balances.c.debt)
-        .where(balances.c.member_id.in_(wanted))
+        .where(balances.c.program_id == program_id, balances.c.member_id.in_(wanted))
         .order_by(balances.c.member_id)
         .with_for_update()
     )
@@ -47,12 +50,12 @@ async def open_book(
     for member, balance, debt in known:
         wallets[member].balance, wallets[member].debt = balance, debt
         seen.add(member)
-    book = Book(settings, wallets, seen)
+    book = Book(settings, wallets, seen, program_id=program_id)
     if not lot_members:
         return book
     rows = await conn.execute(
         select(lots)
-        .where(lots.c.member_id.in_(lot_members), lots.c.remaining > 0)
+        .where(lots.c.program_id == program_id, lots.c.member_id.in_(lot_members), lots.c.remaining > 0)
         .order_by(lots.c.earned_at, lots.c.lot_id)
     )
     for row in rows:
@@ -67,12 +70,13 @@ async def write(conn: AsyncConnection, book: Book) -> None:
     caller's to emit (``post``, or the consumer core for a batch)."""
     entries, wallets = book.entries, book.wallets.values()
     if entries:
-        await conn.execute(ledger.insert(), [e.__dict__ for e in entries])
+        await conn.execute(ledger.insert(), [{**e.__dict__, "program_id": book.program_id} for e in entries])
     moved = {e.member_id for e in entries}
     touched = [w for w in wallets if w.changed or w.member_id in moved]
     changed_lots = [
         {
             "lot_id": lot.lot_id,
+            "program_id": book.program_id,
             "member_id": w.member_id,
             "earned_at": lot.earned_at,
             "expires_at": lot.expires_at,
@@ -96,14 +100,22 @@ async def write(conn: AsyncConnection, book: Book) -> None:
         upsert = insert(balances)
         await conn.execute(
             upsert.on_conflict_do_update(
-                index_elements=[balances.c.member_id],
+                index_elements=[balances.c.program_id, balances.c.member_id],
                 set_={
                     "balance": upsert.excluded.balance,
                     "debt": upsert.excluded.debt,
                     "updated_at": func.now(),
                 },
             ),
-            [{"member_id": w.member_id, "balance": w.balance, "debt": w.debt} for w in touched],
+            [
+                {
+                    "program_id": book.program_id,
+                    "member_id": w.member_id,
+                    "balance": w.balance,
+                    "debt": w.debt,
+                }
+                for w in touched
+            ],
         )
     for w in touched:
         w.changed.clear()
@@ -131,13 +143,16 @@ class Original:
     refunded: Decimal = Decimal(0)
 
 
-async def originals(conn: AsyncConnection, purchase_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Original]:
+async def originals(
+    conn: AsyncConnection, purchase_ids: Iterable[uuid.UUID], program_id: str = MAIN
+) -> dict[uuid.UUID, Original]:
+    """The earns of these purchases in ``program_id``, with what returns and corrections moved since."""
     ids = sorted(set(purchase_ids))
     if not ids:
         return {}
     earns = await conn.execute(
         select(ledger.c.source_event_id, ledger.c.points, ledger.c.details).where(
-            ledger.c.kind == "earn", ledger.c.source_event_id.in_(ids)
+            ledger.c.program_id == program_id, ledger.c.kind == "earn", ledger.c.source_event_id.in_(ids)
         )
     )
     found = {
@@ -157,9 +172,9 @@ async def originals(conn: AsyncConnection, purchase_ids: Iterable[uuid.UUID]) ->
             "AS refunded, "
             "sum(CASE WHEN kind = 'reverse' THEN 0 ELSE (details->>'earned')::bigint END) AS earned "
             "FROM ledger WHERE (kind = 'reverse' OR (kind = 'adjust' AND details->>'reason' = :correction)) "
-            "AND details->>'purchase_event_id' = ANY(:ids) GROUP BY 1"
+            "AND details->>'purchase_event_id' = ANY(:ids) AND program_id = :program GROUP BY 1"
         ),
-        {"ids": [str(i) for i in ids], "correction": TIER_CORRECTION},
+        {"ids": [str(i) for i in ids], "correction": TIER_CORRECTION, "program": program_id},
     )
     for row in moves:
         original = found[uuid.UUID(row.purchase)]
@@ -168,17 +183,29 @@ async def originals(conn: AsyncConnection, purchase_ids: Iterable[uuid.UUID]) ->
     return found
 
 
-async def balance_of(conn: AsyncConnection, member_id: str) -> tuple[int, int] | None:
+async def balance_of(conn: AsyncConnection, member_id: str, program_id: str = MAIN) -> tuple[int, int] | None:
     row = (
         await conn.execute(
-            select(balances.c.balance, balances.c.debt).where(balances.c.member_id == member_id)
+            select(balances.c.balance, balances.c.debt).where(
+                balances.c.program_id == program_id, balances.c.member_id == member_id
+            )
         )
     ).first()
     return (row.balance, row.debt) if row else None
 
 
+async def balances_of(conn: AsyncConnection, member_id: str) -> list[dict[str, Any]]:
+    """The member's balance in each program they hold points (or owe them) in."""
+    rows = await conn.execute(
+        select(balances.c.program_id, balances.c.balance, balances.c.debt)
+        .where(balances.c.member_id == member_id)
+        .order_by(balances.c.program_id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
 async def ledger_page(
-    conn: AsyncConnection, member_id: str, before: int | None, limit: int
+    conn: AsyncConnection, member_id: str, before: int | None, limit: int, program_id: str = MAIN
 ) -> list[dict[str, Any]]:
     query = select(
         ledger.c.id,
@@ -187,7 +214,7 @@ async def ledger_page(
         ledger.c.source_event_id,
         ledger.c.occurred_at,
         ledger.c.details,
-    ).where(ledger.c.member_id == member_id)
+    ).where(ledger.c.program_id == program_id, ledger.c.member_id == member_id)
     if before is not None:
         query = query.where(ledger.c.id < before)
     rows = await conn.execute(query.order_by(ledger.c.id.desc()).limit(limit))
@@ -203,47 +230,60 @@ async def lots_by_id(conn: AsyncConnection, wallet: Wallet, lot_ids: Iterable[uu
             wallet.lots.append(Lot(row.lot_id, row.earned_at, row.expires_at, row.remaining, row.original))
 
 
-async def ledger_entry(conn: AsyncConnection, source_event_id: uuid.UUID, kind: str) -> Any:
+async def ledger_entry(
+    conn: AsyncConnection, source_event_id: uuid.UUID, kind: str, program_id: str = MAIN
+) -> Any:
     return (
         await conn.execute(
-            select(ledger).where(ledger.c.source_event_id == source_event_id, ledger.c.kind == kind)
+            select(ledger).where(
+                ledger.c.program_id == program_id,
+                ledger.c.source_event_id == source_event_id,
+                ledger.c.kind == kind,
+            )
         )
     ).first()
 
 
-async def members_with_expired_lots(conn: AsyncConnection, now: datetime, limit: int) -> list[str]:
+async def members_with_expired_lots(
+    conn: AsyncConnection, now: datetime, limit: int
+) -> list[tuple[str, str]]:
+    """(program, member) holding lots past their date."""
     rows = await conn.execute(
-        select(lots.c.member_id)
+        select(lots.c.program_id, lots.c.member_id)
         .where(lots.c.remaining > 0, lots.c.expires_at <= now)
-        .group_by(lots.c.member_id)
+        .group_by(lots.c.program_id, lots.c.member_id)
+        .order_by(lots.c.program_id, lots.c.member_id)
         .limit(limit)
     )
-    return list(rows.scalars())
+    return [(p, m) for p, m in rows]
 
 
 async def expiring_unreminded(
     conn: AsyncConnection, now: datetime, until: datetime, limit: int
-) -> list[tuple[str, int, datetime]]:
-    """(member, points, first expiry) for lots expiring by ``until`` that no reminder covered yet."""
+) -> list[tuple[str, str, int, datetime]]:
+    """(program, member, points, first expiry) for lots expiring by ``until`` no reminder covered yet."""
     rows = await conn.execute(
-        select(lots.c.member_id, func.sum(lots.c.remaining), func.min(lots.c.expires_at))
+        select(lots.c.program_id, lots.c.member_id, func.sum(lots.c.remaining), func.min(lots.c.expires_at))
         .where(
             lots.c.remaining > 0,
             lots.c.expires_at > now,
             lots.c.expires_at <= until,
             lots.c.reminded_at.is_(None),
         )
-        .group_by(lots.c.member_id)
-        .order_by(lots.c.member_id)
+        .group_by(lots.c.program_id, lots.c.member_id)
+        .order_by(lots.c.program_id, lots.c.member_id)
         .limit(limit)
     )
-    return [(m, int(p), e) for m, p, e in rows]
+    return [(g, m, int(p), e) for g, m, p, e in rows]
 
 
-async def mark_reminded(conn: AsyncConnection, members: list[str], now: datetime, until: datetime) -> None:
+async def mark_reminded(
+    conn: AsyncConnection, program_id: str, members: list[str], now: datetime, until: datetime
+) -> None:
     await conn.execute(
         lots.update()
         .where(
+            lots.c.program_id == program_id,
             lots.c.member_id.in_(members),
             lots.c.remaining > 0,
             lots.c.expires_at > now,
@@ -254,8 +294,11 @@ async def mark_reminded(conn: AsyncConnection, members: list[str], now: datetime
     )
 
 
-async def holders(conn: AsyncConnection, limit: int) -> list[str]:
+async def holders(conn: AsyncConnection, limit: int, program_id: str = MAIN) -> list[str]:
     rows = await conn.execute(
-        select(balances.c.member_id).where(balances.c.balance > 0).order_by(balances.c.member_id).limit(limit)
+        select(balances.c.member_id)
+        .where(balances.c.program_id == program_id, balances.c.balance > 0)
+        .order_by(balances.c.member_id)
+        .limit(limit)
     )
     return [r.member_id for r in rows]

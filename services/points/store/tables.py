@@ -32,6 +32,7 @@ ledger = Table(
     "ledger",
     metadata,
     Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("program_id", String(64), nullable=False, server_default="main"),
     Column("member_id", String, nullable=False, index=True),
     # earn | reverse | redeem | redeem_release | expire | adjust
     Column("kind", String(16), nullable=False),
@@ -40,13 +41,14 @@ ledger = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("details", JSONB, nullable=False),
-    # A second guard under the inbox: one entry of each kind per source event.
-    UniqueConstraint("source_event_id", "kind", name="uq_ledger_source_kind"),
+    # A second guard under the inbox: one entry of each kind per source event in each program.
+    UniqueConstraint("program_id", "source_event_id", "kind", name="uq_ledger_program_source_kind"),
 )
 
 balances = Table(
     "balances",
     metadata,
+    Column("program_id", String(64), primary_key=True, server_default="main"),
     Column("member_id", String, primary_key=True),
     Column("balance", BigInteger, nullable=False),
     Column("debt", BigInteger, nullable=False, server_default="0"),
@@ -57,6 +59,7 @@ lots = Table(
     "lots",
     metadata,
     Column("lot_id", Uuid, primary_key=True),
+    Column("program_id", String(64), nullable=False, server_default="main"),
     Column("member_id", String, nullable=False, index=True),
     Column("earned_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=True),
@@ -68,16 +71,18 @@ lots = Table(
 daily_earnings = Table(
     "daily_earnings",
     metadata,
+    Column("program_id", String(64), nullable=False, server_default="main"),
     Column("member_id", String, nullable=False),
     Column("day", Date, nullable=False),  # the store's local day
     Column("points", BigInteger, nullable=False),
-    PrimaryKeyConstraint("member_id", "day"),
+    PrimaryKeyConstraint("program_id", "member_id", "day"),
 )
 
 rule_sets = Table(
     "rule_sets",
     metadata,
     Column("version", Integer, Identity(always=True), primary_key=True),
+    Column("program_id", String(64), nullable=False, server_default="main"),
     Column("effective_from", DateTime(timezone=True), nullable=False),
     Column("body", JSONB, nullable=False),
     Column("created_by", String, nullable=False),
@@ -126,6 +131,7 @@ tier_steps = Table(
     "tier_steps",
     metadata,
     Column("seq", BigInteger, Identity(always=True), primary_key=True),  # the order told
+    Column("program_id", String(64), nullable=False, server_default="main"),
     Column("event_id", Uuid, nullable=False, unique=True),
     Column("member_id", String, nullable=False, index=True),
     Column("effective_from", DateTime(timezone=True), nullable=False),
@@ -138,6 +144,7 @@ tier_steps = Table(
 tier_earns = Table(
     "tier_earns",
     metadata,
+    Column("program_id", String(64), primary_key=True, server_default="main"),
     Column("purchase_event_id", Uuid, primary_key=True),
     Column("member_id", String, nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
@@ -149,6 +156,15 @@ tier_earns = Table(
     Index("ix_tier_earns_member", "member_id", "occurred_at"),
 )
 
+
+# The loyalty programs this deployment runs side by side (``main`` from the start).
+loyalty_programs = Table(
+    "loyalty_programs",
+    metadata,
+    Column("program_id", String(64), primary_key=True),
+    Column("config", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
 
 # Each purchase as it came (its lines, store, channel), kept for a while so a rule set can be previewed
 # against what members really bought (``VAFA_POINTS_PURCHASE_HISTORY_DAYS``).

@@ -111,7 +111,7 @@ class ChallengesHook(PurchaseHook):
                        "purchase_event_id": str(badge.purchase_event_id),
                        "return_event_id": str(event.event_id)}  # fmt: skip
             book.debit(badge.member_id, "adjust", badge.points, badge.lot_id, event.occurred_at, details,
-                       first=badge.lot_id, allow_debt=True)  # fmt: skip
+                       first=book.lot_of(badge.lot_id), allow_debt=True)  # fmt: skip
             book.follow(
                 event,
                 POINTS_ADJUSTED,

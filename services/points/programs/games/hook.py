@@ -89,7 +89,7 @@ class GamesHook(PurchaseHook):
             details = {"reason": reason, "game_id": won.game_id, "purchase_event_id": purchase,
                        "return_event_id": str(event.event_id)}  # fmt: skip
             book.debit(won.member_id, "adjust", won.points, won.play_id, event.occurred_at, details,
-                       first=won.play_id, allow_debt=True)  # fmt: skip
+                       first=book.lot_of(won.play_id), allow_debt=True)  # fmt: skip
             book.follow(
                 event,
                 POINTS_ADJUSTED,

@@ -13,6 +13,7 @@ from sqlalchemy import Column, DateTime, Index, String, Table, Uuid, select, tex
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.loyalty import MAIN
 from services.points.programs.referrals.domain import Purchase, ReferralProgram, new_code
 from services.points.store.tables import ledger, metadata
 
@@ -126,12 +127,15 @@ async def purchases_of(conn: AsyncConnection, members: Iterable[str]) -> dict[st
         select(ledger.c.member_id, ledger.c.source_event_id, ledger.c.occurred_at, ledger.c.details).where(
             ledger.c.member_id.in_(wanted),
             ledger.c.kind == "earn",
+            ledger.c.program_id == MAIN,
             ~ledger.c.details.has_key("partner_id"),
         )
     )
     refunds: dict[str, Decimal] = defaultdict(Decimal)
     reverses = await conn.execute(
-        select(ledger.c.details).where(ledger.c.member_id.in_(wanted), ledger.c.kind == "reverse")
+        select(ledger.c.details).where(
+            ledger.c.member_id.in_(wanted), ledger.c.kind == "reverse", ledger.c.program_id == MAIN
+        )
     )
     for (details,) in reverses:
         refunds[details["purchase_event_id"]] += Decimal(details["refund_amount"])

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.loyalty import MAIN
 from services.points.programs.sunset.domain import ProgramEnd
 from services.points.store.tables import balances, metadata
 
@@ -79,7 +80,7 @@ async def holders_not_reminded(
     )
     rows = await conn.execute(
         select(balances.c.member_id, balances.c.balance)
-        .where(balances.c.balance > 0, balances.c.member_id.not_in(reminded))
+        .where(balances.c.program_id == MAIN, balances.c.balance > 0, balances.c.member_id.not_in(reminded))
         .order_by(balances.c.member_id)
         .limit(limit)
     )

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.loyalty import MAIN
 from services.points.domain.rules import Audience
 from services.points.store.tables import ledger, metadata
 
@@ -81,7 +82,9 @@ def _audience(audience: Audience, now: datetime) -> Select[tuple[str]]:
         # Members who bought at the chain before, but not in the last N days.
         last = (
             select(ledger.c.member_id)
-            .where(ledger.c.kind == "earn", ~ledger.c.details.has_key("partner_id"))
+            .where(
+                ledger.c.kind == "earn", ledger.c.program_id == MAIN, ~ledger.c.details.has_key("partner_id")
+            )
             .group_by(ledger.c.member_id)
             .having(func.max(ledger.c.occurred_at) < now - timedelta(days=audience.inactive_days))
         )
