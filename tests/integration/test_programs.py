@@ -538,4 +538,4 @@ async def test_a_member_gets_their_tiers_birthday_bonus_once_on_the_day_and_only
 
 
 async def _equals(found: Awaitable[Any], wanted: Any) -> bool:
-    return await found == wanted
+    return bool(await found == wanted)
