@@ -81,6 +81,7 @@ class PointsFigures(Out):
     game_prizes: int
     badge_bonuses: int
     referral_bonuses: int
+    birthday_bonuses: int
     settled_at_program_end: int
     outstanding_liability: int
     redemption_rate: Text | None

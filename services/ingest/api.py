@@ -253,7 +253,7 @@ async def submit_return(
 async def enrol_member(
     item: MemberEnrolledIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
-    """A member joins: contact points, locale, time zone, consent per channel, referral code."""
+    """A member joins: contact points, birth date, locale, time zone, consent per channel, referral code."""
     return await _one(request, caller, idempotency_key, item)
 
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
 from shared.contracts import (
     MEMBER_ENROLLED,
@@ -40,6 +42,7 @@ from shared.contracts import (
     VipMembership,
 )
 from shared.contracts.common import PrintableText
+from shared.contracts.members import month_day
 from shared.contracts.money import amounts, fits_currency, minor_unit
 from shared.contracts.purchases import ReturnBase
 from shared.identity import Principal
@@ -52,6 +55,32 @@ _EVENT_NAMESPACE = uuid.UUID("0d5f3c39-7f5e-4a1b-8b3c-2f5a9e6d4c10")
 # -- input models: the contract's payload plus what only the sender knows -----------------------
 
 
+def _calendar_date(value: Any) -> Any:
+    """A date as YYYY-MM-DD that is on the calendar (no 2023-02-29), never a number or a timestamp."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise PydanticCustomError("date_format", "a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError(
+            "impossible_date", "{value} is not on the calendar", {"value": value}
+        ) from None
+
+
+BirthDate = Annotated[date, BeforeValidator(_calendar_date)]
+# Older than this is a typo (1889 for 1989), not a member.
+MAX_AGE_YEARS = 130
+
+
+class _Born(BaseModel):
+    """The member's birth date: kept by ingest with the contact data, exported and erased with it; the
+    bus carries only its month and day (``birthday``), which is all the birthday bonus needs."""
+
+    birth_date: BirthDate | None = None
+
+
 class PurchaseIn(PurchaseRecorded, PrintableText):
     kind: Literal["purchase"] = "purchase"
     occurred_at: AwareDatetime
@@ -62,12 +91,12 @@ class ReturnIn(ReturnBase, PrintableText):
     occurred_at: AwareDatetime
 
 
-class MemberEnrolledIn(MemberEnrolled, PrintableText):
+class MemberEnrolledIn(MemberEnrolled, _Born, PrintableText):
     kind: Literal["member_enrolled"] = "member_enrolled"
     occurred_at: AwareDatetime
 
 
-class MemberProfileChangedIn(MemberProfileChanged, PrintableText):
+class MemberProfileChangedIn(MemberProfileChanged, _Born, PrintableText):
     kind: Literal["member_profile_changed"] = "member_profile_changed"
     occurred_at: AwareDatetime
 
@@ -169,22 +198,42 @@ class Contact:
     email: str | None
     phone: str | None
     card_no: str | None = None
+    birth_date: date | None = None  # kept with the contact, though not a way to reach the member
 
     def given(self) -> list[Literal["email", "phone", "card_no"]]:
         return [f for f in ("email", "phone", "card_no") if getattr(self, f) is not None]
 
 
+class _HeldEnrolment(MemberEnrolled, _Born):
+    """An enrolment as ingest holds it until ``without_contact``: with the birth date, which a
+    ``MemberEnrolled`` envelope never serialises (pydantic writes the declared model's fields)."""
+
+
+class _HeldProfileChange(MemberProfileChanged, _Born):
+    """A profile change as ingest holds it until ``without_contact``."""
+
+
+_HELD: dict[str, type[BaseModel]] = {
+    "member_enrolled": _HeldEnrolment,
+    "member_profile_changed": _HeldProfileChange,
+}
+
+
 def without_contact(event: Envelope[Any]) -> tuple[Envelope[Any], Contact | None]:
-    """The event as it goes on the bus (contact values out, the fields it gave named in ``contact``),
-    and the contact it carried, which ingest keeps."""
+    """The event as it goes on the bus (contact values and the birth date out, the contact fields it
+    gave named in ``contact``), and the personal data it carried, which ingest keeps."""
     payload = event.payload
     if not isinstance(payload, MemberEnrolled | MemberProfileChanged):
         return event, None
-    contact = Contact(payload.member_id, payload.email, payload.phone, payload.card_no)
-    bare = payload.model_copy(
-        update={"email": None, "phone": None, "card_no": None, "contact": contact.given()}
+    born = getattr(payload, "birth_date", None)
+    contact = Contact(payload.member_id, payload.email, payload.phone, payload.card_no, born)
+    contract = MemberEnrolled if isinstance(payload, MemberEnrolled) else MemberProfileChanged
+    fields = {name: getattr(payload, name) for name in contract.model_fields}
+    bare = contract.model_construct(
+        **fields | {"email": None, "phone": None, "card_no": None, "contact": contact.given()}
     )
-    return event.model_copy(update={"payload": bare}), contact if contact.given() else None
+    kept = contact if contact.given() or born is not None else None
+    return event.model_copy(update={"payload": bare}), kept
 
 
 def lookup_digest(key: bytes, field: str, value: str) -> bytes:
@@ -278,6 +327,25 @@ def _campaign_checks(c: PartnerCampaignIn) -> list[FieldError]:
     return errors
 
 
+def _birth_checks(item: MemberEnrolledIn | MemberProfileChangedIn, now: datetime) -> list[FieldError]:
+    born = item.birth_date
+    if born is None:
+        return []
+    errors = []
+    # Today somewhere: the earliest time zone is UTC+14.
+    if born > (now + timedelta(hours=14)).date():
+        errors.append(FieldError("birth_date", "not_in_future", f"{born} has not come yet"))
+    elif born.year < now.year - MAX_AGE_YEARS:
+        errors.append(
+            FieldError("birth_date", "implausible_age", f"born {born}: older than {MAX_AGE_YEARS} years")
+        )
+    if item.birthday is not None and item.birthday != month_day(born):
+        errors.append(
+            FieldError("birthday", "birthday_mismatch", f"{item.birthday} is not the day of {born}")
+        )
+    return errors
+
+
 def consistency_errors(item: Item, now: datetime, max_skew: timedelta) -> list[FieldError]:
     errors: list[FieldError] = []
     if item.occurred_at > now + max_skew:
@@ -291,6 +359,8 @@ def consistency_errors(item: Item, now: datetime, max_skew: timedelta) -> list[F
         errors += _return_checks(item)
     elif isinstance(item, PartnerCampaignIn):
         errors += _campaign_checks(item)
+    elif isinstance(item, MemberEnrolledIn | MemberProfileChangedIn):
+        errors += _birth_checks(item, now)
     return errors
 
 
@@ -416,9 +486,12 @@ def _jsonable(value: Any) -> Any:
 
 def to_envelope(item: Item, producer: str, event_id: uuid.UUID | None = None) -> Envelope[Any]:
     contract = contract_of(item)
+    payload = _HELD.get(item.kind, contract.payload)
     # The item was validated as it came in, field by field as the contract has them: build the
     # payload from those values without validating them a second time.
-    fields = {name: getattr(item, name) for name in contract.payload.model_fields if hasattr(item, name)}
+    fields = {name: getattr(item, name) for name in payload.model_fields if hasattr(item, name)}
+    if born := getattr(item, "birth_date", None):
+        fields["birthday"] = month_day(born)
     if isinstance(item, ReturnIn):
         fields["original_event_id"] = purchase_event_id(
             item.chain_id, item.original_store_id, item.original_receipt_no
@@ -430,7 +503,7 @@ def to_envelope(item: Item, producer: str, event_id: uuid.UUID | None = None) ->
         key=key,
         producer=producer,
         occurred_at=item.occurred_at,
-        payload=contract.payload.model_construct(**fields),
+        payload=payload.model_construct(**fields),
     )
 
 

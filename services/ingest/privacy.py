@@ -26,7 +26,8 @@ async def export(conn: AsyncConnection, member_id: str) -> dict[str, Any] | None
     contact = (await repository.contacts_of(conn, [member_id])).get(member_id)
     if chain is None and contact is None:
         return None
-    return {"member_id": member_id, "enrolled_by_chain": chain, "contact": contact or {}}
+    born = await repository.birth_date_of(conn, member_id)
+    return {"member_id": member_id, "enrolled_by_chain": chain, "contact": contact or {}, "birth_date": born}
 
 
 async def erase(conn: AsyncConnection, settings: IngestSettings, actor: Principal, member_id: str) -> bool:

@@ -3,6 +3,7 @@ for notify, export, erasure."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -62,6 +63,7 @@ class Export(BaseModel):
     member_id: str
     enrolled_by_chain: str | None = Field(description="the chain the member enrolled at")
     contact: dict[str, str | None] = Field(description="email, phone, card_no: empty once erased")
+    birth_date: date | None = Field(description="as the member gave it: none once erased")
 
 
 @privacy_api.get("/members/{member_id}/export", response_model=Export, **secured(Permission.MEMBER_READ))

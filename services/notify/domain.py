@@ -60,6 +60,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "code": "ABCD-EFGH",
     },
     "referral.rewarded": {"role": "referrer", "points": 500, "balance": 1700},
+    "points.birthday_bonus": {"tier": "Gold", "points": 500, "balance": 1950},
     "promotion.targeted": {"promotion": "We miss you", "multiplier": "2", "ends_on": date(2026, 12, 31)},
 }
 

@@ -31,6 +31,7 @@ from services.notify.store.repository import profiles_of
 from services.notify.store.tables import deliveries, members
 from shared.consumer import BatchHandler, BatchResult
 from shared.contracts import (
+    BIRTHDAY_BONUS,
     MEMBER_ENROLLED,
     MEMBER_ERASED,
     MEMBER_PROFILE_CHANGED,
@@ -62,6 +63,7 @@ MESSAGES: list[Contract[Any]] = [
     REWARD_ISSUED,
     MEMBERSHIP_EXPIRING,
     REFERRAL_REWARDED,
+    BIRTHDAY_BONUS,
     PROMOTION_TARGETED,
 ]
 CONSUMES: list[Contract[Any]] = [MEMBER_ENROLLED, MEMBER_PROFILE_CHANGED, MEMBER_ERASED, *MESSAGES]

@@ -57,7 +57,11 @@ LEDGER_CONSUMES: list[Contract[Any]] = [
 
 
 def consumes(programs: Sequence[Program]) -> list[Contract[Any]]:
-    return LEDGER_CONSUMES + [c for p in programs for c in p.consumes if c not in LEDGER_CONSUMES]
+    found = list(LEDGER_CONSUMES)
+    for contract in (c for p in programs for c in p.consumes):
+        if contract not in found:
+            found.append(contract)
+    return found
 
 
 async def _correct_tiers(conn: AsyncConnection, settings: PointsSettings, run: PurchaseRun) -> None:
@@ -84,15 +88,17 @@ def belongs(event: Envelope[Any], program: LoyaltyProgram) -> bool:
 
 def ledger_handler(settings: PointsSettings, programs: Sequence[Program] = ()) -> BatchHandler:
     parsed: dict[int, RuleSet] = {}  # rule set versions are immutable: validate each once
-    theirs = {c.name: p for p in programs for c in p.consumes}
+    ledger_reads = {c.name for c in LEDGER_CONSUMES}
 
     async def handle(conn: AsyncConnection, batch: Sequence[Envelope[Any]]) -> BatchResult:
-        # What programs read (enrolments for referrals, segments for targeting) goes to them first.
+        # What programs read (enrolments for referrals, segments for targeting) goes to them first;
+        # several may read one contract, and one may read what the ledger applies (tier changes).
         for program in programs:
-            mine = [e for e in batch if theirs.get(e.type) is program]
+            names = {c.name for c in program.consumes}
+            mine = [e for e in batch if e.type in names]
             if mine and program.record is not None:
                 await program.record(conn, mine)
-        events = [e for e in batch if e.type not in theirs]
+        events = [e for e in batch if e.type in ledger_reads]
         if not events:
             return BatchResult()
         outgoing = await _apply(conn, MAIN, events)

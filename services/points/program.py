@@ -72,7 +72,9 @@ class Program:
     jobs: Callable[[PointsSettings], list[Job]] = no_jobs
     # Loads the program's state for a batch of purchases (None: it adds nothing to purchases).
     purchases: Callable[[AsyncConnection, Batch], Awaitable[PurchaseHook]] | None = None
-    # Other events it reads, and what it does with them (before the batch's purchases are applied).
+    # Events it reads, and what it does with them (before the batch's purchases are applied). Several
+    # programs may read one contract, and a program may read one the ledger applies (``tier.changed``):
+    # the ledger still applies it.
     consumes: tuple[Contract[Any], ...] = ()
     record: Callable[[AsyncConnection, list[Envelope[Any]]], Awaitable[None]] | None = None
     # Its part of a member's export (merged into points' export document).

@@ -14,6 +14,7 @@ from shared.contracts.notify import NotificationOutcome
 from shared.contracts.partners import PartnerCampaignAnnounced, PartnerPurchaseRecorded
 from shared.contracts.points import (
     BadgeEarned,
+    BirthdayBonus,
     ChallengeProgress,
     GamePlayed,
     PointsAdjusted,
@@ -104,6 +105,7 @@ BADGE_EARNED: Contract[BadgeEarned] = Contract("badge.earned", 1, BadgeEarned, T
 REFERRAL_REWARDED: Contract[ReferralRewarded] = Contract(
     "referral.rewarded", 1, ReferralRewarded, Topic.POINTS
 )
+BIRTHDAY_BONUS: Contract[BirthdayBonus] = Contract("points.birthday_bonus", 1, BirthdayBonus, Topic.POINTS)
 PROMOTION_TARGETED: Contract[PromotionTargeted] = Contract(
     "promotion.targeted", 1, PromotionTargeted, Topic.POINTS
 )
@@ -159,6 +161,7 @@ ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     CHALLENGE_PROGRESS,
     BADGE_EARNED,
     REFERRAL_REWARDED,
+    BIRTHDAY_BONUS,
     PROMOTION_TARGETED,
     TIER_CHANGED,
     TIER_PROGRESS,
@@ -188,6 +191,7 @@ POINTS_CONTRACTS: tuple[Contract[Any], ...] = (
     CHALLENGE_PROGRESS,
     BADGE_EARNED,
     REFERRAL_REWARDED,
+    BIRTHDAY_BONUS,
     PROMOTION_TARGETED,
 )
 TIERS_CONTRACTS: tuple[Contract[Any], ...] = (
@@ -209,6 +213,7 @@ def contract_named(name: str) -> Contract[Any]:
 __all__ = [
     "ALL_CONTRACTS",
     "BADGE_EARNED",
+    "BIRTHDAY_BONUS",
     "CHALLENGE_PROGRESS",
     "GAME_PLAYED",
     "MEMBERSHIP_ENDED",
@@ -247,6 +252,7 @@ __all__ = [
     "VIP_PURCHASED",
     "VIP_RENEWED",
     "BadgeEarned",
+    "BirthdayBonus",
     "ChallengeProgress",
     "Contract",
     "Envelope",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from shared.contracts.common import Id, MemberId, TimeZone
 from shared.contracts.money import Currency, Money
@@ -16,6 +18,27 @@ CardNo = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z-]{4,32}$")]  # t
 
 
 ContactField = Literal["email", "phone", "card_no"]
+
+
+def _day_of_the_year(value: str) -> str:
+    try:
+        date(2000, int(value[2:4]), int(value[5:7]))  # a leap year: 29 February is someone's birthday
+    except ValueError:
+        raise PydanticCustomError(
+            "impossible_date", "{value} is not a day of the year", {"value": value}
+        ) from None
+    return value
+
+
+# A birthday without its year (ISO 8601's --MM-DD): all of a birth date the bus carries. Ingest keeps
+# the full date with the member's contact data.
+MonthDay = Annotated[
+    str, StringConstraints(pattern=r"^--[0-9]{2}-[0-9]{2}$"), AfterValidator(_day_of_the_year)
+]
+
+
+def month_day(born: date) -> str:
+    return f"--{born.month:02d}-{born.day:02d}"
 
 
 class _Contract(BaseModel):
@@ -38,6 +61,7 @@ class MemberEnrolled(_Contract):
     # Marketing consent per channel; a channel not named has no consent.
     consents: dict[Channel, bool] = Field(default_factory=dict)
     referral_code: Id | None = None
+    birthday: MonthDay | None = None
 
 
 class MemberProfileChanged(_Contract):
@@ -52,6 +76,7 @@ class MemberProfileChanged(_Contract):
     locale: Literal["fa", "en"] | None = None
     timezone: TimeZone | None = None
     consents: dict[Channel, bool] = Field(default_factory=dict)
+    birthday: MonthDay | None = None
 
 
 class MemberErased(_Contract):

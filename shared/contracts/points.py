@@ -209,6 +209,17 @@ class ReferralRewarded(_Contract):
     balance: Points
 
 
+class BirthdayBonus(_Contract):
+    """A member's birthday: the ``birthday_bonus`` of the tier they held that day, paid once a year (a
+    29 February birthday on 28 February in other years)."""
+
+    member_id: MemberId
+    tier: str
+    year: int = Field(ge=1, le=9999, description="the member's local year of the birthday paid")
+    points: Points = Field(gt=0)
+    balance: Points
+
+
 class PromotionTargeted(_Contract):
     """A member chosen for a targeted promotion: in the group that gets it, or in the holdout group that
     does not (and is not told), so its lift can be measured."""

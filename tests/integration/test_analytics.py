@@ -378,6 +378,7 @@ async def test_every_kpi_matches_the_stream_and_a_rebuild_from_offset_zero_gives
             "game_prizes": 0,
             "badge_bonuses": 0,
             "referral_bonuses": 0,
+            "birthday_bonuses": 0,
             "settled_at_program_end": 0,
             "outstanding_liability": all_earned - 40 - 15,
             "redemption_rate": r4(40, earned),

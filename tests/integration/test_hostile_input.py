@@ -95,12 +95,18 @@ def _items(now: str) -> dict[str, Callable[..., tuple[str, dict[str, Any]]]]:
             {
                 "member_id": f"09{n()}",
                 "chain_id": "hyperstar",
+                "birth_date": "1992-02-29",
                 "occurred_at": now,
             },
         ),
         "profile change": lambda: (
             "/v1/members/profile-changes",
-            {"member_id": "0912000001", "email": f"m{n()}@example.com", "occurred_at": now},
+            {
+                "member_id": "0912000001",
+                "email": f"m{n()}@example.com",
+                "birth_date": "1990-03-21",
+                "occurred_at": now,
+            },
         ),
         "vip membership": lambda: (
             "/v1/memberships",

@@ -10,16 +10,20 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Awaitable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.contracts import (
     MEMBER_ENROLLED,
     SEGMENT_CHANGED,
+    TIER_CHANGED,
     MemberEnrolled,
     SegmentChanged,
+    TierBenefits,
+    TierChanged,
 )
 from shared.contracts.envelope import utcnow
 from shared.topics import Topic
@@ -472,3 +476,66 @@ async def test_targeted_promotions_reach_a_segment_and_lapsed_members_and_analyt
 async def _subset(found: Awaitable[dict[str, int]], wanted: dict[str, int]) -> bool:
     have = await found
     return all(have.get(m) == v for m, v in wanted.items())
+
+
+async def test_a_member_gets_their_tiers_birthday_bonus_once_on_the_day_and_only_ingest_keeps_the_date(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    ingest = await running(stack, services, log_dir, "ingest")
+    points = await running(stack, services, log_dir, "points")
+    tehran = ZoneInfo("Asia/Tehran")
+    birthday = (utcnow() + timedelta(days=10)).astimezone(tehran).date()
+    born = birthday.replace(year=1992)  # a leap year: any day of the year is a birth date in it
+    at = utcnow().isoformat()
+    async with ingest.client(timeout=30) as c:
+        for member, given in (("m-bday", {"birth_date": born.isoformat()}), ("m-noday", {})):
+            enrolled = {"member_id": member, "chain_id": "hyperstar", "occurred_at": at, **given}
+            answer = await c.post("/v1/members", json=enrolled)
+            assert answer.status_code == 202, answer.text
+        exported = (await c.get("/v1/members/m-bday/export")).json()
+    assert exported["birth_date"] == born.isoformat()
+    gold = TierBenefits(earn_multiplier=Decimal("1.5"), birthday_bonus=500)
+    await stack.produce(Topic.TIERS, [
+        as_record(TIER_CHANGED.envelope(key=m, producer="test-tiers", payload=TierChanged(
+            member_id=m, from_tier=None, to_tier="Gold", reason="qualified", benefits=gold,
+            effective_from=utcnow() - timedelta(days=30), review_at=None,
+        )))
+        for m in ("m-bday", "m-noday")
+    ])  # fmt: skip
+    told = "SELECT count(*) FROM tier_steps WHERE member_id IN ('m-bday', 'm-noday')"
+    await eventually(lambda: _equals(stack.scalar("points", told), 2), what="both tier steps")
+    known = "SELECT month, day FROM birthdays WHERE member_id = 'm-bday'"
+    row = await eventually(lambda: stack.query("points", known), what="the birthday at points")
+    assert (row[0]["month"], row[0]["day"]) == (birthday.month, birthday.day)
+    # The bus carried the month and day, never the year of birth.
+    members = [decode(r) for r in await stack.read_all(Topic.MEMBERS)]
+    bday = [e["payload"] for e in members if e["key"] == "m-bday"]
+    assert bday and bday[0]["birthday"] == f"--{birthday:%m-%d}" and "1992" not in str(members)
+
+    noon = datetime.combine(birthday, time(12), tehran)
+    await jobs_at(stack, noon - timedelta(days=1))
+    await jobs_at(stack, noon - timedelta(hours=12, minutes=1))  # 23:59 the day before, in Tehran
+    assert await balances(stack) == {}
+    await jobs_at(stack, noon)
+    await jobs_at(stack, noon + timedelta(hours=11))  # the same day again: nothing twice
+    assert await balances(stack) == {"m-bday": 500}
+    ledger = await stack.query("points", "SELECT member_id, kind, points FROM ledger ORDER BY id")
+    assert [(r["member_id"], r["kind"], r["points"]) for r in ledger] == [("m-bday", "birthday", 500)]
+    greeted = await eventually(lambda: _events(stack, "points.birthday_bonus", 1), what="the greeting")
+    assert [
+        (e["key"], e["payload"]["points"], e["payload"]["tier"], e["payload"]["year"]) for e in greeted
+    ] == [("m-bday", 500, "Gold", birthday.year)]
+    async with points.client(timeout=30) as c:
+        assert (await c.get("/v1/members/m-bday/export")).json()["birthday"] == f"--{birthday:%m-%d}"
+
+    # Erased: ingest forgets the birth date at once, points the birthday when it hears.
+    async with ingest.client(timeout=30) as c:
+        assert (await c.post("/v1/members/m-bday/erasure")).status_code == 202
+        assert (await c.get("/v1/members/m-bday/export")).json()["birth_date"] is None
+    gone = "SELECT count(*) FROM birthdays WHERE member_id = 'm-bday'"
+    await eventually(lambda: _equals(stack.scalar("points", gone), 0), what="points forgot the birthday")
+    assert await balances(stack) == {"m-bday": 500}  # the amounts stay
+
+
+async def _equals(found: Awaitable[Any], wanted: Any) -> bool:
+    return bool(await found == wanted)

@@ -16,6 +16,7 @@ from services.ingest.domain import (
     judge_returns,
     parse_item,
     to_envelope,
+    without_contact,
 )
 from shared.contracts.envelope import utcnow
 from shared.identity import Principal, integration
@@ -235,3 +236,49 @@ def test_a_return_is_judged_against_what_was_refunded_before_and_the_sales_curre
     assert judge_returns([late], {sale.event_id: Sale(None, None)}) == ({}, {sale.event_id: Decimal("1.00")})
     (other,) = _envelopes(_return("T-8", "1.00", currency="USD"))
     assert [e.rule for e in judge_returns([other], recorded)[0].values()] == ["currency_mismatch"]
+
+
+def enrolment(kind: str = "member_enrolled", **change: Any) -> dict[str, Any]:
+    """An enrolment, or a profile change (which names no chain)."""
+    item = {"kind": kind, "member_id": "m-1", "occurred_at": "2026-11-20T18:30:00+03:30"}
+    return item | ({"chain_id": "hyperstar"} if kind == "member_enrolled" else {}) | change
+
+
+@pytest.mark.parametrize("kind", ["member_enrolled", "member_profile_changed"])
+@pytest.mark.parametrize(
+    ("change", "refused"),
+    [
+        ({"birth_date": "1990-02-29"}, ("birth_date", "impossible_date")),  # 1990 is not a leap year
+        ({"birth_date": "1990-04-31"}, ("birth_date", "impossible_date")),
+        ({"birth_date": "1990-13-01"}, ("birth_date", "impossible_date")),
+        ({"birth_date": "0000-01-01"}, ("birth_date", "impossible_date")),
+        ({"birth_date": 631152000}, ("birth_date", "date_format")),  # a timestamp is not a date
+        ({"birth_date": "1990-01-01T00:00:00Z"}, ("birth_date", "date_format")),
+        ({"birth_date": "01/02/1990"}, ("birth_date", "date_format")),
+        ({"birth_date": "9999-12-31"}, ("birth_date", "not_in_future")),
+        ({"birth_date": "1850-06-01"}, ("birth_date", "implausible_age")),
+        ({"birthday": "--02-30"}, ("birthday", "impossible_date")),
+        ({"birthday": "--00-10"}, ("birthday", "impossible_date")),
+        ({"birthday": "12-25"}, ("birthday", "string_pattern_mismatch")),
+        ({"birth_date": "1990-03-21", "birthday": "--12-25"}, ("birthday", "birthday_mismatch")),
+    ],
+)
+def test_a_birth_date_that_cannot_be_is_refused_naming_the_field(
+    kind: str, change: dict[str, Any], refused: tuple[str, str]
+) -> None:
+    assert rules(parse_item(enrolment(kind=kind, **change), NOW, SKEW)) == [refused]
+
+
+def test_the_bus_carries_the_birthday_ingest_keeps_the_birth_date() -> None:
+    item = parse_item(enrolment(birth_date="1992-02-29", email="ava@example.com"), NOW, SKEW)
+    assert not isinstance(item, list)
+    event, kept = without_contact(to_envelope(item, "ingest"))
+    assert kept is not None and str(kept.birth_date) == "1992-02-29"
+    wire = event.to_bytes().decode()
+    assert '"birthday":"--02-29"' in wire
+    assert "1992" not in wire and "ava@" not in wire
+    # A member who gives only the day (no year) is paid all the same, and ingest keeps no date.
+    only_day = parse_item(enrolment(birthday="--12-25"), NOW, SKEW)
+    assert not isinstance(only_day, list)
+    event, kept = without_contact(to_envelope(only_day, "ingest"))
+    assert event.payload.birthday == "--12-25" and kept is None

@@ -148,6 +148,9 @@ async def test_the_key_cache_is_bounded_however_many_unknown_prefixes_are_tried(
         ("card_no", "7731 0042", "string_pattern_mismatch"),
         ("card_no", "x" * 33, "string_pattern_mismatch"),
         ("contact", ["address"], "literal_error"),
+        ("birth_date", "1990-02-29", "impossible_date"),
+        ("birth_date", 631152000, "date_format"),
+        ("birthday", "--02-30", "impossible_date"),
     ],
 )
 async def test_an_enrolment_s_contact_fields_are_checked_naming_the_field(

@@ -150,6 +150,16 @@ def test_a_referral_reward_reads_differently_for_the_referrer_and_the_friend() -
     assert "۲۰۰" in fa.body and "پیوستن" in fa.body
 
 
+def test_a_birthday_bonus_is_a_greeting_with_the_points_in_the_members_language() -> None:
+    env = environment()
+    sample = {"tier": "Gold", "points": 500, "balance": 1950}
+    en = render(env, "points.birthday_bonus", "email", "en", sample)
+    fa = render(env, "points.birthday_bonus", "sms", "fa", sample)
+    assert en.subject == "Happy birthday! 500 points from us"
+    assert "Gold" in en.body and "1950" in en.body
+    assert "تولد" in fa.body and "۵۰۰" in fa.body and "۱۹۵۰" in fa.body and "500" not in fa.body
+
+
 def test_members_held_out_of_a_targeted_promotion_are_not_told() -> None:
     def targeted(group: Literal["treatment", "holdout"]) -> PromotionTargeted:
         return PromotionTargeted(member_id="m", promotion="p", group=group, reason="segment", multiplier="2")

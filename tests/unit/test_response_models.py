@@ -216,7 +216,15 @@ ch = [{"challenge_id": "c", "name": "n", "period": "2026-12", "progress": 1, "ta
 check(challenges.MemberChallenges, {"member_id": "m", "challenges": ch})
 check(
     s.Export,
-    {"member_id": "m", "balance": 1, "debt": 0, "ledger": [entry], "referrals": refs, "challenges": ch},
+    {
+        "member_id": "m",
+        "balance": 1,
+        "debt": 0,
+        "ledger": [entry],
+        "referrals": refs,
+        "challenges": ch,
+        "birthday": "--02-29",
+    },
 )
 # analytics
 p = Period(now - dt.timedelta(days=30), now)
@@ -379,9 +387,11 @@ check(
 check(n.Export, {"member_id": "m", "profile": None, "deliveries": []})
 check(n.Summary, {"channels": {"email": {"queued": 0, "sent": 1, "failed": 0, "suppressed": {"cap": 2}}}})
 check(
-    IngestExport, {"member_id": "m", "enrolled_by_chain": "c", "contact": {"email": "a@b.c", "phone": None}}
-)
-check(IngestExport, {"member_id": "m", "enrolled_by_chain": None, "contact": {}})
+    IngestExport,
+    {"member_id": "m", "enrolled_by_chain": "c", "contact": {"email": "a@b.c", "phone": None},
+     "birth_date": dt.date(1992, 2, 29)},
+)  # fmt: skip
+check(IngestExport, {"member_id": "m", "enrolled_by_chain": None, "contact": {}, "birth_date": None})
 
 
 @pytest.mark.parametrize(("model", "answer", "unset", "old"), CASES, ids=[c[0].__name__ for c in CASES])

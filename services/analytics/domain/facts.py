@@ -11,6 +11,7 @@ from typing import Any
 
 from shared.contracts import (
     BadgeEarned,
+    BirthdayBonus,
     Envelope,
     GamePlayed,
     MemberEnrolled,
@@ -54,6 +55,7 @@ POINT_KINDS: dict[type[Any], tuple[str, int]] = {
     ProgramEnded: ("sunset", -1),
     BadgeEarned: ("badge", 1),
     ReferralRewarded: ("referral", 1),
+    BirthdayBonus: ("birthday", 1),
 }
 
 

@@ -167,6 +167,7 @@ def points_economics(moves: dict[str, int], funded: int, outstanding: int) -> di
         "game_prizes": moves.get("prize", 0),
         "badge_bonuses": moves.get("badge", 0),
         "referral_bonuses": moves.get("referral", 0),
+        "birthday_bonuses": moves.get("birthday", 0),
         "settled_at_program_end": -moves.get("sunset", 0),
         "outstanding_liability": outstanding,
         "redemption_rate": ratio(redeemed, issued),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeAlias
 
@@ -198,26 +198,36 @@ async def member_chains(conn: AsyncConnection, member_ids: Sequence[str]) -> dic
 
 
 async def keep_contacts(conn: AsyncConnection, contacts: Sequence[Contact], lookup_key: bytes) -> None:
-    """Each member's contact as last given (a field not given keeps its value), and the lookup index
-    of the values given: set-based, so a batch of enrolments costs a few statements, not three each."""
+    """Each member's contact and birth date as last given (a field not given keeps its value), and the
+    lookup index of the contact values given: set-based, so a batch of enrolments costs a few
+    statements, not three each."""
     latest: dict[tuple[str, str], str] = {}  # (member, field) -> value, the last given in the batch
+    born: dict[str, date] = {}
     for contact in contacts:
         for field in contact.given():
             latest[(contact.member_id, field)] = getattr(contact, field)
-    if not latest:
+        if contact.birth_date is not None:
+            born[contact.member_id] = contact.birth_date
+    if not latest and not born:
         return
-    rows: dict[str, dict[str, Any]] = {}
+    rows = {
+        member_id: {"member_id": member_id, "email": None, "phone": None, "card_no": None,
+                    "birth_date": born.get(member_id)}
+        for member_id in sorted({m for m, _ in latest} | set(born))
+    }  # fmt: skip
     for (member_id, given), value in latest.items():
-        rows.setdefault(member_id, {"member_id": member_id, "email": None, "phone": None, "card_no": None})
         rows[member_id][given] = value
     upsert = insert(member_contacts)
-    kept = {f: func.coalesce(upsert.excluded[f], member_contacts.c[f]) for f in ("email", "phone", "card_no")}
+    fields = ("email", "phone", "card_no", "birth_date")
+    kept = {f: func.coalesce(upsert.excluded[f], member_contacts.c[f]) for f in fields}
     await conn.execute(
         upsert.on_conflict_do_update(
             index_elements=[member_contacts.c.member_id], set_={**kept, "updated_at": func.now()}
         ),
         list(rows.values()),
     )
+    if not latest:
+        return
     await conn.execute(
         contact_index.delete().where(
             tuple_(contact_index.c.member_id, contact_index.c.field).in_(list(latest))
@@ -228,6 +238,14 @@ async def keep_contacts(conn: AsyncConnection, contacts: Sequence[Contact], look
         for (member_id, field), value in latest.items()
     ]
     await conn.execute(insert(contact_index).on_conflict_do_nothing(), index)
+
+
+async def birth_date_of(conn: AsyncConnection, member_id: str) -> date | None:
+    """Not among ``contacts_of``: no one reaching the member (notify, support's lookup) needs it."""
+    born: date | None = await conn.scalar(
+        select(member_contacts.c.birth_date).where(member_contacts.c.member_id == member_id)
+    )
+    return born
 
 
 async def contacts_of(conn: AsyncConnection, member_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -97,6 +98,7 @@ member_contacts = Table(
     Column("email", String, nullable=True),
     Column("phone", String, nullable=True),
     Column("card_no", String, nullable=True),
+    Column("birth_date", Date, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 

@@ -43,16 +43,21 @@ class Timeline:
             key=lambda s: (s.effective_from, s.revision, s.seq),
         )
 
+    def step_before(self, at: datetime) -> Step | None:
+        """The step in force just before ``at`` (None before the first)."""
+        held = None
+        for step in self.live:
+            if step.effective_from >= at:
+                break
+            held = step
+        return held
+
     def before(self, at: datetime) -> tuple[str | None, Decimal]:
         """The tier held just before ``at`` and its earn multiplier (none, x1, before the first step):
         a purchase earns with the tier it found, so the one that crosses a threshold earns at the old
         rate, and events arriving in time order need no correction."""
-        held: tuple[str | None, Decimal] = (None, Decimal(1))
-        for step in self.live:
-            if step.effective_from >= at:
-                break
-            held = (step.tier, step.multiplier)
-        return held
+        step = self.step_before(at)
+        return (None, Decimal(1)) if step is None else (step.tier, step.multiplier)
 
 
 @dataclass(frozen=True)

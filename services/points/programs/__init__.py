@@ -2,7 +2,7 @@
 main.py hands it this list)."""
 
 from services.points.program import Program
-from services.points.programs import causes, challenges, games, referrals, sunset, targeting
+from services.points.programs import birthday, causes, challenges, games, referrals, sunset, targeting
 
 PROGRAMS: list[Program] = [
     causes.PROGRAM,
@@ -11,4 +11,5 @@ PROGRAMS: list[Program] = [
     sunset.PROGRAM,
     referrals.PROGRAM,
     targeting.PROGRAM,
+    birthday.PROGRAM,
 ]
