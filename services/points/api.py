@@ -25,10 +25,12 @@ from services.points.store.loyalty import loyalty_program, loyalty_programs, put
 from services.points.store.rewards import catalog, upsert_reward
 from shared.audit import record
 from shared.boundary import GuardedRoute
+from shared.contracts import LOYALTY_PROGRAM_DEFINED, LoyaltyProgramDefined
 from shared.contracts.common import MAX_POINTS
 from shared.contracts.envelope import utcnow
 from shared.errors import Invalid, NotFound
 from shared.identity import Caller, Permission, require_member, secured
+from shared.outbox import append, emitted
 
 api = APIRouter(prefix="/v1", tags=["points"], route_class=GuardedRoute)
 
@@ -288,8 +290,12 @@ async def put_loyalty_program_(
     async with request.app.state.engine.begin() as conn:
         before = await loyalty_program(conn, program_id)
         await put_loyalty_program(conn, program_id, program)
+        # Tiers and analytics keep a ladder and KPIs per program: they learn of it from the bus.
+        told = LoyaltyProgramDefined(program_id=program_id, **program.model_dump(mode="json"))
+        await append(conn, [emitted(request.app.state.settings, LOYALTY_PROGRAM_DEFINED, program_id, told)])
         await record(conn, caller, "loyalty_program.put", f"loyalty_program:{program_id}", before=before,
                      after=program)  # fmt: skip
+    request.app.state.wake_relay()
     return {"program_id": program_id, **program.model_dump(mode="json")}
 
 

@@ -15,6 +15,7 @@ from shared.contracts.partners import PartnerCampaignAnnounced, PartnerPurchaseR
 from shared.contracts.points import (
     BadgeEarned,
     BirthdayBonus,
+    LoyaltyProgramDefined,
     ChallengeProgress,
     GamePlayed,
     PointsAdjusted,
@@ -106,6 +107,9 @@ REFERRAL_REWARDED: Contract[ReferralRewarded] = Contract(
     "referral.rewarded", 1, ReferralRewarded, Topic.POINTS
 )
 BIRTHDAY_BONUS: Contract[BirthdayBonus] = Contract("points.birthday_bonus", 1, BirthdayBonus, Topic.POINTS)
+LOYALTY_PROGRAM_DEFINED: Contract[LoyaltyProgramDefined] = Contract(
+    "loyalty_program.defined", 1, LoyaltyProgramDefined, Topic.POINTS
+)
 PROMOTION_TARGETED: Contract[PromotionTargeted] = Contract(
     "promotion.targeted", 1, PromotionTargeted, Topic.POINTS
 )
@@ -162,6 +166,7 @@ ALL_CONTRACTS: tuple[Contract[Any], ...] = (
     BADGE_EARNED,
     REFERRAL_REWARDED,
     BIRTHDAY_BONUS,
+    LOYALTY_PROGRAM_DEFINED,
     PROMOTION_TARGETED,
     TIER_CHANGED,
     TIER_PROGRESS,
@@ -192,6 +197,7 @@ POINTS_CONTRACTS: tuple[Contract[Any], ...] = (
     BADGE_EARNED,
     REFERRAL_REWARDED,
     BIRTHDAY_BONUS,
+    LOYALTY_PROGRAM_DEFINED,
     PROMOTION_TARGETED,
 )
 TIERS_CONTRACTS: tuple[Contract[Any], ...] = (
@@ -214,6 +220,7 @@ __all__ = [
     "ALL_CONTRACTS",
     "BADGE_EARNED",
     "BIRTHDAY_BONUS",
+    "LOYALTY_PROGRAM_DEFINED",
     "CHALLENGE_PROGRESS",
     "GAME_PLAYED",
     "MEMBERSHIP_ENDED",
@@ -253,6 +260,7 @@ __all__ = [
     "VIP_RENEWED",
     "BadgeEarned",
     "BirthdayBonus",
+    "LoyaltyProgramDefined",
     "ChallengeProgress",
     "Contract",
     "Envelope",

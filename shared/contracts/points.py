@@ -220,6 +220,17 @@ class BirthdayBonus(_Contract):
     balance: Points
 
 
+class LoyaltyProgramDefined(_Contract):
+    """A loyalty program run beside the others, as points now holds it (``program_id`` names it): which
+    chains' purchases and which partner brands' earn in it. Tiers keeps a ladder and analytics its KPIs
+    per program from these; ``main`` (every chain) exists from the start and is never told."""
+
+    name: str = Field(min_length=1, max_length=200)
+    chains: list[str] = Field(default_factory=list, max_length=500, description="empty: every chain")
+    partners: list[str] = Field(default_factory=list, max_length=500)
+    active: bool = True
+
+
 class PromotionTargeted(_Contract):
     """A member chosen for a targeted promotion: in the group that gets it, or in the holdout group that
     does not (and is not told), so its lift can be measured."""

@@ -99,6 +99,8 @@ async def test_a_chains_own_program_runs_beside_the_coalition_each_with_its_rule
         (e["payload"]["program_id"], e["payload"]["points"]) for e in earned if e["type"] == "points.earned"
     )
     assert told == [("hyper-club", 2000), ("main", 500), ("main", 1000)]
+    defined = [e["payload"] for e in earned if e["type"] == "loyalty_program.defined"]
+    assert [(d["program_id"], d["chains"]) for d in defined] == [("hyper-club", ["chain-1"])]
 
 
 async def test_a_deployment_from_before_programs_keeps_every_balance_and_lot(
