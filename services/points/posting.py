@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from services.points.domain.loyalty import MAIN
 from services.points.domain.wallet import Take, Wallet
 from services.points.settings import PointsSettings
-from shared.contracts import Contract, Envelope
+from shared.contracts import POINTS_ADJUSTED, Contract, Envelope, PointsAdjusted
 from shared.dates import add_months
 from shared.outbox import OutboxMessage, emitted
 
@@ -135,6 +135,30 @@ class Book:
         return Posted(
             self._entry(member, "expire", -points, source, now, {"lots": takes_json(takes)}), tuple(takes)
         )
+
+    def take_back(
+        self,
+        cause: Envelope[Any],
+        member: str,
+        points: int,
+        lot: uuid.UUID,
+        purchase_event_id: uuid.UUID,
+        reason: str,
+        by: str,
+        details: dict[str, Any],
+    ) -> Posted:
+        """What a purchase gave beyond its earn (a prize, a badge's bonus: credited with source ``lot``),
+        taken back because ``cause`` (a return) undid the purchase: from that lot first, into debt if it
+        was spent, once (the lot is the adjustment's source), told as an adjustment by ``by``."""
+        said = {"reason": reason, **details, "purchase_event_id": str(purchase_event_id),
+                "return_event_id": str(cause.event_id)}  # fmt: skip
+        posted = self.debit(member, "adjust", points, lot, cause.occurred_at, said, first=self.lot_of(lot),
+                            allow_debt=True)  # fmt: skip
+        self.follow(cause, POINTS_ADJUSTED, PointsAdjusted(
+            member_id=member, points=-points, balance=self.balance(member), reason=reason, operator=by,
+            purchase_event_id=purchase_event_id,
+        ))  # fmt: skip
+        return posted
 
     def active(self, member: str, at: datetime) -> None:
         """The member did something: under the inactivity policy every lot's date moves out again."""

@@ -25,11 +25,9 @@ from services.points.store.ledger import Original
 from shared.contracts import (
     BADGE_EARNED,
     CHALLENGE_PROGRESS,
-    POINTS_ADJUSTED,
     BadgeEarned,
     ChallengeProgress,
     Envelope,
-    PointsAdjusted,
     PurchaseRecorded,
     ReturnRecorded,
 )
@@ -107,19 +105,11 @@ class ChallengesHook(PurchaseHook):
             self.badges.remove(badge)
             what = f"challenge {badge.challenge_id} ({badge.period})"
             reason = f"badge bonus of {what} taken back: purchase {badge.purchase_event_id} returned"
-            details = {"reason": reason, "challenge_id": badge.challenge_id, "period": badge.period,
-                       "purchase_event_id": str(badge.purchase_event_id),
-                       "return_event_id": str(event.event_id)}  # fmt: skip
-            book.debit(badge.member_id, "adjust", badge.points, badge.lot_id, event.occurred_at, details,
-                       first=book.lot_of(badge.lot_id), allow_debt=True)  # fmt: skip
-            book.follow(
-                event,
-                POINTS_ADJUSTED,
-                PointsAdjusted(
-                    member_id=badge.member_id, points=-badge.points, balance=book.balance(badge.member_id),
-                    reason=reason, operator="challenges", purchase_event_id=badge.purchase_event_id,
-                ),
-            )  # fmt: skip
+            details = {"challenge_id": badge.challenge_id, "period": badge.period}
+            b = badge
+            book.take_back(
+                event, b.member_id, b.points, b.lot_id, b.purchase_event_id, reason, "challenges", details
+            )
 
     async def save(self, conn: AsyncConnection) -> None:
         await save_progress(conn, self.progress, self.progressed)

@@ -15,10 +15,8 @@ from services.points.programs.games.store import LiveGame, Won, live_games, save
 from services.points.store.ledger import Original
 from shared.contracts import (
     GAME_PLAYED,
-    POINTS_ADJUSTED,
     Envelope,
     GamePlayed,
-    PointsAdjusted,
     PurchaseRecorded,
     ReturnRecorded,
 )
@@ -84,20 +82,10 @@ class GamesHook(PurchaseHook):
             if kept >= won.min_purchase:
                 continue
             self.won.remove(won)
-            purchase = str(won.purchase_event_id)
+            purchase = won.purchase_event_id
             reason = f"prize {won.prize!r} of game {won.game_id} taken back: purchase {purchase} returned"
-            details = {"reason": reason, "game_id": won.game_id, "purchase_event_id": purchase,
-                       "return_event_id": str(event.event_id)}  # fmt: skip
-            book.debit(won.member_id, "adjust", won.points, won.play_id, event.occurred_at, details,
-                       first=book.lot_of(won.play_id), allow_debt=True)  # fmt: skip
-            book.follow(
-                event,
-                POINTS_ADJUSTED,
-                PointsAdjusted(
-                    member_id=won.member_id, points=-won.points, balance=book.balance(won.member_id),
-                    reason=reason, operator="games", purchase_event_id=won.purchase_event_id,
-                ),
-            )  # fmt: skip
+            details = {"game_id": won.game_id}
+            book.take_back(event, won.member_id, won.points, won.play_id, purchase, reason, "games", details)
 
     async def save(self, conn: AsyncConnection) -> None:
         await save_games(conn, self.games, self.plays)
