@@ -79,15 +79,14 @@ WORDS: Mapping[str, tuple[str, str]] = {
     "no_tier_yet": ("No tier yet.", "هنوز سطحی ندارد."),
     "lots": ("Lots", "بسته‌های امتیاز"),
     "lots_note": (
-        "What is left of each credit, oldest spent first (from the ledger; points does not say "
-        "when each expires).",
-        "باقی‌ماندهٔ هر بستهٔ امتیاز؛ قدیمی‌ترها زودتر خرج می‌شوند (از دفتر امتیاز؛ سرویس "
-        "امتیاز تاریخ انقضای هر بسته را نمی‌گوید).",
+        "What is left of each credit, spent oldest first, and the day what is left expires.",
+        "باقی‌ماندهٔ هر بستهٔ امتیاز، قدیمی‌ترها زودتر خرج می‌شوند، و روزی که باقی‌مانده منقضی می‌شود.",
     ),
-    "lots_too_long": ("the ledger has more than {count} entries", "دفتر بیش از {count} ردیف دارد"),
     "no_lots": ("No points left in any lot.", "در هیچ بسته‌ای امتیازی نمانده است."),
     "earned": ("Credited", "افزوده شده"),
     "left": ("Left", "باقی‌مانده"),
+    "expires": ("Expires on", "تاریخ انقضا"),
+    "never": ("never", "هرگز"),
     "ledger": ("Ledger", "دفتر امتیاز"),
     "ledger_note": ("Newest first; each entry says why.", "تازه‌ترین در بالا؛ هر ردیف می‌گوید چرا."),
     "when": ("When", "زمان"),

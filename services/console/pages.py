@@ -23,9 +23,7 @@ from shared.identity import SIGN_IN, Permission, declared
 P = Permission
 pages = APIRouter(default_response_class=HTMLResponse)
 MemberPath = Annotated[str, Path(min_length=1, max_length=128)]
-# The ledger read for a member page: its newest entries are shown, and the lots are computed from it
-# when it is the whole ledger.
-LEDGER_READ = 500
+# The newest ledger entries a member page shows.
 LEDGER_SHOWN = 50
 LOOKUPS = ("phone", "email", "card_no", "member_id")
 _ASCII_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
@@ -129,9 +127,10 @@ async def _member_view(request: Request, current: Session, member_id: str) -> di
     """Every block of the member page, each from its service, asked at once."""
     path = f"/v1/members/{quote(member_id, safe='')}"
     async with Backends(_settings(request), current.token) as call:
-        balance, ledger, tier, deliveries, referrals, challenges, contacts = await asyncio.gather(
+        balance, ledger, lots, tier, deliveries, referrals, challenges, contacts = await asyncio.gather(
             call.get("points", f"{path}/balance", P.MEMBER_READ),
-            call.get("points", f"{path}/ledger", P.MEMBER_READ, params={"limit": LEDGER_READ}),
+            call.get("points", f"{path}/ledger", P.MEMBER_READ, params={"limit": LEDGER_SHOWN}),
+            call.get("points", f"{path}/lots", P.MEMBER_READ),
             call.get("tiers", f"{path}/tier", P.MEMBER_READ),
             call.get("notify", f"{path}/deliveries", P.MEMBER_READ, params={"limit": 500}),
             call.get("points", f"{path}/referrals", P.MEMBER_READ),
@@ -139,8 +138,6 @@ async def _member_view(request: Request, current: Session, member_id: str) -> di
             call.get("ingest", "/v1/members/contacts", P.CONTACT_READ, params={"member_id": member_id}),
         )
     entries: list[dict[str, Any]] = ledger.data["entries"] if ledger.ok else []
-    whole = ledger.ok and ledger.data["next_before"] is None
-    lots = Block(data=explain.lots(entries)) if whole else _lots_missing(ledger)
     messages = Block(data=list(reversed(deliveries.data["deliveries"]))) if deliveries.ok else deliveries
     contact = Block(data=contacts.data["contacts"].get(member_id)) if contacts.ok else contacts
     return {
@@ -148,21 +145,15 @@ async def _member_view(request: Request, current: Session, member_id: str) -> di
         "balance": balance,
         "tier": tier,
         "ledger": ledger,
-        "entries": [(e, explain.why(e)) for e in entries[:LEDGER_SHOWN]],
-        "more_entries": len(entries) > LEDGER_SHOWN,
-        "lots": lots,
+        "entries": [(e, explain.why(e)) for e in entries],
+        "more_entries": ledger.ok and ledger.data["next_before"] is not None,
+        "lots": Block(data=lots.data["lots"]) if lots.ok else lots,
         "messages": messages,
         "referrals": referrals,
         "challenges": challenges,
         "contact": contact,
         "request_id": uuid.uuid4(),  # a fresh one per form: sent twice, the adjustment counts once
     }
-
-
-def _lots_missing(ledger: Block) -> Block:
-    if not ledger.ok:
-        return ledger
-    return Block(missing=("lots_too_long", {"count": LEDGER_READ}))
 
 
 @pages.get("/members/{member_id}", **declared(P.MEMBER_READ))
