@@ -13,11 +13,13 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console import explain, session
+from services.console import program as editing
 from services.console.backends import Backends, Block, SignedIn, sign_in
 from services.console.nav import NAV
 from services.console.render import render
 from services.console.session import BadForm, Session, check_csrf, signed_in
 from services.console.settings import ConsoleSettings
+from shared.contracts.envelope import utcnow
 from shared.identity import SIGN_IN, Permission, declared
 
 P = Permission
@@ -34,17 +36,22 @@ def _settings(request: Request) -> ConsoleSettings:
     return settings
 
 
-async def _form(request: Request, *fields: str) -> dict[str, str]:
-    """An urlencoded form's fields (the first value of each named one); ``BadForm`` if it is not one."""
+async def _fields(request: Request, limit: int = 20) -> dict[str, list[str]]:
+    """An urlencoded form of at most ``limit`` fields, each with its values; ``BadForm`` if it is not one."""
     body = await request.body()
     if not body:
         return {}
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         raise BadForm("bad_request", "not a form")
     try:
-        parsed = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=20)
+        return parse_qs(body.decode(), keep_blank_values=True, max_num_fields=limit)
     except (UnicodeDecodeError, ValueError) as error:
         raise BadForm("bad_request", "not a form") from error
+
+
+async def _form(request: Request, *fields: str) -> dict[str, str]:
+    """The first value of each named field of an urlencoded form."""
+    parsed = await _fields(request)
     return {name: parsed[name][0] for name in fields if name in parsed}
 
 
@@ -202,9 +209,89 @@ async def audit(request: Request) -> Response:
 
 
 @pages.get("/program", **declared(P.PROGRAM_WRITE))
-async def program(request: Request) -> Response:
-    """The program's setup (a first page: the rule sets, read-only; the editor comes next)."""
+async def program(
+    request: Request,
+    start_from: Annotated[int | None, Query(alias="from", ge=0, le=2**31 - 1)] = None,
+    published: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> Response:
+    """The earning rules: the versions (in force, scheduled, earlier) and the editor, filled from the
+    version in force (or the one asked ``?from=``), to preview against past purchases and publish."""
     current = signed_in(request, P.PROGRAM_WRITE)
     async with Backends(_settings(request), current.token) as call:
         found = await call.get("points", "/v1/rules", P.PROGRAM_READ)
-    return render(request, "program.html.j2", current, rules=found)
+    if not found.ok:
+        return render(request, "program.html.j2", current, rules=found)
+    now = utcnow()
+    listed = editing.versions(found.data["versions"], now)
+    chosen = next((v for v in listed if v.version == start_from), None) or _in_force(listed)
+    editor = editing.Editor.of(chosen.version, chosen.rules, now)
+    view = _program_view(found, listed, editor, published)
+    return render(request, "program.html.j2", current, **view)
+
+
+@pages.post("/program", **declared(P.PROGRAM_WRITE))
+async def program_submit(request: Request) -> Response:
+    """The editor's two buttons: **Preview** (what the candidate would have given over the last days,
+    changing nothing) and **Publish** (a new version, in force from its date, audited under the
+    operator's name). Points validates the candidate; each refusal is shown next to its field."""
+    current = signed_in(request, P.PROGRAM_WRITE)
+    form = await _fields(request, editing.FORM_LIMIT)
+    check_csrf(current, next(iter(form.get(session.CSRF_FIELD, [])), None))
+    editor = editing.Editor.read(form)
+    publish = (form.get("action") or [""])[0] == "publish"
+    async with Backends(_settings(request), current.token) as call:
+        found = await call.get("points", "/v1/rules", P.PROGRAM_READ)
+        if not found.ok:
+            return render(request, "program.html.j2", current, status=502, rules=found)
+        listed = editing.versions(found.data["versions"], utcnow())
+        base = next((v for v in listed if v.version == editor.base_version), None) or _in_force(listed)
+        rules = editor.rules(base.rules)
+        if publish:
+            done = await call.post("points", "/v1/rules", P.PROGRAM_WRITE, rules)
+            if done.ok:
+                return RedirectResponse(f"/program?published={done.data['version']}", status_code=303)
+        else:
+            days = int(editor.preview_days) if editor.preview_days.isdigit() else editor.preview_days
+            done = await call.post(
+                "points", "/v1/rules/preview", P.PROGRAM_WRITE, {"rules": rules, "days": days}
+            )
+    view = _program_view(found, listed, editor)
+    if done.ok:
+        return render(request, "program.html.j2", current, **view, preview=done.data)
+    errors = editing.field_errors(editor, done.errors, _PROGRAM_INPUTS | _inputs_of(editor))
+    refused = None if done.errors else (done.detail or done.missing)
+    return render(
+        request, "program.html.j2", current, status=422, **view | {"errors": errors}, refused=refused
+    )
+
+
+# The inputs of the editor every form has (the rates' and multipliers' are named by their key).
+_PROGRAM_INPUTS = {
+    "effective_from", "base_rates", "category_multipliers", "welcome_bonus", "cap_per_day", "cap_per_receipt",
+    "preview_days", "promotion.name", "promotion.multiplier", "promotion.starts_on", "promotion.ends_on",
+    "promotion.weekdays", "promotion.categories",
+}  # fmt: skip
+
+
+def _inputs_of(editor: editing.Editor) -> set[str]:
+    return {f"base_rates.{c}" for c, _ in editor.base_rates} | {
+        f"category_multipliers.{c}" for c, _ in editor.categories
+    }
+
+
+def _in_force(listed: list[editing.Version]) -> editing.Version:
+    """The version the editor starts from by default: the one in force (or, before any, the newest)."""
+    return next((v for v in listed if v.status in ("in_force", "default")), listed[0])
+
+
+def _program_view(
+    found: Block, listed: list[editing.Version], editor: editing.Editor, published: int | None = None
+) -> dict[str, Any]:
+    return {
+        "published": published,
+        "rules": found,
+        "versions": listed,
+        "editor": editor,
+        "errors": editing.FieldErrors(),
+        "weekdays": editing.WEEKDAYS,
+    }
