@@ -15,6 +15,7 @@ from shared.persian import THOUSANDS, fa_digits, jalali
 Locale = Literal["fa", "en"]
 LOCALES: tuple[Locale, ...] = get_args(Locale)
 COOKIE = "vafa_lang"
+_ASCII_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩٫", "01234567890123456789.")
 
 # key -> (English, Persian). A key missing from here fails the unit test that renders every page.
 WORDS: Mapping[str, tuple[str, str]] = {
@@ -343,6 +344,12 @@ class Words:
                 return jalali(value, with_time=with_time)
             return value.strftime("%d %b %Y %H:%M" if with_time else "%d %b %Y")
         return jalali(value) if self.locale == "fa" else value.strftime("%d %b %Y")
+
+
+def typed(value: str) -> str:
+    """What an operator typed, with Persian or Arabic digits (and the Persian decimal point) read as the
+    same number in ASCII, spaces around it dropped."""
+    return value.strip().translate(_ASCII_DIGITS)
 
 
 def chosen(asked: str | None, cookie: str | None, default: Locale) -> Locale:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.console import explain, session
+from services.console import explain, i18n, session
 from services.console import program as editing
 from services.console.backends import Backends, Block, SignedIn, sign_in
 from services.console.nav import NAV
@@ -28,7 +28,6 @@ MemberPath = Annotated[str, Path(min_length=1, max_length=128)]
 # The newest ledger entries a member page shows.
 LEDGER_SHOWN = 50
 LOOKUPS = ("phone", "email", "card_no", "member_id")
-_ASCII_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
 def _settings(request: Request) -> ConsoleSettings:
@@ -109,7 +108,7 @@ async def find_member(
     """Find a member by phone, email, card number (ingest's lookup) or id."""
     current = signed_in(request, P.MEMBER_READ)
     by = by if by in LOOKUPS else "phone"
-    value = q.strip().translate(_ASCII_DIGITS)  # Persian digits typed into the box are the same number
+    value = i18n.typed(q)  # Persian digits typed into the box are the same number
     context: dict[str, Any] = {"by": by, "q": q}
     if not value:
         return render(request, "members.html.j2", current, **context)
@@ -183,7 +182,7 @@ async def adjust(request: Request, member_id: MemberPath) -> Response:
     form = await _form(request, session.CSRF_FIELD, "points", "reason", "request_id")
     check_csrf(current, form.get(session.CSRF_FIELD))
     try:
-        points = int(form.get("points", "").strip().translate(_ASCII_DIGITS))
+        points = int(i18n.typed(form.get("points", "")))
         request_id = uuid.UUID(form.get("request_id", ""))
     except ValueError as error:
         raise BadForm("bad_request", "points is a whole number") from error

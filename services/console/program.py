@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from services.console.i18n import typed
+
 # The most fields one program form may carry (a rate per currency and a multiplier per category).
 FORM_LIMIT = 300
 PREVIEW_DAYS = 30
@@ -70,7 +72,7 @@ class Editor:
         """The form as posted; the blank rows that add a currency or a category become rows of their own."""
 
         def one(name: str) -> str:
-            return (form.get(name) or [""])[0].strip()
+            return typed((form.get(name) or [""])[0])
 
         def rows(prefix: str) -> list[tuple[str, str]]:
             found = [(n[len(prefix) + 1 :], one(n)) for n in form if n.startswith(prefix + ".")]

@@ -74,12 +74,12 @@ def test_the_form_gives_back_the_rule_set_it_was_filled_from_with_what_it_does_n
     }
 
 
-def test_a_posted_form_adds_a_row_removes_a_cleared_one_and_drops_a_promotion_without_a_name() -> None:
+def test_a_posted_form_adds_and_removes_rows_reads_persian_digits_and_drops_a_nameless_promotion() -> None:
     form = {
         "base_version": ["2"], "promotion_index": ["1"], "effective_from": ["2027-01-01T00:00"],
         "base_rates.IRR": ["0.0002"], "new.base_rates.key": ["eur"], "new.base_rates.value": ["1"],
-        "category_multipliers.grocery": ["3"], "category_multipliers.dairy": [""],
-        "new.category_multipliers.key": ["snacks"], "new.category_multipliers.value": ["1.2"],
+        "category_multipliers.grocery": ["۳"], "category_multipliers.dairy": [""],
+        "new.category_multipliers.key": ["snacks"], "new.category_multipliers.value": ["۱٫۲"],
         "promotion.name": [""], "welcome_bonus": ["0"], "cap_per_day": [""], "preview_days": ["14"],
     }  # fmt: skip
     rules = Editor.read(form).rules(RULES)
