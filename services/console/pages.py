@@ -133,7 +133,17 @@ async def _member_view(request: Request, current: Session, member_id: str) -> di
     """Every block of the member page, each from its service, asked at once."""
     path = f"/v1/members/{quote(member_id, safe='')}"
     async with Backends(_settings(request), current.token) as call:
-        balance, ledger, lots, tier, deliveries, referrals, challenges, contacts = await asyncio.gather(
+        (
+            balance,
+            ledger,
+            lots,
+            tier,
+            deliveries,
+            referrals,
+            challenges,
+            contacts,
+            rewards,
+        ) = await asyncio.gather(
             call.get("points", f"{path}/balance", P.MEMBER_READ),
             call.get("points", f"{path}/ledger", P.MEMBER_READ, params={"limit": LEDGER_SHOWN}),
             call.get("points", f"{path}/lots", P.MEMBER_READ),
@@ -142,6 +152,7 @@ async def _member_view(request: Request, current: Session, member_id: str) -> di
             call.get("points", f"{path}/referrals", P.MEMBER_READ),
             call.get("points", f"{path}/challenges", P.MEMBER_READ),
             call.get("ingest", "/v1/members/contacts", P.CONTACT_READ, params={"member_id": member_id}),
+            call.get("points", "/v1/rewards", P.PROGRAM_READ),
         )
     entries: list[dict[str, Any]] = ledger.data["entries"] if ledger.ok else []
     messages = Block(data=list(reversed(deliveries.data["deliveries"]))) if deliveries.ok else deliveries
@@ -158,7 +169,10 @@ async def _member_view(request: Request, current: Session, member_id: str) -> di
         "referrals": referrals,
         "challenges": challenges,
         "contact": contact,
+        # What the operator can redeem for the member: the rewards on offer.
+        "rewards": [r for r in rewards.data["rewards"] if r["active"]] if rewards.ok else [],
         "request_id": uuid.uuid4(),  # a fresh one per form: sent twice, the adjustment counts once
+        "redeem_id": uuid.uuid4(),  # and the redemption is made once
     }
 
 
@@ -196,6 +210,35 @@ async def adjust(request: Request, member_id: MemberPath) -> Response:
     view = await _member_view(request, current, member_id)
     refused = done.detail or done.missing
     return render(request, "member.html.j2", current, status=422, refused=refused, adjusted=None, **view)
+
+
+@pages.post("/members/{member_id}/redemptions", **declared(P.MEMBER_ACT))
+async def redeem(request: Request, member_id: MemberPath) -> Response:
+    """A reward taken on the member's behalf (at the desk, on the phone): points' redemption reserved and
+    confirmed at once, its code shown; points audits both steps under the operator's name. The page is
+    answered directly, not redirected to, so the code is never in a URL; sent again, the same
+    ``request_id`` gives the same redemption and code."""
+    current = signed_in(request, P.MEMBER_ACT)
+    form = await _form(request, session.CSRF_FIELD, "reward_id", "request_id")
+    check_csrf(current, form.get(session.CSRF_FIELD))
+    try:
+        request_id = uuid.UUID(form.get("request_id", ""))
+    except ValueError as error:
+        raise BadForm("bad_request", "request_id is not a UUID") from error
+    body = {"request_id": str(request_id), "member_id": member_id, "reward_id": form.get("reward_id", "")}
+    async with Backends(_settings(request), current.token) as call:
+        done = await call.post("points", "/v1/redemptions", P.MEMBER_ACT, body)
+        if done.ok:
+            done = await call.post("points", f"/v1/redemptions/{request_id}/confirm", P.MEMBER_ACT, {})
+    view = await _member_view(request, current, member_id)
+    if done.ok:
+        reward = next((r for r in view["rewards"] if r["reward_id"] == done.data["reward_id"]), None)
+        redeemed = {**done.data, "name": reward["name"] if reward else done.data["reward_id"]}
+        return render(request, "member.html.j2", current, adjusted=None, redeemed=redeemed, **view)
+    refused = done.detail or done.missing
+    return render(
+        request, "member.html.j2", current, status=422, redeem_refused=refused, adjusted=None, **view
+    )
 
 
 @pages.get("/audit", **declared(P.AUDIT_READ))
@@ -241,7 +284,8 @@ async def program_submit(request: Request) -> Response:
     async with Backends(_settings(request), current.token) as call:
         found = await call.get("points", "/v1/rules", P.PROGRAM_READ)
         if not found.ok:
-            return render(request, "program.html.j2", current, status=502, rules=found)
+            # Not acted on, as a refused write is (the block says points is away).
+            return render(request, "program.html.j2", current, status=422, rules=found)
         listed = editing.versions(found.data["versions"], utcnow())
         base = next((v for v in listed if v.version == editor.base_version), None) or _in_force(listed)
         rules = editor.rules(base.rules)

@@ -104,6 +104,8 @@ async def test_an_operator_previews_a_rule_change_against_past_purchases_publish
     ]
     async with points.client(timeout=30) as client:
         assert (await client.post("/v1/rules", json=RULES, headers=ADMIN)).status_code == 201
+        coffee = {"name": "Free coffee", "kind": "free_item", "cost_points": 500, "stock": 10}
+        assert (await client.put("/v1/rewards/coffee", json=coffee, headers=ADMIN)).status_code == 200
     async with ingest.client(principal=None, timeout=30) as client:
         for body in sales:
             assert (await client.post("/v1/purchases", json=body, headers=key)).status_code == 202
@@ -174,6 +176,20 @@ async def test_an_operator_previews_a_rule_change_against_past_purchases_publish
             await expect(page.locator("#editor legend").first).to_have_text("نرخ پایه")
             await page.screenshot(path=str(SHOTS / "console-program-fa.png"), full_page=True)
 
+            # A reward redeemed on Ali's behalf: its code is shown and his balance goes down by its cost.
+            ali = sum(
+                by_hand(lines, Decimal("1.5"), n == 0) for n, (_, lines) in enumerate(BASKETS["cp-ali"])
+            )
+            await page.goto(f"{site.url}/members/cp-ali?lang=en")
+            await expect(page.locator("#balance .value")).to_have_text(f"{ali:,}")
+            await page.select_option("#redeem select[name=reward_id]", "coffee")
+            await page.click("#redeem button")
+            await expect(page.locator("#redeemed")).to_have_text(
+                re.compile(r"Free coffee redeemed for 500 points\. Its code: [A-Z2-7]{4}(-[A-Z2-7]{4}){3}$")
+            )
+            await expect(page.locator("#balance .value")).to_have_text(f"{ali - 500:,}")
+            await expect(page.locator("#ledger tr.kind-redeem .why")).to_contain_text("Reward coffee.")
+
             # The member page shows when each lot expires: a year after it was earned.
             await page.goto(f"{site.url}/members/cp-sara?lang=en")
             expires = page.locator("#lots tr.lot .expires")
@@ -199,3 +215,13 @@ async def test_an_operator_previews_a_rule_change_against_past_purchases_publish
         audit = (await client.get("/v1/audit", params={"action": "rules.publish"}, headers=ADMIN)).json()
         # Published with the operator's own authority: the audit names ada, not the console.
         assert {e["target"]: e["actor"] for e in audit["entries"]}["rules:2"] == "operator:ada"
+        # and so was the reward she redeemed for Ali, with its code.
+        confirmed = (
+            await client.get("/v1/audit", params={"action": "redemption.confirm"}, headers=ADMIN)
+        ).json()
+        ((entry),) = confirmed["entries"]
+        assert (entry["actor"], entry["after"]["member_id"], entry["after"]["status"]) == (
+            "operator:ada",
+            "cp-ali",
+            "confirmed",
+        )
