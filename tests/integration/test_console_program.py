@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from playwright.async_api import Page, async_playwright, expect
 from shared.contracts.envelope import utcnow
 from shared.persian import fa_digits
 from tests.integration.test_console import CHROMIUM, SHOTS, _sign_in
+from tests.integration.test_points import floor
 from tests.support import (
     ServiceProcess,
     Stack,
@@ -56,10 +57,6 @@ BASKETS: dict[str, list[tuple[int, list[tuple[str, str]]]]] = {
     "cp-reza": [(3, [("grocery", "2600000")]), (1, [("bakery", "650000"), ("grocery", "300000")])],
     "cp-nika": [(4, [("bakery", "1200000")])],
 }
-
-
-def floor(value: Decimal) -> int:
-    return int(value.to_integral_value(ROUND_FLOOR))
 
 
 def by_hand(lines: list[tuple[str, str]], grocery: Decimal, first: bool) -> int:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from shared.contracts import PURCHASE_RECORDED, LineItem, PurchaseRecorded
 from shared.contracts.envelope import utcnow
 from shared.topics import Topic
-from tests.integration.test_points import start
+from tests.integration.test_points import floor, start
 from tests.support import ServiceProcess, Stack, as_record, bearer, eventually, operator
 
 ADMIN = bearer(operator("ada", "admin"))
@@ -30,10 +30,6 @@ BASKETS: dict[str, list[tuple[int, list[tuple[str, str]]]]] = {
     "pv-sara": [(4, [("dairy", "2500000")])],
     "pv-reza": [(3, [("grocery", "800000"), ("bakery", "150000")])],
 }
-
-
-def floor(value: Decimal) -> int:
-    return int(value.to_integral_value(ROUND_FLOOR))
 
 
 def by_hand(lines: list[tuple[str, str]], grocery: Decimal, first: bool) -> int:
