@@ -25,6 +25,7 @@ class Block:
     absent: bool = False
     missing: tuple[str, Mapping[str, object]] | None = None
     detail: str = field(default="", compare=False)  # the service's own words, for a refused write
+    errors: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)  # a problem's field errors
 
     @property
     def ok(self) -> bool:
@@ -65,29 +66,33 @@ class Backends:
             raise SignedOut("session_expired")  # the token ended since this page was asked for
         if answer.is_success:
             return Block(data=answer.json() if answer.content else None)
-        detail = _detail(answer)
+        detail, errors = _problem(answer)
         if answer.status_code == 403:
             return Block(missing=("refused_role", {"permission": needs.value}), detail=detail)
         if answer.status_code == 404:
             return Block(absent=True, detail=detail)
         return Block(
-            missing=("service_error", {"service": service, "status": answer.status_code}), detail=detail
+            missing=("service_error", {"service": service, "status": answer.status_code}),
+            detail=detail,
+            errors=errors,
         )
 
 
-def _detail(answer: httpx.Response) -> str:
-    """A problem's detail and the first field error's message, when the answer is a problem."""
+def _problem(answer: httpx.Response) -> tuple[str, tuple[Mapping[str, Any], ...]]:
+    """A problem's detail (with the first field error's message) and its field errors, when the answer
+    is a problem."""
     try:
         problem = answer.json()
     except ValueError:
-        return ""
+        return "", ()
     if not isinstance(problem, dict):
-        return ""
+        return "", ()
     detail = str(problem.get("detail", ""))
-    errors = problem.get("errors")
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+    found = problem.get("errors")
+    errors = tuple(e for e in found if isinstance(e, dict)) if isinstance(found, list) else ()
+    if errors:
         detail = f"{detail} ({errors[0].get('field')}: {errors[0].get('message')})"
-    return detail
+    return detail, errors
 
 
 @dataclass(frozen=True)

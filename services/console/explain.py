@@ -1,11 +1,9 @@
-"""Why a member has their points, in plain words: each ledger entry's reason, and what is left of each
-lot (points exposes no lots, so they are read from the ledger the way its wallet keeps them). Pure."""
+"""Why a member has their points, in plain words: each ledger entry's reason. Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -68,37 +66,3 @@ def _amount(value: Any) -> object:
         return Decimal(str(value))
     except (InvalidOperation, ValueError):
         return str(value or "")
-
-
-@dataclass(frozen=True)
-class Lot:
-    lot_id: str
-    credited_at: datetime | str
-    points: int
-    left: int
-
-
-def lots(entries: Sequence[Mapping[str, Any]]) -> list[Lot]:
-    """The lots still holding points, oldest first, from a member's whole ledger (any order): a credit
-    opens a lot (``details.lot_id``; an earn that repaid debt opens it with what was left), a debit
-    names the lots it took from (``details.lots``), and a release gives back to the lots it names."""
-    credited: dict[str, tuple[Any, int]] = {}
-    left: dict[str, int] = {}
-    for entry in sorted(entries, key=lambda e: int(e.get("id", 0))):
-        d = entry.get("details") or {}
-        points = int(entry.get("points", 0))
-        if not isinstance(d, Mapping):
-            continue
-        if points > 0 and isinstance(d.get("lot_id"), str):
-            amount = points - int(d.get("repaid_debt") or 0)
-            credited[d["lot_id"]] = (entry.get("occurred_at"), amount)
-            left[d["lot_id"]] = left.get(d["lot_id"], 0) + amount
-        sign = 1 if points > 0 else -1
-        for take in d.get("lots") or ():
-            if isinstance(take, Mapping) and isinstance(take.get("lot_id"), str):
-                left[take["lot_id"]] = left.get(take["lot_id"], 0) + sign * int(take.get("points", 0))
-    return [
-        Lot(lot_id, at, amount, left[lot_id])
-        for lot_id, (at, amount) in credited.items()
-        if left.get(lot_id, 0) > 0
-    ]

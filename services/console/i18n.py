@@ -15,6 +15,7 @@ from shared.persian import THOUSANDS, fa_digits, jalali
 Locale = Literal["fa", "en"]
 LOCALES: tuple[Locale, ...] = get_args(Locale)
 COOKIE = "vafa_lang"
+_ASCII_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩٫", "01234567890123456789.")
 
 # key -> (English, Persian). A key missing from here fails the unit test that renders every page.
 WORDS: Mapping[str, tuple[str, str]] = {
@@ -79,15 +80,14 @@ WORDS: Mapping[str, tuple[str, str]] = {
     "no_tier_yet": ("No tier yet.", "هنوز سطحی ندارد."),
     "lots": ("Lots", "بسته‌های امتیاز"),
     "lots_note": (
-        "What is left of each credit, oldest spent first (from the ledger; points does not say "
-        "when each expires).",
-        "باقی‌ماندهٔ هر بستهٔ امتیاز؛ قدیمی‌ترها زودتر خرج می‌شوند (از دفتر امتیاز؛ سرویس "
-        "امتیاز تاریخ انقضای هر بسته را نمی‌گوید).",
+        "What is left of each credit, spent oldest first, and the day what is left expires.",
+        "باقی‌ماندهٔ هر بستهٔ امتیاز، قدیمی‌ترها زودتر خرج می‌شوند، و روزی که باقی‌مانده منقضی می‌شود.",
     ),
-    "lots_too_long": ("the ledger has more than {count} entries", "دفتر بیش از {count} ردیف دارد"),
     "no_lots": ("No points left in any lot.", "در هیچ بسته‌ای امتیازی نمانده است."),
     "earned": ("Credited", "افزوده شده"),
     "left": ("Left", "باقی‌مانده"),
+    "expires": ("Expires on", "تاریخ انقضا"),
+    "never": ("never", "هرگز"),
     "ledger": ("Ledger", "دفتر امتیاز"),
     "ledger_note": ("Newest first; each entry says why.", "تازه‌ترین در بالا؛ هر ردیف می‌گوید چرا."),
     "when": ("When", "زمان"),
@@ -140,6 +140,17 @@ WORDS: Mapping[str, tuple[str, str]] = {
         "{points} امتیاز اصلاح شد. موجودی تازه: {balance}.",
     ),
     "adjust_refused": ("The adjustment was refused: {why}", "اصلاح پذیرفته نشد: {why}"),
+    "redeem": ("Redeem a reward for the member", "استفاده از جایزه برای عضو"),
+    "reward": ("Reward", "جایزه"),
+    "costs": ("{points} points", "{points} امتیاز"),
+    "in_stock": ("{stock} left", "{stock} عدد مانده"),
+    "redeem_button": ("Redeem", "ثبت استفاده"),
+    "no_rewards": ("No reward is on offer.", "جایزه‌ای در فهرست نیست."),
+    "redeemed": (
+        "{reward} redeemed for {points} points. Its code:",
+        "{reward} با {points} امتیاز گرفته شد. کد آن:",
+    ),
+    "redeem_refused": ("The redemption was refused: {why}", "استفاده از جایزه پذیرفته نشد: {why}"),
     "messages": ("Messages", "پیام‌ها"),
     "channel": ("Channel", "کانال"),
     "status": ("Status", "وضعیت"),
@@ -169,16 +180,104 @@ WORDS: Mapping[str, tuple[str, str]] = {
     ),
     "no_audit": ("No changes yet.", "هنوز تغییری ثبت نشده است."),
     "program_title": ("Earning rules", "قواعد کسب امتیاز"),
-    "program_note": (
-        "Rule sets in force and scheduled. Editing them here comes next; today: "
-        "make rules FILE=... OPERATOR=you.",
-        "نسخه‌های قواعد، جاری و زمان‌بندی‌شده. ویرایش در اینجا گام بعدی است؛ فعلاً: "
-        "make rules FILE=... OPERATOR=you.",
-    ),
     "version": ("Version", "نسخه"),
     "effective_from": ("In force from", "معتبر از"),
     "base_rates": ("Base rates", "نرخ پایه"),
     "default_rate": ("the default rate (no rule set stored)", "نرخ پیش‌فرض (قاعده‌ای ذخیره نشده)"),
+    "editor_title": ("Change the rules", "تغییر قواعد"),
+    "editor_note": (
+        "Starting from version {version}. Preview what the change would have given over past purchases, "
+        "then publish it as a new version, now or from a later date.",
+        "بر پایهٔ نسخهٔ {version}. پیش از انتشار ببینید این تغییر روی خریدهای گذشته چه می‌داد، سپس آن "
+        "را به‌عنوان نسخهٔ تازه، از اکنون یا از تاریخی دیگر، منتشر کنید.",
+    ),
+    "base_rates_note": ("Points per unit of each currency.", "امتیاز به ازای هر واحد پول."),
+    "currency_code": ("Currency (e.g. EUR)", "ارز (مثلاً EUR)"),
+    "rate": ("Rate", "نرخ"),
+    "category_multipliers": ("Category multipliers", "ضریب دسته‌ها"),
+    "category_note": (
+        "x2 gives a category's lines twice the base points; clear a value to remove it.",
+        "ضریب ۲ امتیاز پایهٔ آن دسته را دو برابر می‌کند؛ برای حذف، مقدار را پاک کنید.",
+    ),
+    "category": ("Category", "دسته"),
+    "multiplier": ("Multiplier", "ضریب"),
+    "promotion": ("Promotion", "پیشنهاد ویژه"),
+    "promotion_note": (
+        "A multiplier on chosen days, in the store's local time; clear the name to remove it.",
+        "ضریبی در روزهای برگزیده، به وقت محلی فروشگاه؛ برای حذف، نام را پاک کنید.",
+    ),
+    "promotion_name": ("Name", "نام"),
+    "starts_on": ("Starts on", "از تاریخ"),
+    "ends_on": ("Ends on (inclusive)", "تا تاریخ (با خودش)"),
+    "promotion_categories": ("Categories (comma-separated)", "دسته‌ها (جدا با ویرگول)"),
+    "every_line": ("every line", "همهٔ اقلام"),
+    "weekdays": ("Weekdays", "روزهای هفته"),
+    "weekday_0": ("Mon", "دوشنبه"),
+    "weekday_1": ("Tue", "سه‌شنبه"),
+    "weekday_2": ("Wed", "چهارشنبه"),
+    "weekday_3": ("Thu", "پنجشنبه"),
+    "weekday_4": ("Fri", "جمعه"),
+    "weekday_5": ("Sat", "شنبه"),
+    "weekday_6": ("Sun", "یکشنبه"),
+    "bonus_and_caps": ("Welcome bonus, caps and schedule", "هدیهٔ عضویت، سقف‌ها و زمان‌بندی"),
+    "welcome_bonus": ("Welcome bonus", "هدیهٔ عضویت"),
+    "cap_per_day": ("Cap per day", "سقف روزانه"),
+    "cap_per_receipt": ("Cap per receipt", "سقف هر رسید"),
+    "no_cap": ("no cap", "بدون سقف"),
+    "effective_from_utc": ("In force from (UTC)", "معتبر از (UTC)"),
+    "schedule_note": (
+        "A later date schedules the version: purchases made from then on earn under it.",
+        "با تاریخی در آینده نسخه زمان‌بندی می‌شود: خریدهای از آن زمان به بعد با آن امتیاز می‌گیرند.",
+    ),
+    "preview_days": ("Preview over the last (days)", "پیش‌نمایش روی (روز گذشته)"),
+    "preview_button": ("Preview", "پیش‌نمایش"),
+    "publish_button": ("Publish", "انتشار"),
+    "preview_title": ("Preview", "پیش‌نمایش"),
+    "preview_sentence": (
+        "Had these rules been in force over the last {days} days, the {purchases} purchases of {members} "
+        "members would have earned {candidate} points instead of {now}.",
+        "اگر این قواعد در {days} روز گذشته برقرار بود، {purchases} خرید {members} عضو به جای {now} "
+        "امتیاز، {candidate} امتیاز می‌گرفت.",
+    ),
+    "purchases_replayed": ("Purchases", "خریدها"),
+    "points_now": ("Points earned", "امتیاز گرفته‌شده"),
+    "points_candidate": ("Under these rules", "با این قواعد"),
+    "difference": ("Difference", "تفاوت"),
+    "preview_top": ("Members whose points change most", "اعضایی که امتیازشان بیشتر تغییر می‌کند"),
+    "preview_note": (
+        "Replayed through the rules engine with each member's tier at the time; partner campaigns, "
+        "targeted promotions and returns are left out of both figures. Nothing is published.",
+        "با موتور قواعد و سطح هر عضو در آن زمان بازپخش شد؛ کمپین‌های شرکا، پیشنهادهای هدفمند و "
+        "مرجوعی‌ها در هیچ‌کدام از دو عدد نیستند. چیزی منتشر نشده است.",
+    ),
+    "published": ("Version {version} published.", "نسخهٔ {version} منتشر شد."),
+    "publish_refused": ("Not done: {why}", "انجام نشد: {why}"),
+    "fix_fields": ("Points refused these fields:", "سرویس امتیاز این فیلدها را نپذیرفت:"),
+    "versions": ("Versions", "نسخه‌ها"),
+    "status_in_force": ("in force", "جاری"),
+    "status_scheduled": ("scheduled", "زمان‌بندی‌شده"),
+    "status_earlier": ("earlier", "پیشین"),
+    "status_default": ("default", "پیش‌فرض"),
+    "edit_from": ("Edit from this", "ویرایش از این نسخه"),
+    "err_at_most": ("At most {limit}.", "حداکثر {limit}."),
+    "err_below": ("Less than {limit}.", "کمتر از {limit}."),
+    "err_at_least": ("At least {limit}.", "دست‌کم {limit}."),
+    "err_above": ("More than {limit}.", "بیشتر از {limit}."),
+    "err_number": ("A number, e.g. 1.5.", "یک عدد، مثلاً ۱٫۵."),
+    "err_whole": ("A whole number.", "یک عدد صحیح."),
+    "err_places": ("At most {limit} decimal places.", "حداکثر {limit} رقم اعشار."),
+    "err_required": ("Required.", "لازم است."),
+    "err_datetime": ("A date and time.", "یک تاریخ و زمان."),
+    "err_date": ("A date.", "یک تاریخ."),
+    "err_currency": ("An unknown currency code.", "کد ارز ناشناخته است."),
+    "err_window": ("Ends before it starts.", "پایان پیش از آغاز است."),
+    "err_weekdays": ("Choose at least one day.", "دست‌کم یک روز را برگزینید."),
+    "err_history": ("Purchases are not kept that long.", "خریدها این‌قدر نگه داشته نمی‌شوند."),
+    "err_too_many": (
+        "Too many purchases in that period: choose fewer days.",
+        "خریدهای این دوره بسیار زیاد است: روزهای کمتری برگزینید.",
+    ),
+    "err_other": ("{message}", "{message}"),
     "forbidden_title": ("Not allowed", "اجازه ندارید"),
     "forbidden": (
         "Your role ({roles}) may not open this page.",
@@ -256,6 +355,12 @@ class Words:
                 return jalali(value, with_time=with_time)
             return value.strftime("%d %b %Y %H:%M" if with_time else "%d %b %Y")
         return jalali(value) if self.locale == "fa" else value.strftime("%d %b %Y")
+
+
+def typed(value: str) -> str:
+    """What an operator typed, with Persian or Arabic digits (and the Persian decimal point) read as the
+    same number in ASCII, spaces around it dropped."""
+    return value.strip().translate(_ASCII_DIGITS)
 
 
 def chosen(asked: str | None, cookie: str | None, default: Locale) -> Locale:

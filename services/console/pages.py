@@ -12,23 +12,22 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.console import explain, session
+from services.console import explain, i18n, session
+from services.console import program as editing
 from services.console.backends import Backends, Block, SignedIn, sign_in
 from services.console.nav import NAV
 from services.console.render import render
 from services.console.session import BadForm, Session, check_csrf, signed_in
 from services.console.settings import ConsoleSettings
+from shared.contracts.envelope import utcnow
 from shared.identity import SIGN_IN, Permission, declared
 
 P = Permission
 pages = APIRouter(default_response_class=HTMLResponse)
 MemberPath = Annotated[str, Path(min_length=1, max_length=128)]
-# The ledger read for a member page: its newest entries are shown, and the lots are computed from it
-# when it is the whole ledger.
-LEDGER_READ = 500
+# The newest ledger entries a member page shows.
 LEDGER_SHOWN = 50
 LOOKUPS = ("phone", "email", "card_no", "member_id")
-_ASCII_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
 def _settings(request: Request) -> ConsoleSettings:
@@ -36,17 +35,22 @@ def _settings(request: Request) -> ConsoleSettings:
     return settings
 
 
-async def _form(request: Request, *fields: str) -> dict[str, str]:
-    """An urlencoded form's fields (the first value of each named one); ``BadForm`` if it is not one."""
+async def _fields(request: Request, limit: int = 20) -> dict[str, list[str]]:
+    """An urlencoded form of at most ``limit`` fields, each with its values; ``BadForm`` if it is not one."""
     body = await request.body()
     if not body:
         return {}
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         raise BadForm("bad_request", "not a form")
     try:
-        parsed = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=20)
+        return parse_qs(body.decode(), keep_blank_values=True, max_num_fields=limit)
     except (UnicodeDecodeError, ValueError) as error:
         raise BadForm("bad_request", "not a form") from error
+
+
+async def _form(request: Request, *fields: str) -> dict[str, str]:
+    """The first value of each named field of an urlencoded form."""
+    parsed = await _fields(request)
     return {name: parsed[name][0] for name in fields if name in parsed}
 
 
@@ -104,7 +108,7 @@ async def find_member(
     """Find a member by phone, email, card number (ingest's lookup) or id."""
     current = signed_in(request, P.MEMBER_READ)
     by = by if by in LOOKUPS else "phone"
-    value = q.strip().translate(_ASCII_DIGITS)  # Persian digits typed into the box are the same number
+    value = i18n.typed(q)  # Persian digits typed into the box are the same number
     context: dict[str, Any] = {"by": by, "q": q}
     if not value:
         return render(request, "members.html.j2", current, **context)
@@ -129,18 +133,28 @@ async def _member_view(request: Request, current: Session, member_id: str) -> di
     """Every block of the member page, each from its service, asked at once."""
     path = f"/v1/members/{quote(member_id, safe='')}"
     async with Backends(_settings(request), current.token) as call:
-        balance, ledger, tier, deliveries, referrals, challenges, contacts = await asyncio.gather(
+        (
+            balance,
+            ledger,
+            lots,
+            tier,
+            deliveries,
+            referrals,
+            challenges,
+            contacts,
+            rewards,
+        ) = await asyncio.gather(
             call.get("points", f"{path}/balance", P.MEMBER_READ),
-            call.get("points", f"{path}/ledger", P.MEMBER_READ, params={"limit": LEDGER_READ}),
+            call.get("points", f"{path}/ledger", P.MEMBER_READ, params={"limit": LEDGER_SHOWN}),
+            call.get("points", f"{path}/lots", P.MEMBER_READ),
             call.get("tiers", f"{path}/tier", P.MEMBER_READ),
             call.get("notify", f"{path}/deliveries", P.MEMBER_READ, params={"limit": 500}),
             call.get("points", f"{path}/referrals", P.MEMBER_READ),
             call.get("points", f"{path}/challenges", P.MEMBER_READ),
             call.get("ingest", "/v1/members/contacts", P.CONTACT_READ, params={"member_id": member_id}),
+            call.get("points", "/v1/rewards", P.PROGRAM_READ),
         )
     entries: list[dict[str, Any]] = ledger.data["entries"] if ledger.ok else []
-    whole = ledger.ok and ledger.data["next_before"] is None
-    lots = Block(data=explain.lots(entries)) if whole else _lots_missing(ledger)
     messages = Block(data=list(reversed(deliveries.data["deliveries"]))) if deliveries.ok else deliveries
     contact = Block(data=contacts.data["contacts"].get(member_id)) if contacts.ok else contacts
     return {
@@ -148,21 +162,18 @@ async def _member_view(request: Request, current: Session, member_id: str) -> di
         "balance": balance,
         "tier": tier,
         "ledger": ledger,
-        "entries": [(e, explain.why(e)) for e in entries[:LEDGER_SHOWN]],
-        "more_entries": len(entries) > LEDGER_SHOWN,
-        "lots": lots,
+        "entries": [(e, explain.why(e)) for e in entries],
+        "more_entries": ledger.ok and ledger.data["next_before"] is not None,
+        "lots": Block(data=lots.data["lots"]) if lots.ok else lots,
         "messages": messages,
         "referrals": referrals,
         "challenges": challenges,
         "contact": contact,
+        # What the operator can redeem for the member: the rewards on offer.
+        "rewards": [r for r in rewards.data["rewards"] if r["active"]] if rewards.ok else [],
         "request_id": uuid.uuid4(),  # a fresh one per form: sent twice, the adjustment counts once
+        "redeem_id": uuid.uuid4(),  # and the redemption is made once
     }
-
-
-def _lots_missing(ledger: Block) -> Block:
-    if not ledger.ok:
-        return ledger
-    return Block(missing=("lots_too_long", {"count": LEDGER_READ}))
 
 
 @pages.get("/members/{member_id}", **declared(P.MEMBER_READ))
@@ -185,7 +196,7 @@ async def adjust(request: Request, member_id: MemberPath) -> Response:
     form = await _form(request, session.CSRF_FIELD, "points", "reason", "request_id")
     check_csrf(current, form.get(session.CSRF_FIELD))
     try:
-        points = int(form.get("points", "").strip().translate(_ASCII_DIGITS))
+        points = int(i18n.typed(form.get("points", "")))
         request_id = uuid.UUID(form.get("request_id", ""))
     except ValueError as error:
         raise BadForm("bad_request", "points is a whole number") from error
@@ -201,6 +212,35 @@ async def adjust(request: Request, member_id: MemberPath) -> Response:
     return render(request, "member.html.j2", current, status=422, refused=refused, adjusted=None, **view)
 
 
+@pages.post("/members/{member_id}/redemptions", **declared(P.MEMBER_ACT))
+async def redeem(request: Request, member_id: MemberPath) -> Response:
+    """A reward taken on the member's behalf (at the desk, on the phone): points' redemption reserved and
+    confirmed at once, its code shown; points audits both steps under the operator's name. The page is
+    answered directly, not redirected to, so the code is never in a URL; sent again, the same
+    ``request_id`` gives the same redemption and code."""
+    current = signed_in(request, P.MEMBER_ACT)
+    form = await _form(request, session.CSRF_FIELD, "reward_id", "request_id")
+    check_csrf(current, form.get(session.CSRF_FIELD))
+    try:
+        request_id = uuid.UUID(form.get("request_id", ""))
+    except ValueError as error:
+        raise BadForm("bad_request", "request_id is not a UUID") from error
+    body = {"request_id": str(request_id), "member_id": member_id, "reward_id": form.get("reward_id", "")}
+    async with Backends(_settings(request), current.token) as call:
+        done = await call.post("points", "/v1/redemptions", P.MEMBER_ACT, body)
+        if done.ok:
+            done = await call.post("points", f"/v1/redemptions/{request_id}/confirm", P.MEMBER_ACT, {})
+    view = await _member_view(request, current, member_id)
+    if done.ok:
+        reward = next((r for r in view["rewards"] if r["reward_id"] == done.data["reward_id"]), None)
+        redeemed = {**done.data, "name": reward["name"] if reward else done.data["reward_id"]}
+        return render(request, "member.html.j2", current, adjusted=None, redeemed=redeemed, **view)
+    refused = done.detail or done.missing
+    return render(
+        request, "member.html.j2", current, status=422, redeem_refused=refused, adjusted=None, **view
+    )
+
+
 @pages.get("/audit", **declared(P.AUDIT_READ))
 async def audit(request: Request) -> Response:
     """Recent operator writes on points (adjustments, rules, rewards...): who, what, on what, when."""
@@ -211,9 +251,90 @@ async def audit(request: Request) -> Response:
 
 
 @pages.get("/program", **declared(P.PROGRAM_WRITE))
-async def program(request: Request) -> Response:
-    """The program's setup (a first page: the rule sets, read-only; the editor comes next)."""
+async def program(
+    request: Request,
+    start_from: Annotated[int | None, Query(alias="from", ge=0, le=2**31 - 1)] = None,
+    published: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> Response:
+    """The earning rules: the versions (in force, scheduled, earlier) and the editor, filled from the
+    version in force (or the one asked ``?from=``), to preview against past purchases and publish."""
     current = signed_in(request, P.PROGRAM_WRITE)
     async with Backends(_settings(request), current.token) as call:
         found = await call.get("points", "/v1/rules", P.PROGRAM_READ)
-    return render(request, "program.html.j2", current, rules=found)
+    if not found.ok:
+        return render(request, "program.html.j2", current, rules=found)
+    now = utcnow()
+    listed = editing.versions(found.data["versions"], now)
+    chosen = next((v for v in listed if v.version == start_from), None) or _in_force(listed)
+    editor = editing.Editor.of(chosen.version, chosen.rules, now)
+    view = _program_view(found, listed, editor, published)
+    return render(request, "program.html.j2", current, **view)
+
+
+@pages.post("/program", **declared(P.PROGRAM_WRITE))
+async def program_submit(request: Request) -> Response:
+    """The editor's two buttons: **Preview** (what the candidate would have given over the last days,
+    changing nothing) and **Publish** (a new version, in force from its date, audited under the
+    operator's name). Points validates the candidate; each refusal is shown next to its field."""
+    current = signed_in(request, P.PROGRAM_WRITE)
+    form = await _fields(request, editing.FORM_LIMIT)
+    check_csrf(current, next(iter(form.get(session.CSRF_FIELD, [])), None))
+    editor = editing.Editor.read(form)
+    publish = (form.get("action") or [""])[0] == "publish"
+    async with Backends(_settings(request), current.token) as call:
+        found = await call.get("points", "/v1/rules", P.PROGRAM_READ)
+        if not found.ok:
+            # Not acted on, as a refused write is (the block says points is away).
+            return render(request, "program.html.j2", current, status=422, rules=found)
+        listed = editing.versions(found.data["versions"], utcnow())
+        base = next((v for v in listed if v.version == editor.base_version), None) or _in_force(listed)
+        rules = editor.rules(base.rules)
+        if publish:
+            done = await call.post("points", "/v1/rules", P.PROGRAM_WRITE, rules)
+            if done.ok:
+                return RedirectResponse(f"/program?published={done.data['version']}", status_code=303)
+        else:
+            days = int(editor.preview_days) if editor.preview_days.isdigit() else editor.preview_days
+            done = await call.post(
+                "points", "/v1/rules/preview", P.PROGRAM_WRITE, {"rules": rules, "days": days}
+            )
+    view = _program_view(found, listed, editor)
+    if done.ok:
+        return render(request, "program.html.j2", current, **view, preview=done.data)
+    errors = editing.field_errors(editor, done.errors, _PROGRAM_INPUTS | _inputs_of(editor))
+    refused = None if done.errors else (done.detail or done.missing)
+    return render(
+        request, "program.html.j2", current, status=422, **view | {"errors": errors}, refused=refused
+    )
+
+
+# The inputs of the editor every form has (the rates' and multipliers' are named by their key).
+_PROGRAM_INPUTS = {
+    "effective_from", "base_rates", "category_multipliers", "welcome_bonus", "cap_per_day", "cap_per_receipt",
+    "preview_days", "promotion.name", "promotion.multiplier", "promotion.starts_on", "promotion.ends_on",
+    "promotion.weekdays", "promotion.categories",
+}  # fmt: skip
+
+
+def _inputs_of(editor: editing.Editor) -> set[str]:
+    return {f"base_rates.{c}" for c, _ in editor.base_rates} | {
+        f"category_multipliers.{c}" for c, _ in editor.categories
+    }
+
+
+def _in_force(listed: list[editing.Version]) -> editing.Version:
+    """The version the editor starts from by default: the one in force (or, before any, the newest)."""
+    return next((v for v in listed if v.status in ("in_force", "default")), listed[0])
+
+
+def _program_view(
+    found: Block, listed: list[editing.Version], editor: editing.Editor, published: int | None = None
+) -> dict[str, Any]:
+    return {
+        "published": published,
+        "rules": found,
+        "versions": listed,
+        "editor": editor,
+        "errors": editing.FieldErrors(),
+        "weekdays": editing.WEEKDAYS,
+    }

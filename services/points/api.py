@@ -6,21 +6,32 @@ caller's token, and every operator write is recorded in the audit log with the s
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from services.points import actions
 from services.points import schemas as out
 from services.points.domain.loyalty import MAIN, PROGRAM_ID, LoyaltyProgram
 from services.points.domain.rules import RuleSet
 from services.points.http import on_behalf, write_through
+from services.points.preview import preview
 from services.points.program import Program
 from services.points.settings import PointsSettings
-from services.points.store.earning import add_rule_set, partner_settlement, rule_set_versions
-from services.points.store.ledger import balance_of, balances_of, ledger_page
+from services.points.store.earning import (
+    add_rule_set,
+    earned_by_purchases,
+    first_credits,
+    partner_settlement,
+    purchases_between,
+    rule_set_versions,
+    tier_steps_of,
+)
+from services.points.store.ledger import balance_of, balances_of, ledger_page, open_lots
 from services.points.store.loyalty import loyalty_program, loyalty_programs, put_loyalty_program
 from services.points.store.rewards import catalog, upsert_reward
 from shared.audit import record
@@ -28,9 +39,10 @@ from shared.boundary import GuardedRoute
 from shared.contracts import LOYALTY_PROGRAM_DEFINED, LoyaltyProgramDefined
 from shared.contracts.common import MAX_POINTS
 from shared.contracts.envelope import utcnow
-from shared.errors import Invalid, NotFound
+from shared.errors import Declined, Invalid, NotFound
 from shared.identity import Caller, Permission, require_member, secured
 from shared.outbox import append, emitted
+from shared.refusal import Refused
 
 api = APIRouter(prefix="/v1", tags=["points"], route_class=GuardedRoute)
 
@@ -38,6 +50,10 @@ api = APIRouter(prefix="/v1", tags=["points"], route_class=GuardedRoute)
 P = Permission
 # The most ledger entries one export carries (a member with more is exported by the ledger's pages).
 EXPORT_LIMIT = 100_000
+# A preview's longest period (the purchases it replays are kept VAFA_POINTS_PURCHASE_HISTORY_DAYS, 120 by
+# default), and the most purchases one replays: it runs in the request, off the event loop, in seconds.
+PREVIEW_MAX_DAYS = 120
+PREVIEW_MAX_PURCHASES = 200_000
 
 
 # Which loyalty program a read or a write is about; ``main`` unless named.
@@ -317,3 +333,88 @@ async def export(member_id: str, request: Request) -> dict[str, Any]:
             if program.export is not None:
                 document |= await program.export(conn, member_id)
         return document
+
+
+class PreviewIn(BaseModel):
+    """A candidate rule set and the period to replay it over: the last ``days``, or ``from`` and ``to``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    rules: RuleSet
+    days: int | None = Field(default=None, ge=1, le=PREVIEW_MAX_DAYS)
+    start: AwareDatetime | None = Field(default=None, alias="from")
+    end: AwareDatetime | None = Field(default=None, alias="to")
+    top: int = Field(default=10, ge=1, le=100, description="how many members to list")
+
+    @model_validator(mode="after")
+    def _one_period(self) -> PreviewIn:
+        if (self.days is None) == (self.start is None and self.end is None):
+            raise Refused("days", "one_period", "give days, or from and to")
+        if self.days is None:
+            if self.start is None or self.end is None:
+                raise Refused("to" if self.end is None else "from", "period_incomplete", "give from and to")
+            if self.end <= self.start:
+                raise Refused("to", "window_empty", "to must be after from")
+            if self.end - self.start > timedelta(days=PREVIEW_MAX_DAYS):
+                raise Refused("to", "period_too_long", f"a period is at most {PREVIEW_MAX_DAYS} days")
+        return self
+
+
+@api.post("/rules/preview", response_model=out.RulePreview, **secured(P.PROGRAM_WRITE))
+async def preview_rules(body: PreviewIn, request: Request, program: InProgram = MAIN) -> dict[str, Any]:
+    """Had ``rules`` been in force over the period, what the purchases made in it would have earned,
+    against what they did: totals and the members whose points change most. Changes nothing.
+
+    Replays the purchases kept as they came through the rules engine (``services/points/preview.py``
+    says what it leaves out: partner campaigns, targeted promotions, returns). program:write, not
+    program:read: it is the rules editor's tool, it names members and what they earned (program:read
+    is every member's own right, to read the rules), and each call replays up to months of purchases."""
+    settings: PointsSettings = request.app.state.settings
+    now = utcnow()
+    end = min(body.end or now, now)
+    start = body.start or end - timedelta(days=body.days or 0)
+    kept_since = now - timedelta(days=settings.points_purchase_history_days)
+    if start < kept_since:
+        field = "from" if body.start else "days"
+        raise Declined(
+            f"purchases are kept {settings.points_purchase_history_days:g} days: the period starts before",
+            field=field, rule="before_history",
+        )  # fmt: skip
+    async with request.app.state.engine.connect() as conn:
+        loyalty = (await loyalty_programs(conn)).get(program)
+        if loyalty is None:
+            raise NotFound(f"there is no loyalty program {program!r}", title="Unknown program")
+        kept = await purchases_between(conn, start, end, limit=PREVIEW_MAX_PURCHASES + 1)
+        if len(kept) > PREVIEW_MAX_PURCHASES:
+            raise Declined(
+                f"the period holds more than {PREVIEW_MAX_PURCHASES} purchases: preview a shorter one",
+                field="from" if body.start else "days", rule="too_many_purchases",
+            )  # fmt: skip
+        kept = [k for k in kept if loyalty.takes_chain(k.purchase.chain_id)]  # the program's purchases
+        members = {k.purchase.member_id for k in kept}
+        ids = [k.event_id for k in kept]
+        earned = await earned_by_purchases(conn, ids, program)
+        tiers = await tier_steps_of(conn, members, program)
+        firsts = await first_credits(conn, members, program)
+    # CPU-bound: off the event loop, so the service's consumer and other requests go on meanwhile.
+    found = await asyncio.to_thread(preview, body.rules, kept, earned, tiers, firsts, body.top)
+    return {
+        "from": start, "to": end, "purchases": found.purchases, "members": found.members,
+        "points_now": found.points_now, "points_candidate": found.points_candidate,
+        "difference": found.difference,
+        "top": [
+            {"member_id": f.member_id, "purchases": f.purchases, "now": f.now, "candidate": f.candidate,
+             "difference": f.difference}
+            for f in found.top
+        ],
+    }  # fmt: skip
+
+
+@api.get("/members/{member_id}/lots", response_model=out.Lots, **secured(P.MEMBER_READ))
+async def get_lots(member_id: str, request: Request, program: InProgram = MAIN) -> dict[str, Any]:
+    """The member's lots with points left, oldest first (spent and expiring in that order), each with
+    when it was earned and when what is left of it expires."""
+    async with request.app.state.engine.connect() as conn:
+        if await balance_of(conn, member_id, program) is None:
+            raise NotFound(f"member {member_id!r} has no points yet", title="Unknown member")
+        return {"member_id": member_id, "lots": await open_lots(conn, member_id, program)}

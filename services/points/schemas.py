@@ -149,3 +149,35 @@ class Export(OpenOut):
     balance: int
     debt: int
     ledger: list[LedgerEntry]
+
+
+class PreviewMember(Out):
+    member_id: str
+    purchases: int = Field(description="purchases of the member in the period")
+    now: int = Field(description="the points those purchases earned")
+    candidate: int = Field(description="the points they would have earned under the candidate")
+    difference: int = Field(description="candidate - now")
+
+
+class RulePreview(Out):
+    from_: datetime = Field(alias="from")
+    to: datetime
+    purchases: int = Field(description="purchases replayed: those kept and earned in the period")
+    members: int
+    points_now: int
+    points_candidate: int
+    difference: int = Field(description="points_candidate - points_now")
+    top: list[PreviewMember] = Field(description="the members whose points change most, either way")
+
+
+class OpenLot(Out):
+    lot_id: uuid.UUID
+    points: int = Field(description="what the credit gave (after any debt it paid back)")
+    remaining: int = Field(description="what is left of it to spend")
+    earned_at: datetime
+    expires_at: datetime | None = Field(description="when what is left expires; null: never")
+
+
+class Lots(Out):
+    member_id: str
+    lots: list[OpenLot] = Field(description="lots with points left, oldest first (spent in that order)")

@@ -120,6 +120,10 @@ async def test_every_route_of_every_service_answers_each_principal_as_its_rule_s
                     if (method, template) == ("post", "/v1/redemptions"):
                         # The member is in the body: whose it is decides (here the own member's).
                         body = {"request_id": str(uuid.uuid4()), "member_id": OWN, "reward_id": "none"}
+                    if (method, template) == ("post", "/v1/rules/preview"):
+                        # A whole preview, so a role it is for gets its figures, not only a 422.
+                        rules = {"effective_from": "2026-01-01T00:00:00Z", "base_rates": {"IRR": "1"}}
+                        body = {"rules": rules, "days": 7}
                     request = (method.upper(), process.url + path, body)
 
                     for label, headers in (

@@ -72,6 +72,9 @@ async def test_an_operator_finds_a_member_reads_why_adjusts_and_sees_it_audited_
             return answer.json()["balance"] if answer.status_code == 200 else None
 
         balance = await eventually(earned, what="points earned")
+        # A reward on offer: the member page offers to redeem it for them.
+        coffee = {"name": "Free coffee", "kind": "free_item", "cost_points": 250, "stock": 40}
+        assert (await client.put("/v1/rewards/coffee", json=coffee)).status_code == 200
         (earn,) = (await client.get(f"/v1/members/{member}/ledger")).json()["entries"]
     (rule,) = earn["details"]["rules"]  # the base rate: 3,000,000 IRR x 0.0001 = 300
     assert (rule["points"], balance) == (300, 300)

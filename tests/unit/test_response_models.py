@@ -66,6 +66,29 @@ check(
     },
 )
 check(
+    s.RulePreview,
+    {
+        "from": now,
+        "to": now,
+        "purchases": 3,
+        "members": 2,
+        "points_now": 825,
+        "points_candidate": 1000,
+        "difference": 175,
+        "top": [{"member_id": "m", "purchases": 1, "now": 550, "candidate": 700, "difference": 150}],
+    },
+)
+check(
+    s.Lots,
+    {
+        "member_id": "m",
+        "lots": [
+            {"lot_id": uuid.uuid4(), "points": 300, "remaining": 120, "earned_at": now, "expires_at": now},
+            {"lot_id": uuid.uuid4(), "points": 5, "remaining": 5, "earned_at": now, "expires_at": None},
+        ],
+    },
+)
+check(
     s.Reward,
     {
         "reward_id": "r",

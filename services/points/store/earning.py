@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.points.domain.loyalty import MAIN
 from services.points.domain.rules import RuleSet
 from services.points.domain.tiering import Step
+from services.points.preview import Earned, Kept
+from services.points.store.ledger import TIER_CORRECTION
 from services.points.store.tables import (
     campaigns,
     daily_earnings,
@@ -235,12 +237,57 @@ async def keep_purchases(conn: AsyncConnection, purchases: Sequence[Envelope[Pur
 
 
 async def purchases_between(
-    conn: AsyncConnection, start: datetime, end: datetime
-) -> list[tuple[uuid.UUID, datetime, PurchaseRecorded]]:
-    """The purchases kept that were made in [start, end), oldest first."""
+    conn: AsyncConnection, start: datetime, end: datetime, limit: int | None = None
+) -> list[Kept]:
+    """The purchases kept that were made in [start, end), oldest first (the first ``limit`` of them)."""
     rows = await conn.execute(
         select(purchase_history.c.event_id, purchase_history.c.occurred_at, purchase_history.c.body)
         .where(purchase_history.c.occurred_at >= start, purchase_history.c.occurred_at < end)
         .order_by(purchase_history.c.occurred_at, purchase_history.c.event_id)
+        .limit(limit)
     )
-    return [(i, at, PurchaseRecorded.model_validate(body)) for i, at, body in rows]
+    return [Kept(i, at, PurchaseRecorded.model_validate(body)) for i, at, body in rows]
+
+
+async def earned_by_purchases(
+    conn: AsyncConnection, purchase_ids: Sequence[uuid.UUID], program_id: str = MAIN
+) -> dict[uuid.UUID, Earned]:
+    """What each purchase's earn entry gave, with the tier corrections later made to it, and of that
+    what partner campaigns funded (a rule set's preview compares its own points with the rest)."""
+    if not purchase_ids:
+        return {}
+    rows = await conn.execute(
+        text(
+            "SELECT e.source_event_id AS purchase, e.points + coalesce(c.earned, 0) AS points, "
+            "coalesce((SELECT sum((f->>'points')::bigint) "
+            "FROM jsonb_array_elements(e.details->'funding') f), 0) AS funded "
+            "FROM ledger e LEFT JOIN (SELECT details->>'purchase_event_id' AS purchase, "
+            "sum((details->>'earned')::bigint) AS earned FROM ledger WHERE kind = 'adjust' "
+            "AND details->>'reason' = :correction AND details->>'purchase_event_id' = ANY(:texts) "
+            "AND program_id = :program "
+            "GROUP BY 1) c ON c.purchase = e.source_event_id::text "
+            "WHERE e.kind = 'earn' AND e.program_id = :program AND e.source_event_id = ANY(:ids)"
+        ),
+        {
+            "ids": list(purchase_ids),
+            "texts": [str(i) for i in purchase_ids],
+            "correction": TIER_CORRECTION,
+            "program": program_id,
+        },
+    )
+    return {r.purchase: Earned(int(r.points), int(r.funded)) for r in rows}
+
+
+async def first_credits(
+    conn: AsyncConnection, members: Iterable[str], program_id: str = MAIN
+) -> set[uuid.UUID]:
+    """The source event of each member's first ledger entry, when it was an earn: the purchase that made
+    them known to points, which got the welcome bonus."""
+    rows = await conn.execute(
+        text(
+            "SELECT DISTINCT ON (member_id) source_event_id, kind FROM ledger "
+            "WHERE program_id = :program AND member_id = ANY(:members) ORDER BY member_id, id"
+        ),
+        {"members": sorted(set(members)), "program": program_id},
+    )
+    return {r.source_event_id for r in rows if r.kind == "earn"}

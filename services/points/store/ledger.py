@@ -302,3 +302,17 @@ async def holders(conn: AsyncConnection, limit: int, program_id: str = MAIN) -> 
         .limit(limit)
     )
     return [r.member_id for r in rows]
+
+
+async def open_lots(conn: AsyncConnection, member_id: str, program_id: str = MAIN) -> list[dict[str, Any]]:
+    """The member's lots with points left, oldest first (the order they are spent and expire in)."""
+    rows = await conn.execute(
+        select(lots.c.lot_id, lots.c.original, lots.c.remaining, lots.c.earned_at, lots.c.expires_at)
+        .where(lots.c.program_id == program_id, lots.c.member_id == member_id, lots.c.remaining > 0)
+        .order_by(lots.c.earned_at, lots.c.lot_id)
+    )
+    return [
+        {"lot_id": r.lot_id, "points": r.original, "remaining": r.remaining, "earned_at": r.earned_at,
+         "expires_at": r.expires_at}
+        for r in rows
+    ]  # fmt: skip
