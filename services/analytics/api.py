@@ -1,8 +1,9 @@
-"""HTTP reads of every KPI, for a period and scope (currency, chain, store, segment; partner where it
-applies). Periods are [from, to) in UTC; the last 30 days when not given."""
+"""HTTP reads of every KPI, for a period and scope (loyalty program, currency, chain, store, segment;
+partner where it applies). Periods are [from, to) in UTC; the last 30 days when not given."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -13,12 +14,13 @@ from pydantic import AwareDatetime
 
 from services.analytics import figures
 from services.analytics import schemas as out
+from services.analytics.domain.facts import MAIN
 from services.analytics.domain.kpis import Group, promotion_lift
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.store import repository
 from shared.boundary import GuardedRoute
 from shared.contracts.envelope import utcnow
-from shared.errors import Invalid
+from shared.errors import Invalid, NotFound
 from shared.identity import Permission, secured
 
 api = APIRouter(prefix="/v1/kpis", tags=["analytics"], route_class=GuardedRoute)
@@ -30,6 +32,27 @@ def exact(figures: dict[str, Any]) -> dict[str, Any]:
     """Decimals as JSON strings: money and ratios keep every digit (FastAPI would make them floats)."""
     encoded: dict[str, Any] = jsonable_encoder(figures, custom_encoder={Decimal: str})
     return encoded
+
+
+async def known_program(
+    request: Request,
+    program: Annotated[
+        str,
+        Query(
+            pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",  # how points names a program
+            description="the loyalty program (default: main, every chain)",
+        ),
+    ] = MAIN,
+) -> str:
+    """The program asked for, known to analytics (main, or one points has told of), or a 404."""
+    if program != MAIN:
+        async with request.app.state.engine.connect() as conn:
+            if program not in await repository.programs(conn):
+                raise NotFound(f"there is no loyalty program {program!r}", title="Unknown program")
+    return program
+
+
+Program = Annotated[str, Depends(known_program)]
 
 
 class Filters:
@@ -66,7 +89,15 @@ class Filters:
         self.engine = request.app.state.engine
 
 
-Chosen = Annotated[Filters, Depends()]
+Unscoped = Annotated[Filters, Depends()]
+
+
+def for_program(f: Unscoped, program: Program) -> Filters:
+    f.scope = replace(f.scope, program=program)
+    return f
+
+
+Chosen = Annotated[Filters, Depends(for_program)]
 
 
 @api.get("/summary", response_model=out.Summary, **INSIGHT)
@@ -110,14 +141,14 @@ async def partners(f: Chosen, partner: str | None = None) -> dict[str, Any]:
 
 
 @api.get("/segments", response_model=out.Segments, **INSIGHT)
-async def segments(request: Request) -> dict[str, Any]:
-    """Members per loyalty x profitability segment and per RFM label, as last computed."""
+async def segments(request: Request, program: Program) -> dict[str, Any]:
+    """The program's members per loyalty x profitability segment and per RFM label, as last computed."""
     async with request.app.state.engine.connect() as conn:
-        return await repository.segment_counts(conn)
+        return await repository.segment_counts(conn, program)
 
 
 @api.get("/notifications", response_model=out.Notifications, **INSIGHT)
-async def notifications(f: Chosen) -> dict[str, Any]:
+async def notifications(f: Unscoped) -> dict[str, Any]:
     """Messages per channel and outcome."""
     async with f.engine.connect() as conn:
         return {"channels": await repository.notifications_between(conn, f.period.start, f.period.end)}

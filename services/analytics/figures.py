@@ -88,6 +88,6 @@ async def everything(
         "tiers": await store.tiers_at(conn, scope, period.start, period.end),
         "vip": await vip(conn, scope, period),
         "partners": await store.partners_between(conn, scope, period.start, period.end, partner),
-        "segments": await store.segment_counts(conn),
+        "segments": await store.segment_counts(conn, scope.program),
         "notifications": await store.notifications_between(conn, period.start, period.end),
     }

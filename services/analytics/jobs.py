@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.analytics import figures
+from services.analytics.domain.facts import MAIN
 from services.analytics.domain.segments import LAPSED, Segment, segments
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.store import MIGRATIONS, tables
@@ -21,10 +22,20 @@ from shared.service import Job, jobs_command, retention_job, run_jobs_once
 
 
 async def refresh_segments(conn: AsyncConnection, settings: AnalyticsSettings, now: datetime) -> int:
-    """Segments over the last twelve months as of ``now``; returns how many members changed."""
-    window = await store.window_customers(conn, settings.analytics_currency, now - figures.YEAR, now)
-    fresh = segments(window)
-    known = await store.current_segments(conn)
+    """Segments over the last twelve months as of ``now``, in each loyalty program; returns how many
+    members' segments changed."""
+    changed = 0
+    for program in await store.programs(conn):
+        changed += await _refresh_program(conn, settings, program, now)
+    return changed
+
+
+async def _refresh_program(
+    conn: AsyncConnection, settings: AnalyticsSettings, program: str, now: datetime
+) -> int:
+    scope = store.Scope(settings.analytics_currency, program=program)
+    fresh = segments(await store.window_customers(conn, scope, now - figures.YEAR, now))
+    known = await store.current_segments(conn, program)
     for member in known.keys() - fresh.keys():
         fresh[member] = Segment(LAPSED, "000", LAPSED)
     changed = [
@@ -37,14 +48,24 @@ async def refresh_segments(conn: AsyncConnection, settings: AnalyticsSettings, n
     upsert = insert(member_segments)
     await conn.execute(
         upsert.on_conflict_do_update(
-            index_elements=[member_segments.c.member_id],
+            index_elements=[member_segments.c.program_id, member_segments.c.member_id],
             set_={c: upsert.excluded[c] for c in ("segment", "rfm", "rfm_label", "as_of")},
         ),
         [
-            {"member_id": m, "segment": s.segment, "rfm": s.rfm, "rfm_label": s.rfm_label, "as_of": now}
+            {
+                "program_id": program,
+                "member_id": m,
+                "segment": s.segment,
+                "rfm": s.rfm,
+                "rfm_label": s.rfm_label,
+                "as_of": now,
+            }
             for m, s in changed
         ],
     )
+    if program != MAIN:
+        # segment.changed names no program: what targets a segment (points' promotions) targets main's.
+        return len(changed)
     await append(
         conn,
         [
@@ -106,7 +127,7 @@ class KpiGauges:
         for figure, value in (await figures.points(conn, scope, period)).items():
             if value is not None:
                 self.points.labels(figure).set(float(value))
-        for segment, n in (await store.segment_counts(conn))["matrix"].items():
+        for segment, n in (await store.segment_counts(conn, scope.program))["matrix"].items():
             self.segments.labels(segment).set(n)
         return 0  # a reading, not work: one round per interval
 

@@ -27,6 +27,7 @@ class ScopeOut(Out):
     chain: str | None
     store: str | None
     segment: str | None
+    program: str = Field(description="the loyalty program")
 
 
 class Customers(Out):

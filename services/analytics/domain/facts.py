@@ -1,7 +1,10 @@
 """Each event the program produces, as the one row of fact it adds (pure: no I/O).
 
 Facts are keyed by the event id and carry the event's own time, so replaying the topics from the start
-adds the same rows and every figure computed from them comes out the same.
+adds the same rows and every figure computed from them comes out the same. Points moves and tier changes
+carry the loyalty program they happened in; a purchase carries its chain, which says the programs it
+belongs to (``store.repository.Scope``). A program's definition is no fact but the registry's row for it:
+the latest definition replaces the one before (``replaces``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from shared.contracts import (
     BirthdayBonus,
     Envelope,
     GamePlayed,
+    LoyaltyProgramDefined,
     MemberEnrolled,
     NotificationOutcome,
     PartnerPurchaseRecorded,
@@ -34,11 +38,16 @@ from shared.contracts import (
     VipMembership,
 )
 
+MAIN = "main"  # the program open to every chain, in every deployment from the start
+
 
 @dataclass(frozen=True)
 class Fact:
     table: str
     row: dict[str, Any]
+    # The row's key, when a later row of that key replaces it (a program's definition) instead of the
+    # first one standing (a fact, keyed by its event id, added once however often it is replayed).
+    replaces: str | None = None
 
 
 # How each kind of points event moves the members' balances (the sign), for the points economics.
@@ -127,6 +136,8 @@ def fact_of(event: Envelope[Any]) -> Fact | None:
                 "tier_changes",
                 base
                 | {
+                    # tier.changed says its ladder's program once tiers runs one per program.
+                    "program_id": getattr(p, "program_id", MAIN),
                     "member_id": p.member_id,
                     "from_tier": p.from_tier,
                     "to_tier": p.to_tier,
@@ -154,6 +165,19 @@ def fact_of(event: Envelope[Any]) -> Fact | None:
                     "occurred_at": at,
                 },
             )
+        case LoyaltyProgramDefined():
+            return Fact(
+                "loyalty_programs",
+                {
+                    "program_id": p.program_id,
+                    "name": p.name,
+                    "chains": sorted(p.chains),
+                    "partners": sorted(p.partners),
+                    "active": p.active,
+                    "defined_at": at,
+                },
+                replaces="program_id",
+            )
     if type(p) in POINT_KINDS:
         kind, sign = POINT_KINDS[type(p)]
         funded = sum(p.partner_points.values()) if isinstance(p, PointsEarned) else 0
@@ -161,6 +185,7 @@ def fact_of(event: Envelope[Any]) -> Fact | None:
             "points_moves",
             base
             | {
+                "program_id": p.program_id,
                 "member_id": p.member_id,
                 "kind": kind,
                 "points": sign * p.points,

@@ -7,11 +7,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, exists, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Table, and_, exists, func, literal, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.analytics.domain.facts import MAIN
 from services.analytics.domain.kpis import Customer, Group
 from services.analytics.store.tables import (
+    loyalty_programs,
     member_segments,
     members,
     notifications,
@@ -27,17 +29,20 @@ from services.analytics.store.tables import (
 
 @dataclass(frozen=True)
 class Scope:
-    """Which sales a figure counts: one currency, optionally one chain, store or segment."""
+    """Which sales a figure counts: one loyalty program's (main: every chain's) in one currency,
+    optionally of one chain, store or segment."""
 
     currency: str
     chain: str | None = None
     store: str | None = None
     segment: str | None = None
+    program: str = MAIN
 
     def sales(self, table: Table, start: datetime | None, end: datetime) -> ColumnElement[bool]:
         clauses = [table.c.currency == self.currency, table.c.occurred_at < end]
         if start is not None:
             clauses.append(table.c.occurred_at >= start)
+        clauses.append(self.program_chains(table.c.chain_id))
         if self.chain:
             clauses.append(table.c.chain_id == self.chain)
         if self.store:
@@ -55,10 +60,39 @@ class Scope:
             clauses.append(self._in_segment(column))
         return and_(*clauses)
 
+    def program_chains(self, column: Any) -> ColumnElement[bool]:
+        """Sales at the program's chains: those it lists, or every chain when it lists none (as points
+        has it: a program naming only partner brands is open to every chain)."""
+        p = loyalty_programs.c
+        return self._listed(column, p.chains, func.cardinality(p.chains) == 0)
+
+    def program_partners(self, column: Any) -> ColumnElement[bool]:
+        """A partner brand's purchases: of the partners the program lists, or of every partner when it
+        lists neither chains nor partners."""
+        p = loyalty_programs.c
+        return self._listed(
+            column, p.partners, and_(func.cardinality(p.chains) == 0, func.cardinality(p.partners) == 0)
+        )
+
+    def _listed(self, column: Any, listed: Any, open_to_all: ColumnElement[bool]) -> ColumnElement[bool]:
+        """Read from the program's registry row in the query: no copy of a purchase per program to keep,
+        and no dependence on whether a definition or a purchase was consumed first (their topics differ,
+        a replay may take them in any order). The program's list as it stands counts its chains' past
+        sales too, as the ``chain`` filter does."""
+        if self.program == MAIN:
+            return true()
+        named = loyalty_programs.c.program_id == self.program
+        return or_(column.in_(select(func.unnest(listed)).where(named)), exists().where(named, open_to_all))
+
+    def moves(self, table: Table) -> ColumnElement[bool]:
+        """Figures kept per program (points moves, tier changes): the program's own."""
+        return and_(table.c.program_id == self.program, self.members(table.c.member_id))
+
     def _in_segment(self, column: Any) -> ColumnElement[bool]:
-        """Members in the segment: a loyalty x profitability cell or an RFM label."""
+        """Members in the segment (of the program's): a loyalty x profitability cell or an RFM label."""
         chosen = select(member_segments.c.member_id).where(
-            (member_segments.c.segment == self.segment) | (member_segments.c.rfm_label == self.segment)
+            member_segments.c.program_id == self.program,
+            (member_segments.c.segment == self.segment) | (member_segments.c.rfm_label == self.segment),
         )
         return column.in_(chosen)  # type: ignore[no-any-return]
 
@@ -143,7 +177,7 @@ async def points_between(
     conn: AsyncConnection, scope: Scope, start: datetime, end: datetime
 ) -> tuple[dict[str, int], int, int]:
     """Points per kind of move in the period, the partner-funded part, and what members hold at ``end``."""
-    in_scope = scope.members(points_moves.c.member_id)
+    in_scope = scope.moves(points_moves)
     rows = await conn.execute(
         select(points_moves.c.kind, func.sum(points_moves.c.points), func.sum(points_moves.c.funded))
         .where(points_moves.c.occurred_at >= start, points_moves.c.occurred_at < end, in_scope)
@@ -166,11 +200,14 @@ async def tiers_at(conn: AsyncConnection, scope: Scope, start: datetime, end: da
     the changes that stand (a correction voids those it replaces), whatever order they came in."""
     t, c = tier_changes.c, tier_changes.alias("later").c
     void = exists().where(
-        c.member_id == t.member_id, c.revision > t.revision, c.corrects_from <= t.effective_from
+        c.program_id == t.program_id,
+        c.member_id == t.member_id,
+        c.revision > t.revision,
+        c.corrects_from <= t.effective_from,
     )
     latest = (
         select(t.member_id, t.to_tier)
-        .where(t.effective_from < end, scope.members(t.member_id), ~void)
+        .where(t.effective_from < end, scope.moves(tier_changes), ~void)
         .order_by(t.member_id, t.effective_from.desc(), t.revision.desc(), t.event_id)
         .distinct(t.member_id)
         .subquery()
@@ -181,7 +218,7 @@ async def tiers_at(conn: AsyncConnection, scope: Scope, start: datetime, end: da
         .where(
             tier_changes.c.effective_from >= start,
             tier_changes.c.effective_from < end,
-            scope.members(tier_changes.c.member_id),
+            scope.moves(tier_changes),
             ~void,
             # A correction may restate the tier held from an instant: that is no move.
             t.from_tier.is_distinct_from(t.to_tier),
@@ -198,7 +235,11 @@ async def tiers_at(conn: AsyncConnection, scope: Scope, start: datetime, end: da
 async def vip_orders_until(conn: AsyncConnection, scope: Scope, end: datetime) -> list[Any]:
     rows = await conn.execute(
         select(vip_orders)
-        .where(vip_orders.c.occurred_at < end, scope.members(vip_orders.c.member_id))
+        .where(
+            vip_orders.c.occurred_at < end,
+            scope.members(vip_orders.c.member_id),
+            scope.program_chains(vip_orders.c.chain_id),
+        )
         .order_by(vip_orders.c.occurred_at, vip_orders.c.event_id)
     )
     return list(rows)
@@ -212,6 +253,7 @@ async def partners_between(
         partner_purchases.c.occurred_at >= start,
         partner_purchases.c.occurred_at < end,
         scope.members(partner_purchases.c.member_id),
+        scope.program_partners(partner_purchases.c.partner_id),
     ]
     if partner:
         clauses.append(partner_purchases.c.partner_id == partner)
@@ -244,23 +286,23 @@ async def notifications_between(
 
 
 async def window_customers(
-    conn: AsyncConnection, currency: str, start: datetime, end: datetime
+    conn: AsyncConnection, scope: Scope, start: datetime, end: datetime
 ) -> list[tuple[str, int, Decimal, datetime]]:
     """(member, purchases, net spend, last purchase) of every customer who bought in [start, end)."""
-    customers = await customers_between(conn, Scope(currency), start, end)
+    customers = await customers_between(conn, scope, start, end)
     return [(c.member_id, c.purchases, c.net, c.last_at) for c in customers if c.purchases and c.last_at]
 
 
-async def current_segments(conn: AsyncConnection) -> dict[str, tuple[str, str, str]]:
-    rows = await conn.execute(select(member_segments))
+async def current_segments(conn: AsyncConnection, program: str) -> dict[str, tuple[str, str, str]]:
+    rows = await conn.execute(select(member_segments).where(member_segments.c.program_id == program))
     return {r.member_id: (r.segment, r.rfm, r.rfm_label) for r in rows}
 
 
-async def segment_counts(conn: AsyncConnection) -> dict[str, dict[str, int]]:
+async def segment_counts(conn: AsyncConnection, program: str) -> dict[str, dict[str, int]]:
     rows = await conn.execute(
-        select(member_segments.c.segment, member_segments.c.rfm_label, func.count()).group_by(
-            member_segments.c.segment, member_segments.c.rfm_label
-        )
+        select(member_segments.c.segment, member_segments.c.rfm_label, func.count())
+        .where(member_segments.c.program_id == program)
+        .group_by(member_segments.c.segment, member_segments.c.rfm_label)
     )
     matrix: dict[str, int] = {}
     rfm: dict[str, int] = {}
@@ -268,6 +310,12 @@ async def segment_counts(conn: AsyncConnection) -> dict[str, dict[str, int]]:
         matrix[segment] = matrix.get(segment, 0) + n
         rfm[label] = rfm.get(label, 0) + n
     return {"matrix": dict(sorted(matrix.items())), "rfm": dict(sorted(rfm.items()))}
+
+
+async def programs(conn: AsyncConnection) -> list[str]:
+    """Every loyalty program analytics knows of: main, and each points has told of."""
+    defined = await conn.scalars(select(loyalty_programs.c.program_id))
+    return sorted({MAIN, *defined})
 
 
 async def promotion_groups(
@@ -281,6 +329,7 @@ async def promotion_groups(
         purchases.c.occurred_at >= chosen.c.occurred_at,
         purchases.c.currency == scope.currency,
         purchases.c.occurred_at < end,
+        scope.program_chains(purchases.c.chain_id),
         *([purchases.c.chain_id == scope.chain] if scope.chain else []),
         *([purchases.c.store_id == scope.store] if scope.store else []),
     )
