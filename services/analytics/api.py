@@ -19,6 +19,7 @@ from services.analytics.domain.kpis import Group, promotion_lift
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.store import repository
 from shared.boundary import GuardedRoute
+from shared.contracts.common import PROGRAM_ID_PATTERN
 from shared.contracts.envelope import utcnow
 from shared.errors import Invalid, NotFound
 from shared.identity import Permission, secured
@@ -39,7 +40,7 @@ async def known_program(
     program: Annotated[
         str,
         Query(
-            pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",  # how points names a program
+            pattern=PROGRAM_ID_PATTERN,
             description="the loyalty program (default: main, every chain)",
         ),
     ] = MAIN,

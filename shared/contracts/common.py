@@ -24,6 +24,8 @@ def _known_zone(name: str) -> str:
 
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
+# How a loyalty program is named (points names them; paths, queries and events carry the name).
+PROGRAM_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 MemberId = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
 TimeZone = Annotated[str, AfterValidator(_known_zone)]
 Quantity = Annotated[Decimal, Field(gt=0, le=100_000, decimal_places=3, allow_inf_nan=False)]

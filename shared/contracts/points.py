@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.contracts.common import MemberId, Points
+from shared.contracts.common import PROGRAM_ID_PATTERN, MemberId, Points
 from shared.contracts.money import Money
 
 
@@ -26,7 +26,7 @@ class _Contract(BaseModel):
 
     # The loyalty program the event is about (a deployment may run several side by side); events from
     # before programs existed are the first program's.
-    program_id: str = Field(default="main", min_length=1, max_length=64)
+    program_id: str = Field(default="main", pattern=PROGRAM_ID_PATTERN)
 
 
 class PointsEarned(_Contract):

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.common import PROGRAM_ID_PATTERN
+
 MAIN = "main"
-PROGRAM_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # how a program is named: in paths, queries and events
+PROGRAM_ID = PROGRAM_ID_PATTERN
 ProgramId = str
 
 
