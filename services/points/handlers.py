@@ -65,25 +65,34 @@ def consumes(programs: Sequence[Program]) -> list[Contract[Any]]:
 
 
 async def _correct_tiers(conn: AsyncConnection, settings: PointsSettings, run: PurchaseRun) -> None:
-    """The earns of members whose tier steps changed, as far back as the policy says, corrected."""
-    since = utcnow() - timedelta(days=settings.points_tier_correction_days)
-    stored = await tier_earns_of(conn, run.retiered, since)
+    """The earns of members whose tier steps changed in the run's program, as far back as the policy
+    says, corrected."""
+    since, program_id = utcnow() - timedelta(days=settings.points_tier_correction_days), run.book.program_id
+    stored = await tier_earns_of(conn, run.retiered, since, program_id)
     earns = {e.purchase_event_id: e for e in stored} | {
         k: e for k, e in run.tier_earns.items() if e.occurred_at >= since
     }
     missing = [k for k in earns if k not in run.originals]
-    run.originals.update(await originals(conn, missing))
+    run.originals.update(await originals(conn, missing, program_id))
     run.correct_tiers(sorted(earns.values(), key=lambda e: (e.occurred_at, e.purchase_event_id)))
 
 
-def belongs(event: Envelope[Any], program: LoyaltyProgram) -> bool:
-    """A purchase belongs to a program open to its chain, a partner's purchase to one its partner is in."""
+def belongs(event: Envelope[Any], program_id: str, program: LoyaltyProgram) -> bool:
+    """A purchase belongs to a program open to its chain, a partner's purchase to one its partner is in,
+    a tier step to the program whose ladder it is on."""
     payload = event.payload
+    if isinstance(payload, TierChanged):
+        return payload.program_id == program_id
     if isinstance(payload, PurchaseRecorded):
         return program.takes_chain(payload.chain_id)
     if isinstance(payload, PartnerPurchaseRecorded):
         return program.takes_partner(payload.partner_id)
     return isinstance(payload, ReturnRecorded)  # wherever its purchase earned
+
+
+def _main_reads(event: Envelope[Any]) -> bool:
+    """Main takes every purchase, return and partner event; of the tier steps, its own ladder's."""
+    return not isinstance(event.payload, TierChanged) or event.payload.program_id == MAIN
 
 
 def ledger_handler(settings: PointsSettings, programs: Sequence[Program] = ()) -> BatchHandler:
@@ -101,11 +110,12 @@ def ledger_handler(settings: PointsSettings, programs: Sequence[Program] = ()) -
         events = [e for e in batch if e.type in ledger_reads]
         if not events:
             return BatchResult()
-        outgoing = await _apply(conn, MAIN, events)
+        own = [e for e in events if _main_reads(e)]
+        outgoing = await _apply(conn, MAIN, own) if own else []
         # The other loyalty programs: what belongs to each earns (or is returned) there too, in program
         # order (one lock order: programs, then members).
         for program_id, loyalty in sorted((await loyalty_programs(conn)).items()):
-            mine = [e for e in events if belongs(e, loyalty)] if program_id != MAIN else []
+            mine = [e for e in events if belongs(e, program_id, loyalty)] if program_id != MAIN else []
             if mine:
                 outgoing += await _apply(conn, program_id, mine)
         await keep_purchases(conn, [e for e in events if isinstance(e.payload, PurchaseRecorded)])
@@ -114,16 +124,14 @@ def ledger_handler(settings: PointsSettings, programs: Sequence[Program] = ()) -
     async def _apply(
         conn: AsyncConnection, program_id: str, events: list[Envelope[Any]]
     ) -> list[OutboxMessage]:
-        """The events through one program's book. Partner campaigns, tier steps and the program packages
-        (games, challenges, ...) are the main program's; another program earns by its own rules, with
-        its own ledger, daily totals and tier lines."""
+        """The events through one program's book. Partner campaigns and the program packages (games,
+        challenges, ...) are the main program's; another program earns by its own rules, with its own
+        ledger, daily totals, tier steps (its own ladder's) and tier lines."""
         main = program_id == MAIN
         members = {e.payload.member_id for e in events if hasattr(e.payload, "member_id")}
         purchases = [e for e in events if isinstance(e.payload, PurchaseRecorded)]
         returns = [e for e in events if isinstance(e.payload, ReturnRecorded)]
-        retiered = (
-            {e.payload.member_id for e in events if isinstance(e.payload, TierChanged)} if main else set()
-        )
+        retiered = {e.payload.member_id for e in events if isinstance(e.payload, TierChanged)}
         found = await originals(conn, (r.payload.original_event_id for r in returns), program_id)
         if not main:  # a return concerns a program only where its purchase earned
             returns = [r for r in returns if r.payload.original_event_id in found]
@@ -148,13 +156,13 @@ def ledger_handler(settings: PointsSettings, programs: Sequence[Program] = ()) -
             budgets=budgets,
             earned_today=await earned_on(conn, days, program_id) if capped else {},
             originals=found,
-            tiers=await tier_steps_of(conn, members) if main else {},
+            tiers=await tier_steps_of(conn, members, program_id),
             hooks=hooks,
         )
         # Campaigns first: within a batch, records of different topics come in no particular order,
         # and a purchase made while a campaign runs should get its bonus whichever came first.
         for event in sorted(events, key=lambda e: not isinstance(e.payload, PartnerCampaignAnnounced)):
-            if main or not isinstance(event.payload, PartnerCampaignAnnounced | TierChanged):
+            if main or not isinstance(event.payload, PartnerCampaignAnnounced):
                 run.apply(event)
         if retiered:
             await _correct_tiers(conn, settings, run)

@@ -102,6 +102,7 @@ class PurchaseRun:
             "event_id": event.event_id, "member_id": member, "effective_from": changed.effective_from,
             "tier": changed.to_tier, "multiplier": changed.benefits.earn_multiplier,
             "revision": changed.revision, "corrects_from": changed.corrects_from,
+            "program_id": self.book.program_id,
         }  # fmt: skip
         self.new_steps.append(row)
         # Told after every stored step: ``seq`` orders them as the tiers service told them.

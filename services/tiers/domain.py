@@ -50,16 +50,24 @@ class Ladder(BaseModel):
         default=Decimal("0.1"), gt=0, le=1, description="nudge when this share of the next threshold is left"
     )
     tiers: list[Tier] = Field(min_length=1)
-    vip_tier: str
+    # Paid VIP membership is main's: main's ladder names the tier it grants, another program's none.
+    vip_tier: str | None = Field(default=None, description="the tier a paid VIP membership grants (main's)")
 
     @model_validator(mode="after")
     def _ordered(self) -> Ladder:
         thresholds = [t.threshold for t in self.tiers]
         if thresholds[0] != 0 or thresholds != sorted(set(thresholds)):
             raise ValueError("tiers climb: the first threshold is 0 and each is higher than the last")
-        if self.vip_tier not in {t.name for t in self.tiers}:
+        if self.vip_tier is not None and self.vip_tier not in {t.name for t in self.tiers}:
             raise ValueError(f"vip_tier {self.vip_tier!r} is not on the ladder")
         return self
+
+    @property
+    def vip(self) -> str:
+        """The tier a paid membership grants; only main's ladder has one (the settings check it)."""
+        if self.vip_tier is None:
+            raise ValueError("this ladder grants no tier for a paid membership")
+        return self.vip_tier
 
     def rank(self, name: str) -> int:
         return next(i for i, t in enumerate(self.tiers) if t.name == name)
@@ -155,10 +163,10 @@ def vip_started(
     ladder: Ladder, standing: Standing, until: datetime, at: datetime
 ) -> tuple[Standing, Change | None]:
     standing = replace(standing, vip_until=until)
-    if ladder.rank(ladder.vip_tier) <= ladder.rank(standing.tier):
+    if ladder.rank(ladder.vip) <= ladder.rank(standing.tier):
         return standing, None
-    change = Change(standing.tier, ladder.vip_tier, "vip_started", at)
-    return replace(standing, tier=ladder.vip_tier, since=at), change
+    change = Change(standing.tier, ladder.vip, "vip_started", at)
+    return replace(standing, tier=ladder.vip, since=at), change
 
 
 def vip_ended(

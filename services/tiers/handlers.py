@@ -11,6 +11,7 @@ from services.tiers.moves import apply_events
 from services.tiers.settings import TiersSettings
 from shared.consumer import BatchHandler, BatchResult
 from shared.contracts import (
+    LOYALTY_PROGRAM_DEFINED,
     POINTS_EARNED,
     POINTS_REVERSED,
     PURCHASE_RECORDED,
@@ -30,6 +31,7 @@ CONSUMES: list[Contract[Any]] = [
     VIP_PURCHASED,
     VIP_RENEWED,
     VIP_CANCELLED,
+    LOYALTY_PROGRAM_DEFINED,  # a ladder per program
 ]
 
 

@@ -26,6 +26,7 @@ def create(settings: TiersSettings | None = None) -> FastAPI:
         emits=EMITS,
         api=api,
         jobs=tiers_jobs(settings),
+        audited=True,  # operators set programs' ladders
     )
     app.state.ladder = settings.ladder()
     return app

@@ -2,11 +2,15 @@
 
 The consumer hands over purchases, returns, points and paid-membership events; the jobs hand over the
 clock (reviews at period end, memberships running out). Both load standings and qualifying activity,
-let the domain decide, and save the result with the events that describe it.
+let the domain decide, and save the result with the events that describe it: one loyalty program at a
+time, each on its own ladder (main's from the settings, another's as an operator set it), in program
+order (one lock order: programs, then members). A program without a ladder keeps its activity and has
+no standings until it gets one.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -25,13 +29,16 @@ from services.tiers.domain import (
     qualifying_value,
     replay,
 )
+from services.tiers.programs import MAIN, counted_in
 from services.tiers.settings import TiersSettings
+from services.tiers.store.programs import keep_programs, ladders_of, programs
 from services.tiers.store.repository import (
     Kept,
     activity_between,
     activity_row,
     add_events,
     add_history,
+    counted,
     due_for_review,
     load_standings,
     mark_vip_reminded,
@@ -52,6 +59,7 @@ from shared.contracts import (
     TIER_PROGRESS,
     Contract,
     Envelope,
+    LoyaltyProgramDefined,
     MembershipStatus,
     PointsEarned,
     PointsReversed,
@@ -66,7 +74,10 @@ from shared.outbox import OutboxMessage, append, emitted
 
 @dataclass
 class Moves:
+    """What one program's ladder moved: the changes, and the events that tell of them."""
+
     settings: TiersSettings
+    program_id: str
     ladder: Ladder
     outgoing: list[OutboxMessage] = field(default_factory=list)
     changes: list[tuple[str, Change]] = field(default_factory=list)
@@ -81,6 +92,7 @@ class Moves:
     def announced(self, member: str, said: Announcement, cause: Envelope[Any] | None) -> None:
         change = said.change
         payload = TierChanged(
+            program_id=self.program_id,
             member_id=member,
             from_tier=change.from_tier,
             to_tier=change.to_tier,
@@ -96,38 +108,63 @@ class Moves:
     def membership(
         self, contract: Contract[Any], member: str, plan: str, ends_at: datetime, cause: Envelope[Any] | None
     ) -> None:
-        status = MembershipStatus(member_id=member, plan=plan, tier=self.ladder.vip_tier, ends_at=ends_at)
+        status = MembershipStatus(member_id=member, plan=plan, tier=self.ladder.vip, ends_at=ends_at)
         self.emit(contract, member, status, cause)
 
 
-def _activity(ladder: Ladder, event: Envelope[Any]) -> dict[str, Any] | None:
+def _activity(ladder: Ladder, program_id: str, event: Envelope[Any]) -> dict[str, Any] | None:
     p = event.payload
     member, at, eid = getattr(p, "member_id", ""), event.occurred_at, event.event_id
     if isinstance(p, PurchaseRecorded):
         spend = ladder.qualifying_spend(p.currency, p.total_amount)
-        return activity_row(eid, member, at, spend=spend, visits=1)
+        return activity_row(eid, program_id, member, at, spend=spend, visits=1)
     if isinstance(p, ReturnRecorded):
-        return activity_row(eid, member, at, spend=-ladder.qualifying_spend(p.currency, p.refund_amount))
+        refund = -ladder.qualifying_spend(p.currency, p.refund_amount)
+        return activity_row(eid, program_id, member, at, spend=refund)
     if isinstance(p, PointsEarned):
-        return activity_row(eid, member, at, points=p.points)
+        return activity_row(eid, program_id, member, at, points=p.points)
     if isinstance(p, PointsReversed):
-        return activity_row(eid, member, at, points=-p.points)
+        return activity_row(eid, program_id, member, at, points=-p.points)
     return None
 
 
 async def apply_events(
     conn: AsyncConnection, settings: TiersSettings, ladder: Ladder, events: Sequence[Envelope[Any]]
 ) -> BatchResult:
-    """Keep the events, then replay each member they concern: what changed, or was wrong, is told."""
+    """Keep the programs told of and the events (each in every program it counts in), then replay
+    each member they concern in each program: what changed, or was wrong, is told."""
+    await keep_programs(conn, [e.payload for e in events if isinstance(e.payload, LoyaltyProgramDefined)])
+    events = [e for e in events if not isinstance(e.payload, LoyaltyProgramDefined)]
+    if not events:
+        return BatchResult()
+    known, ladder_of = await programs(conn), await ladders_of(conn, ladder)
+    where = await counted(
+        conn, (e.payload.original_event_id for e in events if isinstance(e.payload, ReturnRecorded))
+    )
+    concerned: dict[str, list[Envelope[Any]]] = defaultdict(list)
+    activity: list[dict[str, Any]] = []
+    for event in events:
+        for program_id in counted_in(known, event.payload, where):
+            # Spend qualifies in the program's ladder currency (main's while it has no ladder yet).
+            row = _activity(ladder_of.get(program_id, ladder), program_id, event)
+            if row is not None:
+                activity.append(row)
+                concerned[program_id].append(event)
+    vip = [e for e in events if isinstance(e.payload, VipMembership)]  # paid membership is main's
+    concerned[MAIN] += vip
     orders = [
         order_row(e.event_id, e.payload.member_id, e.occurred_at, e.type.removeprefix("vip."),
                   e.payload.plan, e.payload.term_months)
-        for e in events if isinstance(e.payload, VipMembership)
+        for e in vip
     ]  # fmt: skip
-    await add_events(conn, [r for r in (_activity(ladder, e) for e in events) if r is not None], orders)
-    moves = Moves(settings, ladder)
-    await _settle(conn, moves, {e.payload.member_id for e in events}, events, None)
-    return BatchResult(outgoing=moves.outgoing)
+    await add_events(conn, activity, orders)
+    outgoing = []
+    for program_id, theirs in sorted(concerned.items()):
+        if program_id in ladder_of and theirs:
+            moves = Moves(settings, program_id, ladder_of[program_id])
+            await _settle(conn, moves, {e.payload.member_id for e in theirs}, theirs, None)
+            outgoing += moves.outgoing
+    return BatchResult(outgoing=outgoing)
 
 
 async def _settle(
@@ -139,12 +176,12 @@ async def _settle(
 ) -> None:
     """Replay each member's events up to the later of their last event, how far the clock ran before
     and ``clock``; announce the difference from what was told, and save standing and history."""
-    ladder = moves.ladder
+    ladder, program_id = moves.ladder, moves.program_id
     members = sorted(set(members))
-    kept = await load_standings(conn, members)
-    activity = await activity_between(conn, members, None, None)
-    orders = await orders_of(conn, members)
-    told = await told_history(conn, members)
+    kept = await load_standings(conn, program_id, members)
+    activity = await activity_between(conn, program_id, members, None, None)
+    orders = await orders_of(conn, members) if program_id == MAIN else {}  # paid membership is main's
+    told = await told_history(conn, program_id, members)
     latest = {e.payload.member_id: e for e in sorted(events, key=lambda e: e.occurred_at)}
     arrived = {str(e.event_id) for e in events}
     saved: dict[str, Kept] = {}
@@ -182,8 +219,8 @@ async def _settle(
         if cause is not None and not isinstance(cause.payload, VipMembership):
             standing = _nudge(moves, member, standing, mine, cause)
         saved[member] = Kept(standing, revision, horizon, restated)
-    await save_standings(conn, saved, moves.plans)
-    await add_history(conn, moves.changes, moves.replaced)
+    await save_standings(conn, program_id, saved, moves.plans)
+    await add_history(conn, program_id, moves.changes, moves.replaced)
 
 
 _NOTICES = {"started": MEMBERSHIP_STARTED, "renewed": MEMBERSHIP_RENEWED, "ended": MEMBERSHIP_ENDED}
@@ -206,6 +243,7 @@ def _nudge(
     standing, near = nudge(ladder, standing, value)
     if near:
         progress = TierProgress(
+            program_id=moves.program_id,
             member_id=member,
             tier=standing.tier,
             next_tier=near[0],
@@ -221,24 +259,25 @@ def _nudge(
 
 
 async def review_due(conn: AsyncConnection, settings: TiersSettings, ladder: Ladder, now: datetime) -> int:
-    """Members whose period ended more than the grace period ago: the clock runs to ``now`` for them."""
-    members = await due_for_review(conn, now - timedelta(days=ladder.grace_days), 200)
-    return await _run_clock(conn, settings, ladder, members, now)
+    """Members whose period ended more than the grace period ago, in each program by its own ladder:
+    the clock runs to ``now`` for them."""
+    reviewed = 0
+    for program_id, theirs in sorted((await ladders_of(conn, ladder)).items()):
+        members = await due_for_review(conn, program_id, now - timedelta(days=theirs.grace_days), 200)
+        reviewed += await _run_clock(conn, Moves(settings, program_id, theirs), members, now)
+    return reviewed
 
 
 async def end_memberships(
     conn: AsyncConnection, settings: TiersSettings, ladder: Ladder, now: datetime
 ) -> int:
     ended = await memberships_ended(conn, now, 200)
-    return await _run_clock(conn, settings, ladder, [m for m, _ in ended], now)
+    return await _run_clock(conn, Moves(settings, MAIN, ladder), [m for m, _ in ended], now)
 
 
-async def _run_clock(
-    conn: AsyncConnection, settings: TiersSettings, ladder: Ladder, members: list[str], now: datetime
-) -> int:
+async def _run_clock(conn: AsyncConnection, moves: Moves, members: list[str], now: datetime) -> int:
     if not members:
         return 0
-    moves = Moves(settings, ladder)
     await _settle(conn, moves, members, [], now)
     await append(conn, moves.outgoing)
     return len(members)
@@ -248,7 +287,7 @@ async def remind_memberships(
     conn: AsyncConnection, settings: TiersSettings, ladder: Ladder, now: datetime
 ) -> int:
     ending = await memberships_ending(conn, now, now + timedelta(days=settings.tiers_vip_reminder_days), 200)
-    moves = Moves(settings, ladder)
+    moves = Moves(settings, MAIN, ladder)
     for member, plan, until in ending:
         moves.membership(MEMBERSHIP_EXPIRING, member, plan or "vip", until, None)
     if ending:

@@ -43,6 +43,11 @@ class TiersSettings(ServiceSettings):
     tiers_vip_reminder_days: int = 30
 
     def ladder(self) -> Ladder:
+        """Main's ladder (another program's is set through the API); it names the paid VIP tier."""
         if self.tiers_ladder_file:
-            return Ladder.model_validate_json(Path(self.tiers_ladder_file).read_text())
-        return Ladder.model_validate(DEFAULT_LADDER)
+            ladder = Ladder.model_validate_json(Path(self.tiers_ladder_file).read_text())
+        else:
+            ladder = Ladder.model_validate(DEFAULT_LADDER)
+        if ladder.vip_tier is None:
+            raise ValueError("main's ladder names the tier a paid VIP membership grants (vip_tier)")
+        return ladder

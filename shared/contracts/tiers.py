@@ -13,14 +13,20 @@ class _Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class _Told(_Contract):
+    # The loyalty program whose ladder the event is about (a deployment may run several side by side);
+    # events from before programs existed, and paid VIP membership, are the first program's.
+    program_id: str = Field(default="main", min_length=1, max_length=64)
+
+
 class TierBenefits(_Contract):
     earn_multiplier: Decimal = Decimal(1)
     perks: list[str] = Field(default_factory=list)
     birthday_bonus: Points = 0
 
 
-class TierChanged(_Contract):
-    """The member holds ``to_tier`` from ``effective_from`` (event time).
+class TierChanged(_Told):
+    """The member holds ``to_tier`` from ``effective_from`` (event time) on the ladder of ``program_id``.
 
     A member's changes form a step function of time. When a late event rewrites what was told, the
     tiers service sends a correction: changes of the next ``revision`` carrying ``corrects_from``,
@@ -41,7 +47,7 @@ class TierChanged(_Contract):
     )
 
 
-class TierProgress(_Contract):
+class TierProgress(_Told):
     """A nudge: the member is within reach of the next tier."""
 
     member_id: MemberId
@@ -52,7 +58,9 @@ class TierProgress(_Contract):
     window_ends: AwareDatetime | None = None
 
 
-class MembershipStatus(_Contract):
+class MembershipStatus(_Told):
+    """A paid VIP membership's moment: main's (its ``tier`` is on main's ladder)."""
+
     member_id: MemberId
     plan: str
     tier: str

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable
 from datetime import timedelta
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from services.points.store import MIGRATIONS
+from services.tiers.store import MIGRATIONS as TIERS_MIGRATIONS
 from shared.contracts import PURCHASE_RECORDED
 from shared.contracts.envelope import utcnow
 from shared.store.migrate import upgrade
@@ -146,3 +148,150 @@ async def test_a_deployment_from_before_programs_keeps_every_balance_and_lot(
     )
     remaining = await stack.scalar("points", "SELECT remaining FROM lots WHERE lot_id = $1", lot)
     assert remaining == 600
+
+
+MAIN_LADDER = {
+    "vip_tier": "Silver",
+    "tiers": [
+        {"name": "Bronze", "threshold": "0"},
+        {"name": "Silver", "threshold": "20000000", "benefits": {"earn_multiplier": "1.5"}},
+    ],
+}
+CLUB_LADDER = {
+    "tiers": [
+        {"name": "Member", "threshold": "0"},
+        {"name": "Silver", "threshold": "3000000", "benefits": {"earn_multiplier": "2"}},
+    ]
+}
+
+
+async def _tier(tiers: ServiceProcess, member: str, program: str) -> tuple[str, Decimal] | None:
+    async with tiers.client(timeout=30) as c:
+        answer = await c.get(f"/v1/members/{member}/tier", params={"program": program})
+    if answer.status_code != 200:
+        return None
+    return answer.json()["tier"], Decimal(answer.json()["qualifying_value"])
+
+
+async def test_each_program_has_its_own_ladder_and_its_tier_multiplies_its_own_later_purchases(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, tmp_path: Path
+) -> None:
+    """A chain's club beside the coalition's main, each with its rules and ladder, one member in both:
+    the club's tier comes of chain-1 spend only and doubles the club's later earns, never main's."""
+    ladder_file = tmp_path / "ladder.json"
+    ladder_file.write_text(json.dumps(MAIN_LADDER))
+    points = await running(stack, services, log_dir, "points", VAFA_POINTS_EARN_RATE="0.0001")
+    tiers = await running(stack, services, log_dir, "tiers", VAFA_TIERS_LADDER_FILE=str(ladder_file))
+    since = (utcnow() - timedelta(days=30)).isoformat()
+    async with points.client(timeout=30) as c:
+        club = {"name": "Hyperstar club", "chains": ["chain-1"]}
+        assert (await c.put("/v1/loyalty-programs/hyper-club", json=club, headers=TOKEN)).status_code == 200
+        tenfold = {"effective_from": since, "base_rates": {"IRR": "0.001"}}
+        added = await c.post("/v1/rules", params={"program": "hyper-club"}, json=tenfold, headers=TOKEN)
+        assert added.status_code == 201, added.text
+
+    async def set_ladder(program: str, ladder: dict[str, Any]) -> int:
+        async with tiers.client(timeout=30) as c:
+            return (await c.put(f"/v1/ladders/{program}", json=ladder, headers=TOKEN)).status_code
+
+    assert await set_ladder("main", CLUB_LADDER) == 422  # main's is the deployment's setting
+    assert await set_ladder("hyper-club", {**CLUB_LADDER, "vip_tier": "Silver"}) == 422  # VIP is main's
+    # Tiers learns of the club from points (loyalty_program.defined): until then it is unknown there.
+    await eventually(lambda: _is(set_ladder("hyper-club", CLUB_LADDER), 200), what="the club's ladder set")
+    async with tiers.client(timeout=30) as c:
+        assert (await c.get("/v1/ladders/hyper-club")).json()["tiers"][1]["threshold"] == "3000000"
+        audit = (await c.get("/v1/audit", params={"action": "ladder.put"})).json()["entries"]
+        assert [(e["target"], e["before"]) for e in audit] == [("ladder:hyper-club", None)]
+
+    now = utcnow()
+
+    def bought(chain: str, amount: int, hours_ago: int) -> Any:
+        sale = purchase("nima", str(amount), occurred_at=now - timedelta(hours=hours_ago))
+        update = {"chain_id": chain}
+        return PURCHASE_RECORDED.envelope(
+            key="nima", producer="test-pos", occurred_at=sale.occurred_at,
+            payload=sale.payload.model_copy(update=update),
+        )  # fmt: skip
+
+    qualifying, elsewhere = bought("chain-1", 4_000_000, 4), bought("chain-2", 5_000_000, 3)
+    await stack.produce(Topic.PURCHASES, [as_record(qualifying), as_record(elsewhere)])
+    # The club counts chain-1's 4M only: Silver (from 3M); main counts both, 9M of its 20M: Bronze.
+    await eventually(lambda: _is(_tier(tiers, "nima", "hyper-club"), ("Silver", Decimal(4_000_000))),
+                     what="Silver in the club")  # fmt: skip
+    assert await _tier(tiers, "nima", "main") == ("Bronze", Decimal(9_000_000))
+
+    later = [bought("chain-1", 1_000_000, 2), bought("chain-2", 1_000_000, 2)]
+    await stack.produce(Topic.PURCHASES, [as_record(e) for e in later])
+    # main, 1 per 10,000 at x1: 400 + 500 + 100 + 100. The club, 1 per 1,000: 4,000 for the purchase
+    # that made the member Silver (held before it: none), then 1,000 doubled by the club's Silver.
+    both = [
+        {"program_id": "hyper-club", "balance": 4000 + 2000, "debt": 0},
+        {"program_id": "main", "balance": 1100, "debt": 0},
+    ]
+    await eventually(lambda: _is(_balances(points, "nima"), both), what="each program's balance")
+
+    # A return lowers the spend of the program its purchase counted in, and no other's.
+    await stack.produce(Topic.PURCHASES, [as_record(refund(elsewhere, utcnow()))])
+    await eventually(lambda: _is(_tier(tiers, "nima", "main"), ("Bronze", Decimal(6_000_000))),
+                     what="the return in main")  # fmt: skip
+    assert await _tier(tiers, "nima", "hyper-club") == ("Silver", Decimal(5_000_000))
+    told = [decode(r) for r in await stack.read_all(Topic.TIERS)]
+    changes = [
+        (e["payload"]["program_id"], e["payload"]["to_tier"]) for e in told if e["type"] == "tier.changed"
+    ]
+    assert changes == [("hyper-club", "Silver")]
+    async with tiers.client(timeout=30) as c:
+        club_history = (await c.get("/v1/members/nima/tier/history", params={"program": "hyper-club"})).json()
+        main_history = (await c.get("/v1/members/nima/tier/history")).json()
+        exported = (await c.get("/v1/members/nima/export")).json()
+    assert [ch["to_tier"] for ch in club_history["changes"]] == ["Silver"] and main_history["changes"] == []
+    assert exported["standing"]["tier"] == "Bronze"
+    assert [(p["program_id"], p["standing"]["tier"]) for p in exported["programs"]] == [
+        ("hyper-club", "Silver")
+    ]
+
+
+async def test_a_tiers_store_from_before_programs_keeps_every_standing_as_mains(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    """The tiers store as it was before programs (revision 0005), then the service of today on it: the
+    standing, history and activity are main's, and the next purchase carries on from them."""
+    await stack.create("tiers")
+    infra = stack.infra
+    url = (f"postgresql+asyncpg://{infra.pg_user}:{infra.pg_password}@{infra.pg_host}:{infra.pg_port}"
+           f"/{stack.database('tiers')}")  # fmt: skip
+    await asyncio.to_thread(upgrade, TIERS_MIGRATIONS, url, "0005")
+    then = utcnow() - timedelta(days=10)
+    conn = await stack.pg(stack.database("tiers"))
+    try:
+        await conn.execute(
+            "INSERT INTO activity_events (event_id, member_id, occurred_at, spend, points, visits) "
+            "VALUES ($1, 'omid', $2, 60000000, 0, 1)",
+            uuid.uuid4(), then,
+        )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO standings (member_id, tier, since, review_at, settled_until) "
+            "VALUES ('omid', 'Silver', $1, $2, $1)",
+            then, then + timedelta(days=365),
+        )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO history (member_id, from_tier, to_tier, reason, at) "
+            "VALUES ('omid', 'Bronze', 'Silver', 'qualified', $1)",
+            then,
+        )
+    finally:
+        await conn.close()
+
+    tiers = ServiceProcess("services.tiers", stack.env("tiers"), log_dir)  # the default ladder
+    services.append(tiers)
+    await tiers.start().wait_ready()
+    assert await _tier(tiers, "omid", "main") == ("Silver", Decimal(60_000_000))
+    await stack.produce(Topic.PURCHASES, [as_record(purchase("omid", "150000000"))])
+    await eventually(lambda: _is(_tier(tiers, "omid", "main"), ("Gold", Decimal(210_000_000))), what="Gold")
+    async with tiers.client(timeout=30) as c:
+        history = (await c.get("/v1/members/omid/tier/history")).json()["changes"]
+    assert [(h["from_tier"], h["to_tier"]) for h in history] == [("Bronze", "Silver"), ("Silver", "Gold")]
+    # What was told before stands: the move to Gold is told as news, not as a correction.
+    told = [decode(r)["payload"] for r in await stack.read_all(Topic.TIERS)]
+    changes = [(t["program_id"], t["to_tier"], t["revision"]) for t in told if "to_tier" in t]
+    assert changes == [("main", "Gold", 0)]

@@ -322,6 +322,7 @@ check(
     t.TierView,
     {
         "member_id": "m",
+        "program_id": "main",
         "tier": "Gold",
         "since": now,
         "review_at": now,
@@ -336,6 +337,7 @@ check(
     t.TierView,
     {
         "member_id": "m",
+        "program_id": "main",
         "tier": "Gold",
         "since": now,
         "review_at": now,
@@ -350,12 +352,27 @@ check(
     t.History,
     {
         "member_id": "m",
+        "program_id": "club",
         "changes": [{"from_tier": None, "to_tier": "B", "reason": "r", "at": now}],
         "next_offset": None,
     },
 )
-check(t.Export, {"member_id": "m", "standing": {"tier": "B", "since": now}, "changes": []})
-check(t.Export, {"member_id": "m", "standing": None, "changes": []})
+check(t.Export, {"member_id": "m", "standing": {"tier": "B", "since": now}, "changes": [], "programs": []})
+check(
+    t.Export,
+    {
+        "member_id": "m",
+        "standing": None,
+        "changes": [],
+        "programs": [
+            {
+                "program_id": "club",
+                "standing": {"tier": "S", "since": now},
+                "changes": [{"from_tier": "B", "to_tier": "S", "reason": "qualified", "at": now}],
+            }
+        ],
+    },
+)
 # notify
 check(
     n.Deliveries,

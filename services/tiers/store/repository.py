@@ -1,4 +1,5 @@
-"""Reads and writes of the tiers store, inside the caller's transaction."""
+"""Reads and writes of the tiers store, inside the caller's transaction. Standings, history and activity
+are per (program, member); paid VIP membership is main's."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.tiers.domain import Activity, Change, Order, Standing
+from services.tiers.programs import MAIN
 from services.tiers.store.tables import activity_events, history, standings, vip_orders
 
 
@@ -22,18 +24,40 @@ async def add_events(
     conn: AsyncConnection, activity: Sequence[dict[str, Any]], orders: Sequence[dict[str, Any]]
 ) -> None:
     """Keep each event at its own instant (a redelivered one is already there)."""
-    for table, rows in ((activity_events, activity), (vip_orders, orders)):
-        if rows:
-            await conn.execute(insert(table).on_conflict_do_nothing(index_elements=["event_id"]), list(rows))
+    if activity:
+        keys = ["event_id", "program_id"]  # a purchase counts once in each program
+        await conn.execute(
+            insert(activity_events).on_conflict_do_nothing(index_elements=keys), list(activity)
+        )
+    if orders:
+        await conn.execute(
+            insert(vip_orders).on_conflict_do_nothing(index_elements=["event_id"]), list(orders)
+        )
+
+
+async def counted(conn: AsyncConnection, purchases: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """The programs each of these purchases counted in (those that arrived)."""
+    a = activity_events.c
+    rows = await conn.execute(
+        select(a.event_id, a.program_id).where(a.event_id.in_(sorted(set(purchases)))).order_by(a.program_id)
+    )
+    found: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for event_id, program_id in rows:
+        found[event_id].append(program_id)
+    return found
 
 
 async def activity_between(
-    conn: AsyncConnection, members: Iterable[str], start: datetime | None, end: datetime | None
+    conn: AsyncConnection,
+    program_id: str,
+    members: Iterable[str],
+    start: datetime | None,
+    end: datetime | None,
 ) -> dict[str, list[Activity]]:
-    """Each member's qualifying events (all of them without bounds), oldest first."""
+    """Each member's qualifying events in the program (all of them without bounds), oldest first."""
     a = activity_events.c
     query = select(a.member_id, a.occurred_at, a.spend, a.points, a.visits).where(
-        a.member_id.in_(sorted(set(members)))
+        a.program_id == program_id, a.member_id.in_(sorted(set(members)))
     )
     if start is not None:
         query = query.where(a.occurred_at >= start)
@@ -68,10 +92,10 @@ class Kept:
     restated: list[datetime] = field(default_factory=list)  # restatements told and not voided since
 
 
-async def load_standings(conn: AsyncConnection, members: Iterable[str]) -> dict[str, Kept]:
+async def load_standings(conn: AsyncConnection, program_id: str, members: Iterable[str]) -> dict[str, Kept]:
     rows = await conn.execute(
         select(standings)
-        .where(standings.c.member_id.in_(sorted(set(members))))
+        .where(standings.c.program_id == program_id, standings.c.member_id.in_(sorted(set(members))))
         .order_by(standings.c.member_id)
         .with_for_update()
     )
@@ -86,7 +110,9 @@ async def load_standings(conn: AsyncConnection, members: Iterable[str]) -> dict[
     }
 
 
-async def save_standings(conn: AsyncConnection, found: dict[str, Kept], plans: dict[str, str]) -> None:
+async def save_standings(
+    conn: AsyncConnection, program_id: str, found: dict[str, Kept], plans: dict[str, str]
+) -> None:
     if not found:
         return
     upsert = insert(standings)
@@ -102,7 +128,7 @@ async def save_standings(conn: AsyncConnection, found: dict[str, Kept], plans: d
     ]
     await conn.execute(
         upsert.on_conflict_do_update(
-            index_elements=[standings.c.member_id],
+            index_elements=[standings.c.program_id, standings.c.member_id],
             set_={
                 **{k: upsert.excluded[k] for k in values},
                 **({"vip_plan": upsert.excluded.vip_plan} if plans else {}),
@@ -110,6 +136,7 @@ async def save_standings(conn: AsyncConnection, found: dict[str, Kept], plans: d
         ),
         [
             {
+                "program_id": program_id,
                 "member_id": m,
                 "tier": k.standing.tier,
                 "since": k.standing.since,
@@ -126,12 +153,15 @@ async def save_standings(conn: AsyncConnection, found: dict[str, Kept], plans: d
     )
 
 
-async def told_history(conn: AsyncConnection, members: Iterable[str]) -> dict[str, list[tuple[int, Change]]]:
-    """Each member's history as it stands (rows a correction replaced left out), with the row ids."""
+async def told_history(
+    conn: AsyncConnection, program_id: str, members: Iterable[str]
+) -> dict[str, list[tuple[int, Change]]]:
+    """Each member's history in the program as it stands (rows a correction replaced left out), with
+    the row ids."""
     h = history.c
     rows = await conn.execute(
         select(h.id, h.member_id, h.from_tier, h.to_tier, h.reason, h.at)
-        .where(h.member_id.in_(sorted(set(members))), h.replaced_at.is_(None))
+        .where(h.program_id == program_id, h.member_id.in_(sorted(set(members))), h.replaced_at.is_(None))
         .order_by(h.id)
     )
     found: dict[str, list[tuple[int, Change]]] = defaultdict(list)
@@ -141,7 +171,10 @@ async def told_history(conn: AsyncConnection, members: Iterable[str]) -> dict[st
 
 
 async def add_history(
-    conn: AsyncConnection, changes: Sequence[tuple[str, Change]], replaced: Sequence[int] = ()
+    conn: AsyncConnection,
+    program_id: str,
+    changes: Sequence[tuple[str, Change]],
+    replaced: Sequence[int] = (),
 ) -> None:
     """Append changes; ``replaced`` rows stay for the record but leave the history."""
     if replaced:
@@ -153,6 +186,7 @@ async def add_history(
             history.insert(),
             [
                 {
+                    "program_id": program_id,
                     "member_id": m,
                     "from_tier": c.from_tier,
                     "to_tier": c.to_tier,
@@ -164,16 +198,21 @@ async def add_history(
         )
 
 
-async def due_for_review(conn: AsyncConnection, reviewed_before: datetime, limit: int) -> list[str]:
+async def due_for_review(
+    conn: AsyncConnection, program_id: str, reviewed_before: datetime, limit: int
+) -> list[str]:
+    s = standings.c
     rows = await conn.execute(
-        select(standings.c.member_id).where(standings.c.review_at <= reviewed_before).limit(limit)
+        select(s.member_id).where(s.program_id == program_id, s.review_at <= reviewed_before).limit(limit)
     )
     return list(rows.scalars())
 
 
 async def memberships_ended(conn: AsyncConnection, now: datetime, limit: int) -> list[tuple[str, str | None]]:
     rows = await conn.execute(
-        select(standings.c.member_id, standings.c.vip_plan).where(standings.c.vip_until <= now).limit(limit)
+        select(standings.c.member_id, standings.c.vip_plan)
+        .where(standings.c.program_id == MAIN, standings.c.vip_until <= now)
+        .limit(limit)
     )
     return [(m, p) for m, p in rows]
 
@@ -184,7 +223,10 @@ async def memberships_ending(
     rows = await conn.execute(
         select(standings.c.member_id, standings.c.vip_plan, standings.c.vip_until)
         .where(
-            standings.c.vip_until > now, standings.c.vip_until <= until, standings.c.vip_reminded_at.is_(None)
+            standings.c.program_id == MAIN,
+            standings.c.vip_until > now,
+            standings.c.vip_until <= until,
+            standings.c.vip_reminded_at.is_(None),
         )
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -194,21 +236,35 @@ async def memberships_ending(
 
 async def mark_vip_reminded(conn: AsyncConnection, members: list[str], now: datetime) -> None:
     await conn.execute(
-        standings.update().where(standings.c.member_id.in_(members)).values(vip_reminded_at=now)
+        standings.update()
+        .where(standings.c.program_id == MAIN, standings.c.member_id.in_(members))
+        .values(vip_reminded_at=now)
     )
 
 
-async def standing_of(conn: AsyncConnection, member: str) -> Any:
-    return (await conn.execute(select(standings).where(standings.c.member_id == member))).first()
+async def standing_of(conn: AsyncConnection, program_id: str, member: str) -> Any:
+    s = standings.c
+    return (
+        await conn.execute(select(standings).where(s.program_id == program_id, s.member_id == member))
+    ).first()
+
+
+async def standings_of(conn: AsyncConnection, member: str) -> dict[str, Any]:
+    """The member's standing in each program they have one in."""
+    rows = await conn.execute(
+        select(standings).where(standings.c.member_id == member).order_by(standings.c.program_id)
+    )
+    return {r.program_id: r for r in rows}
 
 
 async def history_of(
-    conn: AsyncConnection, member: str, offset: int = 0, limit: int | None = None
+    conn: AsyncConnection, program_id: str, member: str, offset: int = 0, limit: int | None = None
 ) -> list[dict[str, Any]]:
+    h = history.c
     rows = await conn.execute(
-        select(history.c.from_tier, history.c.to_tier, history.c.reason, history.c.at)
-        .where(history.c.member_id == member, history.c.replaced_at.is_(None))
-        .order_by(history.c.id)
+        select(h.from_tier, h.to_tier, h.reason, h.at)
+        .where(h.program_id == program_id, h.member_id == member, h.replaced_at.is_(None))
+        .order_by(h.id)
         .offset(offset)
         .limit(limit)
     )
@@ -217,6 +273,7 @@ async def history_of(
 
 def activity_row(
     event_id: uuid.UUID,
+    program_id: str,
     member: str,
     at: datetime,
     *,
@@ -225,8 +282,8 @@ def activity_row(
     visits: int = 0,
 ) -> dict[str, Any]:
     return {
-        "event_id": event_id, "member_id": member, "occurred_at": at, "spend": spend, "points": points,
-        "visits": visits,
+        "event_id": event_id, "program_id": program_id, "member_id": member, "occurred_at": at,
+        "spend": spend, "points": points, "visits": visits,
     }  # fmt: skip
 
 

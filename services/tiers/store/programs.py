@@ -1,0 +1,58 @@
+"""The loyalty programs points told of, and each program's ladder, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.tiers.domain import Ladder
+from services.tiers.programs import MAIN, Program, registry
+from services.tiers.store.tables import ladders, loyalty_programs
+from shared.contracts import LoyaltyProgramDefined
+
+
+async def keep_programs(conn: AsyncConnection, told: Sequence[LoyaltyProgramDefined]) -> None:
+    """What points said of each program, the last word kept (a redelivery says the same again)."""
+    rows = {p.program_id: p.model_dump(mode="json", exclude={"program_id"}) for p in told}
+    if rows:
+        upsert = insert(loyalty_programs)
+        await conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[loyalty_programs.c.program_id],
+                set_={"config": upsert.excluded.config, "told_at": func.now()},
+            ),
+            [{"program_id": k, "config": v} for k, v in sorted(rows.items())],
+        )
+
+
+async def programs(conn: AsyncConnection) -> dict[str, Program]:
+    """Every program this deployment runs: main and those told of."""
+    rows = await conn.execute(select(loyalty_programs.c.program_id, loyalty_programs.c.config))
+    return registry({program_id: Program.model_validate(config) for program_id, config in rows})
+
+
+async def ladders_of(conn: AsyncConnection, main: Ladder) -> dict[str, Ladder]:
+    """Each program's ladder: main's (the deployment's setting), and the others as operators set them."""
+    rows = await conn.execute(select(ladders.c.program_id, ladders.c.ladder))
+    return {**{program_id: Ladder.model_validate(ladder) for program_id, ladder in rows}, MAIN: main}
+
+
+async def put_ladder(conn: AsyncConnection, program_id: str, ladder: Ladder) -> dict[str, Any] | None:
+    """Set a program's ladder; returns the one it replaces (for the audit log)."""
+    before = (
+        await conn.execute(
+            select(ladders.c.ladder).where(ladders.c.program_id == program_id).with_for_update()
+        )
+    ).scalar()
+    upsert = insert(ladders).values(program_id=program_id, ladder=ladder.model_dump(mode="json"))
+    await conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[ladders.c.program_id],
+            set_={"ladder": upsert.excluded.ladder, "updated_at": func.now()},
+        )
+    )
+    return before
