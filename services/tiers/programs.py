@@ -19,9 +19,10 @@ from collections.abc import Mapping, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts import PointsEarned, PointsReversed, PurchaseRecorded, ReturnRecorded
+from shared.contracts.common import PROGRAM_ID_PATTERN
 
 MAIN = "main"
-PROGRAM_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # as points names them
+PROGRAM_ID = PROGRAM_ID_PATTERN
 
 
 class Program(BaseModel):

@@ -136,8 +136,7 @@ def fact_of(event: Envelope[Any]) -> Fact | None:
                 "tier_changes",
                 base
                 | {
-                    # tier.changed says its ladder's program once tiers runs one per program.
-                    "program_id": getattr(p, "program_id", MAIN),
+                    "program_id": p.program_id,
                     "member_id": p.member_id,
                     "from_tier": p.from_tier,
                     "to_tier": p.to_tier,
