@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -181,3 +182,13 @@ __all__ = [
     "revoke_key",
     "running",
 ]
+
+
+async def jobs_at(stack: Stack, moment: datetime) -> None:
+    """One round of the points jobs, as the scheduler would run it at ``moment``."""
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "services.points.jobs", "--now", moment.isoformat()],
+        env=os.environ | stack.env("points"), cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr

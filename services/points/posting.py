@@ -174,7 +174,8 @@ class Book:
         cause: Envelope[Any] | None = None,
         at: datetime | None = None,
     ) -> None:
-        if self.program_id != MAIN and "program_id" in type(payload).model_fields:
+        said = type(payload).model_fields.get("program_id")
+        if self.program_id != MAIN and said is not None and said.default == MAIN:
             payload = payload.model_copy(update={"program_id": self.program_id})
         self.outgoing.append(emitted(self.settings, contract, key, payload, cause, at))
 

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.loyalty import MAIN
 from services.points.domain.rules import RuleSet
 from services.points.posting import Book
 from services.points.settings import PointsSettings
@@ -33,6 +34,7 @@ class Batch:
     returns: Sequence[Envelope[ReturnRecorded]]
     members: frozenset[str]
     rule_sets: Sequence[tuple[int, RuleSet]]
+    program_id: str = MAIN  # the loyalty program whose run this is: a hook acts in its own programs only
 
 
 class PurchaseHook:

@@ -153,7 +153,10 @@ class ProgramEnding(_Contract):
     """A reminder: the program ends soon and the member still holds points."""
 
     member_id: MemberId
+    # Here ``program_id`` names the time-limited program, as it did before loyalty programs existed;
+    # the loyalty program that ends is ``loyalty_program``.
     program_id: str
+    loyalty_program: str = Field(default="main", pattern=PROGRAM_ID_PATTERN)
     name: str
     ends_at: AwareDatetime
     days_left: int
@@ -165,7 +168,10 @@ class ProgramEnded(_Contract):
     """The program ended: the member's remaining points became a voucher or a parting gift."""
 
     member_id: MemberId
+    # Here ``program_id`` names the time-limited program, as it did before loyalty programs existed;
+    # the loyalty program that ends is ``loyalty_program``.
     program_id: str
+    loyalty_program: str = Field(default="main", pattern=PROGRAM_ID_PATTERN)
     name: str
     points: Points = Field(gt=0)
     offer: str  # e.g. "125000 IRR voucher", or the gift's name

@@ -27,6 +27,7 @@ from tests.support import (
     bearer,
     decode,
     eventually,
+    jobs_at,
     operator,
     purchase,
     refund,
@@ -295,3 +296,49 @@ async def test_a_tiers_store_from_before_programs_keeps_every_standing_as_mains(
     told = [decode(r)["payload"] for r in await stack.read_all(Topic.TIERS)]
     changes = [(t["program_id"], t["to_tier"], t["revision"]) for t in told if "to_tier" in t]
     assert changes == [("main", "Gold", 0)]
+
+
+def held(club: int, main: int) -> list[dict[str, Any]]:
+    return [
+        {"program_id": "hyper-club", "balance": club, "debt": 0},
+        {"program_id": "main", "balance": main, "debt": 0},
+    ]
+
+
+async def test_a_chains_own_program_ends_alone_its_balances_settled_and_mains_untouched(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    points = await running(stack, services, log_dir, "points")
+    async with points.client(timeout=30) as c:
+        club = {"name": "Hyperstar club", "chains": ["chain-1"]}
+        assert (await c.put("/v1/loyalty-programs/hyper-club", json=club, headers=TOKEN)).status_code == 200
+    await stack.produce(Topic.PURCHASES, [as_record(purchase("nima", "700"))])
+    both = [
+        {"program_id": "hyper-club", "balance": 700, "debt": 0},
+        {"program_id": "main", "balance": 700, "debt": 0},
+    ]
+    await eventually(lambda: _is(_balances(points, "nima"), both), what="a balance in each program")
+
+    ends = utcnow() + timedelta(days=3)
+    end = {"name": "Hyperstar club", "ends_at": ends.isoformat(), "parting": "gift", "gift_name": "tote bag",
+           "loyalty_program": "hyper-club"}  # fmt: skip
+    async with points.client(timeout=30) as c:
+        assert (await c.put("/v1/programs/club-sunset", json=end, headers=TOKEN)).status_code == 200
+    await jobs_at(stack, ends + timedelta(minutes=1))
+    settled = [
+        {"program_id": "hyper-club", "balance": 0, "debt": 0},
+        {"program_id": "main", "balance": 700, "debt": 0},
+    ]
+    assert await _balances(points, "nima") == settled
+
+    # Bought after the club's end: main earns, the club does not.
+    late = purchase("nima", "100", occurred_at=ends + timedelta(minutes=2))
+    await stack.produce(Topic.PURCHASES, [as_record(late)])
+    after = [
+        {"program_id": "hyper-club", "balance": 0, "debt": 0},
+        {"program_id": "main", "balance": 800, "debt": 0},
+    ]
+    await eventually(lambda: _is(_balances(points, "nima"), after), what="the late purchase in main only")
+    gifts = [decode(r)["payload"] for r in await stack.read_all(Topic.POINTS)]
+    told = [(g["program_id"], g["loyalty_program"], g["offer"]) for g in gifts if "offer" in g]
+    assert told == [("club-sunset", "hyper-club", "tote bag")]

@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Awaitable
 from datetime import UTC, datetime, time, timedelta
@@ -29,7 +26,6 @@ from shared.contracts.envelope import utcnow
 from shared.topics import Topic
 from tests.pointsflow import balances
 from tests.support import (
-    REPO,
     ServiceProcess,
     Stack,
     as_record,
@@ -37,6 +33,7 @@ from tests.support import (
     bearer,
     decode,
     eventually,
+    jobs_at,
     operator,
     purchase,
     refund,
@@ -104,16 +101,6 @@ async def test_members_give_points_to_a_cause_the_brand_matches_until_its_budget
         ("ava", 200, 100),
         ("ben", 300, 50),
     ]
-
-
-async def jobs_at(stack: Stack, moment: datetime) -> None:
-    """One round of the points jobs, as the scheduler would run it at ``moment``."""
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "services.points.jobs", "--now", moment.isoformat()],
-        env=os.environ | stack.env("points"), cwd=REPO, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
 
 
 async def _has(found: Awaitable[dict[str, int]], wanted: dict[str, int]) -> bool:

@@ -16,6 +16,7 @@ from shared.contracts import (
     POINTS_EARNED,
     POINTS_EXPIRED,
     POINTS_REVERSED,
+    PROGRAM_ENDED,
     TIER_CHANGED,
     Contract,
     Envelope,
@@ -23,6 +24,7 @@ from shared.contracts import (
     PointsEarned,
     PointsExpired,
     PointsReversed,
+    ProgramEnded,
     TierBenefits,
     TierChanged,
 )
@@ -48,6 +50,17 @@ def _reversed(points: int, **program: str) -> Envelope[PointsReversed]:
         refund_amount=Decimal(500), balance=0, **program,
     )  # fmt: skip
     return _event(POINTS_REVERSED, payload)
+
+
+def test_a_time_limited_programs_settlement_counts_in_the_loyalty_program_it_ended() -> None:
+    def ended(**program: str) -> Any:
+        payload = ProgramEnded(member_id="sara", program_id="yalda", name="Yalda", points=300,
+                               offer="tote bag", kind="free_item", value="", code="C", **program)  # fmt: skip
+        return fact_of(_event(PROGRAM_ENDED, payload))
+
+    club, main = ended(loyalty_program="hyper-club"), ended()
+    assert (club.row["program_id"], club.row["points"]) == ("hyper-club", -300)
+    assert (main.row["program_id"], main.row["points"]) == ("main", -300)
 
 
 def test_a_points_move_is_its_programs_and_one_from_before_programs_is_mains() -> None:

@@ -184,7 +184,8 @@ def fact_of(event: Envelope[Any]) -> Fact | None:
             "points_moves",
             base
             | {
-                "program_id": p.program_id,
+                # A time-limited program's end names its own id; what it settles is its loyalty program's.
+                "program_id": p.loyalty_program if isinstance(p, ProgramEnded) else p.program_id,
                 "member_id": p.member_id,
                 "kind": kind,
                 "points": sign * p.points,

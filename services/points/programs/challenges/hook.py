@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.loyalty import MAIN
 from services.points.posting import Book
 from services.points.program import Batch, PurchaseHook
 from services.points.programs.challenges.domain import Challenge, advance, marks, period_of
@@ -116,6 +117,8 @@ class ChallengesHook(PurchaseHook):
 
 
 async def load(conn: AsyncConnection, batch: Batch) -> PurchaseHook:
+    if batch.program_id != MAIN:  # challenges are main's
+        return PurchaseHook()
     challenges = await active_challenges(conn) if batch.purchases else []
     periods = {period_of(local_day(e)) for e in batch.purchases}
     progress = await progress_of(conn, batch.members, periods) if challenges else {}

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.loyalty import MAIN
 from services.points.posting import Book
 from services.points.program import Batch, PurchaseHook
 from services.points.programs.games.domain import play_id, playable, prize_at, roll
@@ -92,6 +93,8 @@ class GamesHook(PurchaseHook):
 
 
 async def load(conn: AsyncConnection, batch: Batch) -> PurchaseHook:
+    if batch.program_id != MAIN:  # games are main's
+        return PurchaseHook()
     times = [e.occurred_at for e in batch.purchases]
     games = await live_games(conn, min(times), max(times)) if times else []
     return GamesHook(games, await won_on(conn, (r.payload.original_event_id for r in batch.returns)))

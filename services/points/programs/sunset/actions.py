@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.points.actions import release, reward_code
+from services.points.domain.loyalty import MAIN
 from services.points.programs.sunset.store import (
     close_program,
     holders_not_reminded,
@@ -28,11 +29,12 @@ async def remind_program_end(
     sent = 0
     for program_id, end in await open_programs(conn):
         for days in end.reminders_due(now):
-            due = await holders_not_reminded(conn, program_id, days, limit - sent)
+            due = await holders_not_reminded(conn, program_id, days, limit - sent, end.loyalty_program)
             messages = [
                 emitted(settings, PROGRAM_ENDING, member, ProgramEnding(
                     member_id=member, program_id=program_id, name=end.name, ends_at=end.ends_at,
                     days_left=max((end.ends_at - now).days, 0), points=points, parting=end.parting,
+                    loyalty_program=end.loyalty_program,
                 ))
                 for member, points in due
             ]  # fmt: skip
@@ -55,13 +57,15 @@ async def settle_ended_programs(
             continue
         # A reservation still open would give its points back after the settlement, to a closed program:
         # release it first, so its points are settled with the rest.
-        for redemption_id in await held_past(conn, None, limit):
-            await release(conn, settings, redemption_id, "program ended", now)
-        members = await holders(conn, limit)
+        ending = end.loyalty_program
+        if ending == MAIN:  # redemptions are main's
+            for redemption_id in await held_past(conn, None, limit):
+                await release(conn, settings, redemption_id, "program ended", now)
+        members = await holders(conn, limit, ending)
         if not members:
             await close_program(conn, program_id, now)
             continue
-        book = await open_book(conn, settings, members, with_lots=members)
+        book = await open_book(conn, settings, members, with_lots=members, program_id=ending)
         for member in members:
             points = book.balance(member)
             offer, kind, value = end.parting_offer(points)
@@ -71,7 +75,7 @@ async def settle_ended_programs(
             book.debit(member, "sunset", points, uuid.uuid4(), end.ends_at, details)
             payload = ProgramEnded(
                 member_id=member, program_id=program_id, name=end.name, points=points,
-                offer=offer, kind=kind, value=value, code=code,
+                offer=offer, kind=kind, value=value, code=code, loyalty_program=ending,
             )  # fmt: skip
             book.emit(PROGRAM_ENDED, member, payload)
         await post(conn, book)

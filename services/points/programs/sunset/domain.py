@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from services.points.domain.loyalty import MAIN
+from shared.contracts.common import PROGRAM_ID_PATTERN
 from shared.contracts.money import CURRENCY_EXPONENTS, Currency, Money
 from shared.refusal import Refused
 
@@ -23,6 +25,8 @@ class ProgramEnd(BaseModel):
     convert_rate: Money | None = Field(default=None, gt=0, description="money per point, when converting")
     currency: Currency | None = None
     gift_name: str | None = Field(default=None, min_length=1, max_length=200)
+    # The loyalty program that ends: its balances are settled, its purchases earn nothing after.
+    loyalty_program: str = Field(default=MAIN, pattern=PROGRAM_ID_PATTERN)
 
     @model_validator(mode="after")
     def _complete(self) -> ProgramEnd:

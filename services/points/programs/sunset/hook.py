@@ -20,4 +20,4 @@ class ProgramEndHook(PurchaseHook):
 
 
 async def load(conn: AsyncConnection, batch: Batch) -> PurchaseHook:
-    return ProgramEndHook(await program_ends_at(conn))
+    return ProgramEndHook(await program_ends_at(conn, batch.program_id))

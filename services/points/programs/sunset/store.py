@@ -58,9 +58,10 @@ async def program_end_of(conn: AsyncConnection, program_id: str) -> Any:
     return (await conn.execute(select(program_ends).where(program_ends.c.program_id == program_id))).first()
 
 
-async def program_ends_at(conn: AsyncConnection) -> datetime | None:
-    """When this deployment's program ends (the earliest, were several set), or None."""
-    ends: datetime | None = await conn.scalar(select(func.min(program_ends.c.ends_at)))
+async def program_ends_at(conn: AsyncConnection, loyalty_program: str = MAIN) -> datetime | None:
+    """When a loyalty program ends (the earliest, were several ends set for it), or None."""
+    of_it = func.coalesce(program_ends.c.config["loyalty_program"].astext, MAIN) == loyalty_program
+    ends: datetime | None = await conn.scalar(select(func.min(program_ends.c.ends_at)).where(of_it))
     return ends
 
 
@@ -72,15 +73,19 @@ async def open_programs(conn: AsyncConnection) -> list[tuple[str, ProgramEnd]]:
 
 
 async def holders_not_reminded(
-    conn: AsyncConnection, program_id: str, days: int, limit: int
+    conn: AsyncConnection, program_id: str, days: int, limit: int, loyalty_program: str = MAIN
 ) -> list[tuple[str, int]]:
-    """Members holding points who have not had this reminder yet."""
+    """Members holding points in the loyalty program who have not had this reminder yet."""
     reminded = select(program_reminders.c.member_id).where(
         program_reminders.c.program_id == program_id, program_reminders.c.days == days
     )
     rows = await conn.execute(
         select(balances.c.member_id, balances.c.balance)
-        .where(balances.c.program_id == MAIN, balances.c.balance > 0, balances.c.member_id.not_in(reminded))
+        .where(
+            balances.c.program_id == loyalty_program,
+            balances.c.balance > 0,
+            balances.c.member_id.not_in(reminded),
+        )
         .order_by(balances.c.member_id)
         .limit(limit)
     )

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.loyalty import MAIN
 from services.points.program import Batch, PurchaseHook
 from services.points.programs.targeting.store import chosen_for
 
@@ -21,6 +22,8 @@ class TargetingHook(PurchaseHook):
 
 
 async def load(conn: AsyncConnection, batch: Batch) -> PurchaseHook:
+    if batch.program_id != MAIN:  # targeted promotions are in main's rule sets
+        return PurchaseHook()
     targeted = {p.name for _, rules in batch.rule_sets for p in rules.targeted()}
     members = (e.payload.member_id for e in batch.purchases)
     return TargetingHook(await chosen_for(conn, members, targeted) if batch.purchases else {})
