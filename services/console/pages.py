@@ -7,18 +7,21 @@ from __future__ import annotations
 import asyncio
 import uuid
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.console import explain, session
-from services.console.backends import Backends, Block, SignedIn, sign_in
+from services.console import session
+from services.console.backends import SignedIn, sign_in
 from services.console.nav import NAV
 from services.console.render import render
 from services.console.session import BadForm, Session, check_csrf, signed_in
 from services.console.settings import ConsoleSettings
 from shared.identity import SIGN_IN, Permission, declared
+from shared.web import explain
+from shared.web.backends import Backends, Block
+from shared.web.pages import ASCII_DIGITS, read_form
 
 P = Permission
 pages = APIRouter(default_response_class=HTMLResponse)
@@ -28,26 +31,11 @@ MemberPath = Annotated[str, Path(min_length=1, max_length=128)]
 LEDGER_READ = 500
 LEDGER_SHOWN = 50
 LOOKUPS = ("phone", "email", "card_no", "member_id")
-_ASCII_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
 def _settings(request: Request) -> ConsoleSettings:
     settings: ConsoleSettings = request.app.state.settings
     return settings
-
-
-async def _form(request: Request, *fields: str) -> dict[str, str]:
-    """An urlencoded form's fields (the first value of each named one); ``BadForm`` if it is not one."""
-    body = await request.body()
-    if not body:
-        return {}
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        raise BadForm("bad_request", "not a form")
-    try:
-        parsed = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=20)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BadForm("bad_request", "not a form") from error
-    return {name: parsed[name][0] for name in fields if name in parsed}
 
 
 @pages.get("/", **declared(P.MEMBER_READ))
@@ -71,7 +59,7 @@ async def sign_in_page(request: Request, why: Annotated[str | None, Query(max_le
 
 @pages.post("/sign-in", **SIGN_IN)
 async def sign_in_submit(request: Request) -> Response:
-    form = await _form(request, "name", "password")
+    form = await read_form(request, "name", "password")
     name, password = form.get("name", "").strip(), form.get("password", "")
     if not name or not password or len(name) > 100 or len(password) > 1000:
         return render(request, "sign_in.html.j2", None, status=401, error=("wrong_password", {}), name=name)
@@ -89,7 +77,7 @@ async def sign_in_submit(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     current = session.session_of(request)
     if current is not None:
-        check_csrf(current, (await _form(request, session.CSRF_FIELD)).get(session.CSRF_FIELD))
+        check_csrf(current, (await read_form(request, session.CSRF_FIELD)).get(session.CSRF_FIELD))
     response = RedirectResponse("/sign-in?why=signed_out", status_code=303)
     session.forget(request, response)
     return response
@@ -104,7 +92,7 @@ async def find_member(
     """Find a member by phone, email, card number (ingest's lookup) or id."""
     current = signed_in(request, P.MEMBER_READ)
     by = by if by in LOOKUPS else "phone"
-    value = q.strip().translate(_ASCII_DIGITS)  # Persian digits typed into the box are the same number
+    value = q.strip().translate(ASCII_DIGITS)  # Persian digits typed into the box are the same number
     context: dict[str, Any] = {"by": by, "q": q}
     if not value:
         return render(request, "members.html.j2", current, **context)
@@ -182,10 +170,10 @@ async def member_page(
 async def adjust(request: Request, member_id: MemberPath) -> Response:
     """Points added or taken with a reason, through points' adjustment (audited there)."""
     current = signed_in(request, P.POINTS_ADJUST)
-    form = await _form(request, session.CSRF_FIELD, "points", "reason", "request_id")
+    form = await read_form(request, session.CSRF_FIELD, "points", "reason", "request_id")
     check_csrf(current, form.get(session.CSRF_FIELD))
     try:
-        points = int(form.get("points", "").strip().translate(_ASCII_DIGITS))
+        points = int(form.get("points", "").strip().translate(ASCII_DIGITS))
         request_id = uuid.UUID(form.get("request_id", ""))
     except ValueError as error:
         raise BadForm("bad_request", "points is a whole number") from error

@@ -26,6 +26,19 @@ class ConsoleSettings(ServiceSettings):
         # No database here: only the signing keys (sessions and CSRF tokens rest on them) matter.
         return [name for name in super().known_defaults() if name != "VAFA_PG_PASSWORD"]
 
+    # What shared/web reads (shared.web.session.WebSettings), under the console's own variables.
+    @property
+    def secure_cookie(self) -> bool:
+        return self.console_secure_cookie
+
+    @property
+    def backend_timeout_s(self) -> float:
+        return self.console_backend_timeout_s
+
+    @property
+    def default_locale(self) -> Literal["fa", "en"]:
+        return self.console_default_locale
+
     def url_of(self, service: str) -> str:
         url: str = getattr(self, f"console_{service}_url")
         return url.rstrip("/")

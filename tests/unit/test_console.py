@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from services.console import pages
 from services.console.backends import SignedIn
-from services.console.explain import lots, why
+from shared.web.explain import lots, why
 from services.console.i18n import Words, chosen
 from services.console.main import create
 from services.console.session import COOKIE, csrf_token
