@@ -82,7 +82,7 @@ WORDS: Mapping[str, tuple[str, str]] = {
     "more_rewards": ("{count} more with more points.", "{count} جایزهٔ دیگر با امتیاز بیشتر."),
     "cost": ("{points} points", "{points} امتیاز"),
     "redeem": ("Take it", "دریافت"),
-    "redeem_label": ("Take {reward} for {points} points", "دریافت {reward} با {points} امتیاز"),
+    "redeem_label": ("Take it: {reward} for {points} points", "دریافت {reward} با {points} امتیاز"),
     "redeemed": ("Here is your reward: {reward}", "جایزهٔ شما: {reward}"),
     "redeemed_code": ("Show this code at the till:", "این کد را به صندوق نشان دهید:"),
     "redeem_refused": ("The reward could not be taken: {why}", "جایزه دریافت نشد: {why}"),

@@ -17,6 +17,12 @@ LOCALES: tuple[Locale, ...] = get_args(Locale)
 COOKIE = "vafa_lang"
 
 
+class Verbatim(str):
+    """Text shown as it was typed, in any language: an email address keeps its dot and digits."""
+
+    __slots__ = ()
+
+
 class Words:
     """One locale's words, numbers and dates, as the templates use them (``t("key", value=...)``)."""
 
@@ -40,7 +46,7 @@ class Words:
         return text.format(**{k: self._value(v) for k, v in values.items()}) if values else text
 
     def _value(self, value: object) -> str:
-        if isinstance(value, bool):
+        if isinstance(value, bool | Verbatim):
             return str(value)
         if isinstance(value, int | Decimal):
             return self.number(value)

@@ -14,6 +14,7 @@ from services.portal.pages import SESSION, address_of
 from services.portal.settings import PortalSettings
 from services.portal.words import Words
 from shared.identity import member, operator
+from shared.web.words import Verbatim
 from sim.harness import DEV_KEYS, free_port
 
 
@@ -89,3 +90,8 @@ def test_every_page_renders_in_both_languages_with_what_is_missing_said(
     if path == "/":
         words = Words(lang)  # type: ignore[arg-type]
         assert words("not_available", why=words("service_down", service="points")) in answer.text
+
+
+def test_an_address_is_shown_as_typed_in_a_persian_sentence() -> None:
+    said = Words("fa")("code_sent", address=Verbatim("leila.2@mail.example"))
+    assert "leila.2@mail.example" in said
