@@ -4,14 +4,12 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from fastapi.staticfiles import StaticFiles
 
 from services.console.pages import pages
 from services.console.render import render
 from services.console.session import SESSION, Refused
 from services.console.settings import ConsoleSettings
-from shared.service import create_app
-from shared.web.pages import SecurityHeaders, install_error_pages
+from shared.web.pages import front_end
 
 STATIC = Path(__file__).parent / "static"
 
@@ -23,12 +21,7 @@ def _error_page(
 
 
 def create(settings: ConsoleSettings | None = None) -> FastAPI:
-    settings = settings or ConsoleSettings()
-    # No topic, no store: the console calls the other services' APIs (so it has no Kafka principal).
-    app = create_app(settings, title="Vafa console", api=pages, kafka=False)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(SecurityHeaders)
-    install_error_pages(app, SESSION, _error_page)
+    app = front_end(settings or ConsoleSettings(), "Vafa console", pages, STATIC, SESSION, _error_page)
 
     @app.exception_handler(Refused)
     async def refused(request: Request, error: Refused) -> Response:

@@ -75,12 +75,7 @@ async def sign_in_submit(request: Request) -> Response:
 
 @pages.post("/sign-out", **SIGN_IN)
 async def sign_out(request: Request) -> Response:
-    current = session.session_of(request)
-    if current is not None:
-        check_csrf(current, (await read_form(request, session.CSRF_FIELD)).get(session.CSRF_FIELD))
-    response = RedirectResponse("/sign-in?why=signed_out", status_code=303)
-    session.forget(request, response)
-    return response
+    return await session.SESSION.sign_out(request, await read_form(request, session.CSRF_FIELD))
 
 
 @pages.get("/members", **declared(P.MEMBER_READ))

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from shared.config import ServiceSettings
+from shared.web.settings import FrontEndSettings
 
 
-class ConsoleSettings(ServiceSettings):
+class ConsoleSettings(FrontEndSettings):
     service_name: str = "console"
     http_port: int = 8000
     # Where each service's API answers (VAFA_CONSOLE_<SERVICE>_URL); `make up`'s ports by default.
@@ -21,24 +21,3 @@ class ConsoleSettings(ServiceSettings):
     console_secure_cookie: bool = False
     # The language a visitor without a choice sees.
     console_default_locale: Literal["fa", "en"] = "fa"
-
-    def known_defaults(self) -> list[str]:
-        # No database here: only the signing keys (sessions and CSRF tokens rest on them) matter.
-        return [name for name in super().known_defaults() if name != "VAFA_PG_PASSWORD"]
-
-    # What shared/web reads (shared.web.session.WebSettings), under the console's own variables.
-    @property
-    def secure_cookie(self) -> bool:
-        return self.console_secure_cookie
-
-    @property
-    def backend_timeout_s(self) -> float:
-        return self.console_backend_timeout_s
-
-    @property
-    def default_locale(self) -> Literal["fa", "en"]:
-        return self.console_default_locale
-
-    def url_of(self, service: str) -> str:
-        url: str = getattr(self, f"console_{service}_url")
-        return url.rstrip("/")

@@ -4,13 +4,11 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from fastapi.staticfiles import StaticFiles
 
 from services.portal.pages import SESSION, pages
 from services.portal.render import render
 from services.portal.settings import PortalSettings
-from shared.service import create_app
-from shared.web.pages import SecurityHeaders, install_error_pages
+from shared.web.pages import front_end
 
 STATIC = Path(__file__).parent / "static"
 
@@ -22,10 +20,4 @@ def _error_page(
 
 
 def create(settings: PortalSettings | None = None) -> FastAPI:
-    settings = settings or PortalSettings()
-    # No topic, no store: the portal calls the other services' APIs with the member's own token.
-    app = create_app(settings, title="Vafa member portal", api=pages, kafka=False)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(SecurityHeaders)
-    install_error_pages(app, SESSION, _error_page)
-    return app
+    return front_end(settings or PortalSettings(), "Vafa member portal", pages, STATIC, SESSION, _error_page)

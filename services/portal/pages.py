@@ -23,6 +23,7 @@ from shared.web import explain
 from shared.web.backends import Backends, Block, SignedIn, refusal, token_from_ingest
 from shared.web.pages import ASCII_DIGITS, read_form
 from shared.web.session import CSRF_FIELD, BadForm, Session, SessionCookie, SignedOut, check_csrf, settings_of
+from shared.web.words import Verbatim
 
 P = Permission
 pages = APIRouter(default_response_class=HTMLResponse)
@@ -75,7 +76,7 @@ async def ask_code(request: Request) -> Response:
         key, values = refusal(asked, "bad_address")
         status = {"locked_out": 429, "bad_address": 422}.get(key, 503)
         return render(request, "sign_in.html.j2", None, status=status, error=(key, values), address=typed)
-    return render(request, "code.html.j2", None, address=typed)
+    return render(request, "code.html.j2", None, address=Verbatim(typed))
 
 
 @pages.post("/sign-in", **SIGN_IN)
@@ -91,7 +92,9 @@ async def sign_in(request: Request) -> Response:
     if not isinstance(found, SignedIn):
         key, values = found
         status = {"locked_out": 429, "wrong_code": 401}.get(key, 503)
-        return render(request, "code.html.j2", None, status=status, error=(key, values), address=typed)
+        return render(
+            request, "code.html.j2", None, status=status, error=(key, values), address=Verbatim(typed)
+        )
     response = RedirectResponse("/", status_code=303)
     SESSION.keep(request, response, found.token, found.expires_in)
     return response
@@ -99,12 +102,7 @@ async def sign_in(request: Request) -> Response:
 
 @pages.post("/sign-out", **SIGN_IN)
 async def sign_out(request: Request) -> Response:
-    current = SESSION.session_of(request)
-    if current is not None:
-        check_csrf(current, (await read_form(request, CSRF_FIELD)).get(CSRF_FIELD))
-    response = RedirectResponse("/sign-in?why=signed_out", status_code=303)
-    SESSION.forget(request, response)
-    return response
+    return await SESSION.sign_out(request, await read_form(request, CSRF_FIELD))
 
 
 def _affordable(catalog: Block, balance: int, now: datetime) -> tuple[list[dict[str, Any]], int]:

@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.config import ServiceSettings
+from shared.service import create_app
 from shared.web import words
 from shared.web.session import CSRF_FIELD, BadForm, SessionCookie, SignedOut, settings_of
 
@@ -112,6 +115,24 @@ def switch_url(request: Request, locale: words.Locale) -> str:
 
 # An error page: (request, status, its title's word key, its message as a word key and values).
 ErrorPage = Callable[[Request, int, str, tuple[str, dict[str, object]]], Response]
+
+
+def front_end(
+    settings: ServiceSettings,
+    title: str,
+    api: APIRouter,
+    static: Path,
+    cookie: SessionCookie,
+    error_page: ErrorPage,
+) -> FastAPI:
+    """A web front end: its pages, its static files, the security headers and its error pages. No topic,
+    no store: it calls the services' APIs with the signed-in person's token (so it has no Kafka
+    principal)."""
+    app = create_app(settings, title=title, api=api, kafka=False)
+    app.mount("/static", StaticFiles(directory=static), name="static")
+    app.add_middleware(SecurityHeaders)
+    install_error_pages(app, cookie, error_page)
+    return app
 
 
 def install_error_pages(app: FastAPI, cookie: SessionCookie, error_page: ErrorPage) -> None:

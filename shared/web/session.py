@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
 from pydantic import SecretStr
 
 from shared.identity import Kind, Permission, Principal, SigningKeys
@@ -102,6 +103,15 @@ class SessionCookie:
 
     def forget(self, request: Request, response: Response) -> None:
         response.delete_cookie(self.name, httponly=True, samesite="strict", secure=_secure(request), path="/")
+
+    async def sign_out(self, request: Request, form: dict[str, str]) -> Response:
+        """To the sign-in page, the session forgotten (a session's own form only: its CSRF token)."""
+        current = self.session_of(request)
+        if current is not None:
+            check_csrf(current, form.get(CSRF_FIELD))
+        response = RedirectResponse("/sign-in?why=signed_out", status_code=303)
+        self.forget(request, response)
+        return response
 
 
 def _secure(request: Request) -> bool:
