@@ -18,7 +18,10 @@ from sim.harness import infra_from_env
 REPO = Path(__file__).resolve().parent.parent
 RUN = REPO / ".run"
 LOGS = RUN / "logs"
-PORTS = {"ingest": 8001, "points": 8002, "tiers": 8003, "notify": 8004, "analytics": 8005, "console": 8000}
+PORTS = {"ingest": 8001, "points": 8002, "tiers": 8003, "notify": 8004, "analytics": 8005, "console": 8000,
+         "portal": 8006}  # fmt: skip
+# The web front ends: no Kafka, they call the services' APIs with the signed-in person's token.
+FRONT_ENDS = ("console", "portal")
 URLS = {name: f"http://127.0.0.1:{port}" for name, port in PORTS.items()}
 
 
@@ -36,16 +39,17 @@ def ports_free(names: tuple[str, ...] = tuple(PORTS)) -> None:
 
 def kafka_env(service: str) -> dict[str, str]:
     """Each service connects to Kafka as its own principal, with its rights only (shared/kafka_acls.py);
-    the console uses no Kafka and has no principal."""
+    the console and the portal use no Kafka and have no principal."""
     if service not in SERVICES:
         return {}
     infra = infra_from_env()
     return infra.principal_env(principal_of(service)) if infra.authorized else {}
 
 
-def console_env() -> dict[str, str]:
-    """Where the console finds each service's API: the ports above."""
-    return {f"VAFA_CONSOLE_{name.upper()}_URL": url for name, url in URLS.items() if name in SERVICES}
+def front_end_env(front_end: str) -> dict[str, str]:
+    """Where a front end (the console, the portal) finds each service's API: the ports above."""
+    prefix = f"VAFA_{front_end.upper()}"
+    return {f"{prefix}_{name.upper()}_URL": url for name, url in URLS.items() if name in SERVICES}
 
 
 def start(service: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -58,7 +62,7 @@ def start(service: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
         env={
             **os.environ,
             **kafka_env(service),
-            **(console_env() if service == "console" else {}),
+            **(front_end_env(service) if service in FRONT_ENDS else {}),
             **env,
             "VAFA_HTTP_PORT": str(PORTS[service]),
         },

@@ -1,7 +1,8 @@
 """`make up` / `make down`: Vafa running for real on this machine, until stopped.
 
-    python -m deploy.up start    the five services and the console under a supervisor that restarts
-                                 what exits (in the background; logs in .run/logs), a local mail sink
+    python -m deploy.up start    the five services, the console and the member portal under a
+                                 supervisor that restarts what exits (in the background; logs in
+                                 .run/logs), a local mail sink
                                  keeping what notify sends in .run/mail, and a first admin's one-time
                                  password (to sign in to the console with)
     python -m deploy.up stop     stops them (Kafka and PostgreSQL are vafactl's: `make down` stops all)
@@ -25,7 +26,7 @@ import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
 
-from deploy.launch import LOGS, REPO, RUN, URLS, ports_free, start, wait_ready
+from deploy.launch import FRONT_ENDS, LOGS, REPO, RUN, URLS, ports_free, start, wait_ready
 
 PIDFILE = RUN / "up.pid"
 MAIL = RUN / "mail"
@@ -113,8 +114,9 @@ def start_all() -> int:
     asyncio.run(ready())
     print("Vafa is up:")
     print(f"  console    {URLS['console']}   (operators sign in here)")
+    print(f"  portal     {URLS['portal']}   (members sign in here with a code sent by email or SMS)")
     for name, url in URLS.items():
-        if name != "console":
+        if name not in FRONT_ENDS:
             print(f"  {name:<10} {url}   (API: {url}/docs)")
     print(f"  mail       what notify sends is kept in {MAIL}")
     print(f"  logs       {LOGS}")

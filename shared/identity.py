@@ -278,7 +278,8 @@ def secured(permission: Permission, *, member_in_body: bool = False) -> dict[str
     """A route's keyword arguments declaring the permission it needs: checked before its body is read
     (401 without a valid token, 403 without the permission, never a 422 first). A route with a
     ``{member_id}`` path parameter is about that member; ``member_in_body``: the handler checks the
-    member its body names with ``Principal.may`` (members are refused elsewhere)."""
+    member its body names (or the redemption it confirms belongs to) with ``require_member`` (members
+    are refused elsewhere)."""
 
     @guard
     async def check(request: Request) -> Principal:

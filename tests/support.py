@@ -108,19 +108,35 @@ async def all_five(
     return started
 
 
-async def console(
-    services: list[ServiceProcess], log_dir: Path, backends: dict[str, ServiceProcess]
+async def front_end(
+    name: str, services: list[ServiceProcess], log_dir: Path, backends: dict[str, ServiceProcess]
 ) -> ServiceProcess:
-    """The operator console calling ``backends`` (the others are absent: their blocks say so). It uses
-    no Kafka, so it gets no Kafka credentials (the environment's admin ones are blanked)."""
-    env = {f"VAFA_CONSOLE_{name.upper()}_URL": process.url for name, process in backends.items()}
-    absent = {f"VAFA_CONSOLE_{name.upper()}_URL": f"http://127.0.0.1:{free_port()}" for name in
-              ("ingest", "points", "tiers", "notify", "analytics") if name not in backends}  # fmt: skip
+    """A web front end (``console``, ``portal``) calling ``backends`` (the others are absent: their
+    blocks say so). It uses no Kafka, so it gets no Kafka credentials (the environment's admin ones are
+    blanked)."""
+    prefix = f"VAFA_{name.upper()}"
+    env = {f"{prefix}_{service.upper()}_URL": process.url for service, process in backends.items()}
+    absent = {f"{prefix}_{service.upper()}_URL": f"http://127.0.0.1:{free_port()}" for service in
+              ("ingest", "points", "tiers", "notify", "analytics") if service not in backends}  # fmt: skip
     blank = {"VAFA_KAFKA_SASL_USERNAME": "", "VAFA_KAFKA_SASL_PASSWORD": ""}
-    process = ServiceProcess("services.console", {"VAFA_ENV": "dev", **blank, **absent, **env}, log_dir)
+    process = ServiceProcess(f"services.{name}", {"VAFA_ENV": "dev", **blank, **absent, **env}, log_dir)
     services.append(process)
     await process.start().wait_ready()
     return process
+
+
+async def console(
+    services: list[ServiceProcess], log_dir: Path, backends: dict[str, ServiceProcess]
+) -> ServiceProcess:
+    """The operator console calling ``backends``."""
+    return await front_end("console", services, log_dir, backends)
+
+
+async def portal(
+    services: list[ServiceProcess], log_dir: Path, backends: dict[str, ServiceProcess]
+) -> ServiceProcess:
+    """The member portal calling ``backends``."""
+    return await front_end("portal", services, log_dir, backends)
 
 
 def new_operator(stack: Stack, name: str, role: str) -> str:
@@ -175,9 +191,11 @@ __all__ = [
     "docker_answers",
     "eventually",
     "free_port",
+    "front_end",
     "member",
     "new_operator",
     "operator",
+    "portal",
     "purchase",
     "revoke_key",
     "running",

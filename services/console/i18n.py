@@ -1,24 +1,16 @@
-"""The console in Persian (right to left, Persian digits, Jalali dates) and English (Gregorian): which
-language a request gets, the words of each page, and numbers and dates written as its reader expects.
-Digits and the calendar are shared/persian.py's, as notify's messages write them."""
+"""The console's words in Persian and English; which language a request gets and how numbers and
+dates are written are shared/web/words.py's (the member portal's too)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from typing import Literal, get_args
 
-from shared.persian import THOUSANDS, fa_digits, jalali
-
-Locale = Literal["fa", "en"]
-LOCALES: tuple[Locale, ...] = get_args(Locale)
-COOKIE = "vafa_lang"
-_ASCII_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩٫", "01234567890123456789.")
+from shared.web import explain, words
+from shared.web.words import COOKIE, LOCALES, Locale, chosen
 
 # key -> (English, Persian). A key missing from here fails the unit test that renders every page.
 WORDS: Mapping[str, tuple[str, str]] = {
+    **explain.WORDS,
     "console": ("Vafa console", "کنسول وفا"),
     "members": ("Members", "اعضا"),
     "audit": ("Audit", "حسابرسی"),
@@ -98,39 +90,6 @@ WORDS: Mapping[str, tuple[str, str]] = {
     "change": ("Change", "تغییر"),
     "empty_ledger": ("No entries yet.", "هنوز ردیفی ندارد."),
     "more_entries": ("Older entries are not shown.", "ردیف‌های قدیمی‌تر نشان داده نشده‌اند."),
-    "kind_earn": ("Earned", "کسب"),
-    "kind_reverse": ("Taken back", "بازپس‌گیری"),
-    "kind_redeem": ("Redeemed", "استفاده"),
-    "kind_redeem_release": ("Given back", "بازگشت"),
-    "kind_expire": ("Expired", "انقضا"),
-    "kind_adjust": ("Adjusted", "اصلاح"),
-    "kind_transfer_out": ("Sent", "انتقال به دیگری"),
-    "kind_transfer_in": ("Received", "دریافت از دیگری"),
-    "kind_referral": ("Referral", "معرفی"),
-    "kind_badge": ("Badge", "نشان"),
-    "kind_prize": ("Prize", "جایزه"),
-    "kind_donate": ("Donated", "اهدا"),
-    "kind_sunset": ("Program ended", "پایان برنامه"),
-    "why_earn": ("A purchase of {amount} {currency}:", "خرید {amount} {currency}:"),
-    "why_reverse": (
-        "A return of {amount} took back what its purchase earned.",
-        "مرجوعی {amount}، امتیاز خریدش را پس گرفت.",
-    ),
-    "why_adjust": ("{operator}: “{reason}”", "{operator}: «{reason}»"),
-    "why_redeem": ("Reward {reward}.", "جایزهٔ {reward}."),
-    "why_redeem_release": (
-        "Reward {reward} not taken ({reason}): the points came back.",
-        "جایزهٔ {reward} گرفته نشد ({reason})؛ امتیازها برگشت.",
-    ),
-    "why_expire": ("Unspent points expired.", "امتیازهای خرج‌نشده منقضی شد."),
-    "why_transfer_out": ("Given to member {other}.", "به عضو {other} داده شد."),
-    "why_transfer_in": ("Given by member {other}.", "از عضو {other} رسید."),
-    "why_referral": ("Referral of {friend} rewarded.", "پاداش معرفی {friend}."),
-    "why_badge": ("Challenge {challenge} completed ({period}).", "چالش {challenge} کامل شد ({period})."),
-    "why_prize": ("Prize {prize} in game {game}.", "جایزهٔ {prize} در بازی {game}."),
-    "why_donate": ("Given to cause {cause}.", "به {cause} اهدا شد."),
-    "why_sunset": ("Program {program} ended: {offer}.", "برنامهٔ {program} پایان یافت: {offer}."),
-    "why_other": ("{kind}", "{kind}"),
     "adjust": ("Adjust points", "اصلاح امتیاز"),
     "adjust_points": ("Points (negative to take away)", "امتیاز (منفی برای کم کردن)"),
     "reason": ("Reason", "دلیل"),
@@ -302,70 +261,8 @@ WORDS: Mapping[str, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Words:
-    """One locale's words, numbers and dates, as the templates use them."""
-
-    locale: Locale
-
-    @property
-    def dir(self) -> str:
-        return "rtl" if self.locale == "fa" else "ltr"
-
-    @property
-    def other(self) -> Locale:
-        return "en" if self.locale == "fa" else "fa"
-
-    def __call__(self, key: str, **values: object) -> str:
-        english, persian = WORDS[key]
-        text = persian if self.locale == "fa" else english
-        return text.format(**{k: self._value(v) for k, v in values.items()}) if values else text
-
-    def _value(self, value: object) -> str:
-        if isinstance(value, bool):
-            return str(value)
-        if isinstance(value, int | Decimal):
-            return self.number(value)
-        if isinstance(value, datetime | date):
-            return self.when(value)
-        return self.digits(value) if self.locale == "fa" else str(value)
-
-    def digits(self, value: object) -> str:
-        return fa_digits(value) if self.locale == "fa" else str(value)
-
-    def number(self, value: int | Decimal | str, signed: bool = False) -> str:
-        """Grouped by thousands (and signed when asked), in the locale's digits."""
-        amount = Decimal(value) if isinstance(value, str) else value
-        if isinstance(amount, Decimal) and amount == amount.to_integral_value():
-            amount = int(amount)  # 47000000.0000 IRR reads as 47,000,000
-        text = f"{amount:+,}" if signed else f"{amount:,}"
-        if self.locale == "en":
-            return text
-        # A left-to-right mark keeps the sign before the digits inside right-to-left text.
-        return ("\u200e" if signed else "") + fa_digits(text.replace(",", THOUSANDS))
-
-    def when(self, value: datetime | date | str, with_time: bool = True) -> str:
-        """Jalali in Persian, Gregorian in English; a time of day in UTC (the store's zone is not known
-        here)."""
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if isinstance(value, datetime):
-            value = value.astimezone(UTC)
-            if self.locale == "fa":
-                return jalali(value, with_time=with_time)
-            return value.strftime("%d %b %Y %H:%M" if with_time else "%d %b %Y")
-        return jalali(value) if self.locale == "fa" else value.strftime("%d %b %Y")
+class Words(words.Words):
+    TABLE = WORDS
 
 
-def typed(value: str) -> str:
-    """What an operator typed, with Persian or Arabic digits (and the Persian decimal point) read as the
-    same number in ASCII, spaces around it dropped."""
-    return value.strip().translate(_ASCII_DIGITS)
-
-
-def chosen(asked: str | None, cookie: str | None, default: Locale) -> Locale:
-    """``?lang=`` first, then the cookie, then the deployment's default."""
-    for candidate in (asked, cookie):
-        if candidate in LOCALES:
-            return candidate
-    return default
+__all__ = ["COOKIE", "LOCALES", "WORDS", "Locale", "Words", "chosen"]

@@ -7,20 +7,23 @@ from __future__ import annotations
 import asyncio
 import uuid
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.console import explain, i18n, session
 from services.console import program as editing
-from services.console.backends import Backends, Block, SignedIn, sign_in
+from services.console import session
+from services.console.backends import SignedIn, sign_in
 from services.console.nav import NAV
 from services.console.render import render
 from services.console.session import BadForm, Session, check_csrf, signed_in
 from services.console.settings import ConsoleSettings
 from shared.contracts.envelope import utcnow
 from shared.identity import SIGN_IN, Permission, declared
+from shared.web import explain
+from shared.web.backends import Backends, Block
+from shared.web.pages import read_fields, read_form, typed
 
 P = Permission
 pages = APIRouter(default_response_class=HTMLResponse)
@@ -33,25 +36,6 @@ LOOKUPS = ("phone", "email", "card_no", "member_id")
 def _settings(request: Request) -> ConsoleSettings:
     settings: ConsoleSettings = request.app.state.settings
     return settings
-
-
-async def _fields(request: Request, limit: int = 20) -> dict[str, list[str]]:
-    """An urlencoded form of at most ``limit`` fields, each with its values; ``BadForm`` if it is not one."""
-    body = await request.body()
-    if not body:
-        return {}
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        raise BadForm("bad_request", "not a form")
-    try:
-        return parse_qs(body.decode(), keep_blank_values=True, max_num_fields=limit)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BadForm("bad_request", "not a form") from error
-
-
-async def _form(request: Request, *fields: str) -> dict[str, str]:
-    """The first value of each named field of an urlencoded form."""
-    parsed = await _fields(request)
-    return {name: parsed[name][0] for name in fields if name in parsed}
 
 
 @pages.get("/", **declared(P.MEMBER_READ))
@@ -75,7 +59,7 @@ async def sign_in_page(request: Request, why: Annotated[str | None, Query(max_le
 
 @pages.post("/sign-in", **SIGN_IN)
 async def sign_in_submit(request: Request) -> Response:
-    form = await _form(request, "name", "password")
+    form = await read_form(request, "name", "password")
     name, password = form.get("name", "").strip(), form.get("password", "")
     if not name or not password or len(name) > 100 or len(password) > 1000:
         return render(request, "sign_in.html.j2", None, status=401, error=("wrong_password", {}), name=name)
@@ -91,12 +75,7 @@ async def sign_in_submit(request: Request) -> Response:
 
 @pages.post("/sign-out", **SIGN_IN)
 async def sign_out(request: Request) -> Response:
-    current = session.session_of(request)
-    if current is not None:
-        check_csrf(current, (await _form(request, session.CSRF_FIELD)).get(session.CSRF_FIELD))
-    response = RedirectResponse("/sign-in?why=signed_out", status_code=303)
-    session.forget(request, response)
-    return response
+    return await session.SESSION.sign_out(request, await read_form(request, session.CSRF_FIELD))
 
 
 @pages.get("/members", **declared(P.MEMBER_READ))
@@ -108,7 +87,7 @@ async def find_member(
     """Find a member by phone, email, card number (ingest's lookup) or id."""
     current = signed_in(request, P.MEMBER_READ)
     by = by if by in LOOKUPS else "phone"
-    value = i18n.typed(q)  # Persian digits typed into the box are the same number
+    value = typed(q)  # Persian digits typed into the box are the same number
     context: dict[str, Any] = {"by": by, "q": q}
     if not value:
         return render(request, "members.html.j2", current, **context)
@@ -193,10 +172,10 @@ async def member_page(
 async def adjust(request: Request, member_id: MemberPath) -> Response:
     """Points added or taken with a reason, through points' adjustment (audited there)."""
     current = signed_in(request, P.POINTS_ADJUST)
-    form = await _form(request, session.CSRF_FIELD, "points", "reason", "request_id")
+    form = await read_form(request, session.CSRF_FIELD, "points", "reason", "request_id")
     check_csrf(current, form.get(session.CSRF_FIELD))
     try:
-        points = int(i18n.typed(form.get("points", "")))
+        points = int(typed(form.get("points", "")))
         request_id = uuid.UUID(form.get("request_id", ""))
     except ValueError as error:
         raise BadForm("bad_request", "points is a whole number") from error
@@ -219,7 +198,7 @@ async def redeem(request: Request, member_id: MemberPath) -> Response:
     answered directly, not redirected to, so the code is never in a URL; sent again, the same
     ``request_id`` gives the same redemption and code."""
     current = signed_in(request, P.MEMBER_ACT)
-    form = await _form(request, session.CSRF_FIELD, "reward_id", "request_id")
+    form = await read_form(request, session.CSRF_FIELD, "reward_id", "request_id")
     check_csrf(current, form.get(session.CSRF_FIELD))
     try:
         request_id = uuid.UUID(form.get("request_id", ""))
@@ -277,7 +256,7 @@ async def program_submit(request: Request) -> Response:
     changing nothing) and **Publish** (a new version, in force from its date, audited under the
     operator's name). Points validates the candidate; each refusal is shown next to its field."""
     current = signed_in(request, P.PROGRAM_WRITE)
-    form = await _fields(request, editing.FORM_LIMIT)
+    form = await read_fields(request, editing.FORM_LIMIT)
     check_csrf(current, next(iter(form.get(session.CSRF_FIELD, [])), None))
     editor = editing.Editor.read(form)
     publish = (form.get("action") or [""])[0] == "publish"

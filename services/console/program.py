@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.console.i18n import typed
+from shared.web.pages import typed
 
 # The most fields one program form may carry (a rate per currency and a multiplier per category).
 FORM_LIMIT = 300

@@ -1,41 +1,19 @@
-"""An operator's session: the token ingest issued them, kept in an HttpOnly, SameSite=Strict cookie
-(Secure over TLS), read back on each request to know who they are and what their role may do.
-
-Forms are protected against cross-site requests twice: the browser does not send a Strict cookie with a
-request another site starts, and every form carries a token derived from the session (an HMAC of the
-token under the deployment's signing keys), which another site cannot know.
-"""
+"""An operator's session (shared/web/session.py: the cookie, its CSRF token), and the role gate: which
+pages an operator's role may open."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from dataclasses import dataclass
+from fastapi import Request
 
-from fastapi import Request, Response
-
-from services.console.settings import ConsoleSettings
-from shared.identity import Permission, Principal, SigningKeys
+from shared.identity import Permission
+from shared.web.session import CSRF_FIELD, BadForm, Session, SessionCookie, SignedOut, check_csrf
 
 COOKIE = "vafa_session"
-CSRF_FIELD = "csrf"
-
-
-@dataclass(frozen=True)
-class Session:
-    token: str
-    principal: Principal
-    csrf: str
-
-    def may(self, permission: Permission) -> bool:
-        return self.principal.may(permission)
-
-
-class SignedOut(Exception):
-    """No session, or one that ended: the browser is sent to the sign-in page, saying why."""
-
-    def __init__(self, reason: str | None) -> None:
-        self.reason = reason  # None: never signed in; "session_expired": the token ended or is refused
+SESSION = SessionCookie(COOKIE, "operator", "vafa-console-csrf")
+csrf_token = SESSION.csrf_token
+session_of = SESSION.session_of
+keep = SESSION.keep
+forget = SESSION.forget
 
 
 class Refused(Exception):
@@ -43,31 +21,6 @@ class Refused(Exception):
 
     def __init__(self, session: Session, permission: Permission) -> None:
         self.session, self.permission = session, permission
-
-
-class BadForm(Exception):
-    """A form the console cannot act on (400): a stale or foreign CSRF token, a field out of shape."""
-
-    def __init__(self, key: str, why: str = "") -> None:
-        self.key, self.why = key, why
-
-
-def csrf_token(settings: ConsoleSettings, token: str) -> str:
-    key = b"vafa-console-csrf:" + settings.auth_signing_keys.get_secret_value().encode()
-    return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
-
-
-def session_of(request: Request) -> Session | None:
-    """The session the request's cookie carries; raises ``SignedOut`` for a token that ended or that
-    this deployment did not sign."""
-    token = request.cookies.get(COOKIE)
-    if not token:
-        return None
-    signing: SigningKeys = request.app.state.signing_keys
-    found = signing.verify(token)
-    if isinstance(found, str) or found.kind != "operator":
-        raise SignedOut("session_expired")
-    return Session(token, found, csrf_token(request.app.state.settings, token))
 
 
 def signed_in(request: Request, permission: Permission) -> Session:
@@ -80,21 +33,7 @@ def signed_in(request: Request, permission: Permission) -> Session:
     return session
 
 
-def check_csrf(session: Session, sent: str | None) -> None:
-    if not sent or not hmac.compare_digest(sent, session.csrf):
-        raise BadForm("csrf")
-
-
-def _secure(request: Request) -> bool:
-    settings: ConsoleSettings = request.app.state.settings
-    return settings.console_secure_cookie or request.url.scheme == "https"
-
-
-def keep(request: Request, response: Response, token: str, max_age: int) -> None:
-    response.set_cookie(
-        COOKIE, token, max_age=max_age, httponly=True, samesite="strict", secure=_secure(request), path="/"
-    )
-
-
-def forget(request: Request, response: Response) -> None:
-    response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=_secure(request), path="/")
+__all__ = [
+    "COOKIE", "CSRF_FIELD", "BadForm", "Refused", "Session", "SignedOut", "check_csrf", "csrf_token",
+    "forget", "keep", "session_of", "signed_in",
+]  # fmt: skip

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from shared.config import ServiceSettings
+from shared.web.settings import FrontEndSettings
 
 
-class ConsoleSettings(ServiceSettings):
+class ConsoleSettings(FrontEndSettings):
     service_name: str = "console"
     http_port: int = 8000
     # Where each service's API answers (VAFA_CONSOLE_<SERVICE>_URL); `make up`'s ports by default.
@@ -21,11 +21,3 @@ class ConsoleSettings(ServiceSettings):
     console_secure_cookie: bool = False
     # The language a visitor without a choice sees.
     console_default_locale: Literal["fa", "en"] = "fa"
-
-    def known_defaults(self) -> list[str]:
-        # No database here: only the signing keys (sessions and CSRF tokens rest on them) matter.
-        return [name for name in super().known_defaults() if name != "VAFA_PG_PASSWORD"]
-
-    def url_of(self, service: str) -> str:
-        url: str = getattr(self, f"console_{service}_url")
-        return url.rstrip("/")

@@ -193,7 +193,8 @@ async def _answer(
     return JSONResponse(body, status, media_type=PROBLEM_JSON if status >= 400 else None)
 
 
-async def _one(request: Request, caller: Principal, key: str | None, item: Item) -> JSONResponse:
+async def submit_one(request: Request, caller: Principal, key: str | None, item: Item) -> JSONResponse:
+    """One item, answered as the single endpoints answer (202 accepted, 200 duplicate, a problem)."""
     entry = checked(item, utcnow(), request.app.state.intake.max_skew)
     return await _answer(request, caller, key, [entry], [item.kind], _single)
 
@@ -238,7 +239,7 @@ async def submit_purchase(
     purchase: PurchaseIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """A completed purchase; answered after Kafka acknowledged it."""
-    return await _one(request, caller, idempotency_key, purchase)
+    return await submit_one(request, caller, idempotency_key, purchase)
 
 
 @api.post("/returns", status_code=202, response_model=Accepted, responses=_RESPONSES, **SENDS)
@@ -246,7 +247,7 @@ async def submit_return(
     item: ReturnIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """A full or partial return, referencing the original receipt."""
-    return await _one(request, caller, idempotency_key, item)
+    return await submit_one(request, caller, idempotency_key, item)
 
 
 @api.post("/members", status_code=202, response_model=Accepted, responses=_RESPONSES, **SENDS)
@@ -254,7 +255,7 @@ async def enrol_member(
     item: MemberEnrolledIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """A member joins: contact points, birth date, locale, time zone, consent per channel, referral code."""
-    return await _one(request, caller, idempotency_key, item)
+    return await submit_one(request, caller, idempotency_key, item)
 
 
 @api.post("/members/profile-changes", status_code=202, response_model=Accepted, responses=_RESPONSES, **SENDS)
@@ -262,7 +263,7 @@ async def change_profile(
     item: MemberProfileChangedIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Changed profile fields; a consent withdrawn here takes effect at once downstream."""
-    return await _one(request, caller, idempotency_key, item)
+    return await submit_one(request, caller, idempotency_key, item)
 
 
 @api.post("/memberships", status_code=202, response_model=Accepted, responses=_RESPONSES, **SENDS)
@@ -270,7 +271,7 @@ async def vip_membership(
     item: VipIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """A paid VIP membership purchased, renewed or cancelled."""
-    return await _one(request, caller, idempotency_key, item)
+    return await submit_one(request, caller, idempotency_key, item)
 
 
 @api.post("/partners/purchases", status_code=202, response_model=Accepted, responses=_RESPONSES, **SENDS)
@@ -278,7 +279,7 @@ async def partner_purchase(
     item: PartnerPurchaseIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """A member's purchase at a partner brand (partner keys only, for their own brand)."""
-    return await _one(request, caller, idempotency_key, item)
+    return await submit_one(request, caller, idempotency_key, item)
 
 
 @api.post("/partners/campaigns", status_code=202, response_model=Accepted, responses=_RESPONSES, **SENDS)
@@ -286,7 +287,7 @@ async def partner_campaign(
     item: PartnerCampaignIn, request: Request, caller: Caller, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """A partner-funded bonus campaign (partner keys only, for their own brand)."""
-    return await _one(request, caller, idempotency_key, item)
+    return await submit_one(request, caller, idempotency_key, item)
 
 
 def _kind(raw: Any) -> str:

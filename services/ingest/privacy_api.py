@@ -7,13 +7,18 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.ingest import privacy
+from services.ingest.api import Accepted, submit_one
+from services.ingest.domain import MemberProfileChangedIn
 from services.ingest.settings import IngestSettings
 from services.ingest.store import repository
 from shared.boundary import GuardedRoute
-from shared.contracts.members import CardNo, Email, Phone
+from shared.contracts.common import PrintableText
+from shared.contracts.envelope import utcnow
+from shared.contracts.members import CardNo, Channel, Email, Phone
 from shared.errors import Invalid, NotFound
 from shared.identity import Caller, Permission, secured
 
@@ -92,3 +97,22 @@ async def erase(member_id: MemberPath, caller: Caller, request: Request) -> Eras
         held = await privacy.erase(conn, settings, caller, member_id)
     request.app.state.wake_relay()
     return Erased(member_id=member_id, contact_held=held)
+
+
+class ConsentsIn(PrintableText):
+    consents: dict[Channel, bool] = Field(min_length=1, description="channel -> may Vafa send on it")
+
+
+@privacy_api.put(
+    "/members/{member_id}/consents",
+    status_code=202,
+    response_model=Accepted,
+    **secured(Permission.MEMBER_ACT),
+)
+async def change_consents(
+    member_id: MemberPath, body: ConsentsIn, caller: Caller, request: Request
+) -> JSONResponse:
+    """The member (or support on their behalf) gives or withdraws consent per channel: a profile change
+    on the bus, as a chain's would be, which notify applies to the very next message."""
+    change = MemberProfileChangedIn(member_id=member_id, consents=body.consents, occurred_at=utcnow())
+    return await submit_one(request, caller, None, change)

@@ -33,7 +33,7 @@ from services.points.store.earning import (
 )
 from services.points.store.ledger import balance_of, balances_of, ledger_page, open_lots
 from services.points.store.loyalty import loyalty_program, loyalty_programs, put_loyalty_program
-from services.points.store.rewards import catalog, upsert_reward
+from services.points.store.rewards import catalog, redemption_member, upsert_reward
 from shared.audit import record
 from shared.boundary import GuardedRoute
 from shared.contracts import LOYALTY_PROGRAM_DEFINED, LoyaltyProgramDefined
@@ -244,10 +244,16 @@ async def reserve(body: RedemptionIn, caller: Caller, request: Request) -> dict[
     "/redemptions/{redemption_id}/confirm",
     response_model=out.Redemption,
     response_model_exclude_unset=True,
-    **secured(P.MEMBER_ACT),
+    **secured(P.MEMBER_ACT, member_in_body=True),
 )
 async def confirm(redemption_id: uuid.UUID, caller: Caller, request: Request) -> dict[str, Any]:
-    """Step two: the sale went through; the reward's code is issued."""
+    """Step two: the sale went through (or, in the member portal, the member takes the reward); the
+    reward's code is issued. A member confirms only a redemption of their own."""
+    if caller.kind == "member":
+        async with request.app.state.engine.connect() as conn:
+            whose = await redemption_member(conn, redemption_id)
+        # One that does not exist is refused the same: a member learns nothing of others' ids.
+        require_member(request, caller, P.MEMBER_ACT, whose or "")
     target = f"redemption:{redemption_id}"
     return await write_through(
         request, actions.confirm, redemption_id, audit=on_behalf(caller, "redemption.confirm", target)

@@ -16,6 +16,7 @@ import pytest
 
 from services.console.session import COOKIE, csrf_token
 from services.console.settings import ConsoleSettings
+from services.portal.pages import SESSION as PORTAL
 from shared.identity import Principal, SigningKeys, integration
 from sim.harness import DEV_KEYS
 from sim.mail import Mailbox
@@ -30,6 +31,7 @@ from tests.support import (
     eventually,
     member,
     operator,
+    portal,
     running,
 )
 
@@ -335,3 +337,58 @@ async def test_every_console_page_answers_each_operator_as_its_rule_says(
                         assert "text/html" in answer.headers["content-type"]
     assert not wrong, wrong
     assert checked > 40, checked
+
+
+async def test_every_portal_page_answers_only_a_members_session(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    """The member portal's pages from its OpenAPI document: a member's session gets the page (its
+    blocks may say a service is away; a form is answered with a page, never a refusal of the member),
+    and no session, a forged, expired or garbage one, or an operator's or a service's token (no member
+    of anyone), goes to sign-in. A page without a declared rule fails here."""
+    ingest = await running(stack, services, log_dir, "ingest")
+    site = await portal(services, log_dir, {"ingest": ingest})
+    checked, wrong = 0, []
+    async with httpx.AsyncClient(base_url=site.url, timeout=30) as client:
+        document = (await client.get("/openapi.json")).json()
+        for template, operations in document["paths"].items():
+            for method, operation in operations.items():
+                rule = operation.get("x-vafa-permission")
+                assert rule is not None, f"portal {method.upper()} {template} declares no permission"
+                if rule in ("public", "sign-in"):
+                    continue
+                assert rule in ("member:read", "member:act"), f"portal {template}: {rule}"
+
+                async def call(
+                    token: str | None, method: str = method, path: str = template
+                ) -> httpx.Response:
+                    cookies = {PORTAL.name: token} if token else {}
+                    form = None
+                    if method == "post" and token:  # a real form: the session's CSRF token with it
+                        form = {"csrf": PORTAL.csrf_token(ConsoleSettings(), token), "reward_id": "none",
+                                "request_id": str(uuid.uuid4()), "email": "on"}  # fmt: skip
+                    return await client.request(method.upper(), path, cookies=cookies, data=form)
+
+                for label, token in (
+                    ("anonymous", None),
+                    ("forged", FORGED.issue(PRINCIPALS["member"], 60)),
+                    ("expired", DEV_KEYS.issue(PRINCIPALS["member"], -3600)),
+                    ("garbage", "not.a.token"),
+                    *((who, DEV_KEYS.issue(PRINCIPALS[who], 60)) for who in sorted(OPERATORS)),
+                    ("notify-service", DEV_KEYS.issue(PRINCIPALS["notify-service"], 60)),
+                ):
+                    answer = await call(token)
+                    checked += 1
+                    if answer.status_code != 303 or not answer.headers["location"].startswith("/sign-in"):
+                        wrong.append((method, template, label, answer.status_code))
+                answer = await call(DEV_KEYS.issue(PRINCIPALS["member"], 600))
+                checked += 1
+                if (
+                    answer.status_code in (401, 403)
+                    or answer.status_code >= 500
+                    or "location" in answer.headers
+                ):
+                    wrong.append((method, template, "member", answer.status_code))
+                assert "text/html" in answer.headers["content-type"]
+    assert not wrong, wrong
+    assert checked > 20, checked

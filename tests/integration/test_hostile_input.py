@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,14 +24,16 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 
-from services.console.session import COOKIE, csrf_token
+from services.console.session import SESSION as CONSOLE_SESSION
 from services.console.settings import ConsoleSettings
+from services.portal.pages import SESSION as PORTAL_SESSION
 from shared.contracts import POINTS_EARNED, PointsEarned
 from shared.contracts.envelope import utcnow
 from shared.deadletter import REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
-from shared.identity import operator
+from shared.identity import Principal, member, operator
 from shared.problems import PROBLEM_JSON
 from shared.topics import Topic
+from shared.web.session import SessionCookie
 from sim.harness import DEV_KEYS
 from sim.poison import poisons
 from tests.support import (
@@ -41,8 +44,8 @@ from tests.support import (
     as_record,
     at_least,
     bearer,
-    console,
     eventually,
+    front_end,
     purchase,
     revoke_key,
     running,
@@ -521,20 +524,33 @@ _HOSTILE_FORMS: dict[str, tuple[bytes, str]] = {
     "huge number": (b"points=" + b"9" * 400 + b"&reason=abc&request_id=" + str(uuid.uuid4()).encode(), _FORM),
     "too many fields": (b"&".join(b"f%d=1" % i for i in range(500)), _FORM),
 }
+# With the session's CSRF token: every front end's fields, out of shape.
+_SIGNED_IN_FORM = (b"&points=%00&reason=" + b"x" * 3000 + b"&reward_id=<script>&request_id=not-a-uuid"
+                   b"&email=%ff&sms=" + b"on" * 500 + b"&address=' OR 1=1 --&code=%00%00")  # fmt: skip
 _HOSTILE_QUERIES = ["?q=%00%ff&by=phone", "?by=" + "x" * 5000, "?q=' OR 1=1 --&by=email", "?adjusted=1e999",
                     "?lang=../../etc&why=<script>", "?q=%2B98912&by=member_id"]  # fmt: skip
 
 
-async def test_every_console_page_answers_hostile_forms_and_queries_with_a_page_never_a_5xx(
-    stack: Stack, services: list[ServiceProcess], log_dir: Path
+# Each web front end: its session cookie and who signs in to it.
+_FRONT_ENDS: dict[str, tuple[SessionCookie, Principal]] = {
+    "console": (CONSOLE_SESSION, operator("ada", "admin")),
+    "portal": (PORTAL_SESSION, member("walk-1")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FRONT_ENDS))
+async def test_every_front_end_page_answers_hostile_forms_and_queries_with_a_page_never_a_5xx(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, name: str
 ) -> None:
-    """The console's routes (from its OpenAPI document) signed out, signed in as an admin with and
-    without the session's CSRF token, fed each hostile form body and query string: every answer is a
-    page (or a redirect to one), never a 5xx, never a stack trace, never a reflected script."""
+    """The console's and the portal's routes (from their OpenAPI documents) signed out, signed in (an
+    admin, a member) with and without the session's CSRF token, fed each hostile form body and query
+    string: every answer is a page (or a redirect to one), never a 5xx, never a stack trace, never a
+    reflected script."""
     ingest = await running(stack, services, log_dir, "ingest")
-    site = await console(services, log_dir, {"ingest": ingest})  # points and the rest absent: degraded
-    token = DEV_KEYS.issue(operator("ada", "admin"), 600)
-    csrf = csrf_token(ConsoleSettings(), token)
+    site = await front_end(name, services, log_dir, {"ingest": ingest})  # points and the rest absent
+    cookie, who = _FRONT_ENDS[name]
+    token = DEV_KEYS.issue(who, 600)
+    csrf = cookie.csrf_token(ConsoleSettings(), token)  # the same dev keys as the front end's
     bad: list[tuple[str, str, str, int]] = []
     walked = 0
     async with httpx.AsyncClient(base_url=site.url, timeout=30) as client:
@@ -542,12 +558,12 @@ async def test_every_console_page_answers_hostile_forms_and_queries_with_a_page_
         for template, operations in document["paths"].items():
             path = template.replace("{member_id}", "walk-1")
             for method, _ in operations.items():
-                for cookies in ({}, {COOKIE: token}):
+                for cookies in ({}, {cookie.name: token}):
                     tries = (
                         [(f"{path}{q}", b"", "") for q in _HOSTILE_QUERIES]
                         if method == "get"
                         else [(path, body, media) for body, media in _HOSTILE_FORMS.values()]
-                        + [(path, b"csrf=" + csrf.encode() + b"&points=%00&reason=" + b"x" * 3000, _FORM)]
+                        + [(path, b"csrf=" + csrf.encode() + _SIGNED_IN_FORM, _FORM)]
                     )
                     for url, content, media in tries:
                         answer = await client.request(

@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 
 from services.console import pages
 from services.console.backends import SignedIn
-from services.console.explain import why
 from services.console.i18n import Words, chosen
 from services.console.main import create
 from services.console.session import COOKIE, csrf_token
 from services.console.settings import ConsoleSettings
 from shared.identity import operator
+from shared.web.explain import why
 from sim.harness import DEV_KEYS, free_port
 
 fa, en = Words("fa"), Words("en")
@@ -186,7 +186,7 @@ def test_make_up_starts_the_console_on_8000_without_kafka_credentials_pointed_at
     # Even on vafactl's broker (SASL, a principal per service) the console gets no Kafka credentials.
     monkeypatch.setenv("VAFA_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
     assert launch.kafka_env("console") == {}
-    assert launch.console_env() == {
+    assert launch.front_end_env("console") == {
         "VAFA_CONSOLE_INGEST_URL": "http://127.0.0.1:8001",
         "VAFA_CONSOLE_POINTS_URL": "http://127.0.0.1:8002",
         "VAFA_CONSOLE_TIERS_URL": "http://127.0.0.1:8003",

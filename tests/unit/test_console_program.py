@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from services.console.backends import Backends, Block
 from services.console.i18n import Words
 from services.console.main import create
 from services.console.program import Editor, field_errors, versions
 from services.console.session import COOKIE, csrf_token
 from services.console.settings import ConsoleSettings
 from shared.identity import Permission, operator
+from shared.web.backends import Backends, Block
 from sim.harness import DEV_KEYS
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)

@@ -52,6 +52,14 @@ async def redemption_for_update(conn: AsyncConnection, redemption_id: uuid.UUID)
     ).first()
 
 
+async def redemption_member(conn: AsyncConnection, redemption_id: uuid.UUID) -> str | None:
+    """Whose redemption this is (None: there is no such redemption)."""
+    found: str | None = await conn.scalar(
+        select(redemptions.c.member_id).where(redemptions.c.redemption_id == redemption_id)
+    )
+    return found
+
+
 async def add_redemption(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(redemptions.insert().values(**values))
 

@@ -1,4 +1,5 @@
-"""Why a member has their points, in plain words: each ledger entry's reason. Pure."""
+"""Why a member has their points, in plain words: each ledger entry's reason. Pure. The console shows it
+to operators and the portal to the member, in the same words (``WORDS``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,43 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+# key -> (English, Persian): each entry's kind and its reason, with the values ``why`` gives.
+WORDS: Mapping[str, tuple[str, str]] = {
+    "kind_earn": ("Earned", "کسب"),
+    "kind_reverse": ("Taken back", "بازپس‌گیری"),
+    "kind_redeem": ("Redeemed", "استفاده"),
+    "kind_redeem_release": ("Given back", "بازگشت"),
+    "kind_expire": ("Expired", "انقضا"),
+    "kind_adjust": ("Adjusted", "اصلاح"),
+    "kind_transfer_out": ("Sent", "انتقال به دیگری"),
+    "kind_transfer_in": ("Received", "دریافت از دیگری"),
+    "kind_referral": ("Referral", "معرفی"),
+    "kind_badge": ("Badge", "نشان"),
+    "kind_prize": ("Prize", "جایزه"),
+    "kind_donate": ("Donated", "اهدا"),
+    "kind_sunset": ("Program ended", "پایان برنامه"),
+    "why_earn": ("A purchase of {amount} {currency}:", "خرید {amount} {currency}:"),
+    "why_reverse": (
+        "A return of {amount} took back what its purchase earned.",
+        "مرجوعی {amount}، امتیاز خریدش را پس گرفت.",
+    ),
+    "why_adjust": ("{operator}: “{reason}”", "{operator}: «{reason}»"),
+    "why_redeem": ("Reward {reward}.", "جایزهٔ {reward}."),
+    "why_redeem_release": (
+        "Reward {reward} not taken ({reason}): the points came back.",
+        "جایزهٔ {reward} گرفته نشد ({reason})؛ امتیازها برگشت.",
+    ),
+    "why_expire": ("Unspent points expired.", "امتیازهای خرج‌نشده منقضی شد."),
+    "why_transfer_out": ("Given to member {other}.", "به عضو {other} داده شد."),
+    "why_transfer_in": ("Given by member {other}.", "از عضو {other} رسید."),
+    "why_referral": ("Referral of {friend} rewarded.", "پاداش معرفی {friend}."),
+    "why_badge": ("Challenge {challenge} completed ({period}).", "چالش {challenge} کامل شد ({period})."),
+    "why_prize": ("Prize {prize} in game {game}.", "جایزهٔ {prize} در بازی {game}."),
+    "why_donate": ("Given to cause {cause}.", "به {cause} اهدا شد."),
+    "why_sunset": ("Program {program} ended: {offer}.", "برنامهٔ {program} پایان یافت: {offer}."),
+    "why_other": ("{kind}", "{kind}"),
+}
 
 
 @dataclass(frozen=True)
