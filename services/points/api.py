@@ -18,7 +18,7 @@ from services.points import actions
 from services.points import schemas as out
 from services.points.domain.loyalty import MAIN, PROGRAM_ID, LoyaltyProgram
 from services.points.domain.rules import RuleSet
-from services.points.http import on_behalf, write_through
+from services.points.http import InProgram, on_behalf, write_through
 from services.points.preview import preview
 from services.points.program import Program
 from services.points.settings import PointsSettings
@@ -54,12 +54,6 @@ EXPORT_LIMIT = 100_000
 # default), and the most purchases one replays: it runs in the request, off the event loop, in seconds.
 PREVIEW_MAX_DAYS = 120
 PREVIEW_MAX_PURCHASES = 200_000
-
-
-# Which loyalty program a read or a write is about; ``main`` unless named.
-InProgram = Annotated[
-    str, Query(alias="program", pattern=PROGRAM_ID, description="the loyalty program (default: main)")
-]
 
 
 @api.get("/members/{member_id}/balance", response_model=out.Balance, **secured(P.MEMBER_READ))

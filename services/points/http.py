@@ -3,11 +3,15 @@ entry, and who is audited."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Query, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain.loyalty import MAIN, PROGRAM_ID
+from services.points.store.loyalty import loyalty_programs
 from shared.audit import record
+from shared.errors import NotFound
 from shared.identity import Principal
 
 
@@ -22,6 +26,18 @@ async def write_through(
             await record(conn, *audit, after=answer)
     request.app.state.wake_relay()
     return answer
+
+
+# Which loyalty program a read or a write is about; ``main`` unless named.
+InProgram = Annotated[
+    str, Query(alias="program", pattern=PROGRAM_ID, description="the loyalty program (default: main)")
+]
+
+
+async def known_program(conn: AsyncConnection, program: str) -> None:
+    """``NotFound`` unless the deployment runs the loyalty program ``program``."""
+    if program != MAIN and program not in await loyalty_programs(conn):
+        raise NotFound(f"there is no loyalty program {program!r}", title="Unknown program")
 
 
 def on_behalf(caller: Principal, action: str, target: str) -> tuple[Principal, str, str] | None:

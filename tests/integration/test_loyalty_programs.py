@@ -16,7 +16,7 @@ import pytest
 
 from services.points.store import MIGRATIONS
 from services.tiers.store import MIGRATIONS as TIERS_MIGRATIONS
-from shared.contracts import PURCHASE_RECORDED
+from shared.contracts import MEMBER_ENROLLED, PURCHASE_RECORDED, MemberEnrolled
 from shared.contracts.envelope import utcnow
 from shared.store.migrate import upgrade
 from shared.topics import Topic
@@ -342,3 +342,46 @@ async def test_a_chains_own_program_ends_alone_its_balances_settled_and_mains_un
     gifts = [decode(r)["payload"] for r in await stack.read_all(Topic.POINTS)]
     told = [(g["program_id"], g["loyalty_program"], g["offer"]) for g in gifts if "offer" in g]
     assert told == [("club-sunset", "hyper-club", "tote bag")]
+
+
+async def test_each_program_rewards_a_referral_by_its_own_terms_on_purchases_that_earn_in_it(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    points = await running(stack, services, log_dir, "points")
+    terms = {"referrer_points": 500, "friend_points": 200, "minimum_purchase": {"IRR": "500"},
+             "return_window_days": 14, "qualify_within_days": 30}  # fmt: skip
+    club_terms = terms | {"referrer_points": 50, "friend_points": 20}
+    async with points.client(timeout=30) as c:
+        club = {"name": "Hyperstar club", "chains": ["chain-1"]}
+        assert (await c.put("/v1/loyalty-programs/hyper-club", json=club, headers=TOKEN)).status_code == 200
+        assert (await c.put("/v1/referrals/program", json=terms, headers=TOKEN)).status_code == 200
+        put = await c.put(
+            "/v1/referrals/program", params={"program": "hyper-club"}, json=club_terms, headers=TOKEN
+        )
+        assert put.status_code == 200, put.text
+        nowhere = await c.put(
+            "/v1/referrals/program", params={"program": "nowhere"}, json=terms, headers=TOKEN
+        )
+        assert nowhere.status_code == 404
+        code = (await c.post("/v1/members/ava/referral-code", headers=TOKEN)).json()["code"]
+    joined = utcnow() - timedelta(days=20)
+    enrolled = MemberEnrolled(member_id="ben", chain_id="chain-1", referral_code=code)
+    await stack.produce(Topic.MEMBERS, [as_record(
+        MEMBER_ENROLLED.envelope(key="ben", producer="test-pos", occurred_at=joined, payload=enrolled)
+    )])  # fmt: skip
+    counted = "SELECT count(*) FROM referrals WHERE friend_id = 'ben'"
+    await eventually(lambda: _is(stack.scalar("points", counted), 2), what="ben's referral in both programs")
+    await stack.produce(
+        Topic.PURCHASES, [as_record(purchase("ben", "600", occurred_at=joined + timedelta(days=1)))]
+    )
+    await eventually(lambda: _is(_balances(points, "ben"), held(600, 600)), what="ben's purchase in both")
+
+    await jobs_at(stack, utcnow())
+    await jobs_at(stack, utcnow() + timedelta(hours=1))  # nothing twice
+    assert await _balances(points, "ava") == held(50, 500)
+    assert await _balances(points, "ben") == held(620, 800)
+    async with points.client(timeout=30) as c:
+        mine = (await c.get("/v1/members/ava/referrals", params={"program": "hyper-club"})).json()
+        main_terms = (await c.get("/v1/referrals/program")).json()
+    assert [(r["friend_id"], r["status"]) for r in mine["referred"]] == [("ben", "rewarded")]
+    assert main_terms["referrer_points"] == 500

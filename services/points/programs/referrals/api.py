@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from pydantic import Field
 
+from services.points.domain.loyalty import MAIN
+from services.points.http import InProgram, known_program
 from services.points.programs.referrals import store as referrals
 from services.points.programs.referrals.domain import ReferralProgram
 from shared.audit import record
@@ -45,20 +47,26 @@ class MemberReferrals(Out):
 
 
 @router.put("/referrals/program", response_model=ReferralProgram, **secured(P.PROGRAM_WRITE))
-async def put_referral_program(program: ReferralProgram, caller: Caller, request: Request) -> dict[str, Any]:
-    """The referral program's terms: points for each side, the friend's minimum purchase, the return
-    window it must clear, and how long after enrolling the friend has to make it."""
+async def put_referral_program(
+    program: ReferralProgram, caller: Caller, request: Request, loyalty: InProgram = MAIN
+) -> dict[str, Any]:
+    """A loyalty program's referral terms: points for each side, the friend's minimum purchase, the
+    return window it must clear, and how long after enrolling the friend has to make it. Each program
+    rewards by its own terms, in its own points, on the friend's purchases that earn in it; a program's
+    terms reach the friends who enrol after they are set (main keeps every referral)."""
     async with request.app.state.engine.begin() as conn:
-        before = await referrals.program_terms(conn)
-        await referrals.put_program_terms(conn, program)
-        await record(conn, caller, "referrals.put", "referrals:program", before=before, after=program)
+        await known_program(conn, loyalty)
+        before = await referrals.program_terms(conn, loyalty)
+        await referrals.put_program_terms(conn, program, loyalty)
+        target = "referrals:program" if loyalty == MAIN else f"referrals:{loyalty}"
+        await record(conn, caller, "referrals.put", target, before=before, after=program)
     return program.model_dump(mode="json")
 
 
 @router.get("/referrals/program", response_model=ReferralProgram, **secured(P.PROGRAM_READ))
-async def get_referral_program(request: Request) -> dict[str, Any]:
+async def get_referral_program(request: Request, loyalty: InProgram = MAIN) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
-        program = await referrals.program_terms(conn)
+        program = await referrals.program_terms(conn, loyalty)
     if program is None:
         raise NotFound("no referral program has been set up", title="No referral program")
     return program.model_dump(mode="json")
@@ -74,7 +82,7 @@ async def referral_code(
 
 
 @router.get("/members/{member_id}/referrals", response_model=MemberReferrals, **secured(P.MEMBER_READ))
-async def member_referrals(member_id: str, request: Request) -> dict[str, Any]:
+async def member_referrals(member_id: str, request: Request, loyalty: InProgram = MAIN) -> dict[str, Any]:
     """A member's code, the friends they referred with where each stands, and who referred them."""
     async with request.app.state.engine.connect() as conn:
-        return await referrals.of_member(conn, member_id)
+        return await referrals.of_member(conn, member_id, loyalty)

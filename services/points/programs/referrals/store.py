@@ -27,6 +27,8 @@ referral_codes = Table(
 referrals = Table(
     "referrals",
     metadata,
+    # Each loyalty program with referral terms rewards on its own: the same referral, one row in each.
+    Column("program_id", String(64), primary_key=True, server_default="main"),
     Column("friend_id", String, primary_key=True),  # a member is referred once, by the first code
     Column("referrer_id", String, nullable=True),  # null when the code was unknown
     Column("code", String(64), nullable=False),
@@ -42,23 +44,25 @@ referrals = Table(
 referral_program = Table(
     "referral_program",
     metadata,
-    Column("program", String(16), primary_key=True),
+    Column("program", String(64), primary_key=True),  # the loyalty program whose terms these are
     Column("config", JSONB, nullable=False),
 )
 
 
-_PROGRAM = "default"
-
-
-async def program_terms(conn: AsyncConnection) -> ReferralProgram | None:
+async def program_terms(conn: AsyncConnection, program_id: str = MAIN) -> ReferralProgram | None:
     config = await conn.scalar(
-        select(referral_program.c.config).where(referral_program.c.program == _PROGRAM)
+        select(referral_program.c.config).where(referral_program.c.program == program_id)
     )
     return None if config is None else ReferralProgram.model_validate(config)
 
 
-async def put_program_terms(conn: AsyncConnection, program: ReferralProgram) -> None:
-    upsert = insert(referral_program).values(program=_PROGRAM, config=program.model_dump(mode="json"))
+async def terms_by_program(conn: AsyncConnection) -> list[tuple[str, ReferralProgram]]:
+    rows = await conn.execute(select(referral_program).order_by(referral_program.c.program))
+    return [(r.program, ReferralProgram.model_validate(r.config)) for r in rows]
+
+
+async def put_program_terms(conn: AsyncConnection, program: ReferralProgram, program_id: str = MAIN) -> None:
+    upsert = insert(referral_program).values(program=program_id, config=program.model_dump(mode="json"))
     await conn.execute(
         upsert.on_conflict_do_update(index_elements=["program"], set_={"config": upsert.excluded.config})
     )
@@ -93,8 +97,9 @@ async def referrers_above(conn: AsyncConnection, member_id: str) -> list[str]:
         text(
             "WITH RECURSIVE up(member_id) AS ("
             " SELECT referrer_id FROM referrals WHERE friend_id = :m AND status <> 'refused'"
+            " AND program_id = 'main'"  # who referred whom is the same in every program: main holds it
             " UNION SELECT r.referrer_id FROM referrals r JOIN up ON r.friend_id = up.member_id"
-            " WHERE r.status <> 'refused')"
+            " WHERE r.status <> 'refused' AND r.program_id = 'main')"
             " SELECT member_id FROM up WHERE member_id IS NOT NULL"
         ),
         {"m": member_id},
@@ -105,14 +110,20 @@ async def referrers_above(conn: AsyncConnection, member_id: str) -> list[str]:
 async def record(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """A friend is referred once: the first enrolment with a code counts."""
     if rows:
-        await conn.execute(insert(referrals).on_conflict_do_nothing(index_elements=["friend_id"]), rows)
+        await conn.execute(
+            insert(referrals).on_conflict_do_nothing(index_elements=["program_id", "friend_id"]), rows
+        )
 
 
-async def pending(conn: AsyncConnection, after: str, limit: int) -> list[Any]:
-    """A page of pending referrals, by friend, after ``after`` (keyset: the job walks them all)."""
+async def pending(conn: AsyncConnection, after: str, limit: int, program_id: str = MAIN) -> list[Any]:
+    """A page of a program's pending referrals, by friend, after ``after`` (keyset: the job walks them)."""
     rows = await conn.execute(
         select(referrals)
-        .where(referrals.c.status == "pending", referrals.c.friend_id > after)
+        .where(
+            referrals.c.program_id == program_id,
+            referrals.c.status == "pending",
+            referrals.c.friend_id > after,
+        )
         .order_by(referrals.c.friend_id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -120,21 +131,24 @@ async def pending(conn: AsyncConnection, after: str, limit: int) -> list[Any]:
     return list(rows)
 
 
-async def purchases_of(conn: AsyncConnection, members: Iterable[str]) -> dict[str, list[Purchase]]:
-    """Each member's purchases at the chain (not at partners) as the ledger recorded them, less refunds."""
+async def purchases_of(
+    conn: AsyncConnection, members: Iterable[str], program_id: str = MAIN
+) -> dict[str, list[Purchase]]:
+    """Each member's purchases earning in the program (not at partners) as its ledger recorded them, less
+    refunds."""
     wanted = sorted(set(members))
     earns = await conn.execute(
         select(ledger.c.member_id, ledger.c.source_event_id, ledger.c.occurred_at, ledger.c.details).where(
             ledger.c.member_id.in_(wanted),
             ledger.c.kind == "earn",
-            ledger.c.program_id == MAIN,
+            ledger.c.program_id == program_id,
             ~ledger.c.details.has_key("partner_id"),
         )
     )
     refunds: dict[str, Decimal] = defaultdict(Decimal)
     reverses = await conn.execute(
         select(ledger.c.details).where(
-            ledger.c.member_id.in_(wanted), ledger.c.kind == "reverse", ledger.c.program_id == MAIN
+            ledger.c.member_id.in_(wanted), ledger.c.kind == "reverse", ledger.c.program_id == program_id
         )
     )
     for (details,) in reverses:
@@ -148,20 +162,22 @@ async def purchases_of(conn: AsyncConnection, members: Iterable[str]) -> dict[st
 
 
 async def mark_rewarded(
-    conn: AsyncConnection, friend_id: str, purchase_event_id: uuid.UUID, at: datetime
+    conn: AsyncConnection, friend_id: str, purchase_event_id: uuid.UUID, at: datetime, program_id: str = MAIN
 ) -> None:
     await conn.execute(
         referrals.update()
-        .where(referrals.c.friend_id == friend_id)
+        .where(referrals.c.program_id == program_id, referrals.c.friend_id == friend_id)
         .values(status="rewarded", purchase_event_id=purchase_event_id, rewarded_at=at)
     )
 
 
-async def mark_lapsed(conn: AsyncConnection, friend_ids: list[str], reason: str) -> None:
+async def mark_lapsed(
+    conn: AsyncConnection, friend_ids: list[str], reason: str, program_id: str = MAIN
+) -> None:
     if friend_ids:
         await conn.execute(
             referrals.update()
-            .where(referrals.c.friend_id.in_(friend_ids))
+            .where(referrals.c.program_id == program_id, referrals.c.friend_id.in_(friend_ids))
             .values(status="lapsed", reason=reason)
         )
 
@@ -179,14 +195,16 @@ def _json(row: Any) -> dict[str, Any]:
     }
 
 
-async def of_member(conn: AsyncConnection, member_id: str) -> dict[str, Any]:
-    """A member's code, the friends they referred, and who referred them."""
+async def of_member(conn: AsyncConnection, member_id: str, program_id: str = MAIN) -> dict[str, Any]:
+    """A member's code, the friends they referred, and who referred them (where each stands in the
+    program)."""
+    mine = referrals.c.program_id == program_id
     made = await conn.execute(
         select(referrals)
-        .where(referrals.c.referrer_id == member_id)
+        .where(mine, referrals.c.referrer_id == member_id)
         .order_by(referrals.c.enrolled_at, referrals.c.friend_id)
     )
-    by = (await conn.execute(select(referrals).where(referrals.c.friend_id == member_id))).first()
+    by = (await conn.execute(select(referrals).where(mine, referrals.c.friend_id == member_id))).first()
     return {
         "member_id": member_id,
         "code": await code_of(conn, member_id),
