@@ -18,7 +18,7 @@ from services.points import actions
 from services.points import schemas as out
 from services.points.domain.loyalty import MAIN, PROGRAM_ID, LoyaltyProgram
 from services.points.domain.rules import RuleSet
-from services.points.http import InProgram, on_behalf, write_through
+from services.points.http import InProgram, known_program, on_behalf, write_through
 from services.points.preview import preview
 from services.points.program import Program
 from services.points.settings import PointsSettings
@@ -157,8 +157,7 @@ async def add_rules(
 ) -> dict[str, Any]:
     """A new version of a program's earning rules, in force for purchases made from its effective_from."""
     async with request.app.state.engine.begin() as conn:
-        if program not in await loyalty_programs(conn):
-            raise NotFound(f"there is no loyalty program {program!r}", title="Unknown program")
+        await known_program(conn, program)
         versions = await rule_set_versions(conn, None, program)
         version = await add_rule_set(conn, rules, caller.actor, program)
         before = versions[-1][1] if versions else None
