@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts import PointsEarned, PointsReversed, PurchaseRecorded, ReturnRecorded
-from shared.contracts.common import PROGRAM_ID_PATTERN
+from shared.contracts.common import MAIN_PROGRAM, PROGRAM_ID_PATTERN, program_takes_chain
 
-MAIN = "main"
+MAIN = MAIN_PROGRAM
 PROGRAM_ID = PROGRAM_ID_PATTERN
 
 
@@ -34,7 +34,7 @@ class Program(BaseModel):
     active: bool = True
 
     def takes_chain(self, chain_id: str) -> bool:
-        return self.active and (not self.chains or chain_id in self.chains)
+        return program_takes_chain(self.chains, self.active, chain_id)
 
 
 def registry(kept: Mapping[str, Program]) -> dict[str, Program]:

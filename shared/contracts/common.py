@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,6 +27,17 @@ def _known_zone(name: str) -> str:
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
 # How a loyalty program is named (points names them; paths, queries and events carry the name).
 PROGRAM_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+# The program every deployment starts with, open to every chain; what came before programs is its.
+MAIN_PROGRAM = "main"
+
+
+def program_takes_chain(chains: Collection[str], active: bool, chain_id: str) -> bool:
+    """Whether a purchase at ``chain_id`` belongs to a program: an active one listing the chain, or
+    listing none (open to every chain). Points earns by it, tiers qualifies by it (analytics' SQL says
+    the same)."""
+    return active and (not chains or chain_id in chains)
+
+
 MemberId = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
 TimeZone = Annotated[str, AfterValidator(_known_zone)]
 Quantity = Annotated[Decimal, Field(gt=0, le=100_000, decimal_places=3, allow_inf_nan=False)]

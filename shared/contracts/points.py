@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.contracts.common import PROGRAM_ID_PATTERN, MemberId, Points
+from shared.contracts.common import MAIN_PROGRAM, PROGRAM_ID_PATTERN, MemberId, Points
 from shared.contracts.money import Money
 
 
@@ -26,7 +26,7 @@ class _Contract(BaseModel):
 
     # The loyalty program the event is about (a deployment may run several side by side); events from
     # before programs existed are the first program's.
-    program_id: str = Field(default="main", pattern=PROGRAM_ID_PATTERN)
+    program_id: str = Field(default=MAIN_PROGRAM, pattern=PROGRAM_ID_PATTERN)
 
 
 class PointsEarned(_Contract):
@@ -156,7 +156,7 @@ class ProgramEnding(_Contract):
     # Here ``program_id`` names the time-limited program, as it did before loyalty programs existed;
     # the loyalty program that ends is ``loyalty_program``.
     program_id: str
-    loyalty_program: str = Field(default="main", pattern=PROGRAM_ID_PATTERN)
+    loyalty_program: str = Field(default=MAIN_PROGRAM, pattern=PROGRAM_ID_PATTERN)
     name: str
     ends_at: AwareDatetime
     days_left: int
@@ -171,7 +171,7 @@ class ProgramEnded(_Contract):
     # Here ``program_id`` names the time-limited program, as it did before loyalty programs existed;
     # the loyalty program that ends is ``loyalty_program``.
     program_id: str
-    loyalty_program: str = Field(default="main", pattern=PROGRAM_ID_PATTERN)
+    loyalty_program: str = Field(default=MAIN_PROGRAM, pattern=PROGRAM_ID_PATTERN)
     name: str
     points: Points = Field(gt=0)
     offer: str  # e.g. "125000 IRR voucher", or the gift's name

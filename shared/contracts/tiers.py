@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.contracts.common import PROGRAM_ID_PATTERN, MemberId, Points
+from shared.contracts.common import MAIN_PROGRAM, PROGRAM_ID_PATTERN, MemberId, Points
 
 
 class _Contract(BaseModel):
@@ -16,7 +16,7 @@ class _Contract(BaseModel):
 class _Told(_Contract):
     # The loyalty program whose ladder the event is about (a deployment may run several side by side);
     # events from before programs existed, and paid VIP membership, are the first program's.
-    program_id: str = Field(default="main", pattern=PROGRAM_ID_PATTERN)
+    program_id: str = Field(default=MAIN_PROGRAM, pattern=PROGRAM_ID_PATTERN)
 
 
 class TierBenefits(_Contract):

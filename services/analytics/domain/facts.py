@@ -37,8 +37,9 @@ from shared.contracts import (
     TierChanged,
     VipMembership,
 )
+from shared.contracts.common import MAIN_PROGRAM
 
-MAIN = "main"  # the program open to every chain, in every deployment from the start
+MAIN = MAIN_PROGRAM  # the program open to every chain, in every deployment from the start
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.common import PROGRAM_ID_PATTERN
+from shared.contracts.common import MAIN_PROGRAM, PROGRAM_ID_PATTERN, program_takes_chain
 
-MAIN = "main"
+MAIN = MAIN_PROGRAM
 PROGRAM_ID = PROGRAM_ID_PATTERN
 ProgramId = str
 
@@ -28,7 +28,7 @@ class LoyaltyProgram(BaseModel):
     active: bool = True
 
     def takes_chain(self, chain_id: str) -> bool:
-        return self.active and (not self.chains or chain_id in self.chains)
+        return program_takes_chain(self.chains, self.active, chain_id)
 
     def takes_partner(self, partner_id: str) -> bool:
         """A partner brand's purchases earn where the partner is listed, or in a program open to all."""
