@@ -34,7 +34,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.config import ServiceSettings
@@ -394,38 +394,16 @@ class ReliableConsumer:
             self._metrics.events.labels(item.record.topic, outcome).inc()
 
     async def _claim(self, conn: AsyncConnection, items: Sequence[_Item]) -> set[uuid.UUID]:
-        rows = {
-            False: [self._inbox_row(i) for i in items if _header(i.record, REDRIVEN_FOR) is None],
-            True: [self._inbox_row(i) for i in items if _header(i.record, REDRIVEN_FOR) is not None],
-        }
+        redriven = [i for i in items if _header(i.record, REDRIVEN_FOR) is not None]
+        first_time = [i for i in items if _header(i.record, REDRIVEN_FOR) is None]
         claimed: set[uuid.UUID] = set()
-        if rows[False]:
-            fresh = insert(INBOX).on_conflict_do_nothing()
-            claimed |= set((await conn.execute(fresh.returning(INBOX.c.event_id), rows[False])).scalars())
-        for row in rows[True]:
+        if first_time:
+            claimed |= set((await conn.execute(_CLAIM, _inbox_rows(first_time))).scalars())
+        if redriven:
             # Re-driven to this service after a fix: an event it dead-lettered is applied now; one it
             # applied (the dead letter was another copy's) stays a duplicate.
-            again = insert(INBOX).values(row)
-            again = again.on_conflict_do_update(
-                index_elements=[INBOX.c.event_id],
-                set_={
-                    c: again.excluded[c] for c in ("topic", "partition", "offset", "outcome", "processed_at")
-                },
-                where=INBOX.c.outcome == "dead_lettered",
-            )
-            claimed |= set((await conn.execute(again.returning(INBOX.c.event_id))).scalars())
+            claimed |= set((await conn.execute(_CLAIM_AGAIN, _inbox_rows(redriven))).scalars())
         return claimed
-
-    @staticmethod
-    def _inbox_row(item: _Item) -> dict[str, Any]:
-        return {
-            "event_id": item.envelope.event_id if isinstance(item, _Event) else item.event_id,
-            "topic": item.record.topic,
-            "partition": item.record.partition,
-            "offset": item.record.offset,
-            "outcome": "applied" if isinstance(item, _Event) else "dead_lettered",
-            "processed_at": utcnow(),
-        }
 
     async def _commit_offsets(self, consumer: AIOKafkaConsumer, records: Sequence[Record]) -> None:
         offsets: dict[TopicPartition, int] = {}
@@ -443,6 +421,38 @@ class ReliableConsumer:
             highwater = consumer.highwater(tp)
             if highwater is not None:
                 self._metrics.lag.labels(tp.topic, str(tp.partition)).set(max(highwater - offset, 0))
+
+
+# One statement per batch whatever its size (a multi-row VALUES costs Python time per row and a new
+# prepared statement per batch size): the rows go as five arrays, unnested by PostgreSQL.
+_ROWS = """
+    INSERT INTO inbox (event_id, topic, partition, "offset", outcome, processed_at)
+    SELECT event_id, topic, partition, "offset", outcome, now()
+    FROM unnest(
+        CAST(:event_ids AS uuid[]), CAST(:topics AS text[]), CAST(:partitions AS int[]),
+        CAST(:offsets AS bigint[]), CAST(:outcomes AS text[])
+    ) AS claimed(event_id, topic, partition, "offset", outcome)
+"""
+_CLAIM = text(_ROWS + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+_CLAIM_AGAIN = text(
+    _ROWS
+    + """ ON CONFLICT (event_id) DO UPDATE SET topic = excluded.topic, partition = excluded.partition,
+        "offset" = excluded."offset", outcome = excluded.outcome, processed_at = excluded.processed_at
+    WHERE inbox.outcome = 'dead_lettered' RETURNING event_id"""
+)
+
+
+def _inbox_rows(items: Sequence[_Item]) -> dict[str, list[Any]]:
+    first: dict[uuid.UUID, _Item] = {}  # one statement cannot claim one event twice: its first copy
+    for item in items:
+        first.setdefault(item.envelope.event_id if isinstance(item, _Event) else item.event_id, item)
+    return {
+        "event_ids": list(first),
+        "topics": [i.record.topic for i in first.values()],
+        "partitions": [i.record.partition for i in first.values()],
+        "offsets": [i.record.offset for i in first.values()],
+        "outcomes": ["applied" if isinstance(i, _Event) else "dead_lettered" for i in first.values()],
+    }
 
 
 def _rewind(consumer: AIOKafkaConsumer, records: Sequence[Record]) -> None:

@@ -277,8 +277,9 @@ class Stack:
 class ServiceProcess:
     """A service as a real OS process, so a test can SIGKILL it like a power cut."""
 
-    def __init__(self, module: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, module: str, env: dict[str, str], log_dir: Path, tree: Path = REPO) -> None:
         self.module = module
+        self.tree = tree  # the source tree it runs from (the bench runs an older commit beside this one)
         self.port = free_port()
         self.env = {**os.environ, **env, "VAFA_HTTP_PORT": str(self.port)}
         self.log_path = log_dir / f"{module.rsplit('.', 1)[-1]}-{self.port}.log"
@@ -297,7 +298,7 @@ class ServiceProcess:
         env = {**self.env, **extra_env}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", self.module], cwd=REPO, env=env, stdout=log, stderr=log
+                [sys.executable, "-m", self.module], cwd=self.tree, env=env, stdout=log, stderr=log
             )
         return self
 
