@@ -34,7 +34,6 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.config import ServiceSettings
@@ -45,6 +44,7 @@ from shared.deadletter import REDRIVEN_FOR, dead_letter
 from shared.failpoints import failpoint
 from shared.metrics import CoreMetrics
 from shared.outbox import OutboxMessage, append
+from shared.store.bulk import rows_insert
 from shared.store.core_tables import INBOX
 from shared.topics import dead_letter_topic
 
@@ -398,11 +398,21 @@ class ReliableConsumer:
         first_time = [i for i in items if _header(i.record, REDRIVEN_FOR) is None]
         claimed: set[uuid.UUID] = set()
         if first_time:
-            claimed |= set((await conn.execute(_CLAIM, _inbox_rows(first_time))).scalars())
+            fresh, values = rows_insert(INBOX, _inbox_rows(first_time))
+            fresh = fresh.on_conflict_do_nothing()
+            claimed |= set((await conn.execute(fresh.returning(INBOX.c.event_id), values)).scalars())
         if redriven:
             # Re-driven to this service after a fix: an event it dead-lettered is applied now; one it
             # applied (the dead letter was another copy's) stays a duplicate.
-            claimed |= set((await conn.execute(_CLAIM_AGAIN, _inbox_rows(redriven))).scalars())
+            again, values = rows_insert(INBOX, _inbox_rows(redriven))
+            again = again.on_conflict_do_update(
+                index_elements=[INBOX.c.event_id],
+                set_={
+                    c: again.excluded[c] for c in ("topic", "partition", "offset", "outcome", "processed_at")
+                },
+                where=INBOX.c.outcome == "dead_lettered",
+            )
+            claimed |= set((await conn.execute(again.returning(INBOX.c.event_id), values)).scalars())
         return claimed
 
     async def _commit_offsets(self, consumer: AIOKafkaConsumer, records: Sequence[Record]) -> None:
@@ -423,36 +433,22 @@ class ReliableConsumer:
                 self._metrics.lag.labels(tp.topic, str(tp.partition)).set(max(highwater - offset, 0))
 
 
-# One statement per batch whatever its size (a multi-row VALUES costs Python time per row and a new
-# prepared statement per batch size): the rows go as five arrays, unnested by PostgreSQL.
-_ROWS = """
-    INSERT INTO inbox (event_id, topic, partition, "offset", outcome, processed_at)
-    SELECT event_id, topic, partition, "offset", outcome, now()
-    FROM unnest(
-        CAST(:event_ids AS uuid[]), CAST(:topics AS text[]), CAST(:partitions AS int[]),
-        CAST(:offsets AS bigint[]), CAST(:outcomes AS text[])
-    ) AS claimed(event_id, topic, partition, "offset", outcome)
-"""
-_CLAIM = text(_ROWS + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
-_CLAIM_AGAIN = text(
-    _ROWS
-    + """ ON CONFLICT (event_id) DO UPDATE SET topic = excluded.topic, partition = excluded.partition,
-        "offset" = excluded."offset", outcome = excluded.outcome, processed_at = excluded.processed_at
-    WHERE inbox.outcome = 'dead_lettered' RETURNING event_id"""
-)
-
-
-def _inbox_rows(items: Sequence[_Item]) -> dict[str, list[Any]]:
+def _inbox_rows(items: Sequence[_Item]) -> list[dict[str, Any]]:
     first: dict[uuid.UUID, _Item] = {}  # one statement cannot claim one event twice: its first copy
     for item in items:
         first.setdefault(item.envelope.event_id if isinstance(item, _Event) else item.event_id, item)
-    return {
-        "event_ids": list(first),
-        "topics": [i.record.topic for i in first.values()],
-        "partitions": [i.record.partition for i in first.values()],
-        "offsets": [i.record.offset for i in first.values()],
-        "outcomes": ["applied" if isinstance(i, _Event) else "dead_lettered" for i in first.values()],
-    }
+    now = utcnow()
+    return [
+        {
+            "event_id": event_id,
+            "topic": item.record.topic,
+            "partition": item.record.partition,
+            "offset": item.record.offset,
+            "outcome": "applied" if isinstance(item, _Event) else "dead_lettered",
+            "processed_at": now,
+        }
+        for event_id, item in first.items()
+    ]
 
 
 def _rewind(consumer: AIOKafkaConsumer, records: Sequence[Record]) -> None:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     InvalidTopicError,
@@ -37,6 +36,7 @@ from shared.config import ServiceSettings
 from shared.contracts import Contract, Envelope
 from shared.failpoints import failpoint
 from shared.metrics import CoreMetrics
+from shared.store.bulk import rows_insert
 from shared.store.core_tables import OUTBOX, OUTBOX_PARKED
 
 log = logging.getLogger(__name__)
@@ -88,16 +88,6 @@ def emitted(
     return OutboxMessage.of(settings.topic_prefix + contract.topic, envelope)
 
 
-# One statement for a whole batch, its columns as arrays (WITH ORDINALITY keeps the ids in list order,
-# which is the order they are published in).
-_APPEND = text("""
-    INSERT INTO outbox (topic, key, value, headers)
-    SELECT topic, key, value, CAST(headers AS jsonb)
-    FROM unnest(
-        CAST(:topics AS text[]), CAST(:keys AS bytea[]), CAST(:values AS bytea[]), CAST(:headers AS text[])
-    ) WITH ORDINALITY AS message(topic, key, value, headers, n)
-    ORDER BY n
-""")
 # A batch's ids as one array parameter: IN with a thousand values is a thousand parameters.
 _DELETE = text("DELETE FROM outbox WHERE id = ANY(CAST(:ids AS bigint[]))")
 
@@ -105,15 +95,8 @@ _DELETE = text("DELETE FROM outbox WHERE id = ANY(CAST(:ids AS bigint[]))")
 async def append(conn: AsyncConnection, messages: Sequence[OutboxMessage]) -> None:
     """Add messages to the outbox inside the caller's transaction."""
     if messages:
-        await conn.execute(
-            _APPEND,
-            {
-                "topics": [m.topic for m in messages],
-                "keys": [m.key for m in messages],
-                "values": [m.value for m in messages],
-                "headers": [orjson.dumps(m.headers).decode() for m in messages],
-            },
-        )
+        rows = [{"topic": m.topic, "key": m.key, "value": m.value, "headers": m.headers} for m in messages]
+        await conn.execute(*rows_insert(OUTBOX, rows))
 
 
 class OutboxRelay:

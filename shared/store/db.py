@@ -14,7 +14,7 @@ def make_engine(settings: ServiceSettings, pool_size: int = 5) -> AsyncEngine:
         # An error's text goes to logs and dead letters: it must not carry members' emails and phones.
         hide_parameters=True,
         # JSONB columns in C rather than the standard library's encoder (int keys kept as text, as json did).
-        json_serializer=_json,
+        json_serializer=json_text,
         json_deserializer=orjson.loads,
         connect_args={
             "server_settings": {
@@ -25,5 +25,6 @@ def make_engine(settings: ServiceSettings, pool_size: int = 5) -> AsyncEngine:
     )
 
 
-def _json(value: object) -> str:
+def json_text(value: object) -> str:
+    """A JSONB column's value as PostgreSQL is sent it."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()

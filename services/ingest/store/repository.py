@@ -26,6 +26,7 @@ from services.ingest.store.tables import (
     receipts,
 )
 from shared.contracts import PURCHASE_RECORDED, Envelope, PurchaseRecorded
+from shared.store.bulk import rows_insert
 from shared.store.core_tables import INBOX
 
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
@@ -52,10 +53,8 @@ async def claim_receipts(conn: AsyncConnection, claims: Sequence[Claim]) -> dict
     """Record the claims not seen before; returns, for each one already recorded, its content digest."""
     if not claims:
         return {}
-    inserted = await conn.execute(
-        insert(receipts).on_conflict_do_nothing().returning(receipts.c.event_id),
-        [c.__dict__ for c in claims],
-    )
+    claim, values = rows_insert(receipts, [c.__dict__ for c in claims])
+    inserted = await conn.execute(claim.on_conflict_do_nothing().returning(receipts.c.event_id), values)
     new = set(inserted.scalars())
     seen = [c.event_id for c in claims if c.event_id not in new]
     if not seen:
@@ -187,7 +186,8 @@ async def record_members(conn: AsyncConnection, enrolled: Sequence[tuple[str, st
     """(member, chain) of accepted enrolments; a member keeps the chain that enrolled them first."""
     if enrolled:
         rows = [{"member_id": m, "chain_id": c} for m, c in dict(reversed(enrolled)).items()]
-        await conn.execute(insert(members).on_conflict_do_nothing(), rows)
+        kept, values = rows_insert(members, rows)
+        await conn.execute(kept.on_conflict_do_nothing(), values)
 
 
 async def member_chains(conn: AsyncConnection, member_ids: Sequence[str]) -> dict[str, str]:
@@ -217,14 +217,14 @@ async def keep_contacts(conn: AsyncConnection, contacts: Sequence[Contact], look
     }  # fmt: skip
     for (member_id, given), value in latest.items():
         rows[member_id][given] = value
-    upsert = insert(member_contacts)
+    upsert, values = rows_insert(member_contacts, list(rows.values()))
     fields = ("email", "phone", "card_no", "birth_date")
     kept = {f: func.coalesce(upsert.excluded[f], member_contacts.c[f]) for f in fields}
     await conn.execute(
         upsert.on_conflict_do_update(
             index_elements=[member_contacts.c.member_id], set_={**kept, "updated_at": func.now()}
         ),
-        list(rows.values()),
+        values,
     )
     if not latest:
         return
@@ -237,7 +237,8 @@ async def keep_contacts(conn: AsyncConnection, contacts: Sequence[Contact], look
         {"field": field, "digest": lookup_digest(lookup_key, field, value), "member_id": member_id}
         for (member_id, field), value in latest.items()
     ]
-    await conn.execute(insert(contact_index).on_conflict_do_nothing(), index)
+    indexed, values = rows_insert(contact_index, index)
+    await conn.execute(indexed.on_conflict_do_nothing(), values)
 
 
 async def birth_date_of(conn: AsyncConnection, member_id: str) -> date | None:

@@ -14,7 +14,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.points.domain.loyalty import MAIN
@@ -23,6 +22,7 @@ from services.points.posting import Book
 from services.points.settings import PointsSettings
 from services.points.store.tables import balances, ledger, lots
 from shared.outbox import append
+from shared.store.bulk import rows_insert
 
 
 async def open_book(
@@ -70,7 +70,9 @@ async def write(conn: AsyncConnection, book: Book) -> None:
     caller's to emit (``post``, or the consumer core for a batch)."""
     entries, wallets = book.entries, book.wallets.values()
     if entries:
-        await conn.execute(ledger.insert(), [{**e.__dict__, "program_id": book.program_id} for e in entries])
+        await conn.execute(
+            *rows_insert(ledger, [{**e.__dict__, "program_id": book.program_id} for e in entries])
+        )
     moved = {e.member_id for e in entries}
     touched = [w for w in wallets if w.changed or w.member_id in moved]
     changed_lots = [
@@ -88,25 +90,17 @@ async def write(conn: AsyncConnection, book: Book) -> None:
         if lot.lot_id in w.changed
     ]
     if changed_lots:
-        upsert = insert(lots)
+        upsert, values = rows_insert(lots, changed_lots)
         await conn.execute(
             upsert.on_conflict_do_update(
                 index_elements=[lots.c.lot_id],
                 set_={"remaining": upsert.excluded.remaining, "expires_at": upsert.excluded.expires_at},
             ),
-            changed_lots,
+            values,
         )
     if touched:
-        upsert = insert(balances)
-        await conn.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[balances.c.program_id, balances.c.member_id],
-                set_={
-                    "balance": upsert.excluded.balance,
-                    "debt": upsert.excluded.debt,
-                    "updated_at": func.now(),
-                },
-            ),
+        upsert, values = rows_insert(
+            balances,
             [
                 {
                     "program_id": book.program_id,
@@ -116,6 +110,17 @@ async def write(conn: AsyncConnection, book: Book) -> None:
                 }
                 for w in touched
             ],
+        )
+        await conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[balances.c.program_id, balances.c.member_id],
+                set_={
+                    "balance": upsert.excluded.balance,
+                    "debt": upsert.excluded.debt,
+                    "updated_at": func.now(),
+                },
+            ),
+            values,
         )
     for w in touched:
         w.changed.clear()

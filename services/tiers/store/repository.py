@@ -12,12 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.tiers.domain import Activity, Change, Order, Standing
 from services.tiers.programs import MAIN
 from services.tiers.store.tables import activity_events, history, standings, vip_orders
+from shared.store.bulk import rows_insert
 
 
 async def add_events(
@@ -26,13 +26,11 @@ async def add_events(
     """Keep each event at its own instant (a redelivered one is already there)."""
     if activity:
         keys = ["event_id", "program_id"]  # a purchase counts once in each program
-        await conn.execute(
-            insert(activity_events).on_conflict_do_nothing(index_elements=keys), list(activity)
-        )
+        kept, values = rows_insert(activity_events, activity)
+        await conn.execute(kept.on_conflict_do_nothing(index_elements=keys), values)
     if orders:
-        await conn.execute(
-            insert(vip_orders).on_conflict_do_nothing(index_elements=["event_id"]), list(orders)
-        )
+        kept, values = rows_insert(vip_orders, orders)
+        await conn.execute(kept.on_conflict_do_nothing(index_elements=["event_id"]), values)
 
 
 async def counted(conn: AsyncConnection, purchases: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
@@ -115,7 +113,25 @@ async def save_standings(
 ) -> None:
     if not found:
         return
-    upsert = insert(standings)
+    upsert, rows = rows_insert(
+        standings,
+        [
+            {
+                "program_id": program_id,
+                "member_id": m,
+                "tier": k.standing.tier,
+                "since": k.standing.since,
+                "review_at": k.standing.review_at,
+                "vip_until": k.standing.vip_until,
+                "nudged_for": k.standing.nudged_for,
+                "revision": k.revision,
+                "settled_until": k.settled_until,
+                "restated": [at.isoformat() for at in k.restated],
+                **({"vip_plan": plans.get(m)} if plans else {}),
+            }
+            for m, k in sorted(found.items())
+        ],
+    )
     values = [
         "tier",
         "since",
@@ -134,22 +150,7 @@ async def save_standings(
                 **({"vip_plan": upsert.excluded.vip_plan} if plans else {}),
             },
         ),
-        [
-            {
-                "program_id": program_id,
-                "member_id": m,
-                "tier": k.standing.tier,
-                "since": k.standing.since,
-                "review_at": k.standing.review_at,
-                "vip_until": k.standing.vip_until,
-                "nudged_for": k.standing.nudged_for,
-                "revision": k.revision,
-                "settled_until": k.settled_until,
-                "restated": [at.isoformat() for at in k.restated],
-                **({"vip_plan": plans.get(m)} if plans else {}),
-            }
-            for m, k in sorted(found.items())
-        ],
+        rows,
     )
 
 
@@ -182,20 +183,18 @@ async def add_history(
             history.update().where(history.c.id.in_(sorted(replaced))).values(replaced_at=func.now())
         )
     if changes:
-        await conn.execute(
-            history.insert(),
-            [
-                {
-                    "program_id": program_id,
-                    "member_id": m,
-                    "from_tier": c.from_tier,
-                    "to_tier": c.to_tier,
-                    "reason": c.reason,
-                    "at": c.at,
-                }
-                for m, c in changes
-            ],
-        )
+        rows = [
+            {
+                "program_id": program_id,
+                "member_id": m,
+                "from_tier": c.from_tier,
+                "to_tier": c.to_tier,
+                "reason": c.reason,
+                "at": c.at,
+            }
+            for m, c in changes
+        ]
+        await conn.execute(*rows_insert(history, rows))
 
 
 async def due_for_review(
