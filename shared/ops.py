@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -96,7 +97,8 @@ class _Rate:
         while self.samples and now - self.samples[0][0] > RATE_WINDOW_S:
             self.samples.popleft()
         self.samples.append((now, total))
-        (then, before), window = self.samples[0], now - self.samples[0][0]
+        then, before = self.samples[0]
+        window = now - then
         return ((total - before) / window, window) if window >= 1 else (None, None)
 
 
@@ -155,8 +157,13 @@ def _by_reason(letters: Sequence[Any], redriven: set[str]) -> list[DeadLetterRea
         if at := headers.get(AT):
             group["at"] = max(group["at"] or at, at)
     return [
-        DeadLetterReason(reason=reason, count=g["count"], waiting=g["waiting"],
-                         source_topics=sorted(g["topics"]), last_at=g["at"])  # fmt: skip
+        DeadLetterReason(
+            reason=reason,
+            count=g["count"],
+            waiting=g["waiting"],
+            source_topics=sorted(g["topics"]),
+            last_at=g["at"],
+        )
         for reason, g in sorted(grouped.items(), key=lambda item: -item[1]["count"])
     ]
 
@@ -171,8 +178,11 @@ def ops_router(
     @router.get("/status", response_model=OpsStatus, **secured(Permission.OPS_READ))
     async def status() -> OpsStatus:
         """Consumer lag per partition, events consumed, outbox backlog, dead letters by reason."""
-        lag = await _lag(settings, topics)
-        letters = await repair.dead_letters(settings)
+        try:
+            lag = await _lag(settings, topics)
+            letters = await repair.dead_letters(settings)
+        except KafkaError as error:
+            raise Unavailable(f"Kafka did not answer: {error!r}", title="Kafka unavailable") from error
         async with engine.connect() as conn:
             backlog = int(await conn.scalar(select(func.count()).select_from(OUTBOX)) or 0)
             oldest = await oldest_waiting(conn)
@@ -208,11 +218,13 @@ def ops_router(
         result = await repair.redrive(repairing, reason_is=body.reason, skip=done)
         sent = [line["dead_letter"] for line in result["redriven"]]
         if not sent and not result["skipped"]:
-            raise NotFound(f"no dead letter waits with the reason {body.reason!r}", title="Nothing to re-drive")
+            raise NotFound(
+                f"no dead letter waits with the reason {body.reason!r}", title="Nothing to re-drive"
+            )
         # Recorded once sent: an entry for what went back, never for what did not.
         async with engine.begin() as conn:
-            await record(conn, caller, REDRIVE_ACTION, f"deadletters:{settings.service_name}",
-                         after={"reason": body.reason, "redriven": sent, "skipped": len(result["skipped"])})  # fmt: skip
+            what = {"reason": body.reason, "redriven": sent, "skipped": len(result["skipped"])}
+            await record(conn, caller, REDRIVE_ACTION, f"deadletters:{settings.service_name}", after=what)
         return Redriven(reason=body.reason, redriven=sent, skipped=len(result["skipped"]))
 
     return router

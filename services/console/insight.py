@@ -12,11 +12,11 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console import charts
 from services.console.render import render
@@ -28,7 +28,8 @@ from shared.web.session import settings_of
 
 P = Permission
 insight_pages = APIRouter(default_response_class=HTMLResponse)
-Days = Literal[7, 30, 90, 365]
+# The period's length: the form offers 7, 30, 90 and 365 days; analytics takes up to a year and a day.
+Days = Annotated[int, Query(ge=1, le=366)]
 # The period is cut into this many slices for the trend of active customers and revenue.
 SLICES = 6
 # The headline KPIs, in the order the page and the CSV give them (analytics' summary keys).
@@ -102,7 +103,12 @@ def _ratio(value: Any) -> Decimal | None:
 
 
 def _view(f: Filters, blocks: dict[str, Any]) -> dict[str, Any]:
-    summary, points, segments, trend = blocks["summary"], blocks["points"], blocks["segments"], blocks["trend"]
+    summary, points, segments, trend = (
+        blocks["summary"],
+        blocks["points"],
+        blocks["segments"],
+        blocks["trend"],
+    )
     view: dict[str, Any] = {"f": f, "period": f.period, "csv": f"/insight.csv?{f.query()}"}
     view |= {"summary": summary, "points": points, "segments": segments}
     view["programs"] = (
@@ -160,15 +166,19 @@ async def insight_csv(
     f = _filters(days, to, chain, program)
     blocks = await _figures(request, current.token, f)
     wanted = [blocks["summary"], blocks["points"], blocks["segments"], *blocks["trend"]]
-    if (away := next((b for b in wanted if not b.ok), None)) is not None:
-        # A file missing a block would read as zeros: no file, the reason instead.
-        why = away.missing or ("service_error", {"service": "analytics", "status": away.status})
-        return render(request, "error.html.j2", current, status=503, title="error_title", message=why)
+    if not all(b.ok for b in wanted):
+        # A file missing a block would read as zeros: no file, but the page, which says what is missing.
+        return RedirectResponse(f"/insight?{f.query()}", status_code=303)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "figure", "value"])
     start, stop = f.period
-    scope = [("from", start.isoformat()), ("to", stop.isoformat()), ("chain", f.chain), ("program", f.program)]
+    scope = [
+        ("from", start.isoformat()),
+        ("to", stop.isoformat()),
+        ("chain", f.chain),
+        ("program", f.program),
+    ]
     writer.writerows(("scope", k, v) for k, v in scope)
     rows: list[tuple[str, Block, tuple[str, ...]]] = [
         ("summary", blocks["summary"], (*HEADLINE, *RATIOS)),
@@ -176,7 +186,9 @@ async def insight_csv(
     ]
     for section, block, keys in rows:
         writer.writerows((section, k, "" if block.data[k] is None else block.data[k]) for k in keys)
-    writer.writerows(("segments", k, v) for k, v in sorted(blocks["segments"].data["matrix"].items()))
+    counts = blocks["segments"].data["matrix"]
+    writer.writerows(("segments", c.segment, c.members) for c in charts.matrix(counts))
+    writer.writerow(("segments", "lapsed", counts.get("lapsed", 0)))
     for (a, b), s in zip(f.slices(), blocks["trend"], strict=True):
         writer.writerow(("trend", f"N {a.isoformat()}/{b.isoformat()}", s.data["N"]))
         writer.writerow(("trend", f"net_revenue {a.isoformat()}/{b.isoformat()}", s.data["net_revenue"]))

@@ -6,7 +6,8 @@ letters (``ops:repair``: admins), which the service audits under the operator's 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -31,6 +32,33 @@ async def _statuses(request: Request, token: str) -> dict[str, object]:
     return dict(zip(SERVICES, found, strict=True))
 
 
+@dataclass(frozen=True)
+class TopicLag:
+    """One topic's partitions summed, and those behind (partition, lag)."""
+
+    topic: str
+    partitions: int
+    end: int
+    lag: int
+    behind: list[tuple[int, int]]
+
+
+def by_topic(lag: list[dict[str, Any]]) -> list[TopicLag]:
+    topics: dict[str, list[dict[str, Any]]] = {}
+    for p in lag:
+        topics.setdefault(p["topic"], []).append(p)
+    return [
+        TopicLag(
+            topic,
+            len(ps),
+            sum(p["end"] for p in ps),
+            sum(p["lag"] for p in ps),
+            [(p["partition"], p["lag"]) for p in ps if p["lag"]],
+        )
+        for topic, ps in sorted(topics.items())
+    ]
+
+
 @operations_pages.get("/operations", **declared(P.OPS_READ))
 async def operations(
     request: Request,
@@ -42,7 +70,7 @@ async def operations(
     done = (service, redriven) if service in SERVICES and redriven is not None else None
     statuses = await _statuses(request, current.token)
     return render(request, "operations.html.j2", current, statuses=statuses, done=done,
-                  may_redrive=current.may(P.OPS_REPAIR))  # fmt: skip
+                  may_redrive=current.may(P.OPS_REPAIR), by_topic=by_topic)  # fmt: skip
 
 
 @operations_pages.post("/operations/redrive", **declared(P.OPS_REPAIR))
@@ -63,4 +91,4 @@ async def redrive(request: Request) -> Response:
     statuses = await _statuses(request, current.token)
     refused = done.detail or done.missing
     return render(request, "operations.html.j2", current, status=422, statuses=statuses, done=None,
-                  may_redrive=True, refused=refused)  # fmt: skip
+                  may_redrive=True, refused=refused, by_topic=by_topic)  # fmt: skip

@@ -69,7 +69,8 @@ class Words:
         return ("\u200e" if signed else "") + fa_digits(text.replace(",", THOUSANDS))
 
     def percent(self, ratio: Decimal | str) -> str:
-        """A ratio (0.732) as a percentage to one decimal: 73.2% (۷۳٫۲٪ in Persian)."""
+        """A ratio (0.732) as a percentage to one decimal: 73.2% (in Persian digits, with the Persian
+        decimal separator and percent sign)."""
         value = (Decimal(ratio) * 100).quantize(Decimal("0.1"))
         if self.locale == "en":
             return f"{value}%"
