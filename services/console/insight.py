@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console import charts
@@ -68,13 +68,17 @@ class Filters:
         return urlencode(found | ({"chain": self.chain} if self.chain else {}))
 
 
-def _filters(days: Days, to: date | None, chain: str, program: str) -> Filters:
-    return Filters(days, to or datetime.now(UTC).date(), chain.strip(), program or MAIN_PROGRAM)
-
-
 Chain = Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9._-]*$")]
 Program = Annotated[str, Query(max_length=64, pattern=PROGRAM_ID_PATTERN)]
 ToDay = Annotated[date | None, Query(alias="to", ge=date(1971, 1, 2), le=date(2998, 12, 30))]
+
+
+def _asked(days: Days = 30, to: ToDay = None, chain: Chain = "", program: Program = MAIN_PROGRAM) -> Filters:
+    """The page's query: the period's length and last day (today by default), the chain, the program."""
+    return Filters(days, to or datetime.now(UTC).date(), chain.strip(), program or MAIN_PROGRAM)
+
+
+Asked = Annotated[Filters, Depends(_asked)]
 
 
 async def _figures(request: Request, token: str, f: Filters) -> dict[str, Any]:
@@ -138,32 +142,18 @@ def _view(f: Filters, blocks: dict[str, Any]) -> dict[str, Any]:
 
 
 @insight_pages.get("/insight", **declared(P.INSIGHT_READ))
-async def insight(
-    request: Request,
-    days: Days = 30,
-    to: ToDay = None,
-    chain: Chain = "",
-    program: Program = MAIN_PROGRAM,
-) -> Response:
+async def insight(request: Request, f: Asked) -> Response:
     """The KPIs of the period (its last ``days`` to ``to``, whole UTC days), of one chain or all, in one
     loyalty program."""
     current = signed_in(request, P.INSIGHT_READ)
-    f = _filters(days, to, chain, program)
     blocks = await _figures(request, current.token, f)
     return render(request, "insight.html.j2", current, **_view(f, blocks))
 
 
 @insight_pages.get("/insight.csv", **declared(P.INSIGHT_READ))
-async def insight_csv(
-    request: Request,
-    days: Days = 30,
-    to: ToDay = None,
-    chain: Chain = "",
-    program: Program = MAIN_PROGRAM,
-) -> Response:
+async def insight_csv(request: Request, f: Asked) -> Response:
     """What the page shows, one figure a row (``section,figure,value``), decimals as analytics gives them."""
     current = signed_in(request, P.INSIGHT_READ)
-    f = _filters(days, to, chain, program)
     blocks = await _figures(request, current.token, f)
     wanted = [blocks["summary"], blocks["points"], blocks["segments"], *blocks["trend"]]
     if not all(b.ok for b in wanted):

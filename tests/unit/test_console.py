@@ -187,6 +187,26 @@ def test_every_page_renders_in_both_languages_with_what_is_missing_said(
     assert answer.cookies.get("vafa_lang") == lang
 
 
+def test_without_analytics_the_csv_is_not_given_but_the_page_saying_why(site: TestClient) -> None:
+    _as(site, "analyst")
+    answer = site.get("/insight.csv?days=90&chain=chain-1")
+    assert answer.status_code == 303
+    assert (
+        answer.headers["location"].startswith("/insight?days=90&to=")
+        and "chain=chain-1" in answer.headers["location"]
+    )
+    page = site.get(answer.headers["location"] + "&lang=en")
+    assert page.status_code == 200 and "analytics is not answering" in page.text
+
+
+def test_every_service_away_is_said_on_the_operations_page(site: TestClient) -> None:
+    _as(site, "analyst")
+    page = site.get("/operations?lang=en")
+    for service in ("ingest", "points", "tiers", "notify", "analytics"):
+        assert f"{service} is not answering" in page.text
+    assert "Re-drive" not in page.text
+
+
 def test_make_up_starts_the_console_on_8000_without_kafka_credentials_pointed_at_the_services(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

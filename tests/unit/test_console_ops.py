@@ -4,22 +4,15 @@ figure is missing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from fastapi.testclient import TestClient
 
 from services.console import charts
 from services.console.i18n import Words
-from services.console.main import create
-from services.console.session import COOKIE
-from services.console.settings import ConsoleSettings
 from shared.deadletter import AT, REASON, SOURCE_TOPIC
-from shared.identity import operator
 from shared.ops import _by_reason, _Rate
-from sim.harness import DEV_KEYS, free_port
 
 
 def test_columns_scale_to_the_largest_and_a_ratio_stays_inside_its_track() -> None:
@@ -69,33 +62,3 @@ def test_throughput_is_measured_between_two_reads(monkeypatch: pytest.MonkeyPatc
     rate = _Rate()
     assert rate.observe(50) == (None, None)  # one read: nothing to measure yet
     assert rate.observe(150) == (10.0, 10.0)
-
-
-@pytest.fixture
-def site() -> Iterator[TestClient]:
-    nowhere = f"http://127.0.0.1:{free_port()}"
-    settings = ConsoleSettings(
-        console_ingest_url=nowhere, console_points_url=nowhere, console_tiers_url=nowhere,
-        console_notify_url=nowhere, console_analytics_url=nowhere,
-    )  # fmt: skip
-    with TestClient(create(settings), follow_redirects=False) as client:
-        client.cookies.set(COOKIE, DEV_KEYS.issue(operator("ana", "analyst"), 600))
-        yield client
-
-
-def test_without_analytics_the_csv_is_not_given_but_the_page_saying_why(site: TestClient) -> None:
-    answer = site.get("/insight.csv?days=90&chain=chain-1")
-    assert answer.status_code == 303
-    assert (
-        answer.headers["location"].startswith("/insight?days=90&to=")
-        and "chain=chain-1" in answer.headers["location"]
-    )
-    page = site.get(answer.headers["location"] + "&lang=en")
-    assert page.status_code == 200 and "analytics is not answering" in page.text
-
-
-def test_every_service_away_is_said_on_the_operations_page(site: TestClient) -> None:
-    page = site.get("/operations?lang=en")
-    for service in ("ingest", "points", "tiers", "notify", "analytics"):
-        assert f"{service} is not answering" in page.text
-    assert "Re-drive" not in page.text
