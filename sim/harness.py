@@ -83,6 +83,17 @@ class Infra:
             }
         return env
 
+    def repair_env(self) -> dict[str, str]:
+        """The ``VAFA_REPAIR_KAFKA_*`` settings a service's ops API re-drives dead letters with: the
+        admin's (re-drive writes to topics other services own)."""
+        if not self.authorized:
+            return {}
+        admin = self.principal_env()
+        return {
+            "VAFA_REPAIR_KAFKA_SASL_USERNAME": admin["VAFA_KAFKA_SASL_USERNAME"],
+            "VAFA_REPAIR_KAFKA_SASL_PASSWORD": admin["VAFA_KAFKA_SASL_PASSWORD"],
+        }
+
     def kafka_settings(self, principal: str | None = None) -> ServiceSettings:
         """A client's settings as ``principal`` (the admin by default); nothing else is read."""
         env = self.principal_env(principal)

@@ -67,6 +67,8 @@ MAY: dict[str, set[str]] = {
     "codes:send": {"ingest-service"},
     "access:admin": {"admin"},
     "audit:read": {"admin"},
+    "ops:read": OPERATORS,
+    "ops:repair": {"admin"},
 }
 FORGED = SigningKeys("forger:" + "x" * 40)
 
