@@ -91,6 +91,8 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.env.filters["path_part"] = lambda value: quote(str(value), safe="")
+        # Shown as typed in either language (a code, a link): no Persian digits, no Persian decimal point.
+        self.env.filters["verbatim"] = words.Verbatim
 
     def locale_of(self, request: Request, default: words.Locale | None = None) -> words.Locale:
         """``?lang=``, the cookie, then ``default`` (a member's own) or the deployment's."""
