@@ -19,7 +19,8 @@
     .balance { margin: 2px 0 10px; font-size: 2rem; font-weight: 800; color: #084c3f; }
     .unit { font-size: 1rem; font-weight: 600; margin-inline-start: 6px; }
     .tier { margin: 0 0 4px; font-weight: 700; text-transform: capitalize; }
-    progress { width: 100%; height: 10px; }
+    progress { width: 100%; height: 10px; accent-color: #0b6b58; }
+    .soon { margin-top: 12px; }
     ul { list-style: none; padding: 0; margin: 4px 0 0; }
     li { padding: 2px 0; }
     .muted { color: #4f5b6b; font-size: .9rem; margin: 4px 0; }
@@ -93,7 +94,7 @@
         card.append(el("p", { class: "muted" }, w.no_tier_yet));
       }
 
-      card.append(el("p", { class: "title" }, w.expiring_title));
+      card.append(el("p", { class: "title soon" }, w.expiring_title));
       if (me.expiring.length) {
         const list = el("ul", { class: "expiring" });
         for (const soon of me.expiring) {
