@@ -38,10 +38,17 @@
     }
 
     get token() { return this._token || this.getAttribute("token"); }
-    set token(value) { this._token = value; this.load(); }
+    set token(value) { this._token = value; this.schedule(); }
 
-    connectedCallback() { this.load(); }
-    attributeChangedCallback() { if (this.isConnected) this.load(); }
+    connectedCallback() { this.schedule(); }
+    attributeChangedCallback() { if (this.isConnected) this.schedule(); }
+
+    // Attributes and connection arrive together when the element is upgraded: one load for them all.
+    schedule() {
+      if (this._pending) return;
+      this._pending = true;
+      queueMicrotask(() => { this._pending = false; this.load(); });
+    }
 
     get api() { return (this.getAttribute("api") || PORTAL).replace(/\/$/, ""); }
     get lang() { return this.getAttribute("lang") === "en" ? "en" : "fa"; }
