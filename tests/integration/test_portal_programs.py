@@ -88,6 +88,8 @@ async def test_a_member_sees_expiry_and_her_programs_donates_and_the_widget_show
         assert (await client.put("/v1/games/lucky-bag", json=game)).status_code == 201
         cause = {"name": "Trees for Tehran", "match_ratio": "1", "match_budget_points": 1000}
         assert (await client.put("/v1/causes/trees", json=cause)).status_code == 200
+        # Points are worth no money of their own: only a program's end converting them gives a value.
+        assert (await client.get("/v1/members/m-sara/points-value")).status_code == 404
         end = {"name": "Club 1405", "ends_at": ends.isoformat(), "parting": "convert",
                "convert_rate": "1000", "currency": "IRR"}  # fmt: skip
         assert (await client.put("/v1/programs/club-1405", json=end)).status_code == 200
