@@ -51,7 +51,7 @@ from shared.contracts import (
     MemberProfileChanged,
 )
 from shared.contracts.envelope import utcnow
-from shared.store.bulk import rows_insert
+from shared.store.bulk import one_of, rows_insert
 
 MESSAGES: list[Contract[Any]] = [
     POINTS_EARNED,
@@ -98,7 +98,7 @@ def deliveries_handler(settings: NotifySettings, env: Environment) -> BatchHandl
         # What each member already has queued or sent, per channel and local day, for the cap.
         recent = await conn.execute(
             select(deliveries.c.member_id, deliveries.c.channel, deliveries.c.send_after).where(
-                deliveries.c.member_id.in_(wanted),
+                one_of(deliveries.c.member_id, wanted),
                 deliveries.c.channel.in_(channels),
                 deliveries.c.status.in_(("queued", "sent")),
                 deliveries.c.send_after >= now - timedelta(days=2),
@@ -175,7 +175,7 @@ def deliveries_handler(settings: NotifySettings, env: Environment) -> BatchHandl
             # The addresses messages went to (webhook URLs are the chain's, not the member's).
             await conn.execute(
                 deliveries.update()
-                .where(deliveries.c.member_id.in_(forgotten), deliveries.c.channel.in_(list(ADDRESS)))
+                .where(one_of(deliveries.c.member_id, forgotten), deliveries.c.channel.in_(list(ADDRESS)))
                 .values(address=None)
             )
         return BatchResult()

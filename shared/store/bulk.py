@@ -1,18 +1,21 @@
-"""Many rows into a table in ONE statement: each column's values as one array parameter, unnested by
-PostgreSQL (``INSERT ... SELECT unnest($1::t1[]), unnest($2::t2[]) ...``).
+"""Statements whose text does not grow with the batch.
 
-SQLAlchemy's executemany builds the parameters of every row in Python and PostgreSQL runs the statement
-once per row; here Python builds one list per column and PostgreSQL runs one statement for the batch,
-whatever its size, with one prepared statement for every batch size. The result is an ordinary
-PostgreSQL ``Insert``: ``on_conflict_do_nothing``/``do_update`` and ``returning`` apply as usual.
+``rows_insert``: many rows into a table in ONE statement, each column's values one array parameter,
+unnested by PostgreSQL (``INSERT ... SELECT unnest($1::t1[]), unnest($2::t2[]) ...``). SQLAlchemy's
+executemany builds the parameters of every row in Python and PostgreSQL runs the statement once per
+row; here Python builds one list per column and PostgreSQL runs one statement for the batch, with one
+prepared statement for every batch size. The result is an ordinary PostgreSQL ``Insert``:
+``on_conflict_do_nothing``/``do_update`` and ``returning`` apply as usual.
+
+``one_of``: ``column = ANY($1)`` in place of ``IN ($1, $2, ...)``, for the same reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Column, Table, Text, bindparam, cast, func, select
+from sqlalchemy import JSON, Column, ColumnElement, Table, Text, any_, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 
 from shared.store.db import json_text
@@ -38,3 +41,9 @@ def _unnested(column: Column[Any], parameter: str, values: dict[str, list[Any]])
         values[parameter] = [None if v is None and sql_null else json_text(v) for v in values[parameter]]
         return cast(func.unnest(cast(bindparam(parameter), ARRAY(Text))), column.type)
     return func.unnest(cast(bindparam(parameter), ARRAY(column.type)))
+
+
+def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column = ANY($1)``, the values one array parameter: unlike ``IN (...)`` the statement is the same
+    text for any number of values, so it is compiled and prepared once, not once per batch size."""
+    return column == any_(cast(bindparam(None, list(values)), ARRAY(column.type)))

@@ -26,7 +26,7 @@ from services.ingest.store.tables import (
     receipts,
 )
 from shared.contracts import PURCHASE_RECORDED, Envelope, PurchaseRecorded
-from shared.store.bulk import rows_insert
+from shared.store.bulk import one_of, rows_insert
 from shared.store.core_tables import INBOX
 
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
@@ -60,7 +60,7 @@ async def claim_receipts(conn: AsyncConnection, claims: Sequence[Claim]) -> dict
     if not seen:
         return {}
     rows = await conn.execute(
-        select(receipts.c.event_id, receipts.c.content_sha256).where(receipts.c.event_id.in_(seen))
+        select(receipts.c.event_id, receipts.c.content_sha256).where(one_of(receipts.c.event_id, seen))
     )
     # (Two copies of one receipt in a single batch are both "new" here: the caller tells them apart.)
     return {row.event_id: bytes(row.content_sha256) for row in rows}
@@ -73,7 +73,7 @@ async def lock_sales(conn: AsyncConnection, event_ids: Sequence[uuid.UUID]) -> d
         return {}
     rows = await conn.execute(
         select(receipts.c.event_id, receipts.c.currency, receipts.c.total_amount, receipts.c.refunded_amount)
-        .where(receipts.c.event_id.in_(sorted(set(event_ids))), receipts.c.kind == PURCHASE_RECORDED.name)
+        .where(one_of(receipts.c.event_id, sorted(set(event_ids))), receipts.c.kind == PURCHASE_RECORDED.name)
         .order_by(receipts.c.event_id)
         .with_for_update()
     )
@@ -93,8 +93,8 @@ async def release_receipts(conn: AsyncConnection, event_ids: Sequence[uuid.UUID]
     """Forget refused submissions (and, on the raw topic, their inbox rows): sent again once they can
     be accepted (a return after its sale), they are judged afresh instead of skipped as repeats."""
     if event_ids:
-        await conn.execute(receipts.delete().where(receipts.c.event_id.in_(list(event_ids))))
-        await conn.execute(INBOX.delete().where(INBOX.c.event_id.in_(list(event_ids))))
+        await conn.execute(receipts.delete().where(one_of(receipts.c.event_id, list(event_ids))))
+        await conn.execute(INBOX.delete().where(one_of(INBOX.c.event_id, list(event_ids))))
 
 
 async def lock_idempotency_key(conn: AsyncConnection, key_id: uuid.UUID, idem_key: str) -> AnyRow | None:
@@ -193,7 +193,7 @@ async def record_members(conn: AsyncConnection, enrolled: Sequence[tuple[str, st
 async def member_chains(conn: AsyncConnection, member_ids: Sequence[str]) -> dict[str, str]:
     if not member_ids:
         return {}
-    rows = await conn.execute(select(members).where(members.c.member_id.in_(sorted(set(member_ids)))))
+    rows = await conn.execute(select(members).where(one_of(members.c.member_id, sorted(set(member_ids)))))
     return {r.member_id: r.chain_id for r in rows}
 
 
@@ -256,7 +256,7 @@ async def contacts_of(conn: AsyncConnection, member_ids: Sequence[str]) -> dict[
             member_contacts.c.email,
             member_contacts.c.phone,
             member_contacts.c.card_no,
-        ).where(member_contacts.c.member_id.in_(sorted(set(member_ids))))
+        ).where(one_of(member_contacts.c.member_id, sorted(set(member_ids))))
     )
     return {r.member_id: {"email": r.email, "phone": r.phone, "card_no": r.card_no} for r in rows}
 

@@ -32,7 +32,7 @@ from services.points.store.tables import (
     tier_steps,
 )
 from shared.contracts import Envelope, PartnerCampaignAnnounced, PurchaseRecorded
-from shared.store.bulk import rows_insert
+from shared.store.bulk import one_of, rows_insert
 
 
 async def earned_on(
@@ -94,7 +94,7 @@ async def rule_set_versions(
     new = [v for v in versions if v not in cache]
     if new:
         rows = await conn.execute(
-            select(rule_sets.c.version, rule_sets.c.body).where(rule_sets.c.version.in_(new))
+            select(rule_sets.c.version, rule_sets.c.body).where(one_of(rule_sets.c.version, new))
         )
         cache.update({version: RuleSet.model_validate(body) for version, body in rows})
     return [(v, cache[v]) for v in versions]
@@ -173,7 +173,7 @@ async def tier_steps_of(
     t = tier_steps.c
     rows = await conn.execute(
         select(t.member_id, t.effective_from, t.tier, t.multiplier, t.revision, t.corrects_from, t.seq)
-        .where(t.program_id == program_id, t.member_id.in_(sorted(set(members))))
+        .where(t.program_id == program_id, one_of(t.member_id, sorted(set(members))))
         .order_by(t.seq)
     )
     found: dict[str, list[Step]] = {}
@@ -209,7 +209,7 @@ async def tier_earns_of(
     t = tier_earns.c
     rows = await conn.execute(
         select(tier_earns)
-        .where(t.program_id == program_id, t.member_id.in_(sorted(set(members))), t.occurred_at >= since)
+        .where(t.program_id == program_id, one_of(t.member_id, sorted(set(members))), t.occurred_at >= since)
         .order_by(t.occurred_at, t.purchase_event_id)
     )
     return [

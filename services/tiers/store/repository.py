@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.tiers.domain import Activity, Change, Order, Standing
 from services.tiers.programs import MAIN
 from services.tiers.store.tables import activity_events, history, standings, vip_orders
-from shared.store.bulk import rows_insert
+from shared.store.bulk import one_of, rows_insert
 
 
 async def add_events(
@@ -37,7 +37,9 @@ async def counted(conn: AsyncConnection, purchases: Iterable[uuid.UUID]) -> dict
     """The programs each of these purchases counted in (those that arrived)."""
     a = activity_events.c
     rows = await conn.execute(
-        select(a.event_id, a.program_id).where(a.event_id.in_(sorted(set(purchases)))).order_by(a.program_id)
+        select(a.event_id, a.program_id)
+        .where(one_of(a.event_id, sorted(set(purchases))))
+        .order_by(a.program_id)
     )
     found: dict[uuid.UUID, list[str]] = defaultdict(list)
     for event_id, program_id in rows:
@@ -55,7 +57,7 @@ async def activity_between(
     """Each member's qualifying events in the program (all of them without bounds), oldest first."""
     a = activity_events.c
     query = select(a.member_id, a.occurred_at, a.spend, a.points, a.visits).where(
-        a.program_id == program_id, a.member_id.in_(sorted(set(members)))
+        a.program_id == program_id, one_of(a.member_id, sorted(set(members)))
     )
     if start is not None:
         query = query.where(a.occurred_at >= start)
@@ -71,7 +73,7 @@ async def orders_of(conn: AsyncConnection, members: Iterable[str]) -> dict[str, 
     o = vip_orders.c
     rows = await conn.execute(
         select(o.member_id, o.occurred_at, o.kind, o.plan, o.term_months, o.event_id)
-        .where(o.member_id.in_(sorted(set(members))))
+        .where(one_of(o.member_id, sorted(set(members))))
         .order_by(o.occurred_at, o.event_id)
     )
     found: dict[str, list[Order]] = defaultdict(list)
@@ -93,7 +95,7 @@ class Kept:
 async def load_standings(conn: AsyncConnection, program_id: str, members: Iterable[str]) -> dict[str, Kept]:
     rows = await conn.execute(
         select(standings)
-        .where(standings.c.program_id == program_id, standings.c.member_id.in_(sorted(set(members))))
+        .where(standings.c.program_id == program_id, one_of(standings.c.member_id, sorted(set(members))))
         .order_by(standings.c.member_id)
         .with_for_update()
     )
@@ -162,7 +164,7 @@ async def told_history(
     h = history.c
     rows = await conn.execute(
         select(h.id, h.member_id, h.from_tier, h.to_tier, h.reason, h.at)
-        .where(h.program_id == program_id, h.member_id.in_(sorted(set(members))), h.replaced_at.is_(None))
+        .where(h.program_id == program_id, one_of(h.member_id, sorted(set(members))), h.replaced_at.is_(None))
         .order_by(h.id)
     )
     found: dict[str, list[tuple[int, Change]]] = defaultdict(list)
@@ -180,7 +182,7 @@ async def add_history(
     """Append changes; ``replaced`` rows stay for the record but leave the history."""
     if replaced:
         await conn.execute(
-            history.update().where(history.c.id.in_(sorted(replaced))).values(replaced_at=func.now())
+            history.update().where(one_of(history.c.id, sorted(replaced))).values(replaced_at=func.now())
         )
     if changes:
         rows = [
@@ -236,7 +238,7 @@ async def memberships_ending(
 async def mark_vip_reminded(conn: AsyncConnection, members: list[str], now: datetime) -> None:
     await conn.execute(
         standings.update()
-        .where(standings.c.program_id == MAIN, standings.c.member_id.in_(members))
+        .where(standings.c.program_id == MAIN, one_of(standings.c.member_id, members))
         .values(vip_reminded_at=now)
     )
 
