@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -54,10 +54,15 @@ class Contract(Generic[P]):
     version: int
     payload: type[P]
     topic: Topic
+    model: type[Envelope[P]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Parametrised once: pydantic's own cache of Envelope[X] costs tens of microseconds a lookup.
+        object.__setattr__(self, "model", Envelope[self.payload])  # type: ignore[name-defined]
 
     def envelope(self, *, key: str, producer: str, payload: P, **fields: Any) -> Envelope[P]:
         fields.setdefault("occurred_at", utcnow())
-        return Envelope[self.payload](  # type: ignore[name-defined]
+        return self.model(
             type=self.name,
             schema_version=self.version,
             key=key,

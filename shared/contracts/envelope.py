@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 P = TypeVar("P", bound=BaseModel)
@@ -31,7 +30,7 @@ class Envelope(BaseModel, Generic[P]):
     payload: P
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"))
+        return self.__pydantic_serializer__.to_json(self)  # the same bytes as orjson of model_dump
 
     def caused(self, **fields: Any) -> dict[str, Any]:
         """Causation/correlation fields for an event this one caused."""

@@ -20,6 +20,10 @@ def make_engine(settings: ServiceSettings, pool_size: int = 5) -> AsyncEngine:
             "server_settings": {
                 "application_name": f"vafa-{settings.service_name}",
                 "lock_timeout": str(settings.pg_lock_timeout_ms),
+                # Every statement here runs once per batch with different values: planned for its own
+                # values, an array parameter (``one_of``) is a constant PostgreSQL can hash; a generic
+                # plan would compare it element by element with each row a stale estimate lets through.
+                "plan_cache_mode": "force_custom_plan",
             }
         },
     )
