@@ -84,11 +84,6 @@ class ServiceSettings(BaseSettings):
     # How often each service's retention jobs look for rows past their keep.
     retention_interval_s: float = 3600.0
     consumer_batch_timeout_ms: int = 50
-    # The broker answers a fetch once this much is waiting, or after the wait: a service keeping up with
-    # a steady stream then gets batches of dozens of events, not one or two, and its cost per batch (a
-    # transaction, a dozen statements) is shared by all of them; the wait is what it adds to latency.
-    consumer_fetch_min_bytes: int = 64 * 1024
-    consumer_fetch_max_wait_ms: int = 20
     outbox_batch_size: int = 1000
     outbox_poll_interval_s: float = 0.5
 

@@ -250,8 +250,6 @@ class ReliableConsumer:
             batch=True,
             max_records=settings.consumer_max_records,
             batch_timeout_ms=settings.consumer_batch_timeout_ms,
-            fetch_min_bytes=settings.consumer_fetch_min_bytes,
-            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
             listener=_DrainOnRevoke(self),
