@@ -237,6 +237,76 @@ WORDS: Mapping[str, tuple[str, str]] = {
         "خریدهای این دوره بسیار زیاد است: روزهای کمتری برگزینید.",
     ),
     "err_other": ("{message}", "{message}"),
+    "err_too_long": ("At most {limit} characters.", "حداکثر {limit} نویسه."),
+    "err_printable": ("Printable characters only.", "فقط نویسه‌های چاپی."),
+    "err_duplicate_member": (
+        "The same member is on row {limit} too.",
+        "همین عضو در ردیف {limit} هم آمده است.",
+    ),
+    "err_already_imported": (
+        "Already given an opening balance of {limit} points: correct it with an adjustment.",
+        "پیش‌تر موجودی آغازین {limit} امتیاز گرفته است: با اصلاح امتیاز درستش کنید.",
+    ),
+    # The import page (imports_page.py).
+    "imports": ("Import", "ورود اطلاعات"),
+    "import_title": ("Import opening balances", "ورود موجودی‌های آغازین"),
+    "import_lead": (
+        "For a chain moving from another program: its members and the points they had there. Check the "
+        "file first: the dry run lists every bad row and changes nothing.",
+        "برای فروشگاهی که از برنامهٔ دیگری می‌آید: اعضایش و امتیازی که آنجا داشتند. نخست فایل را بررسی "
+        "کنید: بررسی همهٔ ردیف‌های نادرست را فهرست می‌کند و چیزی را تغییر نمی‌دهد.",
+    ),
+    "import_format": (
+        "A CSV file in UTF-8 whose first row names the columns member_id and points (others are "
+        "ignored), values separated by commas, semicolons or tabs; at most {limit} rows.",
+        "فایل CSV با رمزگذاری UTF-8 که ردیف نخستش ستون‌های member_id و points را نام می‌برد (ستون‌های "
+        "دیگر نادیده گرفته می‌شوند)، مقدارها جدا با ویرگول، نقطه‌ویرگول یا Tab؛ حداکثر {limit} ردیف.",
+    ),
+    "import_once": (
+        "A member's opening balance is credited once: the same file uploaded again, or a corrected copy, "
+        "credits nobody twice. The points expire by the program's policy, counted from the import.",
+        "موجودی آغازین هر عضو یک بار افزوده می‌شود: بارگذاری دوبارهٔ همین فایل یا نسخهٔ اصلاح‌شدهٔ آن به "
+        "کسی دو بار امتیاز نمی‌دهد. امتیازها طبق سیاست برنامه، از روز ورود، منقضی می‌شوند.",
+    ),
+    "import_file": ("CSV file", "فایل CSV"),
+    "check_button": ("Check (dry run)", "بررسی (بدون تغییر)"),
+    "import_button": ("Import", "ورود"),
+    "dry_run_done": (
+        "Dry run: nothing was changed. Importing this file would credit {members} members with {points} "
+        "points.",
+        "بررسی بدون تغییر: چیزی تغییر نکرد. ورود این فایل به {members} عضو {points} امتیاز می‌دهد.",
+    ),
+    "import_done": (
+        "Imported: {members} members credited with {points} points.",
+        "وارد شد: به {members} عضو {points} امتیاز افزوده شد.",
+    ),
+    "rows_read": ("Rows", "ردیف‌ها"),
+    "to_credit": ("To credit", "برای افزودن"),
+    "credited": ("Credited", "افزوده‌شده"),
+    "already_imported": ("Already imported", "پیش‌تر وارد شده"),
+    "bad_rows": ("Bad rows", "ردیف‌های نادرست"),
+    "bad_rows_note": (
+        "Nothing of these rows is credited: fix them in the file and upload it again.",
+        "از این ردیف‌ها چیزی افزوده نمی‌شود: آن‌ها را در فایل درست کنید و دوباره بارگذاری کنید.",
+    ),
+    "no_bad_rows": ("Every row is good.", "همهٔ ردیف‌ها درست‌اند."),
+    "row": ("Row", "ردیف"),
+    "column": ("Column", "ستون"),
+    "file_empty": ("The file is empty.", "فایل خالی است."),
+    "file_not_utf8": (
+        "The file is not UTF-8: save it from the spreadsheet as “CSV UTF-8”.",
+        "رمزگذاری فایل UTF-8 نیست: آن را در برنامهٔ صفحه‌گسترده با قالب «CSV UTF-8» ذخیره کنید.",
+    ),
+    "file_columns": (
+        "The first row names no column {columns}.",
+        "ردیف نخست ستون {columns} را نام نمی‌برد.",
+    ),
+    "file_too_many_rows": (
+        "More than {limit} rows: split the file.",
+        "بیش از {limit} ردیف: فایل را چند بخش کنید.",
+    ),
+    "file_no_rows": ("The file has no rows under its header.", "فایل زیر ردیف نخستش ردیفی ندارد."),
+    "file_not_csv": ("The file is not a CSV ({why}).", "فایل CSV نیست ({why})."),
     "forbidden_title": ("Not allowed", "اجازه ندارید"),
     "forbidden": (
         "Your role ({roles}) may not open this page.",

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
+from services.console.imports_page import imports
 from services.console.pages import pages
 from services.console.render import render
 from services.console.session import SESSION, Refused
@@ -21,7 +22,10 @@ def _error_page(
 
 
 def create(settings: ConsoleSettings | None = None) -> FastAPI:
-    app = front_end(settings or ConsoleSettings(), "Vafa console", pages, STATIC, SESSION, _error_page)
+    routes = APIRouter()
+    for section in (pages, imports):  # each page's module has its own router
+        routes.include_router(section)
+    app = front_end(settings or ConsoleSettings(), "Vafa console", routes, STATIC, SESSION, _error_page)
 
     @app.exception_handler(Refused)
     async def refused(request: Request, error: Refused) -> Response:

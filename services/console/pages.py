@@ -12,8 +12,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from services.console import forms, session
 from services.console import program as editing
-from services.console import session
 from services.console.backends import SignedIn, sign_in
 from services.console.nav import NAV
 from services.console.render import render
@@ -280,7 +280,7 @@ async def program_submit(request: Request) -> Response:
     view = _program_view(found, listed, editor)
     if done.ok:
         return render(request, "program.html.j2", current, **view, preview=done.data)
-    errors = editing.field_errors(editor, done.errors, _PROGRAM_INPUTS | _inputs_of(editor))
+    errors = forms.field_errors(done.errors, _PROGRAM_INPUTS | _inputs_of(editor), editor.input_of)
     refused = None if done.errors else (done.detail or done.missing)
     return render(
         request, "program.html.j2", current, status=422, **view | {"errors": errors}, refused=refused
@@ -314,6 +314,6 @@ def _program_view(
         "rules": found,
         "versions": listed,
         "editor": editor,
-        "errors": editing.FieldErrors(),
+        "errors": forms.FieldErrors(),
         "weekdays": editing.WEEKDAYS,
     }
