@@ -281,6 +281,7 @@ WORDS: Mapping[str, tuple[str, str]] = {
         "وارد شد: به {members} عضو {points} امتیاز افزوده شد.",
     ),
     "rows_read": ("Rows", "ردیف‌ها"),
+    "points_total": ("Points", "امتیاز"),
     "to_credit": ("To credit", "برای افزودن"),
     "credited": ("Credited", "افزوده‌شده"),
     "already_imported": ("Already imported", "پیش‌تر وارد شده"),
