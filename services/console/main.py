@@ -10,6 +10,7 @@ from services.console.pages import pages
 from services.console.render import render
 from services.console.session import SESSION, Refused
 from services.console.settings import ConsoleSettings
+from services.console.setup_pages import setup
 from shared.web.pages import front_end
 
 STATIC = Path(__file__).parent / "static"
@@ -23,7 +24,7 @@ def _error_page(
 
 def create(settings: ConsoleSettings | None = None) -> FastAPI:
     routes = APIRouter()
-    for section in (pages, imports):  # each page's module has its own router
+    for section in (pages, setup, imports):  # each page's module has its own router
         routes.include_router(section)
     app = front_end(settings or ConsoleSettings(), "Vafa console", routes, STATIC, SESSION, _error_page)
 

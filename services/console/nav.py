@@ -19,5 +19,6 @@ NAV = (
     Page("members", "/members", Permission.MEMBER_READ),
     Page("audit", "/audit", Permission.AUDIT_READ),
     Page("program", "/program", Permission.PROGRAM_WRITE),
+    Page("setup", "/setup", Permission.PROGRAM_WRITE),
     Page("imports", "/imports", Permission.POINTS_ADJUST),
 )

@@ -98,7 +98,13 @@ async def test_an_operator_finds_a_member_reads_why_adjusts_and_sees_it_audited_
             (cookie,) = [c for c in await page.context.cookies() if c["name"] == "vafa_session"]
             assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
             # Every page the admin may open is in the nav.
-            assert await page.locator("header nav a").all_inner_texts() == ["Members", "Audit", "Program", "Import"]
+            assert await page.locator("header nav a").all_inner_texts() == [
+                "Members",
+                "Audit",
+                "Program",
+                "Setup",
+                "Import",
+            ]
 
             await page.select_option("select[name=by]", "phone")
             await page.fill("input[name=q]", PHONE)

@@ -141,7 +141,8 @@ def test_a_form_without_the_sessions_csrf_token_is_refused_before_any_service_is
 
 @pytest.mark.parametrize(
     ("role", "nav", "program"),
-    [("admin", ["Members", "Audit", "Program", "Import"], 200), ("marketer", ["Members", "Program"], 200),
+    [("admin", ["Members", "Audit", "Program", "Setup", "Import"], 200),
+     ("marketer", ["Members", "Program", "Setup"], 200),
      ("support", ["Members", "Import"], 403), ("read-only", ["Members"], 403)],
 )  # fmt: skip
 def test_the_nav_shows_what_the_role_may_open_and_the_route_refuses_the_rest(
@@ -159,7 +160,8 @@ def test_the_nav_shows_what_the_role_may_open_and_the_route_refuses_the_rest(
 
 @pytest.mark.parametrize("lang", ["fa", "en"])
 @pytest.mark.parametrize("path", ["/sign-in", "/members", "/members?by=phone&q=%2B989121234567",
-                                  "/members/m-1", "/audit", "/program", "/imports",
+                                  "/members/m-1", "/audit", "/program", "/imports", "/setup/rewards",
+                                  "/setup/games", "/setup/causes",
                                   "/no-such-page"])  # fmt: skip
 def test_every_page_renders_in_both_languages_with_what_is_missing_said(
     site: TestClient, lang: str, path: str

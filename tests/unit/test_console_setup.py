@@ -1,0 +1,53 @@
+"""The setup pages' forms, pure: a form to the body points' API takes (values as typed, a blank optional
+input as null, a blank prize line left out) and back, and each refusal points answers put next to the
+input it names, in the operator's language."""
+
+from __future__ import annotations
+
+from services.console.forms import field_errors
+from services.console.i18n import Words
+from services.console.setup import GAMES, REWARDS, Filled
+
+fa, en = Words("fa"), Words("en")
+
+
+def test_a_reward_form_is_the_body_points_takes_and_a_listed_reward_fills_it_back() -> None:
+    form = {"id": ["coffee"], "name": ["Free coffee"], "kind": ["free_item"], "cost_points": ["۵۰۰"],
+            "stock": [""], "valid_from": ["2026-12-01T08:30"], "valid_until": [""]}  # fmt: skip
+    filled = Filled.read(REWARDS, form)
+    assert filled.body(REWARDS) == {
+        "name": "Free coffee", "kind": "free_item", "cost_points": 500, "stock": None,
+        "valid_from": "2026-12-01T08:30:00+00:00", "valid_until": None, "active": False,
+    }  # fmt: skip
+    listed = {"reward_id": "coffee", "name": "Free coffee", "kind": "free_item", "cost_points": 500,
+              "stock": 12, "valid_from": "2026-12-01T08:30:00Z", "valid_until": None,
+              "active": True}  # fmt: skip
+    back = Filled.of(REWARDS, listed)
+    assert (back.get("id"), back.get("stock"), back.get("valid_from")) == ("coffee", "12", "2026-12-01T08:30")
+    assert back.checked == {"active"}
+    # What is not a whole number goes as typed: points refuses it, naming the field.
+    assert Filled.read(REWARDS, {"cost_points": ["12.5"]}).body(REWARDS)["cost_points"] == "12.5"
+
+
+def test_a_games_prize_lines_are_its_prizes_and_a_refusal_lands_by_its_field() -> None:
+    form = {"id": ["yalda"], "prizes.0.name": ["tea"], "prizes.0.points": ["40"], "prizes.0.odds": ["0.1"],
+            "prizes.1.name": [""], "prizes.1.odds": [""], "prizes.2.name": ["cake"],
+            "prizes.2.points": ["90"], "prizes.2.odds": ["0.05"], "prizes.2.stock": ["3"]}  # fmt: skip
+    body = Filled.read(GAMES, form).body(GAMES)
+    assert body["prizes"] == [
+        {"name": "tea", "points": 40, "odds": "0.1", "stock": None},
+        {"name": "cake", "points": 90, "odds": "0.05", "stock": 3},
+    ]
+    errors = field_errors(
+        [{"field": "prizes", "rule": "odds_too_low",
+          "message": "a member's odds of winning something are 15.00%; they must be at least 25%"},
+         {"field": "prizes.0.odds", "rule": "decimal_max_places",
+          "message": "Decimal input should have no more than 4 decimal places"},
+         {"field": "path.game_id", "rule": "string_pattern_mismatch", "message": "String should match"}],
+        GAMES.names, GAMES.input_of,
+    )  # fmt: skip
+    ((key, values),) = errors.of("prizes")
+    assert en(key, **values) == "A member's odds of winning something must be at least 25%."
+    assert fa(key, **values) == "احتمال بردن چیزی برای هر عضو باید دست‌کم ۲۵٪ باشد."
+    assert [en(k, **v) for k, v in errors.of("prizes.0.odds")] == ["At most 4 decimal places."]
+    assert [en(k, **v) for k, v in errors.of("id")] == ["String should match"]
