@@ -84,6 +84,7 @@ def _render(
     **context: Any,
 ) -> Response:
     context.setdefault("errors", forms.FieldErrors())
+    context.setdefault("saved", None)
     return render(
         request, TEMPLATE, current, status=status, page=page, pages=PAGES, listed=listed, filled=filled,
         **context,

@@ -4,9 +4,17 @@ input it names, in the operator's language."""
 
 from __future__ import annotations
 
+import pytest
+from fastapi.testclient import TestClient
+
 from services.console.forms import field_errors
 from services.console.i18n import Words
-from services.console.setup import GAMES, REWARDS, Filled
+from services.console.main import create
+from services.console.session import COOKIE, csrf_token
+from services.console.settings import ConsoleSettings
+from services.console.setup import GAMES, PAGES, REWARDS, Filled
+from shared.identity import operator
+from sim.harness import DEV_KEYS, free_port
 
 fa, en = Words("fa"), Words("en")
 
@@ -51,3 +59,23 @@ def test_a_games_prize_lines_are_its_prizes_and_a_refusal_lands_by_its_field() -
     assert fa(key, **values) == "احتمال بردن چیزی برای هر عضو باید دست‌کم ۲۵٪ باشد."
     assert [en(k, **v) for k, v in errors.of("prizes.0.odds")] == ["At most 4 decimal places."]
     assert [en(k, **v) for k, v in errors.of("id")] == ["String should match"]
+
+
+@pytest.mark.parametrize("lang", ["fa", "en"])
+@pytest.mark.parametrize("key", [p.key for p in PAGES])
+def test_a_setup_form_sent_while_points_is_away_is_answered_with_the_form_as_typed(
+    key: str, lang: str
+) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    settings = ConsoleSettings(console_ingest_url=nowhere, console_points_url=nowhere)
+    with TestClient(create(settings), follow_redirects=False) as site:
+        token = DEV_KEYS.issue(operator("mina", "marketer"), 600)
+        site.cookies.set(COOKIE, token)
+        form = {"csrf": csrf_token(ConsoleSettings(), token), "id": "one", "name": "Typed name"}
+        answer = site.post(f"/setup/{key}?lang={lang}", data=form)
+        words = Words(lang)  # type: ignore[arg-type]
+        assert answer.status_code == 422 and words("service_down", service="points") in answer.text
+        assert 'value="Typed name"' in answer.text and "Traceback" not in answer.text
+        # An id points could not name an item by is refused before points is asked.
+        refused = site.post(f"/setup/{key}?lang={lang}", data=form | {"id": "a b/c"})
+        assert refused.status_code == 422 and words("err_id") in refused.text
