@@ -77,6 +77,9 @@ _RULE_WORDS = {
     "currency_precision": "err_currency_precision",
     "prize_names_unique": "err_prize_names",
     "budget_below_prize": "err_budget_below_prize",
+    "remind_days_range": "err_remind_days",
+    "convert_rate_required": "err_convert_rate_required",
+    "gift_name_required": "err_gift_name_required",
 }
 _LIMIT = re.compile(r"(-?\d+(?:\.\d+)?)\D*$")
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from shared.web.pages import typed
 
-Kind = Literal["text", "whole", "decimal", "when", "choice", "check"]
+Kind = Literal["text", "whole", "wholes", "decimal", "when", "choice", "check"]
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 # The most fields one setup form carries (a game's prizes are the most: 20 rows of 4).
 FORM_LIMIT = 120
@@ -28,6 +28,7 @@ class Input:
     kind: Kind = "text"
     options: tuple[str, ...] = ()  # a choice's values (each shown as the word ``opt_<value>``)
     optional: bool = False  # blank is sent as null (``unlimited``, ``no date``)
+    blank: str | None = None  # the word a blank input shows: what blank means
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,9 @@ def _values(inputs: Sequence[Input], get: Any, checked: set[str]) -> dict[str, A
                 body[i.name] = None
         elif i.kind == "whole":
             body[i.name] = int(value) if re.fullmatch(r"-?\d{1,20}", value) else value
+        elif i.kind == "wholes":  # "30, 7": each a number when it is one (else as typed, for points)
+            parts = [p for p in re.split(r"[\s,،]+", value) if p]
+            body[i.name] = [int(p) if re.fullmatch(r"-?\d{1,9}", p) else p for p in parts]
         elif i.kind == "when":
             body[i.name] = f"{value}:00+00:00" if _MINUTE.fullmatch(value) else value
         else:
@@ -143,6 +147,8 @@ def _values(inputs: Sequence[Input], get: Any, checked: set[str]) -> dict[str, A
 
 def _shown(i: Input, value: object) -> str:
     """A stored value as the input shows it (a time as the minute a datetime-local input takes, in UTC)."""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
     text = str(value)
     if i.kind == "when" and len(text) >= 16:
         return text[:16]
@@ -159,7 +165,7 @@ REWARDS = SetupPage(
         Input("name"),
         Input("kind", "choice", ("discount_code", "free_item", "voucher")),
         Input("cost_points", "whole"),
-        Input("stock", "whole", optional=True),
+        Input("stock", "whole", optional=True, blank="unlimited"),
         Input("valid_from", "when", optional=True),
         Input("valid_until", "when", optional=True),
         Input("active", "check"),
@@ -186,7 +192,7 @@ GAMES = SetupPage(
             Input("name"),
             Input("points", "whole"),
             Input("odds", "decimal"),
-            Input("stock", "whole", optional=True),
+            Input("stock", "whole", optional=True, blank="unlimited"),
         ),
         rows=5,
     ),
@@ -207,4 +213,37 @@ CAUSES = SetupPage(
     ),
     columns=("name", "match_ratio", "total_points", "donors", "match_budget_left", "active"),
 )
-PAGES = (REWARDS, GAMES, CAUSES)
+CHALLENGES = SetupPage(
+    key="challenges",
+    id_name="challenge_id",
+    listing="/v1/challenges",
+    listed="challenges",
+    put="/v1/challenges/{id}",
+    inputs=(
+        Input("name"),
+        Input("kind", "choice", ("visits", "categories")),
+        Input("target", "whole"),
+        Input("bonus_points", "whole"),
+        Input("active", "check"),
+    ),
+    columns=("name", "kind", "target", "bonus_points", "active"),
+)
+ENDS = SetupPage(
+    key="ends",
+    id_name="program_id",
+    listing="/v1/programs",
+    listed="programs",
+    put="/v1/programs/{id}",
+    inputs=(
+        Input("name"),
+        Input("loyalty_program", blank="main_program"),
+        Input("ends_at", "when"),
+        Input("remind_days", "wholes", blank="default_reminders"),
+        Input("parting", "choice", ("convert", "gift")),
+        Input("convert_rate", "decimal", optional=True),
+        Input("currency", optional=True),
+        Input("gift_name", optional=True),
+    ),
+    columns=("name", "loyalty_program", "ends_at", "parting", "remind_days", "closed_at"),
+)
+PAGES = (REWARDS, GAMES, CHALLENGES, CAUSES, ENDS)

@@ -28,6 +28,7 @@ async def test_a_marketer_sets_up_a_reward_with_stock_and_a_game_whose_odds_poin
     site = await console(services, log_dir, {"ingest": ingest, "points": points})
     mina = new_operator(stack, "mina", "marketer")
     start = utcnow().replace(second=0, microsecond=0)
+    end = start + timedelta(days=7)
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
@@ -74,9 +75,7 @@ async def test_a_marketer_sets_up_a_reward_with_stock_and_a_game_whose_odds_poin
             await page.fill("#form input[name=currency]", "IRR")
             await page.fill("#form input[name=min_purchase]", "500000")
             await page.fill("#form input[name=starts_at]", start.strftime("%Y-%m-%dT%H:%M"))
-            await page.fill(
-                "#form input[name=ends_at]", (start + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
-            )
+            await page.fill("#form input[name=ends_at]", end.strftime("%Y-%m-%dT%H:%M"))
             await page.fill("#form input[name=budget_points]", "10000")
             for n, (prize, points_, odds) in enumerate((("tea", "40", "0.1"), ("cake", "90", "0.05"))):
                 await page.fill(f'input[name="prizes.{n}.name"]', prize)
@@ -100,6 +99,34 @@ async def test_a_marketer_sets_up_a_reward_with_stock_and_a_game_whose_odds_poin
             await expect(page.locator("#saved")).to_have_text("yalda saved.")
             await expect(page.locator('#items tr.item[data-id="yalda"] td.col-win_odds')).to_have_text("0.30")
 
+            # A challenge, and a time-limited program's end: a voucher without its rate is refused by
+            # the rate's field, then set.
+            await page.click("nav.tabs a[data-setup=challenges]")
+            await page.fill("#form input[name=id]", "five-visits")
+            await page.fill("#form input[name=name]", "Five visits")
+            await page.select_option("#form select[name=kind]", "visits")
+            await page.fill("#form input[name=target]", "5")
+            await page.fill("#form input[name=bonus_points]", "200")
+            await page.click("#save-button")
+            await expect(page.locator('#items tr.item[data-id="five-visits"] td.col-kind')).to_have_text(
+                "visits on different days"
+            )
+            await page.click("nav.tabs a[data-setup=ends]")
+            await page.fill("#form input[name=id]", "summer")
+            await page.fill("#form input[name=name]", "Summer club")
+            await page.fill("#form input[name=ends_at]", end.strftime("%Y-%m-%dT%H:%M"))
+            await page.fill("#form input[name=remind_days]", "۳, 1")
+            await page.select_option("#form select[name=parting]", "convert")
+            await page.click("#save-button")
+            await expect(error_by(page, "convert_rate")).to_have_text(
+                "A voucher needs the money per point and the currency."
+            )
+            await page.fill("#form input[name=convert_rate]", "100")
+            await page.fill("#form input[name=currency]", "IRR")
+            await page.click("#save-button")
+            await expect(page.locator("#saved")).to_have_text("summer saved.")
+            await page.screenshot(path=str(SHOTS / "console-setup-ends-en.png"), full_page=True)
+
             # In Persian: right to left, the live odds in Persian digits.
             await page.goto(f"{site.url}/setup/games?lang=fa")
             await expect(page.locator("html")).to_have_attribute("dir", "rtl")
@@ -115,8 +142,16 @@ async def test_a_marketer_sets_up_a_reward_with_stock_and_a_game_whose_odds_poin
         assert (coffee["cost_points"], coffee["stock"], coffee["kind"]) == (500, 15, "free_item")
         game = (await client.get("/v1/games/yalda")).json()
         assert [(p["name"], p["odds"]) for p in game["prizes"]] == [("tea", "0.25"), ("cake", "0.05")]
+        (summer,) = (await client.get("/v1/programs")).json()["programs"]
+        assert (summer["remind_days"], summer["convert_rate"], summer["loyalty_program"]) == (
+            [3, 1],
+            "100",
+            "main",
+        )
         audit = (await client.get("/v1/audit")).json()["entries"]
         assert [(e["actor"], e["action"]) for e in audit] == [
+            ("operator:mina", "program.put"),
+            ("operator:mina", "challenge.put"),
             ("operator:mina", "game.create"),
             ("operator:mina", "reward.put"),
             ("operator:mina", "reward.put"),
