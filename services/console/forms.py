@@ -80,6 +80,8 @@ _RULE_WORDS = {
     "remind_days_range": "err_remind_days",
     "convert_rate_required": "err_convert_rate_required",
     "gift_name_required": "err_gift_name_required",
+    "reward_required": "err_reward_required",
+    "string_pattern_mismatch": "err_id",
 }
 _LIMIT = re.compile(r"(-?\d+(?:\.\d+)?)\D*$")
 

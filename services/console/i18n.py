@@ -433,6 +433,27 @@ WORDS: Mapping[str, tuple[str, str]] = {
         "بن خرید به پول هر امتیاز و ارز نیاز دارد.",
     ),
     "err_gift_name_required": ("A parting gift needs its name.", "هدیهٔ خداحافظی نام می‌خواهد."),
+    "setup_referrals": ("Referrals", "معرفی دوستان"),
+    "setup_note_referrals": (
+        "Each loyalty program's referral terms: the points each side gets once the friend's first "
+        "qualifying purchase has cleared its return window. Terms reach friends who enrol after they are "
+        "set.",
+        "شرایط معرفی هر برنامهٔ وفاداری: امتیاز هر طرف، پس از آنکه نخستین خرید واجد شرایط دوست از مهلت "
+        "مرجوعی گذشت. شرایط برای دوستانی است که پس از تعیینشان عضو می‌شوند.",
+    ),
+    "setup_form_referrals": ("Set a program's referral terms", "تعیین شرایط معرفی یک برنامه"),
+    "f_program": ("Loyalty program", "برنامهٔ وفاداری"),
+    "f_referrer_points": ("Referrer's points", "امتیاز معرف"),
+    "f_friend_points": ("Friend's points", "امتیاز دوست"),
+    "f_minimum_purchase": ("Friend's smallest purchase, per currency", "کمترین خرید دوست، به هر ارز"),
+    "f_return_window_days": ("Return window (days)", "مهلت مرجوعی (روز)"),
+    "f_qualify_within_days": ("Qualifies within (days of enrolling)", "مهلت خرید (روز پس از عضویت)"),
+    "amounts_example": ("IRR 500000, EUR 5", "IRR 500000, EUR 5"),
+    "default_qualify": ("90", "۹۰"),
+    "err_reward_required": (
+        "Give points to the referrer, the friend or both.",
+        "به معرف، دوست یا هر دو امتیاز بدهید.",
+    ),
     "opt_discount_code": ("discount code", "کد تخفیف"),
     "opt_free_item": ("free item", "کالای رایگان"),
     "opt_voucher": ("voucher", "بن خرید"),

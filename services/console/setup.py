@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from shared.web.pages import typed
 
-Kind = Literal["text", "whole", "wholes", "decimal", "when", "choice", "check"]
+Kind = Literal["text", "whole", "wholes", "amounts", "decimal", "when", "choice", "check"]
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 # The most fields one setup form carries (a game's prizes are the most: 20 rows of 4).
 FORM_LIMIT = 120
@@ -65,9 +65,14 @@ class SetupPage:
         return names
 
     def input_of(self, path: str) -> str:
-        """The input an error's field path names (the id's path parameter is the ``id`` input)."""
-        path = path.removeprefix("body.").removeprefix("path.")
-        return "id" if path == self.id_name else path
+        """The input an error's field path names: the id's parameter is the ``id`` input; a path within an
+        input (``minimum_purchase.IRR``, a prize line the form does not show) is that input's."""
+        for where in ("body.", "path.", "query."):
+            path = path.removeprefix(where)
+        if path == self.id_name:
+            return "id"
+        names = self.names
+        return path if path in names or path.split(".")[0] not in names else path.split(".")[0]
 
 
 @dataclass
@@ -138,6 +143,9 @@ def _values(inputs: Sequence[Input], get: Any, checked: set[str]) -> dict[str, A
         elif i.kind == "wholes":  # "30, 7": each a number when it is one (else as typed, for points)
             parts = [p for p in re.split(r"[\s,،]+", value) if p]
             body[i.name] = [int(p) if re.fullmatch(r"-?\d{1,9}", p) else p for p in parts]
+        elif i.kind == "amounts":  # "IRR 500000, EUR 5": an amount per currency
+            pairs = [p.split() for p in re.split(r"[,،]+", value) if p.strip()]
+            body[i.name] = {p[0].upper(): " ".join(p[1:]) for p in pairs}
         elif i.kind == "when":
             body[i.name] = f"{value}:00+00:00" if _MINUTE.fullmatch(value) else value
         else:
@@ -149,6 +157,8 @@ def _shown(i: Input, value: object) -> str:
     """A stored value as the input shows it (a time as the minute a datetime-local input takes, in UTC)."""
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
     text = str(value)
     if i.kind == "when" and len(text) >= 16:
         return text[:16]
@@ -246,4 +256,25 @@ ENDS = SetupPage(
     ),
     columns=("name", "loyalty_program", "ends_at", "parting", "remind_days", "closed_at"),
 )
-PAGES = (REWARDS, GAMES, CHALLENGES, CAUSES, ENDS)
+REFERRALS = SetupPage(
+    key="referrals",
+    id_name="program",
+    listing="/v1/referrals/programs",
+    listed="programs",
+    put="/v1/referrals/program?program={id}",
+    inputs=(
+        Input("referrer_points", "whole"),
+        Input("friend_points", "whole"),
+        Input("minimum_purchase", "amounts", blank="amounts_example"),
+        Input("return_window_days", "whole"),
+        Input("qualify_within_days", "whole", blank="default_qualify"),
+    ),
+    columns=(
+        "referrer_points",
+        "friend_points",
+        "minimum_purchase",
+        "return_window_days",
+        "qualify_within_days",
+    ),
+)
+PAGES = (REWARDS, GAMES, CHALLENGES, REFERRALS, CAUSES, ENDS)

@@ -127,6 +127,22 @@ async def test_a_marketer_sets_up_a_reward_with_stock_and_a_game_whose_odds_poin
             await expect(page.locator("#saved")).to_have_text("summer saved.")
             await page.screenshot(path=str(SHOTS / "console-setup-ends-en.png"), full_page=True)
 
+            # Referral terms for the main program: nobody rewarded is refused by the referrer's field.
+            await page.click("nav.tabs a[data-setup=referrals]")
+            await page.fill("#form input[name=id]", "main")
+            typed = {"referrer_points": "0", "friend_points": "0", "minimum_purchase": "irr 500000",
+                     "return_window_days": "14"}  # fmt: skip
+            for name, value in typed.items():
+                await page.fill(f"#form input[name={name}]", value)
+            await page.click("#save-button")
+            await expect(error_by(page, "referrer_points")).to_have_text(
+                "Give points to the referrer, the friend or both."
+            )
+            await page.fill("#form input[name=referrer_points]", "500")
+            await page.click("#save-button")
+            terms = page.locator('#items tr.item[data-id="main"]')
+            await expect(terms.locator("td.col-minimum_purchase")).to_have_text("IRR 500000")
+
             # In Persian: right to left, the live odds in Persian digits.
             await page.goto(f"{site.url}/setup/games?lang=fa")
             await expect(page.locator("html")).to_have_attribute("dir", "rtl")
@@ -148,8 +164,11 @@ async def test_a_marketer_sets_up_a_reward_with_stock_and_a_game_whose_odds_poin
             "100",
             "main",
         )
+        terms = (await client.get("/v1/referrals/program")).json()
+        assert (terms["referrer_points"], terms["minimum_purchase"]) == (500, {"IRR": "500000"})
         audit = (await client.get("/v1/audit")).json()["entries"]
         assert [(e["actor"], e["action"]) for e in audit] == [
+            ("operator:mina", "referrals.put"),
             ("operator:mina", "program.put"),
             ("operator:mina", "challenge.put"),
             ("operator:mina", "game.create"),

@@ -58,7 +58,9 @@ def test_a_games_prize_lines_are_its_prizes_and_a_refusal_lands_by_its_field() -
     assert en(key, **values) == "A member's odds of winning something must be at least 25%."
     assert fa(key, **values) == "احتمال بردن چیزی برای هر عضو باید دست‌کم ۲۵٪ باشد."
     assert [en(k, **v) for k, v in errors.of("prizes.0.odds")] == ["At most 4 decimal places."]
-    assert [en(k, **v) for k, v in errors.of("id")] == ["String should match"]
+    assert [en(k, **v) for k, v in errors.of("id")] == [
+        "Letters, digits, dots, dashes and underscores, up to 64."
+    ]
 
 
 @pytest.mark.parametrize("lang", ["fa", "en"])
@@ -71,7 +73,8 @@ def test_a_setup_form_sent_while_points_is_away_is_answered_with_the_form_as_typ
     with TestClient(create(settings), follow_redirects=False) as site:
         token = DEV_KEYS.issue(operator("mina", "marketer"), 600)
         site.cookies.set(COOKIE, token)
-        form = {"csrf": csrf_token(ConsoleSettings(), token), "id": "one", "name": "Typed name"}
+        first = next(p for p in PAGES if p.key == key).inputs[0].name
+        form = {"csrf": csrf_token(ConsoleSettings(), token), "id": "one", first: "Typed name"}
         answer = site.post(f"/setup/{key}?lang={lang}", data=form)
         words = Words(lang)  # type: ignore[arg-type]
         assert answer.status_code == 422 and words("service_down", service="points") in answer.text
