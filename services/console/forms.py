@@ -81,6 +81,7 @@ _RULE_WORDS = {
     "convert_rate_required": "err_convert_rate_required",
     "gift_name_required": "err_gift_name_required",
     "reward_required": "err_reward_required",
+    "audience_required": "err_audience_required",
     "string_pattern_mismatch": "err_id",
 }
 _LIMIT = re.compile(r"(-?\d+(?:\.\d+)?)\D*$")

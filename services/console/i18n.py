@@ -454,6 +454,51 @@ WORDS: Mapping[str, tuple[str, str]] = {
         "Give points to the referrer, the friend or both.",
         "به معرف، دوست یا هر دو امتیاز بدهید.",
     ),
+    "setup_targeting": ("Targeted promotions", "پیشنهادهای هدفمند"),
+    "setup_note_targeting": (
+        "Promotions for an audience only, in the rules in force, each with its holdout and the lift "
+        "analytics measured: the members it chose against those held out.",
+        "پیشنهادهایی فقط برای یک مخاطب، در قواعد جاری، هر کدام با گروه کنترل و اثری که تحلیل سنجید: اعضای "
+        "برگزیده در برابر گروه کنترل.",
+    ),
+    "setup_form_targeting": (
+        "Add or change a targeted promotion (published as a new version, from now)",
+        "افزودن یا تغییر پیشنهاد هدفمند (به‌عنوان نسخهٔ تازه، از اکنون)",
+    ),
+    "f_multiplier": ("Multiplier", "ضریب"),
+    "f_starts_on": ("Starts on", "از تاریخ"),
+    "f_ends_on": ("Ends on (inclusive)", "تا تاریخ (با خودش)"),
+    "f_categories": ("Categories", "دسته‌ها"),
+    "f_when": ("When", "زمان"),
+    "f_audience": ("Audience", "مخاطب"),
+    "f_segments": ("Segments", "بخش‌ها"),
+    "f_inactive_days": ("No purchase for (days)", "بدون خرید به مدت (روز)"),
+    "f_holdout_percent": ("Holdout %", "٪ گروه کنترل"),
+    "f_treatment": ("Chosen (bought)", "برگزیده (خریدار)"),
+    "f_holdout": ("Held out (bought)", "کنترل (خریدار)"),
+    "f_conversion_lift": ("Conversion lift", "اثر بر خرید"),
+    "f_spend_lift": ("Spend lift", "اثر بر هزینه"),
+    "f_incremental_spend": ("Incremental spend", "هزینهٔ افزوده"),
+    "inactive_for": ("no purchase for {days} days", "{days} روز بدون خرید"),
+    "members_converted": ("{members} ({buyers})", "{members} ({buyers})"),
+    "not_measured": ("Not measured yet: no member chosen.", "هنوز سنجیده نشده: عضوی برگزیده نشده است."),
+    "lift_note": (
+        "Lift: the chosen members' conversion (or spend per member) over the held-out members', less one; "
+        "incremental spend: what the chosen spent beyond what the holdout's rate predicts.",
+        "اثر: نرخ خرید (یا هزینهٔ هر عضو) برگزیدگان نسبت به گروه کنترل، منهای یک؛ هزینهٔ افزوده: آنچه "
+        "برگزیدگان بیش از پیش‌بینی نرخ گروه کنترل خرج کردند.",
+    ),
+    "segments_example": ("champions, at_risk", "champions, at_risk"),
+    "audience_note": (
+        "Segments (analytics' cells or RFM labels), a win-back after days without a purchase, or both; "
+        "the holdout share (0 to 50%) does not get it.",
+        "بخش‌ها (خانه‌های ماتریس یا برچسب‌های RFM تحلیل)، بازگرداندن پس از چند روز بدون خرید، یا هر دو؛ "
+        "سهم گروه کنترل (۰ تا ۵۰٪) آن را نمی‌گیرد.",
+    ),
+    "err_audience_required": (
+        "Name segments, days without a purchase, or both.",
+        "بخش‌ها، روزهای بدون خرید، یا هر دو را نام ببرید.",
+    ),
     "opt_discount_code": ("discount code", "کد تخفیف"),
     "opt_free_item": ("free item", "کالای رایگان"),
     "opt_voucher": ("voucher", "بن خرید"),

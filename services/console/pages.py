@@ -244,7 +244,7 @@ async def program(
         return render(request, "program.html.j2", current, rules=found)
     now = utcnow()
     listed = editing.versions(found.data["versions"], now)
-    chosen = next((v for v in listed if v.version == start_from), None) or _in_force(listed)
+    chosen = next((v for v in listed if v.version == start_from), None) or editing.in_force(listed)
     editor = editing.Editor.of(chosen.version, chosen.rules, now)
     view = _program_view(found, listed, editor, published)
     return render(request, "program.html.j2", current, **view)
@@ -266,7 +266,7 @@ async def program_submit(request: Request) -> Response:
             # Not acted on, as a refused write is (the block says points is away).
             return render(request, "program.html.j2", current, status=422, rules=found)
         listed = editing.versions(found.data["versions"], utcnow())
-        base = next((v for v in listed if v.version == editor.base_version), None) or _in_force(listed)
+        base = next((v for v in listed if v.version == editor.base_version), None) or editing.in_force(listed)
         rules = editor.rules(base.rules)
         if publish:
             done = await call.post("points", "/v1/rules", P.PROGRAM_WRITE, rules)
@@ -299,11 +299,6 @@ def _inputs_of(editor: editing.Editor) -> set[str]:
     return {f"base_rates.{c}" for c, _ in editor.base_rates} | {
         f"category_multipliers.{c}" for c, _ in editor.categories
     }
-
-
-def _in_force(listed: list[editing.Version]) -> editing.Version:
-    """The version the editor starts from by default: the one in force (or, before any, the newest)."""
-    return next((v for v in listed if v.status in ("in_force", "default")), listed[0])
 
 
 def _program_view(

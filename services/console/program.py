@@ -171,6 +171,11 @@ def versions(stored: Sequence[Mapping[str, Any]], now: datetime) -> list[Version
     return found
 
 
+def in_force(listed: list[Version]) -> Version:
+    """The version in force (or, before any, the newest): what an edit starts from by default."""
+    return next((v for v in listed if v.status in ("in_force", "default")), listed[0])
+
+
 def _plain(value: object) -> str:
     """ "2.00" -> "2", "0.000100" -> "0.0001": a stored number as a person would type it."""
     try:

@@ -12,9 +12,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console import forms
+from services.console import program as editing
 from services.console.render import render
 from services.console.session import CSRF_FIELD, Session, check_csrf, signed_in
 from services.console.setup import FORM_LIMIT, ID_PATTERN, PAGES, Filled, SetupPage
+from services.console.targeting import INPUTS, TargetForm, targeted
+from shared.contracts.envelope import utcnow
 from shared.identity import Permission, declared
 from shared.web.backends import Backends, Block
 from shared.web.pages import read_fields
@@ -23,6 +26,8 @@ from shared.web.session import settings_of
 P = Permission
 setup = APIRouter(default_response_class=HTMLResponse)
 TEMPLATE = "setup.html.j2"
+TARGETING = "setup_targeting.html.j2"
+TABS = (*(p.key for p in PAGES), "targeting")
 Name = Annotated[str | None, Query(max_length=64)]
 
 
@@ -86,6 +91,67 @@ def _render(
     context.setdefault("errors", forms.FieldErrors())
     context.setdefault("saved", None)
     return render(
-        request, TEMPLATE, current, status=status, page=page, pages=PAGES, listed=listed, filled=filled,
+        request, TEMPLATE, current, status=status, page=page, tabs=TABS, listed=listed, filled=filled,
         **context,
+    )  # fmt: skip
+
+
+@setup.get("/setup/targeting", **declared(P.PROGRAM_WRITE))
+async def targeting(request: Request, edit: Name = None, saved: Name = None) -> Response:
+    """The targeted promotions in force, each with its audience and holdout and the lift analytics
+    measured (treatment against holdout); and the form that adds or changes one."""
+    current = signed_in(request, P.PROGRAM_WRITE)
+    rules, lift = await _targeting_view(request, current)
+    in_force = targeted(rules) if rules is not None else []
+    chosen = next((p for p in in_force if p["name"] == edit), None)
+    return _render_targeting(request, current, rules, lift, TargetForm.of(chosen), saved=saved)
+
+
+@setup.post("/setup/targeting", **declared(P.PROGRAM_WRITE))
+async def put_targeting(request: Request) -> Response:
+    """The promotion put into the version in force and published as a new version from now (points
+    audits it under the operator's name, as the Program page's publishing)."""
+    current = signed_in(request, P.PROGRAM_WRITE)
+    form = await read_fields(request, FORM_LIMIT)
+    check_csrf(current, next(iter(form.get(CSRF_FIELD, [])), None))
+    filled = TargetForm.read(form)
+    rules, lift = await _targeting_view(request, current)
+    if rules is None:
+        return _render_targeting(request, current, rules, lift, filled, status=422)
+    async with Backends(settings_of(request), current.token) as call:
+        done = await call.post("points", "/v1/rules", P.PROGRAM_WRITE, filled.rules(rules, utcnow()))
+    if done.ok:
+        return RedirectResponse(f"/setup/targeting?saved={quote(filled.get('name'))}", status_code=303)
+    errors = forms.field_errors(done.errors, INPUTS, filled.input_of(rules))
+    refused = None if done.errors else (done.detail or done.missing)
+    return _render_targeting(
+        request, current, rules, lift, filled, status=422, errors=errors, refused=refused
+    )
+
+
+async def _targeting_view(request: Request, current: Session) -> tuple[dict[str, Any] | None, Block]:
+    """The rule set in force (None when points does not answer) and analytics' lift per promotion."""
+    async with Backends(settings_of(request), current.token) as call:
+        found = await call.get("points", "/v1/rules", P.PROGRAM_READ)
+        lift = await call.get("analytics", "/v1/kpis/promotions", P.INSIGHT_READ)
+    if not found.ok:
+        return None, lift
+    return dict(editing.in_force(editing.versions(found.data["versions"], utcnow())).rules), lift
+
+
+def _render_targeting(
+    request: Request,
+    current: Session,
+    rules: dict[str, Any] | None,
+    lift: Block,
+    filled: TargetForm,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    measured = {p["promotion"]: p for p in lift.data["promotions"]} if lift.ok else {}
+    context.setdefault("errors", forms.FieldErrors())
+    context.setdefault("saved", None)
+    return render(
+        request, TARGETING, current, status=status, tabs=TABS, rules_missing=rules is None,
+        promotions=targeted(rules or {}), lift=lift, measured=measured, filled=filled, **context,
     )  # fmt: skip

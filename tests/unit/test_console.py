@@ -162,6 +162,7 @@ def test_the_nav_shows_what_the_role_may_open_and_the_route_refuses_the_rest(
 @pytest.mark.parametrize("path", ["/sign-in", "/members", "/members?by=phone&q=%2B989121234567",
                                   "/members/m-1", "/audit", "/program", "/imports", "/setup/rewards",
                                   "/setup/games", "/setup/challenges", "/setup/causes", "/setup/ends",
+                                  "/setup/referrals", "/setup/targeting",
                                   "/no-such-page"])  # fmt: skip
 def test_every_page_renders_in_both_languages_with_what_is_missing_said(
     site: TestClient, lang: str, path: str
