@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from shared.persian import fa_digits
-from tests.integration.test_console import CHROMIUM, SHOTS, _sign_in
+from tests.integration.test_console import SHOTS, _sign_in, chromium
 from tests.support import ServiceProcess, Stack, console, new_operator, running
 
 # What the chain exported from its old program: a name column the import ignores, and bad rows.
@@ -70,60 +70,52 @@ async def test_an_operator_checks_a_chains_file_imports_its_good_rows_and_a_seco
             found = {m: await client.get(f"/v1/members/{m}/balance") for m in (*GOOD, "imp-reza", "imp-nika")}
         return {m: a.json()["balance"] if a.status_code == 200 else None for m, a in found.items()}
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM
+    async with chromium() as browser:
+        page = await _sign_in(browser, site.url, "sam", sam)
+        await page.click("header nav a[data-page=imports]")
+        await expect(page).to_have_url(f"{site.url}/imports")
+
+        # The dry run: every bad row, and nothing else, and no balance changed.
+        await upload(page, file, "check")
+        await expect(page.locator("#report")).to_have_attribute("data-dry-run", "true")
+        await expect(page.locator("#outcome")).to_have_text(
+            "Dry run: nothing was changed. Importing this file would credit 3 members with 2,300 points."
         )
-        try:
-            page = await _sign_in(browser, site.url, "sam", sam)
-            await page.click("header nav a[data-page=imports]")
-            await expect(page).to_have_url(f"{site.url}/imports")
+        assert await bad_rows(page) == BAD_EN
+        await expect(page.locator("#report .figure.bad")).to_have_text("4")
+        await page.screenshot(path=str(SHOTS / "console-import-check-en.png"), full_page=True)
+        assert set((await balances()).values()) == {None}
 
-            # The dry run: every bad row, and nothing else, and no balance changed.
-            await upload(page, file, "check")
-            await expect(page.locator("#report")).to_have_attribute("data-dry-run", "true")
-            await expect(page.locator("#outcome")).to_have_text(
-                "Dry run: nothing was changed. Importing this file would credit 3 members with 2,300 points."
-            )
-            assert await bad_rows(page) == BAD_EN
-            await expect(page.locator("#report .figure.bad")).to_have_text("4")
-            await page.screenshot(path=str(SHOTS / "console-import-check-en.png"), full_page=True)
-            assert set((await balances()).values()) == {None}
+        # In Persian: the same report, right to left, Persian digits.
+        await page.goto(f"{site.url}/imports?lang=fa")
+        await expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        await upload(page, file, "check")
+        assert await bad_rows(page) == BAD_FA
+        await expect(page.locator("#report .figure.points")).to_have_text(fa_digits("2٬300"))
+        await page.screenshot(path=str(SHOTS / "console-import-check-fa.png"), full_page=True)
+        assert set((await balances()).values()) == {None}
 
-            # In Persian: the same report, right to left, Persian digits.
-            await page.goto(f"{site.url}/imports?lang=fa")
-            await expect(page.locator("html")).to_have_attribute("dir", "rtl")
-            await upload(page, file, "check")
-            assert await bad_rows(page) == BAD_FA
-            await expect(page.locator("#report .figure.points")).to_have_text(fa_digits("2٬300"))
-            await page.screenshot(path=str(SHOTS / "console-import-check-fa.png"), full_page=True)
-            assert set((await balances()).values()) == {None}
+        # The import: the good rows credited, the bad ones still listed.
+        await page.goto(f"{site.url}/imports?lang=en")
+        await upload(page, file, "import")
+        await expect(page.locator("#report")).to_have_attribute("data-dry-run", "false")
+        await expect(page.locator("#outcome")).to_have_text("Imported: 3 members credited with 2,300 points.")
+        assert await bad_rows(page) == BAD_EN
+        assert await balances() == {**GOOD, "imp-reza": None, "imp-nika": None}
 
-            # The import: the good rows credited, the bad ones still listed.
-            await page.goto(f"{site.url}/imports?lang=en")
-            await upload(page, file, "import")
-            await expect(page.locator("#report")).to_have_attribute("data-dry-run", "false")
-            await expect(page.locator("#outcome")).to_have_text(
-                "Imported: 3 members credited with 2,300 points."
-            )
-            assert await bad_rows(page) == BAD_EN
-            assert await balances() == {**GOOD, "imp-reza": None, "imp-nika": None}
+        # The same file again: nobody is credited twice.
+        await upload(page, file, "import")
+        await expect(page.locator("#outcome")).to_have_text("Imported: 0 members credited with 0 points.")
+        await expect(page.locator("#report .figure.already")).to_have_text("3")
+        assert await balances() == {**GOOD, "imp-reza": None, "imp-nika": None}
 
-            # The same file again: nobody is credited twice.
-            await upload(page, file, "import")
-            await expect(page.locator("#outcome")).to_have_text("Imported: 0 members credited with 0 points.")
-            await expect(page.locator("#report .figure.already")).to_have_text("3")
-            assert await balances() == {**GOOD, "imp-reza": None, "imp-nika": None}
-
-            # The member page says where the points came from.
-            await page.goto(f"{site.url}/members/imp-omid")
-            entry = page.locator("#ledger tr.kind-opening_balance")
-            await expect(entry).to_have_count(1)
-            await expect(entry.locator("td.num")).to_have_text("+750")
-            await expect(entry.locator(".why")).to_contain_text("Brought from the previous program")
-            await expect(entry.locator(".why")).to_contain_text("row 8, by operator:sam")
-        finally:
-            await browser.close()
+        # The member page says where the points came from.
+        await page.goto(f"{site.url}/members/imp-omid")
+        entry = page.locator("#ledger tr.kind-opening_balance")
+        await expect(entry).to_have_count(1)
+        await expect(entry.locator("td.num")).to_have_text("+750")
+        await expect(entry.locator(".why")).to_contain_text("Brought from the previous program")
+        await expect(entry.locator(".why")).to_contain_text("row 8, by operator:sam")
 
     async with points.client(timeout=30) as client:
         ledger = (await client.get("/v1/members/imp-ali/ledger")).json()["entries"]
