@@ -291,7 +291,9 @@ async def import_openings(
     rows). A dry run says what the import would do and changes nothing; the import credits the good
     rows, each into a lot of its own expiring by the deployment's policy, and tells of each as an
     adjustment (its reason naming the import)."""
-    imported = await opening_balances(conn, program_id, (member for _, member, _ in rows))
+    # Only the ids a row may hold are looked up (one with a NUL byte is no text PostgreSQL takes).
+    members = [member for row, member, points in rows if not opening.row_errors(row, member, points)]
+    imported = await opening_balances(conn, program_id, members)
     judged = opening.judge(rows, imported)
     if not dry_run and judged.to_credit:
         book = await open_book(

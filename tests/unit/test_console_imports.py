@@ -61,6 +61,7 @@ def test_points_names_every_bad_row_and_credits_each_member_once() -> None:
         (7, "m-4", "300"),  # imported before with 300: done
         (8, "m-5", "90"),  # imported before with 80: refused
         (9, "m\x00x", ""),
+        (10, "m-6\ud800", "5"),  # a lone surrogate: no text PostgreSQL stores
     ]
     judged = judge(rows, {"m-4": 300, "m-5": 80})
     assert [(o.row, o.member_id, o.points) for o in judged.to_credit] == [(2, "m-1", 500)]
@@ -74,6 +75,7 @@ def test_points_names_every_bad_row_and_credits_each_member_once() -> None:
         (8, "points", "Already given an opening balance of 80 points: correct it with an adjustment."),
         (9, "member_id", "Printable characters only."),
         (9, "points", "Required."),
+        (10, "member_id", "Printable characters only."),
     ]
     key, values = words_of("duplicate_member", "member m-1 is on row 12 too")
     assert fa(key, **values) == "همین عضو در ردیف ۱۲ هم آمده است."
