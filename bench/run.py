@@ -22,10 +22,12 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -44,7 +46,7 @@ from services.ingest.domain import purchase_event_id
 from shared.contracts.envelope import utcnow
 from shared.kafka_acls import POS
 from shared.topics import Topic, TopicSpec, ensure_topics
-from sim.harness import Infra, Probe, ServiceProcess, Stack, infra_from_env, produce
+from sim.harness import REPO, Infra, Probe, ServiceProcess, Stack, infra_from_env, produce
 from sim.pos import PosSimulator
 from sim.services import READS, SERVICES
 
@@ -176,10 +178,13 @@ async def rows_written(stack: Stack) -> dict[str, int]:
     return {r["datname"].rsplit("_", 1)[1]: int(r["n"]) for r in rows}
 
 
-async def start_services(stack: Stack, instances: int, log_dir: Path) -> list[ServiceProcess]:
+async def start_services(
+    stack: Stack, instances: int, log_dir: Path, tree: Path = REPO
+) -> list[ServiceProcess]:
     quiet = {"VAFA_POINTS_JOBS_INTERVAL_S": "3600", "VAFA_TIERS_JOBS_INTERVAL_S": "3600"}
+    env = {"VAFA_POINTS_EARN_RATE": "0.0001", **quiet}
     processes = [
-        ServiceProcess(f"services.{s}", stack.env(s, VAFA_POINTS_EARN_RATE="0.0001", **quiet), log_dir)
+        ServiceProcess(f"services.{s}", stack.env(s, **env), log_dir, tree)
         for s in SERVICES
         for _ in range(instances)
     ]
@@ -253,11 +258,16 @@ def profile_summary(raw: Path, top: int = 12) -> dict[str, Any]:
 
 
 async def pipeline(
-    infra: Infra, values: Sequence[bytes], instances: int, log_dir: Path, profile_to: Path | None = None
+    infra: Infra,
+    values: Sequence[bytes],
+    instances: int,
+    log_dir: Path,
+    profile_to: Path | None = None,
+    tree: Path = REPO,
 ) -> dict[str, Any]:
     stack = Stack(infra)
     await stack.create(*SERVICES)
-    processes = await start_services(stack, instances, log_dir)
+    processes = await start_services(stack, instances, log_dir, tree)
     spies = start_profilers(processes, profile_to) if profile_to else []
     try:
         await asyncio.sleep(2)  # every member has joined its group
@@ -509,6 +519,73 @@ def _median(runs: list[dict[str, Any]], key: str = "per_second") -> dict[str, An
     return min(runs, key=lambda r: abs(r[key] - middle))
 
 
+def cpu_ms_per_event(run: dict[str, Any]) -> dict[str, float]:
+    """CPU milliseconds per event of each process, and of all together (``total``)."""
+    per = {name: 1000 * seconds / run["events"] for name, seconds in run["cpu_seconds"].items()}
+    return {**per, "total": sum(per.values())}
+
+
+def _git(*args: str) -> None:
+    subprocess.run(["git", "-C", str(REPO), *args], check=True)
+
+
+async def compare(
+    infra: Infra, values: Sequence[bytes], ref: str, repeats: int, logs: Path
+) -> dict[str, Any]:
+    """This tree against commit ``ref``, run by run in one invocation (ceiling, then both pipelines in
+    alternating order), so both meet the same machine: medians and ratios of the same run."""
+    scratch = Path(tempfile.mkdtemp(prefix="vafa-bench-"))
+    tree = scratch / "tree"
+    await asyncio.to_thread(_git, "worktree", "add", "-q", "--detach", str(tree), ref)
+    sides: dict[str, list[dict[str, Any]]] = {ref: [], "this tree": []}
+    trees = {ref: tree, "this tree": REPO}
+    try:
+        for n in range(repeats):
+            limit = await ceiling(infra, values)
+            order = list(trees) if n % 2 == 0 else list(reversed(trees))
+            for side in order:
+                run = await pipeline(infra, values, 1, logs, tree=trees[side])
+                run.pop("lag")
+                run["ratio"] = run["per_second"] / limit["per_second"]
+                run["ceiling_per_second"] = limit["per_second"]
+                run["cpu_ms_per_event"] = cpu_ms_per_event(run)
+                sides[side].append(run)
+                print(f"run {n + 1} {side}: {run['per_second']:,.0f} events/s, ratio {run['ratio']:.3f}, "
+                      f"{run['cpu_ms_per_event']['total']:.2f} ms CPU/event", flush=True)  # fmt: skip
+    finally:
+        await asyncio.to_thread(_git, "worktree", "remove", "--force", str(tree))
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        names = runs[0]["cpu_ms_per_event"]
+        return {
+            "per_second": statistics.median(r["per_second"] for r in runs),
+            "ratio": statistics.median(r["ratio"] for r in runs),
+            "cpu_ms_per_event": {k: statistics.median(r["cpu_ms_per_event"][k] for r in runs) for k in names},
+            "rows_per_event": runs[0]["rows_per_event"],
+            "runs": runs,
+        }
+
+    return {"against": ref, "sides": {side: medians(runs) for side, runs in sides.items()}}
+
+
+def compare_table(result: dict[str, Any]) -> str:
+    (old, a), (new, b) = result["sides"].items()
+    lines = [
+        f"{'':<22}{old:>12}{new:>12}{'new/old':>9}",
+        f"{'events/s':<22}{a['per_second']:>12,.0f}{b['per_second']:>12,.0f}"
+        f"{b['per_second'] / a['per_second']:>9.2f}",
+        f"{'ratio to ceiling':<22}{a['ratio']:>12.3f}{b['ratio']:>12.3f}{b['ratio'] / a['ratio']:>9.2f}",
+    ]
+    for name in a["cpu_ms_per_event"]:
+        x, y = a["cpu_ms_per_event"][name], b["cpu_ms_per_event"].get(name, float("nan"))
+        lines.append(f"{'CPU ms/event ' + name:<22}{x:>12.3f}{y:>12.3f}{y / x if x else 0:>9.2f}")
+    for name in a["rows_per_event"]:
+        x, y = a["rows_per_event"][name], b["rows_per_event"].get(name, float("nan"))
+        lines.append(f"{'rows/event ' + name:<22}{x:>12.2f}{y:>12.2f}{y / x if x else 0:>9.2f}")
+    return "\n".join(lines)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=20_000)
@@ -523,6 +600,11 @@ async def main() -> None:
         "--profile", action="store_true", help="one more pipeline run under py-spy: flame graphs per service"
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the figures are written")
+    parser.add_argument(
+        "--against",
+        metavar="REF",
+        help="only the pipeline, this tree against commit REF run by run (alternating), CPU per event",
+    )
     args = parser.parse_args()
     infra = infra_from_env()
     results = args.results
@@ -531,6 +613,13 @@ async def main() -> None:
     logs = results / f"{stamp}-logs"
     logs.mkdir()
     values = workload(args.events, args.members, seed=7)
+    if args.against:
+        compared = await compare(infra, values, args.against, args.repeats, logs)
+        out = results / f"{stamp}-against-{args.against}.json"
+        out.write_text(json.dumps({"at": stamp, **compared}, indent=2, default=str))
+        print(compare_table(compared))
+        print(f"\nwrote {out}")
+        return
     ceilings = [await ceiling(infra, values) for _ in range(args.repeats)]
     runs = []
     for n in range(args.repeats):

@@ -39,11 +39,12 @@ def ports_free(names: tuple[str, ...] = tuple(PORTS)) -> None:
 
 def kafka_env(service: str) -> dict[str, str]:
     """Each service connects to Kafka as its own principal, with its rights only (shared/kafka_acls.py);
-    the console and the portal use no Kafka and have no principal."""
+    the console and the portal use no Kafka and have no principal. The admin's credentials are the
+    repair principal the ops API's re-drive writes with (shared/ops.py)."""
     if service not in SERVICES:
         return {}
     infra = infra_from_env()
-    return infra.principal_env(principal_of(service)) if infra.authorized else {}
+    return infra.principal_env(principal_of(service)) | infra.repair_env() if infra.authorized else {}
 
 
 def front_end_env(front_end: str) -> dict[str, str]:

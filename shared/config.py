@@ -41,6 +41,11 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_username: str = ""
     kafka_sasl_password: SecretStr = SecretStr("")
     kafka_ssl_cafile: str = ""  # the CA that signed the brokers' certificates (system CAs if empty)
+    # The Kafka principal the ops API's re-drive writes as (``VAFA_REPAIR_KAFKA_SASL_*``, the admin's on
+    # vafactl's broker): it sends dead letters back to topics other services write, which the service's
+    # own principal may not. Unset on a broker with ACLs, a re-drive is refused, saying so.
+    repair_kafka_sasl_username: str = ""
+    repair_kafka_sasl_password: SecretStr = SecretStr("")
     # Prepended to every topic name: lets tests, demos and tenants share one broker without clashing.
     topic_prefix: str = ""
 
@@ -137,6 +142,20 @@ class ServiceSettings(BaseSettings):
             options["sasl_plain_username"] = self.kafka_sasl_username
             options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
         return options
+
+    def repairing(self) -> ServiceSettings | None:
+        """These settings with Kafka's as the repair principal, or None when none is set where the
+        broker authenticates clients."""
+        if not self.kafka_security_protocol.startswith("SASL"):
+            return self
+        if not self.repair_kafka_sasl_username:
+            return None
+        return self.model_copy(
+            update={
+                "kafka_sasl_username": self.repair_kafka_sasl_username,
+                "kafka_sasl_password": self.repair_kafka_sasl_password,
+            }
+        )
 
     def kafka_security(self) -> BaseSecurity | None:
         """The same, as faststream's broker takes it."""

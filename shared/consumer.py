@@ -34,7 +34,6 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.config import ServiceSettings
@@ -45,6 +44,7 @@ from shared.deadletter import REDRIVEN_FOR, dead_letter
 from shared.failpoints import failpoint
 from shared.metrics import CoreMetrics
 from shared.outbox import OutboxMessage, append
+from shared.store.bulk import rows_insert
 from shared.store.core_tables import INBOX
 from shared.topics import dead_letter_topic
 
@@ -394,18 +394,17 @@ class ReliableConsumer:
             self._metrics.events.labels(item.record.topic, outcome).inc()
 
     async def _claim(self, conn: AsyncConnection, items: Sequence[_Item]) -> set[uuid.UUID]:
-        rows = {
-            False: [self._inbox_row(i) for i in items if _header(i.record, REDRIVEN_FOR) is None],
-            True: [self._inbox_row(i) for i in items if _header(i.record, REDRIVEN_FOR) is not None],
-        }
+        redriven = [i for i in items if _header(i.record, REDRIVEN_FOR) is not None]
+        first_time = [i for i in items if _header(i.record, REDRIVEN_FOR) is None]
         claimed: set[uuid.UUID] = set()
-        if rows[False]:
-            fresh = insert(INBOX).on_conflict_do_nothing()
-            claimed |= set((await conn.execute(fresh.returning(INBOX.c.event_id), rows[False])).scalars())
-        for row in rows[True]:
+        if first_time:
+            fresh, values = rows_insert(INBOX, _inbox_rows(first_time))
+            fresh = fresh.on_conflict_do_nothing()
+            claimed |= set((await conn.execute(fresh.returning(INBOX.c.event_id), values)).scalars())
+        if redriven:
             # Re-driven to this service after a fix: an event it dead-lettered is applied now; one it
             # applied (the dead letter was another copy's) stays a duplicate.
-            again = insert(INBOX).values(row)
+            again, values = rows_insert(INBOX, _inbox_rows(redriven))
             again = again.on_conflict_do_update(
                 index_elements=[INBOX.c.event_id],
                 set_={
@@ -413,19 +412,8 @@ class ReliableConsumer:
                 },
                 where=INBOX.c.outcome == "dead_lettered",
             )
-            claimed |= set((await conn.execute(again.returning(INBOX.c.event_id))).scalars())
+            claimed |= set((await conn.execute(again.returning(INBOX.c.event_id), values)).scalars())
         return claimed
-
-    @staticmethod
-    def _inbox_row(item: _Item) -> dict[str, Any]:
-        return {
-            "event_id": item.envelope.event_id if isinstance(item, _Event) else item.event_id,
-            "topic": item.record.topic,
-            "partition": item.record.partition,
-            "offset": item.record.offset,
-            "outcome": "applied" if isinstance(item, _Event) else "dead_lettered",
-            "processed_at": utcnow(),
-        }
 
     async def _commit_offsets(self, consumer: AIOKafkaConsumer, records: Sequence[Record]) -> None:
         offsets: dict[TopicPartition, int] = {}
@@ -443,6 +431,24 @@ class ReliableConsumer:
             highwater = consumer.highwater(tp)
             if highwater is not None:
                 self._metrics.lag.labels(tp.topic, str(tp.partition)).set(max(highwater - offset, 0))
+
+
+def _inbox_rows(items: Sequence[_Item]) -> list[dict[str, Any]]:
+    first: dict[uuid.UUID, _Item] = {}  # one statement cannot claim one event twice: its first copy
+    for item in items:
+        first.setdefault(item.envelope.event_id if isinstance(item, _Event) else item.event_id, item)
+    now = utcnow()
+    return [
+        {
+            "event_id": event_id,
+            "topic": item.record.topic,
+            "partition": item.record.partition,
+            "offset": item.record.offset,
+            "outcome": "applied" if isinstance(item, _Event) else "dead_lettered",
+            "processed_at": now,
+        }
+        for event_id, item in first.items()
+    ]
 
 
 def _rewind(consumer: AIOKafkaConsumer, records: Sequence[Record]) -> None:

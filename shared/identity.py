@@ -49,7 +49,8 @@ class Permission(StrEnum):
     MEMBER_ERASE = "member:erase"  # forget a member (their contact data, everywhere)
     ACCESS_ADMIN = "access:admin"  # operators, integration keys
     AUDIT_READ = "audit:read"
-    OPS_READ = "ops:read"  # /metrics and the API documents, where they are not left open
+    OPS_READ = "ops:read"  # /metrics and the API documents, where they are not left open; ops status
+    OPS_REPAIR = "ops:repair"  # re-drive dead letters (shared/ops.py)
 
 
 Role = Literal["admin", "marketer", "support", "analyst", "read-only"]

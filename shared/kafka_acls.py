@@ -89,11 +89,14 @@ def principal_of(service: str) -> str:
 
 def service_access(service: str, reads: Iterable[str], emits: Iterable[Contract[Any]]) -> Access:
     """A service's rights from its declarations: the topics its decoder reads, those of the contracts
-    it emits and its dead-letter topic, and its consumer group (``ServiceSettings.consumer_group``)."""
+    it emits and its dead-letter topic (which it reads too: its ops status counts them by reason), and
+    its consumer group (``ServiceSettings.consumer_group``). Re-driving them to the topics they came
+    from is not among them: those are other services' topics (shared/ops.py writes as the repair
+    principal)."""
     reads = frozenset(str(t) for t in reads)
     return Access(
         principal=principal_of(service),
-        reads=reads,
+        reads=reads | {dead_letter_topic(service)} if reads else reads,
         writes=frozenset({str(c.topic) for c in emits} | {dead_letter_topic(service)}),
         groups=frozenset({f"vafa-{service}"}) if reads else frozenset(),
     )

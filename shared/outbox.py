@@ -29,13 +29,14 @@ from aiokafka.errors import (
     UnsupportedForMessageFormatError,
 )
 from pydantic import BaseModel
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.config import ServiceSettings
 from shared.contracts import Contract, Envelope
 from shared.failpoints import failpoint
 from shared.metrics import CoreMetrics
+from shared.store.bulk import rows_insert
 from shared.store.core_tables import OUTBOX, OUTBOX_PARKED
 
 log = logging.getLogger(__name__)
@@ -87,13 +88,15 @@ def emitted(
     return OutboxMessage.of(settings.topic_prefix + contract.topic, envelope)
 
 
+# A batch's ids as one array parameter: IN with a thousand values is a thousand parameters.
+_DELETE = text("DELETE FROM outbox WHERE id = ANY(CAST(:ids AS bigint[]))")
+
+
 async def append(conn: AsyncConnection, messages: Sequence[OutboxMessage]) -> None:
     """Add messages to the outbox inside the caller's transaction."""
     if messages:
-        await conn.execute(
-            OUTBOX.insert(),
-            [{"topic": m.topic, "key": m.key, "value": m.value, "headers": m.headers} for m in messages],
-        )
+        rows = [{"topic": m.topic, "key": m.key, "value": m.value, "headers": m.headers} for m in messages]
+        await conn.execute(*rows_insert(OUTBOX, rows))
 
 
 class OutboxRelay:
@@ -221,7 +224,7 @@ class OutboxRelay:
                 failpoint("relay_after_publish")
                 if refused:
                     await self._park(conn, [row for row in rows if row.id in refused], refused)
-                await conn.execute(delete(OUTBOX).where(OUTBOX.c.id.in_([row.id for row in rows])))
+                await conn.execute(_DELETE, {"ids": [row.id for row in rows]})
             backlog = await conn.scalar(select(func.count()).select_from(OUTBOX)) or 0
             oldest = await oldest_waiting(conn)
         for row in rows:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,11 @@ from shared.deadletter import (
 )
 from shared.topics import dead_letter_topic
 
-__all__ = ["REDRIVEN_FOR", "REDRIVEN_FROM", "rebuild", "redrive"]
+__all__ = ["REDRIVEN_FOR", "REDRIVEN_FROM", "dead_letters", "headers_of", "position_of", "rebuild", "redrive"]
 
 
-async def _dead_letters(settings: ServiceSettings, from_offset: int) -> list[Any]:
+async def dead_letters(settings: ServiceSettings, from_offset: int = 0) -> list[Any]:
+    """Every dead letter of the service from ``from_offset`` (in each partition) to the end."""
     topic = settings.topic_prefix + dead_letter_topic(settings.service_name)
     consumer = AIOKafkaConsumer(**settings.kafka_options(), enable_auto_commit=False)
     await consumer.start()
@@ -63,14 +65,33 @@ async def _dead_letters(settings: ServiceSettings, from_offset: int) -> list[Any
         await consumer.stop()
 
 
+def headers_of(letter: Any) -> dict[str, str]:
+    return {k: v.decode("utf-8", "replace") for k, v in letter.headers}
+
+
+def position_of(letter: Any) -> str:
+    """How a dead letter is named: ``topic:partition:offset`` (in the record and the audit log)."""
+    return f"{letter.topic}:{letter.partition}:{letter.offset}"
+
+
 async def redrive(
-    settings: ServiceSettings, *, from_offset: int = 0, reason_contains: str = "", dry_run: bool = False
+    settings: ServiceSettings,
+    *,
+    from_offset: int = 0,
+    reason_contains: str = "",
+    reason_is: str | None = None,
+    skip: Collection[str] = (),
+    dry_run: bool = False,
 ) -> dict[str, Any]:
-    letters = await _dead_letters(settings, from_offset)
+    """``reason_is``: only the dead letters refused for exactly that reason; ``skip``: the positions
+    (``position_of``) not to send again (the console's re-drive passes those already re-driven)."""
+    letters = await dead_letters(settings, from_offset)
     chosen = []
     for letter in letters:
-        headers = {k: v.decode("utf-8", "replace") for k, v in letter.headers}
-        if reason_contains in headers.get(REASON, ""):
+        headers = headers_of(letter)
+        reason = headers.get(REASON, "")
+        wanted = reason_contains in reason and reason_is in (None, reason)
+        if wanted and position_of(letter) not in skip:
             chosen.append((letter, headers))
     report: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
@@ -79,7 +100,7 @@ async def redrive(
         await producer.start()
     try:
         for letter, headers in chosen:
-            origin = f"{letter.topic}:{letter.partition}:{letter.offset}"
+            origin = position_of(letter)
             source = headers.get(SOURCE_TOPIC)
             if not source:
                 # Not a refused record but, e.g., a message notify could not deliver: there is no

@@ -40,6 +40,7 @@ from shared.errors import Unavailable
 from shared.identity import PUBLIC, Permission, SigningKeys, secured
 from shared.kafka_acls import service_access, topic_specs
 from shared.metrics import CoreMetrics
+from shared.ops import ops_router
 from shared.outbox import OutboxRelay, oldest_waiting
 from shared.store.core_tables import INBOX
 from shared.store.db import make_engine
@@ -291,6 +292,8 @@ def create_app(
         app.include_router(api)
     if audited:
         app.include_router(audit_router())
+    if consumer is not None and engine is not None:
+        app.include_router(ops_router(settings, engine, metrics, consumer.topics))
 
     @app.get("/metrics", include_in_schema=False, **_open_or(settings.http_open_metrics))
     async def metrics_endpoint() -> Response:

@@ -83,6 +83,17 @@ class Infra:
             }
         return env
 
+    def repair_env(self) -> dict[str, str]:
+        """The ``VAFA_REPAIR_KAFKA_*`` settings a service's ops API re-drives dead letters with: the
+        admin's (re-drive writes to topics other services own)."""
+        if not self.authorized:
+            return {}
+        admin = self.principal_env()
+        return {
+            "VAFA_REPAIR_KAFKA_SASL_USERNAME": admin["VAFA_KAFKA_SASL_USERNAME"],
+            "VAFA_REPAIR_KAFKA_SASL_PASSWORD": admin["VAFA_KAFKA_SASL_PASSWORD"],
+        }
+
     def kafka_settings(self, principal: str | None = None) -> ServiceSettings:
         """A client's settings as ``principal`` (the admin by default); nothing else is read."""
         env = self.principal_env(principal)
@@ -277,8 +288,9 @@ class Stack:
 class ServiceProcess:
     """A service as a real OS process, so a test can SIGKILL it like a power cut."""
 
-    def __init__(self, module: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, module: str, env: dict[str, str], log_dir: Path, tree: Path = REPO) -> None:
         self.module = module
+        self.tree = tree  # the source tree it runs from (the bench runs an older commit beside this one)
         self.port = free_port()
         self.env = {**os.environ, **env, "VAFA_HTTP_PORT": str(self.port)}
         self.log_path = log_dir / f"{module.rsplit('.', 1)[-1]}-{self.port}.log"
@@ -297,7 +309,7 @@ class ServiceProcess:
         env = {**self.env, **extra_env}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", self.module], cwd=REPO, env=env, stdout=log, stderr=log
+                [sys.executable, "-m", self.module], cwd=self.tree, env=env, stdout=log, stderr=log
             )
         return self
 

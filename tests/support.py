@@ -109,17 +109,23 @@ async def all_five(
 
 
 async def front_end(
-    name: str, services: list[ServiceProcess], log_dir: Path, backends: dict[str, ServiceProcess]
+    name: str,
+    services: list[ServiceProcess],
+    log_dir: Path,
+    backends: dict[str, ServiceProcess],
+    **settings: str,
 ) -> ServiceProcess:
     """A web front end (``console``, ``portal``) calling ``backends`` (the others are absent: their
-    blocks say so). It uses no Kafka, so it gets no Kafka credentials (the environment's admin ones are
-    blanked)."""
+    blocks say so), with ``settings`` (``VAFA_...`` variables) of its own. It uses no Kafka, so it gets
+    no Kafka credentials (the environment's admin ones are blanked)."""
     prefix = f"VAFA_{name.upper()}"
     env = {f"{prefix}_{service.upper()}_URL": process.url for service, process in backends.items()}
     absent = {f"{prefix}_{service.upper()}_URL": f"http://127.0.0.1:{free_port()}" for service in
               ("ingest", "points", "tiers", "notify", "analytics") if service not in backends}  # fmt: skip
     blank = {"VAFA_KAFKA_SASL_USERNAME": "", "VAFA_KAFKA_SASL_PASSWORD": ""}
-    process = ServiceProcess(f"services.{name}", {"VAFA_ENV": "dev", **blank, **absent, **env}, log_dir)
+    process = ServiceProcess(
+        f"services.{name}", {"VAFA_ENV": "dev", **blank, **absent, **env, **settings}, log_dir
+    )
     services.append(process)
     await process.start().wait_ready()
     return process
@@ -133,10 +139,10 @@ async def console(
 
 
 async def portal(
-    services: list[ServiceProcess], log_dir: Path, backends: dict[str, ServiceProcess]
+    services: list[ServiceProcess], log_dir: Path, backends: dict[str, ServiceProcess], **settings: str
 ) -> ServiceProcess:
     """The member portal calling ``backends``."""
-    return await front_end("portal", services, log_dir, backends)
+    return await front_end("portal", services, log_dir, backends, **settings)
 
 
 def new_operator(stack: Stack, name: str, role: str) -> str:

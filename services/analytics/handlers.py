@@ -7,13 +7,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.analytics.domain.facts import Fact, fact_of
 from services.analytics.store.tables import FACT_TABLES, loyalty_programs
 from shared.consumer import BatchHandler, BatchResult
 from shared.contracts import ALL_CONTRACTS, SEGMENT_CHANGED, Contract, Envelope
+from shared.store.bulk import rows_insert
 
 # Everything on the bus but its own output.
 CONSUMES: list[Contract[Any]] = [c for c in ALL_CONTRACTS if c is not SEGMENT_CHANGED]
@@ -33,7 +33,8 @@ def facts_handler() -> BatchHandler:
             else:  # one row per key in a statement: the batch's last definition of it
                 latest[fact.table][fact.row[fact.replaces]] = fact
         for table, values in rows.items():
-            await conn.execute(insert(FACT_TABLES[table]).on_conflict_do_nothing(), values)
+            kept, parameters = rows_insert(FACT_TABLES[table], values)
+            await conn.execute(kept.on_conflict_do_nothing(), parameters)
         for name, facts in latest.items():
             await _replace(conn, name, list(facts.values()))
         return BatchResult()
@@ -45,12 +46,12 @@ async def _replace(conn: AsyncConnection, name: str, facts: list[Fact]) -> None:
     """Upsert where the newer definition wins, so a replay from offset 0 ends where it ended before."""
     table, order = REGISTRIES[name]
     key = str(facts[0].replaces)
-    upsert = insert(table)
+    upsert, values = rows_insert(table, [f.row for f in facts])
     await conn.execute(
         upsert.on_conflict_do_update(
             index_elements=[key],
             set_={c.name: upsert.excluded[c.name] for c in table.c if c.name != key},
             where=table.c[order] <= upsert.excluded[order],
         ),
-        [f.row for f in facts],
+        values,
     )

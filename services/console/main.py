@@ -6,6 +6,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from services.console.imports_page import imports
+from services.console.insight import insight_pages
+from services.console.operations import operations_pages
 from services.console.pages import pages
 from services.console.render import render
 from services.console.session import SESSION, Refused
@@ -24,8 +26,8 @@ def _error_page(
 
 def create(settings: ConsoleSettings | None = None) -> FastAPI:
     routes = APIRouter()
-    for section in (pages, setup, imports):  # each page's module has its own router
-        routes.include_router(section)
+    for router in (pages, insight_pages, operations_pages, setup, imports):  # each module's own router
+        routes.include_router(router)
     app = front_end(settings or ConsoleSettings(), "Vafa console", routes, STATIC, SESSION, _error_page)
 
     @app.exception_handler(Refused)

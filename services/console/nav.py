@@ -19,6 +19,8 @@ NAV = (
     Page("members", "/members", Permission.MEMBER_READ),
     Page("audit", "/audit", Permission.AUDIT_READ),
     Page("program", "/program", Permission.PROGRAM_WRITE),
+    Page("insight", "/insight", Permission.INSIGHT_READ),
+    Page("operations", "/operations", Permission.OPS_READ),
     Page("setup", "/setup", Permission.PROGRAM_WRITE),
     Page("imports", "/imports", Permission.POINTS_ADJUST),
 )

@@ -38,16 +38,16 @@ def _settings(request: Request) -> ConsoleSettings:
     return settings
 
 
-@pages.get("/", **declared(P.MEMBER_READ))
+@pages.get("/", **declared(P.OPS_READ))
 async def home(request: Request) -> Response:
-    """The first page the operator's role may open."""
+    """The first page the operator's role may open (every operator role may read Operations)."""
     found = session.session_of(request)
     if found is None:
         return RedirectResponse("/sign-in", status_code=303)
     for page in NAV:
         if found.may(page.permission):
             return RedirectResponse(page.path, status_code=303)
-    signed_in(request, P.MEMBER_READ)  # refuses, saying so
+    signed_in(request, P.OPS_READ)  # refuses, saying so
     raise AssertionError("unreachable")
 
 

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notify.domain import (
@@ -52,6 +51,7 @@ from shared.contracts import (
     MemberProfileChanged,
 )
 from shared.contracts.envelope import utcnow
+from shared.store.bulk import one_of, rows_insert
 
 MESSAGES: list[Contract[Any]] = [
     POINTS_EARNED,
@@ -98,7 +98,7 @@ def deliveries_handler(settings: NotifySettings, env: Environment) -> BatchHandl
         # What each member already has queued or sent, per channel and local day, for the cap.
         recent = await conn.execute(
             select(deliveries.c.member_id, deliveries.c.channel, deliveries.c.send_after).where(
-                deliveries.c.member_id.in_(wanted),
+                one_of(deliveries.c.member_id, wanted),
                 deliveries.c.channel.in_(channels),
                 deliveries.c.status.in_(("queued", "sent")),
                 deliveries.c.send_after >= now - timedelta(days=2),
@@ -160,21 +160,22 @@ def deliveries_handler(settings: NotifySettings, env: Environment) -> BatchHandl
                     }
                 queued.append(row)
         if profiles:
-            upsert = insert(members)
+            upsert, values = rows_insert(members, list(profiles.values()))
             await conn.execute(
                 upsert.on_conflict_do_update(
                     index_elements=[members.c.member_id],
                     set_={c: upsert.excluded[c] for c in CONTACT},
                 ),
-                list(profiles.values()),
+                values,
             )
         if queued:
-            await conn.execute(insert(deliveries).on_conflict_do_nothing(), queued)
+            kept, values = rows_insert(deliveries, queued)
+            await conn.execute(kept.on_conflict_do_nothing(), values)
         if forgotten:
             # The addresses messages went to (webhook URLs are the chain's, not the member's).
             await conn.execute(
                 deliveries.update()
-                .where(deliveries.c.member_id.in_(forgotten), deliveries.c.channel.in_(list(ADDRESS)))
+                .where(one_of(deliveries.c.member_id, forgotten), deliveries.c.channel.in_(list(ADDRESS)))
                 .values(address=None)
             )
         return BatchResult()

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 
+from services.portal.api import api
 from services.portal.pages import SESSION, pages
 from services.portal.render import render
 from services.portal.settings import PortalSettings
@@ -20,4 +22,19 @@ def _error_page(
 
 
 def create(settings: PortalSettings | None = None) -> FastAPI:
-    return front_end(settings or PortalSettings(), "Vafa member portal", pages, STATIC, SESSION, _error_page)
+    settings = settings or PortalSettings()
+    routes = APIRouter()
+    routes.include_router(pages)
+    routes.include_router(api)
+    app = front_end(settings, "Vafa member portal", routes, STATIC, SESSION, _error_page, json_under="/api/")
+    # The widget on a chain's web shop reads the JSON API from the browser: only the shops named in
+    # the settings may (never "*"), with the member's token as a Bearer header, never a cookie.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.portal_widget_origins,
+        allow_methods=["GET"],
+        allow_headers=["Authorization"],
+        allow_credentials=False,
+        max_age=600,
+    )
+    return app

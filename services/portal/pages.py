@@ -7,7 +7,6 @@ pages take a credential, the others a member's session."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from datetime import UTC, datetime
@@ -17,7 +16,18 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from services.portal.account import (
+    account_of,
+    affordable,
+    badges,
+    expiring,
+    open_causes,
+    progress,
+    share_url,
+    this_months,
+)
 from services.portal.render import render
+from services.portal.settings import PortalSettings
 from shared.identity import SIGN_IN, Permission, declared
 from shared.web import explain
 from shared.web.backends import Backends, Block, SignedIn, refusal, token_from_ingest
@@ -29,10 +39,14 @@ from shared.web.words import Verbatim
 P = Permission
 pages = APIRouter(default_response_class=HTMLResponse)
 SESSION = SessionCookie("vafa_member", "member", "vafa-portal-csrf")
-HISTORY_SHOWN = 20
 # The channels a member is asked about (push and webhooks are no member's choice to make here).
 CHANNELS = ("email", "sms")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def portal_settings(request: Request) -> PortalSettings:
+    settings: PortalSettings = request.app.state.settings
+    return settings
 
 
 def member_session(request: Request) -> Session:
@@ -106,68 +120,57 @@ async def sign_out(request: Request) -> Response:
     return await SESSION.sign_out(request, await read_form(request, CSRF_FIELD))
 
 
-def _affordable(catalog: Block, balance: int, now: datetime) -> tuple[list[dict[str, Any]], int]:
-    """The rewards on offer now that the balance pays for (cheapest first), and how many more are on
-    offer for more points."""
-    rewards = catalog.data["rewards"] if catalog.ok else []
-    on_offer = [
-        r
-        for r in rewards
-        if r["active"]
-        and r["stock"] != 0
-        and (r["valid_from"] is None or datetime.fromisoformat(r["valid_from"]) <= now)
-        and (r["valid_until"] is None or now < datetime.fromisoformat(r["valid_until"]))
-    ]
-    taken = sorted((r for r in on_offer if r["cost_points"] <= balance), key=lambda r: r["cost_points"])
-    return taken, len(on_offer) - len(taken)
-
-
-def _progress(tier: Block) -> int | None:
-    """How far along to the next tier, in percent (None at the top, or with no tier yet)."""
-    if not tier.ok or tier.data["next"] is None:
-        return None
-    value, remaining = float(tier.data["qualifying_value"]), float(tier.data["next"]["remaining"])
-    return min(100, round(100 * value / (value + remaining))) if value + remaining > 0 else 0
-
-
 async def _view(request: Request, current: Session) -> dict[str, Any]:
     """Every block of the member's page, each from its service, asked at once with their token."""
-    member_id = current.principal.subject
-    path = f"/v1/members/{quote(member_id, safe='')}"
-    async with Backends(settings_of(request), current.token) as call:
-        balance, ledger, tier, catalog, profile = await asyncio.gather(
-            call.get("points", f"{path}/balance", P.MEMBER_READ),
-            call.get("points", f"{path}/ledger", P.MEMBER_READ, params={"limit": HISTORY_SHOWN}),
-            call.get("tiers", f"{path}/tier", P.MEMBER_READ),
-            call.get("points", "/v1/rewards", P.PROGRAM_READ),
-            call.get("notify", f"{path}/export", P.MEMBER_READ),
-        )
-    points = balance.data["balance"] if balance.ok else 0
-    rewards, more_rewards = _affordable(catalog, points, datetime.now(UTC))
-    held = profile.data.get("profile") if profile.ok else None
-    entries = ledger.data["entries"] if ledger.ok else []
+    found = await account_of(settings_of(request), current.token, current.principal.subject)
+    now = datetime.now(UTC)
+    rewards, more_rewards = affordable(found.catalog, found.points, now)
+    referral_code = found.referrals.data["code"] if found.referrals.ok else None
     return {
-        "member_id": member_id,
-        "balance": balance,
-        "tier": tier,
-        "progress": _progress(tier),
-        "ledger": ledger,
-        "entries": [(e, explain.why(e)) for e in entries],
-        "catalog": catalog,
+        "account": found,
+        "member_id": found.member_id,
+        "balance": found.balance,
+        "worth": found.worth,
+        "expiring": expiring(found.lots),
+        "lots": found.lots,
+        "tier": found.tier,
+        "progress": progress(found.tier),
+        "ledger": found.ledger,
+        "entries": [(e, explain.why(e)) for e in found.ledger.data["entries"]] if found.ledger.ok else [],
+        "catalog": found.catalog,
         "rewards": rewards,
         "more_rewards": more_rewards,
-        "consents": Block(data=(held or {}).get("consents") or {}) if profile.ok else profile,
+        "challenges": found.challenges,
+        "this_month": this_months(found.challenges, now),
+        "badges": badges(found.challenges),
+        "referrals": found.referrals,
+        "referral_code": referral_code,
+        "share": share_url(portal_settings(request).portal_join_url, referral_code),
+        "causes": found.causes,
+        "open_causes": open_causes(found.causes),
+        "donations": found.donations,
+        "plays": found.plays,
+        "consents": found.consents,
         "channels": CHANNELS,
-        "member_locale": held.get("locale") if held else None,
+        "member_locale": found.locale,
     }
 
 
 def _page(
     request: Request, current: Session, view: dict[str, Any], status: int = 200, **context: Any
 ) -> Response:
+    view.pop("account")
     return render(
         request, "home.html.j2", current, status=status, locale=view.pop("member_locale"), **view, **context
     )
+
+
+def _request_id(form: dict[str, str]) -> uuid.UUID:
+    """The id a form carries for its act (the page's): posted twice, the act is done once."""
+    try:
+        return uuid.UUID(form.get("request_id", ""))
+    except ValueError as error:
+        raise BadForm("bad_request", "request_id") from error
 
 
 @pages.get("/", **declared(P.MEMBER_READ))
@@ -186,10 +189,7 @@ async def redeem(request: Request) -> Response:
     current = member_session(request)
     form = await read_form(request, CSRF_FIELD, "reward_id", "request_id")
     check_csrf(current, form.get(CSRF_FIELD))
-    try:
-        request_id = uuid.UUID(form.get("request_id", ""))
-    except ValueError as error:
-        raise BadForm("bad_request", "request_id") from error
+    request_id = _request_id(form)
     body = {"request_id": str(request_id), "member_id": current.principal.subject,
             "reward_id": form.get("reward_id", "")[:64]}  # fmt: skip
     async with Backends(settings_of(request), current.token) as call:
@@ -223,3 +223,49 @@ async def consents(request: Request) -> Response:
     # Notify hears of it through the bus in a moment: the page shows what was just chosen.
     view["consents"] = Block(data={**(view["consents"].data or {}), **chosen})
     return _page(request, current, view, saved=True, request_id=uuid.uuid4())
+
+
+def _points_typed(typed: str) -> int:
+    """Points as the member typed them (Persian digits welcome): a whole number above zero."""
+    value = read_typed(typed)
+    if not value.isdigit() or not 0 < int(value) <= 10**9:
+        raise BadForm("bad_request", "points")
+    return int(value)
+
+
+@pages.post("/donations", **declared(P.MEMBER_ACT))
+async def donate(request: Request) -> Response:
+    """Give points to a cause: points takes them from the member's own wallet (their token allows no
+    other's); the brand's match is added while its budget lasts. Posted twice, it is given once."""
+    current = member_session(request)
+    form = await read_form(request, CSRF_FIELD, "cause_id", "points", "request_id")
+    check_csrf(current, form.get(CSRF_FIELD))
+    request_id = _request_id(form)
+    body = {"request_id": str(request_id), "cause_id": form.get("cause_id", "")[:64],
+            "points": _points_typed(form.get("points", "")[:20])}  # fmt: skip
+    path = f"/v1/members/{quote(current.principal.subject, safe='')}/donations"
+    async with Backends(settings_of(request), current.token) as call:
+        done = await call.post("points", path, P.MEMBER_ACT, body)
+    view = await _view(request, current)
+    if not done.ok:
+        return _page(request, current, view, status=422, refused=done.detail or done.missing,
+                     request_id=uuid.uuid4())  # fmt: skip
+    name = next((c["name"] for c in view["open_causes"] if c["cause_id"] == done.data["cause_id"]),
+                done.data["cause_id"])  # fmt: skip
+    return _page(request, current, view, donated=(name, done.data["points"], done.data["matched"]),
+                 request_id=uuid.uuid4())  # fmt: skip
+
+
+@pages.post("/referral-code", **declared(P.MEMBER_ACT))
+async def referral_code(request: Request) -> Response:
+    """The member's code to share with friends (points makes it on first asking, the same ever after)."""
+    current = member_session(request)
+    check_csrf(current, (await read_form(request, CSRF_FIELD)).get(CSRF_FIELD))
+    path = f"/v1/members/{quote(current.principal.subject, safe='')}/referral-code"
+    async with Backends(settings_of(request), current.token) as call:
+        done = await call.post("points", path, P.MEMBER_ACT, {})
+    if done.ok:  # the page shows the code now (read again: a reload asks nothing twice)
+        return RedirectResponse("/#referral", status_code=303)
+    view = await _view(request, current)
+    return _page(request, current, view, status=422, refused=done.detail or done.missing,
+                 request_id=uuid.uuid4())  # fmt: skip

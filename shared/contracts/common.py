@@ -62,6 +62,10 @@ _CONTROL_IN_JSON = re.compile(
 def control_character_in_json(raw: bytes) -> str | None:
     """Why a JSON document is refused for a control character in a string or a key, or None. Checked
     on the bytes, before any parsing, so every string of every contract is covered at the cost of one scan."""
+    # Almost every document has none of the three byte sequences any finding starts with: three
+    # substring scans in C cost a fraction of the regex, which runs only when one is there.
+    if b"\\u00" not in raw and b"\x7f" not in raw and b"\xc2" not in raw:
+        return None
     found = _CONTROL_IN_JSON.search(raw)
     if found is None:
         return None

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.config import ServiceSettings
+from shared.problems import ProblemError
 from shared.service import create_app
 from shared.web import words
 from shared.web.session import CSRF_FIELD, BadForm, SessionCookie, SignedOut, settings_of
@@ -124,6 +125,8 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.env.filters["path_part"] = lambda value: quote(str(value), safe="")
+        # Shown as typed in either language (a code, a link): no Persian digits, no Persian decimal point.
+        self.env.filters["verbatim"] = words.Verbatim
 
     def locale_of(self, request: Request, default: words.Locale | None = None) -> words.Locale:
         """``?lang=``, the cookie, then ``default`` (a member's own) or the deployment's."""
@@ -169,22 +172,43 @@ def front_end(
     static: Path,
     cookie: SessionCookie,
     error_page: ErrorPage,
+    json_under: str | None = None,
 ) -> FastAPI:
     """A web front end: its pages, its static files, the security headers and its error pages. No topic,
     no store: it calls the services' APIs with the signed-in person's token (so it has no Kafka
-    principal)."""
+    principal). ``json_under``: the path prefix of its JSON API (the portal's), answered with problems."""
     app = create_app(settings, title=title, api=api, kafka=False)
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.add_middleware(SecurityHeaders)
-    install_error_pages(app, cookie, error_page)
+    install_error_pages(app, cookie, error_page, json_under)
     return app
 
 
-def install_error_pages(app: FastAPI, cookie: SessionCookie, error_page: ErrorPage) -> None:
+def install_error_pages(
+    app: FastAPI, cookie: SessionCookie, error_page: ErrorPage, json_under: str | None = None
+) -> None:
     """Every failure a browser can meet is a page saying what happened: never a stack trace or JSON.
-    A session that ended goes to the sign-in page, saying so, its cookie forgotten."""
+    A session that ended goes to the sign-in page, saying so, its cookie forgotten. Under ``json_under``
+    (a JSON API, for programs) every failure stays the problem document the services answer with."""
+    problems = dict(app.exception_handlers)
 
-    @app.exception_handler(SignedOut)
+    def json_api(handler: Callable[[Request, Any], Any]) -> Callable[[Request, Any], Any]:
+        async def either(request: Request, error: Exception) -> Response:
+            if json_under and request.url.path.startswith(json_under):
+                if isinstance(error, SignedOut):  # a service refused the token: it has ended
+                    error = ProblemError(401, "Unauthorized", "the token has ended: sign in again")
+                found = next(problems[c] for c in type(error).__mro__ if c in problems)
+                answer: Response = await found(request, error)
+                return answer
+            answer = await handler(request, error)
+            return answer
+
+        return either
+
+    app.exception_handlers.update({k: json_api(v) for k, v in _pages_handlers(cookie, error_page).items()})
+
+
+def _pages_handlers(cookie: SessionCookie, error_page: ErrorPage) -> dict[type[Exception], Any]:
     async def signed_out(request: Request, error: SignedOut) -> Response:
         target = "/sign-in" + (f"?why={error.reason}" if error.reason else "")
         response = RedirectResponse(target, status_code=303)
@@ -192,19 +216,16 @@ def install_error_pages(app: FastAPI, cookie: SessionCookie, error_page: ErrorPa
             cookie.forget(request, response)
         return response
 
-    @app.exception_handler(BadForm)
     async def bad_form(request: Request, error: BadForm) -> Response:
         if error.key == "csrf":
             return error_page(request, 403, "bad_request_title", ("csrf", {}))
         return error_page(request, 400, "bad_request_title", ("bad_request", {"why": error.why}))
 
-    @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:
         first = error.errors()[0] if error.errors() else {}
         why = f"{'.'.join(str(p) for p in first.get('loc', ()))}: {first.get('msg', '')}"
         return error_page(request, 400, "bad_request_title", ("bad_request", {"why": why}))
 
-    @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
         if error.status_code == 404:
             return error_page(request, 404, "not_found_title", ("not_found", {}))
@@ -212,7 +233,9 @@ def install_error_pages(app: FastAPI, cookie: SessionCookie, error_page: ErrorPa
             request, error.status_code, "bad_request_title", ("bad_request", {"why": error.detail})
         )
 
-    @app.exception_handler(Exception)
     async def failed(request: Request, error: Exception) -> Response:
         log.exception("page %s failed", request.url.path)
         return error_page(request, 500, "error_title", ("error", {}))
+
+    return {SignedOut: signed_out, BadForm: bad_form, RequestValidationError: invalid,
+            HTTPException: http_error, Exception: failed}  # fmt: skip

@@ -68,6 +68,14 @@ class Words:
         # A left-to-right mark keeps the sign before the digits inside right-to-left text.
         return ("\u200e" if signed else "") + fa_digits(text.replace(",", THOUSANDS))
 
+    def percent(self, ratio: Decimal | str) -> str:
+        """A ratio (0.732) as a percentage to one decimal: 73.2% (in Persian digits, with the Persian
+        decimal separator and percent sign)."""
+        value = (Decimal(ratio) * 100).quantize(Decimal("0.1"))
+        if self.locale == "en":
+            return f"{value}%"
+        return fa_digits(str(value).replace(".", "٫")) + "٪"
+
     def when(self, value: datetime | date | str, with_time: bool = True) -> str:
         """Jalali in Persian, Gregorian in English; a time of day in UTC (the store's zone is not known
         here)."""

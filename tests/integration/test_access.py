@@ -67,6 +67,8 @@ MAY: dict[str, set[str]] = {
     "codes:send": {"ingest-service"},
     "access:admin": {"admin"},
     "audit:read": {"admin"},
+    "ops:read": OPERATORS,
+    "ops:repair": {"admin"},
 }
 FORGED = SigningKeys("forger:" + "x" * 40)
 
@@ -345,7 +347,9 @@ async def test_every_portal_page_answers_only_a_members_session(
     """The member portal's pages from its OpenAPI document: a member's session gets the page (its
     blocks may say a service is away; a form is answered with a page, never a refusal of the member),
     and no session, a forged, expired or garbage one, or an operator's or a service's token (no member
-    of anyone), goes to sign-in. A page without a declared rule fails here."""
+    of anyone), goes to sign-in. Its JSON API (``/api/``) takes the token as a Bearer header instead: a
+    member's answers, no token or a bad one is a 401 and anyone else's a 403, as problems. A page
+    without a declared rule fails here."""
     ingest = await running(stack, services, log_dir, "ingest")
     site = await portal(services, log_dir, {"ingest": ingest})
     checked, wrong = 0, []
@@ -369,6 +373,15 @@ async def test_every_portal_page_answers_only_a_members_session(
                                 "request_id": str(uuid.uuid4()), "email": "on"}  # fmt: skip
                     return await client.request(method.upper(), path, cookies=cookies, data=form)
 
+                async def bearing(
+                    token: str | None, method: str = method, path: str = template
+                ) -> httpx.Response:
+                    headers = {"Authorization": f"Bearer {token}"} if token else {}
+                    # The session's cookie alone is no credential for the API (a cross-site read would be).
+                    cookies = {PORTAL.name: DEV_KEYS.issue(PRINCIPALS["member"], 600)}
+                    return await client.request(method.upper(), path, headers=headers, cookies=cookies)
+
+                api = template.startswith("/api/")
                 for label, token in (
                     ("anonymous", None),
                     ("forged", FORGED.issue(PRINCIPALS["member"], 60)),
@@ -377,12 +390,26 @@ async def test_every_portal_page_answers_only_a_members_session(
                     *((who, DEV_KEYS.issue(PRINCIPALS[who], 60)) for who in sorted(OPERATORS)),
                     ("notify-service", DEV_KEYS.issue(PRINCIPALS["notify-service"], 60)),
                 ):
-                    answer = await call(token)
                     checked += 1
+                    if api:
+                        answer = await bearing(token)
+                        status = 401 if label in ("anonymous", "forged", "expired", "garbage") else 403
+                        if (
+                            answer.status_code != status
+                            or "problem+json" not in answer.headers["content-type"]
+                        ):
+                            wrong.append((method, template, label, answer.status_code))
+                        continue
+                    answer = await call(token)
                     if answer.status_code != 303 or not answer.headers["location"].startswith("/sign-in"):
                         wrong.append((method, template, label, answer.status_code))
-                answer = await call(DEV_KEYS.issue(PRINCIPALS["member"], 600))
                 checked += 1
+                if api:
+                    answer = await bearing(DEV_KEYS.issue(PRINCIPALS["member"], 600))
+                    if answer.status_code != 200 or answer.json()["member_id"] != OWN:
+                        wrong.append((method, template, "member", answer.status_code))
+                    continue
+                answer = await call(DEV_KEYS.issue(PRINCIPALS["member"], 600))
                 if (
                     answer.status_code in (401, 403)
                     or answer.status_code >= 500

@@ -117,6 +117,8 @@ async def test_an_operator_finds_a_member_reads_why_adjusts_and_sees_it_audited_
                 "Members",
                 "Audit",
                 "Program",
+                "Insight",
+                "Operations",
                 "Setup",
                 "Import",
             ]

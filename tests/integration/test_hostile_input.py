@@ -574,7 +574,8 @@ async def test_every_front_end_page_answers_hostile_forms_and_queries_with_a_pag
     """The console's and the portal's routes (from their OpenAPI documents) signed out, signed in (an
     admin, a member) with and without the session's CSRF token, fed each hostile form body and query
     string: every answer is a page (or a redirect to one), never a 5xx, never a stack trace, never a
-    reflected script."""
+    reflected script. The portal's JSON API (``/api/``, with and without the member's Bearer token)
+    answers a problem document where a page would be."""
     ingest = await running(stack, services, log_dir, "ingest")
     site = await front_end(name, services, log_dir, {"ingest": ingest})  # points and the rest absent
     cookie, who = _FRONT_ENDS[name]
@@ -587,7 +588,9 @@ async def test_every_front_end_page_answers_hostile_forms_and_queries_with_a_pag
         for template, operations in document["paths"].items():
             path = template.replace("{member_id}", "walk-1")
             for method, _ in operations.items():
+                api = template.startswith("/api/")
                 for cookies in ({}, {cookie.name: token}):
+                    auth = {"Authorization": f"Bearer {token}"} if api and cookies else {}
                     tries = (
                         [(f"{path}{q}", b"", "") for q in _HOSTILE_QUERIES]
                         if method == "get"
@@ -598,11 +601,12 @@ async def test_every_front_end_page_answers_hostile_forms_and_queries_with_a_pag
                     for url, content, media in tries:
                         answer = await client.request(
                             method.upper(), url, content=content, cookies=cookies,
-                            headers={"Content-Type": media} if media else {},
+                            headers={**auth, "Content-Type": media} if media else auth,
                         )  # fmt: skip
                         walked += 1
                         text = answer.text
-                        page = answer.headers.get("content-type", "").startswith("text/html")
+                        kind = answer.headers.get("content-type", "")
+                        page = kind.startswith(PROBLEM_JSON if api else "text/html")
                         wrong = answer.status_code >= 500 or "Traceback" in text or "<script>" in text
                         if wrong or (answer.status_code >= 400 and not page):
                             bad.append((method, url[:80], media, answer.status_code))

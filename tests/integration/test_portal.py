@@ -141,6 +141,8 @@ async def test_a_member_signs_in_with_a_code_reads_their_points_redeems_and_with
             html = page.locator("html")
             await expect(html).to_have_attribute("dir", "rtl")
             await expect(page.locator("#balance .value")).to_have_text(fa_digits("450"))
+            # No program converts points to money here: no money value is shown (none is made up).
+            await expect(page.locator("#worth")).to_have_count(0)
             earn = page.locator("#history li.kind-earn").first
             await expect(earn.locator(".why")).to_have_text("خرید " + "۱٬۵۰۰٬۰۰۰" + " IRR:")
             await expect(earn.locator(".when")).to_have_text(re.compile("^۱۴۰۵/۰۸/۲۹"))

@@ -70,7 +70,7 @@ def site() -> Iterator[TestClient]:
     nowhere = f"http://127.0.0.1:{free_port()}"
     settings = ConsoleSettings(
         console_ingest_url=nowhere, console_points_url=nowhere, console_tiers_url=nowhere,
-        console_notify_url=nowhere,
+        console_notify_url=nowhere, console_analytics_url=nowhere,
     )  # fmt: skip
     with TestClient(create(settings), follow_redirects=False) as client:
         yield client
@@ -141,9 +141,10 @@ def test_a_form_without_the_sessions_csrf_token_is_refused_before_any_service_is
 
 @pytest.mark.parametrize(
     ("role", "nav", "program"),
-    [("admin", ["Members", "Audit", "Program", "Setup", "Import"], 200),
-     ("marketer", ["Members", "Program", "Setup"], 200),
-     ("support", ["Members", "Import"], 403), ("read-only", ["Members"], 403)],
+    [("admin", ["Members", "Audit", "Program", "Insight", "Operations", "Setup", "Import"], 200),
+     ("marketer", ["Members", "Program", "Insight", "Operations", "Setup"], 200),
+     ("support", ["Members", "Operations", "Import"], 403),
+     ("read-only", ["Members", "Insight", "Operations"], 403)],
 )  # fmt: skip
 def test_the_nav_shows_what_the_role_may_open_and_the_route_refuses_the_rest(
     site: TestClient, role: str, nav: list[str], program: int
@@ -156,13 +157,21 @@ def test_the_nav_shows_what_the_role_may_open_and_the_route_refuses_the_rest(
     if program == 403:
         assert "Not allowed" in refused.text and f"({role})" in refused.text
     assert site.get("/audit").status_code == (200 if role == "admin" else 403)
+    # Insight is for insight:read (not support); Operations for every operator, its re-drive for admins.
+    assert site.get("/insight").status_code == (403 if role == "support" else 200)
+    operations = site.get("/operations")
+    assert operations.status_code == 200
+    form = {"csrf": csrf_token(ConsoleSettings(), site.cookies[COOKIE]), "service": "points", "reason": "x"}
+    if role != "admin":
+        assert site.post("/operations/redrive", data=form).status_code == 403
 
 
 @pytest.mark.parametrize("lang", ["fa", "en"])
 @pytest.mark.parametrize("path", ["/sign-in", "/members", "/members?by=phone&q=%2B989121234567",
-                                  "/members/m-1", "/audit", "/program", "/imports", "/setup/rewards",
-                                  "/setup/games", "/setup/challenges", "/setup/causes", "/setup/ends",
-                                  "/setup/referrals", "/setup/targeting",
+                                  "/members/m-1", "/audit", "/program", "/insight",
+                                  "/insight?days=365&chain=chain-1&program=main", "/operations",
+                                  "/imports", "/setup/rewards", "/setup/games", "/setup/challenges",
+                                  "/setup/causes", "/setup/ends", "/setup/referrals", "/setup/targeting",
                                   "/no-such-page"])  # fmt: skip
 def test_every_page_renders_in_both_languages_with_what_is_missing_said(
     site: TestClient, lang: str, path: str
@@ -179,6 +188,26 @@ def test_every_page_renders_in_both_languages_with_what_is_missing_said(
         down = words("not_available", why=words("service_down", service="points"))
         assert down in answer.text
     assert answer.cookies.get("vafa_lang") == lang
+
+
+def test_without_analytics_the_csv_is_not_given_but_the_page_saying_why(site: TestClient) -> None:
+    _as(site, "analyst")
+    answer = site.get("/insight.csv?days=90&chain=chain-1")
+    assert answer.status_code == 303
+    assert (
+        answer.headers["location"].startswith("/insight?days=90&to=")
+        and "chain=chain-1" in answer.headers["location"]
+    )
+    page = site.get(answer.headers["location"] + "&lang=en")
+    assert page.status_code == 200 and "analytics is not answering" in page.text
+
+
+def test_every_service_away_is_said_on_the_operations_page(site: TestClient) -> None:
+    _as(site, "analyst")
+    page = site.get("/operations?lang=en")
+    for service in ("ingest", "points", "tiers", "notify", "analytics"):
+        assert f"{service} is not answering" in page.text
+    assert "Re-drive" not in page.text
 
 
 def test_make_up_starts_the_console_on_8000_without_kafka_credentials_pointed_at_the_services(

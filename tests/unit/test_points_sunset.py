@@ -53,3 +53,12 @@ def test_points_become_a_voucher_rounded_down_to_the_currency_or_a_gift() -> Non
 def test_an_incomplete_program_end_is_refused(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         program(**change)
+
+
+def test_what_points_become_in_money_is_said_only_by_a_program_converting_them() -> None:
+    ends = datetime(2027, 1, 31, tzinfo=UTC)
+    convert = ProgramEnd(
+        name="c", ends_at=ends, parting="convert", convert_rate=Decimal("0.015"), currency="USD"
+    )
+    assert convert.value_of(645) == Decimal("9.67")  # rounded down to the cent
+    assert ProgramEnd(name="g", ends_at=ends, parting="gift", gift_name="mug").value_of(645) is None

@@ -95,3 +95,43 @@ def test_every_page_renders_in_both_languages_with_what_is_missing_said(
 def test_an_address_is_shown_as_typed_in_a_persian_sentence() -> None:
     said = Words("fa")("code_sent", address=Verbatim("leila.2@mail.example"))
     assert "leila.2@mail.example" in said
+
+
+def test_the_json_api_answers_a_members_bearer_token_only_with_problems_otherwise(site: TestClient) -> None:
+    assert site.get("/api/v1/me").status_code == 401
+    site.cookies.set(SESSION.name, DEV_KEYS.issue(member("m-1"), 600))  # a cookie is no credential here
+    refused = site.get("/api/v1/me")
+    assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
+    operator_token = {"Authorization": f"Bearer {DEV_KEYS.issue(operator('ada', 'admin'), 600)}"}
+    assert site.get("/api/v1/me", headers=operator_token).status_code == 403
+    mine = {"Authorization": f"Bearer {DEV_KEYS.issue(member('m-1'), 600)}"}
+    answer = site.get("/api/v1/me?lang=en", headers=mine)
+    assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
+    me = answer.json()
+    # No service answers here: every part says so, and none is made up.
+    assert me["member_id"] == "m-1" and me["balance"] is None and me["worth"] is None
+    assert set(me["unavailable"]) >= {"balance", "expiring", "tier", "history", "referral", "consents"}
+    bad = site.get("/api/v1/me?lang=xx", headers=mine)
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+    assert site.get("/api/v1/nothing").headers["content-type"] == "application/problem+json"
+
+
+def test_the_widget_words_come_in_both_languages() -> None:
+    with TestClient(create(PortalSettings())) as client:
+        fa = client.get("/api/v1/words?lang=fa").json()
+        en = client.get("/api/v1/words?lang=en").json()
+    assert fa["dir"] == "rtl" and fa["words"]["balance"] == "امتیاز شما"
+    assert en["dir"] == "ltr" and en["words"]["expiring_line"] == "{points} points on {when}"
+
+
+def test_only_the_shops_named_may_read_the_api_from_a_browser() -> None:
+    shop = "http://shop.example:23501"
+    with TestClient(create(PortalSettings(portal_widget_origins=[shop]))) as client:
+        asks = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+        allowed = client.options("/api/v1/me", headers={"Origin": shop, **asks})
+        assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == shop
+        other = client.options("/api/v1/me", headers={"Origin": "http://evil.example", **asks})
+        assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+    for wrong in ("*", "shop.example", "https://shop.example/path"):
+        with pytest.raises(ValueError, match="is not an origin"):
+            PortalSettings(portal_widget_origins=[wrong])

@@ -26,6 +26,7 @@ from services.ingest.store.tables import (
     receipts,
 )
 from shared.contracts import PURCHASE_RECORDED, Envelope, PurchaseRecorded
+from shared.store.bulk import one_of, rows_insert
 from shared.store.core_tables import INBOX
 
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
@@ -52,16 +53,14 @@ async def claim_receipts(conn: AsyncConnection, claims: Sequence[Claim]) -> dict
     """Record the claims not seen before; returns, for each one already recorded, its content digest."""
     if not claims:
         return {}
-    inserted = await conn.execute(
-        insert(receipts).on_conflict_do_nothing().returning(receipts.c.event_id),
-        [c.__dict__ for c in claims],
-    )
+    claim, values = rows_insert(receipts, [c.__dict__ for c in claims])
+    inserted = await conn.execute(claim.on_conflict_do_nothing().returning(receipts.c.event_id), values)
     new = set(inserted.scalars())
     seen = [c.event_id for c in claims if c.event_id not in new]
     if not seen:
         return {}
     rows = await conn.execute(
-        select(receipts.c.event_id, receipts.c.content_sha256).where(receipts.c.event_id.in_(seen))
+        select(receipts.c.event_id, receipts.c.content_sha256).where(one_of(receipts.c.event_id, seen))
     )
     # (Two copies of one receipt in a single batch are both "new" here: the caller tells them apart.)
     return {row.event_id: bytes(row.content_sha256) for row in rows}
@@ -74,7 +73,7 @@ async def lock_sales(conn: AsyncConnection, event_ids: Sequence[uuid.UUID]) -> d
         return {}
     rows = await conn.execute(
         select(receipts.c.event_id, receipts.c.currency, receipts.c.total_amount, receipts.c.refunded_amount)
-        .where(receipts.c.event_id.in_(sorted(set(event_ids))), receipts.c.kind == PURCHASE_RECORDED.name)
+        .where(one_of(receipts.c.event_id, sorted(set(event_ids))), receipts.c.kind == PURCHASE_RECORDED.name)
         .order_by(receipts.c.event_id)
         .with_for_update()
     )
@@ -94,8 +93,8 @@ async def release_receipts(conn: AsyncConnection, event_ids: Sequence[uuid.UUID]
     """Forget refused submissions (and, on the raw topic, their inbox rows): sent again once they can
     be accepted (a return after its sale), they are judged afresh instead of skipped as repeats."""
     if event_ids:
-        await conn.execute(receipts.delete().where(receipts.c.event_id.in_(list(event_ids))))
-        await conn.execute(INBOX.delete().where(INBOX.c.event_id.in_(list(event_ids))))
+        await conn.execute(receipts.delete().where(one_of(receipts.c.event_id, list(event_ids))))
+        await conn.execute(INBOX.delete().where(one_of(INBOX.c.event_id, list(event_ids))))
 
 
 async def lock_idempotency_key(conn: AsyncConnection, key_id: uuid.UUID, idem_key: str) -> AnyRow | None:
@@ -187,13 +186,14 @@ async def record_members(conn: AsyncConnection, enrolled: Sequence[tuple[str, st
     """(member, chain) of accepted enrolments; a member keeps the chain that enrolled them first."""
     if enrolled:
         rows = [{"member_id": m, "chain_id": c} for m, c in dict(reversed(enrolled)).items()]
-        await conn.execute(insert(members).on_conflict_do_nothing(), rows)
+        kept, values = rows_insert(members, rows)
+        await conn.execute(kept.on_conflict_do_nothing(), values)
 
 
 async def member_chains(conn: AsyncConnection, member_ids: Sequence[str]) -> dict[str, str]:
     if not member_ids:
         return {}
-    rows = await conn.execute(select(members).where(members.c.member_id.in_(sorted(set(member_ids)))))
+    rows = await conn.execute(select(members).where(one_of(members.c.member_id, sorted(set(member_ids)))))
     return {r.member_id: r.chain_id for r in rows}
 
 
@@ -217,14 +217,14 @@ async def keep_contacts(conn: AsyncConnection, contacts: Sequence[Contact], look
     }  # fmt: skip
     for (member_id, given), value in latest.items():
         rows[member_id][given] = value
-    upsert = insert(member_contacts)
+    upsert, values = rows_insert(member_contacts, list(rows.values()))
     fields = ("email", "phone", "card_no", "birth_date")
     kept = {f: func.coalesce(upsert.excluded[f], member_contacts.c[f]) for f in fields}
     await conn.execute(
         upsert.on_conflict_do_update(
             index_elements=[member_contacts.c.member_id], set_={**kept, "updated_at": func.now()}
         ),
-        list(rows.values()),
+        values,
     )
     if not latest:
         return
@@ -237,7 +237,8 @@ async def keep_contacts(conn: AsyncConnection, contacts: Sequence[Contact], look
         {"field": field, "digest": lookup_digest(lookup_key, field, value), "member_id": member_id}
         for (member_id, field), value in latest.items()
     ]
-    await conn.execute(insert(contact_index).on_conflict_do_nothing(), index)
+    indexed, values = rows_insert(contact_index, index)
+    await conn.execute(indexed.on_conflict_do_nothing(), values)
 
 
 async def birth_date_of(conn: AsyncConnection, member_id: str) -> date | None:
@@ -255,7 +256,7 @@ async def contacts_of(conn: AsyncConnection, member_ids: Sequence[str]) -> dict[
             member_contacts.c.email,
             member_contacts.c.phone,
             member_contacts.c.card_no,
-        ).where(member_contacts.c.member_id.in_(sorted(set(member_ids))))
+        ).where(one_of(member_contacts.c.member_id, sorted(set(member_ids))))
     )
     return {r.member_id: {"email": r.email, "phone": r.phone, "card_no": r.card_no} for r in rows}
 

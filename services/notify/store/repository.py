@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notify.store.tables import members
+from shared.store.bulk import one_of
 
 
 async def profiles_of(conn: AsyncConnection, member_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -16,5 +17,5 @@ async def profiles_of(conn: AsyncConnection, member_ids: Iterable[str]) -> dict[
     wanted = sorted(set(member_ids))
     if not wanted:
         return {}
-    rows = await conn.execute(select(members).where(members.c.member_id.in_(wanted)))
+    rows = await conn.execute(select(members).where(one_of(members.c.member_id, wanted)))
     return {r.member_id: dict(r._mapping) for r in rows}

@@ -32,6 +32,7 @@ from services.points.store.tables import (
     tier_steps,
 )
 from shared.contracts import Envelope, PartnerCampaignAnnounced, PurchaseRecorded
+from shared.store.bulk import one_of, rows_insert
 
 
 async def earned_on(
@@ -55,7 +56,13 @@ async def add_daily(
     conn: AsyncConnection, earned: dict[tuple[str, date], int], program_id: str = MAIN
 ) -> None:
     if earned:
-        upsert = insert(daily_earnings)
+        upsert, values = rows_insert(
+            daily_earnings,
+            [
+                {"program_id": program_id, "member_id": m, "day": d, "points": p}
+                for (m, d), p in sorted(earned.items())
+            ],
+        )
         await conn.execute(
             upsert.on_conflict_do_update(
                 index_elements=[
@@ -65,10 +72,7 @@ async def add_daily(
                 ],
                 set_={"points": daily_earnings.c.points + upsert.excluded.points},
             ),
-            [
-                {"program_id": program_id, "member_id": m, "day": d, "points": p}
-                for (m, d), p in sorted(earned.items())
-            ],
+            values,
         )
 
 
@@ -90,7 +94,7 @@ async def rule_set_versions(
     new = [v for v in versions if v not in cache]
     if new:
         rows = await conn.execute(
-            select(rule_sets.c.version, rule_sets.c.body).where(rule_sets.c.version.in_(new))
+            select(rule_sets.c.version, rule_sets.c.body).where(one_of(rule_sets.c.version, new))
         )
         cache.update({version: RuleSet.model_validate(body) for version, body in rows})
     return [(v, cache[v]) for v in versions]
@@ -169,7 +173,7 @@ async def tier_steps_of(
     t = tier_steps.c
     rows = await conn.execute(
         select(t.member_id, t.effective_from, t.tier, t.multiplier, t.revision, t.corrects_from, t.seq)
-        .where(t.program_id == program_id, t.member_id.in_(sorted(set(members))))
+        .where(t.program_id == program_id, one_of(t.member_id, sorted(set(members))))
         .order_by(t.seq)
     )
     found: dict[str, list[Step]] = {}
@@ -181,7 +185,8 @@ async def tier_steps_of(
 async def add_tier_steps(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """In the order told: ``seq`` keeps it."""
     if rows:
-        await conn.execute(insert(tier_steps).on_conflict_do_nothing(index_elements=["event_id"]), list(rows))
+        steps, values = rows_insert(tier_steps, rows)
+        await conn.execute(steps.on_conflict_do_nothing(index_elements=["event_id"]), values)
 
 
 @dataclass
@@ -204,7 +209,7 @@ async def tier_earns_of(
     t = tier_earns.c
     rows = await conn.execute(
         select(tier_earns)
-        .where(t.program_id == program_id, t.member_id.in_(sorted(set(members))), t.occurred_at >= since)
+        .where(t.program_id == program_id, one_of(t.member_id, sorted(set(members))), t.occurred_at >= since)
         .order_by(t.occurred_at, t.purchase_event_id)
     )
     return [
@@ -217,23 +222,24 @@ async def tier_earns_of(
 async def save_tier_earns(conn: AsyncConnection, earns: Iterable[TierEarn], program_id: str = MAIN) -> None:
     rows = [{**e.__dict__, "program_id": program_id} for e in earns]
     if rows:
-        upsert = insert(tier_earns)
+        upsert, values = rows_insert(tier_earns, rows)
         await conn.execute(
             upsert.on_conflict_do_update(
                 index_elements=[tier_earns.c.program_id, tier_earns.c.purchase_event_id],
                 set_={k: upsert.excluded[k] for k in ("tier", "multiplier", "line")},
             ),
-            rows,
+            values,
         )
 
 
 async def keep_purchases(conn: AsyncConnection, purchases: Sequence[Envelope[PurchaseRecorded]]) -> None:
     if purchases:
-        await conn.execute(
-            insert(purchase_history).on_conflict_do_nothing(),
+        kept, values = rows_insert(
+            purchase_history,
             [{"event_id": e.event_id, "member_id": e.payload.member_id, "occurred_at": e.occurred_at,
               "body": e.payload.model_dump(mode="json")} for e in purchases],
         )  # fmt: skip
+        await conn.execute(kept.on_conflict_do_nothing(), values)
 
 
 async def purchases_between(

@@ -14,7 +14,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.points.domain.loyalty import MAIN
@@ -24,6 +23,7 @@ from services.points.posting import Book
 from services.points.settings import PointsSettings
 from services.points.store.tables import balances, ledger, lots
 from shared.outbox import append
+from shared.store.bulk import one_of, rows_insert
 
 
 async def open_book(
@@ -42,11 +42,12 @@ async def open_book(
     lot_members = sorted(set(wanted if with_lots is None else with_lots))
     known = await conn.execute(
         select(balances.c.member_id, balances.c.balance, balances.c.debt)
-        .where(balances.c.program_id == program_id, balances.c.member_id.in_(wanted))
+        .where(balances.c.program_id == program_id, one_of(balances.c.member_id, wanted))
         .order_by(balances.c.member_id)
         .with_for_update()
     )
-    wallets = {m: Wallet(m, lots_loaded=m in lot_members) for m in wanted}
+    loaded = set(lot_members)
+    wallets = {m: Wallet(m, lots_loaded=m in loaded) for m in wanted}
     seen: set[str] = set()
     for member, balance, debt in known:
         wallets[member].balance, wallets[member].debt = balance, debt
@@ -56,7 +57,7 @@ async def open_book(
         return book
     rows = await conn.execute(
         select(lots)
-        .where(lots.c.program_id == program_id, lots.c.member_id.in_(lot_members), lots.c.remaining > 0)
+        .where(lots.c.program_id == program_id, one_of(lots.c.member_id, lot_members), lots.c.remaining > 0)
         .order_by(lots.c.earned_at, lots.c.lot_id)
     )
     for row in rows:
@@ -71,7 +72,9 @@ async def write(conn: AsyncConnection, book: Book) -> None:
     caller's to emit (``post``, or the consumer core for a batch)."""
     entries, wallets = book.entries, book.wallets.values()
     if entries:
-        await conn.execute(ledger.insert(), [{**e.__dict__, "program_id": book.program_id} for e in entries])
+        await conn.execute(
+            *rows_insert(ledger, [{**e.__dict__, "program_id": book.program_id} for e in entries])
+        )
     moved = {e.member_id for e in entries}
     touched = [w for w in wallets if w.changed or w.member_id in moved]
     changed_lots = [
@@ -89,25 +92,17 @@ async def write(conn: AsyncConnection, book: Book) -> None:
         if lot.lot_id in w.changed
     ]
     if changed_lots:
-        upsert = insert(lots)
+        upsert, values = rows_insert(lots, changed_lots)
         await conn.execute(
             upsert.on_conflict_do_update(
                 index_elements=[lots.c.lot_id],
                 set_={"remaining": upsert.excluded.remaining, "expires_at": upsert.excluded.expires_at},
             ),
-            changed_lots,
+            values,
         )
     if touched:
-        upsert = insert(balances)
-        await conn.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[balances.c.program_id, balances.c.member_id],
-                set_={
-                    "balance": upsert.excluded.balance,
-                    "debt": upsert.excluded.debt,
-                    "updated_at": func.now(),
-                },
-            ),
+        upsert, values = rows_insert(
+            balances,
             [
                 {
                     "program_id": book.program_id,
@@ -117,6 +112,17 @@ async def write(conn: AsyncConnection, book: Book) -> None:
                 }
                 for w in touched
             ],
+        )
+        await conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[balances.c.program_id, balances.c.member_id],
+                set_={
+                    "balance": upsert.excluded.balance,
+                    "debt": upsert.excluded.debt,
+                    "updated_at": func.now(),
+                },
+            ),
+            values,
         )
     for w in touched:
         w.changed.clear()
@@ -153,7 +159,7 @@ async def originals(
         return {}
     earns = await conn.execute(
         select(ledger.c.source_event_id, ledger.c.points, ledger.c.details).where(
-            ledger.c.program_id == program_id, ledger.c.kind == "earn", ledger.c.source_event_id.in_(ids)
+            ledger.c.program_id == program_id, ledger.c.kind == "earn", one_of(ledger.c.source_event_id, ids)
         )
     )
     found = {
@@ -227,7 +233,7 @@ async def lots_by_id(conn: AsyncConnection, wallet: Wallet, lot_ids: Iterable[uu
     have = {lot.lot_id for lot in wallet.lots}
     wanted = [i for i in lot_ids if i not in have]
     if wanted:
-        for row in await conn.execute(select(lots).where(lots.c.lot_id.in_(wanted))):
+        for row in await conn.execute(select(lots).where(one_of(lots.c.lot_id, wanted))):
             wallet.lots.append(Lot(row.lot_id, row.earned_at, row.expires_at, row.remaining, row.original))
 
 
@@ -285,7 +291,7 @@ async def mark_reminded(
         lots.update()
         .where(
             lots.c.program_id == program_id,
-            lots.c.member_id.in_(members),
+            one_of(lots.c.member_id, members),
             lots.c.remaining > 0,
             lots.c.expires_at > now,
             lots.c.expires_at <= until,

@@ -12,12 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.tiers.domain import Activity, Change, Order, Standing
 from services.tiers.programs import MAIN
 from services.tiers.store.tables import activity_events, history, standings, vip_orders
+from shared.store.bulk import one_of, rows_insert
 
 
 async def add_events(
@@ -26,20 +26,20 @@ async def add_events(
     """Keep each event at its own instant (a redelivered one is already there)."""
     if activity:
         keys = ["event_id", "program_id"]  # a purchase counts once in each program
-        await conn.execute(
-            insert(activity_events).on_conflict_do_nothing(index_elements=keys), list(activity)
-        )
+        kept, values = rows_insert(activity_events, activity)
+        await conn.execute(kept.on_conflict_do_nothing(index_elements=keys), values)
     if orders:
-        await conn.execute(
-            insert(vip_orders).on_conflict_do_nothing(index_elements=["event_id"]), list(orders)
-        )
+        kept, values = rows_insert(vip_orders, orders)
+        await conn.execute(kept.on_conflict_do_nothing(index_elements=["event_id"]), values)
 
 
 async def counted(conn: AsyncConnection, purchases: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
     """The programs each of these purchases counted in (those that arrived)."""
     a = activity_events.c
     rows = await conn.execute(
-        select(a.event_id, a.program_id).where(a.event_id.in_(sorted(set(purchases)))).order_by(a.program_id)
+        select(a.event_id, a.program_id)
+        .where(one_of(a.event_id, sorted(set(purchases))))
+        .order_by(a.program_id)
     )
     found: dict[uuid.UUID, list[str]] = defaultdict(list)
     for event_id, program_id in rows:
@@ -57,7 +57,7 @@ async def activity_between(
     """Each member's qualifying events in the program (all of them without bounds), oldest first."""
     a = activity_events.c
     query = select(a.member_id, a.occurred_at, a.spend, a.points, a.visits).where(
-        a.program_id == program_id, a.member_id.in_(sorted(set(members)))
+        a.program_id == program_id, one_of(a.member_id, sorted(set(members)))
     )
     if start is not None:
         query = query.where(a.occurred_at >= start)
@@ -73,7 +73,7 @@ async def orders_of(conn: AsyncConnection, members: Iterable[str]) -> dict[str, 
     o = vip_orders.c
     rows = await conn.execute(
         select(o.member_id, o.occurred_at, o.kind, o.plan, o.term_months, o.event_id)
-        .where(o.member_id.in_(sorted(set(members))))
+        .where(one_of(o.member_id, sorted(set(members))))
         .order_by(o.occurred_at, o.event_id)
     )
     found: dict[str, list[Order]] = defaultdict(list)
@@ -95,7 +95,7 @@ class Kept:
 async def load_standings(conn: AsyncConnection, program_id: str, members: Iterable[str]) -> dict[str, Kept]:
     rows = await conn.execute(
         select(standings)
-        .where(standings.c.program_id == program_id, standings.c.member_id.in_(sorted(set(members))))
+        .where(standings.c.program_id == program_id, one_of(standings.c.member_id, sorted(set(members))))
         .order_by(standings.c.member_id)
         .with_for_update()
     )
@@ -115,7 +115,25 @@ async def save_standings(
 ) -> None:
     if not found:
         return
-    upsert = insert(standings)
+    upsert, rows = rows_insert(
+        standings,
+        [
+            {
+                "program_id": program_id,
+                "member_id": m,
+                "tier": k.standing.tier,
+                "since": k.standing.since,
+                "review_at": k.standing.review_at,
+                "vip_until": k.standing.vip_until,
+                "nudged_for": k.standing.nudged_for,
+                "revision": k.revision,
+                "settled_until": k.settled_until,
+                "restated": [at.isoformat() for at in k.restated],
+                **({"vip_plan": plans.get(m)} if plans else {}),
+            }
+            for m, k in sorted(found.items())
+        ],
+    )
     values = [
         "tier",
         "since",
@@ -134,22 +152,7 @@ async def save_standings(
                 **({"vip_plan": upsert.excluded.vip_plan} if plans else {}),
             },
         ),
-        [
-            {
-                "program_id": program_id,
-                "member_id": m,
-                "tier": k.standing.tier,
-                "since": k.standing.since,
-                "review_at": k.standing.review_at,
-                "vip_until": k.standing.vip_until,
-                "nudged_for": k.standing.nudged_for,
-                "revision": k.revision,
-                "settled_until": k.settled_until,
-                "restated": [at.isoformat() for at in k.restated],
-                **({"vip_plan": plans.get(m)} if plans else {}),
-            }
-            for m, k in sorted(found.items())
-        ],
+        rows,
     )
 
 
@@ -161,7 +164,7 @@ async def told_history(
     h = history.c
     rows = await conn.execute(
         select(h.id, h.member_id, h.from_tier, h.to_tier, h.reason, h.at)
-        .where(h.program_id == program_id, h.member_id.in_(sorted(set(members))), h.replaced_at.is_(None))
+        .where(h.program_id == program_id, one_of(h.member_id, sorted(set(members))), h.replaced_at.is_(None))
         .order_by(h.id)
     )
     found: dict[str, list[tuple[int, Change]]] = defaultdict(list)
@@ -179,23 +182,21 @@ async def add_history(
     """Append changes; ``replaced`` rows stay for the record but leave the history."""
     if replaced:
         await conn.execute(
-            history.update().where(history.c.id.in_(sorted(replaced))).values(replaced_at=func.now())
+            history.update().where(one_of(history.c.id, sorted(replaced))).values(replaced_at=func.now())
         )
     if changes:
-        await conn.execute(
-            history.insert(),
-            [
-                {
-                    "program_id": program_id,
-                    "member_id": m,
-                    "from_tier": c.from_tier,
-                    "to_tier": c.to_tier,
-                    "reason": c.reason,
-                    "at": c.at,
-                }
-                for m, c in changes
-            ],
-        )
+        rows = [
+            {
+                "program_id": program_id,
+                "member_id": m,
+                "from_tier": c.from_tier,
+                "to_tier": c.to_tier,
+                "reason": c.reason,
+                "at": c.at,
+            }
+            for m, c in changes
+        ]
+        await conn.execute(*rows_insert(history, rows))
 
 
 async def due_for_review(
@@ -237,7 +238,7 @@ async def memberships_ending(
 async def mark_vip_reminded(conn: AsyncConnection, members: list[str], now: datetime) -> None:
     await conn.execute(
         standings.update()
-        .where(standings.c.program_id == MAIN, standings.c.member_id.in_(members))
+        .where(standings.c.program_id == MAIN, one_of(standings.c.member_id, members))
         .values(vip_reminded_at=now)
     )
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.points.programs.birthday.domain import Birthday
 from services.points.store.tables import ledger, metadata, tier_steps
+from shared.store.bulk import one_of
 
 birthdays = Table(
     "birthdays",
@@ -41,7 +42,7 @@ def _birthday(row: Any) -> Birthday:
 
 
 async def birthdays_of(conn: AsyncConnection, members: Iterable[str]) -> dict[str, Birthday]:
-    rows = await conn.execute(select(birthdays).where(birthdays.c.member_id.in_(sorted(set(members)))))
+    rows = await conn.execute(select(birthdays).where(one_of(birthdays.c.member_id, sorted(set(members)))))
     return {r.member_id: _birthday(r) for r in rows}
 
 
@@ -53,7 +54,7 @@ async def save(conn: AsyncConnection, after: dict[str, Birthday | None]) -> None
         if b is not None
     ]
     if gone:
-        await conn.execute(birthdays.delete().where(birthdays.c.member_id.in_(gone)))
+        await conn.execute(birthdays.delete().where(one_of(birthdays.c.member_id, gone)))
     if kept:
         upsert = insert(birthdays)
         await conn.execute(
@@ -95,7 +96,7 @@ async def bonuses_of(conn: AsyncConnection, members: Iterable[str]) -> dict[int,
     rows = await conn.execute(
         select(tier_steps.c.seq, birthday_tier_bonuses.c.points)
         .join(birthday_tier_bonuses, birthday_tier_bonuses.c.tier_event_id == tier_steps.c.event_id)
-        .where(tier_steps.c.member_id.in_(sorted(set(members))))
+        .where(one_of(tier_steps.c.member_id, sorted(set(members))))
     )
     return {r.seq: int(r.points) for r in rows}
 
@@ -103,7 +104,7 @@ async def bonuses_of(conn: AsyncConnection, members: Iterable[str]) -> dict[int,
 async def paid(conn: AsyncConnection, sources: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     rows = await conn.execute(
         select(ledger.c.source_event_id).where(
-            ledger.c.kind == "birthday", ledger.c.source_event_id.in_(sorted(set(sources)))
+            ledger.c.kind == "birthday", one_of(ledger.c.source_event_id, sorted(set(sources)))
         )
     )
     return set(rows.scalars())

@@ -7,12 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from services.points.http import on_behalf, write_through
 from services.points.programs.causes import actions
-from services.points.programs.causes.store import cause_report, upsert_cause
+from services.points.programs.causes.store import cause_report, donations_by, upsert_cause
 from shared.audit import record
 from shared.boundary import GuardedRoute
 from shared.contracts.common import MAX_POINTS
@@ -50,6 +50,20 @@ class Donation(Out):
     matched: int
     at: datetime
     balance: int | None = Field(default=None, description="absent when the donation was already made")
+
+
+class MemberDonation(Out):
+    donation_id: uuid.UUID
+    cause_id: str
+    cause_name: str
+    points: int
+    matched: int
+    at: datetime
+
+
+class MemberDonations(Out):
+    member_id: str
+    donations: list[MemberDonation] = Field(description="newest first")
 
 
 class CauseIn(BaseModel):
@@ -119,3 +133,12 @@ async def get_cause(cause_id: str, request: Request) -> dict[str, Any]:
     if not found:
         raise NotFound(f"no cause {cause_id!r}", title="Unknown cause")
     return found[0]
+
+
+@router.get("/members/{member_id}/donations", response_model=MemberDonations, **secured(P.MEMBER_READ))
+async def member_donations(
+    member_id: str, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> dict[str, Any]:
+    """What a member gave, newest first, to which cause and what the brand added."""
+    async with request.app.state.engine.connect() as conn:
+        return {"member_id": member_id, "donations": await donations_by(conn, member_id, limit)}

@@ -45,6 +45,7 @@ donations = Table(
     Column("matched", BigInteger, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_donations_cause", "cause_id", "at"),
+    Index("ix_donations_member", "member_id", "at"),
 )
 
 
@@ -65,6 +66,25 @@ async def record_donation(conn: AsyncConnection, row: dict[str, Any]) -> None:
         .where(causes.c.cause_id == row["cause_id"])
         .values(matched_total=causes.c.matched_total + row["matched"])
     )
+
+
+async def donations_by(conn: AsyncConnection, member_id: str, limit: int) -> list[dict[str, Any]]:
+    """A member's donations, newest first, each with its cause's name."""
+    query = (
+        select(
+            donations.c.donation_id,
+            donations.c.cause_id,
+            causes.c.name.label("cause_name"),
+            donations.c.points,
+            donations.c.matched,
+            donations.c.at,
+        )
+        .join(causes, causes.c.cause_id == donations.c.cause_id)
+        .where(donations.c.member_id == member_id)
+        .order_by(donations.c.at.desc(), donations.c.donation_id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in await conn.execute(query)]
 
 
 async def upsert_cause(conn: AsyncConnection, cause_id: str, values: dict[str, Any]) -> None:

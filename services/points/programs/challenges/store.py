@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.points.programs.challenges.domain import Challenge
 from services.points.store.tables import metadata
+from shared.store.bulk import one_of
 
 challenges = Table(
     "challenges",
@@ -90,8 +91,8 @@ async def active_challenges(conn: AsyncConnection) -> list[tuple[str, Challenge]
 async def progress_of(conn: AsyncConnection, members: Iterable[str], periods: Iterable[str]) -> Progress:
     rows = await conn.execute(
         select(challenge_progress).where(
-            challenge_progress.c.member_id.in_(sorted(set(members))),
-            challenge_progress.c.period.in_(sorted(set(periods))),
+            one_of(challenge_progress.c.member_id, sorted(set(members))),
+            one_of(challenge_progress.c.period, sorted(set(periods))),
         )
     )
     return {(r.challenge_id, r.member_id, r.period): (set(r.seen), r.completed) for r in rows}

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import Field
 
 from services.points.programs.games.domain import Game, commitment
-from services.points.programs.games.store import all_games, create_game, game_of, plays_of
+from services.points.programs.games.store import all_games, create_game, game_of, plays_by, plays_of
 from shared.audit import record
 from shared.boundary import GuardedRoute
 from shared.contracts.envelope import utcnow
@@ -44,6 +44,18 @@ class Play(Out):
     prize: str | None
     points: int
     at: datetime
+
+
+class MemberPlay(Out):
+    game_id: str
+    prize: str | None = Field(description="null: the play won nothing")
+    points: int
+    at: datetime
+
+
+class MemberPlays(Out):
+    member_id: str
+    plays: list[MemberPlay] = Field(description="newest first")
 
 
 class GameAudit(Out):
@@ -140,3 +152,12 @@ async def game_audit(
 
 def _play_json(play: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in play.items() if k != "game_id"}
+
+
+@router.get("/members/{member_id}/plays", response_model=MemberPlays, **secured(P.MEMBER_READ))
+async def member_plays(
+    member_id: str, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> dict[str, Any]:
+    """The games a member played, newest first, with what each won."""
+    async with request.app.state.engine.connect() as conn:
+        return {"member_id": member_id, "plays": await plays_by(conn, member_id, limit)}

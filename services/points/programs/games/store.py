@@ -54,6 +54,7 @@ game_plays = Table(
     Column("points", BigInteger, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_game_plays_game", "game_id", "at"),
+    Index("ix_game_plays_member", "member_id", "at"),
 )
 
 
@@ -192,3 +193,14 @@ async def all_games(conn: AsyncConnection) -> list[tuple[Any, int, int]]:
         .order_by(games.c.starts_at.desc(), games.c.game_id)
     )
     return [(row, int(row[-2]), int(row[-1])) for row in rows]
+
+
+async def plays_by(conn: AsyncConnection, member_id: str, limit: int) -> list[dict[str, Any]]:
+    """A member's plays, newest first (without the proofs: the audit has them)."""
+    query = (
+        select(game_plays.c.game_id, game_plays.c.prize, game_plays.c.points, game_plays.c.at)
+        .where(game_plays.c.member_id == member_id)
+        .order_by(game_plays.c.at.desc(), game_plays.c.play_id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in await conn.execute(query)]

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.points.domain.loyalty import MAIN
 from services.points.programs.referrals.domain import Purchase, ReferralProgram, new_code
 from services.points.store.tables import ledger, metadata
+from shared.store.bulk import one_of
 
 referral_codes = Table(
     "referral_codes",
@@ -86,7 +87,9 @@ async def issue_code(conn: AsyncConnection, member_id: str) -> str:
 
 async def code_owners(conn: AsyncConnection, codes: Iterable[str]) -> dict[str, str]:
     rows = await conn.execute(
-        select(referral_codes.c.code, referral_codes.c.member_id).where(referral_codes.c.code.in_(set(codes)))
+        select(referral_codes.c.code, referral_codes.c.member_id).where(
+            one_of(referral_codes.c.code, set(codes))
+        )
     )
     return {r.code: r.member_id for r in rows}
 
@@ -139,7 +142,7 @@ async def purchases_of(
     wanted = sorted(set(members))
     earns = await conn.execute(
         select(ledger.c.member_id, ledger.c.source_event_id, ledger.c.occurred_at, ledger.c.details).where(
-            ledger.c.member_id.in_(wanted),
+            one_of(ledger.c.member_id, wanted),
             ledger.c.kind == "earn",
             ledger.c.program_id == program_id,
             ~ledger.c.details.has_key("partner_id"),
@@ -148,7 +151,7 @@ async def purchases_of(
     refunds: dict[str, Decimal] = defaultdict(Decimal)
     reverses = await conn.execute(
         select(ledger.c.details).where(
-            ledger.c.member_id.in_(wanted), ledger.c.kind == "reverse", ledger.c.program_id == program_id
+            one_of(ledger.c.member_id, wanted), ledger.c.kind == "reverse", ledger.c.program_id == program_id
         )
     )
     for (details,) in reverses:
@@ -177,7 +180,7 @@ async def mark_lapsed(
     if friend_ids:
         await conn.execute(
             referrals.update()
-            .where(referrals.c.program_id == program_id, referrals.c.friend_id.in_(friend_ids))
+            .where(referrals.c.program_id == program_id, one_of(referrals.c.friend_id, friend_ids))
             .values(status="lapsed", reason=reason)
         )
 

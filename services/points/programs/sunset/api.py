@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
+from pydantic import Field
 
+from services.points.domain.loyalty import MAIN
+from services.points.http import InProgram
 from services.points.programs.sunset.domain import ProgramEnd
-from services.points.programs.sunset.store import all_program_ends, program_end_of, upsert_program_end
+from services.points.programs.sunset.store import (
+    all_program_ends,
+    open_programs,
+    program_end_of,
+    upsert_program_end,
+)
+from services.points.store.ledger import balance_of
 from shared.audit import record
 from shared.boundary import GuardedRoute
+from shared.contracts.money import Currency, Money
 from shared.errors import Conflict, NotFound
 from shared.identity import Caller, Permission, secured
 from shared.wire import OpenOut, Out
@@ -67,3 +78,30 @@ async def get_program_end(program_id: str, request: Request) -> dict[str, Any]:
 
 def _view(row: Any) -> dict[str, Any]:
     return {"program_id": row.program_id, **row.config, "closed_at": row.closed_at}
+
+
+class PointsValue(Out):
+    member_id: str
+    points: int
+    value: Money = Field(description="what the points become in money when the program ends")
+    currency: Currency
+    program_id: str = Field(description="the time-limited program that converts them")
+    ends_at: datetime
+
+
+@router.get("/members/{member_id}/points-value", response_model=PointsValue, **secured(P.MEMBER_READ))
+async def points_value(member_id: str, request: Request, loyalty: InProgram = MAIN) -> dict[str, Any]:
+    """What a member's balance is worth in money: only where a conversion applies, that is a
+    time-limited program ending with its points converted at ``convert_rate`` (404 otherwise: points
+    have no money value of their own)."""
+    async with request.app.state.engine.connect() as conn:
+        ending = [(p, e) for p, e in await open_programs(conn) if e.loyalty_program == loyalty]
+        found = await balance_of(conn, member_id, loyalty)
+    # The first end settles the balance: a parting gift then is no money.
+    program_id, end = min(ending, key=lambda one: one[1].ends_at) if ending else ("", None)
+    points = found[0] if found else 0
+    value: Decimal | None = end.value_of(points) if end is not None else None
+    if end is None or value is None:
+        raise NotFound("no conversion applies to these points", title="No conversion")
+    return {"member_id": member_id, "points": points, "value": value, "currency": end.currency,
+            "program_id": program_id, "ends_at": end.ends_at}  # fmt: skip

@@ -53,7 +53,15 @@ class ProgramEnd(BaseModel):
         if self.parting == "gift":
             assert self.gift_name
             return self.gift_name, "free_item", ""
+        value = self.value_of(points)
+        assert value is not None
+        return f"{value:f} {self.currency} voucher", "voucher", f"{value:f}"
+
+    def value_of(self, points: int) -> Decimal | None:
+        """What ``points`` become in money at the end (rounded down to the currency's minor unit), or
+        None for a parting gift."""
+        if self.parting != "convert":
+            return None
         assert self.convert_rate is not None and self.currency is not None
         step = Decimal(1).scaleb(-CURRENCY_EXPONENTS.get(self.currency, 2))
-        value = (points * self.convert_rate).quantize(step, ROUND_FLOOR)
-        return f"{value:f} {self.currency} voucher", "voucher", f"{value:f}"
+        return (points * self.convert_rate).quantize(step, ROUND_FLOOR)

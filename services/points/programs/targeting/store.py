@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.points.domain.loyalty import MAIN
 from services.points.domain.rules import Audience
 from services.points.store.tables import ledger, metadata
+from shared.store.bulk import one_of
 
 member_segments = Table(
     "member_segments",
@@ -76,7 +77,7 @@ def _audience(audience: Audience, now: datetime) -> Select[tuple[str]]:
     if audience.segments:
         labels = sorted(audience.segments)
         query = select(member_segments.c.member_id).where(
-            member_segments.c.segment.in_(labels) | member_segments.c.rfm_label.in_(labels)
+            one_of(member_segments.c.segment, labels) | one_of(member_segments.c.rfm_label, labels)
         )
     if audience.inactive_days is not None:
         # Members who bought at the chain before, but not in the last N days.
@@ -124,8 +125,8 @@ async def chosen_for(
         select(
             promotion_members.c.member_id, promotion_members.c.promotion, promotion_members.c.assigned_at
         ).where(
-            promotion_members.c.member_id.in_(wanted),
-            promotion_members.c.promotion.in_(names),
+            one_of(promotion_members.c.member_id, wanted),
+            one_of(promotion_members.c.promotion, names),
             promotion_members.c.group == "treatment",
         )
     )
