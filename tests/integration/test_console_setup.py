@@ -16,6 +16,12 @@ from tests.integration.test_console import SHOTS, _sign_in, chromium
 from tests.support import ServiceProcess, Stack, console, new_operator, running
 
 
+async def fill(page: Page, **typed: str) -> None:
+    """Type into the setup form's inputs, each named as points names the field."""
+    for name, value in typed.items():
+        await page.fill(f'#form input[name="{name}"]', value)
+
+
 def error_by(page: Page, name: str):  # type: ignore[no-untyped-def]
     return page.locator(f'.field-error[data-for="{name}"]')
 
@@ -36,11 +42,9 @@ async def test_a_marketer_sets_up_a_reward_with_stock_and_a_game_whose_odds_poin
         await expect(page).to_have_url(f"{site.url}/setup/rewards")
 
         # A reward costing nothing: points refuses the cost, by its field; nothing is saved.
-        await page.fill("#form input[name=id]", "coffee")
-        await page.fill("#form input[name=name]", "Free coffee")
+        await fill(page, id="coffee", name="Free coffee")
         await page.select_option("#form select[name=kind]", "free_item")
-        await page.fill("#form input[name=cost_points]", "0")
-        await page.fill("#form input[name=stock]", "20")
+        await fill(page, cost_points="0", stock="20")
         await page.click("#save-button")
         await expect(error_by(page, "cost_points")).to_have_text("More than 0.")
         await expect(page.locator("#form input[name=cost_points]")).to_have_attribute("aria-invalid", "true")
@@ -64,13 +68,16 @@ async def test_a_marketer_sets_up_a_reward_with_stock_and_a_game_whose_odds_poin
 
         # A game whose odds of winning anything are 15%: said as they are typed, refused by points.
         await page.click("nav.tabs a[data-setup=games]")
-        await page.fill("#form input[name=id]", "yalda")
-        await page.fill("#form input[name=name]", "Yalda wheel")
-        await page.fill("#form input[name=currency]", "IRR")
-        await page.fill("#form input[name=min_purchase]", "500000")
-        await page.fill("#form input[name=starts_at]", start.strftime("%Y-%m-%dT%H:%M"))
-        await page.fill("#form input[name=ends_at]", end.strftime("%Y-%m-%dT%H:%M"))
-        await page.fill("#form input[name=budget_points]", "10000")
+        await fill(
+            page,
+            id="yalda",
+            name="Yalda wheel",
+            currency="IRR",
+            min_purchase="500000",
+            starts_at=start.strftime("%Y-%m-%dT%H:%M"),
+            ends_at=end.strftime("%Y-%m-%dT%H:%M"),
+            budget_points="10000",
+        )
         for n, (prize, points_, odds) in enumerate((("tea", "40", "0.1"), ("cake", "90", "0.05"))):
             await page.fill(f'input[name="prizes.{n}.name"]', prize)
             await page.fill(f'input[name="prizes.{n}.points"]', points_)
@@ -96,27 +103,23 @@ async def test_a_marketer_sets_up_a_reward_with_stock_and_a_game_whose_odds_poin
         # A challenge, and a time-limited program's end: a voucher without its rate is refused by
         # the rate's field, then set.
         await page.click("nav.tabs a[data-setup=challenges]")
-        await page.fill("#form input[name=id]", "five-visits")
-        await page.fill("#form input[name=name]", "Five visits")
+        await fill(page, id="five-visits", name="Five visits")
         await page.select_option("#form select[name=kind]", "visits")
-        await page.fill("#form input[name=target]", "5")
-        await page.fill("#form input[name=bonus_points]", "200")
+        await fill(page, target="5", bonus_points="200")
         await page.click("#save-button")
         await expect(page.locator('#items tr.item[data-id="five-visits"] td.col-kind')).to_have_text(
             "visits on different days"
         )
         await page.click("nav.tabs a[data-setup=ends]")
-        await page.fill("#form input[name=id]", "summer")
-        await page.fill("#form input[name=name]", "Summer club")
-        await page.fill("#form input[name=ends_at]", end.strftime("%Y-%m-%dT%H:%M"))
-        await page.fill("#form input[name=remind_days]", "۳, 1")
+        await fill(
+            page, id="summer", name="Summer club", ends_at=end.strftime("%Y-%m-%dT%H:%M"), remind_days="۳, 1"
+        )
         await page.select_option("#form select[name=parting]", "convert")
         await page.click("#save-button")
         await expect(error_by(page, "convert_rate")).to_have_text(
             "A voucher needs the money per point and the currency."
         )
-        await page.fill("#form input[name=convert_rate]", "100")
-        await page.fill("#form input[name=currency]", "IRR")
+        await fill(page, convert_rate="100", currency="IRR")
         await page.click("#save-button")
         await expect(page.locator("#saved")).to_have_text("summer saved.")
         await page.screenshot(path=str(SHOTS / "console-setup-ends-en.png"), full_page=True)
@@ -124,10 +127,8 @@ async def test_a_marketer_sets_up_a_reward_with_stock_and_a_game_whose_odds_poin
         # Referral terms for the main program: nobody rewarded is refused by the referrer's field.
         await page.click("nav.tabs a[data-setup=referrals]")
         await page.fill("#form input[name=id]", "main")
-        typed = {"referrer_points": "0", "friend_points": "0", "minimum_purchase": "irr 500000",
-                 "return_window_days": "14"}  # fmt: skip
-        for name, value in typed.items():
-            await page.fill(f"#form input[name={name}]", value)
+        await fill(page, referrer_points="0", friend_points="0", minimum_purchase="irr 500000",
+                   return_window_days="14")  # fmt: skip
         await page.click("#save-button")
         await expect(error_by(page, "referrer_points")).to_have_text(
             "Give points to the referrer, the friend or both."
@@ -139,9 +140,7 @@ async def test_a_marketer_sets_up_a_reward_with_stock_and_a_game_whose_odds_poin
 
         # A targeted promotion: a holdout over half is refused by its field, then it is published.
         await page.click("nav.tabs a[data-setup=targeting]")
-        typed = {"name": "Win back", "multiplier": "3", "inactive_days": "60", "holdout_percent": "60"}
-        for name, value in typed.items():
-            await page.fill(f"#form input[name={name}]", value)
+        await fill(page, name="Win back", multiplier="3", inactive_days="60", holdout_percent="60")
         await page.click("#save-button")
         await expect(error_by(page, "holdout_percent")).to_have_text("At most 50.")
         await page.fill("#form input[name=holdout_percent]", "20")
