@@ -26,7 +26,8 @@ def _jsonable(value: Any) -> Any:
         return None
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
-    return orjson.loads(orjson.dumps(value, default=str))
+    # A row's keys are str subclasses (SQLAlchemy's quoted names), which orjson takes only when told.
+    return orjson.loads(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
 
 
 async def record(

@@ -333,6 +333,271 @@ WORDS: Mapping[str, tuple[str, str]] = {
         "خریدهای این دوره بسیار زیاد است: روزهای کمتری برگزینید.",
     ),
     "err_other": ("{message}", "{message}"),
+    "err_too_long": ("At most {limit} characters.", "حداکثر {limit} نویسه."),
+    "err_printable": ("Printable characters only.", "فقط نویسه‌های چاپی."),
+    "err_duplicate_member": (
+        "The same member is on row {limit} too.",
+        "همین عضو در ردیف {limit} هم آمده است.",
+    ),
+    "err_already_imported": (
+        "Already given an opening balance of {limit} points: correct it with an adjustment.",
+        "پیش‌تر موجودی آغازین {limit} امتیاز گرفته است: با اصلاح امتیاز درستش کنید.",
+    ),
+    # The import page (imports_page.py).
+    "imports": ("Import", "ورود اطلاعات"),
+    "import_title": ("Import opening balances", "ورود موجودی‌های آغازین"),
+    "import_lead": (
+        "For a chain moving from another program: its members and the points they had there. Check the "
+        "file first: the dry run lists every bad row and changes nothing.",
+        "برای فروشگاهی که از برنامهٔ دیگری می‌آید: اعضایش و امتیازی که آنجا داشتند. نخست فایل را بررسی "
+        "کنید: بررسی همهٔ ردیف‌های نادرست را فهرست می‌کند و چیزی را تغییر نمی‌دهد.",
+    ),
+    "import_format": (
+        "A CSV file in UTF-8 whose first row names the columns member_id and points (others are "
+        "ignored), values separated by commas, semicolons or tabs; at most {limit} rows.",
+        "فایل CSV با رمزگذاری UTF-8 که ردیف نخستش ستون‌های member_id و points را نام می‌برد (ستون‌های "
+        "دیگر نادیده گرفته می‌شوند)، مقدارها جدا با ویرگول، نقطه‌ویرگول یا Tab؛ حداکثر {limit} ردیف.",
+    ),
+    "import_once": (
+        "A member's opening balance is credited once: the same file uploaded again, or a corrected copy, "
+        "credits nobody twice. The points expire by the program's policy, counted from the import.",
+        "موجودی آغازین هر عضو یک بار افزوده می‌شود: بارگذاری دوبارهٔ همین فایل یا نسخهٔ اصلاح‌شدهٔ آن به "
+        "کسی دو بار امتیاز نمی‌دهد. امتیازها طبق سیاست برنامه، از روز ورود، منقضی می‌شوند.",
+    ),
+    "import_file": ("CSV file", "فایل CSV"),
+    "check_button": ("Check (dry run)", "بررسی (بدون تغییر)"),
+    "import_button": ("Import", "ورود"),
+    "dry_run_done": (
+        "Dry run: nothing was changed. Importing this file would credit {members} members with {points} "
+        "points.",
+        "بررسی بدون تغییر: چیزی تغییر نکرد. ورود این فایل به {members} عضو {points} امتیاز می‌دهد.",
+    ),
+    "import_done": (
+        "Imported: {members} members credited with {points} points.",
+        "وارد شد: به {members} عضو {points} امتیاز افزوده شد.",
+    ),
+    "rows_read": ("Rows", "ردیف‌ها"),
+    "points_total": ("Points", "امتیاز"),
+    "to_credit": ("To credit", "برای افزودن"),
+    "credited": ("Credited", "افزوده‌شده"),
+    "already_imported": ("Already imported", "پیش‌تر وارد شده"),
+    "bad_rows": ("Bad rows", "ردیف‌های نادرست"),
+    "bad_rows_note": (
+        "Nothing of these rows is credited: fix them in the file and upload it again.",
+        "از این ردیف‌ها چیزی افزوده نمی‌شود: آن‌ها را در فایل درست کنید و دوباره بارگذاری کنید.",
+    ),
+    "no_bad_rows": ("Every row is good.", "همهٔ ردیف‌ها درست‌اند."),
+    "row": ("Row", "ردیف"),
+    "column": ("Column", "ستون"),
+    "file_empty": ("The file is empty.", "فایل خالی است."),
+    "file_not_utf8": (
+        "The file is not UTF-8: save it from the spreadsheet as “CSV UTF-8”.",
+        "رمزگذاری فایل UTF-8 نیست: آن را در برنامهٔ صفحه‌گسترده با قالب «CSV UTF-8» ذخیره کنید.",
+    ),
+    "file_columns": (
+        "The first row names no column {columns}.",
+        "ردیف نخست ستون {columns} را نام نمی‌برد.",
+    ),
+    "file_too_many_rows": (
+        "More than {limit} rows: split the file.",
+        "بیش از {limit} ردیف: فایل را چند بخش کنید.",
+    ),
+    "file_no_rows": ("The file has no rows under its header.", "فایل زیر ردیف نخستش ردیفی ندارد."),
+    "file_not_csv": ("The file is not a CSV ({why}).", "فایل CSV نیست ({why})."),
+    # The setup pages (setup.py, setup_pages.py).
+    "setup": ("Setup", "تنظیمات"),
+    "setup_title": ("Program setup", "تنظیم برنامه"),
+    "setup_rewards": ("Rewards", "جایزه‌ها"),
+    "setup_games": ("Games", "بازی‌ها"),
+    "setup_causes": ("Causes", "خیریه‌ها"),
+    "setup_note_rewards": (
+        "What members can redeem their points for, with the stock left (blank: unlimited).",
+        "آنچه اعضا می‌توانند امتیازشان را با آن عوض کنند، با موجودی باقی‌مانده (خالی: نامحدود).",
+    ),
+    "setup_note_games": (
+        "Instant-win games a purchase earns a play in. A game cannot change once created: its draws are "
+        "committed to.",
+        "بازی‌های فوری که هر خرید یک بار بازی در آن می‌دهد. بازی پس از ساخت تغییر نمی‌کند: قرعه‌هایش از "
+        "پیش تعهد شده‌اند.",
+    ),
+    "setup_note_causes": (
+        "Causes members give points to, with the brand's match and its budget.",
+        "خیریه‌هایی که اعضا به آن‌ها امتیاز می‌دهند، با سهم همراهی برند و بودجهٔ آن.",
+    ),
+    "setup_form_rewards": ("Add or change a reward", "افزودن یا تغییر جایزه"),
+    "setup_form_games": ("Create a game", "ساخت بازی"),
+    "setup_form_causes": ("Add or change a cause", "افزودن یا تغییر خیریه"),
+    "setup_rows_games": (
+        "Each prize with its odds (0.1 = 10%); a member's odds of winning something must be at least "
+        "25%. Leave a line blank for fewer prizes.",
+        "هر جایزه با احتمالش (۰٫۱ = ۱۰٪)؛ احتمال بردن چیزی برای هر عضو باید دست‌کم ۲۵٪ باشد. برای "
+        "جایزه‌های کمتر، سطری را خالی بگذارید.",
+    ),
+    "setup_none": ("None yet.", "هنوز هیچ."),
+    "saved": ("{name} saved.", "{name} ذخیره شد."),
+    "save": ("Save", "ذخیره"),
+    "edit": ("Edit", "ویرایش"),
+    "yes": ("yes", "بله"),
+    "no": ("no", "خیر"),
+    "unlimited": ("unlimited", "نامحدود"),
+    "win_odds_live": ("Odds of winning something:", "احتمال بردن چیزی:"),
+    "odds_low_live": (
+        "Under 25%: points will refuse this game.",
+        "کمتر از ۲۵٪: سرویس امتیاز این بازی را نمی‌پذیرد.",
+    ),
+    "err_id": (
+        "Letters, digits, dots, dashes and underscores, up to 64.",
+        "حرف و رقم لاتین، نقطه، خط تیره و زیرخط، حداکثر ۶۴ نویسه.",
+    ),
+    "err_odds_too_low": (
+        "A member's odds of winning something must be at least {limit}%.",
+        "احتمال بردن چیزی برای هر عضو باید دست‌کم {limit}٪ باشد.",
+    ),
+    "err_odds_exceed_one": ("The odds add up to more than 1 (certain).", "جمع احتمال‌ها بیش از ۱ (قطعی) است."),
+    "err_currency_precision": (
+        "More decimals than the currency has.",
+        "رقم‌های اعشار بیش از آن است که این ارز دارد.",
+    ),
+    "err_prize_names": ("Prize names must differ.", "نام جایزه‌ها باید متفاوت باشد."),
+    "err_budget_below_prize": (
+        "The budget does not cover the largest prize.",
+        "بودجه بزرگ‌ترین جایزه را پوشش نمی‌دهد.",
+    ),
+    "f_reward_id": ("Reward id", "شناسهٔ جایزه"),
+    "f_game_id": ("Game id", "شناسهٔ بازی"),
+    "f_cause_id": ("Cause id", "شناسهٔ خیریه"),
+    "f_name": ("Name", "نام"),
+    "f_kind": ("Kind", "نوع"),
+    "f_cost_points": ("Cost (points)", "بها (امتیاز)"),
+    "f_stock": ("Stock", "موجودی"),
+    "f_valid_from": ("Valid from (UTC)", "معتبر از (UTC)"),
+    "f_valid_until": ("Valid until (UTC)", "معتبر تا (UTC)"),
+    "f_active": ("On offer", "فعال"),
+    "f_currency": ("Currency (e.g. IRR)", "ارز (مثلاً IRR)"),
+    "f_min_purchase": ("Smallest purchase that plays", "کمترین خریدی که بازی می‌دهد"),
+    "f_starts_at": ("Starts (UTC)", "آغاز (UTC)"),
+    "f_ends_at": ("Ends (UTC)", "پایان (UTC)"),
+    "f_budget_points": ("Budget (points)", "بودجه (امتیاز)"),
+    "f_budget_left": ("Budget left", "بودجهٔ مانده"),
+    "f_win_odds": ("Odds of a prize", "احتمال بردن"),
+    "f_plays": ("Plays", "بازی‌ها"),
+    "f_prizes_won": ("Prizes won", "جایزه‌های برده‌شده"),
+    "f_prizes": ("Prizes", "جایزه‌ها"),
+    "f_prizes_name": ("Prize", "جایزه"),
+    "f_prizes_points": ("Points", "امتیاز"),
+    "f_prizes_odds": ("Odds", "احتمال"),
+    "f_prizes_stock": ("Stock", "موجودی"),
+    "f_match_ratio": ("Brand's match per point given", "سهم برند به ازای هر امتیاز"),
+    "f_match_budget_points": ("Match budget (points)", "بودجهٔ همراهی (امتیاز)"),
+    "f_match_budget_left": ("Match budget left", "بودجهٔ همراهی مانده"),
+    "f_total_points": ("Points given", "امتیاز اهدا‌شده"),
+    "f_donors": ("Donors", "اهداکنندگان"),
+    "setup_challenges": ("Challenges", "چالش‌ها"),
+    "setup_ends": ("Program end", "پایان برنامه"),
+    "setup_note_challenges": (
+        "Monthly challenges (visits on different days, or different categories bought) with their badge "
+        "and bonus points.",
+        "چالش‌های ماهانه (خرید در روزهای مختلف، یا خرید از دسته‌های مختلف) با نشان و امتیاز جایزه.",
+    ),
+    "setup_note_ends": (
+        "A time-limited program: when it ends, the reminders before, and what members' remaining points "
+        "become (a voucher at a rate, or a parting gift). A settled program stays settled.",
+        "برنامهٔ زمان‌دار: کی پایان می‌یابد، یادآوری‌های پیش از آن، و امتیازهای ماندهٔ اعضا چه می‌شود (بن "
+        "خرید با نرخی معین، یا هدیهٔ خداحافظی). برنامهٔ تسویه‌شده تسویه‌شده می‌ماند.",
+    ),
+    "setup_form_challenges": ("Add or change a challenge", "افزودن یا تغییر چالش"),
+    "setup_form_ends": ("Set or move a program's end", "تعیین یا جابه‌جایی پایان برنامه"),
+    "f_challenge_id": ("Challenge id", "شناسهٔ چالش"),
+    "f_target": ("Target", "هدف"),
+    "f_bonus_points": ("Bonus (points)", "امتیاز جایزه"),
+    "f_program_id": ("Program id", "شناسهٔ برنامه"),
+    "f_loyalty_program": ("Loyalty program", "برنامهٔ وفاداری"),
+    "f_remind_days": ("Reminders, days before", "یادآوری، روز پیش از پایان"),
+    "main_program": ("main", "main"),
+    "default_reminders": ("30, 7", "۳۰، ۷"),
+    "f_parting": ("Remaining points become", "امتیازهای مانده می‌شوند"),
+    "f_convert_rate": ("Money per point", "پول به ازای هر امتیاز"),
+    "f_gift_name": ("Parting gift", "هدیهٔ خداحافظی"),
+    "f_closed_at": ("Settled", "تسویه"),
+    "opt_visits": ("visits on different days", "خرید در روزهای مختلف"),
+    "opt_categories": ("different categories", "دسته‌های مختلف"),
+    "opt_convert": ("a voucher", "بن خرید"),
+    "opt_gift": ("a parting gift", "هدیهٔ خداحافظی"),
+    "err_remind_days": ("Each 1 to 365 days.", "هر کدام ۱ تا ۳۶۵ روز."),
+    "err_convert_rate_required": (
+        "A voucher needs the money per point and the currency.",
+        "بن خرید به پول هر امتیاز و ارز نیاز دارد.",
+    ),
+    "err_gift_name_required": ("A parting gift needs its name.", "هدیهٔ خداحافظی نام می‌خواهد."),
+    "setup_referrals": ("Referrals", "معرفی دوستان"),
+    "setup_note_referrals": (
+        "Each loyalty program's referral terms: the points each side gets once the friend's first "
+        "qualifying purchase has cleared its return window. Terms reach friends who enrol after they are "
+        "set.",
+        "شرایط معرفی هر برنامهٔ وفاداری: امتیاز هر طرف، پس از آنکه نخستین خرید واجد شرایط دوست از مهلت "
+        "مرجوعی گذشت. شرایط برای دوستانی است که پس از تعیینشان عضو می‌شوند.",
+    ),
+    "setup_form_referrals": ("Set a program's referral terms", "تعیین شرایط معرفی یک برنامه"),
+    "f_program": ("Loyalty program", "برنامهٔ وفاداری"),
+    "f_referrer_points": ("Referrer's points", "امتیاز معرف"),
+    "f_friend_points": ("Friend's points", "امتیاز دوست"),
+    "f_minimum_purchase": ("Friend's smallest purchase, per currency", "کمترین خرید دوست، به هر ارز"),
+    "f_return_window_days": ("Return window (days)", "مهلت مرجوعی (روز)"),
+    "f_qualify_within_days": ("Qualifies within (days of enrolling)", "مهلت خرید (روز پس از عضویت)"),
+    "amounts_example": ("IRR 500000, EUR 5", "IRR 500000, EUR 5"),
+    "default_qualify": ("90", "۹۰"),
+    "err_reward_required": (
+        "Give points to the referrer, the friend or both.",
+        "به معرف، دوست یا هر دو امتیاز بدهید.",
+    ),
+    "setup_targeting": ("Targeted promotions", "پیشنهادهای هدفمند"),
+    "setup_note_targeting": (
+        "Promotions for an audience only, in the rules in force, each with its holdout and the lift "
+        "analytics measured: the members it chose against those held out.",
+        "پیشنهادهایی فقط برای یک مخاطب، در قواعد جاری، هر کدام با گروه کنترل و اثری که تحلیل سنجید: اعضای "
+        "برگزیده در برابر گروه کنترل.",
+    ),
+    "setup_form_targeting": (
+        "Add or change a targeted promotion (published as a new version, from now)",
+        "افزودن یا تغییر پیشنهاد هدفمند (به‌عنوان نسخهٔ تازه، از اکنون)",
+    ),
+    "f_multiplier": ("Multiplier", "ضریب"),
+    "f_starts_on": ("Starts on", "از تاریخ"),
+    "f_ends_on": ("Ends on (inclusive)", "تا تاریخ (با خودش)"),
+    "f_categories": ("Categories", "دسته‌ها"),
+    "f_when": ("When", "زمان"),
+    "f_audience": ("Audience", "مخاطب"),
+    "f_segments": ("Segments", "بخش‌ها"),
+    "f_inactive_days": ("No purchase for (days)", "بدون خرید به مدت (روز)"),
+    "f_holdout_percent": ("Holdout %", "٪ گروه کنترل"),
+    "f_treatment": ("Chosen (bought)", "برگزیده (خریدار)"),
+    "f_holdout": ("Held out (bought)", "کنترل (خریدار)"),
+    "f_conversion_lift": ("Conversion lift", "اثر بر خرید"),
+    "f_spend_lift": ("Spend lift", "اثر بر هزینه"),
+    "f_incremental_spend": ("Incremental spend", "هزینهٔ افزوده"),
+    "inactive_for": ("no purchase for {days} days", "{days} روز بدون خرید"),
+    "members_converted": ("{members} ({buyers})", "{members} ({buyers})"),
+    "not_measured": ("Not measured yet: no member chosen.", "هنوز سنجیده نشده: عضوی برگزیده نشده است."),
+    "lift_note": (
+        "Lift: the chosen members' conversion (or spend per member) over the held-out members', less one; "
+        "incremental spend: what the chosen spent beyond what the holdout's rate predicts.",
+        "اثر: نرخ خرید (یا هزینهٔ هر عضو) برگزیدگان نسبت به گروه کنترل، منهای یک؛ هزینهٔ افزوده: آنچه "
+        "برگزیدگان بیش از پیش‌بینی نرخ گروه کنترل خرج کردند.",
+    ),
+    "segments_example": ("champions, at_risk", "champions, at_risk"),
+    "audience_note": (
+        "Segments (analytics' cells or RFM labels), a win-back after days without a purchase, or both; "
+        "the holdout share (0 to 50%) does not get it.",
+        "بخش‌ها (خانه‌های ماتریس یا برچسب‌های RFM تحلیل)، بازگرداندن پس از چند روز بدون خرید، یا هر دو؛ "
+        "سهم گروه کنترل (۰ تا ۵۰٪) آن را نمی‌گیرد.",
+    ),
+    "err_audience_required": (
+        "Name segments, days without a purchase, or both.",
+        "بخش‌ها، روزهای بدون خرید، یا هر دو را نام ببرید.",
+    ),
+    "opt_discount_code": ("discount code", "کد تخفیف"),
+    "opt_free_item": ("free item", "کالای رایگان"),
+    "opt_voucher": ("voucher", "بن خرید"),
     "forbidden_title": ("Not allowed", "اجازه ندارید"),
     "forbidden": (
         "Your role ({roles}) may not open this page.",

@@ -21,4 +21,6 @@ NAV = (
     Page("program", "/program", Permission.PROGRAM_WRITE),
     Page("insight", "/insight", Permission.INSIGHT_READ),
     Page("operations", "/operations", Permission.OPS_READ),
+    Page("setup", "/setup", Permission.PROGRAM_WRITE),
+    Page("imports", "/imports", Permission.POINTS_ADJUST),
 )

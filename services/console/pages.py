@@ -12,8 +12,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from services.console import forms, session
 from services.console import program as editing
-from services.console import session
 from services.console.backends import SignedIn, sign_in
 from services.console.nav import NAV
 from services.console.render import render
@@ -244,7 +244,7 @@ async def program(
         return render(request, "program.html.j2", current, rules=found)
     now = utcnow()
     listed = editing.versions(found.data["versions"], now)
-    chosen = next((v for v in listed if v.version == start_from), None) or _in_force(listed)
+    chosen = next((v for v in listed if v.version == start_from), None) or editing.in_force(listed)
     editor = editing.Editor.of(chosen.version, chosen.rules, now)
     view = _program_view(found, listed, editor, published)
     return render(request, "program.html.j2", current, **view)
@@ -266,7 +266,7 @@ async def program_submit(request: Request) -> Response:
             # Not acted on, as a refused write is (the block says points is away).
             return render(request, "program.html.j2", current, status=422, rules=found)
         listed = editing.versions(found.data["versions"], utcnow())
-        base = next((v for v in listed if v.version == editor.base_version), None) or _in_force(listed)
+        base = next((v for v in listed if v.version == editor.base_version), None) or editing.in_force(listed)
         rules = editor.rules(base.rules)
         if publish:
             done = await call.post("points", "/v1/rules", P.PROGRAM_WRITE, rules)
@@ -280,7 +280,7 @@ async def program_submit(request: Request) -> Response:
     view = _program_view(found, listed, editor)
     if done.ok:
         return render(request, "program.html.j2", current, **view, preview=done.data)
-    errors = editing.field_errors(editor, done.errors, _PROGRAM_INPUTS | _inputs_of(editor))
+    errors = forms.field_errors(done.errors, _PROGRAM_INPUTS | _inputs_of(editor), editor.input_of)
     refused = None if done.errors else (done.detail or done.missing)
     return render(
         request, "program.html.j2", current, status=422, **view | {"errors": errors}, refused=refused
@@ -301,11 +301,6 @@ def _inputs_of(editor: editing.Editor) -> set[str]:
     }
 
 
-def _in_force(listed: list[editing.Version]) -> editing.Version:
-    """The version the editor starts from by default: the one in force (or, before any, the newest)."""
-    return next((v for v in listed if v.status in ("in_force", "default")), listed[0])
-
-
 def _program_view(
     found: Block, listed: list[editing.Version], editor: editing.Editor, published: int | None = None
 ) -> dict[str, Any]:
@@ -314,6 +309,6 @@ def _program_view(
         "rules": found,
         "versions": listed,
         "editor": editor,
-        "errors": editing.FieldErrors(),
+        "errors": forms.FieldErrors(),
         "weekdays": editing.WEEKDAYS,
     }

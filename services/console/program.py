@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -144,68 +144,6 @@ class Editor:
 
 
 @dataclass(frozen=True)
-class FieldErrors:
-    """Points' errors, by the input they belong to; ``rest``: those no input of the form holds."""
-
-    by_input: dict[str, list[tuple[str, dict[str, object]]]] = field(default_factory=dict)
-    rest: list[tuple[str, str, dict[str, object]]] = field(default_factory=list)
-
-    def of(self, name: str) -> list[tuple[str, dict[str, object]]]:
-        return self.by_input.get(name, [])
-
-
-def field_errors(editor: Editor, errors: Sequence[Mapping[str, Any]], inputs: set[str]) -> FieldErrors:
-    found = FieldErrors()
-    for error in errors:
-        name = editor.input_of(str(error.get("field", "")))
-        said = words_of(str(error.get("rule", "")), str(error.get("message", "")))
-        if name in inputs:
-            found.by_input.setdefault(name, []).append(said)
-        else:
-            found.rest.append((name, *said))
-    return found
-
-
-# Points' rule ids (pydantic's, and the rule sets' own) -> the sentence the console says in each language.
-_RULE_WORDS = {
-    "less_than_equal": "err_at_most",
-    "less_than": "err_below",
-    "greater_than_equal": "err_at_least",
-    "greater_than": "err_above",
-    "decimal_parsing": "err_number",
-    "decimal_type": "err_number",
-    "int_parsing": "err_whole",
-    "int_from_float": "err_whole",
-    "int_type": "err_whole",
-    "decimal_max_places": "err_places",
-    "missing": "err_required",
-    "too_short": "err_required",
-    "datetime_from_date_parsing": "err_datetime",
-    "datetime_parsing": "err_datetime",
-    "datetime_type": "err_datetime",
-    "timezone_aware": "err_datetime",
-    "date_from_datetime_parsing": "err_date",
-    "date_parsing": "err_date",
-    "unsupported_currency": "err_currency",
-    "window_empty": "err_window",
-    "weekday_range": "err_weekdays",
-    "before_history": "err_history",
-    "too_many_purchases": "err_too_many",
-}
-_LIMIT = re.compile(r"(-?\d+(?:\.\d+)?)\D*$")
-
-
-def words_of(rule: str, message: str) -> tuple[str, dict[str, object]]:
-    """A field error as a word key and its values (the limit the message names, when it names one); a
-    rule the console has no words for is shown in points' own words."""
-    key = _RULE_WORDS.get(rule)
-    if key is None:
-        return "err_other", {"message": message}
-    limit = _LIMIT.search(message)
-    return key, {"limit": Decimal(limit.group(1)) if limit else ""}
-
-
-@dataclass(frozen=True)
 class Version:
     version: int
     rules: Mapping[str, Any]
@@ -231,6 +169,11 @@ def versions(stored: Sequence[Mapping[str, Any]], now: datetime) -> list[Version
             status = "scheduled" if start(v) > now else "earlier"
         found.append(Version(v["version"], v["rules"], status))
     return found
+
+
+def in_force(listed: list[Version]) -> Version:
+    """The version in force (or, before any, the newest): what an edit starts from by default."""
+    return next((v for v in listed if v.status in ("in_force", "default")), listed[0])
 
 
 def _plain(value: object) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.points.domain import opening
 from services.points.domain.wallet import InsufficientPoints
 from services.points.posting import Book, takes_json, takes_of
 from services.points.settings import PointsSettings
@@ -28,6 +29,7 @@ from services.points.store.ledger import (
     mark_reminded,
     members_with_expired_lots,
     open_book,
+    opening_balances,
     post,
 )
 from services.points.store.rewards import (
@@ -59,6 +61,7 @@ from shared.errors import Conflict, Declined, Invalid, NotFound
 
 _EXPIRY_NAMESPACE = uuid.UUID("b5f3c1a2-6d4e-4f7a-8c9b-2e1d0a3f5c67")
 _REFERRAL_NAMESPACE = uuid.UUID("3c9e7a1d-52b4-4e8f-9a06-d17f2b8c4e95")
+_OPENING_NAMESPACE = uuid.UUID("8f2d6b1e-4c7a-4e93-b5d0-61a9c3e7f042")
 
 
 def _emit(book: Book, contract: Contract[Any], member: str, payload: BaseModel) -> None:
@@ -271,6 +274,55 @@ async def adjust(
         "points": points,
         "balance": balance,
         "request_id": str(request_id),
+    }
+
+
+async def import_openings(
+    conn: AsyncConnection,
+    settings: PointsSettings,
+    import_id: str,
+    rows: list[tuple[int, str, str]],
+    dry_run: bool,
+    program_id: str,
+    operator: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Opening balances from another program, one credit per member (``domain/opening.py`` judges the
+    rows). A dry run says what the import would do and changes nothing; the import credits the good
+    rows, each into a lot of its own expiring by the deployment's policy, and tells of each as an
+    adjustment (its reason naming the import)."""
+    # Only the ids a row may hold are looked up (one with a NUL byte is no text PostgreSQL takes).
+    members = [member for row, member, points in rows if not opening.row_errors(row, member, points)]
+    imported = await opening_balances(conn, program_id, members)
+    judged = opening.judge(rows, imported)
+    if not dry_run and judged.to_credit:
+        book = await open_book(
+            conn, settings, [o.member_id for o in judged.to_credit], with_lots=[], program_id=program_id
+        )
+        reason = f"opening balance ({import_id})"
+        for o in judged.to_credit:
+            # One source per member and program: the ledger's unique key refuses a second opening.
+            source = uuid.uuid5(_OPENING_NAMESPACE, o.member_id)
+            details = {"import_id": import_id, "row": o.row, "operator": operator}
+            book.credit(o.member_id, opening.KIND, o.points, source, now, details)
+            payload = PointsAdjusted(
+                program_id=program_id, member_id=o.member_id, points=o.points,
+                balance=book.balance(o.member_id), reason=reason, operator=operator,
+            )  # fmt: skip
+            _emit(book, POINTS_ADJUSTED, o.member_id, payload)
+        await post(conn, book)
+    return {
+        "import_id": import_id,
+        "program": program_id,
+        "dry_run": dry_run,
+        "rows": len(rows),
+        "credited": 0 if dry_run else len(judged.to_credit),
+        "to_credit": len(judged.to_credit),
+        "points": judged.points,
+        "already_imported": len(judged.done),
+        "errors": [
+            {"row": e.row, "field": e.field, "rule": e.rule, "message": e.message} for e in judged.errors
+        ],
     }
 
 

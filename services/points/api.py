@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from services.points import actions
 from services.points import schemas as out
+from services.points.domain import opening
 from services.points.domain.loyalty import MAIN, PROGRAM_ID, LoyaltyProgram
 from services.points.domain.rules import RuleSet
 from services.points.http import InProgram, known_program, on_behalf, write_through
@@ -110,6 +111,49 @@ async def adjust(member_id: str, body: AdjustmentIn, caller: Caller, request: Re
         utcnow(),
         audit=(caller, "points.adjust", f"member:{member_id}"),
     )
+
+
+class OpeningRow(BaseModel):
+    """A row as it was in the file: points judges each row and says what is wrong with it, rather than
+    refusing the whole file for one bad row."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    row: int = Field(ge=1, le=10 * opening.MAX_ROWS)
+    member_id: str = Field(max_length=1000)
+    points: str = Field(max_length=100)
+
+
+class OpeningImportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    import_id: str = Field(
+        min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$", description="e.g. the file's SHA-256"
+    )
+    dry_run: bool = True
+    rows: list[OpeningRow] = Field(min_length=1, max_length=opening.MAX_ROWS)
+
+
+@api.post("/imports/opening-balances", response_model=out.OpeningImport, **secured(P.POINTS_ADJUST))
+async def import_opening_balances(
+    body: OpeningImportIn, caller: Caller, request: Request, program: InProgram = MAIN
+) -> dict[str, Any]:
+    """Members' opening balances from the program a chain moves from: each good row credits an
+    ``opening_balance`` entry (one per member and program, ever: a second upload credits nothing twice);
+    each bad row is answered with its field and rule. ``dry_run`` (the default) changes nothing. The
+    import is audited under the operator's name."""
+    rows = [(r.row, r.member_id, r.points.strip()) for r in body.rows]
+    async with request.app.state.engine.begin() as conn:
+        await known_program(conn, program)
+        answer = await actions.import_openings(
+            conn, request.app.state.settings, body.import_id, rows, body.dry_run, program, caller.actor,
+            utcnow(),
+        )  # fmt: skip
+        if not body.dry_run:
+            summary = {k: v for k, v in answer.items() if k != "errors"} | {"bad_rows": len(answer["errors"])}
+            await record(conn, caller, "opening_balances.import", f"import:{body.import_id}", after=summary)
+    request.app.state.wake_relay()
+    return answer
 
 
 class TransferIn(BaseModel):

@@ -44,6 +44,25 @@ class Adjusted(Out):
     request_id: str
 
 
+class RowError(Out):
+    row: int = Field(description="the row's number in the file (the header is row 1)")
+    field: str
+    rule: str
+    message: str
+
+
+class OpeningImport(Out):
+    import_id: str
+    program: str
+    dry_run: bool
+    rows: int
+    credited: int = Field(description="members credited now (0 in a dry run)")
+    to_credit: int = Field(description="good rows whose member has no opening balance yet")
+    points: int = Field(description="the points those rows credit")
+    already_imported: int = Field(description="rows an earlier import credited with the same points")
+    errors: list[RowError] = Field(description="every bad row's field and rule; nothing of them is credited")
+
+
 class Transferred(Out):
     transfer_id: str
     from_: str = Field(alias="from")

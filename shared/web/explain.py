@@ -23,6 +23,7 @@ WORDS: Mapping[str, tuple[str, str]] = {
     "kind_prize": ("Prize", "جایزه"),
     "kind_donate": ("Donated", "اهدا"),
     "kind_sunset": ("Program ended", "پایان برنامه"),
+    "kind_opening_balance": ("Opening balance", "موجودی آغازین"),
     "why_earn": ("A purchase of {amount} {currency}:", "خرید {amount} {currency}:"),
     "why_reverse": (
         "A return of {amount} took back what its purchase earned.",
@@ -42,6 +43,10 @@ WORDS: Mapping[str, tuple[str, str]] = {
     "why_prize": ("Prize {prize} in game {game}.", "جایزهٔ {prize} در بازی {game}."),
     "why_donate": ("Given to cause {cause}.", "به {cause} اهدا شد."),
     "why_sunset": ("Program {program} ended: {offer}.", "برنامهٔ {program} پایان یافت: {offer}."),
+    "why_opening_balance": (
+        "Brought from the previous program (import {import_id}, row {row}, by {operator}).",
+        "از برنامهٔ پیشین آورده شد (ورود {import_id}، ردیف {row}، توسط {operator}).",
+    ),
     "why_other": ("{kind}", "{kind}"),
 }
 
@@ -94,6 +99,12 @@ def why(entry: Mapping[str, Any]) -> Why:
             return Why("why_prize", {"prize": d.get("prize", ""), "game": d.get("game_id", "")})
         case "donate":
             return Why("why_donate", {"cause": d.get("cause_id", "")})
+        case "opening_balance":
+            return Why(
+                "why_opening_balance",
+                {"import_id": str(d.get("import_id", ""))[:12], "row": d.get("row", ""),
+                 "operator": d.get("operator", "")},
+            )  # fmt: skip
         case "sunset":
             return Why("why_sunset", {"program": d.get("program_id", ""), "offer": d.get("offer", "")})
     return Why("why_other", {"kind": kind})

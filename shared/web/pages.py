@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from email.parser import BytesParser
+from email.policy import HTTP
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
@@ -66,6 +68,38 @@ async def read_form(request: Request, *fields: str) -> dict[str, str]:
     """The first value of each named field of an urlencoded form."""
     parsed = await read_fields(request)
     return {name: parsed[name][0] for name in fields if name in parsed}
+
+
+async def read_upload(
+    request: Request, limit: int, parts: int = 10
+) -> tuple[dict[str, str], dict[str, bytes]]:
+    """A multipart form (``<form enctype="multipart/form-data">``) of at most ``limit`` bytes and ``parts``
+    parts: its fields, and its files' contents by field name; ``BadForm`` if it is not one."""
+    kind = request.headers.get("content-type", "")
+    if not kind.startswith("multipart/form-data") or not kind.isascii():
+        raise BadForm("bad_request", "not a form with a file")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BadForm("bad_request", f"the file is larger than {limit // 1000} kB")
+    # The standard library reads MIME: a multipart form is one, once its content type heads it.
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {kind}\r\n\r\n".encode() + body)
+    if not message.is_multipart():
+        raise BadForm("bad_request", "not a form with a file")
+    fields: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    for n, part in enumerate(message.iter_parts()):
+        name = part.get_param("name", header="content-disposition")
+        if n >= parts or not isinstance(name, str):
+            raise BadForm("bad_request", "not a form with a file")
+        content = part.get_payload(decode=True)
+        content = content if isinstance(content, bytes) else b""
+        if part.get_filename() is not None:
+            files[name] = content
+        else:
+            fields[name] = content.decode("utf-8", errors="replace")
+    return fields, files
 
 
 # Digits a reader may type (Persian or Arabic-Indic, and the Persian decimal point) read as the same number.

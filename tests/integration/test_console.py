@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -28,6 +30,19 @@ SHOTS = REPO / "docs" / "screenshots"
 CHROMIUM = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PHONE = "+989121234567"
 AT = "2026-11-20T10:00:00Z"
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 async def _sign_in(browser: Browser, url: str, name: str, password: str, lang: str = "en") -> Page:
@@ -104,6 +119,8 @@ async def test_an_operator_finds_a_member_reads_why_adjusts_and_sees_it_audited_
                 "Program",
                 "Insight",
                 "Operations",
+                "Setup",
+                "Import",
             ]
 
             await page.select_option("select[name=by]", "phone")

@@ -523,7 +523,36 @@ _HOSTILE_FORMS: dict[str, tuple[bytes, str]] = {
     "form of garbage": (b"points=%ff%fe&reason=\x00\x01&request_id=not-a-uuid&csrf=x", _FORM),
     "huge number": (b"points=" + b"9" * 400 + b"&reason=abc&request_id=" + str(uuid.uuid4()).encode(), _FORM),
     "too many fields": (b"&".join(b"f%d=1" % i for i in range(500)), _FORM),
+    # The import page takes a file: multipart forms out of shape.
+    "multipart without a boundary": (b"--x\r\n\r\n", "multipart/form-data"),
+    "multipart cut short": (
+        b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nmember_id',
+        "multipart/form-data; boundary=x",
+    ),
+    "multipart of many parts": (
+        b"".join(b'--x\r\nContent-Disposition: form-data; name="f%d"\r\n\r\n1\r\n' % i for i in range(50))
+        + b"--x--\r\n",
+        "multipart/form-data; boundary=x",
+    ),
 }
+# With the session's CSRF token: a file of every hostile kind (the boundary and the CSRF token around it).
+_HOSTILE_FILES = [
+    b"\xff\xfe\x00garbage",
+    b"member_id,points\n" + b"<script>,1e999\n" * 50,
+    b'member_id,points\n"unterminated,1\n\x00,\x00\n',
+    b"points\n1\n",
+    b"x" * 2_100_000,
+]
+
+
+def _multipart(csrf: str, content: bytes) -> tuple[bytes, str]:
+    parts = (b'--x\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n' + csrf.encode() + b"\r\n"
+             b'--x\r\nContent-Disposition: form-data; name="action"\r\n\r\nimport\r\n'
+             b'--x\r\nContent-Disposition: form-data; name="file"; filename="../../x.csv"\r\n\r\n'
+             + content + b"\r\n--x--\r\n")  # fmt: skip
+    return parts, "multipart/form-data; boundary=x"
+
+
 # With the session's CSRF token: every front end's fields, out of shape.
 _SIGNED_IN_FORM = (b"&points=%00&reason=" + b"x" * 3000 + b"&reward_id=<script>&request_id=not-a-uuid"
                    b"&email=%ff&sms=" + b"on" * 500 + b"&address=' OR 1=1 --&code=%00%00")  # fmt: skip
@@ -567,6 +596,7 @@ async def test_every_front_end_page_answers_hostile_forms_and_queries_with_a_pag
                         if method == "get"
                         else [(path, body, media) for body, media in _HOSTILE_FORMS.values()]
                         + [(path, b"csrf=" + csrf.encode() + _SIGNED_IN_FORM, _FORM)]
+                        + [(path, *_multipart(csrf, content)) for content in _HOSTILE_FILES]
                     )
                     for url, content, media in tries:
                         answer = await client.request(

@@ -141,9 +141,10 @@ def test_a_form_without_the_sessions_csrf_token_is_refused_before_any_service_is
 
 @pytest.mark.parametrize(
     ("role", "nav", "program"),
-    [("admin", ["Members", "Audit", "Program", "Insight", "Operations"], 200),
-     ("marketer", ["Members", "Program", "Insight", "Operations"], 200),
-     ("support", ["Members", "Operations"], 403), ("read-only", ["Members", "Insight", "Operations"], 403)],
+    [("admin", ["Members", "Audit", "Program", "Insight", "Operations", "Setup", "Import"], 200),
+     ("marketer", ["Members", "Program", "Insight", "Operations", "Setup"], 200),
+     ("support", ["Members", "Operations", "Import"], 403),
+     ("read-only", ["Members", "Insight", "Operations"], 403)],
 )  # fmt: skip
 def test_the_nav_shows_what_the_role_may_open_and_the_route_refuses_the_rest(
     site: TestClient, role: str, nav: list[str], program: int
@@ -169,6 +170,8 @@ def test_the_nav_shows_what_the_role_may_open_and_the_route_refuses_the_rest(
 @pytest.mark.parametrize("path", ["/sign-in", "/members", "/members?by=phone&q=%2B989121234567",
                                   "/members/m-1", "/audit", "/program", "/insight",
                                   "/insight?days=365&chain=chain-1&program=main", "/operations",
+                                  "/imports", "/setup/rewards", "/setup/games", "/setup/challenges",
+                                  "/setup/causes", "/setup/ends", "/setup/referrals", "/setup/targeting",
                                   "/no-such-page"])  # fmt: skip
 def test_every_page_renders_in_both_languages_with_what_is_missing_said(
     site: TestClient, lang: str, path: str

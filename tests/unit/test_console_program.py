@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from services.console.forms import field_errors
 from services.console.i18n import Words
 from services.console.main import create
-from services.console.program import Editor, field_errors, versions
+from services.console.program import Editor, versions
 from services.console.session import COOKIE, csrf_token
 from services.console.settings import ConsoleSettings
 from shared.identity import Permission, operator
@@ -94,7 +95,6 @@ def test_each_refusal_lands_next_to_its_input_in_the_readers_language() -> None:
     editor = Editor.of(2, RULES, NOW)
     inputs = {"category_multipliers.grocery", "promotion.multiplier", "preview_days", "welcome_bonus"}
     errors = field_errors(
-        editor,
         [
             {"field": "rules.category_multipliers.grocery", "rule": "less_than_equal",
              "message": "Input should be less than or equal to 100"},
@@ -105,6 +105,7 @@ def test_each_refusal_lands_next_to_its_input_in_the_readers_language() -> None:
              "message": "Input should be greater than or equal to 0"},
         ],
         inputs,
+        editor.input_of,
     )  # fmt: skip
     fa, en = Words("fa"), Words("en")
     ((key, values),) = errors.of("category_multipliers.grocery")

@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.points.domain.loyalty import MAIN
+from services.points.domain.opening import KIND as OPENING
 from services.points.domain.wallet import Lot, Wallet
 from services.points.posting import Book
 from services.points.settings import PointsSettings
@@ -322,3 +323,19 @@ async def open_lots(conn: AsyncConnection, member_id: str, program_id: str = MAI
          "expires_at": r.expires_at}
         for r in rows
     ]  # fmt: skip
+
+
+async def opening_balances(conn: AsyncConnection, program_id: str, members: Iterable[str]) -> dict[str, int]:
+    """The opening balance each of ``members`` was given in ``program_id`` (those given one). Imports
+    into a program take turns (a transaction-scoped lock), so two at once cannot both find a member
+    without one."""
+    await conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"opening/{program_id}", 0))))
+    wanted = sorted(set(members))
+    if not wanted:
+        return {}
+    found = await conn.execute(
+        select(ledger.c.member_id, ledger.c.points).where(
+            ledger.c.program_id == program_id, ledger.c.kind == OPENING, ledger.c.member_id.in_(wanted)
+        )
+    )
+    return {row.member_id: int(row.points) for row in found}

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import Field
 
 from services.points.programs.challenges.domain import Challenge
-from services.points.programs.challenges.store import member_challenges, upsert_challenge
+from services.points.programs.challenges.store import all_challenges, member_challenges, upsert_challenge
 from shared.audit import record
 from shared.boundary import GuardedRoute
 from shared.identity import Caller, Permission, secured
@@ -20,6 +20,10 @@ P = Permission
 
 class ChallengeView(Challenge):
     challenge_id: str
+
+
+class Challenges(Out):
+    challenges: list[ChallengeView]
 
 
 class ChallengeProgress(Out):
@@ -34,6 +38,14 @@ class ChallengeProgress(Out):
 class MemberChallenges(Out):
     member_id: str
     challenges: list[ChallengeProgress]
+
+
+@router.get("/challenges", response_model=Challenges, **secured(P.PROGRAM_READ))
+async def list_challenges(request: Request) -> dict[str, Any]:
+    """Every challenge, active or not, by id."""
+    async with request.app.state.engine.connect() as conn:
+        found = await all_challenges(conn)
+    return {"challenges": [{"challenge_id": cid, **c.model_dump()} for cid, c in found]}
 
 
 @router.put("/challenges/{challenge_id}", response_model=ChallengeView, **secured(P.PROGRAM_WRITE))

@@ -79,10 +79,13 @@ async def badges_on(conn: AsyncConnection, purchase_ids: Iterable[uuid.UUID]) ->
     ]  # fmt: skip
 
 
-async def active_challenges(conn: AsyncConnection) -> list[tuple[str, Challenge]]:
+async def all_challenges(conn: AsyncConnection) -> list[tuple[str, Challenge]]:
     rows = await conn.execute(select(challenges).order_by(challenges.c.challenge_id))
-    found = [(r.challenge_id, Challenge.model_validate(r.config)) for r in rows]
-    return [(cid, c) for cid, c in found if c.active]
+    return [(r.challenge_id, Challenge.model_validate(r.config)) for r in rows]
+
+
+async def active_challenges(conn: AsyncConnection) -> list[tuple[str, Challenge]]:
+    return [(cid, c) for cid, c in await all_challenges(conn) if c.active]
 
 
 async def progress_of(conn: AsyncConnection, members: Iterable[str], periods: Iterable[str]) -> Progress:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import Field
 
 from services.points.programs.games.domain import Game, commitment
-from services.points.programs.games.store import create_game, game_of, plays_by, plays_of
+from services.points.programs.games.store import all_games, create_game, game_of, plays_by, plays_of
 from shared.audit import record
 from shared.boundary import GuardedRoute
 from shared.contracts.envelope import utcnow
@@ -85,6 +85,18 @@ async def create_game_(
     return await get_game(game_id, request)
 
 
+class Games(Out):
+    games: list[GameView]
+
+
+@router.get("/games", response_model=Games, **secured(P.PROGRAM_READ))
+async def list_games(request: Request) -> dict[str, Any]:
+    """Every game, newest first, each as ``GET /v1/games/{game_id}`` answers it."""
+    async with request.app.state.engine.connect() as conn:
+        found = await all_games(conn)
+    return {"games": [_view(row, plays, won) for row, plays, won in found]}
+
+
 @router.get("/games/{game_id}", response_model=GameView, **secured(P.PROGRAM_READ))
 async def get_game(game_id: str, request: Request) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
@@ -92,13 +104,17 @@ async def get_game(game_id: str, request: Request) -> dict[str, Any]:
         if row is None:
             raise NotFound(f"no game {game_id!r}", title="Unknown game")
         plays = await plays_of(conn, game_id)
+    return _view(row, len(plays), sum(1 for p in plays if p["prize"]))
+
+
+def _view(row: Any, plays: int, won: int) -> dict[str, Any]:
     return {
-        "game_id": game_id,
+        "game_id": row.game_id,
         **row.config,
         "win_odds": f"{Game.model_validate(row.config).win_odds:f}",
         "commitment": row.commitment,
-        "plays": len(plays),
-        "prizes_won": sum(1 for p in plays if p["prize"]),
+        "plays": plays,
+        "prizes_won": won,
         "budget_left": row.budget_left,
         "stock_left": row.stock_left,
     }

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    func,
     select,
     text,
 )
@@ -173,6 +174,25 @@ async def plays_of(
     )
     rows = await conn.execute(query)
     return [dict(r._mapping) for r in rows]
+
+
+async def all_games(conn: AsyncConnection) -> list[tuple[Any, int, int]]:
+    """Every game, newest start first, with its plays and the prizes won in them."""
+    plays = (
+        select(
+            game_plays.c.game_id,
+            func.count().label("plays"),
+            func.count(game_plays.c.prize).label("won"),
+        )
+        .group_by(game_plays.c.game_id)
+        .subquery()
+    )
+    rows = await conn.execute(
+        select(games, func.coalesce(plays.c.plays, 0), func.coalesce(plays.c.won, 0))
+        .outerjoin(plays, plays.c.game_id == games.c.game_id)
+        .order_by(games.c.starts_at.desc(), games.c.game_id)
+    )
+    return [(row, int(row[-2]), int(row[-1])) for row in rows]
 
 
 async def plays_by(conn: AsyncConnection, member_id: str, limit: int) -> list[dict[str, Any]]:

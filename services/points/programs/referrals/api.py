@@ -46,6 +46,22 @@ class MemberReferrals(Out):
     referred_by: Referral | None
 
 
+class ProgramTerms(ReferralProgram):
+    program: str = Field(description="the loyalty program whose terms these are")
+
+
+class AllTerms(Out):
+    programs: list[ProgramTerms]
+
+
+@router.get("/referrals/programs", response_model=AllTerms, **secured(P.PROGRAM_READ))
+async def list_referral_programs(request: Request) -> dict[str, Any]:
+    """Every loyalty program's referral terms (those that have some)."""
+    async with request.app.state.engine.connect() as conn:
+        found = await referrals.terms_by_program(conn)
+    return {"programs": [{"program": p, **terms.model_dump(mode="json")} for p, terms in found]}
+
+
 @router.put("/referrals/program", response_model=ReferralProgram, **secured(P.PROGRAM_WRITE))
 async def put_referral_program(
     program: ReferralProgram, caller: Caller, request: Request, loyalty: InProgram = MAIN

@@ -12,7 +12,12 @@ from pydantic import Field
 from services.points.domain.loyalty import MAIN
 from services.points.http import InProgram
 from services.points.programs.sunset.domain import ProgramEnd
-from services.points.programs.sunset.store import open_programs, program_end_of, upsert_program_end
+from services.points.programs.sunset.store import (
+    all_program_ends,
+    open_programs,
+    program_end_of,
+    upsert_program_end,
+)
 from services.points.store.ledger import balance_of
 from shared.audit import record
 from shared.boundary import GuardedRoute
@@ -30,6 +35,18 @@ class ProgramView(OpenOut):
 
     program_id: str
     closed_at: datetime | None
+
+
+class ProgramViews(Out):
+    programs: list[ProgramView]
+
+
+@router.get("/programs", response_model=ProgramViews, **secured(P.PROGRAM_READ))
+async def list_program_ends(request: Request) -> dict[str, Any]:
+    """Every time-limited program, the one ending first first, settled ones with when."""
+    async with request.app.state.engine.connect() as conn:
+        rows = await all_program_ends(conn)
+    return {"programs": [_view(row) for row in rows]}
 
 
 @router.put("/programs/{program_id}", response_model=ProgramView, **secured(P.PROGRAM_WRITE))
@@ -56,7 +73,11 @@ async def get_program_end(program_id: str, request: Request) -> dict[str, Any]:
         row = await program_end_of(conn, program_id)
     if row is None:
         raise NotFound(f"no program {program_id!r}", title="Unknown program")
-    return {"program_id": program_id, **row.config, "closed_at": row.closed_at}
+    return _view(row)
+
+
+def _view(row: Any) -> dict[str, Any]:
+    return {"program_id": row.program_id, **row.config, "closed_at": row.closed_at}
 
 
 class PointsValue(Out):

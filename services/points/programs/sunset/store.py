@@ -65,6 +65,13 @@ async def program_ends_at(conn: AsyncConnection, loyalty_program: str = MAIN) ->
     return ends
 
 
+async def all_program_ends(conn: AsyncConnection) -> list[Any]:
+    """Every time-limited program, settled or not, the one ending first first."""
+    return list(
+        await conn.execute(select(program_ends).order_by(program_ends.c.ends_at, program_ends.c.program_id))
+    )
+
+
 async def open_programs(conn: AsyncConnection) -> list[tuple[str, ProgramEnd]]:
     rows = await conn.execute(
         select(program_ends).where(program_ends.c.closed_at.is_(None)).order_by(program_ends.c.program_id)
