@@ -31,7 +31,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -46,7 +46,7 @@ from services.ingest.domain import purchase_event_id
 from shared.contracts.envelope import utcnow
 from shared.kafka_acls import POS
 from shared.topics import Topic, TopicSpec, ensure_topics
-from sim.harness import REPO, Infra, Probe, ServiceProcess, Stack, infra_from_env, produce
+from sim.harness import REPO, Infra, Probe, ServiceProcess, Stack, infra_from_env, ingest_cli, produce
 from sim.pos import PosSimulator
 from sim.services import READS, SERVICES
 
@@ -179,19 +179,29 @@ async def rows_written(stack: Stack) -> dict[str, int]:
 
 
 async def start_services(
-    stack: Stack, instances: int, log_dir: Path, tree: Path = REPO
+    stack: Stack,
+    instances: int,
+    log_dir: Path,
+    tree: Path = REPO,
+    settings: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[ServiceProcess]:
+    """Every service, ``instances`` of each, ready; ``settings``: each one's own ``VAFA_...`` variables
+    (by default the earn rate and the jobs waiting an hour, out of the measurement's way)."""
     quiet = {"VAFA_POINTS_JOBS_INTERVAL_S": "3600", "VAFA_TIERS_JOBS_INTERVAL_S": "3600"}
     env = {"VAFA_POINTS_EARN_RATE": "0.0001", **quiet}
+    own = settings or {}
     processes = [
-        ServiceProcess(f"services.{s}", stack.env(s, **env), log_dir, tree)
+        ServiceProcess(f"services.{s}", stack.env(s, **env | dict(own.get(s, {}))), log_dir, tree)
         for s in SERVICES
         for _ in range(instances)
     ]
-    # Notify asks an ingest for the addresses of what it sends.
+    # Notify asks an ingest for the addresses of what it sends, and ingest asks a notify to send
+    # members their sign-in codes.
     ingest = next(p for p in processes if p.module == "services.ingest")
+    notify = next(p for p in processes if p.module == "services.notify")
     for p in processes:
         p.env["VAFA_NOTIFY_CONTACTS_URL"] = ingest.url
+        p.env["VAFA_INGEST_NOTIFY_URL"] = notify.url
     for p in processes:
         p.start()
     for p in processes:
@@ -385,10 +395,10 @@ async def latency(infra: Infra, rate: float, seconds: float, members: int, log_d
         return {
             "offered_per_second": rate,
             "purchases": len(items),
-            "ingest_forwarded": _percentiles(forwarded),
-            "points_earned": _percentiles(earned),
-            "tier_changed": _percentiles(changed),
-            "notification_logged": _percentiles(logged),
+            "ingest_forwarded": percentiles(forwarded),
+            "points_earned": percentiles(earned),
+            "tier_changed": percentiles(changed),
+            "notification_logged": percentiles(logged),
         }
     finally:
         for p in processes:
@@ -405,15 +415,8 @@ async def http_intake(
     ingest = ServiceProcess("services.ingest", stack.env("ingest"), log_dir).start()
     try:
         await ingest.wait_ready(timeout=120)
-        made = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "services.ingest.cli", "create", "admin"],
-            env={**os.environ, **stack.env("ingest")},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        headers = {"Authorization": f"Bearer {made.stdout.strip()}"}
+        made = await asyncio.to_thread(ingest_cli, stack.env("ingest"), "create", "admin")
+        headers = {"Authorization": f"Bearer {made}"}
         items = list(simulator(count, members, seed=5).mixed(count))
         batches = [items[i : i + 500] for i in range(0, len(items), 500)]
         queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
@@ -437,7 +440,8 @@ async def http_intake(
         ingest.stop()
 
 
-def _percentiles(values: list[float]) -> dict[str, float]:
+def percentiles(values: list[float]) -> dict[str, float]:
+    """Of durations in seconds: how many, and the 50th, 95th and 99th percentile and the maximum in ms."""
     if not values:
         return {"count": 0}
     ordered = sorted(values)

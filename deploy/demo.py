@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
@@ -28,13 +30,43 @@ from deploy.launch import LOGS, REPO, URLS, kafka_env, ports_free, start, wait_r
 from shared.contracts.envelope import utcnow
 from shared.kafka_acls import SERVICES
 from shared.topics import Topic
-from sim.harness import bearer
+from sim.harness import bearer, ingest_cli
 from sim.mail import Mailbox
 from sim.pos import PosSimulator
 
 EARN_RATE = Decimal("0.0001")  # one point per 10,000 rials
 PURCHASES = int(os.environ.get("VAFA_DEMO_PURCHASES", "3000"))
 MEMBERS = int(os.environ.get("VAFA_DEMO_MEMBERS", "800"))
+SMTP_PORT = 2525
+# The environment of a CLI or a job run against a service's store and as its Kafka principal
+# (``services.ingest.cli``, ``services.points.jobs``): `make demo`'s own, or a test slice's (bench/pages.py).
+EnvOf = Callable[[str], dict[str, str]]
+
+
+def service_settings(smtp_port: int = SMTP_PORT) -> dict[str, dict[str, str]]:
+    """What each service runs with here: the earn rate the balances are checked against, the local SMTP
+    server notify sends to, analytics' segments every 2 s."""
+    return {
+        "ingest": {},
+        "points": {"VAFA_POINTS_EARN_RATE": str(EARN_RATE)},
+        "tiers": {},
+        "notify": {"VAFA_NOTIFY_SMTP_PORT": str(smtp_port)},
+        "analytics": {"VAFA_ANALYTICS_SEGMENTS_INTERVAL_S": "2"},
+    }
+
+
+def local_env(service: str) -> dict[str, str]:
+    """`make demo`'s environment of a CLI or job: the real databases, the service's own principal."""
+    return {**kafka_env(service), **service_settings()[service]}
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What the demo sent: the chains' API keys, the purchases, the enrolments."""
+
+    keys: dict[str, str]
+    receipts: list[dict[str, Any]]
+    enrolments: list[dict[str, Any]]
 
 
 async def metric(client: httpx.AsyncClient, url: str, name: str, **labels: str) -> float:
@@ -51,29 +83,19 @@ async def metric(client: httpx.AsyncClient, url: str, name: str, **labels: str) 
 async def main() -> None:
     ports_free(SERVICES)  # the five services; the console is `make up`'s
     LOGS.mkdir(parents=True, exist_ok=True)
-    # Demo topics and databases are the real ones (vafa_ingest, vafa_points); a run id keeps each
-    # run's receipts distinct so a second `make demo` is not one big duplicate.
-    run = utcnow().strftime("%H%M%S")
+    # Demo topics and databases are the real ones (vafa_ingest, vafa_points).
     urls = {name: URLS[name] for name in SERVICES}
     mailbox = Mailbox()
-    smtp = Controller(mailbox, hostname="127.0.0.1", port=2525)
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=SMTP_PORT)
     smtp.start()
-    procs = [
-        start("ingest", {}),
-        start("points", {"VAFA_POINTS_EARN_RATE": str(EARN_RATE)}),
-        start("tiers", {}),
-        start("notify", {"VAFA_NOTIFY_SMTP_PORT": "2525"}),
-        start("analytics", {"VAFA_ANALYTICS_SEGMENTS_INTERVAL_S": "2"}),
-    ]
+    procs = [start(name, service_settings()[name]) for name in SERVICES]
     try:
         # The demo acts as an admin operator, signing with the dev keys its services run with.
         async with httpx.AsyncClient(timeout=30, headers=bearer()) as client:
             for url, proc in zip(urls.values(), procs, strict=True):
                 await wait_ready(client, url, proc)
             print("up: " + ", ".join(f"{name} {url}" for name, url in urls.items()) + f" (logs: {LOGS})")
-            keys, receipts = await run_stream(client, urls["ingest"], urls["points"], urls["tiers"], run)
-            await show_a_referral(client, urls["ingest"], urls["points"], keys, receipts, run)
-            await show_messages_and_kpis(client, urls["notify"], urls["analytics"], mailbox)
+            await load(client, urls, mailbox, local_env)
     finally:
         for proc in procs:
             proc.terminate()
@@ -82,16 +104,35 @@ async def main() -> None:
         smtp.stop()
 
 
+async def load(
+    client: httpx.AsyncClient,
+    urls: Mapping[str, str],
+    mailbox: Mailbox,
+    env_of: EnvOf,
+    purchases: int = PURCHASES,
+    members: int = MEMBERS,
+) -> Loaded:
+    """The demo's data through the running services (``urls``, by name), what it does shown as it goes:
+    the POS stream, a referral, then until notify (sending to ``mailbox``) and analytics caught up."""
+    # A run id keeps each run's receipts distinct so a second `make demo` is not one big duplicate.
+    run = utcnow().strftime("%H%M%S")
+    loaded = await run_stream(client, urls, run, env_of, purchases, members)
+    await show_a_referral(client, urls["ingest"], urls["points"], loaded, run, env_of)
+    await show_messages_and_kpis(client, urls["notify"], urls["analytics"], mailbox)
+    return loaded
+
+
 async def run_stream(
-    client: httpx.AsyncClient, ingest: str, points: str, tiers: str, run: str
-) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    """The POS stream through ingest; returns the chains' API keys and the receipts sent."""
-    sim = PosSimulator(members=MEMBERS, run=run)
-    receipts = list(sim.purchases(PURCHASES))
+    client: httpx.AsyncClient, urls: Mapping[str, str], run: str, env_of: EnvOf, purchases: int, members: int
+) -> Loaded:
+    """The POS stream through ingest; returns the chains' API keys, the receipts and enrolments sent."""
+    ingest, points, tiers = urls["ingest"], urls["points"], urls["tiers"]
+    sim = PosSimulator(members=members, run=run)
+    receipts = list(sim.purchases(purchases))
     rng = random.Random(11)
     retries = rng.sample(receipts, k=len(receipts) // 50)  # a POS that did not hear the answer
     bad = [{**receipts[1], "total_amount": "12.5"}, {**receipts[0], "currency": "rial"}]
-    keys = {chain: api_key("chain", "--chain", chain) for chain in sim.chains}
+    keys = {chain: ingest_cli(env_of("ingest"), "create", "chain", "--chain", chain) for chain in sim.chains}
     # Purchases only: points also counts enrolments (referrals) and tier changes.
     purchases_topic = {"topic": str(Topic.PURCHASES), "outcome": "applied"}
     before = await metric(client, points, "vafa_events_total", **purchases_topic)
@@ -105,7 +146,7 @@ async def run_stream(
     sent_s = time.perf_counter() - started
     print(
         f"\nPOS stream: {len(receipts)} purchases from {len(sim.chains)} chains, "
-        f"{sum(sim.chains.values())} stores, {MEMBERS} members; {len(retries)} POS retries; "
+        f"{sum(sim.chains.values())} stores, {members} members; {len(retries)} POS retries; "
         f"{len(bad)} bad receipts; {len(enrolments)} members enrolled first"
     )
     print(f"ingest answered (after Kafka's ack) in {sent_s:.1f}s: {dict(outcomes)}")
@@ -145,22 +186,18 @@ async def run_stream(
     print(f"\nwhy {ledger['member_id']} has points (latest ledger entry): {ledger['entries'][0]}")
     if not ok:
         raise SystemExit("balances do not match the stream")
-    return keys, receipts
+    return Loaded(keys, receipts, enrolments)
 
 
 async def show_a_referral(
-    client: httpx.AsyncClient,
-    ingest: str,
-    points: str,
-    keys: dict[str, str],
-    receipts: list[dict[str, Any]],
-    run: str,
+    client: httpx.AsyncClient, ingest: str, points: str, loaded: Loaded, run: str, env_of: EnvOf
 ) -> None:
     """The best customer refers a friend; the friend enrols with the code and buys; the points jobs
     reward both (the return window is 0 days here, so the purchase clears at once)."""
     terms = {"referrer_points": 500, "friend_points": 200, "minimum_purchase": {"IRR": "500000"},
              "return_window_days": 0}  # fmt: skip
     await client.put(f"{points}/v1/referrals/program", json=terms)
+    keys, receipts = loaded.keys, loaded.receipts
     referrer = top_members(receipts)[0]
     code = (await client.post(f"{points}/v1/members/{referrer}/referral-code")).json()["code"]
     friend, chain = f"0999{run}0", receipts[0]["chain_id"]
@@ -176,7 +213,7 @@ async def show_a_referral(
         await asyncio.sleep(0.1)
     jobs = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "services.points.jobs"], cwd=REPO,
-        env={**os.environ, **kafka_env("points"), "VAFA_POINTS_EARN_RATE": str(EARN_RATE)},
+        env={**os.environ, **env_of("points")},
         capture_output=True, text=True,
     )  # fmt: skip
     if jobs.returncode:
@@ -274,17 +311,6 @@ async def tier_bonus(client: httpx.AsyncClient, points: str, member: str) -> int
                 bonus += entry["points"]
         if not (before := page["next_before"]):
             return bonus
-
-
-def api_key(*args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "services.ingest.cli", "create", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
 
 
 def top_members(receipts: list[dict[str, Any]]) -> list[str]:

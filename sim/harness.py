@@ -370,6 +370,36 @@ class ServiceProcess:
             return "(no log)"
 
 
+def front_end_process(
+    name: str, backends: Mapping[str, ServiceProcess], log_dir: Path, **settings: str
+) -> ServiceProcess:
+    """A web front end (``console``, ``portal``), not started, calling ``backends`` (the others at a port
+    nobody answers: their blocks say so), with ``settings`` (``VAFA_...`` variables) of its own. It uses
+    no Kafka, so it gets no Kafka credentials (the environment's admin ones are blanked)."""
+    prefix = f"VAFA_{name.upper()}"
+    env = {f"{prefix}_{service.upper()}_URL": process.url for service, process in backends.items()}
+    absent = {f"{prefix}_{service.upper()}_URL": f"http://127.0.0.1:{free_port()}"
+              for service in kafka_acls.SERVICES if service not in backends}  # fmt: skip
+    blank = {"VAFA_KAFKA_SASL_USERNAME": "", "VAFA_KAFKA_SASL_PASSWORD": ""}
+    return ServiceProcess(
+        f"services.{name}", {"VAFA_ENV": "dev", **blank, **absent, **env, **settings}, log_dir
+    )
+
+
+def ingest_cli(env: Mapping[str, str], *args: str) -> str:
+    """``python -m services.ingest.cli ARGS`` as an operator runs it, against the store ``env`` names
+    (``VAFA_PG_*``): the last line it printed (a new API key, an operator's one-time password)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "services.ingest.cli", *args],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
 async def eventually(
     check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.25, what: str = ""
 ) -> Any:

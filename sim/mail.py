@@ -7,6 +7,9 @@ import email.policy
 from email.message import EmailMessage
 from typing import Any
 
+# How notify's member.sign_in_code message begins, in English and in Persian; the code ends it.
+SIGN_IN_CODE_SUBJECTS = ("Your Vafa sign-in code", "کد ورود شما به وفا")
+
 
 class Mailbox:
     """The handler for aiosmtpd's ``Controller``: what the local SMTP server received."""
@@ -19,3 +22,13 @@ class Mailbox:
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
         return "250 OK"
+
+    def sign_in_code(self, address: str, after: int = 0) -> str | None:
+        """The newest sign-in code notify sent to ``address`` (in either language) among the messages
+        received after the first ``after``; None while there is none."""
+        codes = [
+            m["Subject"].rsplit(" ", 1)[-1]
+            for m in self.messages[after:]
+            if m["To"] == address and m["Subject"].startswith(SIGN_IN_CODE_SUBJECTS)
+        ]
+        return codes[-1] if codes else None

@@ -18,7 +18,18 @@ from aiokafka.structs import ConsumerRecord
 
 from shared.contracts import PURCHASE_RECORDED, RETURN_RECORDED, Envelope, PurchaseRecorded, ReturnRecorded
 from shared.identity import member, operator
-from sim.harness import ADMIN, REPO, Infra, ServiceProcess, Stack, bearer, eventually, free_port
+from sim.harness import (
+    ADMIN,
+    REPO,
+    Infra,
+    ServiceProcess,
+    Stack,
+    bearer,
+    eventually,
+    free_port,
+    front_end_process,
+    ingest_cli,
+)
 
 
 def docker_answers() -> bool:
@@ -115,17 +126,8 @@ async def front_end(
     backends: dict[str, ServiceProcess],
     **settings: str,
 ) -> ServiceProcess:
-    """A web front end (``console``, ``portal``) calling ``backends`` (the others are absent: their
-    blocks say so), with ``settings`` (``VAFA_...`` variables) of its own. It uses no Kafka, so it gets
-    no Kafka credentials (the environment's admin ones are blanked)."""
-    prefix = f"VAFA_{name.upper()}"
-    env = {f"{prefix}_{service.upper()}_URL": process.url for service, process in backends.items()}
-    absent = {f"{prefix}_{service.upper()}_URL": f"http://127.0.0.1:{free_port()}" for service in
-              ("ingest", "points", "tiers", "notify", "analytics") if service not in backends}  # fmt: skip
-    blank = {"VAFA_KAFKA_SASL_USERNAME": "", "VAFA_KAFKA_SASL_PASSWORD": ""}
-    process = ServiceProcess(
-        f"services.{name}", {"VAFA_ENV": "dev", **blank, **absent, **env, **settings}, log_dir
-    )
+    """A web front end (``console``, ``portal``) calling ``backends``, running until the test ends."""
+    process = front_end_process(name, backends, log_dir, **settings)
     services.append(process)
     await process.start().wait_ready()
     return process
@@ -147,28 +149,12 @@ async def portal(
 
 def new_operator(stack: Stack, name: str, role: str) -> str:
     """An operator added with the CLI an admin uses; returns their one-time password."""
-    out = subprocess.run(
-        [sys.executable, "-m", "services.ingest.cli", "operator", "add", name, "--role", role],
-        cwd=REPO,
-        env={**os.environ, **stack.env("ingest")},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
+    return ingest_cli(stack.env("ingest"), "operator", "add", name, "--role", role)
 
 
 def api_key(stack: Stack, kind: str, *scope: str) -> str:
     """A fresh ingest API key, made with the same CLI an operator uses."""
-    out = subprocess.run(
-        [sys.executable, "-m", "services.ingest.cli", "create", kind, *scope],
-        cwd=REPO,
-        env={**os.environ, **stack.env("ingest")},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip().splitlines()[-1]
+    return ingest_cli(stack.env("ingest"), "create", kind, *scope)
 
 
 def revoke_key(stack: Stack, token: str) -> None:

@@ -14,6 +14,7 @@ import httpx
 
 from shared.identity import Permission
 from shared.web.session import SignedOut, WebSettings
+from shared.web.timing import timed
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ class Backends:
     ) -> Block:
         url = self.settings.url_of(service) + path
         try:
-            answer = await self.client.request(method, url, **options)
+            with timed(service, f"{method} {path}"):
+                answer = await self.client.request(method, url, **options)
         except httpx.HTTPError as error:
             return Block(missing=("service_down", {"service": service, "why": type(error).__name__}))
         status = answer.status_code

@@ -25,6 +25,7 @@ from shared.problems import ProblemError
 from shared.service import create_app
 from shared.web import words
 from shared.web.session import CSRF_FIELD, BadForm, SessionCookie, SignedOut, settings_of
+from shared.web.timing import ServerTiming
 
 log = logging.getLogger(__name__)
 # A year: the language is a preference, not a secret.
@@ -176,10 +177,12 @@ def front_end(
 ) -> FastAPI:
     """A web front end: its pages, its static files, the security headers and its error pages. No topic,
     no store: it calls the services' APIs with the signed-in person's token (so it has no Kafka
-    principal). ``json_under``: the path prefix of its JSON API (the portal's), answered with problems."""
+    principal). Each answer says where its time went (``Server-Timing``, shared/web/timing.py).
+    ``json_under``: the path prefix of its JSON API (the portal's), answered with problems."""
     app = create_app(settings, title=title, api=api, kafka=False)
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ServerTiming)  # outermost: its ``app`` figure covers the others
     install_error_pages(app, cookie, error_page, json_under)
     return app
 

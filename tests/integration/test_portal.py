@@ -51,20 +51,11 @@ async def _signed_in(browser: Browser, site: str, inbox: Mailbox, email: str, ty
     await page.fill("#address", email)
     await page.keyboard.press("Enter")  # the keyboard alone signs in
     await expect(page.locator("#code-sent")).to_contain_text(email)
-    codes = await eventually(
-        lambda: [m for m in inbox.messages[before:] if m["To"] == email and _is_code(m["Subject"])],
-        what=f"code to {email}",
-    )
-    code = codes[-1]["Subject"].rsplit(" ", 1)[-1]
+    code = await eventually(lambda: inbox.sign_in_code(email, before), what=f"code to {email}")
     await page.fill("#code", typed_code(code))
     await page.keyboard.press("Enter")
     await expect(page).to_have_url(f"{site}/")
     return page
-
-
-def _is_code(subject: str) -> bool:
-    """A sign-in code's message (notify's member.sign_in_code, in either language)."""
-    return subject.startswith(("Your Vafa sign-in code", "کد ورود شما به وفا"))
 
 
 async def _serious(page: Page) -> list[str]:

@@ -210,6 +210,19 @@ def test_every_service_away_is_said_on_the_operations_page(site: TestClient) -> 
     assert "Re-drive" not in page.text
 
 
+def test_a_page_says_where_its_time_went_each_service_call_named_without_its_query(
+    site: TestClient,
+) -> None:
+    _as(site, "admin")
+    timing = site.get("/members?by=phone&q=09121234567").headers["server-timing"]
+    app, lookup = timing.split(", ")
+    assert re.fullmatch(r"app;dur=\d+\.\d", app)
+    # The lookup was tried (ingest is away): its time is named, the phone number it asked for is not.
+    assert re.fullmatch(r'ingest;desc="GET /v1/members/lookup";dur=\d+\.\d', lookup)
+    # A page that calls nothing says only its own time.
+    assert re.fullmatch(r"app;dur=\d+\.\d", site.get("/imports").headers["server-timing"])
+
+
 def test_make_up_starts_the_console_on_8000_without_kafka_credentials_pointed_at_the_services(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
