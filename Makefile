@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 VAFACTL := deploy/local/vafactl
 STAMP := $(VENV)/.installed
 
-.PHONY: venv infra-up infra-down infra-status test test-unit lint demo up down report monitoring chaos asyncapi api-key rules bench clean
+.PHONY: venv infra-up infra-down infra-status test test-unit lint demo up down report monitoring chaos asyncapi api-key rules bench bench-pages clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -79,3 +79,7 @@ rules: venv infra-up
 # The pipeline against the machine's ceiling; figures in bench/results/<time>.json and .png.
 bench: venv infra-up
 	eval "$$($(VAFACTL) env)" && $(PY) -m bench.run $(or $(ARGS),--scaling --profile)
+
+# Every console and portal page against the demo's data; figures in bench/results/pages-<time>.json.
+bench-pages: venv infra-up
+	eval "$$($(VAFACTL) env)" && $(PY) -m bench.pages $(ARGS)

@@ -1,5 +1,6 @@
-"""`make bench` cannot rot: CI runs it at a size of seconds, profiler included, and checks it wrote its
-figures (which it does not judge: speed is for the benchmark, never a timed test)."""
+"""`make bench` and `make bench-pages` cannot rot: CI runs each at a size of seconds (the pipeline's with
+its profiler) and checks it wrote its figures, which it does not judge: speed is for the benchmarks,
+never a timed test."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from services.console.main import create as console_app
+from services.portal.main import create as portal_app
 from sim.harness import REPO, Infra
 
 
@@ -29,3 +32,33 @@ def test_a_tiny_bench_run_writes_its_figures_and_flame_graphs(infra: Infra, tmp_
     assert result["pipeline"]["per_second"] > 0 and result["ceiling"]["per_second"] > 0
     assert figures.with_suffix(".png").exists()
     assert list(tmp_path.glob("*-profile/*.svg")), "a flame graph per service"
+
+
+def test_a_tiny_page_bench_times_every_page_of_both_front_ends_on_the_demos_data(
+    infra: Infra, tmp_path: Path
+) -> None:
+    env = os.environ | infra.principal_env() | {"VAFA_PG_HOST": infra.pg_host}
+    args = ["--purchases", "60", "--members", "30", "--requests", "1", "--results", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.pages", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (figures,) = tmp_path.glob("pages-*.json")
+    pages = json.loads(figures.read_text())["pages"]
+    every_page = {
+        f"{name} GET {path}"
+        for name, app in (("console", console_app()), ("portal", portal_app()))
+        for path, operations in app.openapi()["paths"].items()
+        if "get" in operations and operations["get"]["x-vafa-permission"] != "public"
+    }
+    extra = {"console GET /members?by=email (search)", "console POST /program (preview)"}
+    assert set(pages) == every_page | extra
+    # Each page answered the signed-in person as it does a browser: the page, or the way to it.
+    assert {name: f["statuses"] for name, f in pages.items() if set(f["statuses"]) - {"200", "303"}} == {}
+    member_page = pages["console GET /members/{member_id}"]
+    assert member_page["count"] == 1 and member_page["calls"], "its calls to the services, timed"
