@@ -52,10 +52,12 @@ async def dead_letters(settings: ServiceSettings, from_offset: int = 0) -> list[
             partitions = [
                 TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
             ]
+        # The ends first: once partitions are assigned, the consumer's fetch (a long poll of up to 500 ms)
+        # is ahead of this request on the broker's connection, and an empty topic waited a second for it.
+        end = await consumer.end_offsets(partitions)
         consumer.assign(partitions)
         for tp in partitions:
             consumer.seek(tp, from_offset)
-        end = await consumer.end_offsets(partitions)
         found = []
         while any([await consumer.position(tp) < end[tp] for tp in partitions]):
             for records in (await consumer.getmany(timeout_ms=1000)).values():
