@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 VAFACTL := deploy/local/vafactl
 STAMP := $(VENV)/.installed
 
-.PHONY: venv infra-up infra-down infra-status test test-unit lint demo up down report monitoring chaos asyncapi api-key rules bench clean
+.PHONY: venv infra-up infra-down infra-status test test-unit lint demo up down report monitoring chaos asyncapi api-key rules bench bench-handlers clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -79,3 +79,7 @@ rules: venv infra-up
 # The pipeline against the machine's ceiling; figures in bench/results/<time>.json and .png.
 bench: venv infra-up
 	eval "$$($(VAFACTL) env)" && $(PY) -m bench.run $(or $(ARGS),--scaling --profile)
+
+# Each consumer's core over the same purchases in-process, no Kafka: CPU per event at batch sizes.
+bench-handlers: venv infra-up
+	eval "$$($(VAFACTL) env)" && $(PY) -m bench.handlers $(ARGS)
