@@ -63,6 +63,7 @@ _RULE_WORDS = {
     "timezone_aware": "err_datetime",
     "date_from_datetime_parsing": "err_date",
     "date_parsing": "err_date",
+    "date_format": "err_date",
     "unsupported_currency": "err_currency",
     "window_empty": "err_window",
     "weekday_range": "err_weekdays",
