@@ -57,6 +57,7 @@ _RULE_WORDS = {
     "decimal_max_places": "err_places",
     "missing": "err_required",
     "too_short": "err_required",
+    "string_too_short": "err_required",
     "datetime_from_date_parsing": "err_datetime",
     "datetime_parsing": "err_datetime",
     "datetime_type": "err_datetime",

@@ -335,7 +335,10 @@ WORDS: Mapping[str, tuple[str, str]] = {
     "err_other": ("{message}", "{message}"),
     "err_too_long": ("At most {limit} characters.", "حداکثر {limit} نویسه."),
     "err_printable": ("Printable characters only.", "فقط نویسه‌های چاپی."),
-    "err_phone": ("A phone number as +989121234567.", "شمارهٔ تلفن به شکل ‎+989121234567‎."),
+    "err_phone": (
+        "A phone number with + and the country code, e.g. +989121234567.",
+        "شمارهٔ تلفن با + و کد کشور، مانند ‎+989121234567‎.",
+    ),
     "err_email": ("An email address.", "یک نشانی ایمیل."),
     "err_card_no": ("4 to 32 letters, digits and dashes.", "۴ تا ۳۲ حرف لاتین، رقم و خط تیره."),
     "err_duplicate_member": (
@@ -361,16 +364,17 @@ WORDS: Mapping[str, tuple[str, str]] = {
         "opening balance); others are ignored. Values separated by commas, semicolons or tabs; at most "
         "{limit} rows.",
         "فایل CSV با رمزگذاری UTF-8 که ردیف نخستش ستون‌ها را نام می‌برد: member_id و chain_id، و هر یک از "
-        "phone (‎+989121234567‎)، email، card_no، locale (fa یا en)، birth_date (YYYY-MM-DD) و points "
+        "phone (مانند ‎+989121234567‎)، email، card_no، locale (fa یا en)، birth_date (YYYY-MM-DD) و points "
         "(موجودی آغازین)؛ ستون‌های دیگر نادیده گرفته می‌شوند. مقدارها جدا با ویرگول، نقطه‌ویرگول یا Tab؛ "
         "حداکثر {limit} ردیف.",
     ),
     "import_once": (
         "A member is enrolled once and their opening balance credited once: the same file uploaded again, "
-        "or a corrected copy, enrols and credits nobody twice. Contact data stays in ingest. "
-        "credits nobody twice. The points expire by the program's policy, counted from the import.",
-        "موجودی آغازین هر عضو یک بار افزوده می‌شود: بارگذاری دوبارهٔ همین فایل یا نسخهٔ اصلاح‌شدهٔ آن به "
-        "کسی دو بار امتیاز نمی‌دهد. امتیازها طبق سیاست برنامه، از روز ورود، منقضی می‌شوند.",
+        "or a corrected copy, enrols and credits nobody twice. The points expire by the program's policy, "
+        "counted from the import.",
+        "هر عضو یک بار ثبت‌نام می‌شود و موجودی آغازینش یک بار افزوده می‌شود: بارگذاری دوبارهٔ همین فایل یا "
+        "نسخهٔ اصلاح‌شدهٔ آن کسی را دو بار ثبت‌نام نمی‌کند و به کسی دو بار امتیاز نمی‌دهد. امتیازها طبق "
+        "سیاست برنامه، از روز ورود، منقضی می‌شوند.",
     ),
     "import_file": ("CSV file", "فایل CSV"),
     "check_button": ("Check (dry run)", "بررسی (بدون تغییر)"),

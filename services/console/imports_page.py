@@ -53,8 +53,9 @@ async def import_file(request: Request) -> Response:
         if not enrolled.ok:
             return _page(request, current, status=422, refused=enrolled.detail or enrolled.missing)
         refused = {e["row"] for e in enrolled.data["errors"]}
-        # A dry run judges every balance; the import credits only the members now enrolled.
-        balances = [b for b in upload.balances if dry_run or b["row"] not in refused]
+        # Only an enrolled member's balance is credited; the dry run judges the same rows, so what it
+        # says the import would credit is what the import credits.
+        balances = [b for b in upload.balances if b["row"] not in refused]
         credited = _NO_BALANCES | {"dry_run": dry_run}
         if balances:
             done = await call.post(
@@ -90,11 +91,9 @@ _FIELD_WORDS = {
 
 
 def _bad_rows(errors: list[dict[str, Any]]) -> list[tuple[int, str, tuple[str, dict[str, object]]]]:
-    """Each refused row: its line, its column, and why (a word key and its values), in line order; a
-    reason both services give (an empty member id) is listed once."""
-    said: dict[tuple[int, str, str], dict[str, object]] = {}
+    """Each refused row: its line, its column, and why (a word key and its values), in line order."""
+    said = []
     for e in sorted(errors, key=lambda e: int(e["row"])):
         key = _FIELD_WORDS.get((e["field"], e["rule"]))
-        key, values = (key, {}) if key else words_of(e["rule"], e["message"])
-        said.setdefault((e["row"], e["field"], key), values)
-    return [(row, field, (key, values)) for (row, field, key), values in said.items()]
+        said.append((e["row"], e["field"], (key, {}) if key else words_of(e["rule"], e["message"])))
+    return said
