@@ -1,6 +1,7 @@
 """The member and opening-balance import's parts, pure: the console reading the CSV a chain uploads,
-ingest judging its members as it judges a POS's enrolments, and points judging its balances (each bad row named by its line, its column and why; a member credited once
-per program, whatever file brings them again); and the import page in-process, in both languages."""
+ingest judging its members as it judges a POS's enrolments, and points judging its balances (each bad
+row named by its line, its column and why; a member enrolled once, credited once per program, whatever
+file brings them again); and the import page in-process, in both languages."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.console.forms import words_of
-from services.ingest import member_import
 from services.console.i18n import Words
 from services.console.imports import MAX_ROWS, BadFile, read_csv
 from services.console.main import create
 from services.console.session import COOKIE, csrf_token
 from services.console.settings import ConsoleSettings
+from services.ingest import member_import
 from services.points.domain.opening import judge
 from shared.identity import operator
 from sim.harness import DEV_KEYS, free_port
