@@ -17,20 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.ingest.domain import MemberEnrolledIn, parse_item
 from services.ingest.intake import Intake
 from services.ingest.store.repository import member_chains
+from shared.errors import RowError
 from shared.identity import Principal
 
 KIND = "member_enrolled"
 MAX_ROWS = 5_000  # as points' opening-balance import: one file feeds both
 # The columns a row may give besides member_id and chain_id (an empty one is not given).
 FIELDS = ("email", "phone", "card_no", "locale", "birth_date")
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int
-    field: str
-    rule: str
-    message: str
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from shared.audit import record
 from shared.boundary import GuardedRoute
 from shared.contracts.envelope import utcnow
 from shared.identity import Caller, Permission, secured
-from shared.wire import Out
+from shared.wire import Out, RowRefused
 
 member_import_api = APIRouter(prefix="/v1", tags=["members"], route_class=GuardedRoute)
 _CELL = 1000  # longer than any valid value: such a row is judged (and refused), the file is not
@@ -42,13 +42,6 @@ class MembersImportIn(BaseModel):
     )
     dry_run: bool = True
     rows: list[MemberRow] = Field(min_length=1, max_length=MAX_ROWS)
-
-
-class RowRefused(Out):
-    row: int
-    field: str
-    rule: str
-    message: str
 
 
 class MembersImported(Out):
