@@ -7,7 +7,7 @@ uploaded again enrols nobody. A dry run judges every row and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,29 +46,29 @@ def enrolment(
     return item
 
 
-def judge(
-    rows: Sequence[Mapping[str, Any]], enrolled: Mapping[str, str], now: datetime, max_skew: timedelta
-) -> Judged:
-    """Each row against the file and ``enrolled`` (member -> the chain that enrolled them). A member on
-    two rows: the later row is refused. Pure."""
+Enrolment = tuple[int, MemberEnrolledIn | list[RowError]]  # a row's line, and what ``enrolment`` made of it
+
+
+def judge(rows: Sequence[Enrolment], enrolled: Collection[str]) -> Judged:
+    """Each row's enrolment against the file and the members ``enrolled`` before. A member on two rows:
+    the later row is refused. Pure."""
     to_enrol: list[tuple[int, MemberEnrolledIn]] = []
     before: list[str] = []
     errors: list[RowError] = []
     first_row: dict[str, int] = {}
-    for row in rows:
-        item = enrolment(row, now, max_skew)
+    for row, item in rows:
         if isinstance(item, list):
             errors += item
             continue
         if item.member_id in first_row:
             said = f"member {item.member_id} is on row {first_row[item.member_id]} too"
-            errors.append(RowError(row["row"], "member_id", "duplicate_member", said))
+            errors.append(RowError(row, "member_id", "duplicate_member", said))
             continue
-        first_row[item.member_id] = row["row"]
+        first_row[item.member_id] = row
         if item.member_id in enrolled:
             before.append(item.member_id)
         else:
-            to_enrol.append((row["row"], item))
+            to_enrol.append((row, item))
     return Judged(to_enrol, before, errors)
 
 
@@ -82,9 +82,10 @@ async def import_members(
     now: datetime,
 ) -> dict[str, Any]:
     """Judges the rows, and enrols the good ones unless ``dry_run``; the answer the console shows."""
-    # Only the ids a member may hold are looked up (one with a NUL byte is no text PostgreSQL takes).
-    ids = [r["member_id"] for r in rows if "\x00" not in r["member_id"]]
-    judged = judge(rows, await member_chains(conn, ids), now, intake.max_skew)
+    made = [(r["row"], enrolment(r, now, intake.max_skew)) for r in rows]
+    # Only valid members are looked up (a NUL byte or a lone surrogate is no text PostgreSQL takes).
+    ids = [item.member_id for _, item in made if not isinstance(item, list)]
+    judged = judge(made, await member_chains(conn, ids))
     errors, enrolled = list(judged.errors), 0
     if not dry_run and judged.to_enrol:
         results = await intake.submit(

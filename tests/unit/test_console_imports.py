@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -87,7 +88,7 @@ def test_points_names_every_bad_row_and_credits_each_member_once() -> None:
 
 def test_ingest_judges_each_member_as_a_pos_enrolment_and_enrols_a_member_once() -> None:
     now = datetime(2026, 3, 1, tzinfo=UTC)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "row": 2,
             "member_id": "m-1",
@@ -103,7 +104,8 @@ def test_ingest_judges_each_member_as_a_pos_enrolment_and_enrols_a_member_once()
         {"row": 8, "member_id": "", "chain_id": "c-1"},
         {"row": 9, "member_id": "m-6", "chain_id": "c-1", "birth_date": "2027-01-01"},  # not born yet
     ]
-    judged = member_import.judge(rows, {"m-5": "c-1"}, now, timedelta(minutes=5))
+    made = [(r["row"], member_import.enrolment(r, now, timedelta(minutes=5))) for r in rows]
+    judged = member_import.judge(made, {"m-5"})
     assert [(row, item.member_id, item.phone, str(item.birth_date)) for row, item in judged.to_enrol] == [
         (2, "m-1", "+989121234567", "1990-05-17")
     ]
