@@ -337,7 +337,7 @@ WORDS: Mapping[str, tuple[str, str]] = {
     "err_printable": ("Printable characters only.", "فقط نویسه‌های چاپی."),
     "err_phone": (
         "A phone number with + and the country code, e.g. +989121234567.",
-        "شمارهٔ تلفن با + و کد کشور، مانند ‎+989121234567‎.",
+        "شمارهٔ تلفن بین‌المللی: با + و کد کشور.",
     ),
     "err_email": ("An email address.", "یک نشانی ایمیل."),
     "err_card_no": ("4 to 32 letters, digits and dashes.", "۴ تا ۳۲ حرف لاتین، رقم و خط تیره."),
@@ -364,7 +364,7 @@ WORDS: Mapping[str, tuple[str, str]] = {
         "opening balance); others are ignored. Values separated by commas, semicolons or tabs; at most "
         "{limit} rows.",
         "فایل CSV با رمزگذاری UTF-8 که ردیف نخستش ستون‌ها را نام می‌برد: member_id و chain_id، و هر یک از "
-        "phone (مانند ‎+989121234567‎)، email، card_no، locale (fa یا en)، birth_date (YYYY-MM-DD) و points "
+        "phone (بین‌المللی: با + و کد کشور)، email، card_no، locale (fa یا en)، birth_date (YYYY-MM-DD) و points "
         "(موجودی آغازین)؛ ستون‌های دیگر نادیده گرفته می‌شوند. مقدارها جدا با ویرگول، نقطه‌ویرگول یا Tab؛ "
         "حداکثر {limit} ردیف.",
     ),
