@@ -365,8 +365,8 @@ WORDS: Mapping[str, tuple[str, str]] = {
         "{limit} rows.",
         "فایل CSV با رمزگذاری UTF-8 که ردیف نخستش ستون‌ها را نام می‌برد: member_id و chain_id، و هر یک از "
         "phone (بین‌المللی: با + و کد کشور)، email، card_no، locale (fa یا en)، birth_date (YYYY-MM-DD) "
-        "و points (موجودی آغازین)؛ ستون‌های دیگر نادیده گرفته می‌شوند. مقدارها جدا با ویرگول، نقطه‌ویرگول یا Tab؛ "
-        "حداکثر {limit} ردیف.",
+        "و points (موجودی آغازین)؛ ستون‌های دیگر نادیده گرفته می‌شوند. مقدارها جدا با ویرگول، نقطه‌ویرگول "
+        "یا Tab؛ حداکثر {limit} ردیف.",
     ),
     "import_once": (
         "A member is enrolled once and their opening balance credited once: the same file uploaded again, "
