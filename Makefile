@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 VAFACTL := deploy/local/vafactl
 STAMP := $(VENV)/.installed
 
-.PHONY: venv infra-up infra-down infra-status test test-unit lint demo up down report monitoring chaos asyncapi api-key rules bench bench-pages clean
+.PHONY: venv infra-up infra-down infra-status test test-unit lint demo up down report monitoring chaos asyncapi api-key rules bench bench-handlers bench-pages clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -83,3 +83,7 @@ bench: venv infra-up
 # Every console and portal page against the demo's data; figures in bench/results/pages-<time>.json.
 bench-pages: venv infra-up
 	eval "$$($(VAFACTL) env)" && $(PY) -m bench.pages $(ARGS)
+
+# Each consumer's core over the same purchases in-process, no Kafka: CPU per event at batch sizes.
+bench-handlers: venv infra-up
+	eval "$$($(VAFACTL) env)" && $(PY) -m bench.handlers $(ARGS)

@@ -24,6 +24,17 @@ class FieldError:
     message: str
 
 
+@dataclass(frozen=True)
+class RowError:
+    """One row of an uploaded file (its line, the header being 1), the field and the rule it broke: what
+    an import answers for each bad row instead of refusing the whole file."""
+
+    row: int
+    field: str
+    rule: str
+    message: str
+
+
 class DomainError(Exception):
     """The base of every error a use case raises on purpose; ``title`` defaults per class."""
 

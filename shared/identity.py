@@ -47,6 +47,7 @@ class Permission(StrEnum):
     CODES_SEND = "codes:send"  # send a member their sign-in code (ingest asking notify)
     CONTACT_READ = "contact:read"  # a member's email and phone, held by ingest alone
     MEMBER_ERASE = "member:erase"  # forget a member (their contact data, everywhere)
+    MEMBERS_IMPORT = "members:import"  # enrol a chain's members from another program's file (ingest)
     ACCESS_ADMIN = "access:admin"  # operators, integration keys
     AUDIT_READ = "audit:read"
     OPS_READ = "ops:read"  # /metrics and the API documents, where they are not left open; ops status
@@ -64,6 +65,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             P.MEMBER_READ,
             P.MEMBER_ACT,
             P.POINTS_ADJUST,
+            P.MEMBERS_IMPORT,  # support runs the opening-balance import: it enrols the same file's members
             P.PROGRAM_READ,
             P.OPS_READ,
             P.CONTACT_READ,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -117,6 +118,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._gauged_at = float("-inf")
 
     def wake(self) -> None:
         """Called after a transaction that wrote to the outbox: publish now rather than at next poll."""
@@ -225,13 +227,16 @@ class OutboxRelay:
                 if refused:
                     await self._park(conn, [row for row in rows if row.id in refused], refused)
                 await conn.execute(_DELETE, {"ids": [row.id for row in rows]})
-            backlog = await conn.scalar(select(func.count()).select_from(OUTBOX)) or 0
-            oldest = await oldest_waiting(conn)
+            # The gauges, at most once a second: not two more statements after every batch.
+            if (now := time.monotonic()) >= self._gauged_at + 1.0:
+                self._gauged_at = now
+                self._metrics.outbox_backlog.set(
+                    await conn.scalar(select(func.count()).select_from(OUTBOX)) or 0
+                )
+                self._metrics.outbox_oldest.set(await oldest_waiting(conn))
         for row in rows:
             if row.id not in refused:
                 self._metrics.outbox_published.labels(row.topic).inc()
-        self._metrics.outbox_backlog.set(backlog)
-        self._metrics.outbox_oldest.set(oldest)
         return len(rows)
 
     async def _park(self, conn: AsyncConnection, rows: Sequence[Any], reasons: Mapping[int, str]) -> None:

@@ -10,7 +10,7 @@ a key that was absent stays absent instead of becoming ``null``.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Out(BaseModel):
@@ -25,3 +25,12 @@ class OpenOut(BaseModel):
     AsyncAPI document's), passed through as stored."""
 
     model_config = ConfigDict(extra="allow")
+
+
+class RowRefused(Out):
+    """A bad row of an uploaded file, as an import answers it (``shared.errors.RowError``)."""
+
+    row: int = Field(description="the row's number in the file (the header is row 1)")
+    field: str
+    rule: str
+    message: str

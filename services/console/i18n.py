@@ -335,6 +335,12 @@ WORDS: Mapping[str, tuple[str, str]] = {
     "err_other": ("{message}", "{message}"),
     "err_too_long": ("At most {limit} characters.", "حداکثر {limit} نویسه."),
     "err_printable": ("Printable characters only.", "فقط نویسه‌های چاپی."),
+    "err_phone": (
+        "A phone number with + and the country code, e.g. +989121234567.",
+        "شمارهٔ تلفن بین‌المللی: با + و کد کشور.",
+    ),
+    "err_email": ("An email address.", "یک نشانی ایمیل."),
+    "err_card_no": ("4 to 32 letters, digits and dashes.", "۴ تا ۳۲ حرف لاتین، رقم و خط تیره."),
     "err_duplicate_member": (
         "The same member is on row {limit} too.",
         "همین عضو در ردیف {limit} هم آمده است.",
@@ -345,7 +351,7 @@ WORDS: Mapping[str, tuple[str, str]] = {
     ),
     # The import page (imports_page.py).
     "imports": ("Import", "ورود اطلاعات"),
-    "import_title": ("Import opening balances", "ورود موجودی‌های آغازین"),
+    "import_title": ("Import members and opening balances", "ورود اعضا و موجودی‌های آغازین"),
     "import_lead": (
         "For a chain moving from another program: its members and the points they had there. Check the "
         "file first: the dry run lists every bad row and changes nothing.",
@@ -353,38 +359,49 @@ WORDS: Mapping[str, tuple[str, str]] = {
         "کنید: بررسی همهٔ ردیف‌های نادرست را فهرست می‌کند و چیزی را تغییر نمی‌دهد.",
     ),
     "import_format": (
-        "A CSV file in UTF-8 whose first row names the columns member_id and points (others are "
-        "ignored), values separated by commas, semicolons or tabs; at most {limit} rows.",
-        "فایل CSV با رمزگذاری UTF-8 که ردیف نخستش ستون‌های member_id و points را نام می‌برد (ستون‌های "
-        "دیگر نادیده گرفته می‌شوند)، مقدارها جدا با ویرگول، نقطه‌ویرگول یا Tab؛ حداکثر {limit} ردیف.",
+        "A CSV file in UTF-8 whose first row names the columns: member_id and chain_id, and any of phone "
+        "(+989121234567), email, card_no, locale (fa or en), birth_date (YYYY-MM-DD) and points (the "
+        "opening balance); others are ignored. Values separated by commas, semicolons or tabs; at most "
+        "{limit} rows.",
+        "فایل CSV با رمزگذاری UTF-8 که ردیف نخستش ستون‌ها را نام می‌برد: member_id و chain_id، و هر یک از "
+        "phone (بین‌المللی: با + و کد کشور)، email، card_no، locale (fa یا en)، birth_date (YYYY-MM-DD) "
+        "و points (موجودی آغازین)؛ ستون‌های دیگر نادیده گرفته می‌شوند. مقدارها جدا با ویرگول، نقطه‌ویرگول "
+        "یا Tab؛ حداکثر {limit} ردیف.",
     ),
     "import_once": (
-        "A member's opening balance is credited once: the same file uploaded again, or a corrected copy, "
-        "credits nobody twice. The points expire by the program's policy, counted from the import.",
-        "موجودی آغازین هر عضو یک بار افزوده می‌شود: بارگذاری دوبارهٔ همین فایل یا نسخهٔ اصلاح‌شدهٔ آن به "
-        "کسی دو بار امتیاز نمی‌دهد. امتیازها طبق سیاست برنامه، از روز ورود، منقضی می‌شوند.",
+        "A member is enrolled once and their opening balance credited once: the same file uploaded again, "
+        "or a corrected copy, enrols and credits nobody twice. The points expire by the program's policy, "
+        "counted from the import.",
+        "هر عضو یک بار ثبت‌نام می‌شود و موجودی آغازینش یک بار افزوده می‌شود: بارگذاری دوبارهٔ همین فایل یا "
+        "نسخهٔ اصلاح‌شدهٔ آن کسی را دو بار ثبت‌نام نمی‌کند و به کسی دو بار امتیاز نمی‌دهد. امتیازها طبق "
+        "سیاست برنامه، از روز ورود، منقضی می‌شوند.",
     ),
     "import_file": ("CSV file", "فایل CSV"),
     "check_button": ("Check (dry run)", "بررسی (بدون تغییر)"),
     "import_button": ("Import", "ورود"),
     "dry_run_done": (
-        "Dry run: nothing was changed. Importing this file would credit {members} members with {points} "
-        "points.",
-        "بررسی بدون تغییر: چیزی تغییر نکرد. ورود این فایل به {members} عضو {points} امتیاز می‌دهد.",
+        "Dry run: nothing was changed. Importing this file would enrol {enrol} members and credit "
+        "{members} members with {points} points.",
+        "بررسی بدون تغییر: چیزی تغییر نکرد. ورود این فایل {enrol} عضو را ثبت‌نام می‌کند و به {members} "
+        "عضو {points} امتیاز می‌دهد.",
     ),
     "import_done": (
-        "Imported: {members} members credited with {points} points.",
-        "وارد شد: به {members} عضو {points} امتیاز افزوده شد.",
+        "Imported: {enrol} members enrolled, {members} members credited with {points} points.",
+        "وارد شد: {enrol} عضو ثبت‌نام شد و به {members} عضو {points} امتیاز افزوده شد.",
     ),
     "rows_read": ("Rows", "ردیف‌ها"),
     "points_total": ("Points", "امتیاز"),
     "to_credit": ("To credit", "برای افزودن"),
     "credited": ("Credited", "افزوده‌شده"),
-    "already_imported": ("Already imported", "پیش‌تر وارد شده"),
+    "already_imported": ("Already credited", "پیش‌تر افزوده شده"),
+    "to_enrol": ("To enrol", "برای ثبت‌نام"),
+    "enrolled": ("Enrolled", "ثبت‌نام‌شده"),
+    "already_enrolled": ("Already enrolled", "پیش‌تر ثبت‌نام‌شده"),
     "bad_rows": ("Bad rows", "ردیف‌های نادرست"),
     "bad_rows_note": (
-        "Nothing of these rows is credited: fix them in the file and upload it again.",
-        "از این ردیف‌ها چیزی افزوده نمی‌شود: آن‌ها را در فایل درست کنید و دوباره بارگذاری کنید.",
+        "Nothing of these rows is enrolled or credited: fix them in the file and upload it again.",
+        "از این ردیف‌ها کسی ثبت‌نام نمی‌شود و چیزی افزوده نمی‌شود: آن‌ها را در فایل درست کنید و دوباره "
+        "بارگذاری کنید.",
     ),
     "no_bad_rows": ("Every row is good.", "همهٔ ردیف‌ها درست‌اند."),
     "row": ("Row", "ردیف"),

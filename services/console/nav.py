@@ -22,5 +22,5 @@ NAV = (
     Page("insight", "/insight", Permission.INSIGHT_READ),
     Page("operations", "/operations", Permission.OPS_READ),
     Page("setup", "/setup", Permission.PROGRAM_WRITE),
-    Page("imports", "/imports", Permission.POINTS_ADJUST),
+    Page("imports", "/imports", Permission.MEMBERS_IMPORT),
 )

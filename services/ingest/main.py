@@ -8,6 +8,7 @@ from services.ingest.auth import KeyRing, SignInLimit
 from services.ingest.domain import KINDS, contract_of_kind
 from services.ingest.handlers import RawIntakeDecoder, raw_intake_handler
 from services.ingest.intake import Intake
+from services.ingest.member_import_api import member_import_api
 from services.ingest.metrics import IngestMetrics
 from services.ingest.privacy_api import privacy_api
 from services.ingest.settings import IngestSettings
@@ -43,6 +44,7 @@ def create(settings: IngestSettings | None = None) -> FastAPI:
     )
     app.include_router(access_api)
     app.include_router(privacy_api)
+    app.include_router(member_import_api)
     metrics = IngestMetrics(app.state.registry)
     app.state.ingest_metrics = metrics
     app.state.intake = Intake(settings, app.state.publishers, metrics)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, Field
 
-from shared.wire import OpenOut, Out
+from shared.wire import OpenOut, Out, RowRefused
 
 
 class Balance(Out):
@@ -44,13 +44,6 @@ class Adjusted(Out):
     request_id: str
 
 
-class RowError(Out):
-    row: int = Field(description="the row's number in the file (the header is row 1)")
-    field: str
-    rule: str
-    message: str
-
-
 class OpeningImport(Out):
     import_id: str
     program: str
@@ -60,7 +53,9 @@ class OpeningImport(Out):
     to_credit: int = Field(description="good rows whose member has no opening balance yet")
     points: int = Field(description="the points those rows credit")
     already_imported: int = Field(description="rows an earlier import credited with the same points")
-    errors: list[RowError] = Field(description="every bad row's field and rule; nothing of them is credited")
+    errors: list[RowRefused] = Field(
+        description="every bad row's field and rule; nothing of them is credited"
+    )
 
 
 class Transferred(Out):

@@ -12,16 +12,31 @@ prepared statement for every batch size. The result is an ordinary PostgreSQL ``
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Column, ColumnElement, Table, Text, any_, bindparam, cast, func, select
+import orjson
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    LargeBinary,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    column,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
+from sqlalchemy.types import TypeEngine
 
-from shared.store.db import json_text
 
-
-def rows_insert(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[Insert, dict[str, list[Any]]]:
+def rows_insert(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[Insert, dict[str, Any]]:
     """The statement inserting ``rows`` (every row with the same keys) and its parameters."""
     columns = list(rows[0])
     if any(len(row) != len(columns) for row in rows):  # a key more would be dropped without a word
@@ -29,18 +44,42 @@ def rows_insert(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[Insert
     missing = [c.name for c in table.c if c.default is not None and c.name not in columns]
     if missing:  # INSERT ... SELECT applies no Python-side default
         raise ValueError(f"{table.name}: no value for {missing}, which have Python-side defaults")
-    values = {f"{name}__values": [row[name] for row in rows] for name in columns}
-    source = select(*(_unnested(table.c[name], f"{name}__values", values) for name in columns))
-    return insert(table).from_select(columns, source), values
+    document = orjson.dumps(
+        [row if isinstance(row, dict) else dict(row) for row in rows],
+        default=_as_json,
+        option=orjson.OPT_NON_STR_KEYS,
+    )
+    return _statement(table, tuple(sorted(columns))), {"rows__json": document.decode()}
 
 
-def _unnested(column: Column[Any], parameter: str, values: dict[str, list[Any]]) -> Any:
-    if isinstance(column.type, JSON):
-        # asyncpg has no codec for an array of JSON: the documents go as text, each cast back.
-        sql_null = column.type.none_as_null  # else None is JSON's null, as SQLAlchemy stores it
-        values[parameter] = [None if v is None and sql_null else json_text(v) for v in values[parameter]]
-        return cast(func.unnest(cast(bindparam(parameter), ARRAY(Text))), column.type)
-    return func.unnest(cast(bindparam(parameter), ARRAY(column.type)))
+@lru_cache(maxsize=256)
+def _statement(table: Table, columns: tuple[str, ...]) -> Insert:
+    """Built once per table and columns: SQLAlchemy keys a statement it is handed again for free."""
+    # The rows go as one JSON document that PostgreSQL turns into rows in C (json_to_recordset); an
+    # array parameter per column had asyncpg check the type of every element in Python.
+    rows = (
+        func.json_to_recordset(cast(bindparam("rows__json", type_=Text), JSON))
+        .table_valued(*(column(name, _carried(table.c[name].type)) for name in columns))
+        .render_derived(with_types=True)
+    )
+    picked = [
+        func.decode(rows.c[name], "base64") if isinstance(table.c[name].type, LargeBinary) else rows.c[name]
+        for name in columns
+    ]
+    return insert(table).from_select(list(columns), select(*picked).select_from(rows))
+
+
+def _carried(kind: TypeEngine[Any]) -> TypeEngine[Any]:
+    """How a column's values travel in the JSON document: bytes as base64 text, the rest as themselves."""
+    return Text() if isinstance(kind, LargeBinary) else kind
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not a column value")
 
 
 def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:

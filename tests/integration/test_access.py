@@ -64,6 +64,7 @@ MAY: dict[str, set[str]] = {
     "insight:read": {"admin", "marketer", "analyst", "read-only"},
     "contact:read": {"admin", "support", "notify-service"},
     "member:erase": {"admin", "support", "member"},
+    "members:import": {"admin", "support"},
     "codes:send": {"ingest-service"},
     "access:admin": {"admin"},
     "audit:read": {"admin"},

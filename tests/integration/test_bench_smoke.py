@@ -1,6 +1,6 @@
-"""`make bench` and `make bench-pages` cannot rot: CI runs each at a size of seconds (the pipeline's with
-its profiler) and checks it wrote its figures, which it does not judge: speed is for the benchmarks,
-never a timed test."""
+"""`make bench`, `make bench-handlers` and `make bench-pages` cannot rot: CI runs each at a size of
+seconds (the pipeline's with its profiler) and checks it wrote its figures, which it does not judge:
+speed is for the benchmarks, never a timed test."""
 
 from __future__ import annotations
 
@@ -32,6 +32,24 @@ def test_a_tiny_bench_run_writes_its_figures_and_flame_graphs(infra: Infra, tmp_
     assert result["pipeline"]["per_second"] > 0 and result["ceiling"]["per_second"] > 0
     assert figures.with_suffix(".png").exists()
     assert list(tmp_path.glob("*-profile/*.svg")), "a flame graph per service"
+
+
+def test_a_tiny_handlers_run_writes_cpu_per_event_for_each_service(infra: Infra, tmp_path: Path) -> None:
+    env = os.environ | infra.principal_env() | {"VAFA_PG_HOST": infra.pg_host}
+    args = ["--events", "60", "--batch", "30", "--results", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.handlers", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (figures,) = tmp_path.glob("handlers-*.json")
+    runs = json.loads(figures.read_text())
+    assert {r["service"] for r in runs} == {"points", "tiers", "analytics"}
+    assert all(r["cpu_ms_per_event"] > 0 and r["statements_ms_per_event"] for r in runs)
 
 
 def test_a_tiny_page_bench_times_every_page_of_both_front_ends_on_the_demos_data(

@@ -541,6 +541,9 @@ _HOSTILE_FILES = [
     b"member_id,points\n" + b"<script>,1e999\n" * 50,
     b'member_id,points\n"unterminated,1\n\x00,\x00\n',
     b"points\n1\n",
+    # The member columns ingest judges: NUL bytes, a right-to-left override, an impossible date.
+    b"member_id,chain_id,phone,email,card_no,locale,birth_date,points\n"
+    + "m\x00,c\x00,+98\u202e1,a@b\x00.c,<x>,zz,9999-99-99,1e9\n".encode() * 50,
     b"x" * 2_100_000,
 ]
 

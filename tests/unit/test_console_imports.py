@@ -1,10 +1,13 @@
-"""The opening-balance import's two halves, pure: the console reading the CSV a chain uploads, and
-points judging its rows (each bad row named by its line, its column and why; a member credited once
-per program, whatever file brings them again); and the import page in-process, in both languages."""
+"""The member and opening-balance import's parts, pure: the console reading the CSV a chain uploads,
+ingest judging its members as it judges a POS's enrolments, and points judging its balances (each bad
+row named by its line, its column and why; a member enrolled once, credited once per program, whatever
+file brings them again); and the import page in-process, in both languages."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +18,7 @@ from services.console.imports import MAX_ROWS, BadFile, read_csv
 from services.console.main import create
 from services.console.session import COOKIE, csrf_token
 from services.console.settings import ConsoleSettings
+from services.ingest import member_import
 from services.points.domain.opening import judge
 from shared.identity import operator
 from sim.harness import DEV_KEYS, free_port
@@ -24,26 +28,27 @@ fa, en = Words("fa"), Words("en")
 
 def test_a_spreadsheets_csv_is_read_row_by_row_with_its_line_numbers() -> None:
     content = (
-        "\ufeffName;MEMBER_ID;Points\n"  # the BOM a spreadsheet writes, a semicolon, other columns
-        "Ali;m-1;۱۲۰۰\n"  # Persian digits
+        "\ufeffName;MEMBER_ID;Chain_ID;Phone;Points\n"  # the BOM a spreadsheet writes, a semicolon
+        "Ali;m-1;c-1;+۹۸۹۱۲۱۲۳۴۵۶۷;۱۲۰۰\n"  # Persian digits
         "\n"  # a blank line is no row
-        'Sara;" m-2 ";\n'
-        "Reza;m-3\n"  # a short row: its points are empty
+        'Sara;" m-2 ";c-1;;\n'  # no phone, no opening balance
+        "Reza;m-3;c-1\n"  # a short row: its phone and points are empty
     ).encode()
     upload = read_csv(content)
-    assert upload.rows == [
-        {"row": 2, "member_id": "m-1", "points": "1200"},
-        {"row": 4, "member_id": "m-2", "points": ""},
-        {"row": 5, "member_id": "m-3", "points": ""},
+    assert upload.members == [
+        {"row": 2, "member_id": "m-1", "chain_id": "c-1", "phone": "+989121234567"},
+        {"row": 4, "member_id": "m-2", "chain_id": "c-1"},
+        {"row": 5, "member_id": "m-3", "chain_id": "c-1"},
     ]
+    assert upload.balances == [{"row": 2, "member_id": "m-1", "points": "1200"}]
     assert upload.import_id == read_csv(content).import_id and len(upload.import_id) == 64
 
 
 @pytest.mark.parametrize(
     ("content", "key"),
-    [(b"", "file_empty"), (b"member_id,points\n\xff\xfe,1\n", "file_not_utf8"),
-     (b"member,points\nm-1,5\n", "file_columns"), (b"member_id,points\n\n", "file_no_rows"),
-     (b"member_id,points\n" + b"m,1\n" * (MAX_ROWS + 1), "file_too_many_rows")],
+    [(b"", "file_empty"), (b"member_id,chain_id\n\xff\xfe,1\n", "file_not_utf8"),
+     (b"member_id,points\nm-1,5\n", "file_columns"), (b"member_id,chain_id\n\n", "file_no_rows"),
+     (b"member_id,chain_id\n" + b"m,c\n" * (MAX_ROWS + 1), "file_too_many_rows")],
 )  # fmt: skip
 def test_a_file_points_could_not_judge_row_by_row_is_refused_saying_why(content: bytes, key: str) -> None:
     with pytest.raises(BadFile) as refused:
@@ -81,6 +86,40 @@ def test_points_names_every_bad_row_and_credits_each_member_once() -> None:
     assert fa(key, **values) == "همین عضو در ردیف ۱۲ هم آمده است."
 
 
+def test_ingest_judges_each_member_as_a_pos_enrolment_and_enrols_a_member_once() -> None:
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    rows: list[dict[str, Any]] = [
+        {
+            "row": 2,
+            "member_id": "m-1",
+            "chain_id": "c-1",
+            "phone": "+989121234567",
+            "birth_date": "1990-05-17",
+        },
+        {"row": 3, "member_id": "m-2", "chain_id": "c-1", "phone": "09121234567"},  # not E.164
+        {"row": 4, "member_id": "m-3", "chain_id": "c-1", "email": "nobody.example.com"},
+        {"row": 5, "member_id": "m-1", "chain_id": "c-1"},  # m-1 again
+        {"row": 6, "member_id": "m-4", "chain_id": "c-1", "locale": "de"},
+        {"row": 7, "member_id": "m-5", "chain_id": "c-1", "email": "m5@example.com"},  # enrolled before
+        {"row": 8, "member_id": "", "chain_id": "c-1"},
+        {"row": 9, "member_id": "m-6", "chain_id": "c-1", "birth_date": "2027-01-01"},  # not born yet
+    ]
+    made = [(r["row"], member_import.enrolment(r, now, timedelta(minutes=5))) for r in rows]
+    judged = member_import.judge(made, {"m-5"})
+    assert [(row, item.member_id, item.phone, str(item.birth_date)) for row, item in judged.to_enrol] == [
+        (2, "m-1", "+989121234567", "1990-05-17")
+    ]
+    assert judged.enrolled_before == ["m-5"]
+    assert [(e.row, e.field, e.rule) for e in judged.errors] == [
+        (3, "phone", "string_pattern_mismatch"),
+        (4, "email", "string_pattern_mismatch"),
+        (5, "member_id", "duplicate_member"),
+        (6, "locale", "literal_error"),
+        (8, "member_id", "string_too_short"),
+        (9, "birth_date", "not_in_future"),
+    ]
+
+
 def _english(rule: str, message: str) -> str:
     key, values = words_of(rule, message)
     return en(key, **values)
@@ -105,10 +144,11 @@ def test_the_import_page_says_what_is_wrong_with_a_file_and_that_points_is_away(
     url = f"/imports?lang={lang}"
     bad = {"file": ("a.csv", b"id,points\n")}
     no_column = site.post(url, data={"csrf": csrf, "action": "check"}, files=bad)
-    assert no_column.status_code == 422 and words("file_columns", columns="member_id") in no_column.text
-    good = {"file": ("a.csv", b"member_id,points\nm-1,5\n", "text/csv")}
+    missing = words("file_columns", columns="member_id, chain_id")
+    assert no_column.status_code == 422 and missing in no_column.text
+    good = {"file": ("a.csv", b"member_id,chain_id,points\nm-1,c-1,5\n", "text/csv")}
     away = site.post(url, data={"csrf": csrf, "action": "import"}, files=good)
     assert away.status_code == 422
-    assert words("service_down", service="points") in away.text
+    assert words("service_down", service="ingest") in away.text
     # Without the session's CSRF token nothing is read, nothing sent.
     assert site.post(url, data={"csrf": "x"}, files=good).status_code == 403

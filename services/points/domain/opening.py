@@ -14,19 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from shared.contracts.common import MAX_POINTS
+from shared.errors import RowError
 
 KIND = "opening_balance"  # the ledger kind of an imported balance
 MAX_ROWS = 5_000
 MAX_MEMBER_ID = 128
 _WHOLE = re.compile(r"^[+]?\d{1,20}$")
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int
-    field: str
-    rule: str
-    message: str
 
 
 @dataclass(frozen=True)

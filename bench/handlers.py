@@ -1,0 +1,167 @@
+"""`python -m bench.handlers`: each consuming service's core (decode, inbox, handler, outbox) over the
+same purchases, in this process, against PostgreSQL but without Kafka: CPU per event at a batch size,
+with the time each statement kept the database. No broker, no other service on the CPU: the figures
+move only with the code, which is what a change to a handler or a store needs to be judged by.
+
+    python -m bench.handlers --events 5500 --batch 500 --batch 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiokafka.structs import ConsumerRecord
+from prometheus_client import CollectorRegistry
+from sqlalchemy import event
+
+from shared.config import ServiceSettings
+from shared.consumer import BatchHandler, ContractDecoder, ReliableConsumer
+from shared.contracts import PURCHASE_RECORDED, Contract, PurchaseRecorded
+from shared.contracts.envelope import utcnow
+from shared.metrics import CoreMetrics
+from shared.store.db import make_engine
+from shared.store.migrate import upgrade_async
+from sim.harness import Infra, Stack, infra_from_env
+from sim.pos import PosSimulator
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class Service:
+    settings: ServiceSettings
+    migrations: Path
+    consumes: Sequence[Contract[Any]]
+    handler: BatchHandler
+
+
+def service(name: str) -> Service:
+    """The service's consumer parts, with its settings from the environment (``VAFA_*``)."""
+    if name == "points":
+        from services.points.handlers import consumes, ledger_handler
+        from services.points.programs import PROGRAMS
+        from services.points.settings import PointsSettings
+        from services.points.store import MIGRATIONS as POINTS
+
+        points = PointsSettings(earn_rate="0.0001")
+        return Service(points, POINTS, consumes(PROGRAMS), ledger_handler(points, PROGRAMS))
+    if name == "tiers":
+        from services.tiers.handlers import CONSUMES as TIERS_CONSUME
+        from services.tiers.handlers import standings_handler
+        from services.tiers.settings import TiersSettings
+        from services.tiers.store import MIGRATIONS as TIERS
+
+        tiers = TiersSettings()
+        return Service(tiers, TIERS, TIERS_CONSUME, standings_handler(tiers))
+    from services.analytics.handlers import CONSUMES as ANALYTICS_CONSUME
+    from services.analytics.handlers import facts_handler
+    from services.analytics.settings import AnalyticsSettings
+    from services.analytics.store import MIGRATIONS as ANALYTICS
+
+    return Service(AnalyticsSettings(), ANALYTICS, ANALYTICS_CONSUME, facts_handler())
+
+
+def records(events: int, prefix: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """``events`` purchases of the POS simulator (lines, tenders) as ingest forwards them, a second
+    apart, as the consumer receives them."""
+    start = utcnow() - timedelta(seconds=events + 60)
+    pos = PosSimulator(seed=7, members=100_000, run=uuid.uuid4().hex[:8], start=start)
+    fields = set(PurchaseRecorded.model_fields)
+    made = [
+        PURCHASE_RECORDED.envelope(
+            key=sale["member_id"],
+            producer="ingest",
+            occurred_at=datetime.fromisoformat(sale["occurred_at"]),
+            payload=PurchaseRecorded.model_validate({k: v for k, v in sale.items() if k in fields}),
+        )
+        for sale in pos.purchases(events)
+    ]
+    return [
+        ConsumerRecord(prefix + "purchases", i % 6, i, 0, 0, e.key.encode(), e.to_bytes(), None, 0, 0, [])
+        for i, e in enumerate(made)
+    ]
+
+
+async def measure(infra: Infra, name: str, events: int, batch: int) -> dict[str, Any]:
+    stack = Stack(infra)
+    await stack.create(name)
+    os.environ.update(stack.env(name))
+    parts = service(name)
+    await upgrade_async(parts.migrations, parts.settings.database_url)
+    engine = make_engine(parts.settings)
+    held: Counter[str] = Counter()
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def started(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        conn.info["at"] = time.perf_counter()
+
+    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def ended(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        held[" ".join(statement.split())[:90]] += time.perf_counter() - conn.info["at"]
+
+    core = ReliableConsumer(
+        settings=parts.settings,
+        engine=engine,
+        decoder=ContractDecoder(parts.consumes),
+        handler=parts.handler,
+        metrics=CoreMetrics(CollectorRegistry()),
+    )
+    given = records(events + batch, parts.settings.topic_prefix)
+    await core._apply([i for i in map(core._decode, given[:batch]) if i])  # warm: compile, prepare
+    held.clear()
+    cpu, wall, decoding = time.process_time(), time.perf_counter(), 0.0
+    for start in range(batch, len(given), batch):
+        decoded = time.process_time()
+        items = [i for i in map(core._decode, given[start : start + batch]) if i]
+        decoding += time.process_time() - decoded
+        await core._apply(items)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    await engine.dispose()
+    return {
+        "service": name,
+        "batch": batch,
+        "events": events,
+        "cpu_ms_per_event": 1000 * cpu / events,
+        "decode_ms_per_event": 1000 * decoding / events,
+        "wall_ms_per_event": 1000 * wall / events,
+        "statements_ms_per_event": {k: 1000 * v / events for k, v in held.most_common(8)},
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.handlers", description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--batch", type=int, action="append", help="batch sizes (default 500 and 50)")
+    parser.add_argument("--service", action="append", choices=["points", "tiers", "analytics"])
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    infra = infra_from_env()  # before a service's settings go into the environment
+    runs = [
+        await measure(infra, name, args.events, batch)
+        for name in args.service or ["points", "tiers", "analytics"]
+        for batch in args.batch or [500, 50]
+    ]
+    for run in runs:
+        print(
+            f"{run['service']:<10} batch {run['batch']:>4}: {run['cpu_ms_per_event']:.3f} ms CPU/event "
+            f"(decode {run['decode_ms_per_event']:.3f}), {run['wall_ms_per_event']:.3f} ms wall/event"
+        )
+    args.results.mkdir(parents=True, exist_ok=True)
+    out = args.results / f"handlers-{utcnow().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:4]}.json"
+    out.write_text(json.dumps(runs, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
