@@ -13,6 +13,7 @@ prepared statement for every batch size. The result is an ordinary PostgreSQL ``
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
@@ -79,6 +80,8 @@ def _as_json(value: Any) -> Any:
         return str(value)
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
+    if isinstance(value, uuid.UUID):  # asyncpg's own UUID (a value read back), which orjson does not know
+        return str(value)
     raise TypeError(f"{type(value).__name__} is not a column value")
 
 
