@@ -15,18 +15,18 @@ from services.portal.main import create as portal_app
 from sim.harness import REPO, Infra
 
 
-def test_a_tiny_bench_run_writes_its_figures_and_flame_graphs(infra: Infra, tmp_path: Path) -> None:
+def bench(infra: Infra, module: str, *args: str) -> None:
+    """Run ``python -m module args`` as ``make`` would; its output is the failure message."""
     env = os.environ | infra.principal_env() | {"VAFA_PG_HOST": infra.pg_host}
-    args = ["--events", "300", "--members", "100", "--repeats", "1", "--latency-seconds", "2", "--rate", "50"]
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", *args, "--profile", "--results", str(tmp_path)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        [sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_a_tiny_bench_run_writes_its_figures_and_flame_graphs(infra: Infra, tmp_path: Path) -> None:
+    args = ["--events", "300", "--members", "100", "--repeats", "1", "--latency-seconds", "2", "--rate", "50"]
+    bench(infra, "bench.run", *args, "--profile", "--results", str(tmp_path))
     (figures,) = tmp_path.glob("*.json")
     result = json.loads(figures.read_text())
     assert result["pipeline"]["per_second"] > 0 and result["ceiling"]["per_second"] > 0
@@ -35,17 +35,7 @@ def test_a_tiny_bench_run_writes_its_figures_and_flame_graphs(infra: Infra, tmp_
 
 
 def test_a_tiny_handlers_run_writes_cpu_per_event_for_each_service(infra: Infra, tmp_path: Path) -> None:
-    env = os.environ | infra.principal_env() | {"VAFA_PG_HOST": infra.pg_host}
-    args = ["--events", "60", "--batch", "30", "--results", str(tmp_path)]
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.handlers", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    bench(infra, "bench.handlers", "--events", "60", "--batch", "30", "--results", str(tmp_path))
     (figures,) = tmp_path.glob("handlers-*.json")
     runs = json.loads(figures.read_text())
     assert {r["service"] for r in runs} == {"points", "tiers", "analytics"}
@@ -55,17 +45,8 @@ def test_a_tiny_handlers_run_writes_cpu_per_event_for_each_service(infra: Infra,
 def test_a_tiny_page_bench_times_every_page_of_both_front_ends_on_the_demos_data(
     infra: Infra, tmp_path: Path
 ) -> None:
-    env = os.environ | infra.principal_env() | {"VAFA_PG_HOST": infra.pg_host}
     args = ["--purchases", "60", "--members", "30", "--requests", "1", "--results", str(tmp_path)]
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.pages", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    bench(infra, "bench.pages", *args)
     (figures,) = tmp_path.glob("pages-*.json")
     pages = json.loads(figures.read_text())["pages"]
     every_page = {
