@@ -30,14 +30,14 @@ from aiokafka.errors import (
     UnsupportedForMessageFormatError,
 )
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.config import ServiceSettings
 from shared.contracts import Contract, Envelope
 from shared.failpoints import failpoint
 from shared.metrics import CoreMetrics
-from shared.store.bulk import rows_insert
+from shared.store.bulk import one_of, rows_insert
 from shared.store.core_tables import OUTBOX, OUTBOX_PARKED
 
 log = logging.getLogger(__name__)
@@ -87,10 +87,6 @@ def emitted(
         fields["occurred_at"] = occurred_at
     envelope = contract.envelope(key=key, producer=settings.service_name, payload=payload, **fields)
     return OutboxMessage.of(settings.topic_prefix + contract.topic, envelope)
-
-
-# A batch's ids as one array parameter: IN with a thousand values is a thousand parameters.
-_DELETE = text("DELETE FROM outbox WHERE id = ANY(CAST(:ids AS bigint[]))")
 
 
 async def append(conn: AsyncConnection, messages: Sequence[OutboxMessage]) -> None:
@@ -226,7 +222,7 @@ class OutboxRelay:
                 failpoint("relay_after_publish")
                 if refused:
                     await self._park(conn, [row for row in rows if row.id in refused], refused)
-                await conn.execute(_DELETE, {"ids": [row.id for row in rows]})
+                await conn.execute(delete(OUTBOX).where(one_of(OUTBOX.c.id, [row.id for row in rows])))
             # The gauges, at most once a second: not two more statements after every batch.
             if (now := time.monotonic()) >= self._gauged_at + 1.0:
                 self._gauged_at = now

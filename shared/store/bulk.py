@@ -1,13 +1,14 @@
 """Statements whose text does not grow with the batch.
 
-``rows_insert``: many rows into a table in ONE statement, each column's values one array parameter,
-unnested by PostgreSQL (``INSERT ... SELECT unnest($1::t1[]), unnest($2::t2[]) ...``). SQLAlchemy's
-executemany builds the parameters of every row in Python and PostgreSQL runs the statement once per
-row; here Python builds one list per column and PostgreSQL runs one statement for the batch, with one
-prepared statement for every batch size. The result is an ordinary PostgreSQL ``Insert``:
+``rows_insert``: many rows into a table in ONE statement, the rows one JSON parameter PostgreSQL turns
+into rows in C (``INSERT ... SELECT ... FROM json_to_recordset($1) AS r(col type, ...)``), the statement
+built once per table and columns. SQLAlchemy's executemany built every row's parameters in Python and
+PostgreSQL ran the statement once per row; one array parameter per column (``unnest``) had asyncpg
+check every element's type in Python. The result is an ordinary PostgreSQL ``Insert``:
 ``on_conflict_do_nothing``/``do_update`` and ``returning`` apply as usual.
 
-``one_of``: ``column = ANY($1)`` in place of ``IN ($1, $2, ...)``, for the same reason.
+``one_of``: ``column = ANY($1)`` in place of ``IN ($1, $2, ...)``: one statement text for any number
+of values, so it is compiled and prepared once, not once per batch size.
 """
 
 from __future__ import annotations
