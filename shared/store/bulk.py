@@ -56,7 +56,8 @@ def rows_insert(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[Insert
 
 @lru_cache(maxsize=256)
 def _statement(table: Table, columns: tuple[str, ...]) -> Insert:
-    """Built once per table and columns: SQLAlchemy keys a statement it is handed again for free."""
+    """Built once per table and columns. A statement executed as returned is keyed by SQLAlchemy once;
+    one a caller extends (``ON CONFLICT``, ``RETURNING``) is a new object, keyed again each batch."""
     # The rows go as one JSON document that PostgreSQL turns into rows in C (json_to_recordset); an
     # array parameter per column had asyncpg check the type of every element in Python.
     rows = (
