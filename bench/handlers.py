@@ -30,6 +30,7 @@ from shared.consumer import BatchHandler, ContractDecoder, ReliableConsumer
 from shared.contracts import PURCHASE_RECORDED, Contract, PurchaseRecorded
 from shared.contracts.envelope import utcnow
 from shared.metrics import CoreMetrics
+from shared.run import tune_gc
 from shared.store.db import make_engine
 from shared.store.migrate import upgrade_async
 from sim.harness import Infra, Stack, infra_from_env
@@ -147,6 +148,7 @@ async def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     infra = infra_from_env()  # before a service's settings go into the environment
+    tune_gc()  # as a service does when it starts
     runs = [
         await measure(infra, name, args.events, batch)
         for name in args.service or ["points", "tiers", "analytics"]

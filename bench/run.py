@@ -304,6 +304,9 @@ async def pipeline(
         await sampling
         await probe.__aexit__()
         rows_after = await rows_written(stack)
+        batches = {
+            f"{p.module.split('.')[-1]}-{i % instances}": await records_per_batch(p) for i, p in enumerate(processes)
+        }
         purchases = sum(1 for v in values if b'"kind":"purchase"' in v)
         seconds = max(done.values())
         return {
@@ -319,11 +322,19 @@ async def pipeline(
             "peak_rss_mb": {k: v / 2**20 for k, v in sampler.peak_rss.items()},
             "rows_per_event": {s: (rows_after[s] - rows_before[s]) / len(values) for s in rows_after},
             "lag": sampler.lag,
+            # A batch's fixed cost (a transaction, a dozen statements) is shared by this many events.
+            "records_per_batch": batches,
         }
     finally:
         stop_profilers(spies)
         for p in processes:
             p.stop()
+
+
+async def records_per_batch(process: ServiceProcess) -> float:
+    """The mean size of the batches the service's consumer applied."""
+    count = await process.metric("vafa_consumer_batch_size_count")
+    return round(await process.metric("vafa_consumer_batch_size_sum") / count, 1) if count else 0.0
 
 
 def _infra_processes() -> dict[str, psutil.Process]:
@@ -515,6 +526,7 @@ def table(result: dict[str, Any]) -> str:
         "PostgreSQL rows written per event: "
         + ", ".join(f"{k} {v:.1f}" for k, v in run["rows_per_event"].items())
     )
+    lines.append("records per batch: " + ", ".join(f"{k} {v:.0f}" for k, v in run["records_per_batch"].items()))
     return "\n".join(lines)
 
 
