@@ -274,13 +274,17 @@ async def pipeline(
     log_dir: Path,
     profile_to: Path | None = None,
     tree: Path = REPO,
+    warm: Sequence[bytes] = (),
 ) -> dict[str, Any]:
+    """``values`` through the five services, measured after ``warm`` went through unmeasured."""
     stack = Stack(infra)
     await stack.create(*SERVICES)
     processes = await start_services(stack, instances, log_dir, tree)
     spies = start_profilers(processes, profile_to) if profile_to else []
     try:
         await asyncio.sleep(2)  # every member has joined its group
+        if warm:
+            await warm_up(infra, stack, warm)
         rows_before = await rows_written(stack)
         named = {
             f"{p.module.split('.')[-1]}-{i % instances}": psutil.Process(p.proc.pid)
@@ -294,18 +298,16 @@ async def pipeline(
         stop = asyncio.Event()
         started = time.perf_counter()
         sampling = asyncio.create_task(sampler.run(started, stop))
-        # Keyed by member, as a POS would: a return then follows its sale on one partition (ingest
-        # dead-letters a return that arrives before its sale).
-        keys = [str(orjson.loads(v).get("member_id", "")).encode() for v in values]
-        await produce(infra.kafka_client(POS), stack.topic(Topic.POS_RAW), values, keys=keys)
+        await produce(infra.kafka_client(POS), stack.topic(Topic.POS_RAW), values, keys=member_keys(values))
         produced_s = time.perf_counter() - started
-        done = await finished(probe, expected_outputs(values), started)
+        done = await finished(probe, expected_outputs([*warm, *values]), started)
         stop.set()
         await sampling
         await probe.__aexit__()
         rows_after = await rows_written(stack)
         batches = {
-            f"{p.module.split('.')[-1]}-{i % instances}": await records_per_batch(p) for i, p in enumerate(processes)
+            f"{p.module.split('.')[-1]}-{i % instances}": await records_per_batch(p)
+            for i, p in enumerate(processes)
         }
         purchases = sum(1 for v in values if b'"kind":"purchase"' in v)
         seconds = max(done.values())
@@ -329,6 +331,24 @@ async def pipeline(
         stop_profilers(spies)
         for p in processes:
             p.stop()
+
+
+def member_keys(values: Sequence[bytes]) -> list[bytes]:
+    # Keyed by member, as a POS would: a return then follows its sale on one partition (ingest
+    # dead-letters a return that arrives before its sale).
+    return [str(orjson.loads(v).get("member_id", "")).encode() for v in values]
+
+
+async def warm_up(infra: Infra, stack: Stack, warm: Sequence[bytes]) -> None:
+    """The stores as a running program's are: holding data, with planner statistics. A table created
+    moments ago has none, and the planner then takes ``program_id = 'main'`` for a selective condition
+    and scans every earn of the program for a batch's few returns (autovacuum analyses a table only
+    about a minute after it grew, longer than a run)."""
+    async with Probe(stack, READS) as probe:
+        await produce(infra.kafka_client(POS), stack.topic(Topic.POS_RAW), warm, keys=member_keys(warm))
+        await finished(probe, expected_outputs(warm), time.perf_counter())
+    for service in SERVICES:
+        await stack.query(service, "ANALYZE")
 
 
 async def records_per_batch(process: ServiceProcess) -> float:
@@ -357,13 +377,17 @@ def postgres_cpu() -> float:
     return total
 
 
-async def latency(infra: Infra, rate: float, seconds: float, members: int, log_dir: Path) -> dict[str, Any]:
+async def latency(
+    infra: Infra, rate: float, seconds: float, members: int, log_dir: Path, warm: Sequence[bytes] = ()
+) -> dict[str, Any]:
     """At ``rate`` purchases/s for ``seconds``: created -> points.earned, created -> tier.changed."""
     stack = Stack(infra)
     await stack.create(*SERVICES)
     processes = await start_services(stack, 1, log_dir)
     try:
         await asyncio.sleep(2)
+        if warm:
+            await warm_up(infra, stack, warm)
         items = list(simulator(int(rate * seconds), members, seed=11).purchases(int(rate * seconds)))
         sent = await produce(
             infra.kafka_client(POS), stack.topic(Topic.POS_RAW), [orjson.dumps(i) for i in items], rate
@@ -373,7 +397,7 @@ async def latency(infra: Infra, rate: float, seconds: float, members: int, log_d
             for i, t in zip(items, sent, strict=True)
         }
         async with Probe(stack, READS) as probe:
-            await finished(probe, expected_outputs([orjson.dumps(i) for i in items]), time.perf_counter())
+            await finished(probe, expected_outputs([*warm, *map(orjson.dumps, items)]), time.perf_counter())
         # The first hop on its own: created -> validated and forwarded by ingest.
         forwarded = [
             record.timestamp / 1000 - created[key]
@@ -526,7 +550,8 @@ def table(result: dict[str, Any]) -> str:
         "PostgreSQL rows written per event: "
         + ", ".join(f"{k} {v:.1f}" for k, v in run["rows_per_event"].items())
     )
-    lines.append("records per batch: " + ", ".join(f"{k} {v:.0f}" for k, v in run["records_per_batch"].items()))
+    batches = run["records_per_batch"].items()
+    lines.append("records per batch: " + ", ".join(f"{k} {v:.0f}" for k, v in batches))
     return "\n".join(lines)
 
 
@@ -546,7 +571,7 @@ def _git(*args: str) -> None:
 
 
 async def compare(
-    infra: Infra, values: Sequence[bytes], ref: str, repeats: int, logs: Path
+    infra: Infra, values: Sequence[bytes], ref: str, repeats: int, logs: Path, warm: Sequence[bytes] = ()
 ) -> dict[str, Any]:
     """This tree against commit ``ref``, run by run in one invocation (ceiling, then both pipelines in
     alternating order), so both meet the same machine: medians and ratios of the same run."""
@@ -560,7 +585,7 @@ async def compare(
             limit = await ceiling(infra, values)
             order = list(trees) if n % 2 == 0 else list(reversed(trees))
             for side in order:
-                run = await pipeline(infra, values, 1, logs, tree=trees[side])
+                run = await pipeline(infra, values, 1, logs, tree=trees[side], warm=warm)
                 run.pop("lag")
                 run["ratio"] = run["per_second"] / limit["per_second"]
                 run["ceiling_per_second"] = limit["per_second"]
@@ -608,6 +633,9 @@ async def main() -> None:
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
+        "--warm-up", type=int, default=2_000, help="events through the pipeline before it is measured"
+    )
+    parser.add_argument(
         "--rate", type=float, default=300, help="offered purchases/s for the latency run (below capacity)"
     )
     parser.add_argument("--latency-seconds", type=float, default=20)
@@ -628,9 +656,10 @@ async def main() -> None:
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     logs = results / f"{stamp}-logs"
     logs.mkdir()
-    values = workload(args.events, args.members, seed=7)
+    stream = workload(args.warm_up + args.events, args.members, seed=7)
+    warm, values = stream[: args.warm_up], stream[args.warm_up :]
     if args.against:
-        compared = await compare(infra, values, args.against, args.repeats, logs)
+        compared = await compare(infra, values, args.against, args.repeats, logs, warm)
         out = results / f"{stamp}-against-{args.against}.json"
         out.write_text(json.dumps({"at": stamp, **compared}, indent=2, default=str))
         print(compare_table(compared))
@@ -639,26 +668,27 @@ async def main() -> None:
     ceilings = [await ceiling(infra, values) for _ in range(args.repeats)]
     runs = []
     for n in range(args.repeats):
-        runs.append(await pipeline(infra, values, 1, logs))
+        runs.append(await pipeline(infra, values, 1, logs, warm=warm))
         print(f"pipeline run {n + 1}: {runs[-1]['per_second']:,.0f} events/s", flush=True)
     result: dict[str, Any] = {
         "at": stamp,
         "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30)},
         "repeats": args.repeats,
+        "warm_up_events": args.warm_up,
         "ceiling": _median(ceilings),
         "ceiling_runs": ceilings,
         "pipeline": {k: v for k, v in _median(runs).items() if k != "lag"},
         "pipeline_runs": runs,
-        "latency": await latency(infra, args.rate, args.latency_seconds, args.members, logs),
+        "latency": await latency(infra, args.rate, args.latency_seconds, args.members, logs, warm),
         "ingest_http": await http_intake(infra, args.events, args.members, logs),
     }
     if args.scaling:
-        scaled = await pipeline(infra, values, 2, logs)
+        scaled = await pipeline(infra, values, 2, logs, warm=warm)
         result["scaling"] = {k: v for k, v in scaled.items() if k != "lag"}
     if args.profile:
         flames = results / f"{stamp}-profile"
         flames.mkdir()
-        profiled = await pipeline(infra, values, 1, logs, profile_to=flames)
+        profiled = await pipeline(infra, values, 1, logs, profile_to=flames, warm=warm)
         result["profile"] = {
             "note": "a separate run under py-spy (100 Hz); its throughput is not the pipeline's",
             "per_second": profiled["per_second"],

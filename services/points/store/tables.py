@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -43,6 +44,12 @@ ledger = Table(
     Column("details", JSONB, nullable=False),
     # A second guard under the inbox: one entry of each kind per source event in each program.
     UniqueConstraint("program_id", "source_event_id", "kind", name="uq_ledger_program_source_kind"),
+    # What followed a purchase (returns, tier corrections, badges), read by the purchase (migration 0018).
+    Index(
+        "ix_ledger_by_purchase",
+        text("(details->>'purchase_event_id')"),
+        postgresql_where=text("kind IN ('reverse', 'adjust', 'badge')"),
+    ),
 )
 
 balances = Table(

@@ -67,7 +67,8 @@ async def badges_on(conn: AsyncConnection, purchase_ids: Iterable[uuid.UUID]) ->
         text(
             "SELECT b.source_event_id AS lot_id, b.member_id, b.points, b.details FROM ledger b "
             "WHERE b.kind = 'badge' AND b.details->>'purchase_event_id' = ANY(:ids) AND NOT EXISTS "
-            "(SELECT 1 FROM ledger l WHERE l.source_event_id = b.source_event_id AND l.kind = 'adjust') "
+            "(SELECT 1 FROM ledger l WHERE l.program_id = b.program_id "
+            "AND l.source_event_id = b.source_event_id AND l.kind = 'adjust') "
             "ORDER BY b.id"
         ),
         {"ids": ids},
