@@ -26,10 +26,11 @@ def bench(infra: Infra, module: str, *args: str) -> None:
 
 def test_a_tiny_bench_run_writes_its_figures_and_flame_graphs(infra: Infra, tmp_path: Path) -> None:
     args = ["--events", "300", "--members", "100", "--repeats", "1", "--latency-seconds", "2", "--rate", "50"]
-    bench(infra, "bench.run", *args, "--profile", "--results", str(tmp_path))
+    bench(infra, "bench.run", *args, "--warm-up", "100", "--profile", "--results", str(tmp_path))
     (figures,) = tmp_path.glob("*.json")
     result = json.loads(figures.read_text())
     assert result["pipeline"]["per_second"] > 0 and result["ceiling"]["per_second"] > 0
+    assert result["warm_up_events"] == 100 and result["pipeline"]["records_per_batch"]["points-0"] > 0
     assert figures.with_suffix(".png").exists()
     assert list(tmp_path.glob("*-profile/*.svg")), "a flame graph per service"
 
