@@ -43,6 +43,14 @@ def test_a_tiny_handlers_run_writes_cpu_per_event_for_each_service(infra: Infra,
     assert all(r["cpu_ms_per_event"] > 0 and r["statements_ms_per_event"] for r in runs)
 
 
+def test_a_tiny_clients_run_writes_both_kafka_clients_cpu_per_record(infra: Infra, tmp_path: Path) -> None:
+    bench(infra, "bench.clients", "--records", "200", "--repeats", "1", "--results", str(tmp_path))
+    (figures,) = tmp_path.glob("clients-*.json")
+    medians = json.loads(figures.read_text())["medians"]
+    assert set(medians) == {"aiokafka", "confluent-kafka"}
+    assert all(m[step]["cpu_us_per_record"] > 0 for m in medians.values() for step in ("produce", "consume"))
+
+
 def test_a_tiny_page_bench_times_every_page_of_both_front_ends_on_the_demos_data(
     infra: Infra, tmp_path: Path
 ) -> None:
