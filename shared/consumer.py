@@ -43,7 +43,7 @@ from shared.contracts.envelope import utcnow
 from shared.deadletter import REDRIVEN_FOR, dead_letter
 from shared.failpoints import failpoint
 from shared.metrics import CoreMetrics
-from shared.outbox import OutboxMessage, append
+from shared.outbox import OutboxMessage, append, appended
 from shared.store.bulk import rows_insert
 from shared.store.core_tables import INBOX
 from shared.topics import dead_letter_topic
@@ -230,6 +230,7 @@ class ReliableConsumer:
         self.dead_letter_topic = settings.topic_prefix + dead_letter_topic(settings.service_name)
         self._idle = asyncio.Event()
         self._idle.set()
+        self._wrote_outbox = False
         self._stalled_since: float | None = None
         metrics.consumer_stalled.set_function(self.stalled_for)
 
@@ -262,6 +263,7 @@ class ReliableConsumer:
     async def process(self, records: Sequence[Record], consumer: AIOKafkaConsumer) -> None:
         self._idle.clear()
         started = time.perf_counter()
+        self._wrote_outbox = False
         try:
             items = [item for item in map(self._decode, records) if item is not None]
             try:
@@ -273,7 +275,8 @@ class ReliableConsumer:
                     await self._apply_alone(item)
             failpoint("after_db_commit")
             await self._commit_offsets(consumer, records)
-            self._on_committed()
+            if self._wrote_outbox:  # a relay round costs a transaction: none for a batch that emitted nothing
+                self._on_committed()
         except BaseException:
             # Never let the fetch position run past records whose effect is not committed.
             _rewind(consumer, records)
@@ -344,6 +347,7 @@ class ReliableConsumer:
 
     async def _apply(self, items: Sequence[_Item]) -> None:
         async with self._engine.begin() as conn:
+            appended(conn)  # what an earlier transaction on this pooled connection wrote is not ours
             claimed = await self._claim(conn, items)
             fresh: dict[uuid.UUID, _Event] = {}
             for item in items:
@@ -370,6 +374,7 @@ class ReliableConsumer:
                 for record, reason in dead
             ]
             await append(conn, [*result.outgoing, *letters])
+            self._wrote_outbox |= appended(conn)  # handlers append too (points' ledger writes its own)
             failpoint("before_db_commit")
         self._observe(items, fresh, claimed, result)
 

@@ -89,11 +89,21 @@ def emitted(
     return OutboxMessage.of(settings.topic_prefix + contract.topic, envelope)
 
 
+# Marks a connection whose transaction wrote to the outbox (its ``info`` outlives the transaction).
+_APPENDED = "vafa.outbox_appended"
+
+
 async def append(conn: AsyncConnection, messages: Sequence[OutboxMessage]) -> None:
     """Add messages to the outbox inside the caller's transaction."""
     if messages:
         rows = [{"topic": m.topic, "key": m.key, "value": m.value, "headers": m.headers} for m in messages]
         await conn.execute(*rows_insert(OUTBOX, rows))
+        conn.info[_APPENDED] = True
+
+
+def appended(conn: AsyncConnection) -> bool:
+    """Whether ``append`` wrote on ``conn`` since this was last asked (and forget it)."""
+    return bool(conn.info.pop(_APPENDED, False))
 
 
 class OutboxRelay:

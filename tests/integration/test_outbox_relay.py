@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, select
@@ -13,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.config import ServiceSettings
 from shared.consumer import BatchResult, ContractDecoder, ReliableConsumer
-from shared.contracts import POINTS_EARNED, Envelope
+from shared.contracts import POINTS_EARNED, Envelope, PointsEarned
 from shared.metrics import CoreMetrics
-from shared.store.core_tables import CORE_METADATA
+from shared.outbox import OutboxMessage
+from shared.store.core_tables import CORE_METADATA, OUTBOX
 from shared.store.db import make_engine
 from shared.topics import Topic
 from tests.support import ServiceProcess, Stack, as_record, decode, eventually, purchase
@@ -107,3 +111,79 @@ async def test_relay_killed_after_publish_before_delete_loses_nothing_and_double
         await engine.dispose()
     assert len(rows) == 30
     assert sum(p for _, p in rows) == sum(20 + i for i in range(30))
+
+
+def earned(member: str, points: int) -> Envelope[Any]:
+    payload = PointsEarned(
+        member_id=member,
+        purchase_event_id=uuid.uuid4(),
+        points=points,
+        balance=points,
+        currency="IRR",
+        amount=Decimal(points * 100),
+        rules=[],
+    )
+    return POINTS_EARNED.envelope(key=member, producer="points", payload=payload)
+
+
+class _Commits:
+    """The Kafka consumer's part in ``process``: offsets committed, nothing else."""
+
+    async def commit(self, offsets: Any) -> None:
+        pass
+
+    def highwater(self, tp: Any) -> None:
+        return None
+
+
+async def test_the_relay_is_woken_after_a_batch_that_emitted_and_not_after_one_that_did_not(
+    stack: Stack,
+) -> None:
+    """Each wake is a relay round (a transaction, a lock, a read of the outbox): a service that emits
+    for few of the events it consumes (notify, analytics) paid one after every batch."""
+    await stack.create("downstream")
+    settings = ServiceSettings(
+        service_name="downstream",
+        topic_prefix=stack.prefix,
+        pg_host=stack.infra.pg_host,
+        pg_port=stack.infra.pg_port,
+        pg_user=stack.infra.pg_user,
+        pg_password=stack.infra.pg_password,
+        pg_database=stack.database("downstream"),
+    )
+    engine = make_engine(settings)
+    async with engine.begin() as conn:
+        await conn.run_sync(CORE_METADATA.create_all)
+        await conn.run_sync(effects_metadata.create_all)
+
+    async def echo_the_big_ones(conn: AsyncConnection, events: Sequence[Envelope[Any]]) -> BatchResult:
+        await record_effects(conn, events)
+        return BatchResult(outgoing=[OutboxMessage.of("echo", e) for e in events if e.payload.points >= 100])
+
+    wakes: list[int] = []
+    core = ReliableConsumer(
+        settings=settings,
+        engine=engine,
+        decoder=ContractDecoder([POINTS_EARNED]),
+        handler=echo_the_big_ones,
+        metrics=CoreMetrics(CollectorRegistry()),
+        on_committed=lambda: wakes.append(1),
+    )
+
+    def batch(points: int, offset: int) -> list[Any]:
+        key, value = as_record(earned(f"m{offset}", points))
+        return [ConsumerRecord(stack.topic(Topic.POINTS), 0, offset, 0, 0, key, value, None, 0, 0, [])]
+
+    try:
+        await core.process(batch(5, 0), _Commits())
+        assert wakes == []
+        await core.process(batch(500, 1), _Commits())
+        assert wakes == [1]
+        await core.process([*batch(7, 2), *batch(8, 3)], _Commits())
+        assert wakes == [1]
+        async with engine.connect() as conn:
+            waiting = (await conn.execute(select(OUTBOX.c.topic))).scalars().all()
+            applied = (await conn.execute(select(effects.c.points))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert waiting == ["echo"] and sorted(applied) == [5, 7, 8, 500]
