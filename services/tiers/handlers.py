@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.tiers.moves import apply_events
 from services.tiers.settings import TiersSettings
+from services.tiers.views import PointsGiven, PointsTaken, PurchaseTotal, ReturnTotal
 from shared.consumer import BatchHandler, BatchResult
 from shared.contracts import (
     LOYALTY_PROGRAM_DEFINED,
@@ -24,10 +25,11 @@ from shared.contracts import (
 )
 
 CONSUMES: list[Contract[Any]] = [
-    PURCHASE_RECORDED,
-    RETURN_RECORDED,
-    POINTS_EARNED,
-    POINTS_REVERSED,
+    # Only the totals a standing moves by are decoded, not the basket or the rule lines.
+    PURCHASE_RECORDED.read_as(PurchaseTotal),
+    RETURN_RECORDED.read_as(ReturnTotal),
+    POINTS_EARNED.read_as(PointsGiven),
+    POINTS_REVERSED.read_as(PointsTaken),
     VIP_PURCHASED,
     VIP_RENEWED,
     VIP_CANCELLED,

@@ -49,6 +49,7 @@ from services.tiers.store.repository import (
     save_standings,
     told_history,
 )
+from services.tiers.views import PointsGiven, PointsTaken, PurchaseTotal, ReturnTotal
 from shared.consumer import BatchResult
 from shared.contracts import (
     MEMBERSHIP_ENDED,
@@ -61,10 +62,6 @@ from shared.contracts import (
     Envelope,
     LoyaltyProgramDefined,
     MembershipStatus,
-    PointsEarned,
-    PointsReversed,
-    PurchaseRecorded,
-    ReturnRecorded,
     TierChanged,
     TierProgress,
     VipMembership,
@@ -115,15 +112,15 @@ class Moves:
 def _activity(ladder: Ladder, program_id: str, event: Envelope[Any]) -> dict[str, Any] | None:
     p = event.payload
     member, at, eid = getattr(p, "member_id", ""), event.occurred_at, event.event_id
-    if isinstance(p, PurchaseRecorded):
+    if isinstance(p, PurchaseTotal):
         spend = ladder.qualifying_spend(p.currency, p.total_amount)
         return activity_row(eid, program_id, member, at, spend=spend, visits=1)
-    if isinstance(p, ReturnRecorded):
+    if isinstance(p, ReturnTotal):
         refund = -ladder.qualifying_spend(p.currency, p.refund_amount)
         return activity_row(eid, program_id, member, at, spend=refund)
-    if isinstance(p, PointsEarned):
+    if isinstance(p, PointsGiven):
         return activity_row(eid, program_id, member, at, points=p.points)
-    if isinstance(p, PointsReversed):
+    if isinstance(p, PointsTaken):
         return activity_row(eid, program_id, member, at, points=-p.points)
     return None
 
@@ -139,7 +136,7 @@ async def apply_events(
         return BatchResult()
     known, ladder_of = await programs(conn), await ladders_of(conn, ladder)
     where = await counted(
-        conn, (e.payload.original_event_id for e in events if isinstance(e.payload, ReturnRecorded))
+        conn, (e.payload.original_event_id for e in events if isinstance(e.payload, ReturnTotal))
     )
     concerned: dict[str, list[Envelope[Any]]] = defaultdict(list)
     activity: list[dict[str, Any]] = []

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts import PointsEarned, PointsReversed, PurchaseRecorded, ReturnRecorded
+from services.tiers.views import PointsGiven, PointsTaken, PurchaseTotal, ReturnTotal
 from shared.contracts.common import MAIN_PROGRAM, PROGRAM_ID_PATTERN, program_takes_chain
 
 MAIN = MAIN_PROGRAM
@@ -46,10 +46,10 @@ def counted_in(
     programs: Mapping[str, Program], payload: object, counted: Mapping[uuid.UUID, Sequence[str]]
 ) -> list[str]:
     """The programs an event's qualifying activity counts in; ``counted``: where purchases counted."""
-    if isinstance(payload, PurchaseRecorded | ReturnRecorded):
-        if isinstance(payload, ReturnRecorded) and payload.original_event_id in counted:
+    if isinstance(payload, PurchaseTotal | ReturnTotal):
+        if isinstance(payload, ReturnTotal) and payload.original_event_id in counted:
             return sorted(counted[payload.original_event_id])
         return sorted(p for p, program in programs.items() if program.takes_chain(payload.chain_id))
-    if isinstance(payload, PointsEarned | PointsReversed):
+    if isinstance(payload, PointsGiven | PointsTaken):
         return [payload.program_id]
     return []

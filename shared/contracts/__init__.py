@@ -43,6 +43,7 @@ from shared.contracts.purchases import (
     Tender,
 )
 from shared.contracts.tiers import MembershipStatus, TierBenefits, TierChanged, TierProgress
+from shared.contracts.view import View
 from shared.topics import Topic
 
 P = TypeVar("P", bound=BaseModel)
@@ -59,6 +60,14 @@ class Contract(Generic[P]):
     def __post_init__(self) -> None:
         # Parametrised once: pydantic's own cache of Envelope[X] costs tens of microseconds a lookup.
         object.__setattr__(self, "model", Envelope[self.payload])  # type: ignore[name-defined]
+
+    def read_as(self, view: type[View]) -> Contract[Any]:
+        """This contract as a consumer reading only ``view``'s fields decodes it (``contracts.view``)."""
+        if view.of is not self.payload:
+            raise TypeError(
+                f"{view.__name__} is a view of {view.of.__name__}, not of {self.payload.__name__}"
+            )
+        return Contract(self.name, self.version, view, self.topic)
 
     def envelope(self, *, key: str, producer: str, payload: P, **fields: Any) -> Envelope[P]:
         fields.setdefault("occurred_at", utcnow())

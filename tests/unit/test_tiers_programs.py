@@ -8,11 +8,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from services.tiers.domain import Activity, Ladder, replay
 from services.tiers.programs import MAIN, Program, counted_in, registry
 from services.tiers.settings import TiersSettings
+from services.tiers.views import PointsGiven, PurchaseTotal, ReturnTotal
 from shared.contracts import PointsEarned
+from shared.contracts.view import View
 from tests.support import purchase, refund
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -42,7 +45,12 @@ MAIN_LADDER = Ladder.model_validate(
 
 def _at(chain: str, amount: str) -> object:
     sale = purchase("sara", amount, occurred_at=T0)
-    return sale.payload.model_copy(update={"chain_id": chain})
+    return seen(PurchaseTotal, sale.payload.model_copy(update={"chain_id": chain}))
+
+
+def seen(view: type[View], payload: BaseModel) -> View:
+    """A payload as tiers receives it: decoded through its view."""
+    return view.model_validate_json(payload.model_dump_json())
 
 
 def test_a_purchase_counts_in_main_and_in_each_active_program_listing_its_chain() -> None:
@@ -52,7 +60,7 @@ def test_a_purchase_counts_in_main_and_in_each_active_program_listing_its_chain(
 
 def test_a_return_lowers_the_spend_where_its_purchase_counted_or_by_its_chain_before_it_arrives() -> None:
     sale = purchase("sara", "100", occurred_at=T0)
-    back = refund(sale, T0 + timedelta(days=1)).payload
+    back = seen(ReturnTotal, refund(sale, T0 + timedelta(days=1)).payload)
     # The purchase counted in main only (before the club existed): so does its return.
     assert counted_in(PROGRAMS, back, {sale.event_id: [MAIN]}) == [MAIN]
     assert counted_in(PROGRAMS, back, {}) == ["hyper-club", MAIN]
@@ -64,7 +72,7 @@ def test_points_count_in_the_program_they_are_in() -> None:
         program_id="hyper-club", member_id="sara", purchase_event_id=sale.event_id, points=40, balance=40,
         currency="IRR", amount=Decimal(20), rules=[],
     )  # fmt: skip
-    assert counted_in(PROGRAMS, earned, {}) == ["hyper-club"]
+    assert counted_in(PROGRAMS, seen(PointsGiven, earned), {}) == ["hyper-club"]
 
 
 def test_a_member_climbs_each_programs_ladder_on_that_programs_activity_only() -> None:
