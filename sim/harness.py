@@ -140,6 +140,13 @@ class Stack:
             "VAFA_PG_DATABASE": self.database(service),
             "VAFA_TOPIC_PREFIX": self.prefix,
             "VAFA_ENV": "dev",
+            # Tests run at any hour: members' quiet hours (22:00-08:00 in their zone) would hold every
+            # message until morning. A test of quiet hours sets its own.
+            **(
+                {"VAFA_NOTIFY_QUIET_FROM": "00:00", "VAFA_NOTIFY_QUIET_UNTIL": "00:00"}
+                if service == "notify"
+                else {}
+            ),
             **extra,
         }
 
