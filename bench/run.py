@@ -7,7 +7,8 @@
    its own PostgreSQL database, all running as real processes. Throughput is events fully processed
    by every service per second.
 3. Latency at a fixed offered load: purchase created -> ``points.earned`` on Kafka; -> ``tier.changed``;
-   -> the notification logged.
+   -> the notification logged. And the same over a range of offered loads (``--curve``): the latency
+   curve, and the highest load at which p99 to ``points.earned`` stays under a second.
 4. With ``--profile``: one more pipeline run under py-spy, a flame graph per service and, in the JSON,
    the share of samples each package is on the stack and the functions with the most self time.
 
@@ -493,6 +494,63 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
+async def latency_curve(
+    infra: Infra, rates: Sequence[float], seconds: float, members: int, logs: Path, warm: Sequence[bytes]
+) -> list[dict[str, Any]]:
+    """``latency`` at each offered load, lowest first, each on fresh stores: a backlog one level left
+    behind must not be charged to the next."""
+    curve = []
+    for rate in sorted(rates):
+        curve.append(await latency(infra, rate, seconds, members, logs, warm))
+        p99 = curve[-1]["points_earned"].get("p99_ms", float("nan"))
+        print(f"latency at {rate:,.0f} purchases/s: p99 to points.earned {p99:,.0f} ms", flush=True)
+    return curve
+
+
+def highest_load_under(curve: Sequence[dict[str, Any]], p99_ms: float = 1000) -> float | None:
+    """The highest offered load at which, it and every lower one, p99 to points.earned < ``p99_ms``."""
+    best = None
+    for point in sorted(curve, key=lambda c: c["offered_per_second"]):
+        if point["points_earned"].get("p99_ms", float("inf")) >= p99_ms:
+            break
+        best = point["offered_per_second"]
+    return best
+
+
+def plot_curve(curve: Sequence[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(figsize=(7, 4.5))
+    rates = [c["offered_per_second"] for c in curve]
+    for key, label, colour in (
+        ("points_earned", "points.earned", "tab:blue"),
+        ("notification_logged", "notification logged", "tab:orange"),
+    ):
+        for q, style in (("p50_ms", "--"), ("p99_ms", "-")):
+            axes.plot(
+                rates,
+                [c[key].get(q, float("nan")) for c in curve],
+                style,
+                marker="o",
+                color=colour,
+                label=f"{label} {q[:3]}",
+            )
+    axes.axhline(1000, color="grey", linewidth=0.8)
+    axes.set_yscale("log")
+    axes.set(
+        title="latency from purchase created, over offered load",
+        xlabel="offered purchases/s",
+        ylabel="ms (log)",
+    )
+    axes.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot(result: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -540,6 +598,14 @@ def table(result: dict[str, Any]) -> str:
                 f"p50 {figures['p50_ms']:.0f} ms, p95 {figures['p95_ms']:.0f} ms, "
                 f"p99 {figures['p99_ms']:.0f} ms (n={figures['count']})"
             )
+    if curve := result.get("latency_curve"):
+        lines.append("offered/s  p50 ms  p99 ms  (created -> points.earned)")
+        for c in curve["points"]:
+            e = c["points_earned"]
+            lines.append(
+                f"{c['offered_per_second']:>9,.0f}{e.get('p50_ms', 0):>8,.0f}{e.get('p99_ms', 0):>8,.0f}"
+            )
+        lines.append(f"p99 under 1 s up to {curve['p99_under_1s_up_to']} purchases/s offered")
     run = result["pipeline_runs"][0]
     lines.append("process        cpu s   peak RSS MB")
     for name in sorted(run["peak_rss_mb"]):
@@ -639,6 +705,11 @@ async def main() -> None:
         "--rate", type=float, default=300, help="offered purchases/s for the latency run (below capacity)"
     )
     parser.add_argument("--latency-seconds", type=float, default=20)
+    parser.add_argument(
+        "--curve",
+        default="100,200,300,400,500,600,700",
+        help="offered purchases/s for the latency curve, comma-separated ('' for none)",
+    )
     parser.add_argument("--scaling", action="store_true", help="also run 2 instances of each service")
     parser.add_argument(
         "--profile", action="store_true", help="one more pipeline run under py-spy: flame graphs per service"
@@ -682,6 +753,15 @@ async def main() -> None:
         "latency": await latency(infra, args.rate, args.latency_seconds, args.members, logs, warm),
         "ingest_http": await http_intake(infra, args.events, args.members, logs),
     }
+    rates = [float(r) for r in args.curve.split(",") if r.strip()]
+    if rates:
+        # The fixed-load run above is one point of the curve when its rate is on it.
+        again = [r for r in rates if r != args.rate]
+        curve = await latency_curve(infra, again, args.latency_seconds, args.members, logs, warm)
+        if len(again) < len(rates):
+            curve = sorted([*curve, result["latency"]], key=lambda c: c["offered_per_second"])
+        result["latency_curve"] = {"points": curve, "p99_under_1s_up_to": highest_load_under(curve)}
+        plot_curve(curve, results / f"{stamp}-latency.png")
     if args.scaling:
         scaled = await pipeline(infra, values, 2, logs, warm=warm)
         result["scaling"] = {k: v for k, v in scaled.items() if k != "lag"}
@@ -702,6 +782,8 @@ async def main() -> None:
     plot(result, results / f"{stamp}.png")
     print(table(result))
     print(f"\nwrote {out} and {out.with_suffix('.png')}")
+    if rates:
+        print(f"and {results / f'{stamp}-latency.png'}")
 
 
 if __name__ == "__main__":

@@ -26,12 +26,18 @@ def bench(infra: Infra, module: str, *args: str) -> None:
 
 def test_a_tiny_bench_run_writes_its_figures_and_flame_graphs(infra: Infra, tmp_path: Path) -> None:
     args = ["--events", "300", "--members", "100", "--repeats", "1", "--latency-seconds", "2", "--rate", "50"]
-    bench(infra, "bench.run", *args, "--warm-up", "100", "--profile", "--results", str(tmp_path))
+    curve = ["--curve", "50,80"]  # the fixed-load run is the curve's first point
+    bench(infra, "bench.run", *args, *curve, "--warm-up", "100", "--profile", "--results", str(tmp_path))
     (figures,) = tmp_path.glob("*.json")
     result = json.loads(figures.read_text())
     assert result["pipeline"]["per_second"] > 0 and result["ceiling"]["per_second"] > 0
     assert result["warm_up_events"] == 100 and result["pipeline"]["records_per_batch"]["points-0"] > 0
     assert figures.with_suffix(".png").exists()
+    curve = result["latency_curve"]["points"]
+    assert [c["offered_per_second"] for c in curve] == [50, 80] and all(
+        c["points_earned"]["count"] for c in curve
+    )
+    assert (tmp_path / f"{figures.stem}-latency.png").exists()
     assert list(tmp_path.glob("*-profile/*.svg")), "a flame graph per service"
 
 
