@@ -636,22 +636,64 @@ def _git(*args: str) -> None:
     subprocess.run(["git", "-C", str(REPO), *args], check=True)
 
 
+def parse_settings(text: str) -> dict[str, str]:
+    """``"jit=off,commit_delay=100"`` -> ``{"jit": "off", "commit_delay": "100"}``."""
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    if any(len(p) != 2 or not p[0].strip().replace("_", "").isalnum() for p in pairs):
+        raise SystemExit(f"--pg-settings: expected name=value,name=value; got {text!r}")
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+async def server_settings(infra: Infra, settings: Mapping[str, str], names: Sequence[str]) -> None:
+    """PostgreSQL's ``names`` back to their defaults, then ``settings`` on, for new statements of every
+    session: only settings a reload applies (``ALTER SYSTEM``; the bench's role is the cluster's owner)."""
+    conn = await Stack(infra).pg("postgres")
+    try:
+        for name in names:
+            await conn.execute(f"ALTER SYSTEM RESET {name}")
+        for name, value in settings.items():
+            quoted = value.replace("'", "''")
+            await conn.execute(f"ALTER SYSTEM SET {name} = '{quoted}'")
+        await conn.execute("SELECT pg_reload_conf()")
+        await asyncio.sleep(0.5)  # the reload reaches the backends by signal
+        for name, value in settings.items():
+            now = await conn.fetchval(f"SHOW {name}")
+            if str(now) != value:
+                raise SystemExit(f"{name} is {now} after the reload, not {value}: it needs a restart")
+    finally:
+        await conn.close()
+
+
 async def compare(
-    infra: Infra, values: Sequence[bytes], ref: str, repeats: int, logs: Path, warm: Sequence[bytes] = ()
+    infra: Infra,
+    values: Sequence[bytes],
+    repeats: int,
+    logs: Path,
+    warm: Sequence[bytes] = (),
+    ref: str | None = None,
+    settings: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """This tree against commit ``ref``, run by run in one invocation (ceiling, then both pipelines in
-    alternating order), so both meet the same machine: medians and ratios of the same run."""
+    """This tree against commit ``ref``, or PostgreSQL's defaults against ``settings``, run by run in
+    one invocation (ceiling, then both pipelines in alternating order), so both meet the same machine:
+    medians and ratios of the same run."""
     scratch = Path(tempfile.mkdtemp(prefix="vafa-bench-"))
     tree = scratch / "tree"
-    await asyncio.to_thread(_git, "worktree", "add", "-q", "--detach", str(tree), ref)
-    sides: dict[str, list[dict[str, Any]]] = {ref: [], "this tree": []}
-    trees = {ref: tree, "this tree": REPO}
+    changed = dict(settings or {})
+    if ref:
+        await asyncio.to_thread(_git, "worktree", "add", "-q", "--detach", str(tree), ref)
+        named = {ref: (tree, {}), "this tree": (REPO, changed)}
+    else:
+        label = ",".join(f"{k}={v}" for k, v in changed.items())
+        named = {"server defaults": (REPO, {}), label: (REPO, changed)}
+    sides: dict[str, list[dict[str, Any]]] = {side: [] for side in named}
     try:
         for n in range(repeats):
             limit = await ceiling(infra, values)
-            order = list(trees) if n % 2 == 0 else list(reversed(trees))
+            order = list(named) if n % 2 == 0 else list(reversed(named))
             for side in order:
-                run = await pipeline(infra, values, 1, logs, tree=trees[side], warm=warm)
+                side_tree, side_settings = named[side]
+                await server_settings(infra, side_settings, list(changed))
+                run = await pipeline(infra, values, 1, logs, tree=side_tree, warm=warm)
                 run.pop("lag")
                 run["ratio"] = run["per_second"] / limit["per_second"]
                 run["ceiling_per_second"] = limit["per_second"]
@@ -660,7 +702,9 @@ async def compare(
                 print(f"run {n + 1} {side}: {run['per_second']:,.0f} events/s, ratio {run['ratio']:.3f}, "
                       f"{run['cpu_ms_per_event']['total']:.2f} ms CPU/event", flush=True)  # fmt: skip
     finally:
-        await asyncio.to_thread(_git, "worktree", "remove", "--force", str(tree))
+        await server_settings(infra, {}, list(changed))
+        if ref:
+            await asyncio.to_thread(_git, "worktree", "remove", "--force", str(tree))
         shutil.rmtree(scratch, ignore_errors=True)
 
     def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -673,7 +717,11 @@ async def compare(
             "runs": runs,
         }
 
-    return {"against": ref, "sides": {side: medians(runs) for side, runs in sides.items()}}
+    return {
+        "against": ref or "server defaults",
+        "pg_settings": changed,
+        "sides": {side: medians(runs) for side, runs in sides.items()},
+    }
 
 
 def compare_table(result: dict[str, Any]) -> str:
@@ -720,6 +768,12 @@ async def main() -> None:
         metavar="REF",
         help="only the pipeline, this tree against commit REF run by run (alternating), CPU per event",
     )
+    parser.add_argument(
+        "--pg-settings",
+        metavar="NAME=VALUE,...",
+        help="only the pipeline, PostgreSQL with these settings (reloadable ones) against its defaults "
+        "run by run; with --against, this tree's side runs with them",
+    )
     args = parser.parse_args()
     infra = infra_from_env()
     results = args.results
@@ -729,9 +783,11 @@ async def main() -> None:
     logs.mkdir()
     stream = workload(args.warm_up + args.events, args.members, seed=7)
     warm, values = stream[: args.warm_up], stream[args.warm_up :]
-    if args.against:
-        compared = await compare(infra, values, args.against, args.repeats, logs, warm)
-        out = results / f"{stamp}-against-{args.against}.json"
+    if args.against or args.pg_settings:
+        settings = parse_settings(args.pg_settings or "")
+        compared = await compare(infra, values, args.repeats, logs, warm, args.against, settings)
+        what = args.against or "pg-" + "-".join(f"{k}-{v}" for k, v in settings.items())
+        out = results / f"{stamp}-against-{what}.json"
         out.write_text(json.dumps({"at": stamp, **compared}, indent=2, default=str))
         print(compare_table(compared))
         print(f"\nwrote {out}")

@@ -274,9 +274,11 @@ class ReliableConsumer:
                 for item in items:
                     await self._apply_alone(item)
             failpoint("after_db_commit")
-            await self._commit_offsets(consumer, records)
+            # The relay publishes only what is committed, so it need not wait for the offset commit, a
+            # broker round trip (7 ms a batch measured at 100 purchases/s) each hop's latency paid.
             if self._wrote_outbox:  # a relay round costs a transaction: none for a batch that emitted nothing
                 self._on_committed()
+            await self._commit_offsets(consumer, records)
         except BaseException:
             # Never let the fetch position run past records whose effect is not committed.
             _rewind(consumer, records)
