@@ -179,6 +179,20 @@ async def rows_written(stack: Stack) -> dict[str, int]:
     return {r["datname"].rsplit("_", 1)[1]: int(r["n"]) for r in rows}
 
 
+async def wal_written(stack: Stack) -> dict[str, float]:
+    """PostgreSQL's WAL so far, the whole cluster's: records, full-page images, bytes."""
+    conn = await stack.pg("postgres")
+    try:
+        row = await conn.fetchrow("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")
+    finally:
+        await conn.close()
+    return {
+        "records": float(row["wal_records"]),
+        "full_page_images": float(row["wal_fpi"]),
+        "bytes": float(row["wal_bytes"]),
+    }
+
+
 async def start_services(
     stack: Stack,
     instances: int,
@@ -286,7 +300,7 @@ async def pipeline(
         await asyncio.sleep(2)  # every member has joined its group
         if warm:
             await warm_up(infra, stack, warm)
-        rows_before = await rows_written(stack)
+        rows_before, wal_before = await rows_written(stack), await wal_written(stack)
         named = {
             f"{p.module.split('.')[-1]}-{i % instances}": psutil.Process(p.proc.pid)
             for i, p in enumerate(processes)
@@ -305,9 +319,13 @@ async def pipeline(
         stop.set()
         await sampling
         await probe.__aexit__()
-        rows_after = await rows_written(stack)
+        rows_after, wal_after = await rows_written(stack), await wal_written(stack)
         batches = {
             f"{p.module.split('.')[-1]}-{i % instances}": await records_per_batch(p)
+            for i, p in enumerate(processes)
+        }
+        batch_ms = {
+            f"{p.module.split('.')[-1]}-{i % instances}": await batch_milliseconds(p)
             for i, p in enumerate(processes)
         }
         purchases = sum(1 for v in values if b'"kind":"purchase"' in v)
@@ -327,6 +345,9 @@ async def pipeline(
             "lag": sampler.lag,
             # A batch's fixed cost (a transaction, a dozen statements) is shared by this many events.
             "records_per_batch": batches,
+            # ... and takes this long, start to offset commit: what a record waits for on every hop.
+            "batch_ms": batch_ms,
+            "wal_per_event": {k: (wal_after[k] - wal_before[k]) / len(values) for k in wal_after},
         }
     finally:
         stop_profilers(spies)
@@ -356,6 +377,13 @@ async def records_per_batch(process: ServiceProcess) -> float:
     """The mean size of the batches the service's consumer applied."""
     count = await process.metric("vafa_consumer_batch_size_count")
     return round(await process.metric("vafa_consumer_batch_size_sum") / count, 1) if count else 0.0
+
+
+async def batch_milliseconds(process: ServiceProcess) -> float:
+    """The mean time the service's consumer took over a batch, from its records to their offsets
+    committed."""
+    count = await process.metric("vafa_consumer_batch_seconds_count")
+    return round(await process.metric("vafa_consumer_batch_seconds_sum") / count * 1000, 1) if count else 0.0
 
 
 def _infra_processes() -> dict[str, psutil.Process]:
@@ -618,6 +646,12 @@ def table(result: dict[str, Any]) -> str:
     )
     batches = run["records_per_batch"].items()
     lines.append("records per batch: " + ", ".join(f"{k} {v:.0f}" for k, v in batches))
+    lines.append("ms per batch: " + ", ".join(f"{k} {v:.0f}" for k, v in run["batch_ms"].items()))
+    wal = run["wal_per_event"]
+    lines.append(
+        f"PostgreSQL WAL per event (cluster): {wal['bytes']:,.0f} bytes, {wal['records']:.1f} records, "
+        f"{wal['full_page_images']:.2f} full-page images"
+    )
     return "\n".join(lines)
 
 

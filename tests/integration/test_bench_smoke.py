@@ -32,6 +32,7 @@ def test_a_tiny_bench_run_writes_its_figures_and_flame_graphs(infra: Infra, tmp_
     result = json.loads(figures.read_text())
     assert result["pipeline"]["per_second"] > 0 and result["ceiling"]["per_second"] > 0
     assert result["warm_up_events"] == 100 and result["pipeline"]["records_per_batch"]["points-0"] > 0
+    assert result["pipeline"]["batch_ms"]["points-0"] > 0 and result["pipeline"]["wal_per_event"]["bytes"] > 0
     assert figures.with_suffix(".png").exists()
     curve = result["latency_curve"]["points"]
     assert [c["offered_per_second"] for c in curve] == [50, 80] and all(
