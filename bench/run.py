@@ -726,7 +726,8 @@ async def compare(
             order = list(named) if n % 2 == 0 else list(reversed(named))
             for side in order:
                 side_tree, side_settings = named[side]
-                await server_settings(infra, side_settings, list(changed))
+                if changed:  # ALTER SYSTEM needs a superuser: an A/B of trees alone must not
+                    await server_settings(infra, side_settings, list(changed))
                 run = await pipeline(infra, values, 1, logs, tree=side_tree, warm=warm)
                 run.pop("lag")
                 run["ratio"] = run["per_second"] / limit["per_second"]
@@ -736,7 +737,8 @@ async def compare(
                 print(f"run {n + 1} {side}: {run['per_second']:,.0f} events/s, ratio {run['ratio']:.3f}, "
                       f"{run['cpu_ms_per_event']['total']:.2f} ms CPU/event", flush=True)  # fmt: skip
     finally:
-        await server_settings(infra, {}, list(changed))
+        if changed:
+            await server_settings(infra, {}, list(changed))
         if ref:
             await asyncio.to_thread(_git, "worktree", "remove", "--force", str(tree))
         shutil.rmtree(scratch, ignore_errors=True)
