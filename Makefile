@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 VAFACTL := deploy/local/vafactl
 STAMP := $(VENV)/.installed
 
-.PHONY: venv infra-up infra-down infra-status test test-unit lint demo up down report monitoring chaos asyncapi api-key rules bench bench-handlers bench-clients bench-pages clean
+.PHONY: venv infra-up infra-down infra-status test test-unit lint demo up down report monitoring chaos asyncapi api-key rules bench bench-handlers bench-clients bench-writes bench-pages clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -91,3 +91,7 @@ bench-handlers: venv infra-up
 # aiokafka against confluent-kafka (librdkafka): produce and consume CPU per record, one invocation.
 bench-clients: venv infra-up
 	eval "$$($(VAFACTL) env)" && $(PY) -m bench.clients $(ARGS)
+
+# The outbox's rows by one INSERT of a JSON document against binary COPY: CPU per row on both sides.
+bench-writes: venv infra-up
+	eval "$$($(VAFACTL) env)" && $(PY) -m bench.writes $(ARGS)

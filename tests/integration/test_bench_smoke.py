@@ -77,3 +77,13 @@ def test_a_tiny_page_bench_times_every_page_of_both_front_ends_on_the_demos_data
     assert {name: f["statuses"] for name, f in pages.items() if set(f["statuses"]) - {"200", "303"}} == {}
     member_page = pages["console GET /members/{member_id}"]
     assert member_page["count"] == 1 and member_page["calls"], "its calls to the services, timed"
+
+
+def test_a_tiny_writes_run_writes_both_ways_cpu_per_row(infra: Infra, tmp_path: Path) -> None:
+    bench(
+        infra, "bench.writes", "--rows", "200", "--batch", "50", "--repeats", "1", "--results", str(tmp_path)
+    )
+    (figures,) = tmp_path.glob("writes-*.json")
+    medians = json.loads(figures.read_text())["medians"]
+    assert {m["way"] for m in medians} == {"rows_insert", "copy"}
+    assert all(m["client_us_per_row"] > 0 and m["wall_us_per_row"] > 0 for m in medians)
