@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bench.handlers import records
+from services.notify.store import MIGRATIONS
 from shared.config import ServiceSettings
 from shared.contracts.envelope import utcnow
 from shared.outbox import OutboxMessage, append
@@ -67,8 +68,6 @@ async def measure(infra: Infra, rows: int, batches: Sequence[int], repeats: int)
     await stack.create("notify")  # any service's database: each has the same outbox
     os.environ.update(stack.env("notify"))
     settings = ServiceSettings()
-    from services.notify.store import MIGRATIONS
-
     await upgrade_async(MIGRATIONS, settings.database_url)
     engine = make_engine(settings, pool_size=1)
     given = messages(rows, settings.topic_prefix)
@@ -92,6 +91,8 @@ async def measure(infra: Infra, rows: int, batches: Sequence[int], repeats: int)
                     server = sum(backend.cpu_times()[:2]) - server
                     async with engine.connect() as conn:
                         written = await conn.scalar(text("SELECT count(*) FROM outbox"))
+                        # The backend measured is the one that did the writes (one pooled connection).
+                        assert await conn.scalar(text("SELECT pg_backend_pid()")) == backend.pid
                     assert written == rows + batch, (way, written)
                     results.append(
                         {
