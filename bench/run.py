@@ -301,11 +301,8 @@ async def pipeline(
         if warm:
             await warm_up(infra, stack, warm)
         rows_before, wal_before = await rows_written(stack), await wal_written(stack)
-        named = {
-            f"{p.module.split('.')[-1]}-{i % instances}": psutil.Process(p.proc.pid)
-            for i, p in enumerate(processes)
-            if p.proc
-        }
+        label = {f"{p.module.split('.')[-1]}-{i % instances}": p for i, p in enumerate(processes)}
+        named = {name: psutil.Process(p.proc.pid) for name, p in label.items() if p.proc}
         named |= _infra_processes()
         probe = await Probe(stack, READS).__aenter__()
         sampler = Sampler(probe, named)
@@ -320,13 +317,9 @@ async def pipeline(
         await sampling
         await probe.__aexit__()
         rows_after, wal_after = await rows_written(stack), await wal_written(stack)
-        batches = {
-            f"{p.module.split('.')[-1]}-{i % instances}": await records_per_batch(p)
-            for i, p in enumerate(processes)
-        }
+        batches = {name: await histogram_mean(p, "vafa_consumer_batch_size") for name, p in label.items()}
         batch_ms = {
-            f"{p.module.split('.')[-1]}-{i % instances}": await batch_milliseconds(p)
-            for i, p in enumerate(processes)
+            name: await histogram_mean(p, "vafa_consumer_batch_seconds", 1000) for name, p in label.items()
         }
         purchases = sum(1 for v in values if b'"kind":"purchase"' in v)
         seconds = max(done.values())
@@ -373,17 +366,11 @@ async def warm_up(infra: Infra, stack: Stack, warm: Sequence[bytes]) -> None:
         await stack.query(service, "ANALYZE")
 
 
-async def records_per_batch(process: ServiceProcess) -> float:
-    """The mean size of the batches the service's consumer applied."""
-    count = await process.metric("vafa_consumer_batch_size_count")
-    return round(await process.metric("vafa_consumer_batch_size_sum") / count, 1) if count else 0.0
-
-
-async def batch_milliseconds(process: ServiceProcess) -> float:
-    """The mean time the service's consumer took over a batch, from its records to their offsets
-    committed."""
-    count = await process.metric("vafa_consumer_batch_seconds_count")
-    return round(await process.metric("vafa_consumer_batch_seconds_sum") / count * 1000, 1) if count else 0.0
+async def histogram_mean(process: ServiceProcess, histogram: str, scale: float = 1) -> float:
+    """The mean of one of the service's histograms since it started (its consumer's batch sizes, or
+    the seconds from a batch's records to their offsets committed), times ``scale``."""
+    count = await process.metric(f"{histogram}_count")
+    return round(await process.metric(f"{histogram}_sum") / count * scale, 1) if count else 0.0
 
 
 def _infra_processes() -> dict[str, psutil.Process]:

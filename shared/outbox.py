@@ -101,8 +101,8 @@ async def append(conn: AsyncConnection, messages: Sequence[OutboxMessage]) -> No
 
     By binary COPY on the transaction's own connection: the outbox takes plain rows (no conflict, nothing
     returned), and COPY sends the envelopes' bytes as they are, where ``rows_insert`` base64-encoded them
-    into a JSON document PostgreSQL parsed back: 8.5 against 26.5 µs of PostgreSQL's CPU a row, 6.3
-    against 11.6 of ours, at batches of 500 (``make bench-writes``)."""
+    into a JSON document PostgreSQL parsed back: 10.0 against 30.2 µs of PostgreSQL's CPU a row, 8.3
+    against 14.4 of ours, at batches of 500 (``make bench-writes``, writes-20261203T075839Z.json)."""
     if messages:
         raw = await conn.get_raw_connection()
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
