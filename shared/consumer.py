@@ -3,12 +3,21 @@
 For each batch faststream hands over (records of several partitions, in order per partition):
 
 1. decode each record into its versioned contract; what cannot be decoded becomes a dead letter;
-2. in ONE PostgreSQL transaction: claim each event_id in the inbox (a redelivered event is skipped),
-   let the service apply the fresh events, write its outgoing events and the dead letters to the outbox;
+2. in ONE PostgreSQL transaction: claim the events (a redelivered event is skipped), let the service
+   apply the fresh ones, write its outgoing events and the dead letters to the outbox;
 3. only then commit, per partition, the offset after the batch's last record.
 
-A crash before step 2 commits redelivers the batch; a crash between 2 and 3 redelivers events the inbox
-already holds. Either way each event has exactly one effect. Transient database errors retry with
+Claiming: a record another Vafa service's relay published carries its source database and outbox id,
+and a source's ids only rise on a partition except when a record is published again (``shared.outbox``);
+so the transaction raises one high-water mark per source, topic and partition, and a record at or
+below its mark is a duplicate: a relay's re-publish after a crash, a batch redelivered after a crash or
+a rebalance (the mark's row lock also makes a second consumer of the same partition wait, then skip).
+Everything else — what POS systems write (their headers are not believed), what an operator re-drives,
+what tests and tools produce, and a source's first records on a partition (events applied before the
+marks existed are in the inbox) — is claimed by event_id in the inbox.
+
+A crash before step 2 commits redelivers the batch; a crash between 2 and 3 redelivers events the marks
+or the inbox already hold. Either way each event has exactly one effect. Transient database errors retry with
 backoff; a handler bug is isolated by retrying event by event and dead-lettering the one that fails.
 faststream's own batch ``ack()`` is not used: it commits every assigned partition's position.
 """
@@ -34,6 +43,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.config import ServiceSettings
@@ -43,10 +53,10 @@ from shared.contracts.envelope import utcnow
 from shared.deadletter import REDRIVEN_FOR, dead_letter
 from shared.failpoints import failpoint
 from shared.metrics import CoreMetrics
-from shared.outbox import OutboxMessage, append, appended
+from shared.outbox import ID_HEADER, SOURCE_HEADER, OutboxMessage, append, appended
 from shared.store.bulk import rows_insert
-from shared.store.core_tables import INBOX
-from shared.topics import dead_letter_topic
+from shared.store.core_tables import INBOX, INBOX_HIGH_WATER
+from shared.topics import WRITTEN_OUTSIDE, dead_letter_topic
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +237,7 @@ class ReliableConsumer:
         self._on_committed = on_committed
         self._decoder = decoder
         self.topics = sorted({settings.topic_prefix + t for t in decoder.topics})
+        self._marked_topics = {settings.topic_prefix + t for t in decoder.topics if t not in WRITTEN_OUTSIDE}
         self.dead_letter_topic = settings.topic_prefix + dead_letter_topic(settings.service_name)
         self._idle = asyncio.Event()
         self._idle.set()
@@ -344,8 +355,9 @@ class ReliableConsumer:
                 why(error),
                 exc_info=not sqlstate(error),  # a handler bug: its traceback is what to fix
             )
-            event_id = item.envelope.event_id if isinstance(item, _Event) else item.event_id
-            await self._apply_with_retry([_Poison(item.record, f"not applied: {why(error)}", event_id)])
+            await self._apply_with_retry(
+                [_Poison(item.record, f"not applied: {why(error)}", _event_id(item))]
+            )
 
     async def _apply(self, items: Sequence[_Item]) -> None:
         async with self._engine.begin() as conn:
@@ -401,9 +413,26 @@ class ReliableConsumer:
             self._metrics.events.labels(item.record.topic, outcome).inc()
 
     async def _claim(self, conn: AsyncConnection, items: Sequence[_Item]) -> set[uuid.UUID]:
-        redriven = [i for i in items if _header(i.record, REDRIVEN_FOR) is not None]
-        first_time = [i for i in items if _header(i.record, REDRIVEN_FOR) is None]
         claimed: set[uuid.UUID] = set()
+        marked: list[tuple[_Item, _Mark]] = []
+        unmarked: list[_Item] = []
+        for item in items:
+            mark = self._mark(item.record)
+            if mark is None:
+                unmarked.append(item)
+            else:
+                marked.append((item, mark))
+        if marked:
+            last = await _raise_marks(conn, [mark for _, mark in marked])
+            for item, (where, outbox_id) in marked:
+                before = last[where]
+                if before is None:
+                    unmarked.append(item)  # the source's first records here: the inbox decides
+                elif outbox_id > before:
+                    claimed.add(_event_id(item))
+                    last[where] = outbox_id
+        redriven = [i for i in unmarked if _header(i.record, REDRIVEN_FOR) is not None]
+        first_time = [i for i in unmarked if _header(i.record, REDRIVEN_FOR) is None]
         if first_time:
             fresh, values = rows_insert(INBOX, _inbox_rows(first_time))
             fresh = fresh.on_conflict_do_nothing()
@@ -421,6 +450,25 @@ class ReliableConsumer:
             )
             claimed |= set((await conn.execute(again.returning(INBOX.c.event_id), values)).scalars())
         return claimed
+
+    def _mark(self, record: Record) -> _Mark | None:
+        """Where the record stands in its source's outbox, if it is believed to have one."""
+        if record.topic not in self._marked_topics:
+            return None
+        source = outbox_id = None
+        for key, value in record.headers or ():
+            if key == SOURCE_HEADER:
+                source = value
+            elif key == ID_HEADER:
+                outbox_id = value
+            elif key == REDRIVEN_FOR:
+                return None  # sent back by an operator after a fix: the inbox says whether to apply it
+        if source is None or outbox_id is None or not outbox_id.isdigit() or len(outbox_id) > 18:
+            return None
+        try:
+            return (str(uuid.UUID(source.decode())), record.topic, record.partition), int(outbox_id)
+        except (ValueError, UnicodeDecodeError):
+            return None
 
     async def _commit_offsets(self, consumer: AIOKafkaConsumer, records: Sequence[Record]) -> None:
         offsets: dict[TopicPartition, int] = {}
@@ -440,10 +488,44 @@ class ReliableConsumer:
                 self._metrics.lag.labels(tp.topic, str(tp.partition)).set(max(highwater - offset, 0))
 
 
+_Where: TypeAlias = tuple[str, str, int]  # source, topic, partition
+_Mark: TypeAlias = tuple[_Where, int]  # and the outbox id
+
+
+async def _raise_marks(
+    conn: AsyncConnection, marks: Sequence[_Mark]
+) -> dict[tuple[str, str, int], int | None]:
+    """Raise each (source, topic, partition)'s mark to the batch's highest id there, in ONE statement;
+    the marks as they were before (None: not kept until now). Locked in key order: two consumers of one
+    partition during a rebalance wait for each other instead of deadlocking."""
+    top: dict[_Where, int] = {}
+    for where, outbox_id in marks:
+        top[where] = max(top.get(where, 0), outbox_id)
+    rows = [
+        {"source": s, "topic": t, "partition": p, "last_id": i, "previous_id": None}
+        for (s, t, p), i in sorted(top.items())
+    ]
+    upsert, values = rows_insert(INBOX_HIGH_WATER, rows)
+    marks_table = INBOX_HIGH_WATER.c
+    raised = upsert.on_conflict_do_update(
+        index_elements=[marks_table.source, marks_table.topic, marks_table.partition],
+        set_={
+            "last_id": func.greatest(marks_table.last_id, upsert.excluded.last_id),
+            "previous_id": marks_table.last_id,
+            "updated_at": func.now(),
+        },
+    ).returning(marks_table.source, marks_table.topic, marks_table.partition, marks_table.previous_id)
+    return {(str(r.source), r.topic, r.partition): r.previous_id for r in await conn.execute(raised, values)}
+
+
+def _event_id(item: _Item) -> uuid.UUID:
+    return item.envelope.event_id if isinstance(item, _Event) else item.event_id
+
+
 def _inbox_rows(items: Sequence[_Item]) -> list[dict[str, Any]]:
     first: dict[uuid.UUID, _Item] = {}  # one statement cannot claim one event twice: its first copy
     for item in items:
-        first.setdefault(item.envelope.event_id if isinstance(item, _Event) else item.event_id, item)
+        first.setdefault(_event_id(item), item)
     now = utcnow()
     return [
         {

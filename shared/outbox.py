@@ -1,9 +1,13 @@
 """The transactional outbox: rows written with the state change, published by one relay per database.
 
-Rows are published in id order by an idempotent producer (acks=all), then deleted. A relay killed
-between publish and delete publishes those rows again on restart: delivery is at least once, and every
-consumer's inbox makes the effect exactly once. A transaction-scoped advisory lock keeps one relay
-active per database, so two replicas of a service never interleave and per-key order holds.
+Rows get their ids in commit order (``append``) and are published in id order by an idempotent
+producer (acks=all), one record batch per partition a round, then deleted. Each record carries its
+database's source id and its outbox id, so on any partition a source's ids only rise, except for a
+record published again: a relay killed between publish and delete publishes those rows again on
+restart. Delivery is at least once, and a consumer's high-water mark per source and partition (or its
+inbox, for records from elsewhere) makes the effect exactly once. A transaction-scoped advisory lock
+keeps one relay active per database, so two replicas of a service never interleave and per-key order
+holds.
 
 A row Kafka refuses for good (larger than the broker takes, say) would block every row behind it: it is
 moved to ``outbox_parked`` with the reason instead. The relay's loop is supervised: whatever kills a
@@ -29,16 +33,20 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     UnsupportedForMessageFormatError,
 )
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from pydantic import BaseModel
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util import await_only
 
 from shared.config import ServiceSettings
 from shared.contracts import Contract, Envelope
 from shared.failpoints import failpoint
 from shared.metrics import CoreMetrics
 from shared.store.bulk import one_of
-from shared.store.core_tables import OUTBOX, OUTBOX_PARKED
+from shared.store.core_tables import OUTBOX, OUTBOX_CLOCK, OUTBOX_PARKED
 from shared.store.db import json_text
 
 log = logging.getLogger(__name__)
@@ -54,6 +62,16 @@ _REFUSED_FOR_GOOD = (
     TopicAuthorizationFailedError,
     UnsupportedForMessageFormatError,
 )
+
+
+_BATCH_BYTES = 512 * 1024
+_MAX_REQUEST_BYTES = 1024 * 1024  # aiokafka's default; a record larger is parked
+
+
+@dataclass
+class _Batch:
+    builder: BatchBuilder
+    ids: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -90,32 +108,72 @@ def emitted(
     return OutboxMessage.of(settings.topic_prefix + contract.topic, envelope)
 
 
-_COPIED = ("topic", "key", "value", "headers")  # the rest are the table's own: id, created_at
+_COPIED = ("id", "topic", "key", "value", "headers")  # created_at is the table's own
 
-# Marks a connection whose transaction wrote to the outbox (its ``info`` outlives the transaction).
+# Where a transaction's messages wait for its commit (a connection's ``info`` outlives its transactions).
+_PENDING = "vafa.outbox_pending"
+# Marks a connection whose transaction wrote to the outbox.
 _APPENDED = "vafa.outbox_appended"
+
+# Headers the relay gives every record: the database it came from and its outbox id. A consumer drops a
+# record whose id is not above the last it took from that source on that partition (``shared.consumer``).
+SOURCE_HEADER = "vafa-source"
+ID_HEADER = "vafa-outbox-id"
 
 
 async def append(conn: AsyncConnection, messages: Sequence[OutboxMessage]) -> None:
     """Add messages to the outbox inside the caller's transaction.
 
-    By binary COPY on the transaction's own connection: the outbox takes plain rows (no conflict, nothing
-    returned), and COPY sends the envelopes' bytes as they are, where ``rows_insert`` base64-encoded them
-    into a JSON document PostgreSQL parsed back: 10.0 against 30.2 µs of PostgreSQL's CPU a row, 8.3
-    against 14.4 of ours, at batches of 500 (``make bench-writes``, writes-20261203T075839Z.json)."""
+    They are written when the transaction commits, just before (``_write_pending``): their ids come from
+    ``outbox_clock``, whose row the transaction then holds until it has committed, so ids are given in
+    commit order and the relay, publishing in id order, never publishes an id below one it already
+    published. Taken at the commit, the clock is the transaction's last lock: no other lock can wait
+    behind it, so it adds no deadlock."""
     if messages:
-        raw = await conn.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            OUTBOX.name,
-            records=[(m.topic, m.key, m.value, json_text(m.headers)) for m in messages],
-            columns=_COPIED,
-        )
+        if not conn.in_transaction():
+            await conn.begin()  # a connection that has not begun would commit nothing, and lose them
+        conn.info.setdefault(_PENDING, []).extend(messages)
         conn.info[_APPENDED] = True
 
 
 def appended(conn: AsyncConnection) -> bool:
     """Whether ``append`` wrote on ``conn`` since this was last asked (and forget it)."""
     return bool(conn.info.pop(_APPENDED, False))
+
+
+@event.listens_for(Engine, "commit")
+def _write_pending(conn: Connection) -> None:
+    """Every engine's commit: the transaction's outbox messages, numbered by the clock, by binary COPY
+    (no conflict to resolve, nothing returned; envelopes' bytes sent as they are: 10.0 against 30.2 µs
+    of PostgreSQL's CPU a row than an INSERT of JSON, ``make bench-writes``, writes-20261203T075839Z).
+    Runs inside SQLAlchemy's greenlet, so the driver's coroutines are awaited with ``await_only``; an
+    error here fails the commit, and the transaction rolls back."""
+    messages: list[OutboxMessage] | None = conn.info.pop(_PENDING, None)
+    if not messages:
+        return
+    driver = conn.connection.driver_connection
+    last = await_only(driver.fetchval(_TAKE_IDS, len(messages)))  # type: ignore[union-attr]
+    if last is None:
+        raise RuntimeError("outbox_clock has no row: the store's migrations have not run")
+    first = last - len(messages) + 1
+    await_only(
+        driver.copy_records_to_table(  # type: ignore[union-attr]
+            OUTBOX.name,
+            records=[
+                (first + i, m.topic, m.key, m.value, json_text(m.headers)) for i, m in enumerate(messages)
+            ],
+            columns=_COPIED,
+        )
+    )
+
+
+@event.listens_for(Engine, "rollback")
+@event.listens_for(Engine, "begin")
+def _forget_pending(conn: Connection) -> None:
+    conn.info.pop(_PENDING, None)  # a rolled-back transaction's messages are never written
+
+
+_TAKE_IDS = f"UPDATE {OUTBOX_CLOCK.name} SET last_id = last_id + $1 RETURNING last_id"
 
 
 class OutboxRelay:
@@ -137,6 +195,12 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._gauged_at = float("-inf")
+        self._live: AIOKafkaProducer | None = None
+        self._source: bytes | None = None  # this database's id as a source (outbox_clock)
+        self._more = False  # the last round left rows to send at once (a batch was full, or refused)
+        self._one_a_partition = False  # after Kafka refused a batch of several for good
+        self._partitioner = DefaultPartitioner()  # what ``send`` would choose: the key's murmur2
+        self._max_record_bytes = _MAX_REQUEST_BYTES
 
     def wake(self) -> None:
         """Called after a transaction that wrote to the outbox: publish now rather than at next poll."""
@@ -165,24 +229,36 @@ class OutboxRelay:
         if self._task:
             await self._task
 
-    def _producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(**self._kafka, enable_idempotence=True, acks="all", linger_ms=2)
+    async def _producer(self) -> AIOKafkaProducer:
+        if self._live is None:
+            # A round's records for one partition go as one batch (``_batches``), up to 512 KiB.
+            producer = AIOKafkaProducer(
+                **self._kafka,
+                enable_idempotence=True,
+                acks="all",
+                max_batch_size=_BATCH_BYTES,
+                max_request_size=_MAX_REQUEST_BYTES,
+            )
+            await producer.start()
+            self._live = producer
+        return self._live
+
+    async def _close(self) -> None:
+        if self._live is not None:
+            producer, self._live = self._live, None
+            await producer.stop()
 
     async def drain(self) -> int:
         """Publish everything waiting, then return (for commands that write events and exit)."""
-        producer = self._producer()
-        await producer.start()
         total = 0
         try:
-            while published := await self.publish_once(producer):
+            while (published := await self.publish_once()) or self._more:
                 total += published
         finally:
-            await producer.stop()
+            await self._close()
         return total
 
     async def _run(self) -> None:
-        producer = self._producer()
-        await producer.start()
         backoff = 0.1
         try:
             while True:
@@ -190,7 +266,7 @@ class OutboxRelay:
                 # not be lost (it was, and cost up to a poll interval of latency under steady load).
                 self._wake.clear()
                 try:
-                    published = await self.publish_once(producer)
+                    published = await self.publish_once()
                     backoff = 0.1
                 except Exception:
                     self._metrics.outbox_errors.inc()
@@ -198,19 +274,21 @@ class OutboxRelay:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 10.0)
                     continue
-                if published == self._batch_size:
+                if published == self._batch_size or self._more:
                     continue  # more is waiting
                 if self._stopping:
                     return  # drained
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
         finally:
-            await producer.stop()
+            await self._close()
 
-    async def publish_once(self, producer: AIOKafkaProducer) -> int:
+    async def publish_once(self) -> int:
         async with self._engine.begin() as conn:
             if not await conn.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY))):
                 return 0  # another replica's relay is publishing this database's outbox
+            if self._source is None:
+                self._source = str(await conn.scalar(select(OUTBOX_CLOCK.c.source))).encode()
             rows = (
                 await conn.execute(
                     select(
@@ -226,21 +304,37 @@ class OutboxRelay:
                 )
             ).all()
             refused: dict[int, str] = {}
+            self._more = False
             if rows:
-                # send() only enqueues, in order; awaiting the futures waits for every ack.
-                acks = []
-                for row in rows:
-                    try:
-                        acks.append(
-                            await producer.send(row.topic, row.value, key=row.key, headers=_headers(row))
-                        )
-                    except _REFUSED_FOR_GOOD as error:  # refused before it was sent (too large)
-                        refused[row.id] = repr(error)
-                for row, ack in zip([r for r in rows if r.id not in refused], acks, strict=True):
-                    try:
-                        await ack
-                    except _REFUSED_FOR_GOOD as error:
-                        refused[row.id] = repr(error)
+                producer = await self._producer()
+                batches, taken = await self._batches(producer, rows, refused)
+                self._more, rows = len(taken) < len(rows), taken
+                # send_batch only enqueues; awaiting the futures waits for every partition's ack.
+                sent = [
+                    (batch, await producer.send_batch(batch.builder, topic, partition=partition))
+                    for (topic, partition), batch in batches.items()
+                ]
+                alone = False
+                try:
+                    for batch, ack in sent:
+                        try:
+                            await ack
+                        except _REFUSED_FOR_GOOD as error:
+                            if len(batch.ids) > 1:
+                                alone = True  # which record Kafka refused is not said: each goes alone
+                            else:
+                                refused[batch.ids[0]] = repr(error)
+                except BaseException:
+                    await self._close()
+                    raise
+                if alone or refused:
+                    # An idempotent producer numbers its next batch on a partition after the refused one,
+                    # which Kafka then refuses as out of order: a new producer starts a new numbering.
+                    await self._close()
+                self._one_a_partition = alone
+                if alone:
+                    self._more = True
+                    return 0  # the round is sent again, a record a partition; what it delivered, twice
                 failpoint("relay_after_publish")
                 if refused:
                     await self._park(conn, [row for row in rows if row.id in refused], refused)
@@ -256,6 +350,43 @@ class OutboxRelay:
             if row.id not in refused:
                 self._metrics.outbox_published.labels(row.topic).inc()
         return len(rows)
+
+    async def _batches(
+        self, producer: AIOKafkaProducer, rows: Sequence[Any], refused: dict[int, str]
+    ) -> tuple[dict[tuple[str, int], _Batch], Sequence[Any]]:
+        """The rows as ONE record batch per partition, and the rows they hold (a prefix of ``rows``).
+
+        One batch a partition, because Kafka writes or refuses a batch whole: a partition's records of a
+        round are all on Kafka or none is, and the next round starts after this one's acks. So a record
+        is never on a partition above an id of the same source that is not (a consumer, having taken
+        the higher id, would drop the lower one as a duplicate). aiokafka's ``send`` batches by size
+        and time, and a batch left to expire unsent would let the one behind it through."""
+        batches: dict[tuple[str, int], _Batch] = {}
+        partitions: dict[str, list[int]] = {}
+        assert self._source is not None
+        taken = len(rows)
+        for i, row in enumerate(rows):
+            headers = [*_headers(row), (SOURCE_HEADER, self._source), (ID_HEADER, str(row.id).encode())]
+            size = DefaultRecordBatchBuilder.estimate_size_in_bytes(row.key, row.value, headers)
+            if size > self._max_record_bytes:
+                refused[row.id] = repr(MessageSizeTooLargeError(f"{size} bytes"))
+                continue
+            if row.topic not in partitions:
+                partitions[row.topic] = sorted(await producer.partitions_for(row.topic))
+            partition = self._partitioner(row.key, partitions[row.topic], partitions[row.topic])
+            batch = batches.get((row.topic, partition))
+            if batch is None:
+                batch = batches[row.topic, partition] = _Batch(producer.create_batch())
+            elif self._one_a_partition:
+                taken = i
+                break
+            if batch.builder.append(timestamp=None, key=row.key, value=row.value, headers=headers) is None:
+                taken = i  # full: this row and the rest go in the next round
+                break
+            batch.ids.append(row.id)
+        for batch in batches.values():
+            batch.builder.close()
+        return batches, rows[:taken]
 
     async def _park(self, conn: AsyncConnection, rows: Sequence[Any], reasons: Mapping[int, str]) -> None:
         await conn.execute(
@@ -290,4 +421,5 @@ async def oldest_waiting(conn: AsyncConnection) -> float:
 
 
 def _headers(row: Any) -> list[tuple[str, bytes]]:
-    return [(k, v.encode()) for k, v in row.headers.items()]
+    # A dead letter keeps its record's headers: not the position the record had, which the relay gives.
+    return [(k, v.encode()) for k, v in row.headers.items() if k not in (SOURCE_HEADER, ID_HEADER)]

@@ -35,6 +35,7 @@ from shared.deadletter import (
     SOURCE_PARTITION,
     SOURCE_TOPIC,
 )
+from shared.outbox import ID_HEADER, SOURCE_HEADER
 from shared.topics import dead_letter_topic
 
 __all__ = ["REDRIVEN_FOR", "REDRIVEN_FROM", "dead_letters", "headers_of", "position_of", "rebuild", "redrive"]
@@ -116,7 +117,13 @@ async def redrive(
                 "reason": headers.get(REASON, ""),
             }
             if not dry_run:
-                kept = [(k, v) for k, v in letter.headers if not k.startswith("vafa-dlq-")]
+                # Not the dead letter's own outbox position either: a re-driven record is claimed in the
+                # inbox (shared.consumer), by its event.
+                kept = [
+                    (k, v)
+                    for k, v in letter.headers
+                    if not k.startswith("vafa-dlq-") and k not in (SOURCE_HEADER, ID_HEADER)
+                ]
                 marks = [(REDRIVEN_FROM, origin.encode()), (REDRIVEN_FOR, settings.service_name.encode())]
                 sent = await producer.send_and_wait(
                     source, letter.value, key=letter.key, headers=kept + marks

@@ -35,6 +35,11 @@ class Topic(StrEnum):
     ANALYTICS = "analytics.events"
 
 
+# Written by systems outside Vafa (POS systems may write pos.raw): a record's outbox headers there are not
+# believed, so a forged one cannot make a consumer skip other records (``shared.consumer``).
+WRITTEN_OUTSIDE: frozenset[str] = frozenset({Topic.POS_RAW})
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str

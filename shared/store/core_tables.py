@@ -1,13 +1,19 @@
 """The inbox and outbox every consuming service keeps in its own database.
 
-inbox: one row per event already handled, so a redelivered event has no second effect.
-outbox: events to publish, written in the same transaction as the state change they describe.
+inbox: one row per event already handled, so a redelivered event has no second effect; for events
+    another Vafa service published (they carry their outbox's source and sequence), one high-water mark
+    per source, topic and partition instead (``inbox_high_water``).
+outbox: events to publish, written in the same transaction as the state change they describe, numbered
+    in commit order by ``outbox_clock``.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
+    Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Identity,
@@ -18,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    event,
     func,
     text,
 )
@@ -40,12 +47,44 @@ INBOX = Table(
 OUTBOX = Table(
     "outbox",
     CORE_METADATA,
-    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    # From outbox_clock, in commit order (a sequence's numbers are taken in one order and committed in
+    # another): the relay publishes by id, so a consumer may take a lower id after a higher one for a
+    # duplicate.
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
     Column("topic", String, nullable=False),
     Column("key", LargeBinary, nullable=True),
     Column("value", LargeBinary, nullable=False),
     Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# One row: this database's identity as a source of events (a rebuilt database is a new source, so its
+# numbering starting again is not taken for duplicates) and the last outbox id given out. A transaction
+# takes its ids from it just before it commits and holds its row until then, so ids are given in
+# commit order.
+OUTBOX_CLOCK = Table(
+    "outbox_clock",
+    CORE_METADATA,
+    Column("one", Boolean, primary_key=True, server_default=text("true")),
+    Column("source", Uuid, nullable=False, server_default=func.gen_random_uuid()),
+    Column("last_id", BigInteger, nullable=False, server_default=text("0")),
+    CheckConstraint("one", name="outbox_clock_one_row"),
+)
+event.listen(OUTBOX_CLOCK, "after_create", DDL("INSERT INTO outbox_clock DEFAULT VALUES"))  # type: ignore[no-untyped-call]
+
+# The last outbox id applied (or dead-lettered) of each source on each topic partition: a record at or
+# below it is a duplicate. A source publishes its outbox in id order and a partition keeps that order.
+INBOX_HIGH_WATER = Table(
+    "inbox_high_water",
+    CORE_METADATA,
+    Column("source", Uuid, primary_key=True),
+    Column("topic", String, primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("last_id", BigInteger, nullable=False),
+    # What last_id was before the transaction that last moved it (NULL: that transaction created the
+    # row), so one upsert both moves the marks and returns them as they were.
+    Column("previous_id", BigInteger, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 # Rows Kafka refused for good (too large for the broker, a topic that cannot exist): set aside with the
@@ -125,6 +164,36 @@ def create_core_tables_v2() -> None:
         sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
     op.create_index("ix_inbox_processed_at", "inbox", ["processed_at"])
+
+
+def create_core_tables_v3() -> None:
+    """Each service's migration after its last: outbox ids given in commit order from ``outbox_clock``
+    (after every id the identity gave, parked ones included), and the inbox's high-water marks."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "outbox_clock",
+        sa.Column("one", sa.Boolean, primary_key=True, server_default=sa.text("true")),
+        sa.Column("source", sa.Uuid, nullable=False, server_default=sa.func.gen_random_uuid()),
+        sa.Column("last_id", sa.BigInteger, nullable=False, server_default=sa.text("0")),
+        sa.CheckConstraint("one", name="outbox_clock_one_row"),
+    )
+    op.execute(
+        "INSERT INTO outbox_clock (last_id) SELECT GREATEST("
+        "(SELECT coalesce(max(id), 0) FROM outbox), (SELECT coalesce(max(id), 0) FROM outbox_parked), "
+        "coalesce(pg_sequence_last_value(pg_get_serial_sequence('outbox', 'id')), 0))"
+    )
+    op.execute("ALTER TABLE outbox ALTER COLUMN id DROP IDENTITY")
+    op.create_table(
+        "inbox_high_water",
+        sa.Column("source", sa.Uuid, primary_key=True),
+        sa.Column("topic", sa.String, primary_key=True),
+        sa.Column("partition", sa.Integer, primary_key=True),
+        sa.Column("last_id", sa.BigInteger, nullable=False),
+        sa.Column("previous_id", sa.BigInteger, nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
 
 
 def create_audit_log_v1() -> None:

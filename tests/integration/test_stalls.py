@@ -29,7 +29,8 @@ async def test_a_row_kafka_refuses_for_good_is_parked_and_the_rows_behind_it_flo
     try:
         # Two MiB: past what the producer (and the broker) take in one record.
         await admin.executemany(
-            "INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, '{}'::jsonb)",
+            "WITH clock AS (UPDATE outbox_clock SET last_id = last_id + 1 RETURNING last_id) "
+            "INSERT INTO outbox (id, topic, key, value, headers) SELECT last_id, $1, $2, $3, '{}' FROM clock",
             [(topic, b"m-1", b"x" * (2 << 20)), (topic, b"m-2", orjson.dumps({"behind": "it"}))],
         )
     finally:
