@@ -39,8 +39,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 async def insert_append(conn: AsyncConnection, messages: Sequence[OutboxMessage]) -> None:
-    """The outbox's rows as ``append`` wrote them before COPY: one INSERT of a JSON document."""
-    rows = [{"topic": m.topic, "key": m.key, "value": m.value, "headers": m.headers} for m in messages]
+    """The outbox's rows as ``append`` wrote them before COPY: one INSERT of a JSON document (their ids
+    from the outbox's clock, as ``append``'s are)."""
+    clock = text("UPDATE outbox_clock SET last_id = last_id + :n RETURNING last_id")
+    first = int(await conn.scalar(clock, {"n": len(messages)}) or 0) - len(messages) + 1
+    rows = [
+        {"id": first + i, "topic": m.topic, "key": m.key, "value": m.value, "headers": m.headers}
+        for i, m in enumerate(messages)
+    ]
     await conn.execute(*rows_insert(OUTBOX, rows))
 
 
