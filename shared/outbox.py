@@ -200,7 +200,6 @@ class OutboxRelay:
         self._more = False  # the last round left rows to send at once (a batch was full, or refused)
         self._one_a_partition = False  # after Kafka refused a batch of several for good
         self._partitioner = DefaultPartitioner()  # what ``send`` would choose: the key's murmur2
-        self._max_record_bytes = _MAX_REQUEST_BYTES
 
     def wake(self) -> None:
         """Called after a transaction that wrote to the outbox: publish now rather than at next poll."""
@@ -368,7 +367,7 @@ class OutboxRelay:
         for i, row in enumerate(rows):
             headers = [*_headers(row), (SOURCE_HEADER, self._source), (ID_HEADER, str(row.id).encode())]
             size = DefaultRecordBatchBuilder.estimate_size_in_bytes(row.key, row.value, headers)
-            if size > self._max_record_bytes:
+            if size > _MAX_REQUEST_BYTES:
                 refused[row.id] = repr(MessageSizeTooLargeError(f"{size} bytes"))
                 continue
             if row.topic not in partitions:

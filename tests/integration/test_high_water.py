@@ -20,29 +20,10 @@ from shared.contracts import POINTS_EARNED, Envelope
 from shared.metrics import CoreMetrics
 from shared.outbox import ID_HEADER, SOURCE_HEADER, OutboxMessage, OutboxRelay, append
 from shared.repair import REDRIVEN_FOR
-from shared.store.core_tables import CORE_METADATA, INBOX, OUTBOX_PARKED
-from shared.store.db import make_engine
+from shared.store.core_tables import INBOX, OUTBOX_PARKED
 from shared.topics import Topic
-from tests.integration.test_outbox_relay import _Commits, earned, effects, effects_metadata, record_effects
+from tests.integration.test_outbox_relay import _Commits, downstream, earned, effects, record_effects
 from tests.support import Stack, as_record, decode
-
-
-async def downstream(stack: Stack) -> tuple[ServiceSettings, AsyncEngine]:
-    await stack.create("downstream")
-    settings = ServiceSettings(
-        service_name="downstream",
-        topic_prefix=stack.prefix,
-        pg_host=stack.infra.pg_host,
-        pg_port=stack.infra.pg_port,
-        pg_user=stack.infra.pg_user,
-        pg_password=stack.infra.pg_password,
-        pg_database=stack.database("downstream"),
-    )
-    engine = make_engine(settings)
-    async with engine.begin() as conn:
-        await conn.run_sync(CORE_METADATA.create_all)
-        await conn.run_sync(effects_metadata.create_all)
-    return settings, engine
 
 
 def consumer(

@@ -12,7 +12,7 @@ from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.config import ServiceSettings
 from shared.consumer import BatchResult, ContractDecoder, ReliableConsumer
@@ -118,6 +118,25 @@ async def test_relay_killed_after_publish_before_delete_loses_nothing_and_double
     assert claimed_by_event < 30, "the later batches were claimed by the marks"
 
 
+async def downstream(stack: Stack) -> tuple[ServiceSettings, AsyncEngine]:
+    """A downstream service's settings and store (the core tables and ``effects``), Kafka unused."""
+    await stack.create("downstream")
+    settings = ServiceSettings(
+        service_name="downstream",
+        topic_prefix=stack.prefix,
+        pg_host=stack.infra.pg_host,
+        pg_port=stack.infra.pg_port,
+        pg_user=stack.infra.pg_user,
+        pg_password=stack.infra.pg_password,
+        pg_database=stack.database("downstream"),
+    )
+    engine = make_engine(settings)
+    async with engine.begin() as conn:
+        await conn.run_sync(CORE_METADATA.create_all)
+        await conn.run_sync(effects_metadata.create_all)
+    return settings, engine
+
+
 def earned(member: str, points: int) -> Envelope[Any]:
     payload = PointsEarned(
         member_id=member,
@@ -146,20 +165,7 @@ async def test_the_relay_is_woken_after_a_batch_that_emitted_and_not_after_one_t
 ) -> None:
     """Each wake is a relay round (a transaction, a lock, a read of the outbox): a service that emits
     for few of the events it consumes (notify, analytics) paid one after every batch."""
-    await stack.create("downstream")
-    settings = ServiceSettings(
-        service_name="downstream",
-        topic_prefix=stack.prefix,
-        pg_host=stack.infra.pg_host,
-        pg_port=stack.infra.pg_port,
-        pg_user=stack.infra.pg_user,
-        pg_password=stack.infra.pg_password,
-        pg_database=stack.database("downstream"),
-    )
-    engine = make_engine(settings)
-    async with engine.begin() as conn:
-        await conn.run_sync(CORE_METADATA.create_all)
-        await conn.run_sync(effects_metadata.create_all)
+    settings, engine = await downstream(stack)
 
     async def echo_the_big_ones(conn: AsyncConnection, events: Sequence[Envelope[Any]]) -> BatchResult:
         await record_effects(conn, events)
