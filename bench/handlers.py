@@ -30,9 +30,11 @@ from shared.consumer import BatchHandler, ContractDecoder, ReliableConsumer
 from shared.contracts import PURCHASE_RECORDED, Contract, PurchaseRecorded
 from shared.contracts.envelope import utcnow
 from shared.metrics import CoreMetrics
+from shared.outbox import ID_HEADER, SOURCE_HEADER
 from shared.run import tune_gc
 from shared.store.db import make_engine
 from shared.store.migrate import upgrade_async
+from shared.topics import Topic
 from sim.harness import Infra, Stack, infra_from_env
 from sim.pos import PosSimulator
 
@@ -88,8 +90,21 @@ def records(events: int, prefix: str) -> list[ConsumerRecord[bytes, bytes]]:
         )
         for sale in pos.purchases(events)
     ]
+    source = str(uuid.uuid4()).encode()  # as the relay stamps them: the consumer keeps marks, not inbox rows
     return [
-        ConsumerRecord(prefix + "purchases", i % 6, i, 0, 0, e.key.encode(), e.to_bytes(), None, 0, 0, [])
+        ConsumerRecord(
+            prefix + Topic.PURCHASES,
+            i % 6,
+            i,
+            0,
+            0,
+            e.key.encode(),
+            e.to_bytes(),
+            None,
+            0,
+            0,
+            [(SOURCE_HEADER, source), (ID_HEADER, str(i + 1).encode())],
+        )
         for i, e in enumerate(made)
     ]
 
@@ -102,6 +117,7 @@ async def measure(infra: Infra, name: str, events: int, batch: int) -> dict[str,
     await upgrade_async(parts.migrations, parts.settings.database_url)
     engine = make_engine(parts.settings)
     held: Counter[str] = Counter()
+    ran: Counter[str] = Counter()
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def started(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
@@ -109,7 +125,9 @@ async def measure(infra: Infra, name: str, events: int, batch: int) -> dict[str,
 
     @event.listens_for(engine.sync_engine, "after_cursor_execute")
     def ended(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        held[" ".join(statement.split())[:90]] += time.perf_counter() - conn.info["at"]
+        name = " ".join(statement.split())[:90]
+        held[name] += time.perf_counter() - conn.info["at"]
+        ran[name] += 1
 
     core = ReliableConsumer(
         settings=parts.settings,
@@ -121,6 +139,7 @@ async def measure(infra: Infra, name: str, events: int, batch: int) -> dict[str,
     given = records(events + batch, parts.settings.topic_prefix)
     await core._apply([i for i in map(core._decode, given[:batch]) if i])  # warm: compile, prepare
     held.clear()
+    ran.clear()
     cpu, wall, decoding = time.process_time(), time.perf_counter(), 0.0
     for start in range(batch, len(given), batch):
         decoded = time.process_time()
@@ -137,6 +156,7 @@ async def measure(infra: Infra, name: str, events: int, batch: int) -> dict[str,
         "decode_ms_per_event": 1000 * decoding / events,
         "wall_ms_per_event": 1000 * wall / events,
         "statements_ms_per_event": {k: 1000 * v / events for k, v in held.most_common(8)},
+        "statements_per_batch": {k: v * batch / events for k, v in ran.most_common()},
     }
 
 
@@ -157,7 +177,8 @@ async def main() -> None:
     for run in runs:
         print(
             f"{run['service']:<10} batch {run['batch']:>4}: {run['cpu_ms_per_event']:.3f} ms CPU/event "
-            f"(decode {run['decode_ms_per_event']:.3f}), {run['wall_ms_per_event']:.3f} ms wall/event"
+            f"(decode {run['decode_ms_per_event']:.3f}), {run['wall_ms_per_event']:.3f} ms wall/event, "
+            f"{sum(run['statements_per_batch'].values()):.1f} statements a batch"
         )
     args.results.mkdir(parents=True, exist_ok=True)
     out = args.results / f"handlers-{utcnow().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:4]}.json"

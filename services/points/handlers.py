@@ -26,7 +26,7 @@ from services.points.store.earning import (
     tier_steps_of,
     upsert_campaign,
 )
-from services.points.store.ledger import open_book, originals, write
+from services.points.store.ledger import book_writes, open_book, originals
 from services.points.store.loyalty import loyalty_programs
 from shared.consumer import BatchHandler, BatchResult
 from shared.contracts import (
@@ -45,6 +45,8 @@ from shared.contracts import (
 )
 from shared.contracts.envelope import utcnow
 from shared.outbox import OutboxMessage
+from shared.store.bulk import Writes
+from shared.store.settled import Stamps, stamps
 
 # What moves the ledger; programs add what they read (``consumes``).
 LEDGER_CONSUMES: list[Contract[Any]] = [
@@ -110,19 +112,23 @@ def ledger_handler(settings: PointsSettings, programs: Sequence[Program] = ()) -
         events = [e for e in batch if e.type in ledger_reads]
         if not events:
             return BatchResult()
+        seen = await stamps(conn)  # the registry, rules, challenges and program ends: read when changed
+        # The purchase history goes in main's statement (or alone, when main has nothing to apply).
+        writes = Writes()
+        keep_purchases(writes, [e for e in events if isinstance(e.payload, PurchaseRecorded)])
         own = [e for e in events if _main_reads(e)]
-        outgoing = await _apply(conn, MAIN, own) if own else []
+        outgoing = await _apply(conn, MAIN, own, writes, seen) if own else []
         # The other loyalty programs: what belongs to each earns (or is returned) there too, in program
         # order (one lock order: programs, then members).
-        for program_id, loyalty in sorted((await loyalty_programs(conn)).items()):
+        for program_id, loyalty in sorted((await loyalty_programs(conn, seen)).items()):
             mine = [e for e in events if belongs(e, program_id, loyalty)] if program_id != MAIN else []
             if mine:
-                outgoing += await _apply(conn, program_id, mine)
-        await keep_purchases(conn, [e for e in events if isinstance(e.payload, PurchaseRecorded)])
+                outgoing += await _apply(conn, program_id, mine, Writes(), seen)
+        await writes.run(conn)
         return BatchResult(outgoing=outgoing)
 
     async def _apply(
-        conn: AsyncConnection, program_id: str, events: list[Envelope[Any]]
+        conn: AsyncConnection, program_id: str, events: list[Envelope[Any]], writes: Writes, seen: Stamps
     ) -> list[OutboxMessage]:
         """The events through one program's book. Partner campaigns and the program packages (games,
         challenges, ...) are the main program's; another program earns by its own rules, with its own
@@ -137,6 +143,7 @@ def ledger_handler(settings: PointsSettings, programs: Sequence[Program] = ()) -
             returns = [r for r in returns if r.payload.original_event_id in found]
             events = [e for e in events if not isinstance(e.payload, ReturnRecorded) or e in returns]
             if not events:
+                await writes.run(conn)
                 return []
         # Only returns and tier corrections take points back; earning needs no lots.
         book = await open_book(
@@ -144,9 +151,9 @@ def ledger_handler(settings: PointsSettings, programs: Sequence[Program] = ()) -
             program_id=program_id,
         )  # fmt: skip
         campaigns, budgets = await live_campaigns(conn) if purchases and main else ([], {})
-        rule_sets = await rule_set_versions(conn, parsed, program_id)
+        rule_sets = await rule_set_versions(conn, parsed, program_id, seen)
         capped = any(r.cap_per_day for _, r in rule_sets)  # the daily totals matter only then
-        view = Batch(purchases, returns, frozenset(members), rule_sets, program_id)
+        view = Batch(purchases, returns, frozenset(members), rule_sets, program_id, seen)
         hooks = [await p.purchases(conn, view) for p in programs if p.purchases is not None]
         days = ((e.payload.member_id, local_day(e)) for e in purchases)
         run = PurchaseRun(
@@ -166,13 +173,15 @@ def ledger_handler(settings: PointsSettings, programs: Sequence[Program] = ()) -
                 run.apply(event)
         if retiered:
             await _correct_tiers(conn, settings, run)
-        await write(conn, book)
-        await add_daily(conn, run.daily, program_id)
         for campaign in run.new_campaigns:
             await upsert_campaign(conn, campaign)
         await fund_campaigns(conn, run.funded)
-        await add_tier_steps(conn, run.new_steps)
-        await save_tier_earns(conn, run.tier_earns.values(), program_id)
+        # The ledger, lots, balances, daily totals, tier steps and lines: one statement.
+        book_writes(writes, book)
+        add_daily(writes, run.daily, program_id)
+        add_tier_steps(writes, run.new_steps)
+        save_tier_earns(writes, run.tier_earns.values(), program_id)
+        await writes.run(conn)
         for hook in hooks:
             await hook.save(conn)
         return book.outgoing

@@ -24,6 +24,7 @@ from services.points.settings import PointsSettings
 from services.points.store.ledger import Original
 from shared.contracts import Contract, Envelope, PurchaseRecorded, ReturnRecorded
 from shared.service import Job
+from shared.store.settled import Stamps
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class Batch:
     members: frozenset[str]
     rule_sets: Sequence[tuple[int, RuleSet]]
     program_id: str = MAIN  # the loyalty program whose run this is: a hook acts in its own programs only
+    # The batch's stamps of the watched configuration tables (``shared.store.settled``): a hook may keep
+    # what it reads from them across batches.
+    stamps: Stamps | None = None
 
 
 class PurchaseHook:

@@ -7,6 +7,10 @@ built every row's parameters in Python and PostgreSQL ran the statement once per
 parameter per column (``unnest``) had asyncpg check every element's type in Python. The result is an
 ordinary PostgreSQL ``Insert``: ``on_conflict_do_nothing``/``do_update`` and ``returning`` apply as usual.
 
+``Writes``: a transaction's set-based writes to several tables sent as ONE statement, each write a
+data-modifying ``WITH`` query: a batch that writes six tables makes one round trip to PostgreSQL instead
+of six (each round trip is a wait for the server and, on a busy box, for a core).
+
 ``one_of``: ``column = ANY($1)`` in place of ``IN ($1, $2, ...)``: one statement text for any number
 of values, so it is compiled and prepared once, not once per batch size.
 """
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -32,14 +36,19 @@ from sqlalchemy import (
     cast,
     column,
     func,
+    literal_column,
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, Insert, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeEngine
 
 
-def rows_insert(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[Insert, dict[str, Any]]:
-    """The statement inserting ``rows`` (every row with the same keys) and its parameters."""
+def rows_insert(
+    table: Table, rows: Sequence[Mapping[str, Any]], param: str = "rows__json"
+) -> tuple[Insert, dict[str, Any]]:
+    """The statement inserting ``rows`` (every row with the same keys) and its parameters (the rows
+    document is the parameter ``param``)."""
     columns = list(rows[0])
     if any(len(row) != len(columns) for row in rows):  # a key more would be dropped without a word
         raise ValueError(f"{table.name}: rows with different columns")
@@ -51,11 +60,49 @@ def rows_insert(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[Insert
         default=_as_json,
         option=orjson.OPT_NON_STR_KEYS,
     )
-    return _statement(table, tuple(sorted(columns))), {"rows__json": document.decode()}
+    return _statement(table, tuple(sorted(columns)), param), {param: document.decode()}
+
+
+class Writes:
+    """Inserts and upserts into several tables, sent as ONE statement by ``run`` (``WITH w0 AS (INSERT
+    ...), w1 AS (INSERT ...) SELECT 1``). PostgreSQL runs every part to completion on one snapshot, so
+    no part sees another's rows: each table may be written once (a second write of a table raises), and
+    nothing that must see a part's rows may be in the same ``Writes``."""
+
+    def __init__(self) -> None:
+        self._parts: list[Insert] = []
+        self._tables: set[str] = set()
+        self._values: dict[str, Any] = {}
+
+    def insert(
+        self,
+        table: Table,
+        rows: Sequence[Mapping[str, Any]],
+        finish: Callable[[Insert], Insert] | None = None,
+    ) -> None:
+        """``rows`` into ``table`` when run; ``finish`` adds to the statement (``ON CONFLICT ...``)."""
+        if not rows:
+            return
+        if table.name in self._tables:
+            raise ValueError(f"{table.name} is written twice in one statement: merge the rows")
+        statement, values = rows_insert(table, rows, param=f"rows__json_{len(self._parts)}")
+        self._parts.append(finish(statement) if finish is not None else statement)
+        self._tables.add(table.name)
+        self._values.update(values)
+
+    async def run(self, conn: AsyncConnection) -> None:
+        """Every write so far, in one statement; then it is empty again."""
+        parts, values = self._parts, self._values
+        self._parts, self._tables, self._values = [], set(), {}
+        if len(parts) == 1:
+            await conn.execute(parts[0], values)
+        elif parts:
+            ctes = [part.cte(f"write_{i}") for i, part in enumerate(parts)]
+            await conn.execute(select(literal_column("1")).add_cte(*ctes), values)
 
 
 @lru_cache(maxsize=256)
-def _statement(table: Table, columns: tuple[str, ...]) -> Insert:
+def _statement(table: Table, columns: tuple[str, ...], param: str) -> Insert:
     """Built once per table and columns. A statement executed as returned is keyed by SQLAlchemy once;
     one a caller extends (``ON CONFLICT``, ``RETURNING``) is a new object, keyed again each batch."""
     # The rows go as one JSON document that PostgreSQL turns into rows in C (json_to_recordset); an
@@ -65,7 +112,7 @@ def _statement(table: Table, columns: tuple[str, ...]) -> Insert:
     binary = any(isinstance(table.c[name].type, JSONB) for name in columns)
     to_rows, kind = (func.jsonb_to_recordset, JSONB) if binary else (func.json_to_recordset, JSON)
     rows = (
-        to_rows(cast(bindparam("rows__json", type_=Text), kind))
+        to_rows(cast(bindparam(param, type_=Text), kind))
         .table_valued(*(column(name, _carried(table.c[name].type)) for name in columns))
         .render_derived(with_types=True)
     )

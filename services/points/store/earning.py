@@ -32,7 +32,8 @@ from services.points.store.tables import (
     tier_steps,
 )
 from shared.contracts import Envelope, PartnerCampaignAnnounced, PurchaseRecorded
-from shared.store.bulk import one_of, rows_insert
+from shared.store.bulk import Writes, one_of
+from shared.store.settled import Cached, Stamps
 
 
 async def earned_on(
@@ -52,45 +53,39 @@ async def earned_on(
     return {(m, d): p for m, d, p in rows}
 
 
-async def add_daily(
-    conn: AsyncConnection, earned: dict[tuple[str, date], int], program_id: str = MAIN
-) -> None:
-    if earned:
-        upsert, values = rows_insert(
-            daily_earnings,
-            [
-                {"program_id": program_id, "member_id": m, "day": d, "points": p}
-                for (m, d), p in sorted(earned.items())
-            ],
-        )
-        await conn.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[
-                    daily_earnings.c.program_id,
-                    daily_earnings.c.member_id,
-                    daily_earnings.c.day,
-                ],
-                set_={"points": daily_earnings.c.points + upsert.excluded.points},
-            ),
-            values,
-        )
+def add_daily(writes: Writes, earned: dict[tuple[str, date], int], program_id: str = MAIN) -> None:
+    writes.insert(
+        daily_earnings,
+        [
+            {"program_id": program_id, "member_id": m, "day": d, "points": p}
+            for (m, d), p in sorted(earned.items())
+        ],
+        lambda upsert: upsert.on_conflict_do_update(
+            index_elements=[daily_earnings.c.program_id, daily_earnings.c.member_id, daily_earnings.c.day],
+            set_={"points": daily_earnings.c.points + upsert.excluded.points},
+        ),
+    )
+
+
+_VERSIONS: Cached[str, tuple[int, ...]] = Cached("rule_sets")
 
 
 async def rule_set_versions(
-    conn: AsyncConnection, known: dict[int, RuleSet] | None = None, program_id: str = MAIN
+    conn: AsyncConnection,
+    known: dict[int, RuleSet] | None = None,
+    program_id: str = MAIN,
+    seen: Stamps | None = None,
 ) -> list[tuple[int, RuleSet]]:
     """Every stored version of the program's rules; with ``known`` (a cache the caller keeps), only new
-    versions are read and validated — versions are never changed, only added."""
+    versions are read and validated — versions are never changed, only added; with ``seen`` (a batch's
+    stamps), the list of versions is read again only after rules were written."""
     cache = known if known is not None else {}
-    versions = list(
-        (
-            await conn.execute(
-                select(rule_sets.c.version)
-                .where(rule_sets.c.program_id == program_id)
-                .order_by(rule_sets.c.version)
-            )
-        ).scalars()
-    )
+
+    async def load() -> tuple[int, ...]:
+        query = select(rule_sets.c.version).where(rule_sets.c.program_id == program_id)
+        return tuple((await conn.execute(query.order_by(rule_sets.c.version))).scalars())
+
+    versions = await _VERSIONS.get(conn, seen, program_id, load)
     new = [v for v in versions if v not in cache]
     if new:
         rows = await conn.execute(
@@ -182,11 +177,9 @@ async def tier_steps_of(
     return found
 
 
-async def add_tier_steps(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+def add_tier_steps(writes: Writes, rows: Sequence[dict[str, Any]]) -> None:
     """In the order told: ``seq`` keeps it."""
-    if rows:
-        steps, values = rows_insert(tier_steps, rows)
-        await conn.execute(steps.on_conflict_do_nothing(index_elements=["event_id"]), values)
+    writes.insert(tier_steps, rows, lambda steps: steps.on_conflict_do_nothing(index_elements=["event_id"]))
 
 
 @dataclass
@@ -219,27 +212,24 @@ async def tier_earns_of(
     ]  # fmt: skip
 
 
-async def save_tier_earns(conn: AsyncConnection, earns: Iterable[TierEarn], program_id: str = MAIN) -> None:
-    rows = [{**e.__dict__, "program_id": program_id} for e in earns]
-    if rows:
-        upsert, values = rows_insert(tier_earns, rows)
-        await conn.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[tier_earns.c.program_id, tier_earns.c.purchase_event_id],
-                set_={k: upsert.excluded[k] for k in ("tier", "multiplier", "line")},
-            ),
-            values,
-        )
+def save_tier_earns(writes: Writes, earns: Iterable[TierEarn], program_id: str = MAIN) -> None:
+    writes.insert(
+        tier_earns,
+        [{**e.__dict__, "program_id": program_id} for e in earns],
+        lambda upsert: upsert.on_conflict_do_update(
+            index_elements=[tier_earns.c.program_id, tier_earns.c.purchase_event_id],
+            set_={k: upsert.excluded[k] for k in ("tier", "multiplier", "line")},
+        ),
+    )
 
 
-async def keep_purchases(conn: AsyncConnection, purchases: Sequence[Envelope[PurchaseRecorded]]) -> None:
-    if purchases:
-        kept, values = rows_insert(
-            purchase_history,
-            [{"event_id": e.event_id, "member_id": e.payload.member_id, "occurred_at": e.occurred_at,
-              "body": e.payload.model_dump(mode="json")} for e in purchases],
-        )  # fmt: skip
-        await conn.execute(kept.on_conflict_do_nothing(), values)
+def keep_purchases(writes: Writes, purchases: Sequence[Envelope[PurchaseRecorded]]) -> None:
+    writes.insert(
+        purchase_history,
+        [{"event_id": e.event_id, "member_id": e.payload.member_id, "occurred_at": e.occurred_at,
+          "body": e.payload.model_dump(mode="json")} for e in purchases],
+        lambda kept: kept.on_conflict_do_nothing(),
+    )  # fmt: skip
 
 
 async def purchases_between(

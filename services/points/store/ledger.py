@@ -23,7 +23,7 @@ from services.points.posting import Book
 from services.points.settings import PointsSettings
 from services.points.store.tables import balances, ledger, lots
 from shared.outbox import append
-from shared.store.bulk import one_of, rows_insert
+from shared.store.bulk import Writes, one_of
 
 
 async def open_book(
@@ -67,14 +67,11 @@ async def open_book(
     return book
 
 
-async def write(conn: AsyncConnection, book: Book) -> None:
-    """Append the book's entries and write back the lots and balances they moved; its events are the
-    caller's to emit (``post``, or the consumer core for a batch)."""
+def book_writes(writes: Writes, book: Book) -> None:
+    """The book's entries appended, and the lots and balances they moved written back, when ``writes``
+    runs; its events are the caller's to emit (``post``, or the consumer core for a batch)."""
     entries, wallets = book.entries, book.wallets.values()
-    if entries:
-        await conn.execute(
-            *rows_insert(ledger, [{**e.__dict__, "program_id": book.program_id} for e in entries])
-        )
+    writes.insert(ledger, [{**e.__dict__, "program_id": book.program_id} for e in entries])
     moved = {e.member_id for e in entries}
     touched = [w for w in wallets if w.changed or w.member_id in moved]
     changed_lots = [
@@ -91,42 +88,33 @@ async def write(conn: AsyncConnection, book: Book) -> None:
         for lot in w.lots
         if lot.lot_id in w.changed
     ]
-    if changed_lots:
-        upsert, values = rows_insert(lots, changed_lots)
-        await conn.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[lots.c.lot_id],
-                set_={"remaining": upsert.excluded.remaining, "expires_at": upsert.excluded.expires_at},
-            ),
-            values,
-        )
-    if touched:
-        upsert, values = rows_insert(
-            balances,
-            [
-                {
-                    "program_id": book.program_id,
-                    "member_id": w.member_id,
-                    "balance": w.balance,
-                    "debt": w.debt,
-                }
-                for w in touched
-            ],
-        )
-        await conn.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[balances.c.program_id, balances.c.member_id],
-                set_={
-                    "balance": upsert.excluded.balance,
-                    "debt": upsert.excluded.debt,
-                    "updated_at": func.now(),
-                },
-            ),
-            values,
-        )
+    writes.insert(
+        lots,
+        changed_lots,
+        lambda upsert: upsert.on_conflict_do_update(
+            index_elements=[lots.c.lot_id],
+            set_={"remaining": upsert.excluded.remaining, "expires_at": upsert.excluded.expires_at},
+        ),
+    )
+    writes.insert(
+        balances,
+        [{"program_id": book.program_id, "member_id": w.member_id, "balance": w.balance, "debt": w.debt}
+         for w in touched],
+        lambda upsert: upsert.on_conflict_do_update(
+            index_elements=[balances.c.program_id, balances.c.member_id],
+            set_={"balance": upsert.excluded.balance, "debt": upsert.excluded.debt, "updated_at": func.now()},
+        ),
+    )  # fmt: skip
     for w in touched:
         w.changed.clear()
     book.entries = []
+
+
+async def write(conn: AsyncConnection, book: Book) -> None:
+    """``book_writes``, now, in one statement."""
+    writes = Writes()
+    book_writes(writes, book)
+    await writes.run(conn)
 
 
 async def post(conn: AsyncConnection, book: Book) -> None:

@@ -10,11 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.points.domain.loyalty import LoyaltyProgram
 from services.points.store.tables import loyalty_programs as table
+from shared.store.settled import Cached, Stamps
+
+_KEPT: Cached[str, dict[str, LoyaltyProgram]] = Cached("loyalty_programs")
 
 
-async def loyalty_programs(conn: AsyncConnection) -> dict[str, LoyaltyProgram]:
-    rows = await conn.execute(select(table.c.program_id, table.c.config).order_by(table.c.program_id))
-    return {program_id: LoyaltyProgram.model_validate(config) for program_id, config in rows}
+async def loyalty_programs(conn: AsyncConnection, seen: Stamps | None = None) -> dict[str, LoyaltyProgram]:
+    """The registry (with ``seen``, a batch's stamps: kept while unchanged; do not modify it)."""
+
+    async def load() -> dict[str, LoyaltyProgram]:
+        rows = await conn.execute(select(table.c.program_id, table.c.config).order_by(table.c.program_id))
+        return {program_id: LoyaltyProgram.model_validate(config) for program_id, config in rows}
+
+    return await _KEPT.get(conn, seen, "all", load)
 
 
 async def put_loyalty_program(conn: AsyncConnection, program_id: str, program: LoyaltyProgram) -> None:

@@ -32,6 +32,7 @@ from shared.contracts import (
     PurchaseRecorded,
     ReturnRecorded,
 )
+from shared.store.settled import Cached
 
 _BADGE_NAMESPACE = uuid.UUID("8f0b2d4e-9a7c-4c3e-b1f5-0e6a2d9c7b31")  # badge lots' ids, as ever
 
@@ -116,10 +117,17 @@ class ChallengesHook(PurchaseHook):
         await save_progress(conn, self.progress, self.progressed)
 
 
+_ACTIVE: Cached[str, list[tuple[str, Challenge]]] = Cached("challenges")
+
+
 async def load(conn: AsyncConnection, batch: Batch) -> PurchaseHook:
     if batch.program_id != MAIN:  # challenges are main's
         return PurchaseHook()
-    challenges = await active_challenges(conn) if batch.purchases else []
+    challenges = (
+        await _ACTIVE.get(conn, batch.stamps, "active", lambda: active_challenges(conn))
+        if batch.purchases
+        else []
+    )
     periods = {period_of(local_day(e)) for e in batch.purchases}
     progress = await progress_of(conn, batch.members, periods) if challenges else {}
     badges = await badges_on(conn, (r.payload.original_event_id for r in batch.returns))

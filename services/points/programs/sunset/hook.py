@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.points.program import Batch, PurchaseHook
 from services.points.programs.sunset.store import program_ends_at
+from shared.store.settled import Cached
 
 
 @dataclass
@@ -19,5 +20,11 @@ class ProgramEndHook(PurchaseHook):
         return self.ends_at is not None and at >= self.ends_at
 
 
+_ENDS: Cached[str, datetime | None] = Cached("program_ends")
+
+
 async def load(conn: AsyncConnection, batch: Batch) -> PurchaseHook:
-    return ProgramEndHook(await program_ends_at(conn, batch.program_id))
+    ends_at = await _ENDS.get(
+        conn, batch.stamps, batch.program_id, lambda: program_ends_at(conn, batch.program_id)
+    )
+    return ProgramEndHook(ends_at)
