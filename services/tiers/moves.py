@@ -67,6 +67,7 @@ from shared.contracts import (
     VipMembership,
 )
 from shared.outbox import OutboxMessage, append, emitted
+from shared.store.settled import stamps
 
 
 @dataclass
@@ -134,7 +135,9 @@ async def apply_events(
     events = [e for e in events if not isinstance(e.payload, LoyaltyProgramDefined)]
     if not events:
         return BatchResult()
-    known, ladder_of = await programs(conn), await ladders_of(conn, ladder)
+    # After keep_programs: a batch that wrote the registry reads it fresh (shared.store.settled).
+    seen = await stamps(conn)
+    known, ladder_of = await programs(conn, seen), await ladders_of(conn, ladder, seen)
     where = await counted(
         conn, (e.payload.original_event_id for e in events if isinstance(e.payload, ReturnTotal))
     )

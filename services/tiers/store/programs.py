@@ -13,6 +13,7 @@ from services.tiers.domain import Ladder
 from services.tiers.programs import MAIN, Program, registry
 from services.tiers.store.tables import ladders, loyalty_programs
 from shared.contracts import LoyaltyProgramDefined
+from shared.store.settled import Cached, Stamps
 
 
 async def keep_programs(conn: AsyncConnection, told: Sequence[LoyaltyProgramDefined]) -> None:
@@ -29,16 +30,29 @@ async def keep_programs(conn: AsyncConnection, told: Sequence[LoyaltyProgramDefi
         )
 
 
-async def programs(conn: AsyncConnection) -> dict[str, Program]:
-    """Every program this deployment runs: main and those told of."""
-    rows = await conn.execute(select(loyalty_programs.c.program_id, loyalty_programs.c.config))
-    return registry({program_id: Program.model_validate(config) for program_id, config in rows})
+_PROGRAMS: Cached[str, dict[str, Program]] = Cached("loyalty_programs")
+_LADDERS: Cached[str, dict[str, Ladder]] = Cached("ladders")
 
 
-async def ladders_of(conn: AsyncConnection, main: Ladder) -> dict[str, Ladder]:
+async def programs(conn: AsyncConnection, seen: Stamps | None = None) -> dict[str, Program]:
+    """Every program this deployment runs: main and those told of (with ``seen``, a batch's stamps:
+    kept while unchanged; do not modify it)."""
+
+    async def load() -> dict[str, Program]:
+        rows = await conn.execute(select(loyalty_programs.c.program_id, loyalty_programs.c.config))
+        return registry({program_id: Program.model_validate(config) for program_id, config in rows})
+
+    return await _PROGRAMS.get(conn, seen, "all", load)
+
+
+async def ladders_of(conn: AsyncConnection, main: Ladder, seen: Stamps | None = None) -> dict[str, Ladder]:
     """Each program's ladder: main's (the deployment's setting), and the others as operators set them."""
-    rows = await conn.execute(select(ladders.c.program_id, ladders.c.ladder))
-    return {**{program_id: Ladder.model_validate(ladder) for program_id, ladder in rows}, MAIN: main}
+
+    async def load() -> dict[str, Ladder]:
+        rows = await conn.execute(select(ladders.c.program_id, ladders.c.ladder))
+        return {program_id: Ladder.model_validate(ladder) for program_id, ladder in rows}
+
+    return {**await _LADDERS.get(conn, seen, "all", load), MAIN: main}
 
 
 async def put_ladder(conn: AsyncConnection, program_id: str, ladder: Ladder) -> dict[str, Any] | None:
