@@ -394,12 +394,18 @@ def postgres_cpu() -> float:
 
 
 async def latency(
-    infra: Infra, rate: float, seconds: float, members: int, log_dir: Path, warm: Sequence[bytes] = ()
+    infra: Infra,
+    rate: float,
+    seconds: float,
+    members: int,
+    log_dir: Path,
+    warm: Sequence[bytes] = (),
+    tree: Path = REPO,
 ) -> dict[str, Any]:
     """At ``rate`` purchases/s for ``seconds``: created -> points.earned, created -> tier.changed."""
     stack = Stack(infra)
     await stack.create(*SERVICES)
-    processes = await start_services(stack, 1, log_dir)
+    processes = await start_services(stack, 1, log_dir, tree)
     try:
         await asyncio.sleep(2)
         if warm:
@@ -693,10 +699,14 @@ async def compare(
     warm: Sequence[bytes] = (),
     ref: str | None = None,
     settings: Mapping[str, str] | None = None,
+    rates: Sequence[float] = (),
+    seconds: float = 20,
+    members: int = 100_000,
 ) -> dict[str, Any]:
     """This tree against commit ``ref``, or PostgreSQL's defaults against ``settings``, run by run in
     one invocation (ceiling, then both pipelines in alternating order), so both meet the same machine:
-    medians and ratios of the same run."""
+    medians and ratios of the same run. With ``rates``, each side's pipeline run is followed by its
+    latency at each of those offered loads."""
     scratch = Path(tempfile.mkdtemp(prefix="vafa-bench-"))
     tree = scratch / "tree"
     changed = dict(settings or {})
@@ -720,9 +730,19 @@ async def compare(
                 run["ratio"] = run["per_second"] / limit["per_second"]
                 run["ceiling_per_second"] = limit["per_second"]
                 run["cpu_ms_per_event"] = cpu_ms_per_event(run)
+                run["latency"] = [
+                    await latency(infra, rate, seconds, members, logs, warm, side_tree) for rate in rates
+                ]
                 sides[side].append(run)
                 print(f"run {n + 1} {side}: {run['per_second']:,.0f} events/s, ratio {run['ratio']:.3f}, "
                       f"{run['cpu_ms_per_event']['total']:.2f} ms CPU/event", flush=True)  # fmt: skip
+                for point in run["latency"]:
+                    p50, p99 = (point["points_earned"].get(q, 0) for q in ("p50_ms", "p99_ms"))
+                    rate = point["offered_per_second"]
+                    print(
+                        f"  at {rate:,.0f}/s to points.earned: p50 {p50:,.0f} ms, p99 {p99:,.0f} ms",
+                        flush=True,
+                    )
     finally:
         if changed:
             await server_settings(infra, {}, list(changed))
@@ -737,6 +757,16 @@ async def compare(
             "ratio": statistics.median(r["ratio"] for r in runs),
             "cpu_ms_per_event": {k: statistics.median(r["cpu_ms_per_event"][k] for r in runs) for k in names},
             "rows_per_event": runs[0]["rows_per_event"],
+            "latency": [
+                {
+                    "offered_per_second": points[0]["offered_per_second"],
+                    **{
+                        f"{q}_ms": statistics.median(p["points_earned"].get(f"{q}_ms", 0) for p in points)
+                        for q in ("p50", "p95", "p99")
+                    },
+                }
+                for points in zip(*(r["latency"] for r in runs), strict=True)
+            ],
             "runs": runs,
         }
 
@@ -761,6 +791,11 @@ def compare_table(result: dict[str, Any]) -> str:
     for name in a["rows_per_event"]:
         x, y = a["rows_per_event"][name], b["rows_per_event"].get(name, float("nan"))
         lines.append(f"{'rows/event ' + name:<22}{x:>12.2f}{y:>12.2f}{y / x if x else 0:>9.2f}")
+    for at_a, at_b in zip(a["latency"], b["latency"], strict=True):
+        for q in ("p50", "p99"):
+            x, y = at_a[f"{q}_ms"], at_b[f"{q}_ms"]
+            name = f"{q} ms at {at_a['offered_per_second']:,.0f}/s"
+            lines.append(f"{name:<22}{x:>12,.0f}{y:>12,.0f}{y / x if x else 0:>9.2f}")
     return "\n".join(lines)
 
 
@@ -792,6 +827,12 @@ async def main() -> None:
         help="only the pipeline, this tree against commit REF run by run (alternating), CPU per event",
     )
     parser.add_argument(
+        "--against-rates",
+        default="",
+        metavar="RATE,...",
+        help="with --against or --pg-settings: each side's latency at these offered purchases/s, per run",
+    )
+    parser.add_argument(
         "--pg-settings",
         metavar="NAME=VALUE,...",
         help="only the pipeline, PostgreSQL with these settings (reloadable ones) against its defaults "
@@ -808,7 +849,11 @@ async def main() -> None:
     warm, values = stream[: args.warm_up], stream[args.warm_up :]
     if args.against or args.pg_settings:
         settings = parse_settings(args.pg_settings or "")
-        compared = await compare(infra, values, args.repeats, logs, warm, args.against, settings)
+        rates = [float(r) for r in args.against_rates.split(",") if r.strip()]
+        compared = await compare(
+            infra, values, args.repeats, logs, warm, args.against, settings,
+            rates, args.latency_seconds, args.members,
+        )  # fmt: skip
         what = args.against or "pg-" + "-".join(f"{k}-{v}" for k, v in settings.items())
         out = results / f"{stamp}-against-{what}.json"
         out.write_text(json.dumps({"at": stamp, **compared}, indent=2, default=str))
