@@ -461,8 +461,15 @@ async def produce(
     """Send every value (keyed by ``keys``, or spread); with ``per_second``, paced. Returns the wall
     time each was sent."""
     options = {"bootstrap_servers": kafka} if isinstance(kafka, str) else dict(kafka)
+    # A POS keeps trying through a broker restart (chaos restarts Kafka under this load): a batch
+    # waits up to two minutes for its partition's leader instead of aiokafka's 40 s, in order.
     producer = AIOKafkaProducer(
-        **options, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=262144
+        **options,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=262144,
+        request_timeout_ms=120_000,
     )
     await producer.start()
     sent: list[float] = []
