@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from aiokafka.structs import ConsumerRecord
 
+from shared.config import ServiceSettings
 from shared.contracts import PURCHASE_RECORDED, RETURN_RECORDED, Envelope, PurchaseRecorded, ReturnRecorded
 from shared.identity import member, operator
 from sim.harness import (
@@ -145,6 +146,18 @@ async def portal(
 ) -> ServiceProcess:
     """The member portal calling ``backends``."""
     return await front_end("portal", services, log_dir, backends, **settings)
+
+
+def store_settings(stack: Stack, service: str) -> ServiceSettings:
+    """Settings that reach ``service``'s database in ``stack`` (for tests of a store without its service)."""
+    return ServiceSettings(
+        service_name=service,
+        pg_host=stack.infra.pg_host,
+        pg_port=stack.infra.pg_port,
+        pg_user=stack.infra.pg_user,
+        pg_password=stack.infra.pg_password,
+        pg_database=stack.database(service),
+    )
 
 
 def new_operator(stack: Stack, name: str, role: str) -> str:

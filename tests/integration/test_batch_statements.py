@@ -18,12 +18,11 @@ from services.points.store import MIGRATIONS
 from services.points.store.earning import add_daily
 from services.points.store.loyalty import loyalty_programs, put_loyalty_program
 from services.points.store.tables import balances, daily_earnings
-from shared.config import ServiceSettings
 from shared.store.bulk import Writes
 from shared.store.db import make_engine
 from shared.store.migrate import upgrade_async
 from shared.store.settled import stamps
-from tests.support import Stack
+from tests.support import Stack, store_settings
 
 DAY = date(2026, 12, 3)
 
@@ -31,14 +30,7 @@ DAY = date(2026, 12, 3)
 @pytest.fixture
 async def points_db(stack: Stack) -> AsyncIterator[AsyncEngine]:
     await stack.create("points")
-    settings = ServiceSettings(
-        service_name="points",
-        pg_host=stack.infra.pg_host,
-        pg_port=stack.infra.pg_port,
-        pg_user=stack.infra.pg_user,
-        pg_password=stack.infra.pg_password,
-        pg_database=stack.database("points"),
-    )
+    settings = store_settings(stack, "points")
     await upgrade_async(MIGRATIONS, settings.database_url)
     engine = make_engine(settings)
     yield engine

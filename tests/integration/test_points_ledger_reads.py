@@ -17,10 +17,9 @@ from services.points.programs.challenges.store import badges_on
 from services.points.store import MIGRATIONS
 from services.points.store.earning import earned_by_purchases
 from services.points.store.ledger import TIER_CORRECTION, originals
-from shared.config import ServiceSettings
 from shared.store.db import make_engine
 from shared.store.migrate import upgrade_async
-from tests.support import Stack
+from tests.support import Stack, store_settings
 
 PURCHASES = 30_000
 
@@ -66,14 +65,7 @@ async def _long_ledger(engine: AsyncEngine) -> None:
 
 async def test_what_a_return_reads_about_its_purchase_is_a_lookup_on_a_long_ledger(stack: Stack) -> None:
     await stack.create("points")
-    settings = ServiceSettings(
-        service_name="points",
-        pg_host=stack.infra.pg_host,
-        pg_port=stack.infra.pg_port,
-        pg_user=stack.infra.pg_user,
-        pg_password=stack.infra.pg_password,
-        pg_database=stack.database("points"),
-    )
+    settings = store_settings(stack, "points")
     await upgrade_async(MIGRATIONS, settings.database_url)
     engine = make_engine(settings)
     ran: list[tuple[str, Sequence[Any]]] = []

@@ -5,21 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from shared.config import ServiceSettings
 from shared.store.db import make_engine
-from tests.support import Stack
+from tests.support import Stack, store_settings
 
 
 async def test_a_failed_statement_does_not_print_its_parameters(stack: Stack) -> None:
     await stack.create("notify")
-    settings = ServiceSettings(
-        service_name="notify",
-        pg_host=stack.infra.pg_host,
-        pg_port=stack.infra.pg_port,
-        pg_user=stack.infra.pg_user,
-        pg_password=stack.infra.pg_password,
-        pg_database=stack.database("notify"),
-    )
+    settings = store_settings(stack, "notify")
     engine = make_engine(settings)
     try:
         async with engine.begin() as conn:
