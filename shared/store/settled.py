@@ -8,10 +8,10 @@ in one statement when its batch starts (``stamps``), and a ``Cached`` value is r
 carry the stamps it was read under. A stamp is never handed out twice, in any database, even to a
 transaction that rolled back, so a value read by a transaction that rolled back never matches again.
 
-Read the stamps before any write the transaction makes to a watched table (a consumer's batch writes
-none; tiers' registry of programs is written before it reads the stamps): a transaction that has
-written one gets no stamps at all, and reads every table fresh. HTTP requests and jobs pass no stamps
-and read the tables.
+A transaction must not write a watched table after reading the stamps (the points batch writes none;
+tiers writes its registry of programs first, then reads the stamps): a transaction that has written one
+gets no stamps at all and reads every table fresh, but a write after the stamps would go unseen by the
+values kept. HTTP requests and jobs pass no stamps and read the tables.
 """
 
 from __future__ import annotations
