@@ -22,7 +22,7 @@ from shared.outbox import OutboxMessage
 from shared.store.core_tables import CORE_METADATA, INBOX, OUTBOX
 from shared.store.db import make_engine
 from shared.topics import Topic
-from tests.support import ServiceProcess, Stack, as_record, decode, eventually, purchase
+from tests.support import ServiceProcess, Stack, as_record, decode, eventually, purchase, store_settings
 
 effects_metadata = MetaData()
 effects = Table(
@@ -46,7 +46,7 @@ async def record_effects(conn: AsyncConnection, events: Sequence[Envelope[Any]])
 async def test_relay_killed_after_publish_before_delete_loses_nothing_and_doubles_nothing(
     stack: Stack, services: list[ServiceProcess], log_dir: Path
 ) -> None:
-    await stack.create("points", "downstream")
+    await stack.create("points")
     purchases = [purchase(f"m{i % 5}", f"{20 + i}.75") for i in range(30)]
     await stack.produce(Topic.PURCHASES, [as_record(p) for p in purchases])
 
@@ -70,27 +70,17 @@ async def test_relay_killed_after_publish_before_delete_loses_nothing_and_double
     # A downstream service on the same consumer core applies each event exactly once.
     # A consumer of the test's own, as the admin (the services' principals have no group "downstream").
     kafka = stack.infra.kafka_settings()
-    settings = ServiceSettings(
-        service_name="downstream",
+    settings, engine = await downstream(
+        stack,
         kafka_bootstrap_servers=stack.infra.kafka,
         kafka_security_protocol=kafka.kafka_security_protocol,
         kafka_sasl_mechanism=kafka.kafka_sasl_mechanism,
         kafka_sasl_username=kafka.kafka_sasl_username,
         kafka_sasl_password=kafka.kafka_sasl_password,
-        topic_prefix=stack.prefix,
-        pg_host=stack.infra.pg_host,
-        pg_port=stack.infra.pg_port,
-        pg_user=stack.infra.pg_user,
-        pg_password=stack.infra.pg_password,
-        pg_database=stack.database("downstream"),
         # Small batches: a source's first batch on a partition is claimed in the inbox, the rest (and
         # the copies the relay published again) by the source's high-water mark.
         consumer_max_records=3,
     )
-    engine = make_engine(settings)
-    async with engine.begin() as conn:
-        await conn.run_sync(CORE_METADATA.create_all)
-        await conn.run_sync(effects_metadata.create_all)
     broker = KafkaBroker(stack.infra.kafka, security=settings.kafka_security())
     ReliableConsumer(
         settings=settings,
@@ -118,17 +108,12 @@ async def test_relay_killed_after_publish_before_delete_loses_nothing_and_double
     assert claimed_by_event < 30, "the later batches were claimed by the marks"
 
 
-async def downstream(stack: Stack) -> tuple[ServiceSettings, AsyncEngine]:
-    """A downstream service's settings and store (the core tables and ``effects``), Kafka unused."""
+async def downstream(stack: Stack, **settings_too: Any) -> tuple[ServiceSettings, AsyncEngine]:
+    """A downstream service's settings (and ``settings_too``: Kafka's, batch sizes) and store (the core
+    tables and ``effects``)."""
     await stack.create("downstream")
-    settings = ServiceSettings(
-        service_name="downstream",
-        topic_prefix=stack.prefix,
-        pg_host=stack.infra.pg_host,
-        pg_port=stack.infra.pg_port,
-        pg_user=stack.infra.pg_user,
-        pg_password=stack.infra.pg_password,
-        pg_database=stack.database("downstream"),
+    settings = store_settings(stack, "downstream").model_copy(
+        update={"topic_prefix": stack.prefix, **settings_too}
     )
     engine = make_engine(settings)
     async with engine.begin() as conn:
