@@ -170,7 +170,11 @@ def _write_pending(conn: Connection) -> None:
 @event.listens_for(Engine, "rollback")
 @event.listens_for(Engine, "begin")
 def _forget_pending(conn: Connection) -> None:
-    conn.info.pop(_PENDING, None)  # a rolled-back transaction's messages are never written
+    # A rolled-back transaction's messages are never written. A connection the server dropped has
+    # no info left to clear (SQLAlchemy clears it with the connection), and asking for it would raise
+    # in place of the failure that is being rolled back.
+    if not conn.invalidated:
+        conn.info.pop(_PENDING, None)
 
 
 _TAKE_IDS = f"UPDATE {OUTBOX_CLOCK.name} SET last_id = last_id + $1 RETURNING last_id"

@@ -24,6 +24,7 @@ from shared.errors import (
     Unavailable,
 )
 from shared.refusal import Refused
+from shared.store.failures import BUSY, classify
 
 __all__ = [
     "PROBLEM_JSON",
@@ -155,6 +156,15 @@ def install(app: FastAPI) -> None:
     async def data_refused(request: Request, error: DBAPIError) -> JSONResponse:
         # SQLSTATE class 22 is "data exception": a value the database cannot hold (a NUL character,
         # a number out of range). The input was wrong, so it is a 422, never a 500.
+        if classify(error) == BUSY:  # the database is away or dropped the connection: try again
+            return problem_response(
+                *problem_of(
+                    Unavailable(
+                        "the database cannot be reached for the moment; send the request again",
+                        retry_after_s=2,
+                    )
+                )
+            )
         sqlstate = str(getattr(error.orig, "sqlstate", "") or "")
         if not sqlstate.startswith("22"):
             return await unexpected(request, error)

@@ -33,7 +33,7 @@ from shared import problems
 from shared.audit import audit_router
 from shared.boundary import BodyLimit
 from shared.config import ServiceSettings
-from shared.consumer import BatchHandler, Decoder, ReliableConsumer, is_transient
+from shared.consumer import BatchHandler, Decoder, ReliableConsumer
 from shared.contracts import Contract, Envelope
 from shared.contracts.envelope import utcnow
 from shared.errors import Unavailable
@@ -44,6 +44,7 @@ from shared.ops import ops_router
 from shared.outbox import OutboxRelay, oldest_waiting
 from shared.store.core_tables import INBOX
 from shared.store.db import make_engine
+from shared.store.failures import is_transient
 from shared.store.migrate import upgrade_async
 from shared.store.retention import prune
 from shared.topics import ensure_topics

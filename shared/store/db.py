@@ -10,7 +10,11 @@ def make_engine(settings: ServiceSettings, pool_size: int = 5) -> AsyncEngine:
     return create_async_engine(
         settings.database_url,
         pool_size=pool_size,
-        pool_pre_ping=True,
+        # No ping before each use: SQLAlchemy's asyncpg ping is three round trips (BEGIN, a statement,
+        # ROLLBACK) on every checkout, every batch and relay round. A connection the server dropped
+        # fails its first statement instead; SQLAlchemy then discards every pooled connection as old
+        # as it, and the failure is BUSY (``shared.store.failures``): retried, or answered 503.
+        pool_pre_ping=False,
         # An error's text goes to logs and dead letters: it must not carry members' emails and phones.
         hide_parameters=True,
         # JSONB columns in C rather than the standard library's encoder (int keys kept as text, as json did).

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import exc
 
 from shared import errors
 from shared.errors import (
@@ -109,7 +110,7 @@ def test_every_error_class_has_a_status() -> None:
         assert 400 <= problem_of(error)[0] < 600
 
 
-def _app(error: DomainError) -> FastAPI:
+def _app(error: Exception) -> FastAPI:
     app = FastAPI()
     install(app)
 
@@ -131,3 +132,28 @@ def test_installed_handler_answers_a_problem() -> None:
 def test_installed_handler_sends_retry_after() -> None:
     answer = TestClient(_app(Unavailable("not ready", retry_after_s=3))).get("/boom")
     assert answer.status_code == 503 and answer.headers["retry-after"] == "3"
+
+
+class _Orig(Exception):
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        # The database dropped the connection (no connection is pinged before use) or is away.
+        (exc.InterfaceError("select", {}, _Orig("connection is closed", ""), connection_invalidated=True), 503),
+        (exc.DBAPIError("select", {}, _Orig("terminating connection", "57P01")), 503),
+        (exc.OperationalError("connect", {}, _Orig("the database system is starting up", "57P03")), 503),
+        # A value the database cannot hold is the input's fault; anything else is ours.
+        (exc.DBAPIError("insert", {}, _Orig("invalid byte sequence for encoding UTF8", "22021")), 422),
+        (exc.DBAPIError("select", {}, _Orig("relation does not exist", "42P01")), 500),
+    ],
+)
+def test_a_database_failure_is_answered_by_what_it_means(error: Exception, status: int) -> None:
+    answer = TestClient(_app(error), raise_server_exceptions=False).get("/boom")
+    assert answer.status_code == status
+    assert answer.headers["content-type"] == PROBLEM_JSON
+    assert ("retry-after" in answer.headers) == (status == 503)

@@ -7,7 +7,7 @@ import asyncpg
 import pytest
 from sqlalchemy import exc
 
-from shared.consumer import BUSY, RETRY, WRONG, classify, is_transient, why
+from shared.store.failures import BUSY, RETRY, WRONG, classify, is_transient, why
 
 
 class _Orig(Exception):
