@@ -51,10 +51,10 @@ from shared.contracts.envelope import utcnow
 from shared.deadletter import REDRIVEN_FOR, dead_letter
 from shared.failpoints import failpoint
 from shared.metrics import CoreMetrics
-from shared.store.failures import RETRY, WRONG, classify, sqlstate, why
 from shared.outbox import ID_HEADER, SOURCE_HEADER, OutboxMessage, append, appended
 from shared.store.bulk import rows_insert
 from shared.store.core_tables import INBOX, INBOX_HIGH_WATER
+from shared.store.failures import RETRY, WRONG, classify, sqlstate, why
 from shared.topics import WRITTEN_OUTSIDE, dead_letter_topic
 
 log = logging.getLogger(__name__)

@@ -144,7 +144,10 @@ class _Orig(Exception):
     ("error", "status"),
     [
         # The database dropped the connection (no connection is pinged before use) or is away.
-        (exc.InterfaceError("select", {}, _Orig("connection is closed", ""), connection_invalidated=True), 503),
+        (
+            exc.InterfaceError("select", {}, _Orig("connection is closed", ""), connection_invalidated=True),
+            503,
+        ),
         (exc.DBAPIError("select", {}, _Orig("terminating connection", "57P01")), 503),
         (exc.OperationalError("connect", {}, _Orig("the database system is starting up", "57P03")), 503),
         # A value the database cannot hold is the input's fault; anything else is ours.
