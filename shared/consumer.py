@@ -64,6 +64,7 @@ Record: TypeAlias = ConsumerRecord[bytes, bytes]
 # Undecodable records have no event_id of their own: key their inbox row by where they sit.
 _POSITION_NAMESPACE = uuid.UUID("5b0e8f5e-3c1a-4f8e-9a51-7a1f0d6c2b11")
 
+
 @dataclass
 class BatchResult:
     """What a service's handler returns: events to emit, and events it refuses (with the reason)."""
