@@ -42,7 +42,9 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import ValidationError
 from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.dml import ReturningInsert
 
 from shared.config import ServiceSettings
 from shared.contracts import ALL_CONTRACTS, Contract, Envelope
@@ -366,21 +368,17 @@ class ReliableConsumer:
         redriven = [i for i in unmarked if _header(i.record, REDRIVEN_FOR) is not None]
         first_time = [i for i in unmarked if _header(i.record, REDRIVEN_FOR) is None]
         if first_time:
-            fresh, values = rows_insert(INBOX, _inbox_rows(first_time))
-            fresh = fresh.on_conflict_do_nothing()
-            claimed |= set((await conn.execute(fresh.returning(INBOX.c.event_id), values)).scalars())
+            fresh, values = rows_insert(
+                INBOX,
+                _inbox_rows(first_time),
+                finish=lambda new: new.on_conflict_do_nothing().returning(INBOX.c.event_id),
+            )
+            claimed |= set((await conn.execute(fresh, values)).scalars())
         if redriven:
             # Re-driven to this service after a fix: an event it dead-lettered is applied now; one it
             # applied (the dead letter was another copy's) stays a duplicate.
-            again, values = rows_insert(INBOX, _inbox_rows(redriven))
-            again = again.on_conflict_do_update(
-                index_elements=[INBOX.c.event_id],
-                set_={
-                    c: again.excluded[c] for c in ("topic", "partition", "offset", "outcome", "processed_at")
-                },
-                where=INBOX.c.outcome == "dead_lettered",
-            )
-            claimed |= set((await conn.execute(again.returning(INBOX.c.event_id), values)).scalars())
+            again, values = rows_insert(INBOX, _inbox_rows(redriven), finish=_applied_now)
+            claimed |= set((await conn.execute(again, values)).scalars())
         return claimed
 
     def _mark(self, record: Record) -> _Mark | None:
@@ -437,17 +435,29 @@ async def _raise_marks(
         {"source": s, "topic": t, "partition": p, "last_id": i, "previous_id": None}
         for (s, t, p), i in sorted(top.items())
     ]
-    upsert, values = rows_insert(INBOX_HIGH_WATER, rows)
-    marks_table = INBOX_HIGH_WATER.c
-    raised = upsert.on_conflict_do_update(
-        index_elements=[marks_table.source, marks_table.topic, marks_table.partition],
+    raised, values = rows_insert(INBOX_HIGH_WATER, rows, finish=_raised)
+    return {(str(r.source), r.topic, r.partition): r.previous_id for r in await conn.execute(raised, values)}
+
+
+def _raised(upsert: Insert) -> ReturningInsert[Any]:
+    marks = INBOX_HIGH_WATER.c
+    return upsert.on_conflict_do_update(
+        index_elements=[marks.source, marks.topic, marks.partition],
         set_={
-            "last_id": func.greatest(marks_table.last_id, upsert.excluded.last_id),
-            "previous_id": marks_table.last_id,
+            "last_id": func.greatest(marks.last_id, upsert.excluded.last_id),
+            "previous_id": marks.last_id,
             "updated_at": func.now(),
         },
-    ).returning(marks_table.source, marks_table.topic, marks_table.partition, marks_table.previous_id)
-    return {(str(r.source), r.topic, r.partition): r.previous_id for r in await conn.execute(raised, values)}
+    ).returning(marks.source, marks.topic, marks.partition, marks.previous_id)
+
+
+def _applied_now(again: Insert) -> ReturningInsert[Any]:
+    """Re-driven events: one dead-lettered before is claimed again, one applied stays a duplicate."""
+    return again.on_conflict_do_update(
+        index_elements=[INBOX.c.event_id],
+        set_={c: again.excluded[c] for c in ("topic", "partition", "offset", "outcome", "processed_at")},
+        where=INBOX.c.outcome == "dead_lettered",
+    ).returning(INBOX.c.event_id)
 
 
 def _event_id(item: _Item) -> uuid.UUID:

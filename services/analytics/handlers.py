@@ -33,8 +33,10 @@ def facts_handler() -> BatchHandler:
             else:  # one row per key in a statement: the batch's last definition of it
                 latest[fact.table][fact.row[fact.replaces]] = fact
         for table, values in rows.items():
-            kept, parameters = rows_insert(FACT_TABLES[table], values)
-            await conn.execute(kept.on_conflict_do_nothing(), parameters)
+            kept, parameters = rows_insert(
+                FACT_TABLES[table], values, finish=lambda new: new.on_conflict_do_nothing()
+            )
+            await conn.execute(kept, parameters)
         for name, facts in latest.items():
             await _replace(conn, name, list(facts.values()))
         return BatchResult()

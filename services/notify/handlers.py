@@ -160,17 +160,17 @@ def deliveries_handler(settings: NotifySettings, env: Environment) -> BatchHandl
                     }
                 queued.append(row)
         if profiles:
-            upsert, values = rows_insert(members, list(profiles.values()))
-            await conn.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=[members.c.member_id],
-                    set_={c: upsert.excluded[c] for c in CONTACT},
+            upsert, values = rows_insert(
+                members,
+                list(profiles.values()),
+                finish=lambda new: new.on_conflict_do_update(
+                    index_elements=[members.c.member_id], set_={c: new.excluded[c] for c in CONTACT}
                 ),
-                values,
             )
+            await conn.execute(upsert, values)
         if queued:
-            kept, values = rows_insert(deliveries, queued)
-            await conn.execute(kept.on_conflict_do_nothing(), values)
+            kept, values = rows_insert(deliveries, queued, finish=lambda new: new.on_conflict_do_nothing())
+            await conn.execute(kept, values)
         if forgotten:
             # The addresses messages went to (webhook URLs are the chain's, not the member's).
             await conn.execute(

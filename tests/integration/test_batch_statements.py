@@ -18,7 +18,7 @@ from services.points.store import MIGRATIONS
 from services.points.store.earning import add_daily
 from services.points.store.loyalty import loyalty_programs, put_loyalty_program
 from services.points.store.tables import balances, daily_earnings
-from shared.store.bulk import Writes
+from shared.store.bulk import Writes, rows_insert
 from shared.store.db import make_engine
 from shared.store.migrate import upgrade_async
 from shared.store.settled import stamps
@@ -129,3 +129,49 @@ async def test_the_program_registry_is_read_again_only_after_a_change_commits(po
     async with points_db.begin() as conn:
         assert set(await loyalty_programs(conn)) == {"main", "hyperstar"}
     assert len(reads) == 4
+
+
+async def test_a_finished_statement_is_reused_only_when_it_can_say_nothing_else(
+    points_db: AsyncEngine,
+) -> None:
+    """``rows_insert(..., finish=...)`` keeps the finished statement when the finishing function closes
+    over nothing; one that closes over a value is applied afresh with each call's value, so a batch
+    never runs a statement another batch's values built."""
+
+    def add(member: str, points: int, add_to_it: bool) -> tuple[Any, dict[str, Any]]:
+        row = [{"program_id": "main", "member_id": member, "day": DAY, "points": points}]
+        on_conflict = (
+            (lambda new: new.on_conflict_do_update(
+                index_elements=["program_id", "member_id", "day"],
+                set_={"points": daily_earnings.c.points + new.excluded.points},
+            ))
+            if add_to_it
+            else (lambda new: new.on_conflict_do_nothing())
+        )  # fmt: skip
+        return rows_insert(daily_earnings, row, finish=on_conflict)
+
+    def raise_to(member: str, points: int, below: int) -> tuple[Any, dict[str, Any]]:
+        row = [{"program_id": "main", "member_id": member, "day": DAY, "points": points}]
+        return rows_insert(  # closes over ``below``: applied afresh each time
+            daily_earnings,
+            row,
+            finish=lambda new: new.on_conflict_do_update(
+                index_elements=["program_id", "member_id", "day"],
+                set_={"points": new.excluded.points},
+                where=daily_earnings.c.points < below,
+            ),
+        )
+
+    first, _ = add("sara", 5, add_to_it=True)
+    second, _ = add("omid", 7, add_to_it=True)
+    assert first is second  # built once, whatever call asked for it
+    assert add("sara", 1, add_to_it=False)[0] is not first  # other code: another statement
+    async with points_db.begin() as conn:
+        for member, points, add_to_it in [("sara", 5, True), ("sara", 3, True), ("sara", 100, False)]:
+            await conn.execute(*add(member, points, add_to_it))
+        await conn.execute(*raise_to("omid", 4, below=0))  # a new row
+        await conn.execute(*raise_to("omid", 6, below=3))  # 4 is not below 3: kept
+        await conn.execute(*raise_to("omid", 9, below=5))  # 4 is below 5: raised
+        got = dict((await conn.execute(select(daily_earnings.c.member_id, daily_earnings.c.points))).all())
+    assert got == {"sara": 8, "omid": 9}
+    assert raise_to("x", 1, below=2)[0] is not raise_to("x", 1, below=2)[0]

@@ -53,8 +53,12 @@ async def claim_receipts(conn: AsyncConnection, claims: Sequence[Claim]) -> dict
     """Record the claims not seen before; returns, for each one already recorded, its content digest."""
     if not claims:
         return {}
-    claim, values = rows_insert(receipts, [c.__dict__ for c in claims])
-    inserted = await conn.execute(claim.on_conflict_do_nothing().returning(receipts.c.event_id), values)
+    claim, values = rows_insert(
+        receipts,
+        [c.__dict__ for c in claims],
+        finish=lambda new: new.on_conflict_do_nothing().returning(receipts.c.event_id),
+    )
+    inserted = await conn.execute(claim, values)
     new = set(inserted.scalars())
     seen = [c.event_id for c in claims if c.event_id not in new]
     if not seen:
@@ -186,8 +190,8 @@ async def record_members(conn: AsyncConnection, enrolled: Sequence[tuple[str, st
     """(member, chain) of accepted enrolments; a member keeps the chain that enrolled them first."""
     if enrolled:
         rows = [{"member_id": m, "chain_id": c} for m, c in dict(reversed(enrolled)).items()]
-        kept, values = rows_insert(members, rows)
-        await conn.execute(kept.on_conflict_do_nothing(), values)
+        kept, values = rows_insert(members, rows, finish=lambda new: new.on_conflict_do_nothing())
+        await conn.execute(kept, values)
 
 
 async def member_chains(conn: AsyncConnection, member_ids: Sequence[str]) -> dict[str, str]:
@@ -237,8 +241,8 @@ async def keep_contacts(conn: AsyncConnection, contacts: Sequence[Contact], look
         {"field": field, "digest": lookup_digest(lookup_key, field, value), "member_id": member_id}
         for (member_id, field), value in latest.items()
     ]
-    indexed, values = rows_insert(contact_index, index)
-    await conn.execute(indexed.on_conflict_do_nothing(), values)
+    indexed, values = rows_insert(contact_index, index, finish=lambda new: new.on_conflict_do_nothing())
+    await conn.execute(indexed, values)
 
 
 async def birth_date_of(conn: AsyncConnection, member_id: str) -> date | None:

@@ -12,12 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.tiers.domain import Activity, Change, Order, Standing
 from services.tiers.programs import MAIN
 from services.tiers.store.tables import activity_events, history, standings, vip_orders
-from shared.store.bulk import one_of, rows_insert
+from shared.store.bulk import finished, one_of, rows_insert
 
 
 async def add_events(
@@ -25,12 +26,18 @@ async def add_events(
 ) -> None:
     """Keep each event at its own instant (a redelivered one is already there)."""
     if activity:
-        keys = ["event_id", "program_id"]  # a purchase counts once in each program
-        kept, values = rows_insert(activity_events, activity)
-        await conn.execute(kept.on_conflict_do_nothing(index_elements=keys), values)
+        # A purchase counts once in each program.
+        kept, values = rows_insert(
+            activity_events,
+            activity,
+            finish=lambda new: new.on_conflict_do_nothing(index_elements=["event_id", "program_id"]),
+        )
+        await conn.execute(kept, values)
     if orders:
-        kept, values = rows_insert(vip_orders, orders)
-        await conn.execute(kept.on_conflict_do_nothing(index_elements=["event_id"]), values)
+        kept, values = rows_insert(
+            vip_orders, orders, finish=lambda new: new.on_conflict_do_nothing(index_elements=["event_id"])
+        )
+        await conn.execute(kept, values)
 
 
 async def counted(conn: AsyncConnection, purchases: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
@@ -134,25 +141,23 @@ async def save_standings(
             for m, k in sorted(found.items())
         ],
     )
-    values = [
-        "tier",
-        "since",
-        "review_at",
-        "vip_until",
-        "nudged_for",
-        "revision",
-        "settled_until",
-        "restated",
-    ]
-    await conn.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[standings.c.program_id, standings.c.member_id],
-            set_={
-                **{k: upsert.excluded[k] for k in values},
-                **({"vip_plan": upsert.excluded.vip_plan} if plans else {}),
-            },
-        ),
-        rows,
+    await conn.execute(finished(upsert, _standing_kept_with_plan if plans else _standing_kept), rows)
+
+
+_STANDING = ("tier", "since", "review_at", "vip_until", "nudged_for", "revision", "settled_until", "restated")
+
+
+def _standing_kept(upsert: Insert) -> Insert:
+    return upsert.on_conflict_do_update(
+        index_elements=[standings.c.program_id, standings.c.member_id],
+        set_={k: upsert.excluded[k] for k in _STANDING},
+    )
+
+
+def _standing_kept_with_plan(upsert: Insert) -> Insert:
+    return upsert.on_conflict_do_update(
+        index_elements=[standings.c.program_id, standings.c.member_id],
+        set_={k: upsert.excluded[k] for k in (*_STANDING, "vip_plan")},
     )
 
 
