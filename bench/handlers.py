@@ -9,7 +9,6 @@ move only with the code, which is what a change to a handler or a store needs to
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import time
@@ -21,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import uvloop
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import CollectorRegistry
 from sqlalchemy import event
@@ -187,4 +187,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # On uvloop, as the services run (``shared.run``): their socket and TLS writes are uvloop's.
+    uvloop.run(main())
