@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from functools import cache
+from typing import Annotated, Any, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
@@ -74,18 +75,23 @@ def minor_unit(currency: str) -> Decimal:
 
 def fits_currency(amount: Decimal, currency: str) -> bool:
     """True when ``amount`` has no more decimals than the currency's minor unit allows."""
+    allowed = CURRENCY_EXPONENTS[currency]
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent <= allowed:
+        return True  # as written it fits: no need to drop trailing zeros (most amounts, cheaply)
     exponent = amount.normalize().as_tuple().exponent
-    return not isinstance(exponent, int) or -exponent <= CURRENCY_EXPONENTS[currency]
+    return not isinstance(exponent, int) or -exponent <= allowed
 
 
 def amounts(model: BaseModel, at: str = "") -> list[tuple[str, Decimal]]:
     """Every money field of ``model`` and of the models in it, with its path (``lines.0.unit_price``):
     a field added to a contract is checked against its currency without anyone listing it."""
     found: list[tuple[str, Decimal]] = []
-    for name, info in type(model).model_fields.items():
+    for name, is_money in _money_fields(type(model)):
         value = getattr(model, name)
-        if MONEY in info.metadata and isinstance(value, Decimal):
-            found.append((at + name, value))
+        if is_money:
+            if isinstance(value, Decimal):
+                found.append((at + name, value))
         elif isinstance(value, BaseModel):
             found += amounts(value, f"{at}{name}.")
         elif isinstance(value, list | tuple):
@@ -93,3 +99,20 @@ def amounts(model: BaseModel, at: str = "") -> list[tuple[str, Decimal]]:
                 if isinstance(element, BaseModel):
                     found += amounts(element, f"{at}{name}.{i}.")
     return found
+
+
+@cache
+def _money_fields(model: type[BaseModel]) -> tuple[tuple[str, bool], ...]:
+    """A model's money fields (True) and the fields that may hold models (False), in their order; the
+    rest are neither. Looked up once per model, not for every field of every purchase line."""
+    return tuple(
+        (name, MONEY in info.metadata)
+        for name, info in model.model_fields.items()
+        if MONEY in info.metadata or _may_hold_models(info.annotation)
+    )
+
+
+def _may_hold_models(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_may_hold_models(arg) for arg in get_args(annotation))
