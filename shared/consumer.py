@@ -209,6 +209,9 @@ class ReliableConsumer:
         self._idle.clear()
         started = time.perf_counter()
         self._wrote_outbox = False
+        now_ms = time.time() * 1000
+        for record in records:
+            self._metrics.record_wait.observe(max(now_ms - record.timestamp, 0) / 1000)
         try:
             items = [item for item in map(self._decode, records) if item is not None]
             try:

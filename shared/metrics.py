@@ -24,6 +24,13 @@ class CoreMetrics:
             "Time to apply one batch: decode, transaction, offset commit",
             registry=registry,
         )
+        self.record_wait = Histogram(
+            "vafa_consumer_record_wait_seconds",
+            "From a record's timestamp (its producer's clock) to the start of the batch it came in: "
+            "the time it waited in Kafka and behind the batches before it",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=registry,
+        )
         self.event_latency = Histogram(
             "vafa_event_latency_seconds",
             "From the event's occurred_at to its effect committed here",

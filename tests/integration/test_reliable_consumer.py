@@ -38,6 +38,10 @@ async def test_batch_commits_state_inbox_and_outbox_together_then_offsets(
 
     await assert_ledger_matches(stack, purchases)
     assert await stack.scalar("points", "SELECT count(*) FROM inbox WHERE outcome = 'applied'") == 60
+    # Each record's wait, from its timestamp to its batch: produced before the service started, the
+    # 60 waited at least as long as the service took to start.
+    assert await service.metric("vafa_consumer_record_wait_seconds_count") == 60
+    assert await service.metric("vafa_consumer_record_wait_seconds_sum") > 60 * 0.5
     await eventually(lambda: stack.scalar("points", "SELECT count(*) = 0 FROM outbox"), what="outbox drained")
     events = await earned_events(stack)
     assert sorted(e["payload"]["purchase_event_id"] for e in events) == sorted(
