@@ -190,6 +190,13 @@ def _as_json(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not a column value")
 
 
+def any_of(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """``one_of`` for a statement built once and run many times: the values are the parameter ``name``,
+    given when it runs, so building it and SQLAlchemy's key of it are not paid on every batch."""
+    kind = ARRAY(column.type)
+    return column == any_(cast(bindparam(name, type_=kind), kind))
+
+
 def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
     """``column = ANY($1)``, the values one array parameter: unlike ``IN (...)`` the statement is the same
     text for any number of values, so it is compiled and prepared once, not once per batch size."""

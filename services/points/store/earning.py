@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    bindparam,
     func,
     select,
     text,
@@ -32,7 +33,7 @@ from services.points.store.tables import (
     tier_steps,
 )
 from shared.contracts import Envelope, PartnerCampaignAnnounced, PurchaseRecorded
-from shared.store.bulk import Writes, one_of
+from shared.store.bulk import Writes, any_of, one_of
 from shared.store.settled import Cached, Stamps
 
 
@@ -162,15 +163,25 @@ async def partner_settlement(
     return [{"campaign_id": r.campaign_id, "points": int(r.points), "earns": int(r.earns)} for r in rows]
 
 
+_STEPS = (  # built once: it runs on every batch
+    select(
+        tier_steps.c.member_id,
+        tier_steps.c.effective_from,
+        tier_steps.c.tier,
+        tier_steps.c.multiplier,
+        tier_steps.c.revision,
+        tier_steps.c.corrects_from,
+        tier_steps.c.seq,
+    )
+    .where(tier_steps.c.program_id == bindparam("program_id"), any_of(tier_steps.c.member_id, "members"))
+    .order_by(tier_steps.c.seq)
+)
+
+
 async def tier_steps_of(
     conn: AsyncConnection, members: Iterable[str], program_id: str = MAIN
 ) -> dict[str, list[Step]]:
-    t = tier_steps.c
-    rows = await conn.execute(
-        select(t.member_id, t.effective_from, t.tier, t.multiplier, t.revision, t.corrects_from, t.seq)
-        .where(t.program_id == program_id, one_of(t.member_id, sorted(set(members))))
-        .order_by(t.seq)
-    )
+    rows = await conn.execute(_STEPS, {"program_id": program_id, "members": sorted(set(members))})
     found: dict[str, list[Step]] = {}
     for member, at, tier, multiplier, revision, corrects_from, seq in rows:
         found.setdefault(member, []).append(Step(at, tier, Decimal(multiplier), revision, corrects_from, seq))

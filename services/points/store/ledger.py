@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    bindparam,
     func,
     select,
     text,
@@ -23,7 +24,7 @@ from services.points.posting import Book
 from services.points.settings import PointsSettings
 from services.points.store.tables import balances, ledger, lots
 from shared.outbox import append
-from shared.store.bulk import Writes, one_of
+from shared.store.bulk import Writes, any_of, one_of
 
 
 async def open_book(
@@ -40,12 +41,7 @@ async def open_book(
     shopper has many."""
     wanted = sorted(set(members))  # one lock order everywhere: no deadlock between batches and jobs
     lot_members = sorted(set(wanted if with_lots is None else with_lots))
-    known = await conn.execute(
-        select(balances.c.member_id, balances.c.balance, balances.c.debt)
-        .where(balances.c.program_id == program_id, one_of(balances.c.member_id, wanted))
-        .order_by(balances.c.member_id)
-        .with_for_update()
-    )
+    known = await conn.execute(_WALLETS, {"program_id": program_id, "members": wanted})
     loaded = set(lot_members)
     wallets = {m: Wallet(m, lots_loaded=m in loaded) for m in wanted}
     seen: set[str] = set()
@@ -55,16 +51,30 @@ async def open_book(
     book = Book(settings, wallets, seen, program_id=program_id)
     if not lot_members:
         return book
-    rows = await conn.execute(
-        select(lots)
-        .where(lots.c.program_id == program_id, one_of(lots.c.member_id, lot_members), lots.c.remaining > 0)
-        .order_by(lots.c.earned_at, lots.c.lot_id)
-    )
+    rows = await conn.execute(_LOTS, {"program_id": program_id, "members": lot_members})
     for row in rows:
         wallets[row.member_id].lots.append(
             Lot(row.lot_id, row.earned_at, row.expires_at, row.remaining, row.original)
         )
     return book
+
+
+# Built once: they run on every batch.
+_WALLETS = (
+    select(balances.c.member_id, balances.c.balance, balances.c.debt)
+    .where(balances.c.program_id == bindparam("program_id"), any_of(balances.c.member_id, "members"))
+    .order_by(balances.c.member_id)
+    .with_for_update()
+)
+_LOTS = (
+    select(lots)
+    .where(
+        lots.c.program_id == bindparam("program_id"),
+        any_of(lots.c.member_id, "members"),
+        lots.c.remaining > 0,
+    )
+    .order_by(lots.c.earned_at, lots.c.lot_id)
+)
 
 
 def book_writes(writes: Writes, book: Book) -> None:
