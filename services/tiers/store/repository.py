@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.tiers.domain import Activity, Change, Order, Standing
 from services.tiers.programs import MAIN
 from services.tiers.store.tables import activity_events, history, standings, vip_orders
-from shared.store.bulk import finished, one_of, rows_insert
+from shared.store.bulk import one_of, rows_insert
 
 
 async def add_events(
@@ -140,8 +140,9 @@ async def save_standings(
             }
             for m, k in sorted(found.items())
         ],
+        finish=_standing_kept_with_plan if plans else _standing_kept,
     )
-    await conn.execute(finished(upsert, _standing_kept_with_plan if plans else _standing_kept), rows)
+    await conn.execute(upsert, rows)
 
 
 _STANDING = ("tier", "since", "review_at", "vip_until", "nudged_for", "revision", "settled_until", "restated")
