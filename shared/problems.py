@@ -154,8 +154,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def data_refused(request: Request, error: DBAPIError) -> JSONResponse:
-        # SQLSTATE class 22 is "data exception": a value the database cannot hold (a NUL character,
-        # a number out of range). The input was wrong, so it is a 422, never a 500.
         if classify(error) == BUSY:  # the database is away or dropped the connection: try again
             return problem_response(
                 *problem_of(
@@ -165,6 +163,8 @@ def install(app: FastAPI) -> None:
                     )
                 )
             )
+        # SQLSTATE class 22 is "data exception": a value the database cannot hold (a NUL character,
+        # a number out of range). The input was wrong, so it is a 422, never a 500.
         sqlstate = str(getattr(error.orig, "sqlstate", "") or "")
         if not sqlstate.startswith("22"):
             return await unexpected(request, error)
