@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -111,10 +112,40 @@ class Infra:
         return self.kafka_settings(principal).kafka_options()
 
 
+def _ephemeral_ports() -> range:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)  # Linux's default
+
+
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now, outside the kernel's ephemeral range, never handed out twice by this process.
+
+    A port the kernel picked for ``bind(0)`` is ephemeral: between the pick and the service binding it,
+    any outgoing connection (a Kafka or PostgreSQL client) may take it as its local port, and the
+    service then fails with "address already in use". Outgoing connections never use ports below the
+    ephemeral range, so one chosen there stays free unless something binds it on purpose.
+    """
+    ephemeral = _ephemeral_ports()
+    candidates = range(20000, ephemeral.start) if ephemeral.start > 21000 else range(10000, 20000)
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.choice(candidates)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {candidates}")
 
 
 @dataclass
