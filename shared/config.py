@@ -84,6 +84,9 @@ class ServiceSettings(BaseSettings):
     # How often each service's retention jobs look for rows past their keep.
     retention_interval_s: float = 3600.0
     consumer_batch_timeout_ms: int = 50
+    # A batch that follows the last one at once also takes what reached the broker while the last one
+    # ran, waiting this long at most for that fetch's answer (0: off). See ReliableConsumer.caught_up.
+    consumer_fresh_fetch_ms: int = 10
     outbox_batch_size: int = 1000
     outbox_poll_interval_s: float = 0.5
 

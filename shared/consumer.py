@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 import uuid
@@ -62,6 +63,13 @@ from shared.topics import WRITTEN_OUTSIDE, dead_letter_topic
 log = logging.getLogger(__name__)
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+# A batch handed over this soon after the last one finished, whose newest record is older than _KEPT_MS,
+# came from aiokafka's buffer (``caught_up``). The margins: faststream's turn between batches on a busy
+# event loop; a direct fetch's round trip on a busy machine (a skewed producer clock errs either way:
+# at worst a batch waits consumer_fresh_fetch_ms, or goes without what is waiting).
+_BACK_TO_BACK_S = 0.02
+_KEPT_MS = 20
 
 # Undecodable records have no event_id of their own: key their inbox row by where they sit.
 _POSITION_NAMESPACE = uuid.UUID("5b0e8f5e-3c1a-4f8e-9a51-7a1f0d6c2b11")
@@ -177,6 +185,7 @@ class ReliableConsumer:
         self._idle.set()
         self._wrote_outbox = False
         self._stalled_since: float | None = None
+        self._finished_at = float("-inf")
         metrics.consumer_stalled.set_function(self.stalled_for)
 
     def stalled_for(self) -> float:
@@ -188,7 +197,8 @@ class ReliableConsumer:
         settings = self._settings
 
         async def consume(message: KafkaMessage = Context("message")) -> None:  # noqa: B008
-            await self.process(message.raw_message, message.consumer)
+            records = await self.caught_up(message.raw_message, message.consumer)
+            await self.process(records, message.consumer)
 
         broker.subscriber(
             *self.topics,
@@ -204,6 +214,36 @@ class ReliableConsumer:
             description=f"Consumes {self._decoder.description}; what it refuses goes to "
             f"{self.dead_letter_topic} with the reason",
         )(consume)
+
+    async def caught_up(self, records: Sequence[Record], consumer: AIOKafkaConsumer) -> Sequence[Record]:
+        """The batch, and what reached the broker while the last batch ran.
+
+        aiokafka fetches a partition again only once its buffered records are taken. So when batches run
+        back to back, what faststream hands over was fetched near the start of the last batch, and what
+        arrived after that waits at the broker for one more whole batch: records waited about two
+        batches under steady load. Taking the buffer started a fetch; its answer joins this batch.
+        A batch after an idle wait was fetched just now and goes as it is.
+        """
+        wait_ms, room = self._settings.consumer_fresh_fetch_ms, self._settings.consumer_max_records
+        room -= len(records)
+        if wait_ms <= 0 or room <= 0 or not records:
+            return records
+        back_to_back = time.monotonic() - self._finished_at < _BACK_TO_BACK_S
+        # Kept in the buffer a while: a fetch straight from the broker answers within milliseconds.
+        kept = time.time() * 1000 - max(r.timestamp for r in records) > _KEPT_MS
+        if not (back_to_back and kept):
+            return records
+        try:
+            # getmany waits unbounded while a rebalance is under way, and the rebalance waits for this
+            # batch (``_DrainOnRevoke``): hence the outer bound. Nothing is taken from the buffer
+            # before getmany's last step, so cancelling it takes nothing.
+            fresh = await asyncio.wait_for(
+                consumer.getmany(timeout_ms=wait_ms, max_records=room), wait_ms / 1000 + 0.05
+            )
+        except Exception as error:  # the batch in hand goes on; the next fetch reports a lasting error
+            log.warning("fetching more for the batch failed: %r", error)
+            return records
+        return [*records, *itertools.chain.from_iterable(fresh.values())]
 
     async def process(self, records: Sequence[Record], consumer: AIOKafkaConsumer) -> None:
         self._idle.clear()
@@ -233,6 +273,7 @@ class ReliableConsumer:
             raise
         finally:
             self._idle.set()
+            self._finished_at = time.monotonic()
         self._metrics.batch_size.observe(len(records))
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
 
