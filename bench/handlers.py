@@ -148,6 +148,7 @@ async def measure(infra: Infra, name: str, events: int, batch: int) -> dict[str,
         await core._apply(items)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     await engine.dispose()
+    await stack.drop()
     return {
         "service": name,
         "batch": batch,

@@ -67,7 +67,8 @@ def workload(count: int, members: int, seed: int) -> list[bytes]:
 
 async def ceiling(infra: Infra, values: Sequence[bytes]) -> dict[str, float]:
     """Bare aiokafka, same partitions: produce all, consume all in a group, no processing."""
-    topic = f"bench-ceiling-{uuid.uuid4().hex[:8]}"
+    stack = Stack(infra)  # its prefix names the topic, and its drop removes it
+    topic = stack.topic("bench.ceiling")
     await ensure_topics(infra.kafka_client(), [TopicSpec(topic, partitions=6, key="member")])
     consumer = AIOKafkaConsumer(
         topic,
@@ -88,6 +89,7 @@ async def ceiling(infra: Infra, values: Sequence[bytes]) -> dict[str, float]:
     seconds = time.perf_counter() - started
     await producing
     await consumer.stop()
+    await stack.drop()
     return {"events": len(values), "seconds": seconds, "per_second": len(values) / seconds}
 
 
@@ -346,6 +348,7 @@ async def pipeline(
         stop_profilers(spies)
         for p in processes:
             p.stop()
+        await stack.drop()  # a long-lived broker piled up every run's partitions until it ran out of files
 
 
 def member_keys(values: Sequence[bytes]) -> list[bytes]:
@@ -460,6 +463,7 @@ async def latency(
     finally:
         for p in processes:
             p.stop()
+        await stack.drop()
 
 
 async def http_intake(
@@ -495,6 +499,7 @@ async def http_intake(
         return {"events": count, "accepted": accepted, "seconds": seconds, "per_second": accepted / seconds}
     finally:
         ingest.stop()
+        await stack.drop()
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
