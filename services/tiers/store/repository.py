@@ -9,16 +9,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, String, bindparam, func, select
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.tiers.domain import Activity, Change, Order, Standing
 from services.tiers.programs import MAIN
 from services.tiers.store.tables import activity_events, history, standings, vip_orders
-from shared.store.bulk import one_of, rows_insert
+from shared.store.bulk import any_of, one_of, rows_insert
 
 
 async def add_events(
@@ -40,14 +41,45 @@ async def add_events(
         await conn.execute(kept, values)
 
 
+# The reads every batch makes, built once: building and keying a statement cost more of a small batch's
+# CPU than running it (the member lists and the program are parameters).
+_a, _h, _o, _s = activity_events.c, history.c, vip_orders.c, standings.c
+_PROGRAM = bindparam("program_id", type_=String)
+_COUNTED = select(_a.event_id, _a.program_id).where(any_of(_a.event_id, "purchases")).order_by(_a.program_id)
+_ORDERS = (
+    select(_o.member_id, _o.occurred_at, _o.kind, _o.plan, _o.term_months, _o.event_id)
+    .where(any_of(_o.member_id, "members"))
+    .order_by(_o.occurred_at, _o.event_id)
+)
+_STANDINGS = (
+    select(standings)
+    .where(_s.program_id == _PROGRAM, any_of(_s.member_id, "members"))
+    .order_by(_s.member_id)
+    .with_for_update()
+)
+_HISTORY = (
+    select(_h.id, _h.member_id, _h.from_tier, _h.to_tier, _h.reason, _h.at)
+    .where(_h.program_id == _PROGRAM, any_of(_h.member_id, "members"), _h.replaced_at.is_(None))
+    .order_by(_h.id)
+)
+
+
+@cache
+def _activity(since: bool, until: bool) -> Select[Any]:
+    """The activity read, with the window's bounds it is given."""
+    query = select(_a.member_id, _a.occurred_at, _a.spend, _a.points, _a.visits).where(
+        _a.program_id == _PROGRAM, any_of(_a.member_id, "members")
+    )
+    if since:
+        query = query.where(_a.occurred_at >= bindparam("start", type_=_a.occurred_at.type))
+    if until:
+        query = query.where(_a.occurred_at <= bindparam("end", type_=_a.occurred_at.type))
+    return query.order_by(_a.occurred_at, _a.event_id)
+
+
 async def counted(conn: AsyncConnection, purchases: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
     """The programs each of these purchases counted in (those that arrived)."""
-    a = activity_events.c
-    rows = await conn.execute(
-        select(a.event_id, a.program_id)
-        .where(one_of(a.event_id, sorted(set(purchases))))
-        .order_by(a.program_id)
-    )
+    rows = await conn.execute(_COUNTED, {"purchases": sorted(set(purchases))})
     found: dict[uuid.UUID, list[str]] = defaultdict(list)
     for event_id, program_id in rows:
         found[event_id].append(program_id)
@@ -62,27 +94,16 @@ async def activity_between(
     end: datetime | None,
 ) -> dict[str, list[Activity]]:
     """Each member's qualifying events in the program (all of them without bounds), oldest first."""
-    a = activity_events.c
-    query = select(a.member_id, a.occurred_at, a.spend, a.points, a.visits).where(
-        a.program_id == program_id, one_of(a.member_id, sorted(set(members)))
-    )
-    if start is not None:
-        query = query.where(a.occurred_at >= start)
-    if end is not None:
-        query = query.where(a.occurred_at <= end)
+    query = _activity(start is not None, end is not None)
+    given = {"program_id": program_id, "members": sorted(set(members)), "start": start, "end": end}
     found: dict[str, list[Activity]] = defaultdict(list)
-    for member, at, spend, points, visits in await conn.execute(query.order_by(a.occurred_at, a.event_id)):
+    for member, at, spend, points, visits in await conn.execute(query, given):
         found[member].append(Activity(at.astimezone(UTC).date(), spend, points, visits, at))
     return found
 
 
 async def orders_of(conn: AsyncConnection, members: Iterable[str]) -> dict[str, list[Order]]:
-    o = vip_orders.c
-    rows = await conn.execute(
-        select(o.member_id, o.occurred_at, o.kind, o.plan, o.term_months, o.event_id)
-        .where(one_of(o.member_id, sorted(set(members))))
-        .order_by(o.occurred_at, o.event_id)
-    )
+    rows = await conn.execute(_ORDERS, {"members": sorted(set(members))})
     found: dict[str, list[Order]] = defaultdict(list)
     for member, at, kind, plan, term, event_id in rows:
         found[member].append(Order(at, kind, plan, term, str(event_id)))
@@ -100,12 +121,7 @@ class Kept:
 
 
 async def load_standings(conn: AsyncConnection, program_id: str, members: Iterable[str]) -> dict[str, Kept]:
-    rows = await conn.execute(
-        select(standings)
-        .where(standings.c.program_id == program_id, one_of(standings.c.member_id, sorted(set(members))))
-        .order_by(standings.c.member_id)
-        .with_for_update()
-    )
+    rows = await conn.execute(_STANDINGS, {"program_id": program_id, "members": sorted(set(members))})
     return {
         r.member_id: Kept(
             Standing(r.tier, r.since, r.review_at, r.vip_until, r.nudged_for),
@@ -167,12 +183,7 @@ async def told_history(
 ) -> dict[str, list[tuple[int, Change]]]:
     """Each member's history in the program as it stands (rows a correction replaced left out), with
     the row ids."""
-    h = history.c
-    rows = await conn.execute(
-        select(h.id, h.member_id, h.from_tier, h.to_tier, h.reason, h.at)
-        .where(h.program_id == program_id, one_of(h.member_id, sorted(set(members))), h.replaced_at.is_(None))
-        .order_by(h.id)
-    )
+    rows = await conn.execute(_HISTORY, {"program_id": program_id, "members": sorted(set(members))})
     found: dict[str, list[tuple[int, Change]]] = defaultdict(list)
     for row_id, member, from_tier, to_tier, reason, at in rows:
         found[member].append((row_id, Change(from_tier, to_tier, reason, at)))
