@@ -111,10 +111,14 @@ async def add_rule_set(conn: AsyncConnection, rules: RuleSet, operator: str, pro
     return int(version)
 
 
+# Read on every batch of purchases: built once.
+_LIVE_CAMPAIGNS = select(
+    campaigns.c.body, campaigns.c.budget_points - campaigns.c.funded_points
+).with_for_update()
+
+
 async def live_campaigns(conn: AsyncConnection) -> tuple[list[PartnerCampaignAnnounced], dict[str, int]]:
-    rows = await conn.execute(
-        select(campaigns.c.body, campaigns.c.budget_points - campaigns.c.funded_points).with_for_update()
-    )
+    rows = await conn.execute(_LIVE_CAMPAIGNS)
     found, remaining = [], {}
     for body, left in rows:
         campaign = PartnerCampaignAnnounced.model_validate(body)

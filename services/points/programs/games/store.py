@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    bindparam,
     func,
     select,
     text,
@@ -69,13 +70,17 @@ class LiveGame:
     stock_left: dict[str, int | None]
 
 
+# Read on every batch of purchases: built once, the batch's time span as parameters.
+_LIVE_GAMES = (
+    select(games)
+    .where(games.c.starts_at <= bindparam("latest"), games.c.ends_at > bindparam("earliest"))
+    .order_by(games.c.game_id)
+    .with_for_update()
+)
+
+
 async def live_games(conn: AsyncConnection, earliest: datetime, latest: datetime) -> list[LiveGame]:
-    rows = await conn.execute(
-        select(games)
-        .where(games.c.starts_at <= latest, games.c.ends_at > earliest)
-        .order_by(games.c.game_id)
-        .with_for_update()
-    )
+    rows = await conn.execute(_LIVE_GAMES, {"earliest": earliest, "latest": latest})
     return [
         LiveGame(r.game_id, Game.model_validate(r.config), r.seed, int(r.budget_left), dict(r.stock_left))
         for r in rows
