@@ -340,8 +340,7 @@ async def pipeline(
             "lag": sampler.lag,
             # A batch's fixed cost (a transaction, a dozen statements) is shared by this many events.
             "records_per_batch": batches,
-            # ... and takes this long, start to its transaction committed (the offset commit goes on in the
-            # background): what a record waits for on every hop.
+            # ... and takes this long, start to offset commit: what a record waits for on every hop.
             "batch_ms": batch_ms,
             "wal_per_event": {k: (wal_after[k] - wal_before[k]) / len(values) for k in wal_after},
         }

@@ -21,7 +21,7 @@ class CoreMetrics:
         )
         self.batch_seconds = Histogram(
             "vafa_consumer_batch_seconds",
-            "Time to apply one batch: decode and transaction (its offset commit follows in the background)",
+            "Time to apply one batch: decode, transaction, offset commit",
             registry=registry,
         )
         self.record_wait = Histogram(

@@ -1,5 +1,4 @@
-"""When a batch starts and what it holds: what arrived while the last one ran, and no wait for the last
-one's offset commit (shared/consumer.py, ``ReliableConsumer.caught_up`` and ``_commit_soon``)."""
+"""What a batch holds when batches run back to back (shared/consumer.py, ``ReliableConsumer.caught_up``)."""
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import TopicPartition
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,7 +14,6 @@ from shared.consumer import BatchResult, ContractDecoder, ReliableConsumer
 from shared.contracts import POINTS_EARNED, Envelope
 from shared.metrics import CoreMetrics
 from shared.topics import Topic
-from tests.integration.test_high_water import Published, applied, consumer
 from tests.integration.test_outbox_relay import downstream, earned, record_effects
 from tests.support import Stack, as_record, eventually
 
@@ -106,46 +103,4 @@ async def test_a_batch_after_an_idle_wait_goes_at_once(stack: Stack) -> None:
         await asyncio.wait_for(applied.wait(), 3.0)
     finally:
         await broker.stop()
-        await engine.dispose()
-
-
-class _SlowCommits:
-    """The Kafka consumer's part in ``process``, with a broker that answers offset commits when told."""
-
-    def __init__(self) -> None:
-        self.answer = asyncio.Event()
-        self.committed: list[dict[TopicPartition, int]] = []
-
-    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        await self.answer.wait()
-        self.committed.append(dict(offsets))
-
-    def highwater(self, tp: Any) -> None:
-        return None
-
-
-async def test_the_next_batch_does_not_wait_for_the_last_ones_offset_commit(stack: Stack) -> None:
-    settings, engine = await downstream(stack)
-    core = consumer(settings, engine)
-    relay = Published(stack.topic(Topic.POINTS))
-    broker = _SlowCommits()
-    tp = TopicPartition(relay.topic, relay.partition)
-    try:
-        # Three batches applied while the broker has not answered the first batch's commit.
-        for batch in ((1, 2), (3,), (4,)):
-            records = [relay.record(i, earned(f"m{i}", i)) for i in batch]
-            await asyncio.wait_for(core.process(records, broker), 10)
-        assert await applied(engine) == [1, 2, 3, 4]
-        assert broker.committed == []
-        # A rebalance takes the partitions only after what was applied is committed.
-        revoked = asyncio.create_task(core.wait_idle(timeout=10))
-        await asyncio.sleep(0.2)
-        assert not revoked.done()
-        broker.answer.set()
-        await revoked
-        # One commit in flight at a time, offsets only rising: the first batch's, then the two after it
-        # in one commit.
-        assert broker.committed == [{tp: 3}, {tp: 5}]
-    finally:
-        broker.answer.set()
         await engine.dispose()
