@@ -132,7 +132,8 @@ def free_port() -> int:
     ephemeral range, so one chosen there stays free unless something binds it on purpose.
     """
     ephemeral = _ephemeral_ports()
-    candidates = range(20000, ephemeral.start) if ephemeral.start > 21000 else range(10000, 20000)
+    below = range(max(1024, min(20000, ephemeral.start - 10000)), ephemeral.start)
+    candidates = below if len(below) >= 1000 else range(ephemeral.stop, 65536)
     rng = random.Random()
     for _ in range(200):
         port = rng.choice(candidates)
