@@ -7,30 +7,44 @@ from collections.abc import Sequence
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.consumer import BatchResult, ContractDecoder, ReliableConsumer
-from shared.contracts import POINTS_EARNED, Envelope
-from shared.metrics import CoreMetrics
+from shared.consumer import BatchHandler, BatchResult
+from shared.contracts import Envelope
 from shared.topics import Topic
+from tests.integration.test_high_water import consumer
 from tests.integration.test_outbox_relay import downstream, earned, record_effects
 from tests.support import Stack, as_record, eventually
+
+
+async def subscribed(
+    stack: Stack, handler: BatchHandler, fresh_fetch_ms: int
+) -> tuple[KafkaBroker, AsyncEngine]:
+    """A downstream service's consumer core on a real faststream broker (not started), with ``handler``."""
+    kafka = stack.infra.kafka_settings()
+    settings, engine = await downstream(
+        stack,
+        consumer_fresh_fetch_ms=fresh_fetch_ms,
+        **{name: getattr(kafka, name) for name in _KAFKA_SETTINGS},
+    )
+    core = consumer(settings, engine, handler=handler)
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, security=settings.kafka_security())
+    core.subscribe(broker)
+    return broker, engine
+
+
+_KAFKA_SETTINGS = (
+    "kafka_bootstrap_servers",
+    "kafka_security_protocol",
+    "kafka_sasl_mechanism",
+    "kafka_sasl_username",
+    "kafka_sasl_password",
+)
 
 
 async def test_what_arrives_while_a_batch_runs_is_in_the_next_batch_not_the_one_after(stack: Stack) -> None:
     """aiokafka had fetched one record during the first batch; five more reached the broker after that.
     All six are the second batch, in order; before, the second held one and the five waited for a third."""
-    kafka = stack.infra.kafka_settings()
-    settings, engine = await downstream(
-        stack,
-        consumer_fresh_fetch_ms=2000,  # generous: a loaded CI machine answers the fetch late
-        kafka_bootstrap_servers=kafka.kafka_bootstrap_servers,
-        kafka_security_protocol=kafka.kafka_security_protocol,
-        kafka_sasl_mechanism=kafka.kafka_sasl_mechanism,
-        kafka_sasl_username=kafka.kafka_sasl_username,
-        kafka_sasl_password=kafka.kafka_sasl_password,
-    )
     batches: list[list[int]] = []
     first_may_end = asyncio.Event()
 
@@ -40,15 +54,8 @@ async def test_what_arrives_while_a_batch_runs_is_in_the_next_batch_not_the_one_
             await first_may_end.wait()
         return await record_effects(conn, events)
 
-    core = ReliableConsumer(
-        settings=settings,
-        engine=engine,
-        decoder=ContractDecoder([POINTS_EARNED]),
-        handler=slow_first_batch,
-        metrics=CoreMetrics(CollectorRegistry()),
-    )
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, security=settings.kafka_security())
-    core.subscribe(broker)
+    # Generous: a loaded CI machine answers the fetch late.
+    broker, engine = await subscribed(stack, slow_first_batch, fresh_fetch_ms=2000)
     # One member: one partition, so the order within it is the order produced.
     await broker.start()
     try:
@@ -70,31 +77,13 @@ async def test_what_arrives_while_a_batch_runs_is_in_the_next_batch_not_the_one_
 async def test_a_batch_after_an_idle_wait_goes_at_once(stack: Stack) -> None:
     """Only a batch that follows the last one at once waits for the fetch: one the consumer waited for
     was fetched just now, and waiting again would only add latency."""
-    kafka = stack.infra.kafka_settings()
-    settings, engine = await downstream(
-        stack,
-        consumer_fresh_fetch_ms=5000,
-        kafka_bootstrap_servers=kafka.kafka_bootstrap_servers,
-        kafka_security_protocol=kafka.kafka_security_protocol,
-        kafka_sasl_mechanism=kafka.kafka_sasl_mechanism,
-        kafka_sasl_username=kafka.kafka_sasl_username,
-        kafka_sasl_password=kafka.kafka_sasl_password,
-    )
     applied = asyncio.Event()
 
     async def apply(conn: AsyncConnection, events: Sequence[Envelope[Any]]) -> BatchResult:
         applied.set()
         return await record_effects(conn, events)
 
-    core = ReliableConsumer(
-        settings=settings,
-        engine=engine,
-        decoder=ContractDecoder([POINTS_EARNED]),
-        handler=apply,
-        metrics=CoreMetrics(CollectorRegistry()),
-    )
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, security=settings.kafka_security())
-    core.subscribe(broker)
+    broker, engine = await subscribed(stack, apply, fresh_fetch_ms=5000)
     await broker.start()
     try:
         await asyncio.sleep(2.0)  # joined, assigned, and waiting

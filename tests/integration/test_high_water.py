@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.config import ServiceSettings
-from shared.consumer import ContractDecoder, Decoder, ReliableConsumer
+from shared.consumer import BatchHandler, ContractDecoder, Decoder, ReliableConsumer
 from shared.contracts import POINTS_EARNED, Envelope
 from shared.metrics import CoreMetrics
 from shared.outbox import ID_HEADER, SOURCE_HEADER, OutboxMessage, OutboxRelay, append
@@ -27,13 +27,16 @@ from tests.support import Stack, as_record, decode
 
 
 def consumer(
-    settings: ServiceSettings, engine: AsyncEngine, decoder: Decoder | None = None
+    settings: ServiceSettings,
+    engine: AsyncEngine,
+    decoder: Decoder | None = None,
+    handler: BatchHandler = record_effects,
 ) -> ReliableConsumer:
     return ReliableConsumer(
         settings=settings,
         engine=engine,
         decoder=decoder or ContractDecoder([POINTS_EARNED]),
-        handler=record_effects,
+        handler=handler,
         metrics=CoreMetrics(CollectorRegistry()),
     )
 
