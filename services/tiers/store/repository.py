@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -44,7 +44,6 @@ async def add_events(
 # The reads every batch makes, built once: building and keying a statement cost more of a small batch's
 # CPU than running it (the member lists and the program are parameters).
 _a, _h, _o, _s = activity_events.c, history.c, vip_orders.c, standings.c
-_PROGRAM = bindparam("program_id", type_=String)
 _COUNTED = select(_a.event_id, _a.program_id).where(any_of(_a.event_id, "purchases")).order_by(_a.program_id)
 _ORDERS = (
     select(_o.member_id, _o.occurred_at, _o.kind, _o.plan, _o.term_months, _o.event_id)
@@ -53,13 +52,15 @@ _ORDERS = (
 )
 _STANDINGS = (
     select(standings)
-    .where(_s.program_id == _PROGRAM, any_of(_s.member_id, "members"))
+    .where(_s.program_id == bindparam("program_id"), any_of(_s.member_id, "members"))
     .order_by(_s.member_id)
     .with_for_update()
 )
 _HISTORY = (
     select(_h.id, _h.member_id, _h.from_tier, _h.to_tier, _h.reason, _h.at)
-    .where(_h.program_id == _PROGRAM, any_of(_h.member_id, "members"), _h.replaced_at.is_(None))
+    .where(
+        _h.program_id == bindparam("program_id"), any_of(_h.member_id, "members"), _h.replaced_at.is_(None)
+    )
     .order_by(_h.id)
 )
 
@@ -68,12 +69,12 @@ _HISTORY = (
 def _activity(since: bool, until: bool) -> Select[Any]:
     """The activity read, with the window's bounds it is given."""
     query = select(_a.member_id, _a.occurred_at, _a.spend, _a.points, _a.visits).where(
-        _a.program_id == _PROGRAM, any_of(_a.member_id, "members")
+        _a.program_id == bindparam("program_id"), any_of(_a.member_id, "members")
     )
     if since:
-        query = query.where(_a.occurred_at >= bindparam("start", type_=_a.occurred_at.type))
+        query = query.where(_a.occurred_at >= bindparam("start"))
     if until:
-        query = query.where(_a.occurred_at <= bindparam("end", type_=_a.occurred_at.type))
+        query = query.where(_a.occurred_at <= bindparam("end"))
     return query.order_by(_a.occurred_at, _a.event_id)
 
 
