@@ -134,9 +134,8 @@ def free_port() -> int:
     ephemeral = _ephemeral_ports()
     below = range(max(1024, min(20000, ephemeral.start - 10000)), ephemeral.start)
     candidates = below if len(below) >= 1000 else range(ephemeral.stop, 65536)
-    rng = random.Random()
     for _ in range(200):
-        port = rng.choice(candidates)
+        port = random.choice(candidates)
         if port in _handed_out:
             continue
         with socket.socket() as s:
