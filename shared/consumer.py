@@ -12,9 +12,13 @@ and a source's ids only rise on a partition except when a record is published ag
 so the transaction raises one high-water mark per source, topic and partition, and a record at or
 below its mark is a duplicate: a relay's re-publish after a crash, a batch redelivered after a crash or
 a rebalance (the mark's row lock also makes a second consumer of the same partition wait, then skip).
-Everything else — what POS systems write (their headers are not believed), what an operator re-drives,
-what tests and tools produce, and a source's first records on a partition (events applied before the
-marks existed are in the inbox) — is claimed by event_id in the inbox.
+Where systems outside Vafa write (``pos.raw``: their headers are not believed) the mark is the Kafka
+offset itself: it catches the same record delivered again, and what a POS sends again at a new offset
+is the service's to judge (ingest's receipts). A topic deleted and created again numbers its offsets
+from 0 again: its marks must be deleted with it (README, "Recreating pos.raw").
+Everything else — what an operator re-drives, what tests and tools produce, and a source's first
+records on a partition (events applied before the marks existed are in the inbox) — is claimed by
+event_id in the inbox.
 
 A crash before step 2 commits redelivers the batch; a crash between 2 and 3 redelivers events the marks
 or the inbox already hold. Either way each event has exactly one effect. Transient database errors retry with
@@ -73,14 +77,18 @@ _KEPT_MS = 20
 
 # Undecodable records have no event_id of their own: key their inbox row by where they sit.
 _POSITION_NAMESPACE = uuid.UUID("5b0e8f5e-3c1a-4f8e-9a51-7a1f0d6c2b11")
+# The "source" of marks that are Kafka offsets (topics written outside Vafa): no outbox has this id.
+KAFKA_OFFSETS = str(uuid.uuid5(_POSITION_NAMESPACE, "kafka offsets"))
 
 
 @dataclass
 class BatchResult:
-    """What a service's handler returns: events to emit, and events it refuses (with the reason)."""
+    """What a service's handler returns: events to emit, events it refuses (with the reason), and events
+    it found it had applied before (sent again at another position: counted as duplicates)."""
 
     outgoing: list[OutboxMessage] = field(default_factory=list)
     rejected: dict[uuid.UUID, str] = field(default_factory=dict)
+    repeats: set[uuid.UUID] = field(default_factory=set)
 
 
 BatchHandler = Callable[[AsyncConnection, Sequence[Envelope[Any]]], Awaitable[BatchResult]]
@@ -179,7 +187,8 @@ class ReliableConsumer:
         self._on_committed = on_committed
         self._decoder = decoder
         self.topics = sorted({settings.topic_prefix + t for t in decoder.topics})
-        self._marked_topics = {settings.topic_prefix + t for t in decoder.topics if t not in WRITTEN_OUTSIDE}
+        self._marked_by_id = {settings.topic_prefix + t for t in decoder.topics if t not in WRITTEN_OUTSIDE}
+        self._marked_by_offset = {settings.topic_prefix + t for t in WRITTEN_OUTSIDE}
         self.dead_letter_topic = settings.topic_prefix + dead_letter_topic(settings.service_name)
         self._idle = asyncio.Event()
         self._idle.set()
@@ -381,7 +390,7 @@ class ReliableConsumer:
         for item in items:
             if isinstance(item, _Poison):
                 outcome = "dead_lettered" if item.event_id in claimed else "duplicate"
-            elif fresh.get(item.envelope.event_id) is not item:
+            elif fresh.get(item.envelope.event_id) is not item or item.envelope.event_id in result.repeats:
                 outcome = "duplicate"
             elif item.envelope.event_id in result.rejected:
                 outcome = "dead_lettered"
@@ -426,17 +435,20 @@ class ReliableConsumer:
         return claimed
 
     def _mark(self, record: Record) -> _Mark | None:
-        """Where the record stands in its source's outbox, if it is believed to have one."""
-        if record.topic not in self._marked_topics:
-            return None
+        """Where the record stands in its source's outbox, if it is believed to have one; on a topic
+        written outside Vafa, where it stands in the partition."""
         source = outbox_id = None
         for key, value in record.headers or ():
+            if key == REDRIVEN_FOR:
+                return None  # sent back by an operator after a fix: the inbox says whether to apply it
             if key == SOURCE_HEADER:
                 source = value
             elif key == ID_HEADER:
                 outbox_id = value
-            elif key == REDRIVEN_FOR:
-                return None  # sent back by an operator after a fix: the inbox says whether to apply it
+        if record.topic in self._marked_by_offset:
+            return (KAFKA_OFFSETS, record.topic, record.partition), record.offset
+        if record.topic not in self._marked_by_id:
+            return None
         if source is None or outbox_id is None or not outbox_id.isdigit() or len(outbox_id) > 18:
             return None
         try:

@@ -64,7 +64,8 @@ def raw_intake_handler(settings: IngestSettings) -> BatchHandler:
                 result.outgoing.append(OutboxMessage.of(topic, bare[event.event_id]))
             elif prior != claim.content_sha256:
                 result.rejected[event.event_id] = "conflict: already recorded with other content"
-            # else: the same receipt came in before (over HTTP or here) and is already on its way
+            else:  # the same receipt came in before (over HTTP or here) and is already on its way
+                result.repeats.add(event.event_id)
         return result
 
     return handle

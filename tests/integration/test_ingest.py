@@ -8,6 +8,7 @@ import subprocess
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +226,58 @@ async def test_pos_systems_producing_to_the_raw_topic_get_the_same_validation(
     assert sorted(by_receipt) == sorted([over_http["receipt_no"], raw_only["receipt_no"]])
     assert len(records) == 2
     assert by_receipt[raw_only["receipt_no"]].key == raw_only["member_id"].encode()
+
+
+async def test_pos_raw_records_delivered_again_are_skipped_and_a_resend_is_judged_by_its_receipt(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    """``pos.raw`` is claimed by Kafka offset, not by an inbox row per record: the same records
+    delivered again (the group's offsets sent back, as after a crash before the commit) have no
+    effect, not even a second dead letter; what a POS sends again, at new offsets, is judged by its
+    receipt as over HTTP (the same content: nothing; other content: a conflict)."""
+    await stack.create("ingest")
+    ingest = await start_ingest(stack, services, log_dir)
+    sim = PosSimulator(run="again")
+    first, second, third = sim.purchase(), sim.purchase(), sim.purchase()
+
+    async def settled() -> bool:
+        return await stack.committed_offsets("ingest", Topic.POS_RAW) == await stack.end_offsets(
+            Topic.POS_RAW
+        )
+
+    key = b"terminal-5"
+    await stack.produce(Topic.POS_RAW, [(key, orjson.dumps(i)) for i in (first, second)] + [(key, b"{oops")])
+    await eventually(settled, what="first records committed")
+    await stack.produce(Topic.POS_RAW, [(key, orjson.dumps(third)), (key, b"[oops")])
+    await eventually(settled, what="later records committed")
+    assert len(await stack.read_all(Topic.PURCHASES)) == 3
+    assert len(await stack.read_all("deadletter.ingest")) == 2
+    # The first batch on a partition is claimed in the inbox (what was applied before the marks
+    # existed is there); the later one only moves the partition's mark.
+    inbox_rows = await stack.scalar("ingest", "SELECT count(*) FROM inbox")
+    assert inbox_rows <= 3
+
+    ingest.stop()
+    await stack.rewind("ingest", Topic.POS_RAW)
+    ingest.start()
+    await ingest.wait_ready()
+    await eventually(settled, what="records delivered again committed")
+    assert await ingest.metric("vafa_events_total", outcome="duplicate") == 5
+    moved = {**second, "total_amount": str(Decimal(second["total_amount"]) + 1)}
+    moved["tenders"] = [{**second["tenders"][0], "amount": moved["total_amount"]}]
+    moved["lines"] = [
+        *second["lines"],
+        {**second["lines"][0], "quantity": "1", "amount": "1", "unit_price": "1"},
+    ]
+    await stack.produce(Topic.POS_RAW, [(key, orjson.dumps(first)), (key, orjson.dumps(moved))])
+    await eventually(settled, what="resends committed")
+
+    assert len(await stack.read_all(Topic.PURCHASES)) == 3
+    letters = await stack.read_all("deadletter.ingest")
+    reasons = sorted(dict(r.headers)[REASON].decode().split(":")[0] for r in letters)
+    assert reasons == ["conflict", "not JSON", "not JSON"]
+    assert await ingest.metric("vafa_events_total", outcome="duplicate") == 6
+    assert await stack.scalar("ingest", "SELECT count(*) FROM inbox") == inbox_rows
 
 
 async def vafactl(command: str, env: dict[str, str]) -> None:
