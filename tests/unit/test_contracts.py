@@ -96,3 +96,43 @@ def test_a_time_zone_that_is_not_an_iana_name_is_refused_not_a_crash(zone: str) 
 def test_control_characters_are_found_in_json_bytes(raw: bytes, refused: str | None) -> None:
     found = control_character_in_json(raw)
     assert (found is None) if refused is None else (found is not None and refused in found)
+
+
+@pytest.mark.parametrize(
+    ("amount", "rule"),
+    [
+        (1.5, "money_not_float"),
+        ("-0.01", "greater_than_equal"),
+        ("NaN", "finite_number"),
+        ("-Infinity", "finite_number"),
+        ("12,50", "decimal_parsing"),
+        (True, "decimal_type"),
+        (None, "decimal_type"),
+        ("0.00001", "money_out_of_range"),
+        ("1e14", "money_out_of_range"),
+    ],
+)
+def test_money_is_refused_by_the_rule_a_client_reads(amount: object, rule: str) -> None:
+    wire = orjson.loads(sample().to_bytes())
+    wire["payload"]["total_amount"] = amount
+    with pytest.raises(ValidationError) as error:
+        Envelope[PurchaseRecorded].model_validate_json(orjson.dumps(wire))
+    assert [(e["loc"], e["type"]) for e in error.value.errors()] == [(("payload", "total_amount"), rule)]
+
+
+@pytest.mark.parametrize(("amount", "read"), [("12.50", "12.50"), (" 7 ", "7"), (12, "12"), ("0", "0")])
+def test_money_is_read_from_a_decimal_string_or_an_integer_and_written_as_a_string(
+    amount: object, read: str
+) -> None:
+    wire = orjson.loads(sample().to_bytes())
+    wire["payload"]["total_amount"] = amount
+    event = Envelope[PurchaseRecorded].model_validate_json(orjson.dumps(wire))
+    assert event.payload.total_amount == Decimal(read)
+    assert orjson.loads(event.to_bytes())["payload"]["total_amount"] == read
+
+
+def test_the_schema_tells_clients_money_is_a_decimal_string_or_an_integer_never_a_number() -> None:
+    sent = PurchaseRecorded.model_json_schema()["properties"]["total_amount"]
+    assert {s["type"] for s in sent["anyOf"]} == {"string", "integer"}
+    written = PurchaseRecorded.model_json_schema(mode="serialization")["properties"]["total_amount"]
+    assert written["type"] == "string"
