@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from aiokafka.helpers import create_ssl_context
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
-from pydantic import SecretStr, computed_field
+from pydantic import Field, SecretStr, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Known to everyone who has read this repository: refused outside VAFA_ENV=dev.
@@ -89,6 +89,9 @@ class ServiceSettings(BaseSettings):
     consumer_fresh_fetch_ms: int = 10
     outbox_batch_size: int = 1000
     outbox_poll_interval_s: float = 0.5
+    # What waits when services share too few cores: a service with a higher niceness (Unix ``nice``,
+    # 0-19) yields the CPU to the others. 0 for all: none is preferred. README, "CPU priority".
+    cpu_niceness: int = Field(0, ge=0, le=19)
 
     def known_defaults(self) -> list[str]:
         """The settings still holding a secret everyone knows (a service refuses to start with any,

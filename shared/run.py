@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 
 import uvicorn
 from fastapi import FastAPI
@@ -25,9 +26,16 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def yield_cpu(settings: ServiceSettings) -> None:
+    """Take the niceness the settings give, before any thread starts (threads inherit it)."""
+    if settings.cpu_niceness:
+        os.nice(settings.cpu_niceness)
+
+
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     tune_gc()
+    yield_cpu(settings)
     uvicorn.run(
         app,
         host=settings.http_host,
