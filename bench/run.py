@@ -404,11 +404,13 @@ async def latency(
     log_dir: Path,
     warm: Sequence[bytes] = (),
     tree: Path = REPO,
+    settings: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """At ``rate`` purchases/s for ``seconds``: created -> points.earned, created -> tier.changed."""
+    """At ``rate`` purchases/s for ``seconds``: created -> points.earned, created -> tier.changed
+    (``settings``: services' own ``VAFA_...`` variables, as ``start_services`` takes them)."""
     stack = Stack(infra)
     await stack.create(*SERVICES)
-    processes = await start_services(stack, 1, log_dir, tree)
+    processes = await start_services(stack, 1, log_dir, tree, settings)
     try:
         await asyncio.sleep(2)
         if warm:

@@ -1,6 +1,6 @@
-"""`make bench`, `make bench-handlers` and `make bench-pages` cannot rot: CI runs each at a size of
-seconds (the pipeline's with its profiler) and checks it wrote its figures, which it does not judge:
-speed is for the benchmarks, never a timed test."""
+"""`make bench`, `make bench-handlers`, `make bench-pages` and `make bench-priority` cannot rot: CI runs
+each at a size of seconds (the pipeline's with its profiler) and checks it wrote its figures, which it
+does not judge: speed is for the benchmarks, never a timed test."""
 
 from __future__ import annotations
 
@@ -87,3 +87,12 @@ def test_a_tiny_writes_run_writes_both_ways_cpu_per_row(infra: Infra, tmp_path: 
     medians = json.loads(figures.read_text())["medians"]
     assert {m["way"] for m in medians} == {"rows_insert", "copy"}
     assert all(m["client_us_per_row"] > 0 and m["wall_us_per_row"] > 0 for m in medians)
+
+
+def test_a_tiny_priority_run_writes_each_hops_latency_for_both_sides(infra: Infra, tmp_path: Path) -> None:
+    args = ["--pairs", "1", "--rate", "20", "--seconds", "2", "--members", "50", "--warm-up", "0"]
+    bench(infra, "bench.priority", *args, "--results", str(tmp_path))
+    (figures,) = tmp_path.glob("priority-*.json")
+    runs = json.loads(figures.read_text())["runs"]
+    assert [r["side"] for r in runs] == ["equal", "yielding"]
+    assert all(r["points_earned"]["count"] == 40 for r in runs)
