@@ -15,7 +15,8 @@ a rebalance (the mark's row lock also makes a second consumer of the same partit
 Where systems outside Vafa write (``pos.raw``: their headers are not believed) the mark is the Kafka
 offset itself: it catches the same record delivered again, and what a POS sends again at a new offset
 is the service's to judge (ingest's receipts). A topic deleted and created again numbers its offsets
-from 0 again: its marks must be deleted with it (README, "Recreating pos.raw").
+from 0 again: a mark at or past a partition's end is dropped before its first batch (README,
+"Recreating pos.raw").
 Everything else — what an operator re-drives, what tests and tools produce, and a source's first
 records on a partition (events applied before the marks existed are in the inbox) — is claimed by
 event_id in the inbox.
@@ -188,7 +189,9 @@ class ReliableConsumer:
         self._decoder = decoder
         self.topics = sorted({settings.topic_prefix + t for t in decoder.topics})
         self._marked_by_id = {settings.topic_prefix + t for t in decoder.topics if t not in WRITTEN_OUTSIDE}
-        self._marked_by_offset = {settings.topic_prefix + t for t in WRITTEN_OUTSIDE}
+        self._marked_by_offset = {settings.topic_prefix + t for t in decoder.topics if t in WRITTEN_OUTSIDE}
+        self._offsets_checked: set[tuple[str, int]] = set()
+        self._check_ends: dict[tuple[str, int], int] = {}
         self.dead_letter_topic = settings.topic_prefix + dead_letter_topic(settings.service_name)
         self._idle = asyncio.Event()
         self._idle.set()
@@ -262,6 +265,7 @@ class ReliableConsumer:
         for record in records:
             self._metrics.record_wait.observe(max(now_ms - record.timestamp, 0) / 1000)
         try:
+            self._check_ends = self._ends_to_check(consumer, records)
             items = [item for item in map(self._decode, records) if item is not None]
             try:
                 if items:
@@ -285,6 +289,22 @@ class ReliableConsumer:
             self._finished_at = time.monotonic()
         self._metrics.batch_size.observe(len(records))
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
+
+    def _ends_to_check(
+        self, consumer: AIOKafkaConsumer, records: Sequence[Record]
+    ) -> dict[tuple[str, int], int]:
+        """The partitions of offset marks not yet checked since their assignment, with their ends."""
+        if not self._marked_by_offset:
+            return {}
+        unchecked = {(r.topic, r.partition) for r in records if r.topic in self._marked_by_offset}
+        ends = {
+            where: consumer.highwater(TopicPartition(*where)) for where in unchecked - self._offsets_checked
+        }
+        return {where: end for where, end in ends.items() if end is not None}
+
+    def forget_offset_checks(self) -> None:
+        """Partitions were assigned: each is checked again before its first batch."""
+        self._offsets_checked.clear()
 
     async def wait_idle(self, timeout: float) -> None:
         try:
@@ -377,6 +397,8 @@ class ReliableConsumer:
             await append(conn, [*result.outgoing, *letters])
             self._wrote_outbox |= appended(conn)  # handlers append too (points' ledger writes its own)
             failpoint("before_db_commit")
+        self._offsets_checked |= set(self._check_ends)
+        self._check_ends = {}
         self._observe(items, fresh, claimed, result)
 
     def _observe(
@@ -400,6 +422,8 @@ class ReliableConsumer:
             self._metrics.events.labels(item.record.topic, outcome).inc()
 
     async def _claim(self, conn: AsyncConnection, items: Sequence[_Item]) -> set[uuid.UUID]:
+        if self._check_ends:
+            await _drop_stale_offset_marks(conn, self._check_ends)
         claimed: set[uuid.UUID] = set()
         marked: list[tuple[_Item, _Mark]] = []
         unmarked: list[_Item] = []
@@ -495,6 +519,30 @@ async def _raise_marks(
     return {(str(r.source), r.topic, r.partition): r.previous_id for r in await conn.execute(raised, values)}
 
 
+async def _drop_stale_offset_marks(conn: AsyncConnection, ends: dict[tuple[str, int], int]) -> None:
+    """An offset mark at or past its partition's end was kept for a topic since deleted and created
+    again (its offsets start from 0 again). Dropped, it leaves the inbox and the service to judge the
+    new records, instead of taking them for ones already seen."""
+    marks = INBOX_HIGH_WATER.c
+    for (topic, partition), end in sorted(ends.items()):
+        dropped = await conn.scalar(
+            INBOX_HIGH_WATER.delete()
+            .where(
+                marks.source == uuid.UUID(KAFKA_OFFSETS),
+                marks.topic == topic,
+                marks.partition == partition,
+                marks.last_id >= end,
+            )
+            .returning(marks.last_id)
+        )
+        if dropped is not None:
+            log.warning(
+                "%s:%s ends at offset %s but its mark was %s: the topic was created again; mark dropped, "
+                "its records are claimed afresh",
+                topic, partition, end, dropped,
+            )  # fmt: skip
+
+
 def _raised(upsert: Insert) -> ReturningInsert[Any]:
     marks = INBOX_HIGH_WATER.c
     return upsert.on_conflict_do_update(
@@ -569,4 +617,4 @@ class _DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._core.wait_idle(timeout=20.0)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        return None
+        self._core.forget_offset_checks()

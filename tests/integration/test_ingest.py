@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.deadletter import REASON
-from shared.topics import Topic
+from shared.topics import CATALOG, Topic, ensure_topics
 from sim.pos import PosSimulator
 from tests.support import (
     REPO,
@@ -278,6 +279,45 @@ async def test_pos_raw_records_delivered_again_are_skipped_and_a_resend_is_judge
     assert reasons == ["conflict", "not JSON", "not JSON"]
     assert await ingest.metric("vafa_events_total", outcome="duplicate") == 6
     assert await stack.scalar("ingest", "SELECT count(*) FROM inbox") == inbox_rows
+
+
+async def test_pos_raw_created_again_is_read_afresh_not_taken_for_records_ingest_has_seen(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path
+) -> None:
+    """Deleted and created again, ``pos.raw`` numbers its records from 0 again, below ingest's marks:
+    before a partition's first batch, a mark at or past its end is dropped, so nothing new is skipped."""
+    await stack.create("ingest")
+    ingest = await start_ingest(stack, services, log_dir)
+    sim = PosSimulator(run="anew")
+    key = b"terminal-6"
+    before, after = [sim.purchase() for _ in range(4)], [sim.purchase() for _ in range(2)]
+    await stack.produce(Topic.POS_RAW, [(key, orjson.dumps(i)) for i in before])
+    await eventually(lambda: at_least(stack.read_all(Topic.PURCHASES), 4), what="first purchases")
+    ingest.stop()
+
+    topic = stack.topic(Topic.POS_RAW)
+    admin = AIOKafkaAdminClient(**stack.infra.kafka_client())
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+
+        async def gone() -> bool:
+            return topic not in await admin.list_topics()
+
+        await eventually(gone, what="pos.raw deleted")
+    finally:
+        await admin.close()
+    await ensure_topics(
+        stack.infra.kafka_client(), [s for s in CATALOG if s.name == Topic.POS_RAW], stack.prefix
+    )
+    ingest.start()
+    await ingest.wait_ready()
+    await stack.produce(Topic.POS_RAW, [(key, orjson.dumps(i)) for i in after])
+
+    records = await eventually(lambda: at_least(stack.read_all(Topic.PURCHASES), 6), what="new purchases")
+    receipts = sorted(decode(r)["payload"]["receipt_no"] for r in records)
+    assert receipts == sorted(i["receipt_no"] for i in before + after)
+    assert "mark dropped" in ingest.log_path.read_text()
 
 
 async def vafactl(command: str, env: dict[str, str]) -> None:
