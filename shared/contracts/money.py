@@ -36,8 +36,8 @@ _ZERO = Decimal(0)
 def _money(value: Any) -> Decimal:
     """A decimal string or an integer to a Decimal that is finite, at least 0, at most 4 decimals and
     below 10^14. One function in place of pydantic's Decimal with ``ge``, ``allow_inf_nan`` and a float
-    check around it: money is in every purchase line, and that chain cost a third of a purchase's
-    decode. Errors keep pydantic's rule names, which clients and the console already read."""
+    check around it: money is in every purchase line, and that chain was much of a purchase's decode.
+    Errors keep pydantic's rule names, which clients and the console already read."""
     if isinstance(value, str):
         try:
             amount = Decimal(value)

@@ -1,5 +1,5 @@
 """``VAFA_CPU_NICENESS``: a service that should yield the CPU when cores are short runs every one of
-its threads at that niceness, as ``top`` shows it; a value the OS would refuse stops it at start."""
+its threads at that niceness, as ``top`` shows it; a value outside 0-19 stops it at start."""
 
 from __future__ import annotations
 
