@@ -43,7 +43,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
-from faststream import AckPolicy, Context
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from pydantic import ValidationError
@@ -205,10 +205,11 @@ class ReliableConsumer:
         return time.monotonic() - self._stalled_since if self._stalled_since is not None else 0.0
 
     def subscribe(self, broker: KafkaBroker) -> None:
-        """Register this consumer as a faststream batch subscriber on ``broker``."""
+        """Register this consumer as a faststream batch subscriber on ``broker``, which is built with
+        ``apply_types=False`` (faststream refuses the handler's plain ``KafkaMessage`` otherwise)."""
         settings = self._settings
 
-        async def consume(message: KafkaMessage = Context("message")) -> None:  # noqa: B008
+        async def consume(message: KafkaMessage) -> None:
             records = await self.caught_up(message.raw_message, message.consumer)
             await self.process(records, message.consumer)
 
@@ -221,7 +222,7 @@ class ReliableConsumer:
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
             listener=_DrainOnRevoke(self),
-            decoder=_keep_raw,
+            decoder=_the_message,
             title=f"{settings.service_name}-consumer",
             description=f"Consumes {self._decoder.description}; what it refuses goes to "
             f"{self.dead_letter_topic} with the reason",
@@ -603,8 +604,11 @@ def _header(record: Record, name: str) -> str | None:
     return None
 
 
-def _keep_raw(message: Any) -> Any:
-    return None  # the core decodes each record itself, so one bad record cannot fail the batch
+async def _the_message(message: KafkaMessage) -> KafkaMessage:
+    """The handler's argument is faststream's message itself: the core decodes each record, so one bad
+    record cannot fail the batch. Async, and with no ``Context`` to resolve: faststream runs a sync
+    decoder, and fast_depends a ``Context`` parameter, in a worker thread, two thread hops a batch."""
+    return message
 
 
 class _DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]

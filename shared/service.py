@@ -188,6 +188,9 @@ def create_app(
             # Topics come from the catalog only: a service creates what it writes (below, in the lifespan),
             # never what it reads (its principal may not; faststream would create them with its defaults).
             allow_auto_create_topics=False,
+            # The one subscriber (``ReliableConsumer``) takes the message as its decoder hands it over:
+            # nothing to inject or cast.
+            apply_types=False,
             middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name)],
         )
     )

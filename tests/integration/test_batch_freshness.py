@@ -28,7 +28,9 @@ async def subscribed(
         **{name: getattr(kafka, name) for name in _KAFKA_SETTINGS},
     )
     core = consumer(settings, engine, handler=handler)
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, security=settings.kafka_security())
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers, security=settings.kafka_security(), apply_types=False
+    )
     core.subscribe(broker)
     return broker, engine
 

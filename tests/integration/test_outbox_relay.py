@@ -81,7 +81,7 @@ async def test_relay_killed_after_publish_before_delete_loses_nothing_and_double
         # the copies the relay published again) by the source's high-water mark.
         consumer_max_records=3,
     )
-    broker = KafkaBroker(stack.infra.kafka, security=settings.kafka_security())
+    broker = KafkaBroker(stack.infra.kafka, security=settings.kafka_security(), apply_types=False)
     ReliableConsumer(
         settings=settings,
         engine=engine,
