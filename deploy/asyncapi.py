@@ -21,11 +21,11 @@ from services.tiers.main import create as tiers
 OUT = Path(__file__).resolve().parent.parent / "docs" / "asyncapi"
 
 
-def main() -> None:
+def documents() -> dict[str, str]:
+    """Each service's document as written to docs/asyncapi/, by service name."""
     # The apps are built only to read their documents: nothing starts, no secret is used, so the
     # repository's development values are what they get (a service would refuse them in production).
     os.environ.setdefault("VAFA_ENV", "dev")
-    OUT.mkdir(parents=True, exist_ok=True)
     services: dict[str, Callable[[], FastAPI]] = {
         "ingest": ingest,
         "points": points,
@@ -33,9 +33,17 @@ def main() -> None:
         "notify": notify,
         "analytics": analytics,
     }
-    for name, create in services.items():
-        document = create().state.asyncapi.to_specification().to_jsonable()
-        (OUT / f"{name}.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    return {
+        name: json.dumps(create().state.asyncapi.to_specification().to_jsonable(), indent=2, sort_keys=True)
+        + "\n"
+        for name, create in services.items()
+    }
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, text in documents().items():
+        (OUT / f"{name}.json").write_text(text)
         print(f"wrote {OUT / name}.json")
 
 

@@ -209,7 +209,10 @@ class ReliableConsumer:
         ``apply_types=False`` (faststream refuses the handler's plain ``KafkaMessage`` otherwise)."""
         settings = self._settings
 
-        async def consume(message: KafkaMessage) -> None:
+        # ``Any`` for faststream's AsyncAPI, which describes a handler's argument as the payload: what
+        # the payload is, the decoder says (``description``), and this is its KafkaMessage.
+        async def consume(batch: Any) -> None:
+            message: KafkaMessage = batch
             records = await self.caught_up(message.raw_message, message.consumer)
             await self.process(records, message.consumer)
 
