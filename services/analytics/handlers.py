@@ -11,12 +11,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.analytics.domain.facts import Fact, fact_of
 from services.analytics.store.tables import FACT_TABLES, loyalty_programs
+from services.analytics.views import PointsMoved, PurchaseFigures
 from shared.consumer import BatchHandler, BatchResult
-from shared.contracts import ALL_CONTRACTS, SEGMENT_CHANGED, Contract, Envelope
+from shared.contracts import (
+    ALL_CONTRACTS,
+    POINTS_EARNED,
+    PURCHASE_RECORDED,
+    SEGMENT_CHANGED,
+    Contract,
+    Envelope,
+)
 from shared.store.bulk import rows_insert
 
-# Everything on the bus but its own output.
-CONSUMES: list[Contract[Any]] = [c for c in ALL_CONTRACTS if c is not SEGMENT_CHANGED]
+# Everything on the bus but its own output; the two that come with every purchase through views of what
+# the facts take from them (``views``).
+_READ_AS: dict[Contract[Any], Contract[Any]] = {
+    PURCHASE_RECORDED: PURCHASE_RECORDED.read_as(PurchaseFigures),
+    POINTS_EARNED: POINTS_EARNED.read_as(PointsMoved),
+}
+CONSUMES: list[Contract[Any]] = [_READ_AS.get(c, c) for c in ALL_CONTRACTS if c is not SEGMENT_CHANGED]
 # Tables whose rows a later one of the same key replaces, and the column that orders them.
 REGISTRIES = {loyalty_programs.name: (loyalty_programs, "defined_at")}
 

@@ -7,6 +7,9 @@ a view cannot drift from its contract), and skips the rest of the payload unvali
 validated exactly as the contract validates it; what it skips was validated by the service that wrote
 the event (the internal topics take only Vafa's own producers).
 
+A field that holds the contract's models (a purchase's lines) may hold views of them instead: a
+consumer that counts the units of a basket reads each line's quantity, not its prices.
+
 A consumer decodes a contract through its view with ``contract.read_as(TheView)``: the handler then
 receives instances of the view (pydantic refuses virtual subclasses, so code written against a view
 takes the view, not the contract's model).
@@ -14,18 +17,32 @@ takes the view, not the contract's model).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.fields import FieldInfo
 
 
 def _same(a: FieldInfo, b: FieldInfo) -> bool:
-    return (a.annotation, repr(a.metadata), repr(a.default), a.default_factory) == (
-        b.annotation,
+    return _reads(a.annotation, b.annotation) and (repr(a.metadata), repr(a.default), a.default_factory) == (
         repr(b.metadata),
         repr(b.default),
         b.default_factory,
+    )
+
+
+def _reads(view: Any, contract: Any) -> bool:
+    """The view's type is the contract's, or the contract's with the models in it read through views."""
+    if view == contract:
+        return True
+    if isinstance(view, type) and issubclass(view, View):
+        return view.of is contract
+    args = get_args(view)
+    return (
+        get_origin(view) is not None
+        and get_origin(view) is get_origin(contract)
+        and len(args) == len(get_args(contract))
+        and all(_reads(a, b) for a, b in zip(args, get_args(contract), strict=True))
     )
 
 

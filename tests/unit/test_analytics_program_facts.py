@@ -9,34 +9,47 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from aiokafka.structs import ConsumerRecord
+
 from services.analytics.domain.facts import fact_of
 from services.analytics.domain.kpis import Customer, points_economics, summary
+from services.analytics.handlers import CONSUMES
+from shared.consumer import ContractDecoder
 from shared.contracts import (
     LOYALTY_PROGRAM_DEFINED,
     POINTS_EARNED,
     POINTS_EXPIRED,
     POINTS_REVERSED,
     PROGRAM_ENDED,
+    PURCHASE_RECORDED,
     TIER_CHANGED,
     Contract,
     Envelope,
+    LineItem,
     LoyaltyProgramDefined,
     PointsEarned,
     PointsExpired,
     PointsReversed,
     ProgramEnded,
+    PurchaseRecorded,
     TierBenefits,
     TierChanged,
 )
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
+_READS = ContractDecoder(CONSUMES)
 
 
 def _event(contract: Contract[Any], payload: Any) -> Envelope[Any]:
-    return contract.envelope(key="sara", producer="test", occurred_at=T0, payload=payload)
+    """The event as analytics receives it: through its decoder (and so its views)."""
+    envelope = contract.envelope(key="sara", producer="test", occurred_at=T0, payload=payload)
+    record = ConsumerRecord(contract.topic, 0, 0, 0, 0, b"sara", envelope.to_bytes(), None, 0, 0, [])
+    decoded = _READS(record)
+    assert isinstance(decoded, Envelope), decoded
+    return decoded
 
 
-def _earned(points: int, **program: str) -> Envelope[PointsEarned]:
+def _earned(points: int, **program: str) -> Envelope[Any]:
     payload = PointsEarned(
         member_id="sara", purchase_event_id=uuid.uuid4(), points=points, balance=points, currency="IRR",
         amount=Decimal(1000), rules=[], **program,
@@ -44,7 +57,7 @@ def _earned(points: int, **program: str) -> Envelope[PointsEarned]:
     return _event(POINTS_EARNED, payload)
 
 
-def _reversed(points: int, **program: str) -> Envelope[PointsReversed]:
+def _reversed(points: int, **program: str) -> Envelope[Any]:
     payload = PointsReversed(
         member_id="sara", return_event_id=uuid.uuid4(), purchase_event_id=uuid.uuid4(), points=points,
         refund_amount=Decimal(500), balance=0, **program,
@@ -144,3 +157,36 @@ def test_a_member_in_both_programs_can_be_retained_in_one_and_lost_to_the_other(
     club = figures([buyer("sara", 600)])
     assert (main["N"], main["V"], main["retention_rate"]) == (2, Decimal("650.00"), Decimal("1.0000"))
     assert (club["N"], club["V"], club["churn_rate"]) == (1, Decimal("600.00"), Decimal("0.5000"))
+
+
+def test_a_purchase_read_through_analytics_view_is_one_fact_with_its_units_and_amount() -> None:
+    lines = [
+        LineItem(
+            sku="tea", category="food", quantity=Decimal(2), unit_price=Decimal(100), amount=Decimal(200)
+        ),
+        LineItem(
+            sku="rice", category="food", quantity=Decimal("1.5"), unit_price=Decimal(60), amount=Decimal(90)
+        ),
+    ]
+    sale = PurchaseRecorded(
+        chain_id="chain-1", store_id="store-7", receipt_no="r-1", member_id="sara", channel="online",
+        currency="IRR", lines=lines, total_amount=Decimal(290),
+    )  # fmt: skip
+    fact = fact_of(_event(PURCHASE_RECORDED, sale))
+    assert fact is not None and fact.table == "purchases"
+    assert {k: fact.row[k] for k in ("member_id", "chain_id", "store_id", "channel", "amount", "units")} == {
+        "member_id": "sara", "chain_id": "chain-1", "store_id": "store-7", "channel": "online",
+        "amount": Decimal(290), "units": Decimal("3.5"),
+    }  # fmt: skip
+    bare = fact_of(_event(PURCHASE_RECORDED, sale.model_copy(update={"lines": []})))
+    assert bare is not None and bare.row["units"] is None  # no basket sent: units unknown, not 0
+
+
+def test_an_earn_read_through_analytics_view_counts_what_partners_funded() -> None:
+    payload = PointsEarned(
+        member_id="sara", purchase_event_id=uuid.uuid4(), points=300, balance=300, currency="IRR",
+        amount=Decimal(1000), rules=[], partner_points={"snapp-nowruz": 120, "digikala": 30},
+    )  # fmt: skip
+    fact = fact_of(_event(POINTS_EARNED, payload))
+    assert fact is not None
+    assert (fact.row["kind"], fact.row["points"], fact.row["funded"]) == ("earned", 300, 150)

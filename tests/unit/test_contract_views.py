@@ -10,11 +10,13 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka.structs import ConsumerRecord
+from pydantic import Field
 
+from services.analytics.views import LineUnits, PurchaseFigures
 from services.tiers.views import PurchaseTotal, ReturnTotal
 from shared.consumer import ContractDecoder
-from shared.contracts import PURCHASE_RECORDED, PurchaseRecorded
-from shared.contracts.common import Id
+from shared.contracts import PURCHASE_RECORDED, PurchaseRecorded, ReturnLine
+from shared.contracts.common import Id, Quantity
 from shared.contracts.view import View
 from tests.support import as_record, purchase
 
@@ -58,3 +60,34 @@ def test_a_view_cannot_declare_a_field_otherwise_than_its_contract() -> None:
 def test_a_view_is_read_only_for_its_own_contract() -> None:
     with pytest.raises(TypeError, match="ReturnTotal"):
         PURCHASE_RECORDED.read_as(ReturnTotal)
+
+
+def test_a_views_lines_read_through_a_view_of_the_line_keep_the_quantities_and_skip_the_prices() -> None:
+    units = ContractDecoder([PURCHASE_RECORDED.read_as(PurchaseFigures)])
+    _, value = as_record(purchase("0912000001", "300000"))
+    document = orjson.loads(value)
+
+    def with_lines(*lines: dict[str, Any]) -> Any:
+        return _decode(units, orjson.dumps({**document, "payload": {**document["payload"], "lines": lines}}))
+
+    read = with_lines({"quantity": "2", "unit_price": "x"}, {"quantity": "1.5", "sku": 5})
+    assert [line.quantity for line in read.payload.lines] == [Decimal(2), Decimal("1.5")]
+    refused = with_lines({"quantity": "0"})
+    assert isinstance(refused, str) and "lines.0.quantity" in refused  # the contract's own bound
+    too_many = with_lines(*[{"quantity": "1"}] * 1001)
+    assert isinstance(too_many, str) and "lines" in too_many  # and the contract's limit on lines
+
+
+def test_a_views_nested_view_must_be_of_the_model_the_contract_holds_there_with_its_bounds() -> None:
+    class _ReturnedUnits(View, of=ReturnLine):
+        quantity: Quantity
+
+    with pytest.raises(TypeError, match="lines"):
+
+        class _WrongLines(View, of=PurchaseRecorded):
+            lines: list[_ReturnedUnits] = Field(default_factory=list, max_length=1000)
+
+    with pytest.raises(TypeError, match="lines"):
+
+        class _Unbounded(View, of=PurchaseRecorded):
+            lines: list[LineUnits] = Field(default_factory=list)

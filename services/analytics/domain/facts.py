@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from services.analytics.views import PointsMoved, PurchaseFigures
 from shared.contracts import (
     BadgeEarned,
     BirthdayBonus,
@@ -23,14 +24,12 @@ from shared.contracts import (
     PartnerPurchaseRecorded,
     PointsAdjusted,
     PointsDonated,
-    PointsEarned,
     PointsExpired,
     PointsRedeemed,
     PointsReversed,
     PointsTransferred,
     ProgramEnded,
     PromotionTargeted,
-    PurchaseRecorded,
     RedemptionReleased,
     ReferralRewarded,
     ReturnRecorded,
@@ -53,7 +52,7 @@ class Fact:
 
 # How each kind of points event moves the members' balances (the sign), for the points economics.
 POINT_KINDS: dict[type[Any], tuple[str, int]] = {
-    PointsEarned: ("earned", 1),
+    PointsMoved: ("earned", 1),  # points.earned, read through its view
     PointsReversed: ("reversed", -1),
     PointsRedeemed: ("redeemed", -1),
     RedemptionReleased: ("released", 1),
@@ -73,7 +72,7 @@ def fact_of(event: Envelope[Any]) -> Fact | None:
     """The fact an event adds, or None for events that add nothing to the figures (nudges, reminders)."""
     p, at, base = event.payload, event.occurred_at, {"event_id": event.event_id}
     match p:
-        case PurchaseRecorded():
+        case PurchaseFigures():
             with_lines = bool(p.lines)
             return Fact(
                 "purchases",
@@ -180,7 +179,7 @@ def fact_of(event: Envelope[Any]) -> Fact | None:
             )
     if type(p) in POINT_KINDS:
         kind, sign = POINT_KINDS[type(p)]
-        funded = sum(p.partner_points.values()) if isinstance(p, PointsEarned) else 0
+        funded = sum(p.partner_points.values()) if isinstance(p, PointsMoved) else 0
         return Fact(
             "points_moves",
             base
