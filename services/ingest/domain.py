@@ -41,7 +41,7 @@ from shared.contracts import (
     ReturnRecorded,
     VipMembership,
 )
-from shared.contracts.common import PrintableText
+from shared.contracts.common import TEXT_CHECKED, PrintableText
 from shared.contracts.members import month_day
 from shared.contracts.money import amounts, fits_currency, minor_unit
 from shared.contracts.purchases import ReturnBase
@@ -513,15 +513,18 @@ ITEM: TypeAdapter[Item] = TypeAdapter(Annotated[Item, Field(discriminator="kind"
 MAX_BATCH = 5000
 
 
-def parse_item(raw: Any, now: datetime, max_skew: timedelta) -> Item | list[FieldError]:
-    """A submitted JSON object -> a valid item, or every reason it is not one."""
+def parse_item(
+    raw: Any, now: datetime, max_skew: timedelta, *, text_checked: bool = False
+) -> Item | list[FieldError]:
+    """A submitted JSON object -> a valid item, or every reason it is not one. ``text_checked``: its
+    JSON bytes were scanned for control characters already (``control_character_in_json``)."""
     if not isinstance(raw, dict):
         return [FieldError("", "not_an_object", "each item must be a JSON object")]
     kind = raw.get("kind")
     if not isinstance(kind, str) or kind not in _CONTRACTS:
         return [FieldError("kind", "unknown_kind", f"kind must be one of {', '.join(_CONTRACTS)}")]
     try:
-        item = ITEM.validate_python(raw)
+        item = ITEM.validate_python(raw, context={TEXT_CHECKED: text_checked})
     except ValidationError as error:
         return errors_of(error, skip=(str(raw["kind"]),))
     return checked(item, now, max_skew)

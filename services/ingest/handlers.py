@@ -39,7 +39,7 @@ class RawIntakeDecoder:
             return f"not JSON: {error}"
         if refused := control_character_in_json(record.value or b""):
             return refused
-        entry = parse_item(raw, utcnow(), self._skew)
+        entry = parse_item(raw, utcnow(), self._skew, text_checked=True)
         if isinstance(entry, list):
             return "; ".join(f"{e.field or '(item)'}: {e.rule}: {e.message}" for e in entry)
         return to_envelope(entry, self._producer)

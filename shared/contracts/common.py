@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 
@@ -87,13 +87,20 @@ def _control_character_in(value: Any) -> str | None:
     return None
 
 
+# Validation context (``{TEXT_CHECKED: True}``) of a document whose JSON bytes were already scanned
+# whole (``control_character_in_json``): the per-field walk would find nothing more.
+TEXT_CHECKED = "text_checked"
+
+
 class PrintableText(BaseModel):
     """For models read from the outside (HTTP bodies): a control character in any string, nested or a
     key, is refused naming the field, with the rule ``control_character``."""
 
     @field_validator("*")
     @classmethod
-    def _no_control_characters(cls, value: Any) -> Any:
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.context and info.context.get(TEXT_CHECKED):
+            return value
         if found := _control_character_in(value):
             raise PydanticCustomError(
                 "control_character", "a control character ({found}) is not allowed in text", {"found": found}

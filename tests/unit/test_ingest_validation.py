@@ -7,15 +7,18 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+from aiokafka.structs import ConsumerRecord
 
 from services.ingest.api import authorised
 from services.ingest.auth import KeyRing
+from services.ingest.handlers import RawIntakeDecoder
 from services.ingest.main import create
 from services.ingest.settings import IngestSettings
 from shared.config import DEV_SIGNING_KEYS
 from shared.identity import SigningKeys, integration
-from tests.unit.test_ingest_domain import purchase
+from tests.unit.test_ingest_domain import line, purchase
 
 
 def client(authenticated: bool, **settings: Any) -> httpx.AsyncClient:
@@ -53,6 +56,28 @@ async def test_a_body_of_the_wrong_shape_gets_a_problem_naming_field_and_rule(
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"
     assert (field, rule) in [(e["field"], e["rule"]) for e in answer.json()["errors"]]
+
+
+async def test_a_control_character_is_refused_over_http_naming_its_field_and_on_pos_raw_naming_its_byte() -> (
+    None
+):
+    """One check each way in: field by field over HTTP; the record's bytes, scanned whole, on pos.raw
+    (where the field-by-field walk is skipped as redundant)."""
+    item = purchase(
+        member_id="m\u0001", lines=[line("milk", "2", "1.25", "2.50")], tenders=[], total_amount="2.50"
+    )
+    async with client(authenticated=True) as c:
+        answer = await c.post("/v1/purchases", json=item)
+    assert answer.status_code == 422
+    assert ("member_id", "control_character") in [(e["field"], e["rule"]) for e in answer.json()["errors"]]
+
+    raw = RawIntakeDecoder(IngestSettings())
+    value = orjson.dumps(item)
+    refused = raw(ConsumerRecord("pos.raw", 0, 0, 0, 0, b"k", value, None, 0, 0, []))
+    at = value.index(rb"\u0001")
+    assert refused == f"a control character (U+0001) is not allowed in text (at byte {at})"
+    clean = orjson.dumps(purchase(lines=[line("milk", "2", "1.25", "2.50")], tenders=[], total_amount="2.50"))
+    assert not isinstance(raw(ConsumerRecord("pos.raw", 0, 0, 0, 0, b"k", clean, None, 0, 0, [])), str)
 
 
 @pytest.mark.parametrize(
