@@ -1,6 +1,7 @@
 """`python -m bench.handlers`: each consuming service's core (decode, inbox, handler, outbox) over the
-same purchases, in this process, against PostgreSQL but without Kafka: CPU per event at a batch size,
-with the time each statement kept the database. No broker, no other service on the CPU: the figures
+same purchases (for ingest, the POS items they come from, on ``pos.raw``), in this process, against
+PostgreSQL but without Kafka: CPU per event at a batch size, with the time each statement kept the
+database. No broker, no other service on the CPU: the figures
 move only with the code, which is what a change to a handler or a store needs to be judged by.
 
     python -m bench.handlers --events 5500 --batch 500 --batch 50
@@ -14,20 +15,20 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import uvloop
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import CollectorRegistry
 from sqlalchemy import event
 
 from shared.config import ServiceSettings
-from shared.consumer import BatchHandler, ContractDecoder, ReliableConsumer
-from shared.contracts import PURCHASE_RECORDED, Contract, PurchaseRecorded
+from shared.consumer import BatchHandler, ContractDecoder, Decoder, ReliableConsumer
+from shared.contracts import PURCHASE_RECORDED, PurchaseRecorded
 from shared.contracts.envelope import utcnow
 from shared.metrics import CoreMetrics
 from shared.outbox import ID_HEADER, SOURCE_HEADER
@@ -45,12 +46,19 @@ RESULTS = Path(__file__).resolve().parent / "results"
 class Service:
     settings: ServiceSettings
     migrations: Path
-    consumes: Sequence[Contract[Any]]
+    decoder: Decoder
     handler: BatchHandler
 
 
 def service(name: str) -> Service:
     """The service's consumer parts, with its settings from the environment (``VAFA_*``)."""
+    if name == "ingest":
+        from services.ingest.handlers import RawIntakeDecoder, raw_intake_handler
+        from services.ingest.settings import IngestSettings
+        from services.ingest.store import MIGRATIONS as INGEST
+
+        ingest = IngestSettings()
+        return Service(ingest, INGEST, RawIntakeDecoder(ingest), raw_intake_handler(ingest))
     if name == "points":
         from services.points.handlers import consumes, ledger_handler
         from services.points.programs import PROGRAMS
@@ -58,7 +66,7 @@ def service(name: str) -> Service:
         from services.points.store import MIGRATIONS as POINTS
 
         points = PointsSettings(earn_rate="0.0001")
-        return Service(points, POINTS, consumes(PROGRAMS), ledger_handler(points, PROGRAMS))
+        return Service(points, POINTS, ContractDecoder(consumes(PROGRAMS)), ledger_handler(points, PROGRAMS))
     if name == "tiers":
         from services.tiers.handlers import CONSUMES as TIERS_CONSUME
         from services.tiers.handlers import standings_handler
@@ -66,20 +74,27 @@ def service(name: str) -> Service:
         from services.tiers.store import MIGRATIONS as TIERS
 
         tiers = TiersSettings()
-        return Service(tiers, TIERS, TIERS_CONSUME, standings_handler(tiers))
+        return Service(tiers, TIERS, ContractDecoder(TIERS_CONSUME), standings_handler(tiers))
     from services.analytics.handlers import CONSUMES as ANALYTICS_CONSUME
     from services.analytics.handlers import facts_handler
     from services.analytics.settings import AnalyticsSettings
     from services.analytics.store import MIGRATIONS as ANALYTICS
 
-    return Service(AnalyticsSettings(), ANALYTICS, ANALYTICS_CONSUME, facts_handler())
+    return Service(AnalyticsSettings(), ANALYTICS, ContractDecoder(ANALYTICS_CONSUME), facts_handler())
 
 
-def records(events: int, prefix: str) -> list[ConsumerRecord[bytes, bytes]]:
-    """``events`` purchases of the POS simulator (lines, tenders) as ingest forwards them, a second
-    apart, as the consumer receives them."""
-    start = utcnow() - timedelta(seconds=events + 60)
+def records(events: int, prefix: str, service: str = "points") -> list[ConsumerRecord[bytes, bytes]]:
+    """``events`` purchases of the POS simulator (lines, tenders) as ingest forwards them, 7 seconds
+    apart and all in the past, as the consumer receives them; for ingest, as POS systems write them to
+    ``pos.raw`` (ingest refuses a purchase from the future)."""
+    start = utcnow() - timedelta(seconds=7 * events + 60)
     pos = PosSimulator(seed=7, members=100_000, run=uuid.uuid4().hex[:8], start=start)
+    if service == "ingest":  # no headers: the consumer marks pos.raw records by their offsets
+        raw = prefix + Topic.POS_RAW
+        return [
+            ConsumerRecord(raw, i % 6, i, 0, 0, b"", orjson.dumps(sale), None, 0, 0, [])
+            for i, sale in enumerate(pos.purchases(events))
+        ]
     fields = set(PurchaseRecorded.model_fields)
     made = [
         PURCHASE_RECORDED.envelope(
@@ -132,11 +147,11 @@ async def measure(infra: Infra, name: str, events: int, batch: int) -> dict[str,
     core = ReliableConsumer(
         settings=parts.settings,
         engine=engine,
-        decoder=ContractDecoder(parts.consumes),
+        decoder=parts.decoder,
         handler=parts.handler,
         metrics=CoreMetrics(CollectorRegistry()),
     )
-    given = records(events + batch, parts.settings.topic_prefix)
+    given = records(events + batch, parts.settings.topic_prefix, name)
     await core._apply([i for i in map(core._decode, given[:batch]) if i])  # warm: compile, prepare
     held.clear()
     ran.clear()
@@ -165,14 +180,14 @@ async def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.handlers", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--batch", type=int, action="append", help="batch sizes (default 500 and 50)")
-    parser.add_argument("--service", action="append", choices=["points", "tiers", "analytics"])
+    parser.add_argument("--service", action="append", choices=["ingest", "points", "tiers", "analytics"])
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     infra = infra_from_env()  # before a service's settings go into the environment
     tune_gc()  # as a service does when it starts
     runs = [
         await measure(infra, name, args.events, batch)
-        for name in args.service or ["points", "tiers", "analytics"]
+        for name in args.service or ["ingest", "points", "tiers", "analytics"]
         for batch in args.batch or [500, 50]
     ]
     for run in runs:
