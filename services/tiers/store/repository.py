@@ -80,7 +80,10 @@ def _activity(since: bool, until: bool) -> Select[Any]:
 
 async def counted(conn: AsyncConnection, purchases: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
     """The programs each of these purchases counted in (those that arrived)."""
-    rows = await conn.execute(_COUNTED, {"purchases": sorted(set(purchases))})
+    wanted = sorted(set(purchases))
+    if not wanted:  # a batch without returns (most): no round trip
+        return {}
+    rows = await conn.execute(_COUNTED, {"purchases": wanted})
     found: dict[uuid.UUID, list[str]] = defaultdict(list)
     for event_id, program_id in rows:
         found[event_id].append(program_id)
