@@ -24,7 +24,7 @@ import orjson
 import uvloop
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import CollectorRegistry
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from shared.config import ServiceSettings
 from shared.consumer import BatchHandler, ContractDecoder, Decoder, ReliableConsumer
@@ -152,6 +152,7 @@ async def measure(infra: Infra, name: str, events: int, batch: int) -> dict[str,
         metrics=CoreMetrics(CollectorRegistry()),
     )
     given = records(events + batch, parts.settings.topic_prefix, name)
+    before = await rows_written(make_engine(parts.settings))
     await core._apply([i for i in map(core._decode, given[:batch]) if i])  # warm: compile, prepare
     held.clear()
     ran.clear()
@@ -162,7 +163,8 @@ async def measure(infra: Infra, name: str, events: int, batch: int) -> dict[str,
         decoding += time.process_time() - decoded
         await core._apply(items)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    await engine.dispose()
+    await engine.dispose()  # its sessions report their counts as they close
+    after = await rows_written(make_engine(parts.settings))
     await stack.drop()
     return {
         "service": name,
@@ -173,7 +175,26 @@ async def measure(infra: Infra, name: str, events: int, batch: int) -> dict[str,
         "wall_ms_per_event": 1000 * wall / events,
         "statements_ms_per_event": {k: 1000 * v / events for k, v in held.most_common(8)},
         "statements_per_batch": {k: v * batch / events for k, v in ran.most_common()},
+        # Rows inserted, updated or deleted per event, by table: a count, so it moves only with the code.
+        "rows_per_event": {
+            # Over the warm-up batch too: a session's counts are reported when it is idle or closes.
+            t: (n - before.get(t, 0)) / (events + batch)
+            for t, n in sorted(after.items())
+            if n > before.get(t, 0)
+        },
     }
+
+
+async def rows_written(engine: Any) -> dict[str, int]:
+    """Rows inserted, updated and deleted so far in the service's tables (PostgreSQL's statistics)."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+        found = await conn.execute(
+            text("SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables")
+        )
+        rows = {str(table): int(n) for table, n in found}
+    await engine.dispose()
+    return rows
 
 
 async def main() -> None:

@@ -47,7 +47,9 @@ def test_a_tiny_handlers_run_writes_cpu_per_event_for_each_service(infra: Infra,
     (figures,) = tmp_path.glob("handlers-*.json")
     runs = json.loads(figures.read_text())
     assert {r["service"] for r in runs} == {"ingest", "points", "tiers", "analytics"}
-    assert all(r["cpu_ms_per_event"] > 0 and r["statements_ms_per_event"] for r in runs)
+    assert all(
+        r["cpu_ms_per_event"] > 0 and r["statements_ms_per_event"] and r["rows_per_event"] for r in runs
+    )
 
 
 def test_a_tiny_clients_run_writes_both_kafka_clients_cpu_per_record(infra: Infra, tmp_path: Path) -> None:
