@@ -1,12 +1,17 @@
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 from shared.contracts import PURCHASE_RECORDED, Envelope, PurchaseRecorded
 from shared.contracts.common import control_character_in_json
+from shared.contracts.money import _money, _money_checked
 
 
 def sample() -> Envelope[PurchaseRecorded]:
@@ -136,3 +141,25 @@ def test_the_schema_tells_clients_money_is_a_decimal_string_or_an_integer_never_
     assert {s["type"] for s in sent["anyOf"]} == {"string", "integer"}
     written = PurchaseRecorded.model_json_schema(mode="serialization")["properties"]["total_amount"]
     assert written["type"] == "string"
+
+
+@settings(max_examples=1000, database=None, derandomize=True)
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789.-+eE_ ٣\t", max_size=20),
+        st.from_regex(r"[0-9]{1,16}(\.[0-9]{0,6})?", fullmatch=True),
+        st.integers(min_value=-(10**15), max_value=10**15),
+    )
+)
+def test_money_read_the_quick_way_is_what_every_rule_makes_of_it(value: str | int) -> None:
+    """Plain amounts skip the rules one by one (``_money``): what they give is what the rules give, and
+    everything else is judged by the rules, with the rule's own name."""
+
+    def outcome(read: Any, value: object) -> tuple[str, object]:
+        try:
+            amount = read(value)
+        except PydanticCustomError as error:
+            return "refused", error.type
+        return "read", (amount, amount.as_tuple())
+
+    assert outcome(_money, value) == outcome(_money_checked, value)
