@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.contracts import PURCHASE_RECORDED, Envelope, PurchaseRecorded
 from shared.contracts.common import control_character_in_json
-from shared.contracts.money import _money, _money_checked
+from shared.contracts.money import _fits_by_digits, _money, _money_checked, fits_currency
 
 
 def sample() -> Envelope[PurchaseRecorded]:
@@ -163,3 +163,18 @@ def test_money_read_the_quick_way_is_what_every_rule_makes_of_it(value: str | in
         return "read", (amount, amount.as_tuple())
 
     assert outcome(_money, value) == outcome(_money_checked, value)
+
+
+@settings(max_examples=500, database=None, derandomize=True)
+@given(
+    st.decimals(allow_nan=True, allow_infinity=True, places=None).filter(lambda d: not d.is_snan())
+    | st.builds(
+        Decimal, st.from_regex(r"-?[0-9]{1,30}(\.[0-9]{0,8}0{0,3})?(E[+-]?[0-9]{1,2})?", fullmatch=True)
+    ),
+    st.sampled_from(["EUR", "JPY", "KWD", "IRR"]),
+)
+def test_an_amount_fits_its_currency_by_rounding_as_it_does_by_its_digits(
+    amount: Decimal, currency: str
+) -> None:
+    assert fits_currency(amount, currency) == _fits_by_digits(amount, currency)
+    assert fits_currency(Decimal("12.500"), "EUR") and not fits_currency(Decimal("12.505"), "EUR")
