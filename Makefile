@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 VAFACTL := deploy/local/vafactl
 STAMP := $(VENV)/.installed
 
-.PHONY: venv infra-up infra-down infra-status test test-unit lint demo up down report monitoring chaos asyncapi api-key rules bench bench-handlers bench-priority bench-clients bench-writes bench-pages clean
+.PHONY: venv infra-up infra-down infra-status test test-unit lint demo up down report monitoring chaos asyncapi api-key rules bench bench-handlers bench-domain bench-priority bench-clients bench-writes bench-pages clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -87,6 +87,10 @@ bench-pages: venv infra-up
 # Each consumer's core over the same purchases in-process, no Kafka: CPU per event at batch sizes.
 bench-handlers: venv infra-up
 	eval "$$($(VAFACTL) env)" && $(PY) -m bench.handlers $(ARGS)
+
+# The pure code each event runs through (money, a tier replay, each decoder), best of passes: no infra.
+bench-domain: venv
+	$(PY) -m bench.domain $(ARGS)
 
 # Latency with the services off the points path yielding the CPU (VAFA_CPU_NICENESS) against all equal.
 bench-priority: venv infra-up

@@ -1,6 +1,6 @@
-"""`make bench`, `make bench-handlers`, `make bench-pages` and `make bench-priority` cannot rot: CI runs
-each at a size of seconds (the pipeline's with its profiler) and checks it wrote its figures, which it
-does not judge: speed is for the benchmarks, never a timed test."""
+"""`make bench`, `make bench-handlers`, `make bench-domain`, `make bench-pages` and `make bench-priority`
+cannot rot: CI runs each at a size of seconds (the pipeline's with its profiler) and checks it wrote its
+figures, which it does not judge: speed is for the benchmarks, never a timed test."""
 
 from __future__ import annotations
 
@@ -50,6 +50,13 @@ def test_a_tiny_handlers_run_writes_cpu_per_event_for_each_service(infra: Infra,
     assert all(
         r["cpu_ms_per_event"] > 0 and r["statements_ms_per_event"] and r["rows_per_event"] for r in runs
     )
+
+
+def test_a_tiny_domain_run_writes_its_figures(infra: Infra, tmp_path: Path) -> None:
+    bench(infra, "bench.domain", "--passes", "1", "--events", "30", "--results", str(tmp_path))
+    (figures,) = tmp_path.glob("domain-*.json")
+    found = json.loads(figures.read_text())["figures"]
+    assert found["tier_replay_60_activities_us"] > 0 and found["ingest_decoder_us_per_record"] > 0
 
 
 def test_a_tiny_clients_run_writes_both_kafka_clients_cpu_per_record(infra: Infra, tmp_path: Path) -> None:
