@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from itertools import accumulate, groupby
 from typing import Literal
 
@@ -62,6 +63,20 @@ class Ladder(BaseModel):
             raise ValueError(f"vip_tier {self.vip_tier!r} is not on the ladder")
         return self
 
+    # Looked up at every moment of every replay: built once, on first use. Cached properties live in the
+    # instance's dict, read at plain attribute speed (pydantic's private attributes are not), and
+    # pydantic leaves them out of equality and dumps.
+    @cached_property
+    def _ranks(self) -> dict[str, int]:
+        ranks: dict[str, int] = {}
+        for i, t in enumerate(self.tiers):
+            ranks.setdefault(t.name, i)  # the first of a name, as a search from the bottom finds
+        return ranks
+
+    @cached_property
+    def _thresholds(self) -> list[Decimal]:
+        return [t.threshold for t in self.tiers]
+
     @property
     def vip(self) -> str:
         """The tier a paid membership grants; only main's ladder has one (the settings check it)."""
@@ -70,7 +85,10 @@ class Ladder(BaseModel):
         return self.vip_tier
 
     def rank(self, name: str) -> int:
-        return next(i for i, t in enumerate(self.tiers) if t.name == name)
+        try:
+            return self._ranks[name]
+        except KeyError:
+            raise ValueError(f"tier {name!r} is not on the ladder") from None
 
     def tier(self, name: str) -> Tier:
         return self.tiers[self.rank(name)]
@@ -78,7 +96,7 @@ class Ladder(BaseModel):
     def qualified(self, value: Decimal) -> Tier:
         """The highest tier ``value`` reaches; the first tier for anything below 0 (more returned
         than bought in the window)."""
-        return [t for t in self.tiers if t.threshold <= max(value, Decimal(0))][-1]
+        return self.tiers[max(bisect_right(self._thresholds, value), 1) - 1]
 
     def qualifying_spend(self, currency: str, amount: Decimal) -> Decimal:
         """Spend counts in the ladder's currency only; other currencies do not qualify."""

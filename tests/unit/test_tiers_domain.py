@@ -19,6 +19,7 @@ from services.tiers.domain import (
     vip_ended,
     vip_started,
 )
+from shared.dates import add_months
 
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 LADDER = Ladder.model_validate(
@@ -142,3 +143,39 @@ def test_a_calendar_year_ladder_counts_the_year_so_far_and_keeps_a_tier_through_
 def test_only_spend_in_the_ladder_currency_qualifies() -> None:
     assert LADDER.model_copy(update={"currency": "IRR"}).qualifying_spend("IRR", Decimal(500)) == Decimal(500)
     assert LADDER.model_copy(update={"currency": "IRR"}).qualifying_spend("EUR", Decimal(500)) == Decimal(0)
+
+
+@pytest.mark.parametrize(
+    ("value", "tier"),
+    [("0", "Bronze"), ("999.99", "Bronze"), ("1000", "Silver"), ("4999", "Silver"), ("5000", "Gold"),
+     ("20000", "Platinum"), ("1e9", "Platinum")],
+)  # fmt: skip
+def test_a_value_qualifies_for_the_highest_tier_whose_threshold_it_reaches(value: str, tier: str) -> None:
+    assert LADDER.qualified(Decimal(value)).name == tier
+    assert LADDER.rank(tier) == ["Bronze", "Silver", "Gold", "Platinum"].index(tier)
+
+
+def test_a_ladder_read_again_from_its_json_is_the_same_ladder_and_answers_alike() -> None:
+    again = Ladder.model_validate_json(LADDER.model_dump_json())
+    assert again.qualified(Decimal(5000)).name == "Gold" and again.rank("Gold") == 2  # its lookups built
+    assert again == LADDER and again.model_dump() == LADDER.model_dump()
+    with pytest.raises(ValueError, match="Diamond"):
+        LADDER.rank("Diamond")
+
+
+@pytest.mark.parametrize(
+    ("moment", "months", "then"),
+    [
+        (datetime(2028, 1, 31, 9, tzinfo=UTC), 1, datetime(2028, 2, 29, 9, tzinfo=UTC)),  # a leap year
+        (datetime(2027, 1, 31, 9, tzinfo=UTC), 1, datetime(2027, 2, 28, 9, tzinfo=UTC)),
+        (datetime(2027, 3, 31, 9, tzinfo=UTC), -1, datetime(2027, 2, 28, 9, tzinfo=UTC)),
+        (datetime(2027, 5, 31, 9, tzinfo=UTC), 1, datetime(2027, 6, 30, 9, tzinfo=UTC)),
+        (datetime(2027, 1, 29, 9, tzinfo=UTC), 13, datetime(2028, 2, 29, 9, tzinfo=UTC)),
+        (datetime(2026, 1, 28, 9, tzinfo=UTC), -12, datetime(2025, 1, 28, 9, tzinfo=UTC)),
+        (datetime(2026, 12, 15, 9, tzinfo=UTC), 1, datetime(2027, 1, 15, 9, tzinfo=UTC)),
+    ],
+)
+def test_months_are_added_on_the_same_day_or_the_months_last(
+    moment: datetime, months: int, then: datetime
+) -> None:
+    assert add_months(moment, months) == then
