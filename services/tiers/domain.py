@@ -15,13 +15,13 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from itertools import accumulate, groupby
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -65,7 +65,7 @@ class Ladder(BaseModel):
 
     # Looked up at every moment of every replay: built once, on first use. Cached properties live in the
     # instance's dict, read at plain attribute speed (pydantic's private attributes are not), and
-    # pydantic leaves them out of equality and dumps.
+    # pydantic leaves them out of equality and dumps; a copy builds its own (``model_copy``).
     @cached_property
     def _ranks(self) -> dict[str, int]:
         ranks: dict[str, int] = {}
@@ -76,6 +76,12 @@ class Ladder(BaseModel):
     @cached_property
     def _thresholds(self) -> list[Decimal]:
         return [t.threshold for t in self.tiers]
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Ladder:
+        copied = super().model_copy(update=update, deep=deep)
+        for kept in ("_ranks", "_thresholds"):  # pydantic copies the instance's dict, lookups and all
+            copied.__dict__.pop(kept, None)
+        return copied
 
     @property
     def vip(self) -> str:

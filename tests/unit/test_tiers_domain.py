@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from services.tiers.domain import (
     Activity,
     Ladder,
+    Tier,
     after_activity,
     nudge,
     qualifying_value,
@@ -159,6 +160,8 @@ def test_a_ladder_read_again_from_its_json_is_the_same_ladder_and_answers_alike(
     again = Ladder.model_validate_json(LADDER.model_dump_json())
     assert again.qualified(Decimal(5000)).name == "Gold" and again.rank("Gold") == 2  # its lookups built
     assert again == LADDER and again.model_dump() == LADDER.model_dump()
+    other = again.model_copy(update={"tiers": [Tier(name="Base", threshold=Decimal(0)), LADDER.tiers[2]]})
+    assert other.rank("Gold") == 1 and other.qualified(Decimal(6000)).name == "Gold"  # not the copied lookups
     with pytest.raises(ValueError, match="Diamond"):
         LADDER.rank("Diamond")
 
