@@ -15,8 +15,10 @@ import os
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,16 @@ from sqlalchemy import event, text
 
 from shared.config import ServiceSettings
 from shared.consumer import BatchHandler, ContractDecoder, Decoder, ReliableConsumer
-from shared.contracts import PURCHASE_RECORDED, PurchaseRecorded
+from shared.contracts import (
+    MEMBER_ENROLLED,
+    POINTS_EARNED,
+    PURCHASE_RECORDED,
+    Envelope,
+    MemberEnrolled,
+    PointsEarned,
+    PurchaseRecorded,
+    contract_named,
+)
 from shared.contracts.envelope import utcnow
 from shared.metrics import CoreMetrics
 from shared.outbox import ID_HEADER, SOURCE_HEADER
@@ -75,6 +86,17 @@ def service(name: str) -> Service:
 
         tiers = TiersSettings()
         return Service(tiers, TIERS, ContractDecoder(TIERS_CONSUME), standings_handler(tiers))
+    if name == "notify":
+        from services.notify.domain import environment
+        from services.notify.handlers import CONSUMES as NOTIFY_CONSUME
+        from services.notify.handlers import deliveries_handler
+        from services.notify.settings import NotifySettings
+        from services.notify.store import MIGRATIONS as NOTIFY
+
+        notify = NotifySettings()
+        return Service(
+            notify, NOTIFY, ContractDecoder(NOTIFY_CONSUME), deliveries_handler(notify, environment())
+        )
     from services.analytics.handlers import CONSUMES as ANALYTICS_CONSUME
     from services.analytics.handlers import facts_handler
     from services.analytics.settings import AnalyticsSettings
@@ -95,20 +117,30 @@ def records(events: int, prefix: str, service: str = "points") -> list[ConsumerR
             ConsumerRecord(raw, i % 6, i, 0, 0, b"", orjson.dumps(sale), None, 0, 0, [])
             for i, sale in enumerate(pos.purchases(events))
         ]
+    if service == "notify":  # what it tells members of: each purchase's points.earned
+        return _enveloped(prefix, [_earned(sale) for sale in pos.purchases(events)])
     fields = set(PurchaseRecorded.model_fields)
-    made = [
-        PURCHASE_RECORDED.envelope(
-            key=sale["member_id"],
-            producer="ingest",
-            occurred_at=datetime.fromisoformat(sale["occurred_at"]),
-            payload=PurchaseRecorded.model_validate({k: v for k, v in sale.items() if k in fields}),
-        )
-        for sale in pos.purchases(events)
-    ]
-    source = str(uuid.uuid4()).encode()  # as the relay stamps them: the consumer keeps marks, not inbox rows
+    return _enveloped(
+        prefix,
+        [
+            PURCHASE_RECORDED.envelope(
+                key=sale["member_id"],
+                producer="ingest",
+                occurred_at=datetime.fromisoformat(sale["occurred_at"]),
+                payload=PurchaseRecorded.model_validate({k: v for k, v in sale.items() if k in fields}),
+            )
+            for sale in pos.purchases(events)
+        ],
+    )
+
+
+def _enveloped(prefix: str, made: Sequence[Envelope[Any]]) -> list[ConsumerRecord[bytes, bytes]]:
+    """The events as the consumer receives them from the relay of one source: the consumer keeps
+    marks, not inbox rows."""
+    source = str(uuid.uuid4()).encode()
     return [
         ConsumerRecord(
-            prefix + Topic.PURCHASES,
+            prefix + contract_named(e.type).topic,
             i % 6,
             i,
             0,
@@ -122,6 +154,33 @@ def records(events: int, prefix: str, service: str = "points") -> list[ConsumerR
         )
         for i, e in enumerate(made)
     ]
+
+
+def _earned(sale: dict[str, Any]) -> Envelope[PointsEarned]:
+    amount = Decimal(sale["total_amount"])
+    payload = PointsEarned(
+        member_id=sale["member_id"], purchase_event_id=uuid.uuid4(), points=int(amount / 10_000),
+        balance=int(amount / 10_000), currency=sale["currency"], amount=amount, rules=[],
+    )  # fmt: skip
+    at = datetime.fromisoformat(sale["occurred_at"])
+    return POINTS_EARNED.envelope(key=sale["member_id"], producer="points", occurred_at=at, payload=payload)
+
+
+def setup(
+    name: str, given: Sequence[ConsumerRecord[bytes, bytes]], prefix: str
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """What the service holds before the measured events: for notify, every member enrolled (most
+    members of a program are), with consent to email, so each message is addressed and queued."""
+    if name != "notify":
+        return []
+    members = sorted({r.key.decode() for r in given if r.key})
+    enrolled = [
+        MemberEnrolled(member_id=m, chain_id="hyperstar", email=f"{m}@mail.example", consents={"email": True})
+        for m in members
+    ]
+    return _enveloped(
+        prefix, [MEMBER_ENROLLED.envelope(key=e.member_id, producer="ingest", payload=e) for e in enrolled]
+    )
 
 
 async def measure(infra: Infra, name: str, events: int, batch: int) -> dict[str, Any]:
@@ -152,6 +211,10 @@ async def measure(infra: Infra, name: str, events: int, batch: int) -> dict[str,
         metrics=CoreMetrics(CollectorRegistry()),
     )
     given = records(events + batch, parts.settings.topic_prefix, name)
+    held_before = setup(name, given, parts.settings.topic_prefix)
+    for start in range(0, len(held_before), 500):
+        await core._apply([i for i in map(core._decode, held_before[start : start + 500]) if i])
+    await engine.dispose()  # its sessions report what the setup wrote as they close
     before = await rows_written(make_engine(parts.settings))
     await core._apply([i for i in map(core._decode, given[:batch]) if i])  # warm: compile, prepare
     held.clear()
@@ -210,14 +273,16 @@ async def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.handlers", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--batch", type=int, action="append", help="batch sizes (default 500 and 50)")
-    parser.add_argument("--service", action="append", choices=["ingest", "points", "tiers", "analytics"])
+    parser.add_argument(
+        "--service", action="append", choices=["ingest", "points", "tiers", "notify", "analytics"]
+    )
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     infra = infra_from_env()  # before a service's settings go into the environment
     tune_gc()  # as a service does when it starts
     runs = [
         await measure(infra, name, args.events, batch)
-        for name in args.service or ["ingest", "points", "tiers", "analytics"]
+        for name in args.service or ["ingest", "points", "tiers", "notify", "analytics"]
         for batch in args.batch or [500, 50]
     ]
     for run in runs:

@@ -110,6 +110,9 @@ def deliveries_handler(settings: NotifySettings, env: Environment) -> BatchHandl
                 counted[(r.member_id, r.channel, _local_day(profiles[r.member_id], r.send_after))] += 1
         queued = []
         forgotten: list[str] = []
+        # Only the profiles this batch changed are written back: the others were loaded to address
+        # messages, and rewriting them unchanged cost a row (and its WAL) per member per batch.
+        changed: set[str] = set()
         for event in events:
             p = event.payload
             base = {
@@ -132,11 +135,13 @@ def deliveries_handler(settings: NotifySettings, env: Environment) -> BatchHandl
             if isinstance(p, MemberErased):
                 profiles[p.member_id] = erased(p.member_id, profiles.get(p.member_id))
                 forgotten.append(p.member_id)
+                changed.add(p.member_id)
                 continue
             if isinstance(p, MemberEnrolled | MemberProfileChanged):
                 # An enrolment starts the profile afresh; a change edits what is there.
                 known = None if isinstance(p, MemberEnrolled) else profiles.get(p.member_id)
                 profiles[p.member_id] = profile_after(known, p)
+                changed.add(p.member_id)
                 continue
             if not tells_member(event.type, p):
                 continue
@@ -159,10 +164,10 @@ def deliveries_handler(settings: NotifySettings, env: Environment) -> BatchHandl
                         "body": message.body,
                     }
                 queued.append(row)
-        if profiles:
+        if changed:
             upsert, values = rows_insert(
                 members,
-                list(profiles.values()),
+                [profiles[m] for m in sorted(changed)],
                 finish=lambda new: new.on_conflict_do_update(
                     index_elements=[members.c.member_id], set_={c: new.excluded[c] for c in CONTACT}
                 ),

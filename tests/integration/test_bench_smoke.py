@@ -46,7 +46,7 @@ def test_a_tiny_handlers_run_writes_cpu_per_event_for_each_service(infra: Infra,
     bench(infra, "bench.handlers", "--events", "60", "--batch", "30", "--results", str(tmp_path))
     (figures,) = tmp_path.glob("handlers-*.json")
     runs = json.loads(figures.read_text())
-    assert {r["service"] for r in runs} == {"ingest", "points", "tiers", "analytics"}
+    assert {r["service"] for r in runs} == {"ingest", "points", "tiers", "notify", "analytics"}
     assert all(
         r["cpu_ms_per_event"] > 0 and r["statements_ms_per_event"] and r["rows_per_event"] for r in runs
     )
