@@ -30,11 +30,11 @@ def _known_currency(code: str) -> str:
     return code
 
 
-_LIMIT = Decimal(10) ** 14
+_INT_LIMIT = 10**14
+_LIMIT = Decimal(_INT_LIMIT)
 _ZERO = Decimal(0)
 # What almost every amount on the wire is: up to 14 digits, up to 4 decimals. Such a string is money by
 # every rule below, so it skips them (and the Decimal's digit tuple the decimals check builds).
-_INT_LIMIT = 10**14
 _PLAIN = re.compile(r"[0-9]{1,14}(?:\.[0-9]{0,4})?")
 
 
@@ -118,12 +118,12 @@ Money = Annotated[Decimal, MONEY, _MoneySchema()]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)]
 
 
+_MINOR_UNITS = {code: Decimal(1).scaleb(-exponent) for code, exponent in CURRENCY_EXPONENTS.items()}
+
+
 def minor_unit(currency: str) -> Decimal:
     """The smallest amount of ``currency``: 0.01 for EUR, 1 for JPY, 0.001 for KWD."""
-    return Decimal(1).scaleb(-CURRENCY_EXPONENTS[currency])
-
-
-_MINOR_UNITS = {code: minor_unit(code) for code in CURRENCY_EXPONENTS}
+    return _MINOR_UNITS[currency]
 
 
 def fits_currency(amount: Decimal, currency: str) -> bool:
