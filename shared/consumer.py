@@ -35,6 +35,7 @@ import itertools
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
@@ -80,6 +81,9 @@ _KEPT_MS = 20
 _POSITION_NAMESPACE = uuid.UUID("5b0e8f5e-3c1a-4f8e-9a51-7a1f0d6c2b11")
 # The "source" of marks that are Kafka offsets (topics written outside Vafa): no outbox has this id.
 KAFKA_OFFSETS = str(uuid.uuid5(_POSITION_NAMESPACE, "kafka offsets"))
+# Source headers read once each: a source is a database (one per service), so a consumer sees a few;
+# past this many (a hostile producer inventing sources) each is read again, not kept.
+_SOURCES_KEPT = 1024
 
 
 @dataclass
@@ -192,6 +196,7 @@ class ReliableConsumer:
         self._marked_by_offset = {settings.topic_prefix + t for t in decoder.topics if t in WRITTEN_OUTSIDE}
         self._offsets_checked: set[tuple[str, int]] = set()
         self._check_ends: dict[tuple[str, int], int] = {}
+        self._sources: dict[bytes, str] = {}  # a source header as read, to its id written as a UUID
         self.dead_letter_topic = settings.topic_prefix + dead_letter_topic(settings.service_name)
         self._idle = asyncio.Event()
         self._idle.set()
@@ -413,6 +418,9 @@ class ReliableConsumer:
         result: BatchResult,
     ) -> None:
         now = utcnow()
+        # Counted per (topic, outcome), then added once each: a labelled child's lookup and lock per
+        # record cost more than the batch's other bookkeeping.
+        counts: Counter[tuple[str, str]] = Counter()
         for item in items:
             if isinstance(item, _Poison):
                 outcome = "dead_lettered" if item.event_id in claimed else "duplicate"
@@ -423,7 +431,9 @@ class ReliableConsumer:
             else:
                 outcome = "applied"
                 self._metrics.event_latency.observe((now - item.envelope.occurred_at).total_seconds())
-            self._metrics.events.labels(item.record.topic, outcome).inc()
+            counts[item.record.topic, outcome] += 1
+        for (topic, outcome), n in counts.items():
+            self._metrics.events.labels(topic, outcome).inc(n)
 
     async def _claim(self, conn: AsyncConnection, items: Sequence[_Item]) -> set[uuid.UUID]:
         if self._check_ends:
@@ -479,10 +489,15 @@ class ReliableConsumer:
             return None
         if source is None or outbox_id is None or not outbox_id.isdigit() or len(outbox_id) > 18:
             return None
-        try:
-            return (str(uuid.UUID(source.decode())), record.topic, record.partition), int(outbox_id)
-        except (ValueError, UnicodeDecodeError):
-            return None
+        name = self._sources.get(source)
+        if name is None:
+            try:
+                name = str(uuid.UUID(source.decode()))
+            except (ValueError, UnicodeDecodeError):
+                return None
+            if len(self._sources) < _SOURCES_KEPT:  # a source is a database: a handful per topic
+                self._sources[source] = name
+        return (name, record.topic, record.partition), int(outbox_id)
 
     async def _commit_offsets(self, consumer: AIOKafkaConsumer, records: Sequence[Record]) -> None:
         offsets: dict[TopicPartition, int] = {}

@@ -43,7 +43,7 @@ from shared.contracts import (
 )
 from shared.contracts.common import TEXT_CHECKED, PrintableText
 from shared.contracts.members import month_day
-from shared.contracts.money import amounts, fits_currency, minor_unit
+from shared.contracts.money import all_fit, amounts, fits_currency, minor_unit
 from shared.contracts.purchases import ReturnBase
 from shared.identity import Principal
 from shared.problems import FieldError, errors_of
@@ -255,7 +255,7 @@ def enrolments(events: Sequence[Envelope[Any]]) -> list[tuple[str, str]]:
 def _precision(item: Item) -> list[FieldError]:
     """Every money field of every kind against its currency's ISO 4217 minor units."""
     currency = getattr(item, "currency", None)
-    if currency is None:
+    if currency is None or all_fit(item, currency):
         return []
     return [
         FieldError(field, "currency_precision", f"{amount} has more decimals than {currency} allows")

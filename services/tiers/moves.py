@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -23,10 +23,10 @@ from services.tiers.domain import (
     Announcement,
     Change,
     Ladder,
+    Replay,
     Standing,
     announce,
     nudge,
-    qualifying_value,
     replay,
 )
 from services.tiers.programs import MAIN, counted_in
@@ -217,7 +217,7 @@ async def _settle(
                 moves.membership(_NOTICES[notice.kind], member, notice.plan or "vip", notice.ends_at, cause)
         standing = replace(replayed.standing, nudged_for=old.standing.nudged_for if old else None)
         if cause is not None and not isinstance(cause.payload, VipMembership):
-            standing = _nudge(moves, member, standing, mine, cause)
+            standing = _nudge(moves, member, standing, replayed, cause)
         saved[member] = Kept(standing, revision, horizon, restated)
     await save_standings(conn, program_id, saved, moves.plans)
     await add_history(conn, program_id, moves.changes, moves.replaced)
@@ -235,11 +235,13 @@ def _common(before: Sequence[tuple[int, Change]], after: Sequence[Change]) -> in
 
 
 def _nudge(
-    moves: Moves, member: str, standing: Standing, activity: list[Any], cause: Envelope[Any]
+    moves: Moves, member: str, standing: Standing, replayed: Replay, cause: Envelope[Any]
 ) -> Standing:
     """Within reach of the next tier after the member's latest event here: tell them, once per tier."""
     ladder, at = moves.ladder, cause.occurred_at
-    value = qualifying_value(ladder, activity, at)
+    # The replay's sums (not a second pass over the whole history), at the instant in UTC as the
+    # replay itself reads every event: the nudge and the upgrade judge the same value.
+    value = replayed.value_at(at.astimezone(UTC))
     standing, near = nudge(ladder, standing, value)
     if near:
         progress = TierProgress(

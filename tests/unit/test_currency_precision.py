@@ -25,7 +25,7 @@ from services.ingest.domain import (
     parse_item,
 )
 from shared.contracts.envelope import utcnow
-from shared.contracts.money import amounts
+from shared.contracts.money import all_fit, amounts, fits_currency
 
 NOW = utcnow()
 SKEW = timedelta(minutes=5)
@@ -136,3 +136,15 @@ def test_amounts_at_the_currencys_precision_are_accepted(currency: str) -> None:
     exact = {"JPY": "1", "EUR": "1.01", "KWD": "1.001"}[currency]
     raw = _set(_set(_vip(currency), "fee", exact), "currency", currency)
     assert not isinstance(parse_item(raw, NOW, SKEW), list)
+
+
+
+@pytest.mark.parametrize(("kind", "field", "currency"), CASES)
+def test_all_fit_answers_as_the_amounts_one_by_one(kind: str, field: str, currency: str) -> None:
+    """``all_fit`` (ingest's check without the paths) says what ``fits_currency`` over ``amounts``
+    says: yes for an item at the currency's precision, no with any one field too fine."""
+    make, model, _ = KINDS[kind]
+    for raw, fits in ((make(currency), True), (_set(make(currency), field, TOO_PRECISE[currency]), False)):
+        item = model.model_validate(raw)
+        assert all(fits_currency(a, currency) for _, a in amounts(item)) is fits
+        assert all_fit(item, currency) is fits

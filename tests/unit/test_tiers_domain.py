@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from services.tiers.domain import (
@@ -15,6 +17,7 @@ from services.tiers.domain import (
     after_activity,
     nudge,
     qualifying_value,
+    replay,
     review,
     start,
     vip_ended,
@@ -182,3 +185,35 @@ def test_months_are_added_on_the_same_day_or_the_months_last(
     moment: datetime, months: int, then: datetime
 ) -> None:
     assert add_months(moment, months) == then
+
+
+_SPREAD_S = 3 * 366 * 24 * 3600  # three years of instants, so windows begin and end inside them
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    events=st.lists(
+        st.tuples(
+            st.integers(0, _SPREAD_S),
+            st.integers(-500, 3000),
+            st.integers(-50, 300),
+        ),
+        max_size=40,
+    ),
+    asked=st.lists(st.integers(-30 * 24 * 3600, _SPREAD_S + 30 * 24 * 3600), min_size=1, max_size=5),
+    metric=st.sampled_from(["spend", "points", "visits"]),
+    period=st.sampled_from(["rolling", "calendar_year"]),
+)
+def test_the_replays_value_at_an_instant_is_the_qualifying_value(
+    events: list[tuple[int, int, int]], asked: list[int], metric: str, period: str
+) -> None:
+    """A progress nudge reads the value off the replay's sums: the same as summing the window."""
+    ladder = LADDER.model_copy(update={"metric": metric, "period": period})
+    activity = []
+    for offset, spend, points in events:
+        at = T0 + timedelta(seconds=offset)
+        activity.append(Activity(at.date(), Decimal(spend) / 4, points, 1 if spend > 0 else 0, at))
+    replayed = replay(ladder, activity, [], T0 + timedelta(seconds=_SPREAD_S))
+    for offset in asked:
+        at = T0 + timedelta(seconds=offset)
+        assert replayed.value_at(at) == qualifying_value(ladder, activity, at)

@@ -102,7 +102,8 @@ async def activity_between(
     given = {"program_id": program_id, "members": sorted(set(members)), "start": start, "end": end}
     found: dict[str, list[Activity]] = defaultdict(list)
     for member, at, spend, points, visits in await conn.execute(query, given):
-        found[member].append(Activity(at.astimezone(UTC).date(), spend, points, visits, at))
+        day = at.date() if at.tzinfo is UTC else at.astimezone(UTC).date()  # asyncpg's are UTC
+        found[member].append(Activity(day, spend, points, visits, at))
     return found
 
 
