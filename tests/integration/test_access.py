@@ -315,7 +315,8 @@ async def test_every_console_page_answers_each_operator_as_its_rule_says(
                     if method == "post" and token:  # a real form: the session's CSRF token with it
                         form = {"csrf": csrf_token(ConsoleSettings(), token), "points": "1",
                                 "reason": "matrix", "request_id": str(uuid.uuid4())}  # fmt: skip
-                    return await client.request(method.upper(), path, cookies=cookies, data=form)  # noqa: B023
+                    client.cookies = cookies  # this call's session alone, nothing kept from others
+                    return await client.request(method.upper(), path, data=form)  # noqa: B023
 
                 for label, token in (
                     ("anonymous", None),
@@ -372,7 +373,8 @@ async def test_every_portal_page_answers_only_a_members_session(
                     if method == "post" and token:  # a real form: the session's CSRF token with it
                         form = {"csrf": PORTAL.csrf_token(ConsoleSettings(), token), "reward_id": "none",
                                 "request_id": str(uuid.uuid4()), "email": "on"}  # fmt: skip
-                    return await client.request(method.upper(), path, cookies=cookies, data=form)
+                    client.cookies = cookies  # this call's session alone, nothing kept from others
+                    return await client.request(method.upper(), path, data=form)
 
                 async def bearing(
                     token: str | None, method: str = method, path: str = template
@@ -380,7 +382,8 @@ async def test_every_portal_page_answers_only_a_members_session(
                     headers = {"Authorization": f"Bearer {token}"} if token else {}
                     # The session's cookie alone is no credential for the API (a cross-site read would be).
                     cookies = {PORTAL.name: DEV_KEYS.issue(PRINCIPALS["member"], 600)}
-                    return await client.request(method.upper(), path, headers=headers, cookies=cookies)
+                    client.cookies = cookies
+                    return await client.request(method.upper(), path, headers=headers)
 
                 api = template.startswith("/api/")
                 for label, token in (

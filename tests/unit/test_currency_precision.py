@@ -138,7 +138,6 @@ def test_amounts_at_the_currencys_precision_are_accepted(currency: str) -> None:
     assert not isinstance(parse_item(raw, NOW, SKEW), list)
 
 
-
 @pytest.mark.parametrize(("kind", "field", "currency"), CASES)
 def test_all_fit_answers_as_the_amounts_one_by_one(kind: str, field: str, currency: str) -> None:
     """``all_fit`` (ingest's check without the paths) says what ``fits_currency`` over ``amounts``
