@@ -234,9 +234,7 @@ def _common(before: Sequence[tuple[int, Change]], after: Sequence[Change]) -> in
     )
 
 
-def _nudge(
-    moves: Moves, member: str, standing: Standing, replayed: Replay, cause: Envelope[Any]
-) -> Standing:
+def _nudge(moves: Moves, member: str, standing: Standing, replayed: Replay, cause: Envelope[Any]) -> Standing:
     """Within reach of the next tier after the member's latest event here: tell them, once per tier."""
     ladder, at = moves.ladder, cause.occurred_at
     # The replay's sums (not a second pass over the whole history), at the instant in UTC as the
