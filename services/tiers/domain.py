@@ -286,11 +286,13 @@ def replay(ladder: Ladder, activity: Sequence[Activity], orders: Sequence[Order]
     moments.sort(key=lambda m: m[:3])
     out = Replay(values=values)
     plan = ""
+    top = len(ladder.tiers) - 1
     for at, group in groupby(moments, key=lambda m: m[0]):
         items = [m[3] for m in group]
         standing = out.standing or start(ladder, at)
         standing = _clock(ladder, standing, values, at, out, plan)
-        if any(isinstance(i, Activity) for i in items):
+        # At the top of the ladder activity can lift no one: the value need not be summed.
+        if ladder.rank(standing.tier) < top and any(isinstance(i, Activity) for i in items):
             standing, change = after_activity(ladder, standing, values.at(at), at)
             _note(out, change, standing)
         for order in (i for i in items if isinstance(i, Order)):

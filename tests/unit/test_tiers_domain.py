@@ -217,3 +217,26 @@ def test_the_replays_value_at_an_instant_is_the_qualifying_value(
     for offset in asked:
         at = T0 + timedelta(seconds=offset)
         assert replayed.value_at(at) == qualifying_value(ladder, activity, at)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    events=st.lists(st.tuples(st.integers(0, _SPREAD_S), st.integers(-8000, 16000)), max_size=40),
+    period=st.sampled_from(["rolling", "calendar_year"]),
+)
+def test_a_replay_at_the_top_of_the_ladder_is_the_replay_of_a_ladder_with_a_tier_above(
+    events: list[tuple[int, int]], period: str
+) -> None:
+    """A member at the top is not lifted by activity, so the replay skips summing the value there: the
+    same history as on a ladder with one more tier above, which no one reaches (nothing is skipped)."""
+    ladder = LADDER.model_copy(update={"period": period})
+    higher = ladder.model_copy(
+        update={"tiers": [*ladder.tiers, Tier(name="Beyond", threshold=Decimal(10**12))]}
+    )
+    activity = [
+        Activity((T0 + timedelta(seconds=s)).date(), Decimal(spend), 0, 1, T0 + timedelta(seconds=s))
+        for s, spend in events
+    ]
+    until = T0 + timedelta(seconds=_SPREAD_S + 400 * 24 * 3600)  # the clock runs on past the last event
+    capped, uncapped = replay(ladder, activity, [], until), replay(higher, activity, [], until)
+    assert (capped.standing, capped.changes) == (uncapped.standing, uncapped.changes)
