@@ -109,7 +109,9 @@ def service(name: str) -> Service:
 def records(events: int, prefix: str, service: str = "points") -> list[ConsumerRecord[bytes, bytes]]:
     """``events`` purchases of the POS simulator (lines, tenders) as ingest forwards them, 7 seconds
     apart and all in the past, as the consumer receives them; for ingest, as POS systems write them to
-    ``pos.raw`` (ingest refuses a purchase from the future)."""
+    ``pos.raw`` (ingest refuses a purchase from the future); for tiers, each followed by the points it
+    earned, at its instant, as tiers gets them in the pipeline (``events`` records, half as many
+    purchases)."""
     start = utcnow() - timedelta(seconds=7 * events + 60)
     pos = PosSimulator(seed=7, members=100_000, run=uuid.uuid4().hex[:8], start=start)
     if service == "ingest":  # no headers: the consumer marks pos.raw records by their offsets
@@ -121,18 +123,19 @@ def records(events: int, prefix: str, service: str = "points") -> list[ConsumerR
     if service == "notify":  # what it tells members of: each purchase's points.earned
         return _enveloped(prefix, [_earned(sale) for sale in pos.purchases(events)])
     fields = set(PurchaseRecorded.model_fields)
-    return _enveloped(
-        prefix,
-        [
+    made: list[Envelope[Any]] = []
+    for sale in pos.purchases(events // 2 if service == "tiers" else events):
+        made.append(
             PURCHASE_RECORDED.envelope(
                 key=sale["member_id"],
                 producer="ingest",
                 occurred_at=datetime.fromisoformat(sale["occurred_at"]),
                 payload=PurchaseRecorded.model_validate({k: v for k, v in sale.items() if k in fields}),
             )
-            for sale in pos.purchases(events)
-        ],
-    )
+        )
+        if service == "tiers":  # as in the pipeline: each purchase, then the points it earned
+            made.append(_earned(sale))
+    return _enveloped(prefix, made)
 
 
 def _enveloped(prefix: str, made: Sequence[Envelope[Any]]) -> list[ConsumerRecord[bytes, bytes]]:
