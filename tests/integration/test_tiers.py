@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from shared.contracts import VIP_PURCHASED, VipMembership
+from shared.contracts import POINTS_EARNED, VIP_PURCHASED, PointsEarned, VipMembership
 from shared.contracts.envelope import utcnow
 from shared.dates import add_months
 from shared.topics import Topic
@@ -196,3 +196,66 @@ async def test_paid_vip_membership_grants_its_tier_for_the_term_then_falls_back(
         "membership.expiring",
         "membership.ended",
     ]
+
+
+async def test_a_purchase_and_the_points_it_earned_at_one_instant_both_count(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, tmp_path: Path
+) -> None:
+    """Tiers reads a member's activity summed per instant: several events at one instant (a purchase
+    and the points it earned share it) count in full, each once."""
+    await stack.create("tiers")
+    silver = {"name": "Silver", "threshold": "1000"}
+    ladder = {
+        **LADDER,
+        "metric": "points",
+        "vip_tier": "Silver",
+        "tiers": [{"name": "Bronze", "threshold": "0"}, silver],
+    }
+    ladder_file = tmp_path / "ladder.json"
+    ladder_file.write_text(json.dumps(ladder))
+    tiers = ServiceProcess(
+        "services.tiers", stack.env("tiers", VAFA_TIERS_LADDER_FILE=str(ladder_file)), log_dir
+    )
+    services.append(tiers)
+    tiers.start()
+    await tiers.wait_ready()
+    at = utcnow() - timedelta(days=1)
+
+    def earned(member: str, points: int, when: datetime) -> tuple[bytes, bytes]:
+        payload = PointsEarned(
+            member_id=member, purchase_event_id=uuid.uuid4(), points=points, balance=points, currency="IRR",
+            amount=Decimal(points * 100), rules=[],
+        )  # fmt: skip
+        return as_record(
+            POINTS_EARNED.envelope(key=member, producer="points", occurred_at=when, payload=payload)
+        )
+
+    # Sara: 600 + 600 at one instant reach Silver; Omid: 600 and, a second later, 300 do not.
+    await stack.produce(
+        Topic.POINTS,
+        [earned("sara", 600, at), earned("sara", 600, at), earned("omid", 600, at),
+         earned("omid", 300, at + timedelta(seconds=1))],
+    )  # fmt: skip
+    await stack.produce(Topic.PURCHASES, [as_record(purchase("sara", str(M), occurred_at=at))])
+
+    async def tier_of(member: str) -> dict[str, Any]:
+        async with tiers.client() as client:
+            answer: dict[str, Any] = (await client.get(f"/v1/members/{member}/tier")).json()
+            return answer
+
+    async def both_seen() -> bool:
+        return await stack.scalar("tiers", "SELECT count(*) FROM activity_events") == 5
+
+    await eventually(both_seen, what="the five events kept")
+    await eventually(lambda: _has(_changes_of(stack, "sara"), 1), what="sara's upgrade")
+    sara, omid = await tier_of("sara"), await tier_of("omid")
+    assert (sara["tier"], Decimal(sara["qualifying_value"])) == ("Silver", Decimal(1200))
+    assert (omid["tier"], Decimal(omid["qualifying_value"])) == ("Bronze", Decimal(900))
+    assert await _changes_of(stack, "sara") == [("Bronze", "Silver", "qualified")]
+
+
+async def _changes_of(stack: Stack, member: str) -> list[tuple[str | None, str, str]]:
+    rows = await stack.query(
+        "tiers", "SELECT from_tier, to_tier, reason FROM history WHERE member_id = $1 ORDER BY id", member
+    )
+    return [(r["from_tier"], r["to_tier"], r["reason"]) for r in rows]

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from services.tiers.domain import (
     Activity,
     Ladder,
+    Order,
     Tier,
     after_activity,
     nudge,
@@ -240,3 +241,60 @@ def test_a_replay_at_the_top_of_the_ladder_is_the_replay_of_a_ladder_with_a_tier
     until = T0 + timedelta(seconds=_SPREAD_S + 400 * 24 * 3600)  # the clock runs on past the last event
     capped, uncapped = replay(ladder, activity, [], until), replay(higher, activity, [], until)
     assert (capped.standing, capped.changes) == (uncapped.standing, uncapped.changes)
+
+
+def _summed_per_instant(activity: list[Activity]) -> list[Activity]:
+    """What the store reads: an instant's activity as one row (``activity_between``)."""
+    summed: dict[datetime, Activity] = {}
+    for a in activity:
+        assert a.at is not None
+        was = summed.get(a.at)
+        summed[a.at] = (
+            a if was is None else was._replace(spend=was.spend + a.spend, points=was.points + a.points,
+                                               visits=was.visits + a.visits)
+        )  # fmt: skip
+    return [summed[at] for at in sorted(summed)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    # Few instants, so that several events share one (a purchase and the points it earned do).
+    events=st.lists(
+        st.tuples(st.integers(0, 24), st.integers(-3000, 9000), st.integers(-50, 3000), st.integers(0, 1)),
+        max_size=40,
+    ),
+    orders=st.lists(
+        st.tuples(st.integers(0, 24), st.sampled_from(["purchased", "renewed", "cancelled"])), max_size=3
+    ),
+    asked=st.lists(st.integers(0, 30), min_size=1, max_size=5),
+    metric=st.sampled_from(["spend", "points", "visits"]),
+    period=st.sampled_from(["rolling", "calendar_year"]),
+)
+def test_activity_summed_per_instant_replays_the_same(
+    events: list[tuple[int, int, int, int]],
+    orders: list[tuple[int, str]],
+    asked: list[int],
+    metric: str,
+    period: str,
+) -> None:
+    """The store sums an instant's activity into one row: the replay of the sums is the replay of the
+    events, change for change, notice for notice, and the value at any instant is the same."""
+    ladder = LADDER.model_copy(update={"metric": metric, "period": period})
+    step = timedelta(days=45)  # 25 instants over three years: reviews and windows fall between them
+
+    def at(n: int) -> datetime:
+        return T0 + n * step
+
+    activity = [
+        Activity(at(n).date(), Decimal(spend) / 4, points, visits, at(n))
+        for n, spend, points, visits in events
+    ]
+    paid = [Order(at(n), kind, "vip", 6, f"o{i}") for i, (n, kind) in enumerate(orders)]  # type: ignore[arg-type]
+    until = at(30)
+    each, summed = (
+        replay(ladder, activity, paid, until),
+        replay(ladder, _summed_per_instant(activity), paid, until),
+    )
+    assert (summed.standing, summed.changes, summed.notices) == (each.standing, each.changes, each.notices)
+    for n in asked:
+        assert summed.value_at(at(n)) == each.value_at(at(n))

@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import BigInteger, Select, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -67,15 +67,24 @@ _HISTORY = (
 
 @cache
 def _activity(since: bool, until: bool) -> Select[Any]:
-    """The activity read, with the window's bounds it is given."""
-    query = select(_a.member_id, _a.occurred_at, _a.spend, _a.points, _a.visits).where(
-        _a.program_id == bindparam("program_id"), any_of(_a.member_id, "members")
-    )
+    """The activity read, with the window's bounds it is given: one row per member and instant.
+
+    A purchase and the points it earned are two events at one instant (points dates what it emits at
+    the purchase's), and a replay takes an instant's activity together, as one moment, and sums it:
+    summed here, half the rows travel, become tuples and are sorted, on every batch that concerns the
+    member, for the same replay (``test_activity_summed_per_instant_replays_the_same``)."""
+    query = select(
+        _a.member_id,
+        _a.occurred_at,
+        func.sum(_a.spend),
+        cast(func.sum(_a.points), BigInteger),  # a bigint's sum is numeric in PostgreSQL
+        cast(func.sum(_a.visits), BigInteger),
+    ).where(_a.program_id == bindparam("program_id"), any_of(_a.member_id, "members"))
     if since:
         query = query.where(_a.occurred_at >= bindparam("start"))
     if until:
         query = query.where(_a.occurred_at <= bindparam("end"))
-    return query.order_by(_a.occurred_at, _a.event_id)
+    return query.group_by(_a.member_id, _a.occurred_at).order_by(_a.member_id, _a.occurred_at)
 
 
 async def counted(conn: AsyncConnection, purchases: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
@@ -97,7 +106,8 @@ async def activity_between(
     start: datetime | None,
     end: datetime | None,
 ) -> dict[str, list[Activity]]:
-    """Each member's qualifying events in the program (all of them without bounds), oldest first."""
+    """Each member's qualifying activity in the program (all of it without bounds), an instant's
+    summed, oldest first."""
     query = _activity(start is not None, end is not None)
     given = {"program_id": program_id, "members": sorted(set(members)), "start": start, "end": end}
     found: dict[str, list[Activity]] = defaultdict(list)
