@@ -38,13 +38,27 @@ _ZERO = Decimal(0)
 _PLAIN = re.compile(r"[0-9]{1,14}(?:\.[0-9]{0,4})?")
 
 
+# Plain amounts already read, to their Decimal (immutable, so one may serve every field that says it):
+# a price recurs on every purchase of the product, and a purchase has ~15 amounts. At most 4,096 kept,
+# all dropped when full, so a stream of new amounts costs one dictionary's memory, no more.
+_AMOUNTS: dict[str, Decimal] = {}
+_AMOUNTS_KEPT = 4096
+
+
 def _money(value: Any) -> Decimal:
     """A decimal string or an integer to a Decimal that is finite, at least 0, at most 4 decimals and
     below 10^14. One function in place of pydantic's Decimal with ``ge``, ``allow_inf_nan`` and a float
     check around it: money is in every purchase line, and that chain was much of a purchase's decode.
     Errors keep pydantic's rule names, which clients and the console already read."""
-    if isinstance(value, str) and _PLAIN.fullmatch(value):
-        return Decimal(value)
+    if isinstance(value, str):
+        known = _AMOUNTS.get(value)
+        if known is not None:
+            return known
+        if _PLAIN.fullmatch(value):
+            if len(_AMOUNTS) >= _AMOUNTS_KEPT:
+                _AMOUNTS.clear()
+            amount = _AMOUNTS[value] = Decimal(value)
+            return amount
     if type(value) is int and 0 <= value < _INT_LIMIT:  # not bool, whose type is bool
         return Decimal(value)
     return _money_checked(value)
