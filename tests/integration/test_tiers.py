@@ -244,7 +244,7 @@ async def test_a_purchase_and_the_points_it_earned_at_one_instant_both_count(
             return answer
 
     async def both_seen() -> bool:
-        return await stack.scalar("tiers", "SELECT count(*) FROM activity_events") == 5
+        return bool(await stack.scalar("tiers", "SELECT count(*) FROM activity_events") == 5)
 
     await eventually(both_seen, what="the five events kept")
     await eventually(lambda: _has(_changes_of(stack, "sara"), 1), what="sara's upgrade")
