@@ -72,10 +72,7 @@ async def test_a_year_of_purchases_gives_the_tier_history_the_rules_say(
     await stack.produce(Topic.PURCHASES, [as_record(e) for e in stream] + [as_record(refund_of_ana)])
 
     async def history(member: str) -> list[tuple[str | None, str, str]]:
-        rows = await stack.query(
-            "tiers", "SELECT from_tier, to_tier, reason FROM history WHERE member_id = $1 ORDER BY id", member
-        )
-        return [(r["from_tier"], r["to_tier"], r["reason"]) for r in rows]
+        return await _changes_of(stack, member)
 
     await eventually(lambda: _has(history("cyrus"), 2), what="cyrus's two upgrades")
     assert await history("ana") == [("Bronze", "Silver", "qualified"), ("Silver", "Gold", "qualified")]
