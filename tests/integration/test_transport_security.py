@@ -54,7 +54,7 @@ async def test_with_sslmode_require_every_database_connection_is_encrypted(
     rows = await stack.query(
         "tiers",
         "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
-        "WHERE a.application_name = 'vafa-tiers'",
+        "WHERE a.application_name = 'vafa-tiers' AND a.datname = current_database()",
     )
     assert rows and all(r["ssl"] for r in rows)
 
