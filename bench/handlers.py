@@ -5,6 +5,7 @@ database. No broker, no other service on the CPU: the figures
 move only with the code, which is what a change to a handler or a store needs to be judged by.
 
     python -m bench.handlers --events 5500 --batch 500 --batch 50
+    python -m bench.handlers --service tiers --history-months 36  # members with three years behind them
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from shared.contracts import (
     contract_named,
 )
 from shared.contracts.envelope import utcnow
+from shared.dates import add_months
 from shared.metrics import CoreMetrics
 from shared.outbox import ID_HEADER, SOURCE_HEADER
 from shared.run import tune_gc
@@ -122,17 +124,9 @@ def records(events: int, prefix: str, service: str = "points") -> list[ConsumerR
         ]
     if service == "notify":  # what it tells members of: each purchase's points.earned
         return _enveloped(prefix, [_earned(sale) for sale in pos.purchases(events)])
-    fields = set(PurchaseRecorded.model_fields)
     made: list[Envelope[Any]] = []
     for sale in pos.purchases(events // 2 if service == "tiers" else events):
-        made.append(
-            PURCHASE_RECORDED.envelope(
-                key=sale["member_id"],
-                producer="ingest",
-                occurred_at=datetime.fromisoformat(sale["occurred_at"]),
-                payload=PurchaseRecorded.model_validate({k: v for k, v in sale.items() if k in fields}),
-            )
-        )
+        made.append(_purchase(sale))
         if service == "tiers":  # as in the pipeline: each purchase, then the points it earned
             made.append(_earned(sale))
     return _enveloped(prefix, made)
@@ -160,6 +154,16 @@ def _enveloped(prefix: str, made: Sequence[Envelope[Any]]) -> list[ConsumerRecor
     ]
 
 
+def _purchase(sale: dict[str, Any]) -> Envelope[PurchaseRecorded]:
+    fields = PurchaseRecorded.model_fields
+    return PURCHASE_RECORDED.envelope(
+        key=sale["member_id"],
+        producer="ingest",
+        occurred_at=datetime.fromisoformat(sale["occurred_at"]),
+        payload=PurchaseRecorded.model_validate({k: v for k, v in sale.items() if k in fields}),
+    )
+
+
 def _earned(sale: dict[str, Any]) -> Envelope[PointsEarned]:
     amount = Decimal(sale["total_amount"])
     payload = PointsEarned(
@@ -171,13 +175,27 @@ def _earned(sale: dict[str, Any]) -> Envelope[PointsEarned]:
 
 
 def setup(
-    name: str, given: Sequence[ConsumerRecord[bytes, bytes]], prefix: str
+    name: str, given: Sequence[ConsumerRecord[bytes, bytes]], prefix: str, history_months: int = 0
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """What the service holds before the measured events: for notify, every member enrolled (most
-    members of a program are), with consent to email, so each message is addressed and queued."""
+    members of a program are), with consent to email, so each message is addressed and queued; for
+    tiers with ``history_months``, each member's purchase (and the points it earned) once a month for
+    that many months before, in time order, as tiers would have had them."""
+    members = sorted({r.key.decode() for r in given if r.key})
+    if name == "tiers" and history_months:
+        start = utcnow() - timedelta(days=1)  # before the measured purchases (the last hours)
+        made: list[Envelope[Any]] = []
+        for month in range(history_months, 0, -1):
+            at = add_months(start, -month).isoformat()
+            for member in members:
+                sale = {
+                    "chain_id": "hyperstar", "store_id": "s1", "receipt_no": f"h{month}-{member}",
+                    "member_id": member, "total_amount": "2500000", "currency": "IRR", "occurred_at": at,
+                }  # fmt: skip
+                made += [_purchase(sale), _earned(sale)]
+        return _enveloped(prefix, made)
     if name != "notify":
         return []
-    members = sorted({r.key.decode() for r in given if r.key})
     enrolled = [
         MemberEnrolled(member_id=m, chain_id="hyperstar", email=f"{m}@mail.example", consents={"email": True})
         for m in members
@@ -187,7 +205,9 @@ def setup(
     )
 
 
-async def measure(infra: Infra, name: str, events: int, batch: int) -> dict[str, Any]:
+async def measure(
+    infra: Infra, name: str, events: int, batch: int, history_months: int = 0
+) -> dict[str, Any]:
     stack = Stack(infra)
     await stack.create(name)
     os.environ.update(stack.env(name))
@@ -215,7 +235,7 @@ async def measure(infra: Infra, name: str, events: int, batch: int) -> dict[str,
         metrics=CoreMetrics(CollectorRegistry()),
     )
     given = records(events + batch, parts.settings.topic_prefix, name)
-    held_before = setup(name, given, parts.settings.topic_prefix)
+    held_before = setup(name, given, parts.settings.topic_prefix, history_months)
     for start in range(0, len(held_before), 500):
         await core._apply([i for i in map(core._decode, held_before[start : start + 500]) if i])
     await engine.dispose()  # its sessions report what the setup wrote as they close
@@ -240,6 +260,7 @@ async def measure(infra: Infra, name: str, events: int, batch: int) -> dict[str,
         "service": name,
         "batch": batch,
         "events": events,
+        "history_months": history_months,
         "cpu_ms_per_event": 1000 * cpu / events,
         "decode_ms_per_event": 1000 * decoding / events,
         "decoder_us_per_record_best_of_5": decoder_best,
@@ -275,12 +296,15 @@ async def main() -> None:
     parser.add_argument(
         "--service", action="append", choices=["ingest", "points", "tiers", "notify", "analytics"]
     )
+    parser.add_argument(
+        "--history-months", type=int, default=0, help="tiers: each member's monthly purchases before, kept"
+    )
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     infra = infra_from_env()  # before a service's settings go into the environment
     tune_gc()  # as a service does when it starts
     runs = [
-        await measure(infra, name, args.events, batch)
+        await measure(infra, name, args.events, batch, args.history_months)
         for name in args.service or ["ingest", "points", "tiers", "notify", "analytics"]
         for batch in args.batch or [500, 50]
     ]
