@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -264,31 +264,73 @@ class Notice:
     key: str
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a member's replay can resume: their last instant with events (``at``), and the standing
+    and plan just before it, the clock run to the instant before (``settled``), not beyond. A replay
+    resumed here, given every event from ``at`` on and the activity from ``reads_from`` on, tells the
+    changes after ``settled`` that a replay of the whole history tells; those up to ``settled`` stand as
+    told. An event before ``at`` needs the whole history again.
+
+    A member's history grows with every year they shop; a replay that resumes reads a window of it."""
+
+    at: datetime
+    settled: datetime
+    standing: Standing
+    plan: str = ""
+
+    def reads_from(self, ladder: Ladder) -> datetime:
+        """The earliest activity a replay resumed here can sum: the window of any moment from ``at`` on,
+        and the periods of the reviews and the membership end the clock may still run from before
+        ``at``. A week more than that, for the months' uneven lengths; reading more is harmless."""
+        s = self.standing
+        earliest = min(self.at, s.review_at, s.vip_until or self.at)
+        months = max(ladder.window_months, ladder.months_per_period)
+        return add_months(earliest, -months) - timedelta(days=7)
+
+
 @dataclass
 class Replay:
     standing: Standing | None = None
     changes: list[Change] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     values: _Values | None = None  # the replayed activity's, to ask for the value at an instant
+    checkpoint: Checkpoint | None = None  # where the next replay can resume
 
     def value_at(self, at: datetime) -> Decimal:
         """``qualifying_value`` of the replayed activity at ``at``, by the replay's prefix sums."""
         return self.values.at(at) if self.values is not None else Decimal(0)
 
 
-def replay(ladder: Ladder, activity: Sequence[Activity], orders: Sequence[Order], until: datetime) -> Replay:
+def replay(
+    ladder: Ladder,
+    activity: Sequence[Activity],
+    orders: Sequence[Order],
+    until: datetime,
+    resume: Checkpoint | None = None,
+) -> Replay:
     """A member's tier history from all their events, in event time, with the clock run up to
     ``until`` (or to their last event, if later): the same events give the same history whatever
-    order they arrived in. At one instant the clock strikes first, then activity, then orders."""
+    order they arrived in. At one instant the clock strikes first, then activity, then orders.
+
+    From ``resume``, when given: only the moments from its instant on are replayed, and the changes are
+    those after its ``settled`` (the ones before stand as told)."""
     values = _Values(ladder, activity)
     moments: list[tuple[datetime, int, str, Activity | Order]] = [(t, 0, "", a) for t, a in values.timed]
     moments += [(o.at, 1, f"{'prc'.index(o.kind[0])}{o.key}", o) for o in orders]
     moments.sort(key=lambda m: m[:3])
     out = Replay(values=values)
     plan = ""
+    if resume is not None:
+        moments = moments[bisect_left(moments, resume.at, key=lambda m: m[0]) :]
+        out.standing, plan = resume.standing, resume.plan
     top = len(ladder.tiers) - 1
+    last = resume.settled if resume is not None else None
     for at, group in groupby(moments, key=lambda m: m[0]):
         items = [m[3] for m in group]
+        if out.standing is not None and last is not None:
+            out.checkpoint = Checkpoint(at, last, out.standing, plan)
+        last = at
         standing = out.standing or start(ladder, at)
         standing = _clock(ladder, standing, values, at, out, plan)
         # At the top of the ladder activity can lift no one: the value need not be summed.

@@ -10,10 +10,12 @@ no standings until it gets one.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel
@@ -22,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.tiers.domain import (
     Announcement,
     Change,
+    Checkpoint,
     Ladder,
     Replay,
     Standing,
@@ -34,8 +37,8 @@ from services.tiers.settings import TiersSettings
 from services.tiers.store.programs import keep_programs, ladders_of, programs
 from services.tiers.store.repository import (
     Kept,
-    activity_between,
     activity_row,
+    activity_since,
     add_events,
     add_history,
     counted,
@@ -81,6 +84,11 @@ class Moves:
     changes: list[tuple[str, Change]] = field(default_factory=list)
     replaced: list[int] = field(default_factory=list)
     plans: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def ladder_key(self) -> str:
+        """Names the ladder a checkpoint is taken under: one taken under another resumes nothing."""
+        return hashlib.blake2b(self.ladder.model_dump_json().encode(), digest_size=8).hexdigest()
 
     def emit(
         self, contract: Contract[Any], member: str, payload: BaseModel, cause: Envelope[Any] | None
@@ -175,11 +183,20 @@ async def _settle(
     clock: datetime | None,
 ) -> None:
     """Replay each member's events up to the later of their last event, how far the clock ran before
-    and ``clock``; announce the difference from what was told, and save standing and history."""
+    and ``clock``; announce the difference from what was told, and save standing and history.
+
+    A member whose events here are all at or after their checkpoint's instant resumes there, reading
+    the activity its windows can reach; one with an earlier (late) event, or none, replays it all."""
     ladder, program_id = moves.ladder, moves.program_id
     members = sorted(set(members))
     kept = await load_standings(conn, program_id, members)
-    activity = await activity_between(conn, program_id, members, None, None)
+    first: dict[str, datetime] = {}
+    for e in events:
+        member = e.payload.member_id
+        first[member] = min(first.get(member, e.occurred_at), e.occurred_at)
+    resume = {m: c for m, k in kept.items() if (c := _resumes(k, moves.ladder_key, first.get(m)))}
+    starts = {m: resume[m].reads_from(ladder) if m in resume else None for m in members}
+    activity = await activity_since(conn, program_id, starts)
     orders = await orders_of(conn, members) if program_id == MAIN else {}  # paid membership is main's
     told = await told_history(conn, program_id, members)
     latest = {e.payload.member_id: e for e in sorted(events, key=lambda e: e.occurred_at)}
@@ -192,21 +209,25 @@ async def _settle(
             moves.plans[member] = theirs[-1].plan
         times = [a.at for a in mine if a.at] + [o.at for o in theirs]
         horizon = max(t for t in (*times, clock, old.settled_until if old else None) if t is not None)
-        replayed = replay(ladder, mine, theirs, horizon)
+        since = resume.get(member)
+        replayed = replay(ladder, mine, theirs, horizon, since)
         if replayed.standing is None:
             continue
         cause = latest.get(member)
         before = told.get(member, [])
+        # Resumed: the changes up to the checkpoint stand as told, the replay tells those after it.
+        after = [c for _, c in before if c.at <= since.settled] if since else []
+        after += replayed.changes
         revision, said, restated = announce(
             ladder,
             [c for _, c in before],
-            replayed.changes,
+            after,
             old.revision if old else 0,
             old.restated if old else [],
         )
-        same = _common(before, replayed.changes)
+        same = _common(before, after)
         moves.replaced += [row for row, _ in before[same:]]
-        moves.changes += [(member, c) for c in replayed.changes[same:]]
+        moves.changes += [(member, c) for c in after[same:]]
         for announcement in said:
             moves.announced(member, announcement, cause)
         ran_before = old.settled_until if old else None
@@ -218,9 +239,17 @@ async def _settle(
         standing = replace(replayed.standing, nudged_for=old.standing.nudged_for if old else None)
         if cause is not None and not isinstance(cause.payload, VipMembership):
             standing = _nudge(moves, member, standing, replayed, cause)
-        saved[member] = Kept(standing, revision, horizon, restated)
+        saved[member] = Kept(standing, revision, horizon, restated, replayed.checkpoint, moves.ladder_key)
     await save_standings(conn, program_id, saved, moves.plans)
     await add_history(conn, program_id, moves.changes, moves.replaced)
+
+
+def _resumes(kept: Kept, ladder_key: str, first: datetime | None) -> Checkpoint | None:
+    """The checkpoint, if taken under this ladder and no event here is before its instant."""
+    checkpoint = kept.checkpoint
+    if checkpoint is None or kept.ladder_key != ladder_key or (first is not None and first < checkpoint.at):
+        return None
+    return checkpoint
 
 
 _NOTICES = {"started": MEMBERSHIP_STARTED, "renewed": MEMBERSHIP_RENEWED, "ended": MEMBERSHIP_ENDED}

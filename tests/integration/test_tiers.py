@@ -256,3 +256,56 @@ async def _changes_of(stack: Stack, member: str) -> list[tuple[str | None, str, 
         "tiers", "SELECT from_tier, to_tier, reason FROM history WHERE member_id = $1 ORDER BY id", member
     )
     return [(r["from_tier"], r["to_tier"], r["reason"]) for r in rows]
+
+
+async def test_a_new_ladder_rewrites_the_history_from_the_first_purchase_not_from_the_last(
+    stack: Stack, services: list[ServiceProcess], log_dir: Path, tmp_path: Path
+) -> None:
+    """A member's replay resumes at their last instant, under the ladder it was taken under: under a
+    new ladder their next purchase replays the whole history, and what the new thresholds say of the
+    past is told."""
+    await stack.create("tiers")
+    ladder_file = tmp_path / "ladder.json"
+    ladder_file.write_text(json.dumps(LADDER))
+    env = stack.env("tiers", VAFA_TIERS_LADDER_FILE=str(ladder_file))
+    tiers = ServiceProcess("services.tiers", env, log_dir)
+    services.append(tiers)
+    await tiers.start().wait_ready()
+    at = utcnow() - timedelta(days=3)
+
+    async def history() -> list[tuple[str | None, str, str, datetime]]:
+        rows = await stack.query(
+            "tiers",
+            "SELECT from_tier, to_tier, reason, at FROM history"
+            " WHERE member_id = 'leila' AND replaced_at IS NULL ORDER BY id",
+        )
+        return [(r["from_tier"], r["to_tier"], r["reason"], r["at"]) for r in rows]
+
+    async def is_(wanted: Any) -> bool:
+        return bool(await history() == wanted)
+
+    # 6M, then 6M a day later: Silver (from 10M) with the second.
+    await stack.produce(Topic.PURCHASES, [as_record(purchase("leila", str(6 * M), occurred_at=at))])
+    await eventually(
+        lambda: _has(stack.query("tiers", "SELECT * FROM standings WHERE member_id = 'leila'"), 1),
+        what="the first purchase settled",
+    )
+    second = at + timedelta(days=1)
+    await stack.produce(Topic.PURCHASES, [as_record(purchase("leila", str(6 * M), occurred_at=second))])
+    await eventually(lambda: is_([("Bronze", "Silver", "qualified", second)]), what="Silver with the second")
+
+    tiers.stop()
+    cheaper = json.loads(json.dumps(LADDER))
+    cheaper["tiers"][1]["threshold"] = "5000000"  # Silver
+    ladder_file.write_text(json.dumps(cheaper))
+    await tiers.start().wait_ready()
+    await stack.produce(
+        Topic.PURCHASES, [as_record(purchase("leila", str(M), occurred_at=at + timedelta(days=2)))]
+    )
+    # From 5M, Silver came with the first purchase: the history says so from then, and it is told.
+    await eventually(lambda: is_([("Bronze", "Silver", "qualified", at)]), what="Silver from the first")
+    told = [decode(r)["payload"] for r in await stack.read_all(Topic.TIERS)]
+    corrections = [p for p in told if p.get("corrects_from")]
+    assert [(p["to_tier"], datetime.fromisoformat(p["corrects_from"])) for p in corrections] == [
+        ("Silver", at)
+    ]

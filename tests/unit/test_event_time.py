@@ -21,8 +21,10 @@ from services.tiers.domain import (
     Activity,
     Announcement,
     Change,
+    Checkpoint,
     Ladder,
     Order,
+    Standing,
     announce,
     diverge,
     replay,
@@ -98,20 +100,35 @@ def _horizon(events: Sequence[Event]) -> datetime:
 
 @dataclass
 class TiersService:
-    """What the tiers service does with each batch: keep, replay, announce the difference."""
+    """What the tiers service does with each batch: keep, replay, announce the difference. With
+    ``resuming``, as the service does: a batch whose events are all at or after the last checkpoint
+    resumes there, reading only the activity the checkpoint says; any other replays everything."""
 
     known: list[Event] = field(default_factory=list)
     told: list[Change] = field(default_factory=list)
     revision: int = 0
     restated: list[datetime] = field(default_factory=list)
     said: list[Announcement] = field(default_factory=list)
+    resuming: bool = False
+    checkpoint: Checkpoint | None = None
+    standing: Standing | None = None
+    resumed: int = 0
 
     def batch(self, events: Sequence[Event]) -> list[Announcement]:
         self.known += events
         orders = [e for e in self.known if isinstance(e, Order)]
-        after = replay(LADDER, _activity(self.known), orders, _horizon(self.known)).changes
+        resume = self.checkpoint if self.resuming else None
+        if resume is not None and any(e.at < resume.at for e in events):
+            resume = None
+        activity = _activity(self.known)
+        if resume is not None:
+            activity = [a for a in activity if a.at is not None and a.at >= resume.reads_from(LADDER)]
+            self.resumed += 1
+        replayed = replay(LADDER, activity, orders, _horizon(self.known), resume)
+        kept = [c for c in self.told if c.at <= resume.settled] if resume is not None else []
+        after = kept + replayed.changes
         self.revision, said, self.restated = announce(LADDER, self.told, after, self.revision, self.restated)
-        self.told = after
+        self.told, self.checkpoint, self.standing = after, replayed.checkpoint, replayed.standing
         self.said += said
         return said
 
@@ -152,6 +169,34 @@ def test_a_tier_history_is_the_same_whatever_order_its_events_arrive_in(
         for instant in (at, at + timedelta(seconds=1)):
             held = told.before(instant)[0] or LADDER.tiers[0].name
             assert held == tier_at(LADDER, in_order.told, instant - timedelta(microseconds=1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(streams(), st.integers(0, 2**32), st.booleans())
+def test_a_replay_resumed_at_a_checkpoint_tells_what_the_whole_history_tells(
+    events: list[Event], seed: int, in_time: bool
+) -> None:
+    batches = [[e] for e in _in_time_order(events)] if in_time else _batches(events, seed)
+    whole, resumed = TiersService(), TiersService(resuming=True)
+    for batch in batches:
+        assert resumed.batch(batch) == whole.batch(batch)
+        assert resumed.standing == whole.standing and resumed.told == whole.told
+    # In time order, from the third instant on every batch resumes (no event before the checkpoint).
+    if in_time and len({e.at for e in events}) > 2:
+        assert resumed.resumed >= 1
+
+
+def test_a_checkpoint_reads_the_window_and_the_reviews_still_due_not_the_whole_history() -> None:
+    sales = [Sale(f"s{i}", T0 + timedelta(days=30 * i), Decimal(400)) for i in range(36)]  # three years
+    tiers = TiersService(resuming=True)
+    for sale in sales:
+        tiers.batch([sale])
+    assert tiers.checkpoint is not None and tiers.resumed == len(sales) - 2  # none before the second
+    # Six months' window, ten days' grace: about seven months back from the last sale, not three years.
+    reads_from = tiers.checkpoint.reads_from(LADDER)
+    assert sales[-1].at - timedelta(days=230) < reads_from < sales[-1].at - timedelta(days=180)
+    whole = replay(LADDER, _activity(sales), [], sales[-1].at)
+    assert tiers.standing == whole.standing and tiers.told == whole.changes
 
 
 def _steps(said: Sequence[Announcement]) -> list[Step]:

@@ -12,11 +12,11 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, bindparam, cast, func, select
-from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy import BigInteger, DateTime, Select, String, and_, bindparam, cast, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, Insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.tiers.domain import Activity, Change, Order, Standing
+from services.tiers.domain import Activity, Change, Checkpoint, Order, Standing
 from services.tiers.programs import MAIN
 from services.tiers.store.tables import activity_events, history, standings, vip_orders
 from shared.store.bulk import any_of, one_of, rows_insert
@@ -117,6 +117,46 @@ async def activity_between(
     return found
 
 
+# Each member's activity from their own instant: the window their replay resumes on, or all of it.
+_FROM = (
+    func.unnest(
+        cast(bindparam("members", type_=ARRAY(String)), ARRAY(String)),
+        cast(bindparam("starts", type_=ARRAY(DateTime(timezone=True))), ARRAY(DateTime(timezone=True))),
+    )
+    .table_valued("member_id", "start")
+    .render_derived("wanted")
+)
+_SINCE = (
+    select(
+        _a.member_id,
+        _a.occurred_at,
+        func.sum(_a.spend),
+        cast(func.sum(_a.points), BigInteger),
+        cast(func.sum(_a.visits), BigInteger),
+    )
+    .select_from(
+        _FROM.join(activity_events, and_(_a.member_id == _FROM.c.member_id, _a.occurred_at >= _FROM.c.start))
+    )
+    .where(_a.program_id == bindparam("program_id"))
+    .group_by(_a.member_id, _a.occurred_at)
+    .order_by(_a.member_id, _a.occurred_at)
+)
+_EVER = datetime.min.replace(tzinfo=UTC)
+
+
+async def activity_since(
+    conn: AsyncConnection, program_id: str, starts: dict[str, datetime | None]
+) -> dict[str, list[Activity]]:
+    """``activity_between`` for many members, each from their own instant (None: all of it)."""
+    members = sorted(starts)
+    given = {"program_id": program_id, "members": members, "starts": [starts[m] or _EVER for m in members]}
+    found: dict[str, list[Activity]] = defaultdict(list)
+    for member, at, spend, points, visits in await conn.execute(_SINCE, given):
+        day = at.date() if at.tzinfo is UTC else at.astimezone(UTC).date()  # asyncpg's are UTC
+        found[member].append(Activity(day, spend, points, visits, at))
+    return found
+
+
 async def orders_of(conn: AsyncConnection, members: Iterable[str]) -> dict[str, list[Order]]:
     rows = await conn.execute(_ORDERS, {"members": sorted(set(members))})
     found: dict[str, list[Order]] = defaultdict(list)
@@ -127,25 +167,54 @@ async def orders_of(conn: AsyncConnection, members: Iterable[str]) -> dict[str, 
 
 @dataclass(frozen=True)
 class Kept:
-    """A member's stored standing, the revision of what was told about it, and how far the clock ran."""
+    """A member's stored standing, the revision of what was told about it, how far the clock ran, and
+    where the next replay can resume (under the ladder ``ladder_key`` names)."""
 
     standing: Standing
     revision: int = 0
     settled_until: datetime | None = None
     restated: list[datetime] = field(default_factory=list)  # restatements told and not voided since
+    checkpoint: Checkpoint | None = None
+    ladder_key: str = ""
 
 
 async def load_standings(conn: AsyncConnection, program_id: str, members: Iterable[str]) -> dict[str, Kept]:
     rows = await conn.execute(_STANDINGS, {"program_id": program_id, "members": sorted(set(members))})
-    return {
-        r.member_id: Kept(
+    kept = {}
+    for r in rows:
+        checkpoint, ladder_key = _checkpoint(r.checkpoint)
+        kept[r.member_id] = Kept(
             Standing(r.tier, r.since, r.review_at, r.vip_until, r.nudged_for),
             r.revision,
             r.settled_until,
             [datetime.fromisoformat(at) for at in r.restated],
+            checkpoint,
+            ladder_key,
         )
-        for r in rows
-    }
+    return kept
+
+
+def _checkpoint(kept: dict[str, Any] | None) -> tuple[Checkpoint | None, str]:
+    if not kept:
+        return None, ""
+    at = {k: datetime.fromisoformat(kept[k]) for k in ("at", "settled", "since", "review_at")}
+    until = kept["vip_until"]
+    standing = Standing(
+        kept["tier"], at["since"], at["review_at"], datetime.fromisoformat(until) if until else None
+    )
+    return Checkpoint(at["at"], at["settled"], standing, kept["plan"]), kept["ladder"]
+
+
+def _checkpoint_kept(checkpoint: Checkpoint | None, ladder_key: str) -> dict[str, Any] | None:
+    if checkpoint is None:
+        return None
+    s = checkpoint.standing
+    return {
+        "at": checkpoint.at.isoformat(), "settled": checkpoint.settled.isoformat(), "tier": s.tier,
+        "since": s.since.isoformat(), "review_at": s.review_at.isoformat(),
+        "vip_until": s.vip_until.isoformat() if s.vip_until else None, "plan": checkpoint.plan,
+        "ladder": ladder_key,
+    }  # fmt: skip
 
 
 async def save_standings(
@@ -167,6 +236,7 @@ async def save_standings(
                 "revision": k.revision,
                 "settled_until": k.settled_until,
                 "restated": [at.isoformat() for at in k.restated],
+                "checkpoint": _checkpoint_kept(k.checkpoint, k.ladder_key),
                 **({"vip_plan": plans.get(m)} if plans else {}),
             }
             for m, k in sorted(found.items())
@@ -176,7 +246,10 @@ async def save_standings(
     await conn.execute(upsert, rows)
 
 
-_STANDING = ("tier", "since", "review_at", "vip_until", "nudged_for", "revision", "settled_until", "restated")
+_STANDING = (
+    *("tier", "since", "review_at", "vip_until", "nudged_for"),
+    *("revision", "settled_until", "restated", "checkpoint"),
+)
 
 
 def _standing_kept(upsert: Insert) -> Insert:

@@ -66,6 +66,8 @@ standings = Table(
     Column("settled_until", DateTime(timezone=True), nullable=True),  # how far the clock has run
     # Instants of restatements told (corrections with no change of their own) and not voided since.
     Column("restated", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    # Where the next replay can resume, and under which ladder (repository.Kept); empty: from the start.
+    Column("checkpoint", JSONB, nullable=True),
 )
 
 history = Table(
