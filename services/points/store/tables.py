@@ -73,6 +73,8 @@ lots = Table(
     Column("original", BigInteger, nullable=False),
     Column("remaining", BigInteger, nullable=False),
     Column("reminded_at", DateTime(timezone=True), nullable=True),
+    # A member's open lots, without the emptied ones of years past (migration 0021).
+    Index("ix_lots_open", "program_id", "member_id", postgresql_where=text("remaining > 0")),
 )
 
 daily_earnings = Table(

@@ -129,6 +129,7 @@ async def load(conn: AsyncConnection, batch: Batch) -> PurchaseHook:
         else []
     )
     periods = {period_of(local_day(e)) for e in batch.purchases}
-    progress = await progress_of(conn, batch.members, periods) if challenges else {}
+    ids = [cid for cid, _ in challenges]
+    progress = await progress_of(conn, ids, batch.members, periods) if challenges else {}
     badges = await badges_on(conn, (r.payload.original_event_id for r in batch.returns))
     return ChallengesHook(challenges, progress, badges)

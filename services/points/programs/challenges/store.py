@@ -89,9 +89,15 @@ async def active_challenges(conn: AsyncConnection) -> list[tuple[str, Challenge]
     return [(cid, c) for cid, c in await all_challenges(conn) if c.active]
 
 
-async def progress_of(conn: AsyncConnection, members: Iterable[str], periods: Iterable[str]) -> Progress:
+async def progress_of(
+    conn: AsyncConnection, challenge_ids: Iterable[str], members: Iterable[str], periods: Iterable[str]
+) -> Progress:
+    """The members' progress in these challenges in these periods. By the key's first column too: the
+    table holds every member's every month of every challenge ever, and without it PostgreSQL reads it
+    all on every batch."""
     rows = await conn.execute(
         select(challenge_progress).where(
+            one_of(challenge_progress.c.challenge_id, sorted(set(challenge_ids))),
             one_of(challenge_progress.c.member_id, sorted(set(members))),
             one_of(challenge_progress.c.period, sorted(set(periods))),
         )

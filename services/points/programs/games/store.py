@@ -56,6 +56,8 @@ game_plays = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_game_plays_game", "game_id", "at"),
     Index("ix_game_plays_member", "member_id", "at"),
+    # The prizes won on a returned purchase (migration 0021 of points' store).
+    Index("ix_game_plays_prized", "purchase_event_id", postgresql_where=text("points > 0")),
 )
 
 
@@ -111,7 +113,8 @@ async def won_on(conn: AsyncConnection, purchase_ids: Iterable[uuid.UUID]) -> li
             "SELECT p.play_id, p.game_id, p.member_id, p.purchase_event_id, p.prize, p.points, "
             "g.config->>'min_purchase' AS min_purchase FROM game_plays p JOIN games g USING (game_id) "
             "WHERE p.purchase_event_id = ANY(:ids) AND p.points > 0 AND NOT EXISTS "
-            "(SELECT 1 FROM ledger l WHERE l.source_event_id = p.play_id AND l.kind = 'adjust') "
+            "(SELECT 1 FROM ledger l WHERE l.program_id = 'main' AND l.source_event_id = p.play_id "
+            "AND l.kind = 'adjust') "
             "ORDER BY p.play_id"
         ),
         {"ids": ids},
