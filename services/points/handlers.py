@@ -150,7 +150,10 @@ def ledger_handler(settings: PointsSettings, programs: Sequence[Program] = ()) -
             conn, settings, members, with_lots={r.payload.member_id for r in returns} | retiered,
             program_id=program_id,
         )  # fmt: skip
-        campaigns, budgets = await live_campaigns(conn) if purchases and main else ([], {})
+        announced = (e.payload.campaign_id for e in events if isinstance(e.payload, PartnerCampaignAnnounced))
+        campaigns, budgets = (
+            await live_campaigns(conn, purchases, announced) if purchases and main else ([], {})
+        )
         rule_sets = await rule_set_versions(conn, parsed, program_id, seen)
         capped = any(r.cap_per_day for _, r in rule_sets)  # the daily totals matter only then
         view = Batch(purchases, returns, frozenset(members), rule_sets, program_id, seen)

@@ -1,12 +1,14 @@
-"""A batch's reads of the ledger stay lookups however long the ledger grows: what a return or a tier
-change reads about a purchase (its earn, its earlier returns and corrections, its badges) costs the
-same in a program with millions of entries as in one with a thousand. A read that once scanned the
-whole ledger for every batch with a return made the points service slower by the day."""
+"""A batch's reads stay lookups however long the store grows: what a return or a tier change reads
+about a purchase (its earn, its earlier returns and corrections, its badges) costs the same in a
+program with millions of entries as in one with a thousand, and the partner campaigns a batch reads
+are those its purchases fall in, not every one ever announced. A read that once scanned the whole
+ledger for every batch with a return made the points service slower by the day."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,11 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.points.programs.challenges.store import badges_on
 from services.points.store import MIGRATIONS
-from services.points.store.earning import earned_by_purchases
+from services.points.store.earning import (
+    earned_by_purchases,
+    fund_campaigns,
+    live_campaigns,
+    upsert_campaign,
+)
 from services.points.store.ledger import TIER_CORRECTION, originals
+from shared.contracts import PartnerCampaignAnnounced
 from shared.store.db import make_engine
 from shared.store.migrate import upgrade_async
-from tests.support import Stack, store_settings
+from tests.support import Stack, purchase, store_settings
 
 PURCHASES = 30_000
 
@@ -98,3 +106,76 @@ async def test_what_a_return_reads_about_its_purchase_is_a_lookup_on_a_long_ledg
     assert len(plans) >= 4, plans.keys()
     scans = {statement: plan for statement, plan in plans.items() if "Seq Scan on ledger" in plan}
     assert not scans, scans
+
+
+def _campaign(name: str, starts: datetime, days: int, budget: int = 1_000) -> PartnerCampaignAnnounced:
+    return PartnerCampaignAnnounced(
+        partner_id="snapp", campaign_id=name, name=name, starts_at=starts,
+        ends_at=starts + timedelta(days=days), categories=["beverages"], multiplier=Decimal(2),
+        budget_points=budget,
+    )  # fmt: skip
+
+
+async def _years_of_campaigns(engine: AsyncEngine, now: datetime) -> None:
+    """25 partners' weekly campaigns over four years, all ended: ``p<k>-week-<n>`` ended n weeks ago."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO campaigns (campaign_id, partner_id, body, budget_points, starts_at, ends_at) "
+                "SELECT id, partner, jsonb_build_object('partner_id', partner, 'campaign_id', id, "
+                "'name', id, 'starts_at', starts, 'ends_at', starts + interval '7 days', "
+                "'categories', jsonb_build_array('beverages'), 'multiplier', '2', 'budget_points', 1000), "
+                "1000, starts, starts + interval '7 days' "
+                "FROM generate_series(1, 25) AS k, generate_series(1, 208) AS n, "
+                "LATERAL (SELECT 'p' || k AS partner, 'p' || k || '-week-' || n AS id, "
+                "CAST(:now AS timestamptz) - (n + 1) * interval '7 days' AS starts) AS c"
+            ),
+            {"now": now},
+        )
+
+
+async def test_a_batch_reads_the_campaigns_its_purchases_fall_in_with_what_is_left_of_each_budget(
+    stack: Stack,
+) -> None:
+    """Four years of 25 partners' weekly campaigns: a batch reads (and locks) the one running when its
+    purchases were made, not the 5,200 that ended; one the batch announces again is read whatever its
+    window, so its budget goes on from what was spent, not from the start."""
+    await stack.create("points")
+    settings = store_settings(stack, "points")
+    await upgrade_async(MIGRATIONS, settings.database_url)
+    engine = make_engine(settings)
+    now = datetime.now(UTC)
+    ran: list[tuple[str, Sequence[Any]]] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _ran(conn: Any, cursor: Any, statement: str, parameters: Sequence[Any], *_: Any) -> None:
+        if "FROM campaigns" in statement and not statement.startswith("EXPLAIN"):
+            ran.append((statement, parameters))
+
+    try:
+        await _years_of_campaigns(engine, now)
+        async with engine.begin() as conn:
+            await upsert_campaign(conn, _campaign("tea-week", now - timedelta(days=2), 7, budget=100))
+            await upsert_campaign(conn, _campaign("next-month", now + timedelta(days=30), 7))
+            await fund_campaigns(conn, {"tea-week": 60, "p1-week-3": 1_000})
+            await conn.execute(text("ANALYZE campaigns"))
+        sales = [purchase("ana", "1000", occurred_at=now - timedelta(hours=h)) for h in (1, 5, 30)]
+        async with engine.begin() as conn:
+            running, left = await live_campaigns(conn, sales)
+            assert [c.campaign_id for c in running] == ["tea-week"] and left == {"tea-week": 40}
+            # p1-week-3 spent its budget three weeks ago; announced again for this week, it has none left.
+            again, left = await live_campaigns(conn, sales, ["p1-week-3"])
+            assert sorted(c.campaign_id for c in again) == ["p1-week-3", "tea-week"]
+            assert left == {"tea-week": 40, "p1-week-3": 0}
+            # A late purchase, made two years ago, earns from the campaigns of its week.
+            at = now - timedelta(weeks=104, days=3)
+            late, _ = await live_campaigns(conn, [purchase("ana", "1000", occurred_at=at)])
+            assert sorted(c.campaign_id for c in late) == sorted(f"p{k}-week-104" for k in range(1, 26))
+            plans = [
+                "\n".join(r[0] for r in await conn.exec_driver_sql(f"EXPLAIN {statement}", tuple(parameters)))
+                for statement, parameters in ran
+            ]
+    finally:
+        await engine.dispose()
+    # This week's batch finds the running campaigns by index (ended ones are most of the table).
+    assert len(plans) == 3 and not [plan for plan in plans[:2] if "Seq Scan on campaigns" in plan], plans

@@ -12,8 +12,10 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    and_,
     bindparam,
     func,
+    or_,
     select,
     text,
 )
@@ -112,14 +114,29 @@ async def add_rule_set(conn: AsyncConnection, rules: RuleSet, operator: str, pro
     return int(version)
 
 
-# Read on every batch of purchases: built once.
-_LIVE_CAMPAIGNS = select(
-    campaigns.c.body, campaigns.c.budget_points - campaigns.c.funded_points
-).with_for_update()
+# Read on every batch of purchases, built once: the campaigns running at some instant between the batch's
+# first and last purchase, and those the batch announces again (their budget is what is left, not new).
+# Locked: two instances funding from one budget take turns.
+_LIVE_CAMPAIGNS = (
+    select(campaigns.c.body, campaigns.c.budget_points - campaigns.c.funded_points)
+    .where(
+        or_(
+            and_(campaigns.c.starts_at <= bindparam("latest"), campaigns.c.ends_at > bindparam("earliest")),
+            any_of(campaigns.c.campaign_id, "announced"),
+        )
+    )
+    .with_for_update()
+)
 
 
-async def live_campaigns(conn: AsyncConnection) -> tuple[list[PartnerCampaignAnnounced], dict[str, int]]:
-    rows = await conn.execute(_LIVE_CAMPAIGNS)
+async def live_campaigns(
+    conn: AsyncConnection, purchases: Sequence[Envelope[Any]], announced: Iterable[str] = ()
+) -> tuple[list[PartnerCampaignAnnounced], dict[str, int]]:
+    """The campaigns a batch's purchases can earn from, with the points left in each one's budget."""
+    times = [p.occurred_at for p in purchases]
+    rows = await conn.execute(
+        _LIVE_CAMPAIGNS, {"earliest": min(times), "latest": max(times), "announced": sorted(set(announced))}
+    )
     found, remaining = [], {}
     for body, left in rows:
         campaign = PartnerCampaignAnnounced.model_validate(body)
@@ -129,16 +146,18 @@ async def live_campaigns(conn: AsyncConnection) -> tuple[list[PartnerCampaignAnn
 
 
 async def upsert_campaign(conn: AsyncConnection, campaign: PartnerCampaignAnnounced) -> None:
+    window = {"starts_at": campaign.starts_at, "ends_at": campaign.ends_at}
     upsert = insert(campaigns).values(
         campaign_id=campaign.campaign_id,
         partner_id=campaign.partner_id,
         body=campaign.model_dump(mode="json"),
         budget_points=campaign.budget_points,
+        **window,
     )
     await conn.execute(
         upsert.on_conflict_do_update(
             index_elements=[campaigns.c.campaign_id],
-            set_={"body": upsert.excluded.body, "budget_points": upsert.excluded.budget_points},
+            set_={"body": upsert.excluded.body, "budget_points": upsert.excluded.budget_points, **window},
         )
     )
 

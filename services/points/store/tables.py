@@ -106,6 +106,9 @@ campaigns = Table(
     Column("body", JSONB, nullable=False),
     Column("budget_points", BigInteger, nullable=False),
     Column("funded_points", BigInteger, nullable=False, server_default="0"),
+    # The body's window, so a batch reads only the campaigns its purchases fall in (migration 0022).
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False, index=True),
 )
 
 rewards = Table(
