@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -125,8 +125,12 @@ _LIVE_CAMPAIGNS = (
             any_of(campaigns.c.campaign_id, "announced"),
         )
     )
+    .order_by(campaigns.c.campaign_id)  # one lock order for every instance, whichever index is read
     .with_for_update()
 )
+# The columns only find a campaign; a window from year 1 or to year 9999 in some offset is valid but past
+# what the driver can send as UTC. Held within these, every purchase still finds what it fell in.
+_FIRST, _LAST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
 
 
 async def live_campaigns(
@@ -146,7 +150,10 @@ async def live_campaigns(
 
 
 async def upsert_campaign(conn: AsyncConnection, campaign: PartnerCampaignAnnounced) -> None:
-    window = {"starts_at": campaign.starts_at, "ends_at": campaign.ends_at}
+    window = {
+        "starts_at": min(max(campaign.starts_at, _FIRST), _LAST),
+        "ends_at": min(max(campaign.ends_at, _FIRST), _LAST),
+    }
     upsert = insert(campaigns).values(
         campaign_id=campaign.campaign_id,
         partner_id=campaign.partner_id,
