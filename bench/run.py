@@ -111,10 +111,13 @@ class Sampler:
 
     async def run(self, started: float, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            rss: dict[str, float] = {}
             for name, proc in self.processes.items():
                 with contextlib.suppress(psutil.Error):  # a process that just exited
+                    rss[name] = proc.memory_info().rss / 2**20
                     self.peak_rss[name] = max(self.peak_rss.get(name, 0), proc.memory_info().rss)
-            self.lag.append({"t": time.perf_counter() - started, **await self.probe.lags()})
+            # RSS over the run, not only its peak: a plateau and a leak can have the same peak.
+            self.lag.append({"t": time.perf_counter() - started, **await self.probe.lags(), "rss_mb": rss})
             await asyncio.sleep(self.interval)
 
     def cpu_seconds(self) -> dict[str, float]:
@@ -585,12 +588,17 @@ def plot(result: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.5))
     run = result["pipeline_runs"][0]
     for service in SERVICES:
         left.plot([s["t"] for s in run["lag"]], [s[service] for s in run["lag"]], label=service)
     left.set(title=f"consumer lag, {run['events']} events", xlabel="s", ylabel="records behind")
     left.legend()
+    for name in sorted({n for s in run["lag"] for n in s.get("rss_mb", {})} - {"kafka"}):
+        at = [s for s in run["lag"] if name in s.get("rss_mb", {})]
+        middle.plot([s["t"] for s in at], [s["rss_mb"][name] for s in at], label=name)
+    middle.set(title="RSS over the run", xlabel="s", ylabel="MB")
+    middle.legend()
     names = ["ceiling", "pipeline x1"] + (["pipeline x2"] if result.get("scaling") else [])
     values = [result["ceiling"]["per_second"], result["pipeline"]["per_second"]]
     if result.get("scaling"):

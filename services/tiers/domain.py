@@ -17,7 +17,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cached_property
 from itertools import accumulate, groupby
@@ -279,14 +279,47 @@ class Checkpoint:
     standing: Standing
     plan: str = ""
 
+    @property
+    def _earliest(self) -> datetime:
+        """The earliest instant a replay resumed here asks a value at: its own, or a review or a
+        membership end still due from before it."""
+        s = self.standing
+        return min(self.at, s.review_at, s.vip_until or self.at)
+
     def reads_from(self, ladder: Ladder) -> datetime:
         """The earliest activity a replay resumed here can sum: the window of any moment from ``at`` on,
         and the periods of the reviews and the membership end the clock may still run from before
         ``at``. A week more than that, for the months' uneven lengths; reading more is harmless."""
-        s = self.standing
-        earliest = min(self.at, s.review_at, s.vip_until or self.at)
         months = max(ladder.window_months, ladder.months_per_period)
-        return add_months(earliest, -months) - timedelta(days=7)
+        return add_months(self._earliest, -months) - timedelta(days=7)
+
+    @property
+    def daily_before(self) -> datetime:
+        """Activity before this instant (the UTC day of the earliest value asked for) can be read as a
+        total a day (``by_day``): every value the resumed replay asks for counts such a day whole or
+        not at all, so a member who buys a thousand times a day costs a row a day, not a thousand."""
+        return datetime.combine(self._earliest.astimezone(UTC).date(), time(), UTC)
+
+
+def by_day(activity: Sequence[Activity], before: datetime) -> list[Activity]:
+    """``activity`` with each UTC day before ``before`` summed into one, at that day's last instant:
+    what a replay resumed at a checkpoint needs of the past (``Checkpoint.daily_before``)."""
+    days: dict[date, Activity] = {}
+    out = []
+    for a in activity:
+        if a.at is None or a.at >= before:
+            out.append(a)
+        elif (kept := days.get(a.day)) is None:
+            days[a.day] = a
+        else:
+            days[a.day] = Activity(
+                a.day,
+                kept.spend + a.spend,
+                kept.points + a.points,
+                kept.visits + a.visits,
+                max(kept.at or a.at, a.at),
+            )
+    return sorted([*days.values(), *out], key=lambda a: (a.at is None, a.at or before))
 
 
 @dataclass

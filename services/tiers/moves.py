@@ -195,7 +195,9 @@ async def _settle(
         member = e.payload.member_id
         first[member] = min(first.get(member, e.occurred_at), e.occurred_at)
     resume = {m: c for m, k in kept.items() if (c := _resumes(k, moves.ladder_key, first.get(m)))}
-    starts = {m: resume[m].reads_from(ladder) if m in resume else None for m in members}
+    starts = {
+        m: (resume[m].reads_from(ladder), resume[m].daily_before) if m in resume else None for m in members
+    }
     activity = await activity_since(conn, program_id, starts)
     orders = await orders_of(conn, members) if program_id == MAIN else {}  # paid membership is main's
     told = await told_history(conn, program_id, members)

@@ -26,6 +26,7 @@ from services.tiers.domain import (
     Order,
     Standing,
     announce,
+    by_day,
     diverge,
     replay,
     tier_at,
@@ -124,6 +125,7 @@ class TiersService:
         activity = _activity(self.known)
         if resume is not None:
             activity = [a for a in activity if a.at is not None and a.at >= resume.reads_from(self.ladder)]
+            activity = by_day(activity, resume.daily_before)  # as the store reads it
             self.resumed += 1
         replayed = replay(self.ladder, activity, orders, _horizon(self.known), resume)
         kept = [c for c in self.told if c.at <= resume.settled] if resume is not None else []
@@ -204,6 +206,26 @@ def test_a_checkpoint_reads_the_window_and_the_reviews_still_due_not_the_whole_h
     assert sales[-1].at - timedelta(days=230) < reads_from < sales[-1].at - timedelta(days=180)
     whole = replay(LADDER, _activity(sales), [], sales[-1].at)
     assert tiers.standing == whole.standing and tiers.told == whole.changes
+
+
+def test_a_resumed_replay_reads_the_day_of_a_review_still_due_event_by_event() -> None:
+    """Silver from a sale at T0, reviewed six months on (10:00) with ten days' grace. That day a sale
+    at 08:00 counts at the review and one at 20:00 does not: read as one total a day, the review would
+    see both or neither. The batch after the grace resumes at a checkpoint days later."""
+    review = datetime(2025, 7, 1, 10, tzinfo=UTC)  # T0 is 1 January, 00:00
+    sales = [
+        Sale("joined", T0 + timedelta(hours=10), Decimal(1500)),
+        Sale("before", review - timedelta(hours=2), Decimal(1000)),
+        Sale("after", review + timedelta(hours=10), Decimal(500)),
+        Sale("later", review + timedelta(days=4), Decimal(100)),
+        Sale("past the grace", review + timedelta(days=14), Decimal(100)),
+    ]
+    whole, resumed = TiersService(), TiersService(resuming=True)
+    for sale in sales:
+        assert resumed.batch([sale]) == whole.batch([sale])
+    assert resumed.resumed >= 2
+    assert resumed.standing == whole.standing and resumed.told == whole.told
+    assert whole.standing is not None and whole.standing.tier == "Silver"  # the 1,000 before 10:00 kept it
 
 
 def _steps(said: Sequence[Announcement]) -> list[Step]:

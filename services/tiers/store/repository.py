@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Select, String, and_, bindparam, cast, func, select
+from sqlalchemy import BigInteger, DateTime, Select, String, and_, bindparam, case, cast, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, Insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -117,19 +117,26 @@ async def activity_between(
     return found
 
 
-# Each member's activity from their own instant: the window their replay resumes on, or all of it.
+# Each member's activity from their own instant (the window their replay resumes on, or all of it),
+# summed a UTC day at a time before their ``daily`` instant and an instant at a time after it.
+_TIMESTAMPS = ARRAY(DateTime(timezone=True))
 _FROM = (
     func.unnest(
         cast(bindparam("members", type_=ARRAY(String)), ARRAY(String)),
-        cast(bindparam("starts", type_=ARRAY(DateTime(timezone=True))), ARRAY(DateTime(timezone=True))),
+        cast(bindparam("starts", type_=_TIMESTAMPS), _TIMESTAMPS),
+        cast(bindparam("daily", type_=_TIMESTAMPS), _TIMESTAMPS),
     )
-    .table_valued("member_id", "start")
+    .table_valued("member_id", "start", "daily")
     .render_derived("wanted")
 )
+_SUMMED = case(
+    (_a.occurred_at < _FROM.c.daily, func.date_trunc("day", _a.occurred_at, "UTC")), else_=_a.occurred_at
+)
+_LAST = func.max(_a.occurred_at).label("at")  # an instant's own; a summed day's last
 _SINCE = (
     select(
         _a.member_id,
-        _a.occurred_at,
+        _LAST,
         func.sum(_a.spend),
         cast(func.sum(_a.points), BigInteger),
         cast(func.sum(_a.visits), BigInteger),
@@ -138,18 +145,26 @@ _SINCE = (
         _FROM.join(activity_events, and_(_a.member_id == _FROM.c.member_id, _a.occurred_at >= _FROM.c.start))
     )
     .where(_a.program_id == bindparam("program_id"))
-    .group_by(_a.member_id, _a.occurred_at)
-    .order_by(_a.member_id, _a.occurred_at)
+    .group_by(_a.member_id, _SUMMED)
+    .order_by(_a.member_id, _LAST)
 )
 _EVER = datetime.min.replace(tzinfo=UTC)
 
 
 async def activity_since(
-    conn: AsyncConnection, program_id: str, starts: dict[str, datetime | None]
+    conn: AsyncConnection, program_id: str, starts: dict[str, tuple[datetime, datetime] | None]
 ) -> dict[str, list[Activity]]:
-    """``activity_between`` for many members, each from their own instant (None: all of it)."""
+    """``activity_between`` for many members, each from their own instant, the days before the second
+    instant given summed a day to a row, at the day's last instant (``by_day``); None: all of it, an
+    instant to a row."""
     members = sorted(starts)
-    given = {"program_id": program_id, "members": members, "starts": [starts[m] or _EVER for m in members]}
+    bounds = [starts[m] or (_EVER, _EVER) for m in members]
+    given = {
+        "program_id": program_id,
+        "members": members,
+        "starts": [start for start, _ in bounds],
+        "daily": [daily for _, daily in bounds],
+    }
     found: dict[str, list[Activity]] = defaultdict(list)
     for member, at, spend, points, visits in await conn.execute(_SINCE, given):
         day = at.date() if at.tzinfo is UTC else at.astimezone(UTC).date()  # asyncpg's are UTC
