@@ -40,12 +40,12 @@ async def summary(
     customers = await store.customers_between(conn, scope, period.start, period.end)
     before = period.previous()
     previous = await store.buyers_between(conn, scope, before.start, before.end)
-    year = await store.customers_between(conn, scope, period.end - YEAR, period.end)
+    year_net, year_customers = await store.totals_between(conn, scope, period.end - YEAR, period.end)
     return kpis.summary(
         customers,
         previous,
-        year_net=sum((c.net for c in year), Decimal(0)),
-        year_customers=sum(1 for c in year if c.purchases),
+        year_net=year_net,
+        year_customers=year_customers,
         margin=settings.analytics_gross_margin,
         period_discount=period.discount(settings.analytics_discount_rate),
     )

@@ -157,6 +157,21 @@ async def customers_between(
     ]
 
 
+async def totals_between(
+    conn: AsyncConnection, scope: Scope, start: datetime, end: datetime
+) -> tuple[Decimal, int]:
+    """Net revenue in [start, end) and how many customers bought: what ``customers_between`` sums to,
+    summed by PostgreSQL. A year's customers are the whole program's: a row each, every time the
+    gauges are read, held the service's memory at the program's size."""
+    gross = select(
+        func.coalesce(func.sum(purchases.c.amount), 0), func.count(purchases.c.member_id.distinct())
+    )
+    refunded = select(func.coalesce(func.sum(returns.c.refund), 0))
+    bought, customers = (await conn.execute(gross.where(scope.sales(purchases, start, end)))).one()
+    back = await conn.scalar(refunded.where(scope.sales(returns, start, end)))
+    return Decimal(bought) - Decimal(back or 0), int(customers)
+
+
 async def buyers_between(conn: AsyncConnection, scope: Scope, start: datetime, end: datetime) -> set[str]:
     rows = await conn.execute(
         select(purchases.c.member_id).where(scope.sales(purchases, start, end)).distinct()
