@@ -114,8 +114,9 @@ class Sampler:
             rss: dict[str, float] = {}
             for name, proc in self.processes.items():
                 with contextlib.suppress(psutil.Error):  # a process that just exited
-                    rss[name] = proc.memory_info().rss / 2**20
-                    self.peak_rss[name] = max(self.peak_rss.get(name, 0), proc.memory_info().rss)
+                    held = proc.memory_info().rss
+                    rss[name] = held / 2**20
+                    self.peak_rss[name] = max(self.peak_rss.get(name, 0), held)
             # RSS over the run, not only its peak: a plateau and a leak can have the same peak.
             self.lag.append({"t": time.perf_counter() - started, **await self.probe.lags(), "rss_mb": rss})
             await asyncio.sleep(self.interval)
