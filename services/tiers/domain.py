@@ -17,7 +17,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from itertools import accumulate, groupby
@@ -295,14 +295,15 @@ class Checkpoint:
 
     @property
     def daily_before(self) -> datetime:
-        """Activity before this instant (the UTC day of the earliest value asked for) can be read as a
-        total a day (``by_day``): every value the resumed replay asks for counts such a day whole or
-        not at all, so a member who buys a thousand times a day costs a row a day, not a thousand."""
-        return datetime.combine(self._earliest.astimezone(UTC).date(), time(), UTC)
+        """Activity before this instant (the earliest a resumed replay asks a value at) can be read as a
+        total a day (``by_day``): every value asked for from here on counts such a day whole or not at
+        all, its window starting at a day's end and ending at or after this instant. So a member who
+        buys a thousand times a day costs a row a day, their checkpoint's day too, not a thousand."""
+        return self._earliest
 
 
 def by_day(activity: Sequence[Activity], before: datetime) -> list[Activity]:
-    """``activity`` with each UTC day before ``before`` summed into one, at that day's last instant:
+    """``activity`` before ``before`` summed into one a UTC day, at that day's last instant:
     what a replay resumed at a checkpoint needs of the past (``Checkpoint.daily_before``)."""
     days: dict[date, Activity] = {}
     out = []
