@@ -25,9 +25,6 @@ class Period:
     start: datetime
     end: datetime
 
-    def previous(self) -> Period:
-        return Period(self.start - (self.end - self.start), self.start)
-
     def discount(self, yearly: Decimal) -> Decimal:
         """The yearly discount rate scaled to this period's length."""
         years = Decimal((self.end - self.start).total_seconds()) / Decimal(YEAR.total_seconds())
@@ -37,13 +34,10 @@ class Period:
 async def summary(
     conn: AsyncConnection, settings: AnalyticsSettings, scope: Scope, period: Period
 ) -> dict[str, Any]:
-    customers = await store.customers_between(conn, scope, period.start, period.end)
-    before = period.previous()
-    previous = await store.buyers_between(conn, scope, before.start, before.end)
+    totals = await store.totals_of(conn, scope, period.start, period.end)
     year_net, year_customers = await store.totals_between(conn, scope, period.end - YEAR, period.end)
     return kpis.summary(
-        customers,
-        previous,
+        totals,
         year_net=year_net,
         year_customers=year_customers,
         margin=settings.analytics_gross_margin,

@@ -14,7 +14,7 @@ from services.analytics.domain.kpis import (
     points_economics,
     promotion_lift,
     summary,
-    top_share,
+    tally,
     vip_at,
 )
 from services.analytics.domain.segments import rfm_label, segments
@@ -30,12 +30,14 @@ def customer(member: str, purchases: int, gross: str, refunds: str = "0", enroll
 
 def test_nvfs_and_friends_by_their_definitions() -> None:
     figures = summary(
-        [
-            customer("a", 3, "300"),
-            customer("b", 1, "100", refunds="40"),
-            customer("c", 0, "0", refunds="10", enrolled=False),
-        ],
-        previous={"a", "z"},
+        tally(
+            [
+                customer("a", 3, "300"),
+                customer("b", 1, "100", refunds="40"),
+                customer("c", 0, "0", refunds="10", enrolled=False),
+            ],
+            previous={"a", "z"},
+        ),
         year_net=Decimal(1000),
         year_customers=4,
         margin=Decimal("0.25"),
@@ -58,15 +60,27 @@ def test_nvfs_and_friends_by_their_definitions() -> None:
 
 def test_ratios_without_a_denominator_are_none_not_zero() -> None:
     figures = summary(
-        [], set(), year_net=Decimal(0), year_customers=0, margin=Decimal(1), period_discount=Decimal(0)
+        tally([], set()), year_net=Decimal(0), year_customers=0, margin=Decimal(1), period_discount=Decimal(0)
     )
     assert figures["N"] == 0 and figures["V"] is None and figures["retention_rate"] is None
-    assert top_share([]) is None and clv(None, Decimal(1), None, Decimal(0)) is None
+    assert figures["top_20_percent_revenue_share"] is None and clv(None, Decimal(1), None, Decimal(0)) is None
+
+
+def _top_share(*nets: int) -> Decimal | None:
+    customers = [customer(f"m{i}", 1, str(net)) for i, net in enumerate(nets)]
+    return summary(
+        tally(customers, set()),
+        year_net=Decimal(0),
+        year_customers=0,
+        margin=Decimal(1),
+        period_discount=Decimal(0),
+    )["top_20_percent_revenue_share"]
 
 
 def test_the_80_20_check_takes_at_least_one_customer() -> None:
-    assert top_share([Decimal(10)] * 4) == Decimal("0.2500")  # ceil(0.8) = 1 of 4 equal customers
-    assert top_share([Decimal(80), Decimal(5), Decimal(5), Decimal(5), Decimal(5)]) == Decimal("0.8000")
+    assert _top_share(10, 10, 10, 10) == Decimal("0.2500")  # ceil(0.8) = 1 of 4 equal customers
+    assert _top_share(5, 5, 80, 5, 5) == Decimal("0.8000")
+    assert _top_share(*range(1, 12)) == Decimal("0.4545")  # ceil(2.2) = 3 of 11: 30 of 66
 
 
 def test_cohorts_count_each_member_once_in_the_month_they_first_bought() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from aiokafka.structs import ConsumerRecord
 
 from services.analytics.domain.facts import fact_of
-from services.analytics.domain.kpis import Customer, points_economics, summary
+from services.analytics.domain.kpis import Customer, points_economics, summary, tally
 from services.analytics.handlers import CONSUMES
 from shared.consumer import ContractDecoder
 from shared.contracts import (
@@ -145,8 +145,7 @@ def test_a_member_in_both_programs_can_be_retained_in_one_and_lost_to_the_other(
 
     def figures(customers: list[Customer]) -> dict[str, Any]:
         return summary(
-            customers,
-            previous={"sara", "lena"},
+            tally(customers, previous={"sara", "lena"}),
             year_net=Decimal(0),
             year_customers=0,
             margin=Decimal("0.25"),

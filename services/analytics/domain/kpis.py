@@ -24,7 +24,7 @@ Ratios are Decimals rounded to 4 places, money averages to 2; None where a ratio
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -62,12 +62,59 @@ class Customer:
         return self.gross - self.refunds
 
 
-def top_share(nets: Sequence[Decimal], share: Decimal = Decimal("0.2")) -> Decimal | None:
-    """Share of the total from the top ``share`` of customers (at least one of them)."""
-    if not nets:
-        return None
-    top = max(1, math.ceil(len(nets) * share))
-    return ratio(sum(sorted(nets, reverse=True)[:top], Decimal(0)), sum(nets, Decimal(0)))
+TOP_SHARE = Decimal("0.2")
+
+
+def top_count(customers: int, share: Decimal = TOP_SHARE) -> int:
+    """How many customers the top ``share`` is: ceil(share x customers), at least one."""
+    return max(1, math.ceil(customers * share))
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A period's customers summed: what its KPIs are made of. ``tally`` says what each sum is; the
+    store sums the same in PostgreSQL, so reading a period costs a row, not a row per customer."""
+
+    purchases: int
+    gross: Decimal
+    refunds: Decimal
+    units: Decimal
+    baskets: int  # purchases that list their lines
+    active: int  # customers with a purchase (N)
+    repeat: int  # of them, those with two or more
+    active_net: Decimal
+    top_net: Decimal  # the net of the top ``top_count(active)`` of them by net
+    previous: int  # customers of the previous period
+    retained: int  # of them, those active in this one
+    members: int  # active and enrolled
+    members_net: Decimal
+    others: int  # active and never enrolled
+    others_net: Decimal
+
+
+def tally(customers: Iterable[Customer], previous: set[str]) -> Totals:
+    everyone = list(customers)
+    active = [c for c in everyone if c.purchases > 0]
+    members = [c for c in active if c.enrolled]
+    others = [c for c in active if not c.enrolled]
+    nets = sorted((c.net for c in active), reverse=True)
+    return Totals(
+        purchases=sum(c.purchases for c in everyone),
+        gross=sum((c.gross for c in everyone), Decimal(0)),
+        refunds=sum((c.refunds for c in everyone), Decimal(0)),
+        units=sum((c.units for c in everyone), Decimal(0)),
+        baskets=sum(c.baskets_with_lines for c in everyone),
+        active=len(active),
+        repeat=sum(1 for c in active if c.purchases >= 2),
+        active_net=sum(nets, Decimal(0)),
+        top_net=sum(nets[: top_count(len(nets))], Decimal(0)),
+        previous=len(previous),
+        retained=len(previous & {c.member_id for c in active}),
+        members=len(members),
+        members_net=sum((c.net for c in members), Decimal(0)),
+        others=len(others),
+        others_net=sum((c.net for c in others), Decimal(0)),
+    )
 
 
 def clv(
@@ -79,48 +126,38 @@ def clv(
 
 
 def summary(
-    customers: Iterable[Customer],
-    previous: set[str],
+    totals: Totals,
     *,
     year_net: Decimal,
     year_customers: int,
     margin: Decimal,
     period_discount: Decimal,
 ) -> dict[str, Any]:
-    everyone = list(customers)
-    active = [c for c in everyone if c.purchases > 0]
-    n = len(active)
-    purchases = sum(c.purchases for c in everyone)
-    gross = sum((c.gross for c in everyone), Decimal(0))
-    refunds = sum((c.refunds for c in everyone), Decimal(0))
-    net = gross - refunds
-    baskets = sum(c.baskets_with_lines for c in everyone)
-    retained = len(previous & {c.member_id for c in active})
-    retention = ratio(retained, len(previous))
-    members = [c for c in active if c.enrolled]
-    others = [c for c in active if not c.enrolled]
-    v_members = average(sum((c.net for c in members), Decimal(0)), len(members))
-    v_others = average(sum((c.net for c in others), Decimal(0)), len(others))
+    t, n = totals, totals.active
+    net = t.gross - t.refunds
+    retention = ratio(t.retained, t.previous)
+    v_members = average(t.members_net, t.members)
+    v_others = average(t.others_net, t.others)
     v = average(net, n)
     return {
         "N": n,
         "V": v,
-        "F": ratio(purchases, n),
-        "S": ratio(sum((c.units for c in everyone), Decimal(0)), baskets),
-        "purchases": purchases,
-        "gross_revenue": gross,
-        "refunds": refunds,
+        "F": ratio(t.purchases, n),
+        "S": ratio(t.units, t.baskets),
+        "purchases": t.purchases,
+        "gross_revenue": t.gross,
+        "refunds": t.refunds,
         "net_revenue": net,
-        "average_transaction_value": average(gross, purchases),
-        "repeat_purchase_rate": ratio(sum(1 for c in active if c.purchases >= 2), n),
+        "average_transaction_value": average(t.gross, t.purchases),
+        "repeat_purchase_rate": ratio(t.repeat, n),
         "retention_rate": retention,
         "churn_rate": None if retention is None else 1 - retention,
-        "previous_period_customers": len(previous),
+        "previous_period_customers": t.previous,
         "annual_sales_per_customer": average(year_net, year_customers),
         "customer_lifetime_value": clv(v, margin, retention, period_discount),
-        "top_20_percent_revenue_share": top_share([c.net for c in active]),
-        "members": {"customers": len(members), "value_per_customer": v_members},
-        "non_members": {"customers": len(others), "value_per_customer": v_others},
+        "top_20_percent_revenue_share": ratio(t.top_net, t.active_net),
+        "members": {"customers": t.members, "value_per_customer": v_members},
+        "non_members": {"customers": t.others, "value_per_customer": v_others},
         "member_lift": None if not v_members or not v_others else ratio(v_members - v_others, v_others),
     }
 

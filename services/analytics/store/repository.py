@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Table, and_, exists, func, literal, or_, s
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.analytics.domain.facts import MAIN
-from services.analytics.domain.kpis import Customer, Group
+from services.analytics.domain.kpis import TOP_SHARE, Customer, Group, Totals
 from services.analytics.store.tables import (
     loyalty_programs,
     member_segments,
@@ -97,10 +97,9 @@ class Scope:
         return column.in_(chosen)  # type: ignore[no-any-return]
 
 
-async def customers_between(
-    conn: AsyncConnection, scope: Scope, start: datetime | None, end: datetime
-) -> list[Customer]:
-    """Every customer with a purchase or a refund in [start, end), with their sums."""
+def _customers(scope: Scope, start: datetime | None, end: datetime) -> Any:
+    """Per customer with a purchase or a refund in [start, end): member_id, purchases, gross, refunds,
+    units, baskets (purchases that list their lines), last_at (of a purchase), enrolled."""
     bought = (
         select(
             purchases.c.member_id,
@@ -128,33 +127,81 @@ async def customers_between(
         .group_by(returns.c.member_id)
     )
     both = union_all(bought, refunded).subquery()
-    rows = await conn.execute(
+    return (
         select(
             both.c.member_id,
-            func.sum(both.c.purchases),
-            func.sum(both.c.gross),
-            func.sum(both.c.refunds),
-            func.sum(both.c.units),
-            func.sum(both.c.baskets),
-            func.max(both.c.last_at),
-            func.bool_or(members.c.member_id.is_not(None)),
+            func.sum(both.c.purchases).label("purchases"),
+            func.sum(both.c.gross).label("gross"),
+            func.sum(both.c.refunds).label("refunds"),
+            func.sum(both.c.units).label("units"),
+            func.sum(both.c.baskets).label("baskets"),
+            func.max(both.c.last_at).label("last_at"),
+            func.bool_or(members.c.member_id.is_not(None)).label("enrolled"),
         )
         .select_from(both.outerjoin(members, members.c.member_id == both.c.member_id))
         .group_by(both.c.member_id)
     )
+
+
+async def customers_between(
+    conn: AsyncConnection, scope: Scope, start: datetime | None, end: datetime
+) -> list[Customer]:
+    """Every customer with a purchase or a refund in [start, end), with their sums."""
+    rows = await conn.execute(_customers(scope, start, end))
     return [
         Customer(
-            member_id=r[0],
-            purchases=int(r[1]),
-            gross=Decimal(r[2]),
-            refunds=Decimal(r[3]),
-            units=Decimal(r[4]),
-            baskets_with_lines=int(r[5]),
-            enrolled=bool(r[7]),
-            last_at=r[6],
+            member_id=r.member_id,
+            purchases=int(r.purchases),
+            gross=Decimal(r.gross),
+            refunds=Decimal(r.refunds),
+            units=Decimal(r.units),
+            baskets_with_lines=int(r.baskets),
+            enrolled=bool(r.enrolled),
+            last_at=r.last_at,
         )
         for r in rows
     ]
+
+
+async def totals_of(conn: AsyncConnection, scope: Scope, start: datetime, end: datetime) -> Totals:
+    """``tally`` of the customers of [start, end), the previous period of its length before it, summed
+    by PostgreSQL: the KPI gauges read it every 15 s, and a row per customer would hold the service's
+    memory at the program's size."""
+    c = _customers(scope, start, end).subquery()
+    net = c.c.gross - c.c.refunds
+    active = c.c.purchases > 0
+    ranked = select(
+        c,
+        net.label("net"),
+        func.row_number().over(partition_by=active, order_by=net.desc()).label("place"),
+        func.count().filter(active).over().label("n"),
+    ).subquery()
+    r = ranked.c
+    active, enrolled = r.purchases > 0, r.enrolled
+    previous = select(purchases.c.member_id).where(scope.sales(purchases, start - (end - start), start))
+    top = func.greatest(1, func.ceil(r.n * literal(TOP_SHARE)))
+    sums = {
+        "purchases": func.sum(r.purchases),
+        "gross": func.sum(r.gross),
+        "refunds": func.sum(r.refunds),
+        "units": func.sum(r.units),
+        "baskets": func.sum(r.baskets),
+        "active": func.count().filter(active),
+        "repeat": func.count().filter(r.purchases >= 2),
+        "active_net": func.sum(r.net).filter(active),
+        "top_net": func.sum(r.net).filter(and_(active, r.place <= top)),
+        "previous": select(func.count(previous.subquery().c.member_id.distinct())).scalar_subquery(),
+        "retained": func.count().filter(and_(active, r.member_id.in_(previous))),
+        "members": func.count().filter(and_(active, enrolled)),
+        "members_net": func.sum(r.net).filter(and_(active, enrolled)),
+        "others": func.count().filter(and_(active, ~enrolled)),
+        "others_net": func.sum(r.net).filter(and_(active, ~enrolled)),
+    }
+    row = (await conn.execute(select(*(func.coalesce(v, 0).label(k) for k, v in sums.items())))).one()
+    found = row._mapping
+    return Totals(
+        **{f.name: int(found[f.name]) if f.type == "int" else Decimal(found[f.name]) for f in fields(Totals)}
+    )
 
 
 async def totals_between(
@@ -170,13 +217,6 @@ async def totals_between(
     bought, customers = (await conn.execute(gross.where(scope.sales(purchases, start, end)))).one()
     back = await conn.scalar(refunded.where(scope.sales(returns, start, end)))
     return Decimal(bought) - Decimal(back or 0), int(customers)
-
-
-async def buyers_between(conn: AsyncConnection, scope: Scope, start: datetime, end: datetime) -> set[str]:
-    rows = await conn.execute(
-        select(purchases.c.member_id).where(scope.sales(purchases, start, end)).distinct()
-    )
-    return {r[0] for r in rows}
 
 
 async def months_of(conn: AsyncConnection, scope: Scope, end: datetime) -> list[tuple[str, str]]:
