@@ -68,13 +68,14 @@ def test_ratios_without_a_denominator_are_none_not_zero() -> None:
 
 def _top_share(*nets: int) -> Decimal | None:
     customers = [customer(f"m{i}", 1, str(net)) for i, net in enumerate(nets)]
-    return summary(
+    share: Decimal | None = summary(
         tally(customers, set()),
         year_net=Decimal(0),
         year_customers=0,
         margin=Decimal(1),
         period_discount=Decimal(0),
     )["top_20_percent_revenue_share"]
+    return share
 
 
 def test_the_80_20_check_takes_at_least_one_customer() -> None:

@@ -199,9 +199,10 @@ async def totals_of(conn: AsyncConnection, scope: Scope, start: datetime, end: d
     }
     row = (await conn.execute(select(*(func.coalesce(v, 0).label(k) for k, v in sums.items())))).one()
     found = row._mapping
-    return Totals(
-        **{f.name: int(found[f.name]) if f.type == "int" else Decimal(found[f.name]) for f in fields(Totals)}
-    )
+    typed: dict[str, Any] = {
+        f.name: int(found[f.name]) if f.type == "int" else Decimal(found[f.name]) for f in fields(Totals)
+    }
+    return Totals(**typed)
 
 
 async def totals_between(
