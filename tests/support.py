@@ -15,10 +15,13 @@ from typing import Any
 
 import orjson
 from aiokafka.structs import ConsumerRecord
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.config import ServiceSettings
 from shared.contracts import PURCHASE_RECORDED, RETURN_RECORDED, Envelope, PurchaseRecorded, ReturnRecorded
 from shared.identity import member, operator
+from shared.store.db import make_engine
+from shared.store.migrate import upgrade_async
 from sim.harness import (
     ADMIN,
     REPO,
@@ -158,6 +161,15 @@ def store_settings(stack: Stack, service: str) -> ServiceSettings:
         pg_password=stack.infra.pg_password,
         pg_database=stack.database(service),
     )
+
+
+async def migrated_engine(stack: Stack, service: str, migrations: Path) -> AsyncEngine:
+    """An engine on a new database for ``service`` in ``stack``, migrated (for tests of a store without
+    its service; the caller disposes of it)."""
+    await stack.create(service)
+    settings = store_settings(stack, service)
+    await upgrade_async(migrations, settings.database_url)
+    return make_engine(settings)
 
 
 def new_operator(stack: Stack, name: str, role: str) -> str:

@@ -16,9 +16,7 @@ from services.analytics.domain.kpis import Totals, tally
 from services.analytics.store import MIGRATIONS
 from services.analytics.store.repository import Scope, customers_between, totals_of
 from services.analytics.store.tables import members, purchases, returns
-from shared.store.db import make_engine
-from shared.store.migrate import upgrade_async
-from tests.support import Stack, store_settings
+from tests.support import Stack, migrated_engine
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 END = START + timedelta(days=30)
@@ -79,10 +77,7 @@ def _expected(customers: Any, before: Any) -> Totals:
 async def test_a_periods_totals_summed_by_postgresql_are_the_domains_tally_of_its_customers(
     stack: Stack,
 ) -> None:
-    await stack.create("analytics")
-    settings = store_settings(stack, "analytics")
-    await upgrade_async(MIGRATIONS, settings.database_url)
-    engine = make_engine(settings)
+    engine = await migrated_engine(stack, "analytics", MIGRATIONS)
     sales, refunds, enrolled = _stream(seed=20)
     try:
         async with engine.begin() as conn:

@@ -19,20 +19,15 @@ from services.points.store.earning import add_daily
 from services.points.store.loyalty import loyalty_programs, put_loyalty_program
 from services.points.store.tables import balances, daily_earnings
 from shared.store.bulk import Writes, rows_insert
-from shared.store.db import make_engine
-from shared.store.migrate import upgrade_async
 from shared.store.settled import stamps
-from tests.support import Stack, store_settings
+from tests.support import Stack, migrated_engine
 
 DAY = date(2026, 12, 3)
 
 
 @pytest.fixture
 async def points_db(stack: Stack) -> AsyncIterator[AsyncEngine]:
-    await stack.create("points")
-    settings = store_settings(stack, "points")
-    await upgrade_async(MIGRATIONS, settings.database_url)
-    engine = make_engine(settings)
+    engine = await migrated_engine(stack, "points", MIGRATIONS)
     yield engine
     await engine.dispose()
 

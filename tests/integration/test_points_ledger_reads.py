@@ -37,7 +37,7 @@ from shared.store.migrate import upgrade_async
 from shared.topics import Topic
 from tests.integration.test_high_water import Published
 from tests.integration.test_outbox_relay import _Commits
-from tests.support import Stack, purchase, store_settings
+from tests.support import Stack, migrated_engine, purchase, store_settings
 
 PURCHASES = 30_000
 
@@ -82,10 +82,7 @@ async def _long_ledger(engine: AsyncEngine) -> None:
 
 
 async def test_what_a_return_reads_about_its_purchase_is_a_lookup_on_a_long_ledger(stack: Stack) -> None:
-    await stack.create("points")
-    settings = store_settings(stack, "points")
-    await upgrade_async(MIGRATIONS, settings.database_url)
-    engine = make_engine(settings)
+    engine = await migrated_engine(stack, "points", MIGRATIONS)
     ran: list[tuple[str, Sequence[Any]]] = []
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
@@ -150,10 +147,7 @@ async def test_a_batch_reads_the_campaigns_its_purchases_fall_in_with_what_is_le
     """Four years of 25 partners' weekly campaigns: a batch reads (and locks) the one running when its
     purchases were made, not the 5,200 that ended; one the batch announces again is read whatever its
     window, so its budget goes on from what was spent, not from the start."""
-    await stack.create("points")
-    settings = store_settings(stack, "points")
-    await upgrade_async(MIGRATIONS, settings.database_url)
-    engine = make_engine(settings)
+    engine = await migrated_engine(stack, "points", MIGRATIONS)
     now = datetime.now(UTC)
     ran: list[tuple[str, Sequence[Any]]] = []
 

@@ -12,9 +12,7 @@ from services.tiers.domain import by_day
 from services.tiers.programs import MAIN
 from services.tiers.store import MIGRATIONS
 from services.tiers.store.repository import activity_since, add_events
-from shared.store.db import make_engine
-from shared.store.migrate import upgrade_async
-from tests.support import Stack, store_settings
+from tests.support import Stack, migrated_engine
 
 DAY = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -26,10 +24,7 @@ def _spend(i: int) -> Decimal:
 async def test_a_resumed_replay_reads_the_past_a_day_to_a_row_and_from_its_earliest_instant_event_by_event(
     stack: Stack,
 ) -> None:
-    await stack.create("tiers")
-    settings = store_settings(stack, "tiers")
-    await upgrade_async(MIGRATIONS, settings.database_url)
-    engine = make_engine(settings)
+    engine = await migrated_engine(stack, "tiers", MIGRATIONS)
     # Four days of 300 purchases each, 4 minutes apart from 01:00 (the 70th a return), and another
     # member's the same.
     rows = [
