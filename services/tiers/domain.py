@@ -302,6 +302,23 @@ class Checkpoint:
         return self._earliest
 
 
+def resume_point(
+    latest: Checkpoint | None, earlier: Checkpoint | None, first: datetime | None
+) -> tuple[Checkpoint | None, Checkpoint | None]:
+    """Where a replay of events from ``first`` on resumes (``first`` None: the clock only), and the
+    earlier checkpoint that stays true: the latest checkpoint not after ``first``; none (the whole
+    history) when an event is before both. The earlier one, when it fell two LATEs behind the latest:
+    a member whose events come in time order never replays the moments it could move to otherwise,
+    and this replay moves it to about a LATE behind again (one replay of two days' moments a day)."""
+    if latest is not None and (first is None or latest.at <= first):
+        if earlier is None or earlier.at >= latest.at:
+            return latest, None
+        return (earlier, None) if earlier.at < latest.at - 2 * LATE else (latest, earlier)
+    if earlier is not None and (first is None or earlier.at <= first):
+        return earlier, None
+    return None, None
+
+
 def by_day(activity: Sequence[Activity], before: datetime) -> list[Activity]:
     """``activity`` before ``before`` summed into one a UTC day, at that day's last instant:
     what a replay resumed at a checkpoint needs of the past (``Checkpoint.daily_before``)."""
@@ -323,6 +340,14 @@ def by_day(activity: Sequence[Activity], before: datetime) -> list[Activity]:
     return sorted([*days.values(), *out], key=lambda a: (a.at is None, a.at or before))
 
 
+# How far behind a member's last instant their earlier checkpoint is kept. Events arrive late by this
+# much as a matter of course: tiers reads purchases and points from two topics, each at its own offset,
+# and a consumer catching up takes each topic a fetch at a time (at a busy chain, hours of purchases);
+# a till uploads after a short outage. Each such event would otherwise replay the member's whole
+# history, which for a house card is thousands of purchases a day.
+LATE = timedelta(days=1)
+
+
 @dataclass
 class Replay:
     standing: Standing | None = None
@@ -330,6 +355,9 @@ class Replay:
     notices: list[Notice] = field(default_factory=list)
     values: _Values | None = None  # the replayed activity's, to ask for the value at an instant
     checkpoint: Checkpoint | None = None  # where the next replay can resume
+    # Where a replay of an event before ``checkpoint`` can resume: the last checkpoint at least LATE
+    # before it, else the oldest known.
+    earlier: Checkpoint | None = None
 
     def value_at(self, at: datetime) -> Decimal:
         """``qualifying_value`` of the replayed activity at ``at``, by the replay's prefix sums."""
@@ -342,28 +370,33 @@ def replay(
     orders: Sequence[Order],
     until: datetime,
     resume: Checkpoint | None = None,
+    earlier: Checkpoint | None = None,
 ) -> Replay:
     """A member's tier history from all their events, in event time, with the clock run up to
     ``until`` (or to their last event, if later): the same events give the same history whatever
     order they arrived in. At one instant the clock strikes first, then activity, then orders.
 
     From ``resume``, when given: only the moments from its instant on are replayed, and the changes are
-    those after its ``settled`` (the ones before stand as told)."""
+    those after its ``settled`` (the ones before stand as told). ``earlier``: a checkpoint before
+    ``resume``, still true (no event before ``resume`` arrived), kept unless one LATE back is made."""
     values = _Values(ladder, activity)
     moments: list[tuple[datetime, int, str, Activity | Order]] = [(t, 0, "", a) for t, a in values.timed]
     moments += [(o.at, 1, f"{'prc'.index(o.kind[0])}{o.key}", o) for o in orders]
     moments.sort(key=lambda m: m[:3])
-    out = Replay(values=values)
+    out = Replay(values=values, earlier=earlier)
     plan = ""
     if resume is not None:
         moments = moments[bisect_left(moments, resume.at, key=lambda m: m[0]) :]
         out.standing, plan = resume.standing, resume.plan
     top = len(ladder.tiers) - 1
     last = resume.settled if resume is not None else None
+    late = moments[-1][0] - LATE if moments else None
     for at, group in groupby(moments, key=lambda m: m[0]):
         items = [m[3] for m in group]
         if out.standing is not None and last is not None:
             out.checkpoint = Checkpoint(at, last, out.standing, plan)
+            if out.earlier is None or (late is not None and at <= late):
+                out.earlier = out.checkpoint
         last = at
         standing = out.standing or start(ladder, at)
         standing = _clock(ladder, standing, values, at, out, plan)

@@ -31,6 +31,7 @@ from services.tiers.domain import (
     announce,
     nudge,
     replay,
+    resume_point,
 )
 from services.tiers.programs import MAIN, counted_in
 from services.tiers.settings import TiersSettings
@@ -194,9 +195,14 @@ async def _settle(
     for e in events:
         member = e.payload.member_id
         first[member] = min(first.get(member, e.occurred_at), e.occurred_at)
-    resume = {m: c for m, k in kept.items() if (c := _resumes(k, moves.ladder_key, first.get(m)))}
+    resume: dict[str, tuple[Checkpoint, Checkpoint | None]] = {}
+    for member, k in kept.items():
+        since, earlier = _resumes(k, moves.ladder_key, first.get(member))
+        if since is not None:
+            resume[member] = since, earlier
     starts = {
-        m: (resume[m].reads_from(ladder), resume[m].daily_before) if m in resume else None for m in members
+        m: (resume[m][0].reads_from(ladder), resume[m][0].daily_before) if m in resume else None
+        for m in members
     }
     activity = await activity_since(conn, program_id, starts)
     orders = await orders_of(conn, members) if program_id == MAIN else {}  # paid membership is main's
@@ -211,8 +217,8 @@ async def _settle(
             moves.plans[member] = theirs[-1].plan
         times = [a.at for a in mine if a.at] + [o.at for o in theirs]
         horizon = max(t for t in (*times, clock, old.settled_until if old else None) if t is not None)
-        since = resume.get(member)
-        replayed = replay(ladder, mine, theirs, horizon, since)
+        since, earlier = resume.get(member, (None, None))
+        replayed = replay(ladder, mine, theirs, horizon, since, earlier)
         if replayed.standing is None:
             continue
         cause = latest.get(member)
@@ -241,17 +247,20 @@ async def _settle(
         standing = replace(replayed.standing, nudged_for=old.standing.nudged_for if old else None)
         if cause is not None and not isinstance(cause.payload, VipMembership):
             standing = _nudge(moves, member, standing, replayed, cause)
-        saved[member] = Kept(standing, revision, horizon, restated, replayed.checkpoint, moves.ladder_key)
+        saved[member] = Kept(
+            standing, revision, horizon, restated, replayed.checkpoint, moves.ladder_key, replayed.earlier
+        )
     await save_standings(conn, program_id, saved, moves.plans)
     await add_history(conn, program_id, moves.changes, moves.replaced)
 
 
-def _resumes(kept: Kept, ladder_key: str, first: datetime | None) -> Checkpoint | None:
-    """The checkpoint, if taken under this ladder and no event here is before its instant."""
-    checkpoint = kept.checkpoint
-    if checkpoint is None or kept.ladder_key != ladder_key or (first is not None and first < checkpoint.at):
-        return None
-    return checkpoint
+def _resumes(
+    kept: Kept, ladder_key: str, first: datetime | None
+) -> tuple[Checkpoint | None, Checkpoint | None]:
+    """The checkpoint to resume at and the earlier one that stays true, if taken under this ladder."""
+    if kept.ladder_key != ladder_key:
+        return None, None
+    return resume_point(kept.checkpoint, kept.earlier, first)
 
 
 _NOTICES = {"started": MEMBERSHIP_STARTED, "renewed": MEMBERSHIP_RENEWED, "ended": MEMBERSHIP_ENDED}

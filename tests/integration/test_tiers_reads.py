@@ -8,10 +8,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from services.tiers.domain import by_day
+from services.tiers.domain import LATE, by_day
+from services.tiers.handlers import CONSUMES, standings_handler
 from services.tiers.programs import MAIN
+from services.tiers.settings import TiersSettings
 from services.tiers.store import MIGRATIONS
-from services.tiers.store.repository import activity_since, add_events
+from services.tiers.store.repository import activity_since, add_events, history_of, load_standings
+from services.tiers.views import PurchaseTotal
+from shared.contracts import Envelope
 from tests.support import Stack, migrated_engine
 
 DAY = datetime(2026, 11, 20, tzinfo=UTC)
@@ -60,3 +64,41 @@ async def test_a_resumed_replay_reads_the_past_a_day_to_a_row_and_from_its_earli
     morning = summed[3]
     assert morning.at == DAY + timedelta(days=3, hours=1, minutes=4 * 134) and morning.visits == 134
     assert morning.spend == sum(_spend(i) for i in range(135)) and summed[4].at == daily
+
+
+def _bought(member: str, at: datetime, amount: int) -> Envelope[PurchaseTotal]:
+    payload = PurchaseTotal(
+        chain_id="hyperstar", member_id=member, currency="IRR", total_amount=Decimal(amount)
+    )
+    return CONSUMES[0].envelope(key=member, producer="ingest", occurred_at=at, payload=payload)
+
+
+async def test_a_purchase_hours_late_resumes_a_day_back_and_tells_what_in_time_order_tells(
+    stack: Stack,
+) -> None:
+    """Two members buy the same every 30 minutes for three days, 500,000 each (Silver after the
+    hundredth), and once 150,000,000 five hours before their last (Gold then). Sara's arrive in time
+    order; Omid's big one comes last, after his checkpoint: his replay resumes at the one kept a day
+    back, and his history is Sara's."""
+    engine = await migrated_engine(stack, "tiers", MIGRATIONS)
+    handle = standings_handler(TiersSettings())
+    times = [DAY + timedelta(minutes=30 * i) for i in range(144)]
+    big_at = times[-1] - timedelta(hours=5, minutes=1)
+    sara = sorted([*(_bought("sara", t, 500_000) for t in times), _bought("sara", big_at, 150_000_000)],
+                  key=lambda e: e.occurred_at)  # fmt: skip
+    omid = [*(_bought("omid", t, 500_000) for t in times), _bought("omid", big_at, 150_000_000)]
+    try:
+        for start in range(0, len(sara), 20):
+            async with engine.begin() as conn:
+                await handle(conn, [*sara[start : start + 20], *omid[start : start + 20]])
+        async with engine.connect() as conn:
+            histories = {m: await history_of(conn, MAIN, m) for m in ("sara", "omid")}
+            kept = await load_standings(conn, MAIN, ["omid"])
+    finally:
+        await engine.dispose()
+    told = {m: [(h["from_tier"], h["to_tier"], h["at"]) for h in rows] for m, rows in histories.items()}
+    assert told["sara"] == [("Bronze", "Silver", times[99]), ("Silver", "Gold", big_at)]
+    assert told["omid"] == told["sara"]
+    checkpoint, earlier = kept["omid"].checkpoint, kept["omid"].earlier
+    assert checkpoint is not None and checkpoint.at == times[-1]
+    assert earlier is not None and times[-1] - 2 * LATE <= earlier.at <= times[-1] - LATE

@@ -18,6 +18,7 @@ from services.points.domain.rules import RuleSet, tier_line
 from services.points.domain.tiering import Step, Timeline, correct
 from services.points.domain.wallet import points_to_reverse
 from services.tiers.domain import (
+    LATE,
     Activity,
     Announcement,
     Change,
@@ -29,6 +30,7 @@ from services.tiers.domain import (
     by_day,
     diverge,
     replay,
+    resume_point,
     tier_at,
 )
 
@@ -102,8 +104,9 @@ def _horizon(events: Sequence[Event]) -> datetime:
 @dataclass
 class TiersService:
     """What the tiers service does with each batch: keep, replay, announce the difference. With
-    ``resuming``, as the service does: a batch whose events are all at or after the last checkpoint
-    resumes there, reading only the activity the checkpoint says; any other replays everything."""
+    ``resuming``, as the service does: a batch resumes at the latest checkpoint none of its events is
+    before (the last, or the earlier one), reading only the activity the checkpoint says; any other
+    replays everything."""
 
     known: list[Event] = field(default_factory=list)
     told: list[Change] = field(default_factory=list)
@@ -113,27 +116,33 @@ class TiersService:
     resuming: bool = False
     ladder: Ladder = LADDER
     checkpoint: Checkpoint | None = None
+    earlier: Checkpoint | None = None
     standing: Standing | None = None
     resumed: int = 0
+    resumed_earlier: int = 0
 
     def batch(self, events: Sequence[Event]) -> list[Announcement]:
         self.known += events
         orders = [e for e in self.known if isinstance(e, Order)]
-        resume = self.checkpoint if self.resuming else None
-        if resume is not None and any(e.at < resume.at for e in events):
-            resume = None
+        resume, earlier = (
+            resume_point(self.checkpoint, self.earlier, min(e.at for e in events))
+            if self.resuming
+            else (None, None)
+        )
         activity = _activity(self.known)
         if resume is not None:
             activity = [a for a in activity if a.at is not None and a.at >= resume.reads_from(self.ladder)]
             activity = by_day(activity, resume.daily_before)  # as the store reads it
             self.resumed += 1
-        replayed = replay(self.ladder, activity, orders, _horizon(self.known), resume)
+            self.resumed_earlier += resume is not self.checkpoint
+        replayed = replay(self.ladder, activity, orders, _horizon(self.known), resume, earlier)
         kept = [c for c in self.told if c.at <= resume.settled] if resume is not None else []
         after = kept + replayed.changes
         self.revision, said, self.restated = announce(
             self.ladder, self.told, after, self.revision, self.restated
         )
-        self.told, self.checkpoint, self.standing = after, replayed.checkpoint, replayed.standing
+        self.told, self.standing = after, replayed.standing
+        self.checkpoint, self.earlier = replayed.checkpoint, replayed.earlier
         self.said += said
         return said
 
@@ -213,6 +222,43 @@ def test_a_busy_members_resumed_replay_tells_what_the_whole_history_tells(
     events: list[Event], seed: int, in_time: bool
 ) -> None:
     _resumed_tells_what_the_whole_tells(events, seed, in_time, MONTHLY)
+
+
+def test_an_event_late_by_less_than_a_day_resumes_at_the_earlier_checkpoint() -> None:
+    """Purchases every ten minutes for three days, then ones 5 hours and 30 hours late: the first
+    resumes at the checkpoint kept a day back, the second (before it) replays everything; both tell
+    what the whole history tells."""
+    sales = [Sale(f"s{i}", T0 + timedelta(minutes=10 * i), Decimal(30)) for i in range(3 * 144)]
+    whole, resumed = TiersService(), TiersService(resuming=True)
+    for sale in sales:
+        assert resumed.batch([sale]) == whole.batch([sale])
+    assert resumed.checkpoint is not None and resumed.earlier is not None
+    assert resumed.checkpoint.at - 2 * LATE <= resumed.earlier.at <= resumed.checkpoint.at - LATE
+    last = sales[-1].at
+    for late in (Sale("late", last - timedelta(hours=5), Decimal(900)),
+                 Sale("later", last - timedelta(hours=30), Decimal(900))):  # fmt: skip
+        resumed_before, earlier_before = resumed.resumed, resumed.resumed_earlier
+        assert resumed.batch([late]) == whole.batch([late])
+        assert resumed.standing == whole.standing and resumed.told == whole.told
+        if late.key == "late":
+            assert (resumed.resumed, resumed.resumed_earlier) == (resumed_before + 1, earlier_before + 1)
+        else:
+            assert resumed.resumed == resumed_before  # the whole history again
+    # The earlier checkpoint is a day behind the last instant again, not where the replay began.
+    assert resumed.earlier is not None and resumed.earlier.at <= last - LATE
+
+
+def test_resume_point_takes_the_latest_checkpoint_no_event_is_before() -> None:
+    standing = Standing("Bronze", T0, T0 + timedelta(days=180))
+    stale, early, late = (Checkpoint(T0 + timedelta(hours=h), T0, standing) for h in (23, 24, 72))
+    assert resume_point(late, early, T0 + timedelta(days=3)) == (late, early)
+    # Two days behind the latest, the earlier checkpoint is replayed from, to move it up.
+    assert resume_point(late, stale, T0 + timedelta(days=3)) == (stale, None)
+    assert resume_point(late, early, None) == (late, early)  # the clock alone
+    assert resume_point(late, early, T0 + timedelta(days=2)) == (early, None)
+    assert resume_point(late, early, T0) == (None, None)
+    assert resume_point(late, None, T0 + timedelta(days=2)) == (None, None)
+    assert resume_point(None, None, T0) == (None, None)
 
 
 def test_a_checkpoint_reads_the_window_and_the_reviews_still_due_not_the_whole_history() -> None:

@@ -191,44 +191,55 @@ class Kept:
     restated: list[datetime] = field(default_factory=list)  # restatements told and not voided since
     checkpoint: Checkpoint | None = None
     ladder_key: str = ""
+    earlier: Checkpoint | None = None  # for an event before ``checkpoint`` (``replay``)
 
 
 async def load_standings(conn: AsyncConnection, program_id: str, members: Iterable[str]) -> dict[str, Kept]:
     rows = await conn.execute(_STANDINGS, {"program_id": program_id, "members": sorted(set(members))})
     kept = {}
     for r in rows:
-        checkpoint, ladder_key = _checkpoint(r.checkpoint)
         kept[r.member_id] = Kept(
             Standing(r.tier, r.since, r.review_at, r.vip_until, r.nudged_for),
             r.revision,
             r.settled_until,
             [datetime.fromisoformat(at) for at in r.restated],
-            checkpoint,
-            ladder_key,
+            _checkpoint(r.checkpoint),
+            r.checkpoint["ladder"] if r.checkpoint else "",
+            _checkpoint((r.checkpoint or {}).get("earlier")),
         )
     return kept
 
 
-def _checkpoint(kept: dict[str, Any] | None) -> tuple[Checkpoint | None, str]:
+def _checkpoint(kept: dict[str, Any] | None) -> Checkpoint | None:
     if not kept:
-        return None, ""
+        return None
     at = {k: datetime.fromisoformat(kept[k]) for k in ("at", "settled", "since", "review_at")}
     until = kept["vip_until"]
     standing = Standing(
         kept["tier"], at["since"], at["review_at"], datetime.fromisoformat(until) if until else None
     )
-    return Checkpoint(at["at"], at["settled"], standing, kept["plan"]), kept["ladder"]
+    return Checkpoint(at["at"], at["settled"], standing, kept["plan"])
 
 
-def _checkpoint_kept(checkpoint: Checkpoint | None, ladder_key: str) -> dict[str, Any] | None:
-    if checkpoint is None:
+def _checkpoint_kept(kept: Kept) -> dict[str, Any] | None:
+    """The checkpoint, the ladder it was taken under and the earlier checkpoint, as one JSON value
+    (a checkpoint kept before the earlier one was has none: the next replay makes it)."""
+    if kept.checkpoint is None:
         return None
+    earlier = kept.earlier if kept.earlier is not None and kept.earlier != kept.checkpoint else None
+    return {
+        **_checkpoint_fields(kept.checkpoint),
+        "ladder": kept.ladder_key,
+        "earlier": _checkpoint_fields(earlier) if earlier is not None else None,
+    }
+
+
+def _checkpoint_fields(checkpoint: Checkpoint) -> dict[str, Any]:
     s = checkpoint.standing
     return {
         "at": checkpoint.at.isoformat(), "settled": checkpoint.settled.isoformat(), "tier": s.tier,
         "since": s.since.isoformat(), "review_at": s.review_at.isoformat(),
         "vip_until": s.vip_until.isoformat() if s.vip_until else None, "plan": checkpoint.plan,
-        "ladder": ladder_key,
     }  # fmt: skip
 
 
@@ -251,7 +262,7 @@ async def save_standings(
                 "revision": k.revision,
                 "settled_until": k.settled_until,
                 "restated": [at.isoformat() for at in k.restated],
-                "checkpoint": _checkpoint_kept(k.checkpoint, k.ladder_key),
+                "checkpoint": _checkpoint_kept(k),
                 **({"vip_plan": plans.get(m)} if plans else {}),
             }
             for m, k in sorted(found.items())
