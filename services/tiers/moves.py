@@ -191,6 +191,15 @@ async def _settle(
     ladder, program_id = moves.ladder, moves.program_id
     members = sorted(set(members))
     kept = await load_standings(conn, program_id, members)
+    if events:
+        # A member with a standing whose events here cannot move it is replayed by their next event
+        # that can, or by the clock: on a ladder that does not count points, the points.earned that
+        # follows each purchase replayed its member a second time, and one arriving after the member's
+        # later purchases (tiers reads points and purchases at two offsets) replayed all their history.
+        events = [e for e in events if _can_move(ladder, e) or e.payload.member_id not in kept]
+        members = sorted({e.payload.member_id for e in events})
+        if not members:
+            return
     first: dict[str, datetime] = {}
     for e in events:
         member = e.payload.member_id
@@ -252,6 +261,12 @@ async def _settle(
         )
     await save_standings(conn, program_id, saved, moves.plans)
     await add_history(conn, program_id, moves.changes, moves.replaced)
+
+
+def _can_move(ladder: Ladder, event: Envelope[Any]) -> bool:
+    """Points count only on a ladder that qualifies by points; on another, a points event is kept (a
+    new ladder may count it) and moves no standing."""
+    return ladder.metric == "points" or not isinstance(event.payload, PointsGiven | PointsTaken)
 
 
 def _resumes(

@@ -4,17 +4,21 @@ house card) costs a row a day, not a row a purchase; from that instant on, each 
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import text
 
 from services.tiers.domain import LATE, by_day
 from services.tiers.handlers import CONSUMES, standings_handler
 from services.tiers.programs import MAIN
-from services.tiers.settings import TiersSettings
+from services.tiers.settings import DEFAULT_LADDER, TiersSettings
 from services.tiers.store import MIGRATIONS
 from services.tiers.store.repository import activity_since, add_events, history_of, load_standings
-from services.tiers.views import PurchaseTotal
+from services.tiers.views import PointsGiven, PurchaseTotal
 from shared.contracts import Envelope
 from tests.support import Stack, migrated_engine
 
@@ -66,6 +70,13 @@ async def test_a_resumed_replay_reads_the_past_a_day_to_a_row_and_from_its_earli
     assert morning.spend == sum(_spend(i) for i in range(135)) and summed[4].at == daily
 
 
+def _points(member: str, at: datetime, points: int = 500) -> Envelope[PointsGiven]:
+    earned = CONSUMES[2]  # points.earned, read as tiers reads it
+    assert earned.payload is PointsGiven
+    payload = PointsGiven(member_id=member, points=points)
+    return earned.envelope(key=member, producer="points", occurred_at=at, payload=payload)
+
+
 def _bought(member: str, at: datetime, amount: int) -> Envelope[PurchaseTotal]:
     payload = PurchaseTotal(
         chain_id="hyperstar", member_id=member, currency="IRR", total_amount=Decimal(amount)
@@ -102,3 +113,49 @@ async def test_a_purchase_hours_late_resumes_a_day_back_and_tells_what_in_time_o
     checkpoint, earlier = kept["omid"].checkpoint, kept["omid"].earlier
     assert checkpoint is not None and checkpoint.at == times[-1]
     assert earlier is not None and times[-1] - 2 * LATE <= earlier.at <= times[-1] - LATE
+
+
+async def test_points_on_a_ladder_of_spend_are_kept_and_replay_no_one_who_has_a_standing(
+    stack: Stack,
+) -> None:
+    """On the default ladder (spend), Sara's points.earned, a day after her purchase, leave her standing
+    row as it was (no replay); they are kept, for a ladder of points. Omid, with only points so far,
+    gets his first standing from them."""
+    engine = await migrated_engine(stack, "tiers", MIGRATIONS)
+    handle = standings_handler(TiersSettings())
+
+    try:
+        async with engine.begin() as conn:
+            await handle(conn, [_bought("sara", DAY + timedelta(days=1), 60_000_000)])
+        async with engine.connect() as conn:
+            before = (await conn.execute(text("SELECT * FROM standings WHERE member_id = 'sara'"))).one()
+        async with engine.begin() as conn:
+            await handle(conn, [_points("sara", DAY), _points("omid", DAY)])
+        async with engine.connect() as conn:
+            after = (await conn.execute(text("SELECT * FROM standings WHERE member_id = 'sara'"))).one()
+            kept = await activity_since(conn, MAIN, {"sara": None})
+            omid = await load_standings(conn, MAIN, ["omid"])
+    finally:
+        await engine.dispose()
+    assert before.tier == "Silver" and after == before
+    assert [a.points for a in kept["sara"]] == [500, 0]
+    assert omid["omid"].standing.tier == "Bronze"
+
+
+async def test_on_a_ladder_of_points_a_points_event_moves_a_member_who_has_a_standing(
+    stack: Stack, tmp_path: Path
+) -> None:
+    tiers = [{"name": "Bronze", "threshold": "0"}, {"name": "Silver", "threshold": "1000"}]
+    ladder = {**DEFAULT_LADDER, "metric": "points", "vip_tier": "Silver", "tiers": tiers}
+    (tmp_path / "ladder.json").write_text(json.dumps(ladder))
+    engine = await migrated_engine(stack, "tiers", MIGRATIONS)
+    handle = standings_handler(TiersSettings(tiers_ladder_file=str(tmp_path / "ladder.json")))
+    try:
+        for at in (DAY, DAY + timedelta(hours=1)):
+            async with engine.begin() as conn:
+                await handle(conn, [_points("omid", at, 600)])
+        async with engine.connect() as conn:
+            omid = await load_standings(conn, MAIN, ["omid"])
+    finally:
+        await engine.dispose()
+    assert omid["omid"].standing.tier == "Silver"
