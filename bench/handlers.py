@@ -6,6 +6,7 @@ move only with the code, which is what a change to a handler or a store needs to
 
     python -m bench.handlers --events 5500 --batch 500 --batch 50
     python -m bench.handlers --service tiers --history-months 36  # members with three years behind them
+    python -m bench.handlers --service tiers --earned-lag 3000  # points.earned 3,000 purchases behind
 """
 
 from __future__ import annotations
@@ -108,12 +109,15 @@ def service(name: str) -> Service:
     return Service(AnalyticsSettings(), ANALYTICS, ContractDecoder(ANALYTICS_CONSUME), facts_handler())
 
 
-def records(events: int, prefix: str, service: str = "points") -> list[ConsumerRecord[bytes, bytes]]:
+def records(
+    events: int, prefix: str, service: str = "points", earned_lag: int = 0
+) -> list[ConsumerRecord[bytes, bytes]]:
     """``events`` purchases of the POS simulator (lines, tenders) as ingest forwards them, 7 seconds
     apart and all in the past, as the consumer receives them; for ingest, as POS systems write them to
     ``pos.raw`` (ingest refuses a purchase from the future); for tiers, each followed by the points it
     earned, at its instant, as tiers gets them in the pipeline (``events`` records, half as many
-    purchases)."""
+    purchases), or ``earned_lag`` purchases later: tiers reads purchases and points from two topics,
+    and while it catches up one runs ahead of the other (by days of the bench's purchases)."""
     start = utcnow() - timedelta(seconds=7 * events + 60)
     pos = PosSimulator(seed=7, members=100_000, run=uuid.uuid4().hex[:8], start=start)
     if service == "ingest":  # no headers: the consumer marks pos.raw records by their offsets
@@ -124,11 +128,15 @@ def records(events: int, prefix: str, service: str = "points") -> list[ConsumerR
         ]
     if service == "notify":  # what it tells members of: each purchase's points.earned
         return _enveloped(prefix, [_earned(sale) for sale in pos.purchases(events)])
+    sales = list(pos.purchases(events // 2 if service == "tiers" else events))
+    if service != "tiers":
+        return _enveloped(prefix, [_purchase(sale) for sale in sales])
     made: list[Envelope[Any]] = []
-    for sale in pos.purchases(events // 2 if service == "tiers" else events):
-        made.append(_purchase(sale))
-        if service == "tiers":  # as in the pipeline: each purchase, then the points it earned
-            made.append(_earned(sale))
+    for i in range(len(sales) + earned_lag):  # as in the pipeline: each purchase, then its points
+        if i < len(sales):
+            made.append(_purchase(sales[i]))
+        if 0 <= i - earned_lag < len(sales):
+            made.append(_earned(sales[i - earned_lag]))
     return _enveloped(prefix, made)
 
 
@@ -206,7 +214,7 @@ def setup(
 
 
 async def measure(
-    infra: Infra, name: str, events: int, batch: int, history_months: int = 0
+    infra: Infra, name: str, events: int, batch: int, history_months: int = 0, earned_lag: int = 0
 ) -> dict[str, Any]:
     stack = Stack(infra)
     await stack.create(name)
@@ -234,7 +242,7 @@ async def measure(
         handler=parts.handler,
         metrics=CoreMetrics(CollectorRegistry()),
     )
-    given = records(events + batch, parts.settings.topic_prefix, name)
+    given = records(events + batch, parts.settings.topic_prefix, name, earned_lag)
     held_before = setup(name, given, parts.settings.topic_prefix, history_months)
     for start in range(0, len(held_before), 500):
         await core._apply([i for i in map(core._decode, held_before[start : start + 500]) if i])
@@ -261,6 +269,7 @@ async def measure(
         "batch": batch,
         "events": events,
         "history_months": history_months,
+        "earned_lag": earned_lag,
         "cpu_ms_per_event": 1000 * cpu / events,
         "decode_ms_per_event": 1000 * decoding / events,
         "decoder_us_per_record_best_of_5": decoder_best,
@@ -299,12 +308,15 @@ async def main() -> None:
     parser.add_argument(
         "--history-months", type=int, default=0, help="tiers: each member's monthly purchases before, kept"
     )
+    parser.add_argument(
+        "--earned-lag", type=int, default=0, help="tiers: each points.earned this many purchases late"
+    )
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     infra = infra_from_env()  # before a service's settings go into the environment
     tune_gc()  # as a service does when it starts
     runs = [
-        await measure(infra, name, args.events, batch, args.history_months)
+        await measure(infra, name, args.events, batch, args.history_months, args.earned_lag)
         for name in args.service or ["ingest", "points", "tiers", "notify", "analytics"]
         for batch in args.batch or [500, 50]
     ]
