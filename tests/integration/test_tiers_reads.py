@@ -89,8 +89,8 @@ async def test_a_purchase_hours_late_resumes_a_day_back_and_tells_what_in_time_o
 ) -> None:
     """Two members buy the same every 30 minutes for three days, 500,000 each (Silver after the
     hundredth), and once 150,000,000 five hours before their last (Gold then). Sara's arrive in time
-    order; Omid's big one comes last, after his checkpoint: his replay resumes at the one kept a day
-    back, and his history is Sara's."""
+    order; Omid's big one comes last, after his checkpoint, which is past it: his history is Sara's,
+    and he keeps a checkpoint a day or two back for the next late one."""
     engine = await migrated_engine(stack, "tiers", MIGRATIONS)
     handle = standings_handler(TiersSettings())
     times = [DAY + timedelta(minutes=30 * i) for i in range(144)]
@@ -118,9 +118,9 @@ async def test_a_purchase_hours_late_resumes_a_day_back_and_tells_what_in_time_o
 async def test_points_on_a_ladder_of_spend_are_kept_and_replay_no_one_who_has_a_standing(
     stack: Stack,
 ) -> None:
-    """On the default ladder (spend), Sara's points.earned, a day after her purchase, leave her standing
-    row as it was (no replay); they are kept, for a ladder of points. Omid, with only points so far,
-    gets his first standing from them."""
+    """On the default ladder (spend), Sara's points.earned, dated a day before her purchase and arriving
+    after it, leave her standing row as it was (no replay); they are kept, for a ladder of points.
+    Omid, with only points so far, gets his first standing from them."""
     engine = await migrated_engine(stack, "tiers", MIGRATIONS)
     handle = standings_handler(TiersSettings())
 
