@@ -203,16 +203,22 @@ async def load_standings(conn: AsyncConnection, program_id: str, members: Iterab
             r.revision,
             r.settled_until,
             [datetime.fromisoformat(at) for at in r.restated],
-            _checkpoint(r.checkpoint),
-            r.checkpoint["ladder"] if r.checkpoint else "",
-            _checkpoint((r.checkpoint or {}).get("earlier")),
+            *_checkpoints_read(r.checkpoint),
         )
     return kept
 
 
-def _checkpoint(kept: dict[str, Any] | None) -> Checkpoint | None:
-    if not kept:
-        return None
+def _checkpoints_read(
+    value: dict[str, Any] | None,
+) -> tuple[Checkpoint | None, str, Checkpoint | None]:
+    """``_checkpoint_kept`` read back: the checkpoint, the ladder's key, the earlier checkpoint."""
+    if not value:
+        return None, "", None
+    earlier = value.get("earlier")
+    return _checkpoint(value), value["ladder"], _checkpoint(earlier) if earlier else None
+
+
+def _checkpoint(kept: dict[str, Any]) -> Checkpoint:
     at = {k: datetime.fromisoformat(kept[k]) for k in ("at", "settled", "since", "review_at")}
     until = kept["vip_until"]
     standing = Standing(
