@@ -7,6 +7,7 @@ move only with the code, which is what a change to a handler or a store needs to
     python -m bench.handlers --events 5500 --batch 500 --batch 50
     python -m bench.handlers --service tiers --history-months 36  # members with three years behind them
     python -m bench.handlers --service tiers --earned-lag 3000  # points.earned 3,000 purchases behind
+    python -m bench.handlers --service analytics --segments  # then one round of the segments job
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import time
+import tracemalloc
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -214,7 +216,13 @@ def setup(
 
 
 async def measure(
-    infra: Infra, name: str, events: int, batch: int, history_months: int = 0, earned_lag: int = 0
+    infra: Infra,
+    name: str,
+    events: int,
+    batch: int,
+    history_months: int = 0,
+    earned_lag: int = 0,
+    segments: bool = False,
 ) -> dict[str, Any]:
     stack = Stack(infra)
     await stack.create(name)
@@ -261,10 +269,12 @@ async def measure(
     # The decoder alone, the best of five passes over the same records: the fastest pass is the one
     # the machine disturbed least, so this figure holds still where CPU per event drifts with the box.
     decoder_best = best(5, given, parts.decoder)
+    job = await segments_round(engine, parts.settings) if segments else None
     await engine.dispose()  # its sessions report their counts as they close
     after = await rows_written(make_engine(parts.settings))
     await stack.drop()
     return {
+        **({"segments_job": job} if job else {}),
         "service": name,
         "batch": batch,
         "events": events,
@@ -283,6 +293,33 @@ async def measure(
             for t, n in sorted(after.items())
             if n > before.get(t, 0)
         },
+    }
+
+
+async def segments_round(engine: Any, settings: Any) -> dict[str, float]:
+    """Analytics' segments job over what the events wrote, as its first round after a start runs (every
+    customer's segment is new), with the most memory Python held for it at once (tracemalloc, which
+    slows it); then a round that finds nothing changed, as most do, untraced: its CPU here and its wall
+    time (PostgreSQL's work is in the wall time)."""
+    from services.analytics.jobs import analytics_jobs
+    from shared.service import run_job_round
+
+    job = next(j for j in analytics_jobs(settings) if j.name == "segments")
+    tracemalloc.start()
+    cpu, wall = time.process_time(), time.perf_counter()
+    changed = await run_job_round(engine, job, utcnow())
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    unchanged, unchanged_wall = time.process_time(), time.perf_counter()
+    await run_job_round(engine, job, utcnow())
+    return {
+        "members_changed": changed,
+        "traced_peak_mb": peak / 2**20,
+        "cpu_s_traced": cpu,
+        "wall_s_traced": wall,
+        "cpu_s_unchanged_round": time.process_time() - unchanged,
+        "wall_s_unchanged_round": time.perf_counter() - unchanged_wall,
     }
 
 
@@ -311,12 +348,15 @@ async def main() -> None:
     parser.add_argument(
         "--earned-lag", type=int, default=0, help="tiers: each points.earned this many purchases late"
     )
+    parser.add_argument(
+        "--segments", action="store_true", help="analytics: then one round of the segments job, measured"
+    )
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     infra = infra_from_env()  # before a service's settings go into the environment
     tune_gc()  # as a service does when it starts
     runs = [
-        await measure(infra, name, args.events, batch, args.history_months, args.earned_lag)
+        await measure(infra, name, args.events, batch, args.history_months, args.earned_lag, args.segments)
         for name in args.service or ["ingest", "points", "tiers", "notify", "analytics"]
         for batch in args.batch or [500, 50]
     ]
@@ -328,6 +368,13 @@ async def main() -> None:
             f"{run['wall_ms_per_event']:.3f} ms wall/event, "
             f"{sum(run['statements_per_batch'].values()):.1f} statements a batch"
         )
+        if job := run.get("segments_job"):
+            print(
+                f"{'':<10} segments job: {job['members_changed']:.0f} members changed, Python's peak "
+                f"{job['traced_peak_mb']:.1f} MB (traced, {job['wall_s_traced']:.1f} s); a round with none "
+                f"changed {job['cpu_s_unchanged_round']:.2f} s CPU, "
+                f"{job['wall_s_unchanged_round']:.2f} s wall"
+            )
     args.results.mkdir(parents=True, exist_ok=True)
     out = args.results / f"handlers-{utcnow().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:4]}.json"
     out.write_text(json.dumps(runs, indent=2))

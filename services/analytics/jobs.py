@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.analytics import figures
 from services.analytics.domain.facts import MAIN
-from services.analytics.domain.segments import LAPSED, Segment, segments
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.store import MIGRATIONS, tables
 from services.analytics.store import repository as store
@@ -20,10 +19,15 @@ from shared.contracts import SEGMENT_CHANGED, SegmentChanged
 from shared.outbox import append, emitted
 from shared.service import Job, jobs_command, retention_job, run_jobs_once
 
+# Members whose segment a round writes and tells of, at most: a round holds their events until it commits
+# (the outbox's), so a program's first round, where every customer's segment is new, is many rounds.
+SEGMENTS_A_ROUND = 5000
+
 
 async def refresh_segments(conn: AsyncConnection, settings: AnalyticsSettings, now: datetime) -> int:
-    """Segments over the last twelve months as of ``now``, in each loyalty program; returns how many
-    members' segments changed."""
+    """Segments over the last twelve months as of ``now``, in each loyalty program, for at most
+    ``SEGMENTS_A_ROUND`` members of each whose segment moved; returns how many moved (the job's rounds
+    repeat until none did)."""
     changed = 0
     for program in await store.programs(conn):
         changed += await _refresh_program(conn, settings, program, now)
@@ -34,15 +38,7 @@ async def _refresh_program(
     conn: AsyncConnection, settings: AnalyticsSettings, program: str, now: datetime
 ) -> int:
     scope = store.Scope(settings.analytics_currency, program=program)
-    fresh = segments(await store.window_customers(conn, scope, now - figures.YEAR, now))
-    known = await store.current_segments(conn, program)
-    for member in known.keys() - fresh.keys():
-        fresh[member] = Segment(LAPSED, "000", LAPSED)
-    changed = [
-        (member, s)
-        for member, s in sorted(fresh.items())
-        if known.get(member) != (s.segment, s.rfm, s.rfm_label)
-    ]
+    changed = await store.segment_changes(conn, scope, now - figures.YEAR, now, SEGMENTS_A_ROUND)
     if not changed:
         return 0
     upsert = insert(member_segments)
@@ -54,13 +50,13 @@ async def _refresh_program(
         [
             {
                 "program_id": program,
-                "member_id": m,
-                "segment": s.segment,
-                "rfm": s.rfm,
-                "rfm_label": s.rfm_label,
+                "member_id": c.member_id,
+                "segment": c.segment.segment,
+                "rfm": c.segment.rfm,
+                "rfm_label": c.segment.rfm_label,
                 "as_of": now,
             }
-            for m, s in changed
+            for c in changed
         ],
     )
     if program != MAIN:
@@ -72,18 +68,18 @@ async def _refresh_program(
             emitted(
                 settings,
                 SEGMENT_CHANGED,
-                member,
+                c.member_id,
                 SegmentChanged(
-                    member_id=member,
-                    segment=s.segment,
-                    previous_segment=known[member][0] if member in known else None,
-                    rfm=s.rfm,
-                    rfm_label=s.rfm_label,
+                    member_id=c.member_id,
+                    segment=c.segment.segment,
+                    previous_segment=c.previous,
+                    rfm=c.segment.rfm,
+                    rfm_label=c.segment.rfm_label,
                     as_of=now,
                 ),
                 occurred_at=now,
             )
-            for member, s in changed
+            for c in changed
         ],
     )
     return len(changed)

@@ -33,6 +33,9 @@ class Segment:
     rfm_label: str
 
 
+LAPSED_SEGMENT = Segment(LAPSED, "000", LAPSED)  # a member with a segment who is no customer any more
+
+
 def _scores(values: Sequence[Any]) -> list[int]:
     ordered = sorted(values)
     return [1 + (5 * bisect_left(ordered, v)) // len(ordered) for v in values]

@@ -7,11 +7,24 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, exists, func, literal, or_, select, true, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.analytics.domain.facts import MAIN
 from services.analytics.domain.kpis import TOP_SHARE, Customer, Group, Totals
+from services.analytics.domain.segments import LAPSED_SEGMENT, MATRIX, Segment
 from services.analytics.store.tables import (
     loyalty_programs,
     member_segments,
@@ -341,17 +354,79 @@ async def notifications_between(
     return out
 
 
-async def window_customers(
-    conn: AsyncConnection, scope: Scope, start: datetime, end: datetime
-) -> list[tuple[str, int, Decimal, datetime]]:
-    """(member, purchases, net spend, last purchase) of every customer who bought in [start, end)."""
-    customers = await customers_between(conn, scope, start, end)
-    return [(c.member_id, c.purchases, c.net, c.last_at) for c in customers if c.purchases and c.last_at]
+@dataclass(frozen=True)
+class SegmentChange:
+    member_id: str
+    segment: Segment
+    previous: str | None  # the segment the member had, None when they had none
 
 
-async def current_segments(conn: AsyncConnection, program: str) -> dict[str, tuple[str, str, str]]:
-    rows = await conn.execute(select(member_segments).where(member_segments.c.program_id == program))
-    return {r.member_id: (r.segment, r.rfm, r.rfm_label) for r in rows}
+async def segment_changes(
+    conn: AsyncConnection, scope: Scope, start: datetime, end: datetime, limit: int
+) -> list[SegmentChange]:
+    """The first ``limit`` members (by id) whose segment in the scope's program is not the one stored:
+    ``segments`` (the domain's rules) of the customers who bought in [start, end), and ``LAPSED_SEGMENT``
+    for a member stored who is no customer now, computed by PostgreSQL. A row per customer in Python
+    held the job's memory at the program's size (44 MB for 38,000 customers)."""
+    c = _customers(scope, start, end).subquery()
+    bought = (
+        select(c.c.member_id, c.c.purchases, (c.c.gross - c.c.refunds).label("net"), c.c.last_at)
+        .where(c.c.purchases > 0, c.c.last_at.is_not(None))
+        .cte("bought")
+    )
+    b = bought.c
+    n = func.count().over()
+
+    def score(column: Any) -> Any:  # ``_scores``: 1 + 5 x (customers below) // customers
+        return 1 + (5 * (func.rank().over(order_by=column) - 1)) // n
+
+    def median(column: Any) -> Any:  # the middle value, or the mean of the middle two (``statistics``)
+        place = func.row_number().over(order_by=column).label("place")
+        ordered = select(column.label("value"), place, n.label("n")).subquery()
+        o = ordered.c
+        middle = o.place.in_([(o.n + 1) // 2, (o.n + 2) // 2])
+        return select(func.avg(o.value)).where(middle).scalar_subquery()
+
+    scored = select(
+        b.member_id,
+        b.purchases,
+        score(b.last_at).label("r"),
+        score(b.purchases).label("f"),
+        score(b.net).label("m"),
+        (b.purchases >= median(b.purchases)).label("loyal"),
+        (b.net >= median(b.net)).label("profitable"),
+    ).subquery()
+    s = scored.c
+    label = case(  # ``rfm_label``, rule for rule
+        (and_(s.r >= 4, s.f >= 4, s.m >= 4), "champions"),
+        (and_(s.r <= 2, s.f >= 3), "at_risk"),
+        (s.f >= 4, "loyal"),
+        (and_(s.purchases == 1, s.r >= 4), "new"),
+        (s.r <= 2, "hibernating"),
+        else_="regular",
+    )
+    cell = case(*((and_(s.loyal == loyal, s.profitable == rich), v) for (loyal, rich), v in MATRIX.items()))
+    fresh = select(
+        s.member_id,
+        cell.label("segment"),
+        func.concat(s.r, s.f, s.m).label("rfm"),
+        label.label("rfm_label"),
+    ).subquery()
+    f = fresh.c
+    known = select(member_segments).where(member_segments.c.program_id == scope.program).subquery()
+    k = known.c
+    segment = func.coalesce(f.segment, LAPSED_SEGMENT.segment)
+    rfm = func.coalesce(f.rfm, LAPSED_SEGMENT.rfm)
+    rfm_label = func.coalesce(f.rfm_label, LAPSED_SEGMENT.rfm_label)
+    member = func.coalesce(f.member_id, k.member_id)
+    rows = await conn.execute(
+        select(member.label("member_id"), segment, rfm, rfm_label, k.segment)
+        .select_from(fresh.outerjoin(known, f.member_id == k.member_id, full=True))
+        .where(or_(k.member_id.is_(None), segment != k.segment, rfm != k.rfm, rfm_label != k.rfm_label))
+        .order_by(member)
+        .limit(limit)
+    )
+    return [SegmentChange(m, Segment(seg, r, lab), previous) for m, seg, r, lab, previous in rows]
 
 
 async def segment_counts(conn: AsyncConnection, program: str) -> dict[str, dict[str, int]]:
