@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.analytics import jobs
 from services.analytics.domain.kpis import Totals, tally
@@ -91,6 +92,17 @@ def _stream(seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list
     return sales, refunds, enrolled
 
 
+async def _store_with_sales(stack: Stack, seed: int) -> tuple[AsyncEngine, list[dict[str, Any]]]:
+    """A migrated analytics store holding ``_stream(seed)``'s purchases and refunds, and its members to
+    enrol (the caller disposes of the engine)."""
+    engine = await migrated_engine(stack, "analytics", MIGRATIONS)
+    sales, refunds, enrolled = _stream(seed)
+    async with engine.begin() as conn:
+        await conn.execute(purchases.insert(), sales)
+        await conn.execute(returns.insert(), refunds)
+    return engine, enrolled
+
+
 def _expected(customers: Any, before: Any) -> Totals:
     return tally(customers, {c.member_id for c in before if c.purchases > 0})
 
@@ -98,12 +110,9 @@ def _expected(customers: Any, before: Any) -> Totals:
 async def test_a_periods_totals_summed_by_postgresql_are_the_domains_tally_of_its_customers(
     stack: Stack,
 ) -> None:
-    engine = await migrated_engine(stack, "analytics", MIGRATIONS)
-    sales, refunds, enrolled = _stream(seed=20)
+    engine, enrolled = await _store_with_sales(stack, seed=20)
     try:
         async with engine.begin() as conn:
-            await conn.execute(purchases.insert(), sales)
-            await conn.execute(returns.insert(), refunds)
             await conn.execute(members.insert(), enrolled)
         async with engine.connect() as conn:
             read = {}
@@ -170,15 +179,12 @@ async def _expected_changes(conn: Any, scope: Scope, start: datetime = START) ->
     }
 
 
-async def test_segments_computed_by_postgresql_are_the_domains_segments_of_the_customers(
+async def test_segments_computed_by_postgresql_are_the_domains_segments_of_its_customers(
     stack: Stack,
 ) -> None:
-    engine = await migrated_engine(stack, "analytics", MIGRATIONS)
-    sales, refunds, _ = _stream(seed=21)
+    engine, _ = await _store_with_sales(stack, seed=21)
     try:
         async with engine.begin() as conn:
-            await conn.execute(purchases.insert(), sales)
-            await conn.execute(returns.insert(), refunds)
             await _store_segments(conn, seed=3, start=TWO_PERIODS)
         async with engine.connect() as conn:
             sizes, changes = {}, []
@@ -205,15 +211,12 @@ async def test_segments_computed_by_postgresql_are_the_domains_segments_of_the_c
 async def test_the_segments_job_tells_of_each_member_whose_segment_moved_once_a_few_a_round(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = await migrated_engine(stack, "analytics", MIGRATIONS)
-    sales, refunds, _ = _stream(seed=22)
+    engine, _ = await _store_with_sales(stack, seed=22)
     settings = AnalyticsSettings(**store_settings(stack, "analytics").model_dump(), analytics_currency="IRR")
     monkeypatch.setattr(jobs, "SEGMENTS_A_ROUND", 7)
     job = next(j for j in jobs.analytics_jobs(settings) if j.name == "segments")
     try:
         async with engine.begin() as conn:
-            await conn.execute(purchases.insert(), sales)
-            await conn.execute(returns.insert(), refunds)
             await _store_segments(conn, seed=4, start=END - YEAR)
         async with engine.connect() as conn:
             expected = await _expected_changes(conn, Scope("IRR"), END - YEAR)
